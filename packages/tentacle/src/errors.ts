@@ -1,0 +1,67 @@
+/**
+ * Errors of the tentacle service layer. Callers branch on `code`, never on
+ * the message text.
+ */
+export type TentacleErrorCode =
+  /** The service is closed or closing; the call was not carried out. §12.3 BrokenPipe */
+  | 'ERR_SERVICE_CLOSED'
+  /** A multiaddr could not be parsed or is not supported by any transport. */
+  | 'ERR_INVALID_MULTIADDR'
+  | 'ERR_UNSUPPORTED_MULTIADDR'
+  /** TCP connect failed (refused, unreachable, DNS). §12.2 TransportError */
+  | 'ERR_DIAL_FAILED'
+  /** Binding a listener failed. */
+  | 'ERR_LISTEN_FAILED'
+  /** Connect + secio + yamux did not finish within the handshake deadline. §3.14 */
+  | 'ERR_HANDSHAKE_TIMEOUT'
+  /** The secio handshake failed; `cause` is the SecioError. */
+  | 'ERR_HANDSHAKE_FAILED'
+  /** The remote key does not match the /p2p/ id of the dialed address. §5.2 */
+  | 'ERR_PEER_ID_MISMATCH'
+  /** A session with the same remote public key already exists. §12.2 RepeatedConnection */
+  | 'ERR_REPEATED_CONNECTION'
+  /** The address is already being dialed. §5.2 */
+  | 'ERR_ALREADY_DIALING'
+  /** Over max connections (sessions + handshakes + dials). §12.4 */
+  | 'ERR_TOO_MANY_CONNECTIONS'
+  /** Over max concurrent handshakes. */
+  | 'ERR_TOO_MANY_HANDSHAKES'
+  /** Protocol selection failed on a stream. §9.4 */
+  | 'ERR_PROTOCOL_SELECT'
+  /** A selection reply named a protocol we never asked for (malicious server). §9.2 */
+  | 'ERR_PROTOCOL_SELECT_UNKNOWN_NAME'
+  /** A protocol stream's codec failed (frame over the protocol's max, ...). §10.1 */
+  | 'ERR_PROTOCOL_CODEC'
+  /** A protocol handler threw or rejected. §12.2 ProtocolHandleError */
+  | 'ERR_PROTOCOL_HANDLER'
+  /** No protocol was open `timeout` after the session started. §12.2 SessionTimeout */
+  | 'ERR_SESSION_TIMEOUT'
+  /** The multiplexer failed (invalid frame, keepalive timeout, ...). §12.2 MuxerError */
+  | 'ERR_MUXER'
+  /** Unsent bytes of a session passed `sendBufferSize`. §12.2 SessionBlocked */
+  | 'ERR_SESSION_BLOCKED'
+  /** A protocol id or session id that the service does not know. */
+  | 'ERR_UNKNOWN_PROTOCOL'
+  | 'ERR_UNKNOWN_SESSION'
+  /** A message exceeded the protocol's max frame length on send. */
+  | 'ERR_MESSAGE_TOO_LARGE'
+  /** Invalid builder or config input. */
+  | 'ERR_INVALID_CONFIG'
+
+export class TentacleError extends Error {
+  readonly code: TentacleErrorCode
+  constructor(code: TentacleErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'TentacleError'
+    this.code = code
+  }
+}
+
+/** The `code` of any error-like value, or undefined. */
+export function errorCode(err: unknown): string | undefined {
+  if (err !== null && typeof err === 'object' && 'code' in err) {
+    const code = (err as { code: unknown }).code
+    return typeof code === 'string' ? code : undefined
+  }
+  return undefined
+}
