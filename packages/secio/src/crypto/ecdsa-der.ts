@@ -1,0 +1,120 @@
+/**
+ * secp256k1 ECDSA signature encoding as tentacle's libsecp256k1 sees it (§3.9):
+ * strict DER, low-S. OpenSSL (node:crypto) neither produces low-S nor checks it,
+ * so signatures are normalised after signing and high-S is rejected before verifying.
+ */
+
+/** Order of the secp256k1 group. */
+export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
+const HALF_N = SECP256K1_N >> 1n
+
+function toBigInt(b: Uint8Array): bigint {
+  let v = 0n
+  for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(b[i]!)
+  return v
+}
+
+function to32(v: bigint): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 31; i >= 0; i--) {
+    out[i] = Number(v & 0xffn)
+    v >>= 8n
+  }
+  return out
+}
+
+/** Reads a DER length as libsecp256k1's `secp256k1_der_read_len` does; -1 on failure. */
+function readLength(sig: Uint8Array, pos: { at: number }): number {
+  if (pos.at >= sig.length) return -1
+  const b1 = sig[pos.at++]!
+  if (b1 === 0xff) return -1
+  if ((b1 & 0x80) === 0) return b1
+  if (b1 === 0x80) return -1 // indefinite length is not DER
+  let left = b1 & 0x7f
+  if (left > sig.length - pos.at) return -1
+  if (sig[pos.at] === 0) return -1 // not the shortest length encoding
+  if (left > 4) return -1
+  let len = 0
+  while (left-- > 0) len = len * 256 + sig[pos.at++]!
+  if (len > sig.length - pos.at) return -1
+  if (len < 128) return -1 // not the shortest length encoding
+  return len
+}
+
+/**
+ * Reads one INTEGER as `secp256k1_der_parse_integer`: returns its value, 0n for a
+ * negative or overflowing value (which then fails verification), undefined for bad DER.
+ */
+function readInteger(sig: Uint8Array, pos: { at: number }): bigint | undefined {
+  if (pos.at >= sig.length || sig[pos.at] !== 0x02) return undefined
+  pos.at++
+  let len = readLength(sig, pos)
+  if (len <= 0 || len > sig.length - pos.at) return undefined
+  const first = sig[pos.at]!
+  if (first === 0x00 && len > 1 && (sig[pos.at + 1]! & 0x80) === 0) return undefined // excessive 0x00 padding
+  if (first === 0xff && len > 1 && (sig[pos.at + 1]! & 0x80) === 0x80) return undefined // excessive 0xff padding
+  let overflow = (first & 0x80) === 0x80 // negative
+  if (first === 0) {
+    len--
+    pos.at++
+  }
+  if (len > 32) overflow = true
+  let v = 0n
+  if (!overflow) {
+    v = toBigInt(sig.subarray(pos.at, pos.at + len))
+    if (v >= SECP256K1_N) overflow = true
+  }
+  pos.at += len
+  return overflow ? 0n : v
+}
+
+/**
+ * Parses a signature with libsecp256k1's strict DER rules (`secp256k1_ecdsa_signature_parse_der`).
+ * Returns undefined for malformed DER. r or s may be 0n (negative/overflowing input).
+ */
+export function parseDer(sig: Uint8Array): { r: bigint; s: bigint } | undefined {
+  const pos = { at: 0 }
+  if (sig.length === 0 || sig[pos.at++] !== 0x30) return undefined
+  const len = readLength(sig, pos)
+  if (len < 0 || len !== sig.length - pos.at) return undefined
+  const r = readInteger(sig, pos)
+  if (r === undefined) return undefined
+  const s = readInteger(sig, pos)
+  if (s === undefined) return undefined
+  if (pos.at !== sig.length) return undefined
+  return { r, s }
+}
+
+/**
+ * Turns a DER signature into the 64-byte r‖s form when libsecp256k1 could accept
+ * it: strict DER, 0 < r,s < n and low-S. Returns undefined otherwise.
+ */
+export function derToCompactLowS(sig: Uint8Array): Uint8Array | undefined {
+  const p = parseDer(sig)
+  if (p === undefined || p.r === 0n || p.s === 0n || p.s > HALF_N) return undefined
+  const out = new Uint8Array(64)
+  out.set(to32(p.r), 0)
+  out.set(to32(p.s), 32)
+  return out
+}
+
+function derInteger(v: Uint8Array): number[] {
+  let i = 0
+  while (i < v.length - 1 && v[i] === 0) i++
+  const body = Array.from(v.subarray(i))
+  if (body[0]! & 0x80) body.unshift(0)
+  return [0x02, body.length, ...body]
+}
+
+/**
+ * Encodes a 64-byte r‖s signature as minimal DER, replacing s by n − s when s > n/2
+ * (low-S, as libsecp256k1 signs).
+ */
+export function compactToDerLowS(compact: Uint8Array): Uint8Array {
+  const r = compact.subarray(0, 32)
+  let s = compact.subarray(32, 64)
+  const sv = toBigInt(s)
+  if (sv > HALF_N) s = to32(SECP256K1_N - sv)
+  const body = [...derInteger(r), ...derInteger(s)]
+  return Uint8Array.from([0x30, body.length, ...body])
+}

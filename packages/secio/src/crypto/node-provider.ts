@@ -1,0 +1,238 @@
+/**
+ * CryptoProvider on node:crypto (native OpenSSL): the default on Node.
+ * Keys are kept as KeyObjects; remote identity keys are cached (peers reconnect).
+ */
+import * as nc from 'node:crypto'
+import { SecioError } from '../errors.js'
+import type { AgreementName, CipherName, DigestName } from '../support.js'
+import { compactToDerLowS, derToCompactLowS } from './ecdsa-der.js'
+import { incrementNonce, NONCE_SIZE } from './nonce.js'
+import type { Aead, CryptoProvider, EphemeralKey, Signer } from './provider.js'
+
+// DER wrappers that let OpenSSL import raw keys.
+const SECP256K1_SPKI_33 = Buffer.from('3036301006072a8648ce3d020106052b8104000a032200', 'hex')
+const SECP256K1_SPKI_65 = Buffer.from('3056301006072a8648ce3d020106052b8104000a034200', 'hex')
+const SECP256K1_SEC1_HEAD = Buffer.from('302e0201010420', 'hex')
+const SECP256K1_SEC1_TAIL = Buffer.from('a00706052b8104000a', 'hex')
+const X25519_SPKI = Buffer.from('302a300506032b656e032100', 'hex')
+const X25519_PKCS8 = Buffer.from('302e020100300506032b656e04220420', 'hex')
+
+const CIPHER_ALG: Readonly<Record<CipherName, string>> = {
+  'AES-128-GCM': 'aes-128-gcm',
+  'AES-256-GCM': 'aes-256-gcm',
+  CHACHA20_POLY1305: 'chacha20-poly1305',
+}
+const EC_CURVE = { 'P-256': 'prime256v1', 'P-384': 'secp384r1' } as const
+const HMAC_ALG: Readonly<Record<DigestName, string>> = { SHA256: 'sha256', SHA512: 'sha512' }
+
+const TAG_SIZE = 16
+
+function asBuffer(u: Uint8Array): Buffer {
+  return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength)
+}
+
+function invalidEphemeral(cause?: unknown): SecioError {
+  return new SecioError('ERR_INVALID_EPHEMERAL_KEY', 'invalid ephemeral public key from peer', { cause })
+}
+
+class NodeAead implements Aead {
+  readonly #alg: string
+  readonly #key: nc.KeyObject
+  /** Reused counter nonce; createCipheriv copies it. */
+  readonly #nonce = Buffer.alloc(NONCE_SIZE)
+
+  constructor(cipher: CipherName, key: Uint8Array) {
+    this.#alg = CIPHER_ALG[cipher]
+    this.#key = nc.createSecretKey(asBuffer(key))
+  }
+
+  seal(chunks: readonly Uint8Array[], _length: number): Uint8Array[] {
+    incrementNonce(this.#nonce)
+    const c = nc.createCipheriv(this.#alg as nc.CipherGCMTypes, this.#key, this.#nonce)
+    const n = chunks.length
+    const out = new Array<Uint8Array>(n + 1)
+    for (let i = 0; i < n; i++) out[i] = c.update(chunks[i]!)
+    c.final() // AEAD stream ciphers: no output here
+    out[n] = c.getAuthTag()
+    return out
+  }
+
+  open(payload: Uint8Array): Uint8Array {
+    incrementNonce(this.#nonce)
+    const n = payload.length - TAG_SIZE
+    const d = nc.createDecipheriv(this.#alg as nc.CipherGCMTypes, this.#key, this.#nonce)
+    d.setAuthTag(payload.subarray(n))
+    const plain = d.update(payload.subarray(0, n))
+    try {
+      d.final()
+    } catch (cause) {
+      throw new SecioError('ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
+    }
+    return plain
+  }
+}
+
+class EcEphemeral implements EphemeralKey {
+  readonly publicKey: Uint8Array
+  readonly #ecdh: nc.ECDH
+  constructor(
+    readonly agreement: 'P-256' | 'P-384',
+    secret?: Uint8Array,
+  ) {
+    this.#ecdh = nc.createECDH(EC_CURVE[agreement])
+    if (secret === undefined) this.#ecdh.generateKeys()
+    else this.#ecdh.setPrivateKey(asBuffer(secret))
+    this.publicKey = this.#ecdh.getPublicKey(null, 'uncompressed')
+  }
+  deriveSecret(remote: Uint8Array): Uint8Array {
+    // Only uncompressed points are accepted (§3.8: the ring path does the same).
+    if (remote[0] !== 0x04) throw invalidEphemeral()
+    try {
+      return this.#ecdh.computeSecret(asBuffer(remote))
+    } catch (cause) {
+      throw invalidEphemeral(cause)
+    }
+  }
+}
+
+class X25519Ephemeral implements EphemeralKey {
+  readonly agreement = 'X25519' as const
+  readonly publicKey: Uint8Array
+  readonly #private: nc.KeyObject
+  constructor(secret?: Uint8Array) {
+    this.#private =
+      secret === undefined
+        ? nc.generateKeyPairSync('x25519').privateKey
+        : nc.createPrivateKey({ key: Buffer.concat([X25519_PKCS8, asBuffer(secret)]), format: 'der', type: 'pkcs8' })
+    const spki = nc.createPublicKey(this.#private).export({ format: 'der', type: 'spki' })
+    this.publicKey = spki.subarray(X25519_SPKI.length)
+  }
+  deriveSecret(remote: Uint8Array): Uint8Array {
+    let secret: Buffer
+    try {
+      const publicKey = nc.createPublicKey({ key: Buffer.concat([X25519_SPKI, asBuffer(remote)]), format: 'der', type: 'spki' })
+      secret = nc.diffieHellman({ privateKey: this.#private, publicKey })
+    } catch (cause) {
+      throw invalidEphemeral(cause)
+    }
+    // An all-zero output means a small-order point (§3.8, §16): never use it.
+    if (secret.every((b) => b === 0)) throw invalidEphemeral()
+    return secret
+  }
+}
+
+class NodeSigner implements Signer {
+  readonly #key: nc.KeyObject
+  readonly #async: boolean
+  constructor(secret: Uint8Array, async: boolean) {
+    const der = Buffer.concat([SECP256K1_SEC1_HEAD, asBuffer(secret), SECP256K1_SEC1_TAIL])
+    this.#key = nc.createPrivateKey({ key: der, format: 'der', type: 'sec1' })
+    this.#async = async
+  }
+  sign(message: Uint8Array): Promise<Uint8Array> {
+    // node hashes `message` with SHA-256 and signs that digest: exactly the
+    // digest tentacle signs (§3.9), without hashing twice.
+    const key = { key: this.#key, dsaEncoding: 'ieee-p1363' as const }
+    if (!this.#async) return Promise.resolve(compactToDerLowS(nc.sign('sha256', message, key)))
+    return new Promise((resolve, reject) => {
+      nc.sign('sha256', message, key, (err, sig) => (err ? reject(err) : resolve(compactToDerLowS(sig))))
+    })
+  }
+}
+
+export interface NodeCryptoProviderOptions {
+  /**
+   * Run secp256k1 sign/verify on libuv's thread pool (default false). Keeps the
+   * event loop free during handshakes at the cost of a thread hop each.
+   */
+  asyncSignatures?: boolean
+  /** Remote identity keys kept as KeyObjects (default 1024). */
+  publicKeyCacheSize?: number
+}
+
+class NodeCryptoProvider implements CryptoProvider {
+  readonly name = 'node'
+  readonly #async: boolean
+  readonly #cacheSize: number
+  /** Raw key (latin1) -> KeyObject, or null for a key that failed to parse. Insertion-ordered for FIFO eviction. */
+  readonly #keys = new Map<string, nc.KeyObject | null>()
+
+  constructor(opts: NodeCryptoProviderOptions = {}) {
+    this.#async = opts.asyncSignatures ?? false
+    this.#cacheSize = opts.publicKeyCacheSize ?? 1024
+  }
+
+  randomBytes(length: number): Uint8Array {
+    return nc.randomBytes(length)
+  }
+
+  sha256(...parts: Uint8Array[]): Uint8Array {
+    const h = nc.createHash('sha256')
+    for (const p of parts) h.update(p)
+    return h.digest()
+  }
+
+  hmac(digest: DigestName, key: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
+    const h = nc.createHmac(HMAC_ALG[digest], key)
+    for (const p of parts) h.update(p)
+    return h.digest()
+  }
+
+  generateEphemeral(agreement: AgreementName, secret?: Uint8Array): EphemeralKey {
+    return agreement === 'X25519' ? new X25519Ephemeral(secret) : new EcEphemeral(agreement, secret)
+  }
+
+  createAead(cipher: CipherName, key: Uint8Array): Aead {
+    return new NodeAead(cipher, key)
+  }
+
+  createSigner(secret: Uint8Array): Signer {
+    return new NodeSigner(secret, this.#async)
+  }
+
+  isValidPublicKey(publicKey: Uint8Array): boolean {
+    return this.#publicKey(publicKey) !== null
+  }
+
+  verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+    const compact = derToCompactLowS(signature)
+    const key = compact === undefined ? null : this.#publicKey(publicKey)
+    if (compact === undefined || key === null) return Promise.resolve(false)
+    const k = { key, dsaEncoding: 'ieee-p1363' as const }
+    if (!this.#async) {
+      try {
+        return Promise.resolve(nc.verify('sha256', message, k, compact))
+      } catch {
+        return Promise.resolve(false)
+      }
+    }
+    return new Promise((resolve) => {
+      nc.verify('sha256', message, k, compact, (err, ok) => resolve(!err && ok))
+    })
+  }
+
+  #publicKey(raw: Uint8Array): nc.KeyObject | null {
+    const prefix = raw.length === 33 && (raw[0] === 2 || raw[0] === 3) ? SECP256K1_SPKI_33 : raw.length === 65 && raw[0] === 4 ? SECP256K1_SPKI_65 : null
+    if (prefix === null) return null
+    const id = asBuffer(raw).toString('latin1')
+    const cached = this.#keys.get(id)
+    if (cached !== undefined) return cached
+    let key: nc.KeyObject | null
+    try {
+      key = nc.createPublicKey({ key: Buffer.concat([prefix, asBuffer(raw)]), format: 'der', type: 'spki' })
+    } catch {
+      key = null
+    }
+    if (this.#keys.size >= this.#cacheSize) this.#keys.delete(this.#keys.keys().next().value!)
+    this.#keys.set(id, key)
+    return key
+  }
+}
+
+/** Creates a node:crypto provider with non-default options. */
+export function createNodeCryptoProvider(opts?: NodeCryptoProviderOptions): CryptoProvider {
+  return new NodeCryptoProvider(opts)
+}
+
+/** The default provider: node:crypto. */
+export const nodeCryptoProvider: CryptoProvider = new NodeCryptoProvider()

@@ -1,0 +1,196 @@
+/**
+ * Length-delimited frames (§2.1): `u32be length` then that many bytes. The same
+ * framing carries the plaintext handshake messages and every encrypted frame (§4.1).
+ *
+ * A named-state machine fed with chunks of any size:
+ *   'header' — collecting the 4 length bytes; the length is checked against
+ *              the max frame length (§2.2) as soon as it is known, BEFORE any
+ *              byte of the body is kept, so a hostile length costs nothing;
+ *   'body'   — collecting the body; a body that lies entirely inside one input
+ *              chunk is returned as a view of it (no copy);
+ *   'failed' — a length over the max was seen; every later call throws again.
+ */
+import { SecioError } from './errors.js'
+
+/** Default max frame length: tentacle's 8 MiB (§2.2). */
+export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
+
+/** Bytes of the length prefix (§2.1). */
+export const FRAME_HEADER_SIZE = 4
+
+export type FrameDecoderState = 'header' | 'body' | 'failed'
+
+const EMPTY = Buffer.alloc(0)
+
+export class FrameDecoder {
+  /** The current state (see the module comment). */
+  state: FrameDecoderState = 'header'
+  readonly maxFrameLength: number
+
+  /** Input chunks not consumed yet; the first one from `#offset`. */
+  #queue: Buffer[] = []
+  #offset = 0
+  #queued = 0
+  /** Length prefix being collected when it spans chunks. */
+  readonly #header = Buffer.alloc(FRAME_HEADER_SIZE)
+  #headerFill = 0
+  /** Body length of the frame being collected (state 'body'). */
+  #need = 0
+  /** Pieces of a body that spans chunks. */
+  #parts: Buffer[] = []
+  #partsLength = 0
+
+  constructor(maxFrameLength: number = DEFAULT_MAX_FRAME_LENGTH) {
+    if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
+      throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
+    }
+    this.maxFrameLength = maxFrameLength
+  }
+
+  /** Adds received bytes. Call {@link next} until it returns null to take the frames. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
+    this.#queue.push(buf)
+    this.#queued += buf.length
+  }
+
+  /**
+   * Returns the next complete frame payload, or null when more bytes are needed.
+   * Throws SecioError ERR_FRAME_TOO_LARGE when a header announces more than the max.
+   */
+  next(): Buffer | null {
+    for (;;) {
+      switch (this.state) {
+        case 'failed':
+          throw this.#tooLarge(this.#need)
+        case 'header': {
+          if (!this.#readHeader()) return null
+          const length = this.#header.readUInt32BE(0)
+          this.#headerFill = 0
+          if (length > this.maxFrameLength) {
+            this.state = 'failed'
+            this.#need = length
+            this.#drop()
+            throw this.#tooLarge(length)
+          }
+          this.#need = length
+          this.state = 'body'
+          if (length === 0) {
+            this.state = 'header'
+            return EMPTY
+          }
+          break
+        }
+        case 'body': {
+          const frame = this.#readBody()
+          if (frame === null) return null
+          this.state = 'header'
+          return frame
+        }
+      }
+    }
+  }
+
+  /** Bytes held: unconsumed input plus a partly collected header or body. */
+  get bufferedBytes(): number {
+    return this.#queued + this.#headerFill + this.#partsLength
+  }
+
+  /** True when some bytes of an unfinished frame (or unconsumed input) are held. */
+  get hasPartialFrame(): boolean {
+    return this.state === 'body' || this.bufferedBytes > 0
+  }
+
+  /** Drops everything held (used when the connection is torn down). */
+  reset(): void {
+    this.#drop()
+    this.#headerFill = 0
+    if (this.state !== 'failed') this.state = 'header'
+  }
+
+  #drop(): void {
+    this.#queue = []
+    this.#offset = 0
+    this.#queued = 0
+    this.#parts = []
+    this.#partsLength = 0
+  }
+
+  #tooLarge(length: number): SecioError {
+    return new SecioError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`)
+  }
+
+  /** Fills the 4-byte header from the queue; true when complete. */
+  #readHeader(): boolean {
+    while (this.#headerFill < FRAME_HEADER_SIZE) {
+      const head = this.#queue[0]
+      if (head === undefined) return false
+      const available = head.length - this.#offset
+      const take = Math.min(available, FRAME_HEADER_SIZE - this.#headerFill)
+      if (take === FRAME_HEADER_SIZE) {
+        // Fast path: the whole header is in one chunk.
+        this.#header[0] = head[this.#offset]!
+        this.#header[1] = head[this.#offset + 1]!
+        this.#header[2] = head[this.#offset + 2]!
+        this.#header[3] = head[this.#offset + 3]!
+      } else {
+        head.copy(this.#header, this.#headerFill, this.#offset, this.#offset + take)
+      }
+      this.#headerFill += take
+      this.#advance(take, available)
+    }
+    return true
+  }
+
+  /** Collects the body; returns it when complete. */
+  #readBody(): Buffer | null {
+    while (this.#queue.length > 0) {
+      const head = this.#queue[0]!
+      const available = head.length - this.#offset
+      const missing = this.#need - this.#partsLength
+      if (this.#partsLength === 0 && available >= missing) {
+        // Zero copy: the whole body lies in this chunk.
+        const frame = head.subarray(this.#offset, this.#offset + missing)
+        this.#advance(missing, available)
+        return frame
+      }
+      const take = Math.min(available, missing)
+      this.#parts.push(head.subarray(this.#offset, this.#offset + take))
+      this.#partsLength += take
+      this.#advance(take, available)
+      if (this.#partsLength === this.#need) {
+        const frame = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#need)
+        this.#parts = []
+        this.#partsLength = 0
+        return frame
+      }
+    }
+    return null
+  }
+
+  #advance(taken: number, available: number): void {
+    this.#queued -= taken
+    if (taken === available) {
+      this.#queue.shift()
+      this.#offset = 0
+    } else {
+      this.#offset += taken
+    }
+  }
+}
+
+/** Builds the 4-byte u32be length prefix of a frame (§2.1). */
+export function frameHeader(length: number): Buffer {
+  const h = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
+  h.writeUInt32BE(length, 0)
+  return h
+}
+
+/** One frame as a single buffer: prefix + payload (handshake messages). */
+export function encodeFrame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + payload.length)
+  out.writeUInt32BE(payload.length, 0)
+  out.set(payload, FRAME_HEADER_SIZE)
+  return out
+}

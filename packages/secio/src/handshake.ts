@@ -1,0 +1,487 @@
+/**
+ * The secio handshake (§3), identical for dialer and listener (§3.12):
+ *   1. send Propose at once, without waiting for the peer (§2.3, §15.1);
+ *   2. read the peer's Propose, order, select the suite (§3.6, §3.7);
+ *   3. generate the ephemeral key, sign, send Exchange (§3.8, §3.9);
+ *   4. read the peer's Exchange, verify its signature;
+ *   5. ECDH, stretch, split, build the ciphers (§3.10);
+ *   6. send the peer's nonce encrypted, read ours back (§3.11).
+ * One deadline covers everything from the call to the verified nonce (§3.14);
+ * its error names the phase and the bytes received. On every outcome the timer,
+ * the listeners and the abort hook are released; on failure the socket is destroyed.
+ */
+import type { Duplex } from 'node:stream'
+import { performance } from 'node:perf_hooks'
+import { nodeCryptoProvider } from './crypto/node-provider.js'
+import type { Aead, CryptoProvider, EphemeralKey } from './crypto/provider.js'
+import { SecioError, type HandshakePhase } from './errors.js'
+import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, FrameDecoder } from './frame-decoder.js'
+import type { SecioKeyPair } from './key-pair.js'
+import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
+import { MoleculeError } from './molecule/molecule-error.js'
+import { PeerId } from './peer-id.js'
+import { SecureStream } from './secure-stream.js'
+import { deriveSessionKeys } from './stretch.js'
+import {
+  AEAD_TAG_SIZE,
+  AGREEMENTS,
+  CIPHERS,
+  compareBytes,
+  DEFAULT_AGREEMENTS,
+  DEFAULT_CIPHERS,
+  DEFAULT_DIGESTS,
+  DIGESTS,
+  EPHEMERAL_KEY_SIZE,
+  propositionString,
+  selectBest,
+  type AgreementName,
+  type CipherName,
+  type DigestName,
+  type Ordering,
+  type Suite,
+} from './support.js'
+
+/** Default handshake deadline: tentacle's service timeout (§3.14, §12.4). */
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000
+
+/** Size of our nonce (§3.4). */
+const NONCE_SIZE = 16
+
+export interface HandshakeOptions {
+  /** Our identity. */
+  key: SecioKeyPair
+  /** Key agreements in preference order (default P-256, P-384, X25519; §3.5). */
+  agreements?: readonly (AgreementName | string)[]
+  /** Ciphers in preference order (default AES-128-GCM, AES-256-GCM, CHACHA20_POLY1305). */
+  ciphers?: readonly (CipherName | string)[]
+  /** Digests in preference order (default SHA256, SHA512). */
+  digests?: readonly (DigestName | string)[]
+  /** Largest frame accepted from the peer, handshake and stream alike (default 8 MiB; §2.2). */
+  maxFrameLength?: number
+  /** Largest frame we send once encrypted (default min(maxFrameLength, 1 MiB + 16)). */
+  maxSendFrameLength?: number
+  /** Deadline from this call to the verified nonce echo (default 10 000 ms; §3.14). */
+  timeoutMs?: number
+  /** Fail with ERR_PEER_ID_MISMATCH unless the peer's key hashes to this id (§5.2). */
+  expectedPeerId?: PeerId
+  /** Crypto implementation (default node:crypto). */
+  crypto?: CryptoProvider
+  /** Aborts the handshake (ERR_HANDSHAKE_ABORTED) and destroys the socket. */
+  signal?: AbortSignal
+  /** Coalesce writes made in the same tick into one frame (default true). */
+  autoCork?: boolean
+  /** Keep the stream's writable side open after the peer's EOF (default false). */
+  allowHalfOpen?: boolean
+  /**
+   * Fixed inputs that make a handshake reproducible. For test vectors only:
+   * never set them in production.
+   */
+  testing?: { nonce?: Uint8Array; ephemeralSecret?: Uint8Array }
+}
+
+export interface HandshakeResult {
+  /** The encrypted stream (owns the socket from now on). */
+  stream: SecureStream
+  /** The peer's raw secp256k1 public key (33 bytes). */
+  remotePublicKey: Uint8Array
+  remotePeerId: PeerId
+  suite: Suite
+  /** From the call to the verified nonce. */
+  durationMs: number
+}
+
+/**
+ * Runs the secio handshake on a connected (or connecting) socket. Resolves with
+ * the encrypted stream; rejects with a {@link SecioError} whose `code` is stable
+ * (and `phase` / `bytesReceived` set), after destroying the socket.
+ */
+export function handshake(socket: Duplex, opts: HandshakeOptions): Promise<HandshakeResult> {
+  return new Handshake(socket, opts).promise
+}
+
+interface Config {
+  agreements: string
+  ciphers: string
+  digests: string
+  maxFrameLength: number
+  timeoutMs: number
+}
+
+function resolveConfig(opts: HandshakeOptions): Config {
+  if (opts === null || typeof opts !== 'object' || opts.key === undefined) {
+    throw new SecioError('ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)')
+  }
+  const timeoutMs = opts.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
+  if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+    throw new SecioError('ERR_INVALID_OPTION', `timeoutMs must be a positive number, got ${timeoutMs}`)
+  }
+  const maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
+  if (!Number.isInteger(maxFrameLength) || maxFrameLength < 1024 || maxFrameLength > 0xffffffff) {
+    throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`)
+  }
+  return {
+    agreements: propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS).text,
+    ciphers: propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS).text,
+    digests: propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS).text,
+    maxFrameLength,
+    timeoutMs,
+  }
+}
+
+function concatBytes(...parts: Uint8Array[]): Buffer {
+  return Buffer.concat(parts)
+}
+
+class Handshake {
+  readonly promise: Promise<HandshakeResult>
+  #resolve!: (r: HandshakeResult) => void
+  #reject!: (e: SecioError) => void
+
+  readonly #socket: Duplex
+  readonly #opts: HandshakeOptions
+  readonly #started = performance.now()
+  #crypto!: CryptoProvider
+  #config!: Config
+  #decoder!: FrameDecoder
+  #timer: NodeJS.Timeout | undefined
+
+  #phase: HandshakePhase = 'awaiting-propose'
+  #settled = false
+  /** An async crypto step is running; frames wait in the decoder. */
+  #busy = false
+  #ended = false
+  #bytesReceived = 0
+
+  // Handshake state (§3.12).
+  #localNonce!: Uint8Array
+  #localPropose!: Uint8Array
+  #remotePropose!: Buffer
+  #remoteNonce!: Uint8Array
+  #remotePublicKey!: Uint8Array
+  #remotePeerId!: PeerId
+  #ordering: Ordering = 0
+  #suite!: Suite
+  #ephemeral!: EphemeralKey
+  #decryptor!: Aead
+  #encryptor!: Aead
+  /** Plaintext received in the nonce phase: the echo, then possibly stream data. */
+  #echo: Buffer[] = []
+  #echoLength = 0
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#bytesReceived += chunk.length
+    this.#decoder.push(chunk)
+    this.#pump()
+  }
+  readonly #onEnd = (): void => {
+    this.#ended = true
+    this.#pump()
+  }
+  readonly #onError = (err: Error): void => {
+    this.#fail(new SecioError('ERR_SOCKET', `socket error: ${err.message}`, { cause: err }))
+  }
+  readonly #onClose = (): void => {
+    this.#fail(new SecioError(this.#ended ? 'ERR_UNEXPECTED_EOF' : 'ERR_CONNECTION_CLOSED', 'connection closed during the handshake'))
+  }
+  readonly #onTimeout = (): void => {
+    this.#timer = undefined
+    this.#fail(
+      new SecioError(
+        'ERR_HANDSHAKE_TIMEOUT',
+        `handshake timed out after ${this.#config.timeoutMs} ms ${this.#phase} (${this.#bytesReceived} bytes received)`,
+      ),
+    )
+  }
+  readonly #onAbort = (): void => {
+    this.#fail(new SecioError('ERR_HANDSHAKE_ABORTED', 'handshake aborted', { cause: this.#opts.signal?.reason }))
+  }
+
+  constructor(socket: Duplex, opts: HandshakeOptions) {
+    this.promise = new Promise<HandshakeResult>((resolve, reject) => {
+      this.#resolve = resolve
+      this.#reject = reject
+    })
+    this.#socket = socket
+    this.#opts = opts
+    try {
+      this.#config = resolveConfig(opts)
+      this.#crypto = opts.crypto ?? nodeCryptoProvider
+      this.#decoder = new FrameDecoder(this.#config.maxFrameLength)
+    } catch (err) {
+      this.#fail(err)
+      return
+    }
+    if (opts.signal?.aborted) {
+      this.#onAbort()
+      return
+    }
+    if (socket.destroyed || socket.readableEnded) {
+      this.#fail(new SecioError('ERR_CONNECTION_CLOSED', 'socket is already closed'))
+      return
+    }
+    this.#timer = setTimeout(this.#onTimeout, this.#config.timeoutMs)
+    opts.signal?.addEventListener('abort', this.#onAbort, { once: true })
+    socket.on('data', this.#onData)
+    socket.on('end', this.#onEnd)
+    socket.on('error', this.#onError)
+    socket.on('close', this.#onClose)
+    socket.resume()
+    try {
+      this.#sendPropose()
+    } catch (err) {
+      this.#fail(err)
+    }
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  #send(payload: Uint8Array): void {
+    this.#socket.write(encodeFrame(payload))
+  }
+
+  #detach(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    this.#opts.signal?.removeEventListener('abort', this.#onAbort)
+    const s = this.#socket
+    s.off('data', this.#onData)
+    s.off('end', this.#onEnd)
+    s.off('error', this.#onError)
+    s.off('close', this.#onClose)
+  }
+
+  #fail(cause: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    if (this.#decoder !== undefined) this.#detach()
+    const err =
+      cause instanceof SecioError
+        ? cause
+        : new SecioError('ERR_SOCKET', cause instanceof Error ? cause.message : String(cause), { cause })
+    err.phase ??= this.#phase
+    err.bytesReceived ??= this.#bytesReceived
+    // A destroyed socket must not crash the process with a late 'error'.
+    this.#socket.on('error', noop)
+    this.#socket.destroy()
+    this.#decoder?.reset()
+    this.#reject(err)
+  }
+
+  /** Takes frames while no async step runs, dispatching on the phase. */
+  #pump(): void {
+    if (this.#busy || this.#settled) return
+    try {
+      for (;;) {
+        const frame = this.#decoder.next()
+        if (frame === null) break
+        switch (this.#phase) {
+          case 'awaiting-propose':
+            this.#onPropose(frame)
+            return // continues after signing
+          case 'awaiting-exchange':
+            this.#onExchange(frame)
+            return // continues after verifying
+          case 'awaiting-nonce-echo':
+            if (this.#onEchoFrame(frame)) return
+            break
+        }
+      }
+    } catch (err) {
+      this.#fail(err)
+      return
+    }
+    if (this.#ended) {
+      this.#fail(new SecioError('ERR_UNEXPECTED_EOF', `connection ended ${this.#phase}`))
+    }
+  }
+
+  // ------------------------------------------------------------------ steps
+
+  /** Step 1 (§3.2): nonce, Propose, sent before anything is read. */
+  #sendPropose(): void {
+    const nonce = this.#opts.testing?.nonce ?? this.#crypto.randomBytes(NONCE_SIZE)
+    this.#localNonce = nonce
+    this.#localPropose = ProposeCodec.encode({
+      rand: nonce,
+      pubkey: encodePublicKey(this.#opts.key.publicKey),
+      exchanges: this.#config.agreements,
+      ciphers: this.#config.ciphers,
+      hashes: this.#config.digests,
+    })
+    this.#send(this.#localPropose)
+  }
+
+  /** Step 2 and 3 (§3.6–§3.9). */
+  #onPropose(frame: Buffer): void {
+    // Keep the exact received bytes: they are signed (§3.2). The frame may be a view of a socket chunk.
+    this.#remotePropose = Buffer.from(frame)
+    let propose
+    let remoteKey: Uint8Array
+    try {
+      propose = ProposeCodec.decode(this.#remotePropose)
+      remoteKey = decodePublicKey(propose.pubkey)
+    } catch (err) {
+      if (err instanceof MoleculeError) throw new SecioError('ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
+      throw err
+    }
+    const local = this.#opts.key.publicKey
+    if (compareBytes(remoteKey, local) === 0) throw new SecioError('ERR_CONNECT_SELF', 'the peer has our own public key')
+    if (!this.#crypto.isValidPublicKey(remoteKey)) {
+      throw new SecioError('ERR_INVALID_PUBLIC_KEY', `the peer's public key is not a secp256k1 point (${remoteKey.length} bytes)`)
+    }
+    this.#remotePublicKey = Uint8Array.from(remoteKey)
+    this.#remotePeerId = PeerId.fromPublicKey(this.#remotePublicKey)
+    const expected = this.#opts.expectedPeerId
+    if (expected !== undefined && !expected.equals(this.#remotePeerId)) {
+      throw new SecioError('ERR_PEER_ID_MISMATCH', `expected peer ${expected.toString()}, got ${this.#remotePeerId.toString()}`)
+    }
+    this.#remoteNonce = propose.rand
+
+    // §3.6: oh1 = SHA256(remote key ‖ local nonce), oh2 = SHA256(local key ‖ remote nonce).
+    const oh1 = this.#crypto.sha256(this.#remotePublicKey, this.#localNonce)
+    const oh2 = this.#crypto.sha256(local, this.#remoteNonce)
+    this.#ordering = compareBytes(oh1, oh2)
+
+    // §3.7, in the order Rust selects them.
+    const agreement = selectBest(this.#ordering, this.#config.agreements, propose.exchanges, AGREEMENTS)
+    if (agreement === undefined) throw noCommon('key agreement', this.#config.agreements, propose.exchanges)
+    const cipher = selectBest(this.#ordering, this.#config.ciphers, propose.ciphers, CIPHERS)
+    if (cipher === undefined) throw noCommon('cipher', this.#config.ciphers, propose.ciphers)
+    const digest = selectBest(this.#ordering, this.#config.digests, propose.hashes, DIGESTS)
+    if (digest === undefined) throw noCommon('digest', this.#config.digests, propose.hashes)
+    this.#suite = { agreement, cipher, digest }
+
+    // §3.8, §3.9: sign SHA-256(local Propose ‖ remote Propose ‖ local epubkey).
+    this.#ephemeral = this.#crypto.generateEphemeral(agreement, this.#opts.testing?.ephemeralSecret)
+    const toSign = concatBytes(this.#localPropose, this.#remotePropose, this.#ephemeral.publicKey)
+    this.#busy = true
+    this.#opts.key
+      .signer(this.#crypto)
+      .sign(toSign)
+      .then(
+        (signature) => {
+          if (this.#settled) return
+          this.#send(ExchangeCodec.encode({ epubkey: this.#ephemeral.publicKey, signature }))
+          this.#phase = 'awaiting-exchange'
+          this.#busy = false
+          this.#pump()
+        },
+        (err: unknown) => this.#fail(new SecioError('ERR_UNSUPPORTED', `signing failed: ${String(err)}`, { cause: err })),
+      )
+  }
+
+  /** Steps 4 and 5 (§3.9, §3.10). */
+  #onExchange(frame: Buffer): void {
+    let exchange
+    try {
+      exchange = ExchangeCodec.decode(frame)
+    } catch (err) {
+      if (err instanceof MoleculeError) throw new SecioError('ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
+      throw err
+    }
+    const epubkey = Uint8Array.from(exchange.epubkey)
+    const expectedLength = EPHEMERAL_KEY_SIZE[this.#suite.agreement]
+    if (epubkey.length !== expectedLength) {
+      throw new SecioError(
+        'ERR_INVALID_EPHEMERAL_KEY',
+        `${this.#suite.agreement} ephemeral key of ${epubkey.length} bytes, expected ${expectedLength}`,
+      )
+    }
+    // Verify over SHA-256(remote Propose ‖ local Propose ‖ remote epubkey).
+    const signed = concatBytes(this.#remotePropose, this.#localPropose, epubkey)
+    this.#busy = true
+    this.#crypto.verify(this.#remotePublicKey, signed, exchange.signature).then(
+      (ok) => {
+        if (this.#settled) return
+        try {
+          if (!ok) throw new SecioError('ERR_SIGNATURE_INVALID', "the peer's Exchange signature does not verify")
+          this.#deriveAndEcho(epubkey)
+        } catch (err) {
+          this.#fail(err)
+          return
+        }
+        this.#busy = false
+        this.#pump()
+      },
+      (err: unknown) => this.#fail(err),
+    )
+  }
+
+  /** Step 5 and the first half of step 6 (§3.10, §3.11). */
+  #deriveAndEcho(remoteEphemeral: Uint8Array): void {
+    const shared = this.#ephemeral.deriveSecret(remoteEphemeral)
+    const { cipher, digest } = this.#suite
+    const keys = deriveSessionKeys(this.#crypto, cipher, digest, shared, this.#ordering)
+    this.#encryptor = this.#crypto.createAead(cipher, keys.localKey)
+    this.#decryptor = this.#crypto.createAead(cipher, keys.remoteKey)
+    // The peer's nonce, encrypted, as a frame of its own.
+    const nonce = this.#remoteNonce
+    const pieces = this.#encryptor.seal([nonce], nonce.length)
+    const frame = Buffer.allocUnsafe(4 + nonce.length + AEAD_TAG_SIZE)
+    frame.writeUInt32BE(nonce.length + AEAD_TAG_SIZE, 0)
+    let at = 4
+    for (const p of pieces) {
+      frame.set(p, at)
+      at += p.length
+    }
+    this.#socket.write(frame)
+    this.#phase = 'awaiting-nonce-echo'
+  }
+
+  /** Second half of step 6: collect 16 plaintext bytes and compare. True when done. */
+  #onEchoFrame(frame: Buffer): boolean {
+    if (frame.length < AEAD_TAG_SIZE) {
+      throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${frame.length} bytes is shorter than the tag`)
+    }
+    const plain = this.#decryptor.open(frame)
+    if (plain.length === 0) return false
+    this.#echo.push(Buffer.isBuffer(plain) ? plain : Buffer.from(plain.buffer, plain.byteOffset, plain.length))
+    this.#echoLength += plain.length
+    if (this.#echoLength < this.#localNonce.length) return false
+    const all = this.#echo.length === 1 ? this.#echo[0]! : Buffer.concat(this.#echo)
+    const n = this.#localNonce.length
+    if (compareBytes(all.subarray(0, n), this.#localNonce) !== 0) {
+      throw new SecioError('ERR_NONCE_MISMATCH', 'the peer did not echo our nonce')
+    }
+    this.#finish(all.length > n ? [all.subarray(n)] : [])
+    return true
+  }
+
+  #finish(initialPlaintext: Buffer[]): void {
+    this.#settled = true
+    this.#detach()
+    const stream = new SecureStream(
+      {
+        socket: this.#socket,
+        encryptor: this.#encryptor,
+        decryptor: this.#decryptor,
+        decoder: this.#decoder,
+        initialPlaintext,
+        remotePeerId: this.#remotePeerId,
+        remotePublicKey: this.#remotePublicKey,
+        suite: this.#suite,
+      },
+      {
+        maxFrameLength: this.#config.maxFrameLength,
+        maxSendFrameLength: this.#opts.maxSendFrameLength,
+        autoCork: this.#opts.autoCork,
+        allowHalfOpen: this.#opts.allowHalfOpen,
+      },
+    )
+    this.#resolve({
+      stream,
+      remotePublicKey: this.#remotePublicKey,
+      remotePeerId: this.#remotePeerId,
+      suite: this.#suite,
+      durationMs: performance.now() - this.#started,
+    })
+  }
+}
+
+function noCommon(kind: string, ours: string, theirs: string): SecioError {
+  return new SecioError('ERR_NO_COMMON_SUITE', `no common ${kind}: ours "${ours}", theirs "${theirs}"`)
+}
+
+function noop(): void {}

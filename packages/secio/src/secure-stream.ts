@@ -1,0 +1,337 @@
+/**
+ * The encrypted byte stream after a handshake (§4): a Node Duplex carrying
+ * plaintext, with backpressure both ways.
+ *
+ * - Write: bytes written in the same tick are coalesced (auto-cork) and sent as
+ *   one frame `u32be(N) ‖ ciphertext ‖ tag` per up to `maxSendFrameLength`
+ *   plaintext bytes (§4.1). A write's callback fires once the socket accepted
+ *   the frame (socket.write returned true, or 'drain' fired).
+ * - Read: frames are decrypted as the reader asks for data; when push() says
+ *   stop, the socket is paused (no more reads from the kernel) and resumed in
+ *   _read(). Decrypted data is a byte stream; frame boundaries mean nothing (§4.3).
+ * - secio has no half-close: end() ends the socket (FIN), as Rust's poll_shutdown.
+ * - destroy() destroys the socket; a socket error or close destroys the stream.
+ */
+import { Duplex } from 'node:stream'
+import type { Aead } from './crypto/provider.js'
+import { SecioError } from './errors.js'
+import { FRAME_HEADER_SIZE, type FrameDecoder } from './frame-decoder.js'
+import type { PeerId } from './peer-id.js'
+import { AEAD_TAG_SIZE, type Suite } from './support.js'
+
+/** Frames whose total size is at most this are written as one buffer (one copy beats several writes). */
+const SMALL_FRAME = 16 * 1024
+
+/** Default cap on the plaintext of one sent frame: big enough to amortise per-frame cost, small enough to pipeline. */
+export const DEFAULT_MAX_SEND_FRAME_LENGTH = 1024 * 1024
+
+export interface SecureStreamOptions {
+  /** Max frame length accepted from the peer, header included in the check as Rust does (§2.2). */
+  maxFrameLength: number
+  /** Max frame length we send (plaintext + 16); default min(maxFrameLength, 1 MiB + 16). */
+  maxSendFrameLength?: number
+  /** Coalesce writes made in the same tick into one frame (default true). */
+  autoCork?: boolean
+  /** Keep the writable side open after the peer's EOF (default false, like net.Socket). */
+  allowHalfOpen?: boolean
+  readableHighWaterMark?: number
+  writableHighWaterMark?: number
+}
+
+/** @internal What the handshake hands over. */
+export interface SecureStreamInit {
+  socket: Duplex
+  encryptor: Aead
+  decryptor: Aead
+  /** The handshake's decoder, possibly holding bytes of frames after the nonce echo. */
+  decoder: FrameDecoder
+  /** Plaintext that followed the nonce echo (§3.11). */
+  initialPlaintext: Buffer[]
+  remotePeerId: PeerId
+  remotePublicKey: Uint8Array
+  suite: Suite
+}
+
+function uncorkAuto(stream: SecureStream): void {
+  stream.autoUncork()
+}
+
+export class SecureStream extends Duplex {
+  /** The authenticated peer. */
+  readonly remotePeerId: PeerId
+  /** The peer's raw public key (33 bytes). */
+  readonly remotePublicKey: Uint8Array
+  /** The negotiated agreement, cipher and digest. */
+  readonly suite: Suite
+  /** The underlying socket (owned by this stream). */
+  readonly socket: Duplex
+
+  readonly #encryptor: Aead
+  readonly #decryptor: Aead
+  readonly #decoder: FrameDecoder
+  readonly #maxSendPlain: number
+  readonly #autoCork: boolean
+  #autoCorked = false
+
+  /** The consumer wants more data (push() has not said stop since the last _read). */
+  #reading = true
+  #draining = false
+  #socketPaused = false
+  #socketEnded = false
+  #socketClosed = false
+  #eofPushed = false
+  /** Callback of the write waiting for the socket's 'drain'. */
+  #pendingWrite: ((err?: Error | null) => void) | null = null
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#decoder.push(chunk)
+    this.#drain()
+  }
+  readonly #onEnd = (): void => {
+    this.#socketEnded = true
+    this.#drain()
+  }
+  readonly #onDrain = (): void => {
+    const cb = this.#pendingWrite
+    if (cb !== null) {
+      this.#pendingWrite = null
+      cb()
+    }
+  }
+  readonly #onError = (err: Error): void => {
+    this.destroy(err)
+  }
+  readonly #onClose = (): void => {
+    this.#socketClosed = true
+    const cb = this.#pendingWrite
+    if (cb !== null) {
+      this.#pendingWrite = null
+      cb(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed before the write was accepted'))
+    }
+    // A clean EOF leaves buffered plaintext for the reader; anything else ends the stream now.
+    if (!this.#socketEnded) this.destroy()
+  }
+
+  /** @internal Created by {@link handshake}. */
+  constructor(init: SecureStreamInit, opts: SecureStreamOptions) {
+    super({
+      allowHalfOpen: opts.allowHalfOpen ?? false,
+      readableHighWaterMark: opts.readableHighWaterMark,
+      writableHighWaterMark: opts.writableHighWaterMark,
+      // We tear down the socket ourselves; keep Node's default of destroying us when both sides are done.
+      autoDestroy: true,
+    })
+    this.socket = init.socket
+    this.#encryptor = init.encryptor
+    this.#decryptor = init.decryptor
+    this.#decoder = init.decoder
+    this.remotePeerId = init.remotePeerId
+    this.remotePublicKey = init.remotePublicKey
+    this.suite = init.suite
+    const maxSend = Math.min(opts.maxSendFrameLength ?? DEFAULT_MAX_SEND_FRAME_LENGTH + AEAD_TAG_SIZE, opts.maxFrameLength)
+    if (maxSend <= AEAD_TAG_SIZE) {
+      throw new SecioError('ERR_INVALID_OPTION', `maxSendFrameLength must exceed ${AEAD_TAG_SIZE}`)
+    }
+    this.#maxSendPlain = maxSend - AEAD_TAG_SIZE
+    this.#autoCork = opts.autoCork ?? true
+
+    for (const p of init.initialPlaintext) if (p.length > 0) this.push(p)
+
+    const s = this.socket
+    s.on('data', this.#onData)
+    s.on('end', this.#onEnd)
+    s.on('drain', this.#onDrain)
+    s.on('error', this.#onError)
+    s.on('close', this.#onClose)
+    if (s.destroyed) {
+      this.#socketClosed = true
+      process.nextTick(() => this.destroy(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed during the handshake')))
+    } else {
+      if (s.isPaused()) s.resume()
+      // Frames that arrived together with the nonce echo.
+      this.#drain()
+    }
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  override _read(): void {
+    this.#reading = true
+    this.#drain()
+  }
+
+  /** Decrypts queued frames while the reader wants data; pauses or resumes the socket. */
+  #drain(): void {
+    if (this.#draining || this.destroyed) return
+    this.#draining = true
+    let starved = false
+    try {
+      while (this.#reading) {
+        const frame = this.#decoder.next()
+        if (frame === null) {
+          starved = true
+          break
+        }
+        if (frame.length < AEAD_TAG_SIZE) {
+          throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${frame.length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`)
+        }
+        const plain = this.#decryptor.open(frame)
+        if (plain.length > 0 && !this.push(plain)) this.#reading = false
+      }
+    } catch (err) {
+      this.#draining = false
+      this.destroy(err as Error)
+      return
+    } finally {
+      this.#draining = false
+    }
+    if (this.destroyed) return
+    if (starved && this.#socketEnded) {
+      if (this.#eofPushed) return
+      if (this.#decoder.hasPartialFrame) {
+        this.destroy(new SecioError('ERR_UNEXPECTED_EOF', `connection ended inside a frame (${this.#decoder.bufferedBytes} bytes held)`))
+        return
+      }
+      this.#eofPushed = true
+      this.push(null)
+      return
+    }
+    if (!this.#reading && !this.#socketPaused && !this.#socketEnded) {
+      this.#socketPaused = true
+      this.socket.pause()
+    } else if (this.#reading && this.#socketPaused) {
+      this.#socketPaused = false
+      this.socket.resume()
+    }
+  }
+
+  // ------------------------------------------------------------------ write side
+
+  override write(chunk: any, encoding?: any, cb?: any): boolean {
+    if (this.#autoCork && !this.#autoCorked && !this.writableEnded) {
+      this.#autoCorked = true
+      this.cork()
+      process.nextTick(uncorkAuto, this)
+    }
+    return super.write(chunk, encoding, cb)
+  }
+
+  /** @internal */
+  autoUncork(): void {
+    this.#autoCorked = false
+    this.uncork()
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send([chunk], chunk.length, cb)
+  }
+
+  override _writev(chunks: Array<{ chunk: Buffer; encoding: BufferEncoding }>, cb: (err?: Error | null) => void): void {
+    const list = new Array<Buffer>(chunks.length)
+    let total = 0
+    for (let i = 0; i < chunks.length; i++) {
+      const c = chunks[i]!.chunk
+      list[i] = c
+      total += c.length
+    }
+    this.#send(list, total, cb)
+  }
+
+  /** Splits `list` into frames of at most maxSendPlain bytes and writes them. */
+  #send(list: Buffer[], total: number, cb: (err?: Error | null) => void): void {
+    if (this.#socketClosed || this.socket.destroyed) {
+      cb(new SecioError('ERR_CONNECTION_CLOSED', 'socket is closed'))
+      return
+    }
+    if (total === 0) {
+      cb()
+      return
+    }
+    let ok: boolean
+    try {
+      if (total <= this.#maxSendPlain) {
+        ok = this.#writeFrame(list, total)
+      } else {
+        ok = true
+        const max = this.#maxSendPlain
+        let frame: Buffer[] = []
+        let frameLength = 0
+        for (let c of list) {
+          while (c.length > 0) {
+            const room = max - frameLength
+            if (c.length < room) {
+              frame.push(c)
+              frameLength += c.length
+              break
+            }
+            frame.push(room === c.length ? c : c.subarray(0, room))
+            frameLength += room
+            c = c.subarray(room)
+            ok = this.#writeFrame(frame, frameLength)
+            frame = []
+            frameLength = 0
+          }
+        }
+        if (frameLength > 0) ok = this.#writeFrame(frame, frameLength)
+      }
+    } catch (err) {
+      cb(err as Error)
+      return
+    }
+    if (ok) cb()
+    else this.#pendingWrite = cb
+  }
+
+  /** Encrypts one frame and hands it to the socket; returns socket.write's verdict. */
+  #writeFrame(chunks: Buffer[], length: number): boolean {
+    const pieces = this.#encryptor.seal(chunks, length)
+    const frameLength = length + AEAD_TAG_SIZE
+    const s = this.socket
+    if (frameLength + FRAME_HEADER_SIZE <= SMALL_FRAME || pieces.length > 8) {
+      const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + frameLength)
+      out.writeUInt32BE(frameLength, 0)
+      let at = FRAME_HEADER_SIZE
+      for (const p of pieces) {
+        out.set(p, at)
+        at += p.length
+      }
+      return s.write(out)
+    }
+    const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
+    header.writeUInt32BE(frameLength, 0)
+    s.cork()
+    s.write(header)
+    let ok = true
+    for (const p of pieces) ok = s.write(p)
+    s.uncork()
+    return ok
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.#socketClosed || this.socket.destroyed) {
+      cb()
+      return
+    }
+    // secio has no half-close: ending our side ends the socket (FIN), as Rust's poll_shutdown.
+    this.socket.end(() => cb())
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    const s = this.socket
+    s.off('data', this.#onData)
+    s.off('end', this.#onEnd)
+    s.off('drain', this.#onDrain)
+    s.off('error', this.#onError)
+    s.off('close', this.#onClose)
+    // Swallow late socket errors (e.g. EPIPE after we destroyed it): the stream already reported.
+    s.on('error', noop)
+    s.destroy()
+    this.#decoder.reset()
+    const pending = this.#pendingWrite
+    this.#pendingWrite = null
+    if (pending !== null) pending(err ?? new SecioError('ERR_CONNECTION_CLOSED', 'stream destroyed before the write was accepted'))
+    cb(err)
+  }
+}
+
+function noop(): void {}
