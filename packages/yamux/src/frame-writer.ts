@@ -1,0 +1,200 @@
+// Outgoing frame queue of one session (§8.1 framing).
+//
+// - Headers are encoded into a slab of our own; payloads are queued as the
+//   caller's subarrays, never copied.
+// - Frames queued during one burst go out in one flush (scheduled with
+//   setImmediate), inside cork()/uncork() so a socket sends them with one writev.
+// - Bounded: `queuedBytes` (ours plus the connection's write buffer) is what
+//   stream writers check against `maxQueuedBytes` before queueing more data.
+// - Write-stall deadline (LESSONS #11, tentacle 5f3104b): the timer starts when a
+//   flushed batch is pending in the connection and is pushed back only when the
+//   connection makes progress (a batch's write callback). Inbound traffic never
+//   touches it.
+import type { Duplex } from 'node:stream'
+import { HEADER_SIZE, TYPE_DATA, writeHeader } from './frame.js'
+
+const SLAB_SIZE = 16 * 1024
+
+export interface FrameWriterHooks {
+  /** The queue shrank (the connection made progress): blocked writers may continue. */
+  onProgress(): void
+  /** The connection made no progress for `stallTimeoutMs` while writes were pending. */
+  onStall(): void
+}
+
+export class FrameWriter {
+  private readonly conn: Duplex
+  private readonly hooks: FrameWriterHooks
+  private readonly stallTimeoutMs: number
+  /** Whether the connection gathers corked chunks itself (net.Socket does, via writev). */
+  private readonly gathers: boolean
+
+  private chunks: Uint8Array[] = []
+  /** Bytes queued here and not yet handed to the connection. */
+  pendingBytes = 0
+  /** Of `pendingBytes`, how many belong to control frames (headers without payload). */
+  private controlBytes = 0
+
+  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE)
+  private slabPos = 0
+  private runStart = 0
+
+  private flushScheduled: NodeJS.Immediate | undefined
+  private inflightBatches = 0
+  private stallTimer: NodeJS.Timeout | undefined
+  private closed = false
+
+  constructor(conn: Duplex, stallTimeoutMs: number, hooks: FrameWriterHooks) {
+    this.conn = conn
+    this.hooks = hooks
+    this.stallTimeoutMs = stallTimeoutMs
+    this.gathers = typeof (conn as unknown as { _writev?: unknown })._writev === 'function'
+    this.onDrain = this.onDrain.bind(this)
+    this.onBatchWritten = this.onBatchWritten.bind(this)
+    this.runFlush = this.runFlush.bind(this)
+    this.onStallTimer = this.onStallTimer.bind(this)
+    conn.on('drain', this.onDrain)
+  }
+
+  /** Bytes held for the connection: our queue plus the connection's own write buffer. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.conn.writableLength
+  }
+
+  /** Bytes of control frames waiting in our queue. */
+  get controlBacklogBytes(): number {
+    return this.controlBytes
+  }
+
+  /** True while the connection asked us to wait for 'drain'. */
+  get blocked(): boolean {
+    return this.conn.writableNeedDrain
+  }
+
+  /** Queues a header-only frame (WindowUpdate, Ping, GoAway). */
+  control(type: number, flags: number, streamId: number, length: number): void {
+    if (this.closed) return
+    this.putHeader(type, flags, streamId, length)
+    this.pendingBytes += HEADER_SIZE
+    this.controlBytes += HEADER_SIZE
+    this.schedule()
+  }
+
+  /** Queues a Data frame; `payload` is kept by reference (the caller must not mutate it). */
+  data(flags: number, streamId: number, payload: Uint8Array): void {
+    if (this.closed) return
+    this.putHeader(TYPE_DATA, flags, streamId, payload.length)
+    if (payload.length > 0) {
+      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
+      this.runStart = this.slabPos
+      this.chunks.push(payload)
+    }
+    this.pendingBytes += HEADER_SIZE + payload.length
+    this.schedule()
+  }
+
+  /** Drops every frame not yet handed to the connection (tokio-yamux does this on GoAway, §8.6). */
+  clear(): void {
+    this.chunks = []
+    this.runStart = this.slabPos
+    this.pendingBytes = 0
+    this.controlBytes = 0
+  }
+
+  /**
+   * Hands everything queued to the connection now. Unless `force`, waits for 'drain' if the
+   * connection asked for it; `force` is for the last flush before ending the connection
+   * (the bytes are already held, so moving them into its buffer costs no memory).
+   */
+  flush(force = false): void {
+    if (this.flushScheduled !== undefined) {
+      clearImmediate(this.flushScheduled)
+      this.flushScheduled = undefined
+    }
+    this.runFlush(force)
+  }
+
+  /** Detaches from the connection and clears every timer. Queued frames are dropped. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    this.clear()
+    if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled)
+    this.flushScheduled = undefined
+    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
+    this.stallTimer = undefined
+    this.conn.removeListener('drain', this.onDrain)
+  }
+
+  private putHeader(type: number, flags: number, streamId: number, length: number): void {
+    if (this.slabPos + HEADER_SIZE > SLAB_SIZE) {
+      // The old slab stays alive only while queued subarrays still point into it.
+      if (this.slabPos > this.runStart) this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
+      this.slab = Buffer.allocUnsafe(SLAB_SIZE)
+      this.slabPos = 0
+      this.runStart = 0
+    }
+    writeHeader(this.slab, this.slabPos, type, flags, streamId, length)
+    this.slabPos += HEADER_SIZE
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled === undefined) this.flushScheduled = setImmediate(this.runFlush)
+  }
+
+  private runFlush(force?: unknown): void {
+    this.flushScheduled = undefined
+    if (this.closed || this.pendingBytes === 0) return
+    const conn = this.conn
+    if ((conn.writableNeedDrain && force !== true) || conn.destroyed || conn.writableEnded) return
+    if (this.slabPos > this.runStart) {
+      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
+      this.runStart = this.slabPos
+    }
+    const chunks = this.chunks
+    this.chunks = []
+    this.pendingBytes = 0
+    this.controlBytes = 0
+    this.inflightBatches++
+    if (this.stallTimer === undefined) {
+      this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
+    }
+    if (chunks.length === 1 || !this.gathers) {
+      const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      conn.write(one, this.onBatchWritten)
+    } else {
+      conn.cork()
+      const last = chunks.length - 1
+      for (let i = 0; i < last; i++) conn.write(chunks[i])
+      conn.write(chunks[last], this.onBatchWritten)
+      conn.uncork()
+    }
+  }
+
+  private onBatchWritten(err?: Error | null): void {
+    if (this.closed) return
+    this.inflightBatches--
+    if (err) return // the connection's 'error'/'close' ends the session
+    if (this.stallTimer !== undefined) {
+      if (this.inflightBatches === 0) {
+        clearTimeout(this.stallTimer)
+        this.stallTimer = undefined
+      } else {
+        this.stallTimer.refresh() // progress: measure the next stall from now
+      }
+    }
+    this.hooks.onProgress()
+  }
+
+  private onDrain(): void {
+    if (this.closed) return
+    this.runFlush()
+    this.hooks.onProgress()
+  }
+
+  private onStallTimer(): void {
+    this.stallTimer = undefined
+    if (this.closed) return
+    this.hooks.onStall()
+  }
+}

@@ -1,0 +1,34 @@
+// @tentacle-ts/yamux — a tokio-yamux 0.3.20 compatible stream multiplexer (§8).
+export { Session, type SessionOptions, type SessionState, type SessionEndReason } from './session.js'
+export { Stream, type DirectionState } from './stream.js'
+export { YamuxError, type YamuxErrorCode } from './errors.js'
+export { DEFAULT_CONFIG, resolveConfig, type YamuxConfig } from './config.js'
+export type { DuplexOptions } from './duplex.js'
+export {
+  FrameDecoder,
+  NEED_MORE,
+  DECODED_HEADER,
+  DECODED_BODY,
+  type DecodeResult,
+  type DecoderState,
+} from './frame-decoder.js'
+export {
+  HEADER_SIZE,
+  PROTOCOL_VERSION,
+  INITIAL_STREAM_WINDOW,
+  TYPE_DATA,
+  TYPE_WINDOW_UPDATE,
+  TYPE_PING,
+  TYPE_GO_AWAY,
+  FLAG_SYN,
+  FLAG_ACK,
+  FLAG_FIN,
+  FLAG_RST,
+  GO_AWAY_NORMAL,
+  GO_AWAY_PROTOCOL_ERROR,
+  GO_AWAY_INTERNAL_ERROR,
+  encodeHeader,
+  readHeader,
+  writeHeader,
+  type FrameHeader,
+} from './frame.js'

@@ -1,0 +1,635 @@
+// A yamux session over one Duplex connection, behaving like tokio-yamux 0.3.20 (§8).
+//
+// Inbound: the connection's chunks go through the FrameDecoder; each frame is
+// dispatched at once to its stream (Map lookup), so window credit, data, FIN and
+// RST reach the stream — and wake its waiters — whether or not the application
+// is currently reading or writing that stream (tentacle #398).
+// Outbound: every frame goes through one FrameWriter (coalesced, bounded).
+import type { Duplex } from 'node:stream'
+import { resolveConfig, type YamuxConfig } from './config.js'
+import { YamuxError } from './errors.js'
+import {
+  DECODED_BODY,
+  DECODED_HEADER,
+  FrameDecoder,
+  NEED_MORE,
+} from './frame-decoder.js'
+import { FrameWriter } from './frame-writer.js'
+import {
+  FLAG_ACK,
+  FLAG_RST,
+  FLAG_SYN,
+  GO_AWAY_INTERNAL_ERROR,
+  GO_AWAY_NORMAL,
+  GO_AWAY_PROTOCOL_ERROR,
+  TYPE_DATA,
+  TYPE_GO_AWAY,
+  TYPE_PING,
+  TYPE_WINDOW_UPDATE,
+} from './frame.js'
+import { Stream, type StreamHost } from './stream.js'
+
+/** Options of a Session: its role plus any YamuxConfig field. */
+export interface SessionOptions extends Partial<YamuxConfig> {
+  /** 'client' (dialer: odd stream ids) or 'server' (listener: even ids), §8.2 / §8.8. */
+  role: 'client' | 'server'
+}
+
+/** Lifecycle: open → closing (our GoAway sent, waiting for the peer) → ended. */
+export type SessionState = 'open' | 'closing' | 'ended'
+
+/** Why the session ended (`undefined` while it runs). */
+export type SessionEndReason =
+  | 'local-close' // close(): GoAway exchanged, or the peer never answered within the deadline
+  | 'remote-go-away' // the peer sent GoAway
+  | 'destroyed' // destroy() without an error
+  | 'error' // see `error`
+
+const PAUSE_BACKLOG = 1
+const PAUSE_CONTROL = 2
+/** Unanswered pings kept at most (tentacle #183); the timeout check normally ends the session first. */
+const MAX_UNANSWERED_PINGS = 64
+const MAX_STREAM_ID = 0xffffffff
+
+/**
+ * A yamux session. Create one per connection, on each side:
+ * `new Session(socket, { role: 'client' })` on the dialer, `{ role: 'server' }` on the listener.
+ */
+export class Session implements StreamHost {
+  readonly role: 'client' | 'server'
+  readonly config: Readonly<YamuxConfig>
+  /** @internal */
+  readonly writer: FrameWriter
+  /** @internal */
+  readonly maxStreamWindowSize: number
+
+  /** Why the session ended, when it ended abnormally (undefined while open and after a clean end). */
+  error: YamuxError | undefined
+  /** How the session ended; undefined while it runs. */
+  endReason: SessionEndReason | undefined
+  /** The GoAway code the peer sent, if it sent one (§8.6). */
+  remoteGoAwayCode: number | undefined
+  /** Settles (never rejects) once the session is over and the connection is closed. */
+  readonly closed: Promise<void>
+
+  private readonly conn: Duplex
+  private readonly decoder: FrameDecoder
+  private readonly streams = new Map<number, Stream>()
+  private nextStreamId: number
+  private sessionState: SessionState = 'open'
+  private localGoAway = false
+  private remoteGoAway = false
+  private endError: YamuxError | undefined // what streams see once the session is over
+
+  private acceptQueue: Stream[] = []
+  private acceptHead = 0
+  private acceptWaiters: ((s: Stream | null) => void)[] = []
+  private readonly blockedWriters = new Set<Stream>()
+
+  // Inbound dispatch state.
+  private paused = 0
+  private bodyStream: Stream | null = null
+  private backlogGraceUsed = false
+  private deferred: { type: number; flags: number; streamId: number; length: number } | undefined
+  private backlogImmediate: NodeJS.Immediate | undefined
+
+  // Keepalive (§8.5).
+  private readonly pings = new Map<number, number>()
+  private pingId = 0
+  private keepaliveTimer: NodeJS.Timeout | undefined
+  private goAwayTimer: NodeJS.Timeout | undefined
+  private connTeardownTimer: NodeJS.Timeout | undefined
+  private connClosed = false
+  private resolveClosed!: () => void
+
+  constructor(conn: Duplex, options: SessionOptions) {
+    if (options.role !== 'client' && options.role !== 'server') {
+      throw new YamuxError('ERR_INVALID_CONFIG', `role must be 'client' or 'server'`)
+    }
+    this.role = options.role
+    this.config = Object.freeze(resolveConfig(options))
+    this.maxStreamWindowSize = this.config.maxStreamWindowSize
+    this.conn = conn
+    this.nextStreamId = this.role === 'client' ? 1 : 2
+    this.decoder = new FrameDecoder(this.config.maxStreamWindowSize)
+    this.writer = new FrameWriter(conn, this.config.connectionWriteTimeoutMs, {
+      onProgress: () => this.onWriterProgress(),
+      onStall: () =>
+        this.abort(
+          new YamuxError(
+            'ERR_WRITE_TIMEOUT',
+            `connection accepted no writes for ${this.config.connectionWriteTimeoutMs} ms`,
+          ),
+        ),
+    })
+    this.closed = new Promise((resolve) => {
+      this.resolveClosed = resolve
+    })
+    this.onData = this.onData.bind(this)
+    this.onEnd = this.onEnd.bind(this)
+    this.onConnError = this.onConnError.bind(this)
+    this.onConnClose = this.onConnClose.bind(this)
+    this.keepaliveTick = this.keepaliveTick.bind(this)
+    conn.on('data', this.onData)
+    conn.on('end', this.onEnd)
+    conn.on('error', this.onConnError)
+    conn.on('close', this.onConnClose)
+    if (this.config.enableKeepalive) {
+      this.keepaliveTimer = setTimeout(this.keepaliveTick, this.config.keepaliveIntervalMs)
+    }
+    if (conn.destroyed) queueMicrotask(() => this.onConnClose())
+  }
+
+  /** Current lifecycle state. */
+  get state(): SessionState {
+    return this.sessionState
+  }
+
+  /** Streams currently open in at least one direction (for limits and leak checks). */
+  get streamCount(): number {
+    return this.streams.size
+  }
+
+  /** Inbound streams waiting for accept(). */
+  get pendingAcceptCount(): number {
+    return this.acceptQueue.length - this.acceptHead
+  }
+
+  /** Bytes held for the connection (our queue plus its write buffer). */
+  get queuedBytes(): number {
+    return this.writer.queuedBytes
+  }
+
+  /** Unanswered keepalive pings. */
+  get unansweredPings(): number {
+    return this.pings.size
+  }
+
+  // ------------------------------------------------------------ public API
+
+  /**
+   * Opens a stream: sends WindowUpdate+SYN with delta = maxStreamWindowSize − 256 KiB
+   * (§8.3) and resolves at once; data may follow immediately.
+   * Rejects with ERR_SESSION_CLOSED, ERR_GO_AWAY (the peer sent GoAway),
+   * ERR_STREAMS_EXHAUSTED or ERR_DUPLICATE_STREAM.
+   */
+  openStream(): Promise<Stream> {
+    try {
+      return Promise.resolve(this.openStreamSync())
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Synchronous flavour of openStream(); throws instead of rejecting. */
+  openStreamSync(): Stream {
+    if (this.remoteGoAway) throw new YamuxError('ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
+    if (this.sessionState !== 'open') throw this.sessionClosedError()
+    const id = this.nextStreamId
+    // tokio-yamux advances with checked_add(2) before using the id (§8.2).
+    if (id + 2 > MAX_STREAM_ID) throw new YamuxError('ERR_STREAMS_EXHAUSTED', 'no more stream ids to issue')
+    this.nextStreamId = id + 2
+    if (this.streams.has(id)) throw new YamuxError('ERR_DUPLICATE_STREAM', `stream ${id} is already open`)
+    const stream = new Stream(id, this, false)
+    this.streams.set(id, stream)
+    stream.sendOpen()
+    return stream
+  }
+
+  /**
+   * Resolves the next stream the peer opened, or `null` once no more will come
+   * (the session is closing or over).
+   */
+  accept(): Promise<Stream | null> {
+    const s = this.takeAccepted()
+    if (s !== undefined) return Promise.resolve(s)
+    if (this.sessionState !== 'open') return Promise.resolve(null)
+    return new Promise((resolve) => this.acceptWaiters.push(resolve))
+  }
+
+  /**
+   * Graceful close (§8.6): refuses new writes and streams, flushes every frame already
+   * queued (so every byte whose write() resolved is sent), sends GoAway(0), then waits for
+   * the peer's GoAway or EOF up to `connectionWriteTimeoutMs` and ends the connection.
+   * Resolves when the session is over.
+   */
+  close(): Promise<void> {
+    if (this.sessionState !== 'open') return this.closed
+    this.sessionState = 'closing'
+    this.settleAcceptWaiters()
+    for (const s of this.streams.values()) s.pumpWrites() // pending writes now fail
+    this.sendGoAway(GO_AWAY_NORMAL)
+    this.writer.flush()
+    this.goAwayTimer = setTimeout(() => {
+      this.goAwayTimer = undefined
+      // tokio-yamux: the peer did not answer our GoAway in time; treat it as gone (§8.6).
+      this.finish(undefined, 'local-close')
+    }, this.config.connectionWriteTimeoutMs)
+    return this.closed
+  }
+
+  /** Ends the session at once: settles every waiter and destroys the connection. */
+  destroy(err?: Error): void {
+    if (this.sessionState === 'ended') {
+      this.conn.destroy()
+      return
+    }
+    const yerr =
+      err === undefined
+        ? undefined
+        : err instanceof YamuxError
+          ? err
+          : new YamuxError('ERR_SESSION_CLOSED', err.message, { cause: err })
+    this.terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
+    this.writer.close()
+    this.conn.destroy()
+  }
+
+  // ------------------------------------------------------- StreamHost (internal)
+
+  /** @internal */
+  writeRefusal(): YamuxError | undefined {
+    return this.sessionState === 'open' ? undefined : this.sessionClosedError()
+  }
+
+  /** @internal */
+  hasQueueSpace(): boolean {
+    return this.writer.queuedBytes < this.config.maxQueuedBytes
+  }
+
+  /** @internal */
+  waitQueueSpace(stream: Stream): void {
+    this.blockedWriters.add(stream)
+  }
+
+  /** @internal The single cleanup point for a finished stream (LESSONS #8). */
+  streamClosed(stream: Stream): void {
+    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id)
+    this.blockedWriters.delete(stream)
+  }
+
+  /** @internal */
+  protocolError(err: YamuxError): void {
+    this.fail(err)
+  }
+
+  // ------------------------------------------------------------- inbound
+
+  private onData(chunk: Uint8Array): void {
+    if (this.sessionState === 'ended') return
+    this.decoder.push(chunk)
+    this.processInput()
+  }
+
+  private processInput(): void {
+    const d = this.decoder
+    try {
+      while (this.paused === 0 && this.sessionState !== 'ended') {
+        const r = d.next()
+        if (r === NEED_MORE) return
+        if (r === DECODED_HEADER) this.handleHeader(d.type, d.flags, d.streamId, d.length)
+        else {
+          const s = this.bodyStream
+          if (s !== null) s.onDataFragment(d.body, d.bodyDone)
+          if (d.bodyDone) this.bodyStream = null
+        }
+      }
+    } catch (err) {
+      if (err instanceof YamuxError) this.fail(err)
+      else this.abort(new YamuxError('ERR_SESSION_CLOSED', `internal error: ${String(err)}`, { cause: err }))
+    }
+  }
+
+  private handleHeader(type: number, flags: number, streamId: number, length: number): void {
+    switch (type) {
+      case TYPE_DATA:
+      case TYPE_WINDOW_UPDATE:
+        this.handleStreamFrame(type, flags, streamId, length)
+        break
+      case TYPE_PING:
+        this.handlePing(flags, length)
+        break
+      case TYPE_GO_AWAY:
+        this.handleGoAway(length)
+        break
+    }
+    // Ping answers and resets are never refused, but if the connection stopped draining
+    // and they pile up, stop reading until it drains (bounded memory, "ping of death").
+    if (this.writer.controlBacklogBytes > this.config.maxControlBacklogBytes && this.writer.blocked) {
+      this.pause(PAUSE_CONTROL)
+    }
+  }
+
+  private handleStreamFrame(type: number, flags: number, streamId: number, length: number): void {
+    if (flags & FLAG_SYN && !this.acceptSyn(type, flags, streamId, length)) return
+    const stream = this.streams.get(streamId)
+    if (stream === undefined) {
+      // §8.2: frames for unknown or finished streams are dropped silently.
+      return
+    }
+    if (type === TYPE_WINDOW_UPDATE) {
+      stream.onWindowUpdate(flags, length)
+    } else if (stream.onDataHeader(flags, length) && length > 0) {
+      this.bodyStream = stream
+    }
+  }
+
+  /**
+   * A SYN for `streamId` (§8.3, tokio-yamux distribute_to_substream). Returns false when
+   * the frame must not be delivered further (and its body, if any, is discarded).
+   */
+  private acceptSyn(type: number, flags: number, streamId: number, length: number): boolean {
+    if (this.localGoAway) {
+      // After our GoAway: refuse with RST (no ACK).
+      this.writer.control(TYPE_WINDOW_UPDATE, FLAG_RST, streamId, 0)
+      return false
+    }
+    const c = this.config
+    if (this.streams.size < c.maxStreamCount && this.pendingAcceptCount < c.acceptBacklog) {
+      if (this.streams.has(streamId)) {
+        throw new YamuxError('ERR_DUPLICATE_STREAM', `the peer opened stream ${streamId}, which is already open`)
+      }
+      const stream = new Stream(streamId, this, true)
+      this.streams.set(streamId, stream)
+      stream.sendOpen() // ACK at once, before the application accepts (§8.3)
+      const w = this.acceptWaiters.shift()
+      if (w !== undefined) w(stream)
+      else this.acceptQueue.push(stream)
+      return true
+    }
+    if (this.streams.size < c.maxStreamCount && !this.backlogGraceUsed) {
+      // The backlog is full. tokio-yamux hands each new stream to the application before it
+      // reads the next frame; we decode a whole chunk at once, so give the application one
+      // turn of the event loop to accept() before refusing.
+      this.backlogGraceUsed = true
+      this.deferred = { type, flags, streamId, length }
+      this.pause(PAUSE_BACKLOG)
+      this.backlogImmediate = setImmediate(() => this.resumeAfterBacklogGrace())
+      return false
+    }
+    // Over max_stream_count or accept_backlog: ACK|RST (§8.3, §8.9 item 5). tokio-yamux still
+    // delivers the frame to an existing stream of that id, so fall through.
+    this.writer.control(TYPE_WINDOW_UPDATE, FLAG_ACK | FLAG_RST, streamId, 0)
+    if (type === TYPE_DATA) this.bodyStream = null
+    return true
+  }
+
+  private resumeAfterBacklogGrace(): void {
+    this.backlogImmediate = undefined
+    const f = this.deferred
+    this.deferred = undefined
+    if (this.sessionState === 'ended' || f === undefined) return
+    this.paused &= ~PAUSE_BACKLOG
+    try {
+      this.handleStreamFrame(f.type, f.flags, f.streamId, f.length)
+    } catch (err) {
+      if (err instanceof YamuxError) return this.fail(err)
+      throw err
+    }
+    this.resumeInput()
+  }
+
+  private handlePing(flags: number, value: number): void {
+    if (flags & FLAG_SYN) {
+      // §8.5: answer with the same opaque value.
+      this.writer.control(TYPE_PING, FLAG_ACK, 0, value)
+    } else if (flags & FLAG_ACK) {
+      // tokio-yamux forgets this id and every smaller one (tentacle #183).
+      for (const id of this.pings.keys()) if (id <= value) this.pings.delete(id)
+    }
+    // Neither SYN nor ACK: ignored, like tokio-yamux.
+  }
+
+  private handleGoAway(code: number): void {
+    // §8.6: any GoAway ends the session; reply GoAway(0) if we have not sent one.
+    this.remoteGoAway = true
+    this.remoteGoAwayCode = code
+    this.writer.clear() // tokio-yamux drops unsent frames on GoAway
+    if (!this.localGoAway) this.sendGoAway(GO_AWAY_NORMAL)
+    const err =
+      this.error ??
+      (code === GO_AWAY_NORMAL
+        ? undefined
+        : new YamuxError('ERR_GO_AWAY', `the peer sent GoAway(${code === GO_AWAY_INTERNAL_ERROR ? 'InternalError' : 'ProtocolError'})`, {
+            goAwayCode: code,
+          }))
+    const answered = this.sessionState === 'closing'
+    this.finish(err, err !== undefined ? 'error' : answered ? 'local-close' : 'remote-go-away')
+  }
+
+  // ------------------------------------------------------------- keepalive
+
+  private keepaliveTick(): void {
+    this.keepaliveTimer = undefined
+    if (this.sessionState !== 'open') return
+    // §8.5: at each tick, an unanswered ping older than the timeout ends the session.
+    const now = performance.now()
+    for (const sentAt of this.pings.values()) {
+      if (now - sentAt >= this.config.pingTimeoutMs) {
+        return this.abort(
+          new YamuxError('ERR_KEEPALIVE_TIMEOUT', `no answer to a ping for ${this.config.pingTimeoutMs} ms`),
+        )
+      }
+    }
+    if (this.pings.size >= MAX_UNANSWERED_PINGS) {
+      return this.abort(new YamuxError('ERR_KEEPALIVE_TIMEOUT', `${this.pings.size} pings unanswered`))
+    }
+    this.pingId = (this.pingId + 1) >>> 0
+    this.pings.set(this.pingId, now)
+    this.writer.control(TYPE_PING, FLAG_SYN, 0, this.pingId)
+    this.keepaliveTimer = setTimeout(this.keepaliveTick, this.config.keepaliveIntervalMs)
+  }
+
+  // ------------------------------------------------------------- outbound flow
+
+  private onWriterProgress(): void {
+    if (this.sessionState === 'ended') return
+    if (this.paused & PAUSE_CONTROL && this.writer.controlBacklogBytes <= this.config.maxControlBacklogBytes) {
+      this.paused &= ~PAUSE_CONTROL
+      this.resumeInput()
+    }
+    // Wake writers waiting for queue space, oldest first, while there is space.
+    for (const s of this.blockedWriters) {
+      if (!this.hasQueueSpace()) break
+      this.blockedWriters.delete(s)
+      s.pumpWrites()
+    }
+  }
+
+  private pause(bit: number): void {
+    if (this.paused === 0) this.conn.pause()
+    this.paused |= bit
+  }
+
+  private resumeInput(): void {
+    if (this.paused !== 0 || this.sessionState === 'ended') return
+    this.processInput()
+    if (this.paused === 0 && this.state !== 'ended') this.conn.resume()
+  }
+
+  private takeAccepted(): Stream | undefined {
+    if (this.acceptHead >= this.acceptQueue.length) return undefined
+    const s = this.acceptQueue[this.acceptHead]
+    this.acceptQueue[this.acceptHead] = undefined as unknown as Stream
+    this.acceptHead++
+    if (this.acceptHead === this.acceptQueue.length) {
+      this.acceptQueue = []
+      this.acceptHead = 0
+    }
+    if (this.pendingAcceptCount < this.config.acceptBacklog) this.backlogGraceUsed = false
+    return s
+  }
+
+  private settleAcceptWaiters(): void {
+    const waiters = this.acceptWaiters
+    this.acceptWaiters = []
+    for (const w of waiters) w(null)
+  }
+
+  private sendGoAway(code: number): void {
+    this.localGoAway = true
+    this.writer.control(TYPE_GO_AWAY, 0, 0, code)
+  }
+
+  private sessionClosedError(): YamuxError {
+    if (this.endError !== undefined) return this.endError
+    return new YamuxError('ERR_SESSION_CLOSED', 'the session is closing', { cause: this.error })
+  }
+
+  // ------------------------------------------------------------- ending
+
+  /** Protocol error from the peer: GoAway(ProtocolError), flush, end (§8.6). */
+  private fail(err: YamuxError): void {
+    if (this.sessionState === 'ended') return
+    if (!this.localGoAway) {
+      this.writer.clear() // tokio-yamux send_go_away_with_code clears unsent frames
+      this.sendGoAway(GO_AWAY_PROTOCOL_ERROR)
+    }
+    this.finish(err, 'error')
+  }
+
+  /** Local failure (timeouts): no GoAway, the connection is destroyed. */
+  private abort(err: YamuxError): void {
+    if (this.sessionState === 'ended') return
+    this.terminate(err, 'error')
+    this.writer.close()
+    this.conn.destroy()
+  }
+
+  /** Ends the session, flushes what is queued (GoAway last), then ends the connection. */
+  private finish(err: YamuxError | undefined, reason: SessionEndReason): void {
+    if (this.sessionState === 'ended') return
+    this.terminate(err, reason)
+    this.writer.flush(true)
+    this.endConn()
+  }
+
+  /** Settles every stream, waiter and timer. The one place the session becomes 'ended'. */
+  private terminate(err: YamuxError | undefined, reason: SessionEndReason): void {
+    if (this.sessionState === 'ended') return
+    this.sessionState = 'ended'
+    this.error = err
+    this.endReason = reason
+    this.endError = new YamuxError('ERR_SESSION_CLOSED', err ? `session ended: ${err.message}` : 'session closed', {
+      cause: err,
+    })
+    this.clearTimers()
+    this.pings.clear()
+    this.deferred = undefined
+    this.bodyStream = null
+    this.blockedWriters.clear()
+    this.settleAcceptWaiters()
+    const endErr = this.endError
+    const streams = [...this.streams.values()]
+    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) {
+      const s = this.acceptQueue[i]
+      if (!this.streams.has(s.id)) streams.push(s)
+    }
+    this.streams.clear()
+    this.acceptQueue = []
+    this.acceptHead = 0
+    for (const s of streams) s.onSessionEnd(endErr)
+  }
+
+  private clearTimers(): void {
+    if (this.keepaliveTimer !== undefined) clearTimeout(this.keepaliveTimer)
+    if (this.goAwayTimer !== undefined) clearTimeout(this.goAwayTimer)
+    if (this.backlogImmediate !== undefined) clearImmediate(this.backlogImmediate)
+    this.keepaliveTimer = undefined
+    this.goAwayTimer = undefined
+    this.backlogImmediate = undefined
+  }
+
+  /**
+   * Ends our side of the connection after the writer's last frames, then waits (bounded by
+   * connectionWriteTimeoutMs) for the peer to end its side, so that closing does not reset
+   * the connection under data still in flight.
+   */
+  private endConn(): void {
+    const conn = this.conn
+    if (this.connClosed || conn.destroyed) return this.connDone()
+    if (this.paused !== 0) conn.resume() // keep draining (and discarding) until the peer's EOF
+    if (!conn.writableEnded) conn.end()
+    this.connTeardownTimer = setTimeout(() => {
+      this.connTeardownTimer = undefined
+      this.writer.close()
+      conn.destroy()
+    }, this.config.connectionWriteTimeoutMs)
+    if (conn.readableEnded) this.destroyConnAfterFlush()
+  }
+
+  private destroyConnAfterFlush(): void {
+    const conn = this.conn
+    if (conn.destroyed) return
+    if (conn.writableFinished) conn.destroy()
+    else conn.once('finish', () => conn.destroy())
+  }
+
+  private onEnd(): void {
+    if (this.sessionState === 'ended') {
+      this.destroyConnAfterFlush()
+      return
+    }
+    // EOF: after our GoAway it is the peer's answer; otherwise the peer left without GoAway.
+    const err = this.localGoAway
+      ? undefined
+      : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection ended without GoAway')
+    this.finish(err, err === undefined ? 'local-close' : 'error')
+  }
+
+  private onConnError(cause: Error): void {
+    if (this.sessionState === 'ended') return
+    this.terminate(
+      new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }),
+      'error',
+    )
+  }
+
+  private onConnClose(): void {
+    if (this.sessionState !== 'ended') {
+      this.terminate(
+        this.localGoAway ? undefined : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
+        this.localGoAway ? 'local-close' : 'error',
+      )
+    }
+    this.connDone()
+  }
+
+  private connDone(): void {
+    if (this.connClosed) return
+    this.connClosed = true
+    this.writer.close()
+    if (this.connTeardownTimer !== undefined) clearTimeout(this.connTeardownTimer)
+    this.connTeardownTimer = undefined
+    const conn = this.conn
+    conn.removeListener('data', this.onData)
+    conn.removeListener('end', this.onEnd)
+    conn.removeListener('close', this.onConnClose)
+    // Keep a no-op error listener: a late 'error' on a destroyed socket must not crash the process.
+    conn.removeListener('error', this.onConnError)
+    conn.on('error', noop)
+    this.resolveClosed()
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,515 @@
+// One yamux stream (§8.3, §8.4): flow-controlled, half-closable, resettable.
+//
+// Waiters (ARCHITECTURE rule 2, tentacle #398): the read side and the write side
+// wait apart. The session calls into the stream as frames arrive, so a window
+// update wakes a blocked writer whether or not anyone reads, and data/FIN/RST
+// wake readers whether or not anyone writes.
+//   readers are woken by: data, FIN, RST, session end
+//   writers are woken by: window update, session queue space, RST, session end
+import type { Duplex } from 'node:stream'
+import { YamuxError } from './errors.js'
+import {
+  FLAG_ACK,
+  FLAG_FIN,
+  FLAG_RST,
+  FLAG_SYN,
+  INITIAL_STREAM_WINDOW,
+  TYPE_WINDOW_UPDATE,
+} from './frame.js'
+import type { FrameWriter } from './frame-writer.js'
+import { streamToDuplex, type DuplexOptions } from './duplex.js'
+
+/** Send or receive direction state. */
+export type DirectionState = 'open' | 'closed' | 'reset'
+
+/** What a stream needs from its session. @internal */
+export interface StreamHost {
+  readonly writer: FrameWriter
+  readonly maxStreamWindowSize: number
+  /** Undefined while data may be written; else the error to report. */
+  writeRefusal(): YamuxError | undefined
+  /** True when the session's outgoing queue is below its cap. */
+  hasQueueSpace(): boolean
+  /** Registers a stream to be pumped when the queue has space again. */
+  waitQueueSpace(stream: Stream): void
+  /** Called once, when the stream is closed in both directions (or reset). */
+  streamClosed(stream: Stream): void
+  /** A protocol error detected by a stream (e.g. window overflow): fail the session. */
+  protocolError(err: YamuxError): void
+}
+
+type WriteCallback = (err?: YamuxError) => void
+interface WriteOp {
+  data: Uint8Array
+  offset: number
+  cb: WriteCallback
+}
+interface ReadOp {
+  max: number
+  resolve: (v: Uint8Array | null) => void
+  reject: (e: YamuxError) => void
+}
+
+const RESOLVED: Promise<void> = Promise.resolve()
+
+// Handshake progress of the stream (flags still owed to the peer, §8.3).
+const SYN_OWED = 1 // we opened it and have not yet sent SYN
+const ACK_OWED = 2 // the peer opened it and we have not yet sent ACK
+const SYN_SENT = 3 // waiting for the peer's ACK
+const ESTABLISHED = 4
+
+/**
+ * A yamux stream. Obtain one from `Session.openStream()` or `Session.accept()`.
+ *
+ * Bytes given to `write()` are kept by reference until they reach the connection:
+ * do not modify a buffer after passing it to `write()`.
+ */
+export class Stream {
+  /** Stream id (odd for streams the client opened, even for the server's, §8.2). */
+  readonly id: number
+  private readonly host: StreamHost
+  private handshake: number
+
+  /** State of our sending direction: 'closed' once FIN is sent. */
+  sendState: DirectionState = 'open'
+  /** State of the peer's sending direction: 'closed' once its FIN arrived. */
+  recvState: DirectionState = 'open'
+  private sessionError: YamuxError | undefined
+  private removed = false
+
+  // Receive side (§8.4).
+  private readonly maxWindow: number
+  /** Window we have granted and the peer has not yet used. */
+  recvWindow = INITIAL_STREAM_WINDOW
+  /** Bytes of a Data frame announced by its header and not yet arrived. */
+  private pendingBody = 0
+  private readBuf: Uint8Array[] = []
+  private readHead = 0
+  /** Bytes received and not yet read by the application. */
+  bufferedBytes = 0
+  private finPending = false // FIN/RST seen on a Data frame whose body is still arriving
+  private rstPending = false
+  private readers: ReadOp[] = []
+  private readWaiter: (() => void) | null = null
+
+  // Send side (§8.4).
+  /** Bytes we may still send before the peer grants more. */
+  sendWindow = INITIAL_STREAM_WINDOW
+  private writes: WriteOp[] = []
+  private writesHead = 0
+  private closeWaiters: WriteCallback[] | null = null
+  private duplex: Duplex | undefined
+
+  /** @internal Created by the Session. */
+  constructor(id: number, host: StreamHost, inbound: boolean) {
+    this.id = id
+    this.host = host
+    this.maxWindow = host.maxStreamWindowSize
+    this.handshake = inbound ? ACK_OWED : SYN_OWED
+  }
+
+  /** True once both directions are closed or the stream was reset. */
+  get isClosed(): boolean {
+    return this.sendState !== 'open' && this.recvState !== 'open'
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  /**
+   * Reads the next chunk of data (at most `max` bytes if given).
+   * Resolves `null` at EOF (the peer half-closed and everything was read).
+   * Rejects with ERR_STREAM_RESET after a reset, or ERR_SESSION_CLOSED when the
+   * session ended before the peer's FIN — in both cases after the buffered data.
+   */
+  read(max = Infinity): Promise<Uint8Array | null> {
+    if (this.readers.length === 0) {
+      try {
+        const r = this.readNow(max)
+        if (r !== undefined) return Promise.resolve(r)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+    }
+    return new Promise((resolve, reject) => {
+      this.readers.push({ max, resolve, reject })
+    })
+  }
+
+  /**
+   * Takes buffered data without waiting: a chunk, `null` at EOF, or `undefined`
+   * when nothing is available yet. Throws ERR_STREAM_RESET / ERR_SESSION_CLOSED.
+   * @internal Used by the Duplex adapter.
+   */
+  readNow(max = Infinity): Uint8Array | null | undefined {
+    if (this.bufferedBytes > 0) {
+      let chunk = this.readBuf[this.readHead]
+      if (chunk.length > max) {
+        const head = chunk.subarray(0, max)
+        this.readBuf[this.readHead] = chunk.subarray(max)
+        chunk = head
+      } else {
+        this.readBuf[this.readHead] = undefined as unknown as Uint8Array
+        this.readHead++
+        if (this.readHead === this.readBuf.length) {
+          this.readBuf.length = 0
+          this.readHead = 0
+        } else if (this.readHead >= 64) {
+          this.readBuf.splice(0, this.readHead)
+          this.readHead = 0
+        }
+      }
+      this.bufferedBytes -= chunk.length
+      this.consumed()
+      return chunk
+    }
+    if (this.recvState === 'closed') return null
+    if (this.recvState === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.sessionError !== undefined) throw this.sessionError
+    return undefined
+  }
+
+  /** @internal Registers the one callback the Duplex adapter wants on the next read event. */
+  onReadable(waiter: () => void): void {
+    this.readWaiter = waiter
+  }
+
+  /** §8.4: after the application consumed data, grant the peer more window (Rust's threshold rule). */
+  private consumed(): void {
+    if (this.recvState !== 'open' || this.removed || this.sessionError !== undefined) return
+    this.sendWindowUpdate()
+  }
+
+  private sendWindowUpdate(): void {
+    // delta = max − bytes held (buffered, or announced and still arriving) − window still granted
+    const delta = this.maxWindow - this.bufferedBytes - this.pendingBody - this.recvWindow
+    const flags = this.owedFlags(false)
+    if (delta < this.maxWindow / 2 && flags === 0) return
+    this.takeFlags()
+    this.recvWindow += delta
+    this.host.writer.control(TYPE_WINDOW_UPDATE, flags, this.id, delta)
+  }
+
+  private wakeReaders(): void {
+    while (this.readers.length > 0) {
+      let r: Uint8Array | null | undefined
+      const op = this.readers[0]
+      try {
+        r = this.readNow(op.max)
+      } catch (err) {
+        this.readers.shift()
+        op.reject(err as YamuxError)
+        continue
+      }
+      if (r === undefined) break
+      this.readers.shift()
+      op.resolve(r)
+    }
+    const w = this.readWaiter
+    if (w !== null) {
+      this.readWaiter = null
+      w()
+    }
+  }
+
+  // ---------------------------------------------------------------- writing
+
+  /**
+   * Writes `data`, in frames no larger than the send window. Resolves when every
+   * byte was handed to the session's writer; waits (never buffers past the caps)
+   * while the send window is 0 or the session's queue is full.
+   * Rejects with ERR_STREAM_CLOSED after close(), ERR_STREAM_RESET after a reset,
+   * ERR_SESSION_CLOSED once the session is closing or over.
+   */
+  write(data: Uint8Array): Promise<void> {
+    const refusal = this.writeRefusal()
+    if (refusal !== undefined) return Promise.reject(refusal)
+    if (data.length === 0) return RESOLVED
+    let offset = 0
+    if (this.writesHead === this.writes.length) {
+      offset = this.writeSome(data, 0)
+      if (offset === data.length) return RESOLVED
+    }
+    return new Promise((resolve, reject) => {
+      this.enqueueWrite(data, offset, (err) => (err === undefined ? resolve() : reject(err)))
+    })
+  }
+
+  /** Callback flavour of write() (no promise on the fast path). @internal */
+  writeCb(data: Uint8Array, cb: WriteCallback): void {
+    const refusal = this.writeRefusal()
+    if (refusal !== undefined) return cb(refusal)
+    if (data.length === 0) return cb()
+    let offset = 0
+    if (this.writesHead === this.writes.length) {
+      offset = this.writeSome(data, 0)
+      if (offset === data.length) return cb()
+    }
+    this.enqueueWrite(data, offset, cb)
+  }
+
+  private enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
+    this.writes.push({ data, offset, cb })
+    // Only the head write waits on an event; later ones follow it in order.
+    if (this.writes.length - this.writesHead === 1) this.blockedOn()
+  }
+
+  /** Sends as much of `data` from `offset` as window and queue allow; returns the new offset. */
+  private writeSome(data: Uint8Array, offset: number): number {
+    const host = this.host
+    while (offset < data.length && this.sendWindow > 0 && host.hasQueueSpace()) {
+      // §8.4: one frame carries min(send window, remaining) bytes, like tokio-yamux.
+      const n = Math.min(this.sendWindow, data.length - offset)
+      const payload = offset === 0 && n === data.length ? data : data.subarray(offset, offset + n)
+      host.writer.data(this.takeFlags(), this.id, payload)
+      this.sendWindow -= n
+      offset += n
+    }
+    return offset
+  }
+
+  /** Registers with the session when the head write waits on queue space (a window wait needs nothing: the WindowUpdate arrives here). */
+  private blockedOn(): void {
+    if (this.sendWindow > 0) this.host.waitQueueSpace(this)
+  }
+
+  /** @internal Continues queued writes (window grew or queue has space). */
+  pumpWrites(): void {
+    while (this.writesHead < this.writes.length) {
+      const refusal = this.writeRefusal()
+      if (refusal !== undefined) return this.failWrites(refusal)
+      const op = this.writes[this.writesHead]
+      op.offset = this.writeSome(op.data, op.offset)
+      if (op.offset < op.data.length) {
+        this.blockedOn()
+        return
+      }
+      this.writes[this.writesHead] = undefined as unknown as WriteOp
+      this.writesHead++
+      if (this.writesHead === this.writes.length) {
+        this.writes.length = 0
+        this.writesHead = 0
+      }
+      op.cb()
+    }
+    if (this.closeWaiters !== null) this.finishClose()
+  }
+
+  private failWrites(err: YamuxError): void {
+    const ops = this.writes
+    const head = this.writesHead
+    this.writes = []
+    this.writesHead = 0
+    for (let i = head; i < ops.length; i++) ops[i].cb(err)
+    const waiters = this.closeWaiters
+    this.closeWaiters = null
+    if (waiters !== null) for (const w of waiters) w(err)
+  }
+
+  private writeRefusal(): YamuxError | undefined {
+    if (this.sendState === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.sendState === 'closed' || this.closeWaiters !== null) {
+      return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
+    }
+    if (this.sessionError !== undefined) return this.sessionError
+    return this.host.writeRefusal()
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  /**
+   * Half-closes the stream (sends FIN, §8.3) after every pending write.
+   * Resolves once the FIN is handed to the session's writer (or at once if the
+   * stream is already closed for writing or reset). Rejects with
+   * ERR_SESSION_CLOSED if the session ended before the FIN could be sent.
+   */
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.closeCb((err) => (err === undefined ? resolve() : reject(err)))
+    })
+  }
+
+  /** @internal Callback flavour of close(). */
+  closeCb(cb: WriteCallback): void {
+    if (this.sendState !== 'open') return cb()
+    if (this.sessionError !== undefined) return cb(this.sessionError)
+    if (this.closeWaiters !== null) {
+      this.closeWaiters.push(cb)
+      return
+    }
+    this.closeWaiters = [cb]
+    if (this.writesHead === this.writes.length) this.finishClose()
+  }
+
+  private finishClose(): void {
+    const waiters = this.closeWaiters ?? []
+    this.closeWaiters = null
+    if (this.sendState === 'open') {
+      this.sendState = 'closed'
+      this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_FIN, this.id, 0)
+      this.transition()
+    }
+    for (const w of waiters) w()
+  }
+
+  /**
+   * Resets the stream (sends RST unless the stream is already closed both ways, §8.3):
+   * pending and later reads and writes fail with ERR_STREAM_RESET, buffered data is dropped.
+   */
+  reset(): void {
+    if (this.sendState === 'reset' && this.recvState === 'reset') return
+    const sendRst = !this.removed && this.sessionError === undefined
+    if (sendRst) this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_RST, this.id, 0)
+    this.sendState = 'reset'
+    this.recvState = 'reset'
+    this.readBuf = []
+    this.readHead = 0
+    this.bufferedBytes = 0
+    const err = new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
+    this.failWrites(err)
+    this.wakeReaders()
+    this.transition()
+  }
+
+  /**
+   * A Node Duplex over this stream (stream.pipeline works, backpressure both ways):
+   * end() sends FIN, destroy() before both directions ended sends RST.
+   * The adapter takes over reading: do not call read() on the stream as well.
+   */
+  toDuplex(options?: DuplexOptions): Duplex {
+    if (this.duplex === undefined) this.duplex = streamToDuplex(this, options)
+    return this.duplex
+  }
+
+  // ------------------------------------------------- events from the session
+
+  /** @internal The first frame we owe the peer: SYN for an opened stream (§8.3). */
+  sendOpen(): void {
+    this.sendWindowUpdate() // flags are owed, so it is always sent; delta = max − 256 KiB
+  }
+
+  /** @internal WindowUpdate frame for this stream (§8.3 flags, §8.4 delta). */
+  onWindowUpdate(flags: number, delta: number): void {
+    if (flags & FLAG_ACK && this.handshake === SYN_SENT) this.handshake = ESTABLISHED
+    if (flags & FLAG_FIN) this.remoteFin()
+    if (flags & FLAG_RST) this.remoteRst()
+    if (delta > 0 && this.sendState === 'open') {
+      const w = this.sendWindow + delta
+      if (w > 0xffffffff) {
+        // tokio-yamux: checked_add fails → protocol error → GoAway(1).
+        this.host.protocolError(
+          new YamuxError('ERR_WINDOW_OVERFLOW', `stream ${this.id}: window update overflows the send window`),
+        )
+        return
+      }
+      this.sendWindow = w
+      if (this.writesHead < this.writes.length || this.closeWaiters !== null) this.pumpWrites()
+    }
+  }
+
+  /**
+   * @internal Header of a Data frame for this stream. Returns false when the body must be
+   * discarded (the peer already half-closed; tokio-yamux stops processing the stream then).
+   * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
+   */
+  onDataHeader(flags: number, length: number): boolean {
+    if (flags & FLAG_ACK && this.handshake === SYN_SENT) this.handshake = ESTABLISHED
+    if (this.recvState !== 'open') return false
+    if (length > this.recvWindow) {
+      throw new YamuxError(
+        'ERR_RECV_WINDOW_EXCEEDED',
+        `stream ${this.id}: data frame of ${length} bytes exceeds the receive window of ${this.recvWindow}`,
+      )
+    }
+    this.recvWindow -= length
+    this.pendingBody += length
+    if (flags & FLAG_FIN) this.finPending = true
+    if (flags & FLAG_RST) this.rstPending = true
+    if (length === 0) this.onDataEnd()
+    return true
+  }
+
+  /** @internal One body fragment of the current Data frame. */
+  onDataFragment(fragment: Uint8Array, last: boolean): void {
+    const n = fragment.length
+    this.pendingBody -= n
+    if (this.recvState === 'open') {
+      // Keep a view of the connection's chunk only if it is a large part of it; otherwise
+      // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
+      const keep = n >= fragment.buffer.byteLength >>> 2 ? fragment : copyOf(fragment)
+      this.readBuf.push(keep)
+      this.bufferedBytes += n
+    }
+    if (last) this.onDataEnd()
+    else if (n > 0) this.wakeReaders()
+  }
+
+  private onDataEnd(): void {
+    if (this.finPending) {
+      this.finPending = false
+      this.remoteFin()
+    }
+    if (this.rstPending) {
+      this.rstPending = false
+      this.remoteRst()
+    }
+    this.wakeReaders()
+  }
+
+  private remoteFin(): void {
+    // A FIN after the receive side is already closed is ignored (see spec-corrections: in
+    // tokio-yamux 0.3.20 such a FIN is never processed because the stream stops reading frames).
+    if (this.recvState !== 'open') return
+    this.recvState = 'closed'
+    this.wakeReaders()
+    this.transition()
+  }
+
+  private remoteRst(): void {
+    if (this.sendState === 'reset' && this.recvState !== 'open') return
+    this.sendState = 'reset'
+    if (this.recvState === 'open') this.recvState = 'reset'
+    this.failWrites(new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
+    this.wakeReaders()
+    this.transition()
+  }
+
+  /** @internal The session is over: settle every waiter. */
+  onSessionEnd(err: YamuxError): void {
+    if (this.sessionError !== undefined) return
+    this.sessionError = err
+    this.removed = true
+    this.pendingBody = 0
+    this.failWrites(err)
+    this.wakeReaders()
+  }
+
+  /** The one place that decides a stream is finished (LESSONS #8, tentacle #458). */
+  private transition(): void {
+    if (this.removed || !this.isClosed) return
+    this.removed = true
+    this.host.streamClosed(this)
+  }
+
+  private owedFlags(take: boolean): number {
+    switch (this.handshake) {
+      case SYN_OWED:
+        if (take) this.handshake = SYN_SENT
+        return FLAG_SYN
+      case ACK_OWED:
+        if (take) this.handshake = ESTABLISHED
+        return FLAG_ACK
+      default:
+        return 0
+    }
+  }
+
+  private takeFlags(): number {
+    return this.owedFlags(true)
+  }
+}
+
+function copyOf(b: Uint8Array): Uint8Array {
+  const c = Buffer.allocUnsafe(b.length)
+  c.set(b)
+  return c
+}
