@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Builds the interop driver programs from the package registries and installs
+# them into $HOME/.cache/tentacle-ts/bin (see interop/README.md):
+#   secio-peer, yamux-peer, tentacle-peer   Rust, crates.io (interop/rust)
+#   go-yamux-peer                           Go, module proxy (interop/go)
+# Idempotent: cargo's and go's own caches decide what to rebuild, so a second
+# run takes seconds. Build output stays outside the clone.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache=${TENTACLE_TS_CACHE:-$HOME/.cache/tentacle-ts}
+bin=$cache/bin
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/cargo-target}
+mkdir -p "$bin" "$CARGO_TARGET_DIR"
+
+# Toolchains installed per user may not be on PATH in a fresh shell.
+for d in "$HOME/.cargo/bin" /usr/local/go/bin "$HOME/go/bin"; do
+  [[ -d $d && ":$PATH:" != *":$d:"* ]] && PATH="$PATH:$d"
+done
+export PATH
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "interop/build.sh: '$1' not found ($2)" >&2; exit 1; }
+}
+need cargo "install Rust (rustup) to build the Rust interop peers"
+need go "install Go >= 1.22 to build the Go interop peer"
+need pkg-config "Debian: apt-get install pkg-config libssl-dev (tentacle-secio links OpenSSL)"
+
+# Several test runs may start at once on one machine: build one at a time.
+exec 9>"$cache/build.lock"
+if command -v flock >/dev/null 2>&1; then flock 9; fi
+
+start=$(date +%s)
+
+# Copy a freshly built binary into $bin only when it changed, via rename, so
+# a driver that is running right now is never overwritten in place.
+install_bin() {
+  local src=$1 name=$2
+  if ! cmp -s "$src" "$bin/$name" 2>/dev/null; then
+    cp "$src" "$bin/.$name.tmp.$$"
+    chmod 0755 "$bin/.$name.tmp.$$"
+    mv -f "$bin/.$name.tmp.$$" "$bin/$name"
+  fi
+}
+
+echo "interop/build.sh: cargo build (target dir $CARGO_TARGET_DIR)" >&2
+(cd "$here/rust" && cargo build --release --locked --bins)
+for src in "$here"/rust/src/bin/*.rs; do
+  b=$(basename "$src" .rs)
+  install_bin "$CARGO_TARGET_DIR/release/$b" "$b"
+done
+
+echo "interop/build.sh: go build" >&2
+(cd "$here/go" && GOFLAGS=-mod=readonly go build -trimpath -o "$cache/go-yamux-peer.out" ./cmd/go-yamux-peer)
+install_bin "$cache/go-yamux-peer.out" go-yamux-peer
+
+echo "interop/build.sh: drivers ready in $bin ($(( $(date +%s) - start )) s)" >&2
