@@ -1,0 +1,140 @@
+// Length-delimited frame decoder (§2.1, §2.2): states, the max length checked on
+// the header before anything is buffered, chaotic chunking, and properties.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { encodeFrame, FrameDecoder, SecioError } from '../src/index.js'
+
+function drain(d: FrameDecoder): Buffer[] {
+  const out: Buffer[] = []
+  for (let f = d.next(); f !== null; f = d.next()) out.push(Buffer.from(f))
+  return out
+}
+
+/** Splits `data` at the given cut points (any order, any count). */
+function chop(data: Buffer, cuts: number[]): Buffer[] {
+  const points = [...new Set(cuts.map((c) => c % (data.length + 1)))].sort((a, b) => a - b)
+  const out: Buffer[] = []
+  let prev = 0
+  for (const p of points) {
+    out.push(data.subarray(prev, p))
+    prev = p
+  }
+  out.push(data.subarray(prev))
+  return out
+}
+
+describe('FrameDecoder', () => {
+  test('decodes frames across chunk boundaries, moving through named states', () => {
+    const d = new FrameDecoder(1024)
+    assert.equal(d.state, 'header')
+    d.push(Buffer.from([0, 0]))
+    assert.equal(d.next(), null)
+    assert.equal(d.state, 'header')
+    d.push(Buffer.from([0, 3, 0xaa]))
+    assert.equal(d.next(), null)
+    assert.equal(d.state, 'body')
+    d.push(Buffer.from([0xbb, 0xcc, 0, 0, 0, 0, 0, 0, 0, 1]))
+    assert.deepEqual(drain(d), [Buffer.from([0xaa, 0xbb, 0xcc]), Buffer.alloc(0)])
+    assert.equal(d.state, 'body')
+    d.push(Buffer.from([0x55]))
+    assert.deepEqual(drain(d), [Buffer.from([0x55])])
+    assert.equal(d.state, 'header')
+    assert.equal(d.bufferedBytes, 0)
+    assert.equal(d.hasPartialFrame, false)
+  })
+
+  test('a body inside one chunk is returned without a copy', () => {
+    const d = new FrameDecoder(1024)
+    const chunk = Buffer.concat([encodeFrame(Buffer.from('hello')), encodeFrame(Buffer.from('world'))])
+    d.push(chunk)
+    const f = d.next()!
+    assert.equal(f.buffer, chunk.buffer)
+    assert.equal(f.toString(), 'hello')
+  })
+
+  test('a length equal to the max is allowed (§2.2)', () => {
+    const d = new FrameDecoder(8)
+    d.push(encodeFrame(Buffer.alloc(8, 1)))
+    assert.equal(d.next()!.length, 8)
+  })
+
+  test('an oversized length is rejected on the header, before any body byte is buffered', () => {
+    const max = 8 * 1024 * 1024
+    const d = new FrameDecoder(max)
+    const header = Buffer.alloc(4)
+    header.writeUInt32BE(max + 1)
+    // The header plus the first 64 KiB of the claimed body arrive together.
+    d.push(Buffer.concat([header, Buffer.alloc(64 * 1024)]))
+    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.equal(d.state, 'failed')
+    assert.equal(d.bufferedBytes, 0, 'nothing of the oversized frame is kept')
+    // Later input is neither kept nor decoded.
+    d.push(Buffer.alloc(1024))
+    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+  })
+
+  test('the header alone is enough to reject: 0xffffffff', () => {
+    const d = new FrameDecoder()
+    d.push(Buffer.from([0xff, 0xff]))
+    assert.equal(d.next(), null)
+    d.push(Buffer.from([0xff, 0xff]))
+    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+  })
+
+  test('hasPartialFrame tells a clean boundary from a truncated frame', () => {
+    const d = new FrameDecoder(100)
+    d.push(Buffer.from([0, 0, 0, 5, 1, 2]))
+    assert.equal(d.next(), null)
+    assert.equal(d.hasPartialFrame, true)
+    assert.equal(d.bufferedBytes, 2)
+  })
+})
+
+describe('FrameDecoder properties', () => {
+  test('arbitrary bytes in arbitrary chunks give frames or ERR_FRAME_TOO_LARGE, nothing else; memory stays bounded', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), fc.integer({ min: 0, max: 200 }), (chunks, max) => {
+        const d = new FrameDecoder(max)
+        let total = 0
+        try {
+          for (const c of chunks) {
+            d.push(c)
+            total += c.length
+            for (let f = d.next(); f !== null; f = d.next()) assert.ok(f.length <= max)
+            // Held bytes never exceed one frame (max + header) or the input.
+            assert.ok(d.bufferedBytes <= Math.min(total, max + 4))
+          }
+        } catch (e) {
+          if (!(e instanceof SecioError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
+          assert.equal(d.bufferedBytes, 0)
+        }
+      }),
+      { numRuns: 3000 },
+    )
+  })
+
+  test('chaotic chunking: any split of a frame sequence yields the same frames', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        (payloads, cuts) => {
+          const wire = Buffer.concat(payloads.map((p) => encodeFrame(p)))
+          const d = new FrameDecoder(300)
+          const got: Buffer[] = []
+          for (const piece of chop(wire, cuts)) {
+            d.push(piece)
+            got.push(...drain(d))
+          }
+          assert.deepEqual(
+            got.map((g) => g.toString('hex')),
+            payloads.map((p) => Buffer.from(p).toString('hex')),
+          )
+          assert.equal(d.bufferedBytes, 0)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+})
