@@ -1,0 +1,172 @@
+// Handshakes over real TCP loopback: every agreement × cipher × digest, each
+// provider as dialer and as listener (node↔noble too), then a 1 MiB echo.
+// Also suite selection (§3.7), options, the default deadline and result fields.
+import { describe, test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import {
+  AGREEMENTS,
+  CIPHERS,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DIGESTS,
+  handshake,
+  nobleCryptoProvider,
+  nodeCryptoProvider,
+  SecioError,
+  SecioKeyPair,
+  selectBest,
+  type CryptoProvider,
+  type HandshakeOptions,
+} from '../src/index.js'
+import { pattern, readBytes, tcpPair, within } from './helpers.js'
+
+const providers: CryptoProvider[] = [nodeCryptoProvider, nobleCryptoProvider]
+const dialerKey = SecioKeyPair.generate()
+const listenerKey = SecioKeyPair.generate()
+
+async function pairHandshake(dialer: Partial<HandshakeOptions>, listener: Partial<HandshakeOptions>) {
+  const { client, server, close } = await tcpPair()
+  try {
+    const [d, l] = await within(
+      15_000,
+      Promise.all([handshake(client, { key: dialerKey, ...dialer }), handshake(server, { key: listenerKey, ...listener })]),
+      'handshake',
+    )
+    return { d, l, close }
+  } catch (e) {
+    close()
+    throw e
+  }
+}
+
+/** Client writes `n` pattern bytes, listener echoes them, client checks them. */
+async function echo(d: Awaited<ReturnType<typeof pairHandshake>>['d'], l: Awaited<ReturnType<typeof pairHandshake>>['l'], n: number) {
+  l.stream.pipe(l.stream)
+  const data = pattern(n)
+  const got = readBytes(d.stream, n)
+  d.stream.write(data)
+  const back = await within(30_000, got, 'echo')
+  assert.equal(back.length, n)
+  assert.ok(back.equals(data), 'echoed bytes differ')
+}
+
+describe('handshake matrix over TCP loopback, then a 1 MiB echo', () => {
+  for (const agreement of AGREEMENTS) {
+    for (const cipher of CIPHERS) {
+      for (const digest of DIGESTS) {
+        for (const pd of providers) {
+          for (const pl of providers) {
+            test(`${agreement} ${cipher} ${digest}: dialer ${pd.name}, listener ${pl.name}`, async () => {
+              const suite = { agreements: [agreement], ciphers: [cipher], digests: [digest] }
+              const { d, l, close } = await pairHandshake({ ...suite, crypto: pd }, { ...suite, crypto: pl })
+              try {
+                assert.deepEqual(d.suite, { agreement, cipher, digest })
+                assert.deepEqual(l.suite, { agreement, cipher, digest })
+                assert.ok(d.remotePeerId.equals(listenerKey.peerId))
+                assert.ok(l.remotePeerId.equals(dialerKey.peerId))
+                await echo(d, l, 1024 * 1024)
+              } finally {
+                d.stream.destroy()
+                l.stream.destroy()
+                close()
+              }
+            })
+          }
+        }
+      }
+    }
+  }
+})
+
+describe('negotiation', () => {
+  test('defaults on both sides choose P-256 / AES-128-GCM / SHA256 (§3.7)', async () => {
+    const { d, l, close } = await pairHandshake({}, {})
+    try {
+      assert.deepEqual(d.suite, { agreement: 'P-256', cipher: 'AES-128-GCM', digest: 'SHA256' })
+      assert.deepEqual(l.suite, d.suite)
+      assert.equal(d.remotePublicKey.length, 33)
+      assert.ok(d.durationMs > 0 && d.durationMs < 15_000)
+      assert.ok(d.stream.remotePeerId.equals(listenerKey.peerId))
+    } finally {
+      d.stream.destroy()
+      l.stream.destroy()
+      close()
+    }
+  })
+
+  test('selection is symmetric: both orderings pick the same name or both find none', () => {
+    const list = (names: readonly string[]) => fc.shuffledSubarray([...names], { minLength: 1 })
+    fc.assert(
+      fc.property(list(CIPHERS), list(CIPHERS), (a, b) => {
+        const x = selectBest(1, a.join(','), b.join(','), CIPHERS)
+        const y = selectBest(-1, b.join(','), a.join(','), CIPHERS)
+        assert.equal(x, y)
+        if (x !== undefined) assert.equal(x, a.find((n) => b.includes(n)))
+      }),
+    )
+  })
+
+  test('unknown names in the peer list are skipped (§3.7)', () => {
+    assert.equal(selectBest(-1, 'AES-128-GCM', 'AES-512-XYZ,AES-128-GCM', CIPHERS), 'AES-128-GCM')
+  })
+
+  test('different preference lists agree on one suite over the wire', async () => {
+    const { d, l, close } = await pairHandshake(
+      { ciphers: ['CHACHA20_POLY1305', 'AES-256-GCM'], agreements: ['X25519', 'P-256'], digests: ['SHA512', 'SHA256'] },
+      { ciphers: ['AES-256-GCM', 'CHACHA20_POLY1305'], agreements: ['P-256', 'X25519'] },
+    )
+    try {
+      assert.deepEqual(d.suite, l.suite)
+      await echo(d, l, 64 * 1024)
+    } finally {
+      d.stream.destroy()
+      l.stream.destroy()
+      close()
+    }
+  })
+})
+
+describe('options', () => {
+  test('the default deadline is 10 000 ms (§3.14)', () => {
+    assert.equal(DEFAULT_HANDSHAKE_TIMEOUT_MS, 10_000)
+  })
+
+  test('an unknown cipher name, an empty list, a bad timeout are ERR_INVALID_OPTION and the socket is destroyed', async () => {
+    const bad: Array<Partial<HandshakeOptions>> = [{ ciphers: ['AES-512'] }, { agreements: [] }, { timeoutMs: -1 }, { maxFrameLength: 10 }]
+    for (const opts of bad) {
+      const { client, close } = await tcpPair()
+      try {
+        await assert.rejects(handshake(client, { key: dialerKey, ...opts }), (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION')
+        assert.equal(client.destroyed, true)
+      } finally {
+        close()
+      }
+    }
+  })
+
+  test('a pre-aborted signal rejects with ERR_HANDSHAKE_ABORTED', async () => {
+    const { client, close } = await tcpPair()
+    try {
+      await assert.rejects(
+        handshake(client, { key: dialerKey, signal: AbortSignal.abort(new Error('stop')) }),
+        (e: unknown) => e instanceof SecioError && e.code === 'ERR_HANDSHAKE_ABORTED',
+      )
+      assert.equal(client.destroyed, true)
+    } finally {
+      close()
+    }
+  })
+
+  test('connecting to ourselves is ERR_CONNECT_SELF (§3.3)', async () => {
+    const { client, server, close } = await tcpPair()
+    try {
+      const results = await Promise.allSettled([handshake(client, { key: dialerKey }), handshake(server, { key: dialerKey })])
+      for (const r of results) {
+        assert.equal(r.status, 'rejected')
+        assert.equal((r.reason as SecioError).code, 'ERR_CONNECT_SELF')
+      }
+    } finally {
+      close()
+    }
+  })
+})
