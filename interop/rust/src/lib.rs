@@ -118,3 +118,25 @@ pub fn die(msg: &str) -> ! {
     eprintln!("error: {msg}");
     std::process::exit(2)
 }
+
+/// When TENTACLE_TS_EXIT_ON_STDIN_EOF=1 (set by interop/lib for every
+/// driver it spawns), exit as soon as stdin reaches EOF: the test process
+/// that owns our stdin pipe is gone, so nobody will ever kill us.
+pub fn exit_on_stdin_eof_if_asked() {
+    if std::env::var("TENTACLE_TS_EXIT_ON_STDIN_EOF").as_deref() != Ok("1") {
+        return;
+    }
+    std::thread::spawn(|| {
+        let mut sink = [0u8; 256];
+        let mut stdin = std::io::stdin();
+        loop {
+            match std::io::Read::read(&mut stdin, &mut sink) {
+                Ok(0) | Err(_) => {
+                    log::info!("stdin closed, exiting");
+                    std::process::exit(0)
+                }
+                Ok(_) => {}
+            }
+        }
+    });
+}

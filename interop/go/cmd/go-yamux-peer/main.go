@@ -62,6 +62,7 @@ func yamuxConfig(window uint32) *yamux.Config {
 
 func main() {
 	log.SetOutput(os.Stderr)
+	exitOnStdinEOFIfAsked()
 	if len(os.Args) < 2 || (os.Args[1] != "server" && os.Args[1] != "client") {
 		fmt.Fprintln(os.Stderr, "usage: go-yamux-peer server|client [options] (see interop/README.md)")
 		os.Exit(2)
@@ -94,6 +95,19 @@ func main() {
 		os.Exit(2)
 	}
 	os.Exit(client(*port, cfg, *cmode, *streams, *bytes, *lateFin, *closeOnGoAway, time.Duration(*timeoutSecs)*time.Second))
+}
+
+// exitOnStdinEOFIfAsked: with TENTACLE_TS_EXIT_ON_STDIN_EOF=1 (set by
+// interop/lib), exit when stdin reaches EOF, i.e. when the test process that
+// owns the pipe is gone.
+func exitOnStdinEOFIfAsked() {
+	if os.Getenv("TENTACLE_TS_EXIT_ON_STDIN_EOF") != "1" {
+		return
+	}
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		os.Exit(0)
+	}()
 }
 
 func server(port int, cfg *yamux.Config, closeOnGoAway bool) int {

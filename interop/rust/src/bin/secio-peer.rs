@@ -6,7 +6,7 @@ use std::time::Duration;
 use tentacle_secio::{
     Digest, SecioKeyPair, crypto::cipher::CipherType, handshake::Config,
 };
-use tentacle_ts_interop::{Args, check_pattern, die, emit, fill_pattern, init_logging, parse_hex};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, parse_hex};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -17,6 +17,7 @@ const FILL: u8 = 7;
 
 fn main() {
     init_logging();
+    exit_on_stdin_eof_if_asked();
     let args = Args::parse(&[]).unwrap_or_else(|e| die(&e));
     let known = [
         "port", "secret", "ciphers", "agreements", "digests", "max-conns", "bytes",

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{collections::VecDeque, future::Future, pin::Pin, task::Poll};
 
 use futures::{StreamExt, future, future::join_all};
-use tentacle_ts_interop::{Args, check_pattern, die, emit, fill_pattern, init_logging};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -18,6 +18,7 @@ const FILL: u8 = 7;
 
 fn main() {
     init_logging();
+    exit_on_stdin_eof_if_asked();
     let args = Args::parse(&["late-fin"]).unwrap_or_else(|e| die(&e));
     let known = ["port", "streams", "bytes", "mode", "window", "max-streams", "timeout-secs"];
     args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
