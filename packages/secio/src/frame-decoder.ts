@@ -25,7 +25,8 @@ const EMPTY = Buffer.alloc(0)
 export class FrameDecoder {
   /** The current state (see the module comment). */
   state: FrameDecoderState = 'header'
-  readonly maxFrameLength: number
+  /** Largest frame accepted; see {@link setMaxFrameLength}. */
+  maxFrameLength: number
 
   /** Input chunks not consumed yet; the first one from `#offset`. */
   #queue: Buffer[] = []
@@ -41,6 +42,19 @@ export class FrameDecoder {
   #partsLength = 0
 
   constructor(maxFrameLength: number = DEFAULT_MAX_FRAME_LENGTH) {
+    if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
+      throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
+    }
+    this.maxFrameLength = maxFrameLength
+  }
+
+  /**
+   * Changes the max frame length for frames not started yet. Used when one
+   * byte stream changes framing limits midway (tentacle: protocol selection
+   * frames, then the selected protocol's own max, §9.2/§10.1), keeping the
+   * bytes already buffered.
+   */
+  setMaxFrameLength(maxFrameLength: number): void {
     if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
       throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
     }
