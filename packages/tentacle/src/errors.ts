@@ -48,12 +48,25 @@ export type TentacleErrorCode =
   /** Invalid builder or config input. */
   | 'ERR_INVALID_CONFIG'
 
+export interface TentacleErrorOptions {
+  cause?: unknown
+  /** For handshake errors: the phase the upgrade was stuck in (rule 3). */
+  phase?: string
+  /** For handshake errors: bytes received from the peer before the failure. */
+  bytesReceived?: number
+}
+
 export class TentacleError extends Error {
   readonly code: TentacleErrorCode
-  constructor(code: TentacleErrorCode, message: string, options?: { cause?: unknown }) {
-    super(message, options)
+  /** For handshake errors: 'connecting', or secio's 'awaiting-propose' | 'awaiting-exchange' | 'awaiting-nonce-echo'. */
+  readonly phase?: string
+  readonly bytesReceived?: number
+  constructor(code: TentacleErrorCode, message: string, options?: TentacleErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'TentacleError'
     this.code = code
+    if (options?.phase !== undefined) this.phase = options.phase
+    if (options?.bytesReceived !== undefined) this.bytesReceived = options.bytesReceived
   }
 }
 

@@ -1,0 +1,33 @@
+/**
+ * @tentacle-ts/tentacle — a tentacle-compatible service: listener, dialer,
+ * sessions (secio + yamux), protocol selection and protocol handlers.
+ */
+export { Service, type ServiceOptions } from './service.js'
+export { ServiceBuilder } from './builder.js'
+export { TentacleError, errorCode, type TentacleErrorCode, type TentacleErrorOptions } from './errors.js'
+export { defaultConfig, resolveConfig, type ServiceConfig, type ServiceConfigInput } from './config.js'
+export { TcpListener, type ListenerStats, type ListenerOptions, type AcceptedSocket } from './listener.js'
+export { selectVersion } from './select-version.js'
+export { encodeProtocolInfo, decodeProtocolInfo, type ProtocolInfo } from './protocol-info.js'
+export { kernelSockets, socketStateCounts, TCP_STATES, type KernelSocket } from './kernel-sockets.js'
+export { tcpTarget, toMultiaddr, withPeerId, withoutPeerId, socketMultiaddr, type TcpTarget } from './address.js'
+export { DEFAULT_PROTOCOL_MAX_FRAME, DEFAULT_PROTOCOL_VERSIONS } from './protocol-registry.js'
+export type { ServiceMetrics } from './metrics.js'
+export type {
+  Direction,
+  ProtocolContext,
+  ProtocolId,
+  ProtocolSessionContext,
+  ProtocolSpec,
+  SendOptions,
+  ServiceControl,
+  ServiceErrorEvent,
+  ServiceEvent,
+  ServiceHandler,
+  ServiceProtocolHandler,
+  SessionId,
+  SessionInfo,
+  SessionProtocolHandler,
+  TargetProtocol,
+  TargetSession,
+} from './types.js'

@@ -1,0 +1,124 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
+import { Counter, Gauge, Registry } from 'prom-client'
+
+/** Where the metrics read live values from. */
+export interface MetricsSource {
+  sessionCount(): number
+  streamCount(): number
+  handshakingCount(): number
+  listenerTotals(): { accepted: number; closedBeforeHandled: number; handlerErrors: number }
+}
+
+/**
+ * Prometheus metrics of one service, in a registry of its own so several
+ * services can live in one process. `text()` gives the exposition format.
+ */
+export class ServiceMetrics {
+  readonly registry = new Registry()
+  readonly acceptErrors: Counter<'code'>
+  readonly rejected: Counter<'reason'>
+  readonly handshakes: Counter<'direction' | 'outcome' | 'phase'>
+  readonly bytes: Counter<'direction'>
+  readonly sessionsTotal: Counter<'direction'>
+  private readonly loopDelay: IntervalHistogram
+
+  constructor(source: MetricsSource, prefix = 'tentacle_') {
+    const registers = [this.registry]
+    this.loopDelay = monitorEventLoopDelay({ resolution: 20 })
+    this.loopDelay.enable()
+    new Counter({
+      name: `${prefix}connections_accepted_total`,
+      help: 'TCP connections accepted by listeners',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(source.listenerTotals().accepted)
+      },
+    })
+    new Counter({
+      name: `${prefix}connections_closed_before_handled_total`,
+      help: 'Accepted sockets that the peer had already closed or reset (no remote address)',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(source.listenerTotals().closedBeforeHandled)
+      },
+    })
+    this.acceptErrors = new Counter({
+      name: `${prefix}accept_errors_total`,
+      help: 'accept(2) errors seen by Node (EMFILE, ENFILE, ...); accepting continued',
+      labelNames: ['code'],
+      registers,
+    })
+    this.rejected = new Counter({
+      name: `${prefix}connections_rejected_total`,
+      help: 'Connections closed at once because a limit was reached',
+      labelNames: ['reason'],
+      registers,
+    })
+    this.handshakes = new Counter({
+      name: `${prefix}handshakes_total`,
+      help: 'Upgrades (TCP -> secio -> yamux) by outcome and, for failures, the phase they were in',
+      labelNames: ['direction', 'outcome', 'phase'],
+      registers,
+    })
+    this.sessionsTotal = new Counter({
+      name: `${prefix}sessions_opened_total`,
+      help: 'Sessions opened',
+      labelNames: ['direction'],
+      registers,
+    })
+    this.bytes = new Counter({
+      name: `${prefix}message_bytes_total`,
+      help: 'Protocol message bytes',
+      labelNames: ['direction'],
+      registers,
+    })
+    new Gauge({
+      name: `${prefix}sessions_open`,
+      help: 'Sessions open now',
+      registers,
+      collect() {
+        this.set(source.sessionCount())
+      },
+    })
+    new Gauge({
+      name: `${prefix}handshakes_in_progress`,
+      help: 'Connections in the upgrade now',
+      registers,
+      collect() {
+        this.set(source.handshakingCount())
+      },
+    })
+    new Gauge({
+      name: `${prefix}streams_open`,
+      help: 'yamux streams open now, all sessions',
+      registers,
+      collect() {
+        this.set(source.streamCount())
+      },
+    })
+    const loop = this.loopDelay
+    new Gauge({
+      name: `${prefix}event_loop_delay_seconds`,
+      help: 'Event-loop delay since the last scrape',
+      labelNames: ['quantile'],
+      registers,
+      collect() {
+        this.set({ quantile: '0.5' }, loop.percentile(50) / 1e9)
+        this.set({ quantile: '0.99' }, loop.percentile(99) / 1e9)
+        this.set({ quantile: '1' }, loop.max / 1e9)
+        loop.reset()
+      },
+    })
+  }
+
+  /** Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics()
+  }
+
+  close(): void {
+    this.loopDelay.disable()
+  }
+}

@@ -1,0 +1,371 @@
+import { FrameDecoder, FRAME_HEADER_SIZE, isSecioError } from '@tentacle-ts/secio'
+import type { Stream } from '@tentacle-ts/yamux'
+import { TentacleError } from './errors.js'
+import type { ProtocolId } from './types.js'
+
+/** What a protocol stream needs from its session. */
+export interface ProtocolStreamHost {
+  /** A complete message arrived; `done()` must be called once the handler has taken it. */
+  deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void
+  /** The protocol is over on this session (`error` set for codec failures). Called once. */
+  closed(ps: ProtocolStream, error: TentacleError | undefined): void
+  /** Queued-but-unsent bytes changed by `delta` (session send-buffer accounting, §12.2). */
+  pendingChanged(delta: number): void
+}
+
+export interface ProtocolStreamOptions {
+  protoId: ProtocolId
+  name: string
+  version: string
+  /** Max message length both ways (§10.1). */
+  maxFrameLength: number
+  /** Stop reading while this many messages wait for the handler (tentacle `channel_size`). */
+  maxPendingMessages: number
+  /** ...or while this many bytes wait for the handler. */
+  maxPendingBytes: number
+  beforeSend?: (data: Uint8Array) => Uint8Array
+  beforeReceive?: (data: Uint8Array) => Uint8Array
+}
+
+/** Messages up to this size are copied into one batch buffer with their length prefix. */
+const COALESCE_MAX = 16 * 1024
+/** Size of one coalesced batch. */
+const BATCH_SIZE = 64 * 1024
+
+type State = 'open' | 'closing' | 'closed'
+
+/**
+ * One open protocol on one session (§10): u32be length-delimited messages
+ * (§10.1) over a yamux stream, a high and a normal send queue (§12.3), and
+ * a read loop that stops reading while the handler is behind (backpressure
+ * to the peer through the yamux window).
+ */
+export class ProtocolStream {
+  readonly protoId: ProtocolId
+  readonly name: string
+  readonly version: string
+  private readonly opts: ProtocolStreamOptions
+  private readonly stream: Stream
+  private readonly decoder: FrameDecoder
+  private readonly host: ProtocolStreamHost
+  private state: State = 'open'
+
+  private readonly high: Uint8Array[] = []
+  private readonly normal: Uint8Array[] = []
+  private highHead = 0
+  private normalHead = 0
+  /** Bytes queued here and not yet handed to yamux (prefixes included). */
+  queuedBytes = 0
+  private writing = false
+
+  private pendingMessages = 0
+  private pendingBytes = 0
+  private readPaused = false
+  private reading = false
+  private readonly pumpReadsBound: () => void
+  private readonly afterWriteBound: (err?: Error) => void
+  private inFlight = 0
+
+  constructor(stream: Stream, decoder: FrameDecoder, host: ProtocolStreamHost, opts: ProtocolStreamOptions) {
+    this.stream = stream
+    this.decoder = decoder
+    this.host = host
+    this.opts = opts
+    this.protoId = opts.protoId
+    this.name = opts.name
+    this.version = opts.version
+    this.pumpReadsBound = () => this.pumpReads()
+    this.afterWriteBound = (err?: Error) => this.afterWrite(err)
+  }
+
+  get isOpen(): boolean {
+    return this.state === 'open'
+  }
+
+  /** Starts delivering messages (including bytes that arrived with the selection reply, §9.2). */
+  start(): void {
+    this.pumpReads()
+  }
+
+  /**
+   * Queues one message. Returns false (message dropped) when the protocol is
+   * closing, or throws ERR_MESSAGE_TOO_LARGE for a message over the max frame.
+   */
+  send(data: Uint8Array, high: boolean): boolean {
+    if (this.state !== 'open') return false
+    const msg = this.opts.beforeSend ? this.opts.beforeSend(data) : data
+    if (msg.length > this.opts.maxFrameLength) {
+      throw new TentacleError('ERR_MESSAGE_TOO_LARGE', `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`)
+    }
+    if (high) this.high.push(msg)
+    else this.normal.push(msg)
+    const n = msg.length + FRAME_HEADER_SIZE
+    this.queuedBytes += n
+    this.host.pendingChanged(n)
+    if (!this.writing) this.pumpWrites()
+    return true
+  }
+
+  /**
+   * Local close (§10.4): queued messages are sent, then FIN. The protocol
+   * counts as closed at once; the stream keeps draining the peer's bytes
+   * until its FIN, discarding them.
+   */
+  close(): void {
+    if (this.state !== 'open') return
+    this.state = 'closing'
+    this.finish(undefined)
+    if (!this.writing) this.pumpWrites()
+  }
+
+  /** Abort: RST the stream and drop everything queued (session teardown, codec failure). */
+  reset(error?: TentacleError): void {
+    if (this.state === 'closed') return
+    this.dropQueues()
+    this.state = 'closed'
+    this.stream.reset()
+    this.finish(error)
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  private pumpWrites(): void {
+    if (this.writing) return
+    for (;;) {
+      const batch = this.takeBatch()
+      if (batch === undefined) break
+      this.writing = true
+      let sync = true
+      let syncErr: Error | undefined
+      let completedSync = false
+      this.inFlight = batch.bytes
+      this.stream.writeCb(batch.data, (err?: Error) => {
+        if (sync) {
+          completedSync = true
+          syncErr = err
+          return
+        }
+        this.afterWriteBound(err)
+      })
+      sync = false
+      if (!completedSync) return // resumes in afterWrite
+      this.writing = false
+      this.settleWrite(syncErr)
+      if (syncErr !== undefined) return
+    }
+    // Queue empty: a closing protocol now sends its FIN (§10.4).
+    if (this.state === 'closing') {
+      this.state = 'closed'
+      this.stream.closeCb(() => {})
+    }
+  }
+
+  private afterWrite(err?: Error): void {
+    this.writing = false
+    this.settleWrite(err)
+    if (err === undefined) this.pumpWrites()
+  }
+
+  private settleWrite(err: Error | undefined): void {
+    const n = this.inFlight
+    this.inFlight = 0
+    this.queuedBytes -= n
+    this.host.pendingChanged(-n)
+    if (err !== undefined) {
+      // The stream is reset or the session is over: nothing queued can go out.
+      this.dropQueues()
+      if (this.state !== 'closed') {
+        this.state = 'closed'
+        this.finish(undefined)
+      }
+    }
+  }
+
+  /** Next write: one large message (prefix included) or a batch of small ones in one buffer. */
+  private takeBatch(): { data: Uint8Array; bytes: number } | undefined {
+    const first = this.peek()
+    if (first === undefined) return undefined
+    if (first.length > COALESCE_MAX) {
+      this.shift()
+      // The prefix and a large payload go out as two writes so the payload
+      // is never copied; yamux coalesces them on the socket.
+      const prefix = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
+      prefix.writeUInt32BE(first.length, 0)
+      this.stream.writeCb(prefix, noop)
+      this.queuedBytes -= FRAME_HEADER_SIZE
+      this.host.pendingChanged(-FRAME_HEADER_SIZE)
+      return { data: first, bytes: first.length }
+    }
+    // `first` is at most COALESCE_MAX < BATCH_SIZE, so the batch has at least one message.
+    let size = 0
+    let count = 0
+    for (;;) {
+      const m = this.peekAt(count)
+      if (m === undefined || m.length > COALESCE_MAX || size + m.length + FRAME_HEADER_SIZE > BATCH_SIZE) break
+      size += m.length + FRAME_HEADER_SIZE
+      count++
+    }
+    const buf = Buffer.allocUnsafe(size)
+    let off = 0
+    for (let i = 0; i < count; i++) {
+      const m = this.shift() as Uint8Array
+      buf.writeUInt32BE(m.length, off)
+      buf.set(m, off + FRAME_HEADER_SIZE)
+      off += m.length + FRAME_HEADER_SIZE
+    }
+    return { data: buf, bytes: size }
+  }
+
+  private peek(): Uint8Array | undefined {
+    return this.highHead < this.high.length ? this.high[this.highHead] : this.normal[this.normalHead]
+  }
+
+  /** The i-th message in send order (high first). */
+  private peekAt(i: number): Uint8Array | undefined {
+    const h = this.high.length - this.highHead
+    return i < h ? this.high[this.highHead + i] : this.normal[this.normalHead + i - h]
+  }
+
+  private shift(): Uint8Array | undefined {
+    if (this.highHead < this.high.length) {
+      const m = this.high[this.highHead]
+      this.high[this.highHead++] = EMPTY
+      if (this.highHead === this.high.length) {
+        this.high.length = 0
+        this.highHead = 0
+      }
+      return m
+    }
+    if (this.normalHead < this.normal.length) {
+      const m = this.normal[this.normalHead]
+      this.normal[this.normalHead++] = EMPTY
+      if (this.normalHead === this.normal.length) {
+        this.normal.length = 0
+        this.normalHead = 0
+      } else if (this.normalHead > 1024 && this.normalHead * 2 > this.normal.length) {
+        this.normal.splice(0, this.normalHead)
+        this.normalHead = 0
+      }
+      return m
+    }
+    return undefined
+  }
+
+  private dropQueues(): void {
+    const dropped = this.queuedBytes - this.inFlight
+    this.high.length = 0
+    this.normal.length = 0
+    this.highHead = 0
+    this.normalHead = 0
+    this.queuedBytes = this.inFlight
+    if (dropped !== 0) this.host.pendingChanged(-dropped)
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  private pumpReads(): void {
+    if (this.readPaused || this.reading) return
+    this.reading = true
+    try {
+      for (;;) {
+        if (!this.deliverFrames()) return
+        if (this.readPaused) return
+        let chunk: Uint8Array | null | undefined
+        try {
+          chunk = this.stream.readNow()
+        } catch {
+          // RST or session over: a quiet close (§8.3 "Receive RST").
+          this.remoteGone()
+          return
+        }
+        if (chunk === undefined) {
+          this.stream.onReadable(this.pumpReadsBound)
+          return
+        }
+        if (chunk === null) {
+          this.remoteFin()
+          return
+        }
+        if (this.state === 'closed' || this.state === 'closing') continue // draining after local close
+        this.decoder.push(chunk)
+      }
+    } finally {
+      this.reading = false
+    }
+  }
+
+  /** Hands complete frames to the handler; false when the stream failed. */
+  private deliverFrames(): boolean {
+    for (;;) {
+      if (this.pendingMessages >= this.opts.maxPendingMessages || this.pendingBytes >= this.opts.maxPendingBytes) {
+        this.readPaused = true
+        return true
+      }
+      let frame: Uint8Array | null
+      try {
+        frame = this.decoder.next()
+      } catch (err) {
+        const code = isSecioError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
+        this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, { cause: err }))
+        return false
+      }
+      if (frame === null) return true
+      if (this.state !== 'open') continue
+      let data: Uint8Array = frame
+      if (this.opts.beforeReceive) {
+        try {
+          data = this.opts.beforeReceive(frame)
+        } catch (err) {
+          this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`, { cause: err }))
+          return false
+        }
+      }
+      const n = data.length
+      this.pendingMessages++
+      this.pendingBytes += n
+      let released = false
+      this.host.deliver(this, data, () => {
+        if (released) return
+        released = true
+        this.pendingMessages--
+        this.pendingBytes -= n
+        if (this.readPaused && this.pendingMessages < this.opts.maxPendingMessages && this.pendingBytes < this.opts.maxPendingBytes) {
+          this.readPaused = false
+          queueMicrotask(this.pumpReadsBound)
+        }
+      })
+    }
+  }
+
+  /** The peer sent FIN (§10.4): the protocol is closed; answer with our FIN after queued messages. */
+  private remoteFin(): void {
+    if (this.decoder.hasPartialFrame && this.state === 'open') {
+      this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: stream ended inside a message`))
+      return
+    }
+    if (this.state === 'open') {
+      this.state = 'closing'
+      this.finish(undefined)
+      if (!this.writing) this.pumpWrites()
+    }
+  }
+
+  private remoteGone(): void {
+    this.dropQueues()
+    if (this.state !== 'closed') {
+      const wasOpen = this.state === 'open'
+      this.state = 'closed'
+      if (wasOpen) this.finish(undefined)
+    }
+  }
+
+  private finished = false
+  private finish(error: TentacleError | undefined): void {
+    if (this.finished) return
+    this.finished = true
+    this.host.closed(this, error)
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+function noop(): void {}

@@ -1,0 +1,554 @@
+import net from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { pino, type Logger } from 'pino'
+import { PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
+import { resolveConfig, type ServiceConfig, type ServiceConfigInput } from './config.js'
+import { errorCode, TentacleError } from './errors.js'
+import { TcpListener } from './listener.js'
+import { ServiceMetrics } from './metrics.js'
+import { ProtocolRegistry } from './protocol-registry.js'
+import { SerialQueue } from './serial-queue.js'
+import { TentacleSession, type SessionHost } from './session.js'
+import { socketMultiaddr, tcpTarget, toMultiaddr, withPeerId } from './address.js'
+import { upgrade, type Upgraded } from './upgrade.js'
+import type {
+  Direction,
+  ProtocolContext,
+  ProtocolId,
+  ProtocolSpec,
+  SendOptions,
+  ServiceControl,
+  ServiceErrorEvent,
+  ServiceEvent,
+  ServiceHandler,
+  SessionId,
+  SessionInfo,
+  TargetProtocol,
+  TargetSession,
+} from './types.js'
+
+export interface ServiceOptions {
+  /** Our identity. Without one the service runs plaintext yamux (tentacle's Noop handshake, §12.4). */
+  key?: SecioKeyPair
+  protocols: ProtocolSpec[]
+  handler?: ServiceHandler
+  config?: ServiceConfigInput
+  /** pino logger; default: silent. */
+  logger?: Logger
+}
+
+interface ListenEntry {
+  listener: TcpListener
+  address: Multiaddr
+}
+
+type State = 'running' | 'closing' | 'closed'
+
+/**
+ * A tentacle service (§12): listens, dials, upgrades every connection
+ * (secio, then yamux), selects protocols by name and hands messages to
+ * protocol handlers. Every control method only queues work and returns, so
+ * calling one from inside a handler never deadlocks (ckb #3738).
+ */
+export class Service implements ServiceControl, SessionHost {
+  readonly config: ServiceConfig
+  readonly key: SecioKeyPair | undefined
+  readonly metrics: ServiceMetrics
+  readonly logger: Logger
+  readonly control: ServiceControl = this
+  private readonly registry = new ProtocolRegistry()
+  private readonly handler: ServiceHandler
+  private state: State = 'running'
+  private readonly listeners = new Map<string, ListenEntry>()
+  private readonly sessionsById = new Map<SessionId, TentacleSession>()
+  /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
+  private readonly upgrading = new Set<net.Socket>()
+  /** Dials from connect() until the upgrade starts, by dedup key (§5.2). */
+  private readonly dialing = new Map<string, net.Socket>()
+  private nextSessionId = 1
+  /** Service events and errors, delivered one at a time, in order (§12.1). */
+  private readonly events: SerialQueue
+  private readonly protoQueues = new Map<ProtocolId, SerialQueue>()
+  private readonly serviceNotify = new Map<string, NodeJS.Timeout>()
+  private readonly closeAbort = new AbortController()
+
+  constructor(opts: ServiceOptions) {
+    this.config = resolveConfig(opts.config)
+    this.key = opts.key
+    this.handler = opts.handler ?? {}
+    this.logger = opts.logger ?? pino({ level: 'silent' })
+    for (const spec of opts.protocols) this.registry.add(spec)
+    this.events = new SerialQueue((err) => this.logger.error({ err }, 'service handler failed'))
+    this.metrics = new ServiceMetrics({
+      sessionCount: () => this.sessionsById.size,
+      streamCount: () => {
+        let n = 0
+        for (const s of this.sessionsById.values()) n += s.mux.streamCount
+        return n
+      },
+      handshakingCount: () => this.upgrading.size,
+      listenerTotals: () => {
+        const t = { accepted: 0, closedBeforeHandled: 0, handlerErrors: 0 }
+        for (const { listener } of this.listeners.values()) {
+          t.accepted += listener.stats.accepted
+          t.closedBeforeHandled += listener.stats.closedBeforeHandled
+          t.handlerErrors += listener.stats.handlerErrors
+        }
+        return t
+      },
+    })
+    for (const p of this.registry.all()) {
+      const init = p.handler?.init
+      if (init) this.handlerQueue(p.id).push(() => init.call(p.handler, this.protoContext(p.id)))
+    }
+  }
+
+  /** Our PeerId in base58 (undefined in plaintext mode). */
+  get peerId(): string | undefined {
+    return this.key?.peerId.toString()
+  }
+
+  /** Connections counted against `maxConnections`: sessions + upgrades + dials (§12.4, tentacle #463). */
+  get connectionCount(): number {
+    return this.sessionsById.size + this.upgrading.size + this.dialing.size
+  }
+
+  /** Listeners' counters, by listen address. */
+  listenerStats(): Map<string, TcpListener['stats']> {
+    const out = new Map<string, TcpListener['stats']>()
+    for (const [addr, { listener }] of this.listeners) out.set(addr, listener.stats)
+    return out
+  }
+
+  // ------------------------------------------------------------ ServiceControl
+
+  listen(address: string | Multiaddr): Promise<Multiaddr> {
+    return handled(this.doListen(address))
+  }
+
+  private async doListen(address: string | Multiaddr): Promise<Multiaddr> {
+    this.assertRunning()
+    const ma = toMultiaddr(address)
+    const target = tcpTarget(ma)
+    const listener = new TcpListener({
+      host: target.host,
+      port: target.port,
+      backlog: this.config.listenBacklog,
+      admit: () => this.admitInbound(),
+      onSocket: ({ socket, remoteAddress, remotePort }) => this.acceptInbound(socket, socketMultiaddr(remoteAddress, remotePort)),
+      onAcceptError: (err) => {
+        this.metrics.acceptErrors.inc({ code: err.code ?? 'UNKNOWN' })
+        this.logger.warn({ err }, 'accept failed; still accepting')
+      },
+    })
+    let bound: { host: string; port: number }
+    try {
+      bound = await listener.listen()
+    } catch (err) {
+      const error = err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
+      this.emitError({ type: 'listen-error', address: ma, error })
+      throw error
+    }
+    if (this.state !== 'running') {
+      await listener.close()
+      throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed while binding')
+    }
+    const real = socketMultiaddr(bound.host, bound.port)
+    this.listeners.set(real.toString(), { listener, address: real })
+    this.emitEvent({ type: 'listen-started', address: real })
+    return real
+  }
+
+  dial(address: string | Multiaddr, target: TargetProtocol = { kind: 'all' }): Promise<SessionInfo> {
+    return handled(this.doDial(address, target))
+  }
+
+  private async doDial(address: string | Multiaddr, target: TargetProtocol): Promise<SessionInfo> {
+    this.assertRunning()
+    const ma = toMultiaddr(address)
+    try {
+      const t = tcpTarget(ma)
+      let expected: PeerId | undefined
+      if (t.peerId !== undefined) {
+        try {
+          expected = PeerId.parse(t.peerId)
+        } catch (err) {
+          throw new TentacleError('ERR_INVALID_MULTIADDR', `bad /p2p/ id in ${ma.toString()}`, { cause: err })
+        }
+      }
+      // §5.2: skip a dial to an address, or a peer id, already being dialed.
+      const keys = [`${t.host}:${t.port}`, ...(t.peerId ? [`p2p:${t.peerId}`] : [])]
+      if (keys.some((k) => this.dialing.has(k))) {
+        throw new TentacleError('ERR_ALREADY_DIALING', `${ma.toString()} is already being dialed`)
+      }
+      if (this.connectionCount >= this.config.maxConnections) {
+        throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
+      }
+      const socket = net.connect({ host: t.host, port: t.port, family: t.family, noDelay: true })
+      for (const k of keys) this.dialing.set(k, socket)
+      let up: Upgraded
+      try {
+        await this.connect(socket, ma)
+        for (const k of keys) this.dialing.delete(k)
+        up = await this.upgradeTracked(socket, 'outbound', expected)
+      } finally {
+        for (const k of keys) if (this.dialing.get(k) === socket) this.dialing.delete(k)
+      }
+      const addr = ma
+      return this.sessionUp(up, addr, 'outbound', target)
+    } catch (err) {
+      const error = err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
+      if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'dial-error', address: ma, error })
+      throw error
+    }
+  }
+
+  /** TCP connect under the service timeout (§12.4). */
+  private connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`, { phase: 'connecting' })), this.config.timeoutMs)
+      const onAbort = (): void => fail(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed'))
+      const cleanup = (): void => {
+        clearTimeout(timer)
+        socket.off('connect', onConnect)
+        socket.off('error', onError)
+        this.closeAbort.signal.removeEventListener('abort', onAbort)
+      }
+      const fail = (err: TentacleError): void => {
+        cleanup()
+        socket.destroy()
+        reject(err)
+      }
+      const onConnect = (): void => {
+        cleanup()
+        resolve()
+      }
+      const onError = (err: NodeJS.ErrnoException): void =>
+        fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} failed: ${err.code ?? err.message}`, { cause: err, phase: 'connecting' }))
+      socket.once('connect', onConnect)
+      socket.once('error', onError)
+      this.closeAbort.signal.addEventListener('abort', onAbort, { once: true })
+    })
+  }
+
+  disconnect(session: SessionId): void {
+    this.sessionsById.get(session)?.disconnect()
+  }
+
+  send(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
+    this.sessionsById.get(session)?.send(proto, data, opts)
+  }
+
+  broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
+    switch (target.kind) {
+      case 'all':
+        for (const s of this.sessionsById.values()) s.send(proto, data, opts)
+        break
+      case 'single':
+        this.send(target.id, proto, data, opts)
+        break
+      case 'multi':
+        for (const id of target.ids) this.send(id, proto, data, opts)
+        break
+      case 'filter':
+        for (const s of this.sessionsById.values()) if (target.filter(s.info)) s.send(proto, data, opts)
+        break
+    }
+  }
+
+  openProtocol(session: SessionId, proto: ProtocolId): void {
+    this.sessionsById.get(session)?.openProtocol(proto)
+  }
+
+  openProtocols(session: SessionId, target: TargetProtocol): void {
+    this.sessionsById.get(session)?.openProtocols(target)
+  }
+
+  closeProtocol(session: SessionId, proto: ProtocolId): void {
+    this.sessionsById.get(session)?.closeProtocol(proto)
+  }
+
+  setServiceNotify(proto: ProtocolId, intervalMs: number, token: number): void {
+    if (this.state !== 'running') return
+    const p = this.registry.get(proto)
+    const notify = p?.handler?.notify
+    if (p === undefined || notify === undefined) return
+    const key = `${proto}:${token}`
+    this.removeServiceNotify(proto, token)
+    let queued = false
+    this.serviceNotify.set(
+      key,
+      setInterval(() => {
+        if (queued) return // never more than one waiting per token
+        queued = true
+        this.handlerQueue(proto).push(() => {
+          queued = false
+          return notify.call(p.handler, this.protoContext(proto), token)
+        })
+      }, intervalMs),
+    )
+  }
+
+  removeServiceNotify(proto: ProtocolId, token: number): void {
+    const key = `${proto}:${token}`
+    const t = this.serviceNotify.get(key)
+    if (t) clearInterval(t)
+    this.serviceNotify.delete(key)
+  }
+
+  setSessionNotify(session: SessionId, proto: ProtocolId, intervalMs: number, token: number): void {
+    this.sessionsById.get(session)?.setNotify(proto, intervalMs, token)
+  }
+
+  removeSessionNotify(session: SessionId, proto: ProtocolId, token: number): void {
+    this.sessionsById.get(session)?.removeNotify(proto, token)
+  }
+
+  sessions(): SessionInfo[] {
+    return [...this.sessionsById.values()].map((s) => s.info)
+  }
+
+  session(id: SessionId): SessionInfo | undefined {
+    return this.sessionsById.get(id)?.info
+  }
+
+  /**
+   * Graceful close (§12.3 `close()`): stop listening (listen-close events),
+   * abort upgrades, disconnect every session (protocols flush and FIN, yamux
+   * GoAway, bounded wait for the peer). Resolves once every socket is closed;
+   * it does not wait for handlers, so awaiting it inside one is safe.
+   */
+  async close(): Promise<void> {
+    if (this.state !== 'running') return this.closedSockets()
+    this.beginClose()
+    for (const s of this.sessionsById.values()) s.disconnect()
+    return this.closedSockets()
+  }
+
+  /** Quick close (§12.3 `shutdown()`): like close() but sessions are torn down without waiting for peers. */
+  async shutdown(): Promise<void> {
+    if (this.state === 'running') this.beginClose()
+    for (const s of this.sessionsById.values()) s.destroy()
+    return this.closedSockets()
+  }
+
+  private beginClose(): void {
+    this.state = 'closing'
+    this.closeAbort.abort()
+    for (const [key, { listener, address }] of this.listeners) {
+      void listener.close()
+      this.listeners.delete(key)
+      this.emitEvent({ type: 'listen-close', address })
+    }
+    for (const socket of this.upgrading) socket.destroy()
+    for (const socket of this.dialing.values()) socket.destroy()
+    for (const t of this.serviceNotify.values()) clearInterval(t)
+    this.serviceNotify.clear()
+  }
+
+  private async closedSockets(): Promise<void> {
+    await Promise.all([...this.sessionsById.values()].map((s) => s.mux.closed))
+    this.state = 'closed'
+    this.metrics.close()
+  }
+
+  // ------------------------------------------------------------ inbound
+
+  /** Limits, checked synchronously for each accepted socket (rule 1: close the excess at once). */
+  private admitInbound(): string | undefined {
+    if (this.state !== 'running') {
+      this.metrics.rejected.inc({ reason: 'closing' })
+      return 'ERR_SERVICE_CLOSED'
+    }
+    if (this.connectionCount >= this.config.maxConnections) {
+      this.metrics.rejected.inc({ reason: 'max_connections' })
+      return 'ERR_TOO_MANY_CONNECTIONS'
+    }
+    if (this.upgrading.size >= this.config.maxConcurrentHandshakes) {
+      this.metrics.rejected.inc({ reason: 'max_handshakes' })
+      return 'ERR_TOO_MANY_HANDSHAKES'
+    }
+    return undefined
+  }
+
+  /** Owns an admitted socket from now on. Never throws (the listener must keep going). */
+  private acceptInbound(socket: net.Socket, remote: Multiaddr): void {
+    void this.upgradeTracked(socket, 'inbound', undefined).then(
+      (up) => {
+        void this.sessionUp(up, remote, 'inbound', undefined).catch(() => {})
+      },
+      (error: TentacleError) => {
+        this.emitError({ type: 'handshake-error', address: remote, error })
+      },
+    )
+  }
+
+  /** Runs the upgrade with the socket tracked from first to last (js-libp2p #2995). */
+  private async upgradeTracked(socket: net.Socket, direction: Direction, expectedPeerId: PeerId | undefined): Promise<Upgraded> {
+    this.upgrading.add(socket)
+    try {
+      const up = await upgrade(socket, {
+        direction,
+        key: this.key,
+        config: this.config,
+        timeoutMs: this.config.timeoutMs,
+        expectedPeerId,
+        signal: this.closeAbort.signal,
+      })
+      this.metrics.handshakes.inc({ direction, outcome: 'ok', phase: '' })
+      return up
+    } catch (err) {
+      const e = err as TentacleError
+      this.metrics.handshakes.inc({ direction, outcome: errorCode(e) ?? 'error', phase: e.phase ?? '' })
+      if (this.state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake', { cause: err })
+      throw e
+    } finally {
+      this.upgrading.delete(socket)
+    }
+  }
+
+  // ------------------------------------------------------------ sessions
+
+  /** Service checks after the handshake (§12.2), then the session, then `session-open` (§10.3). */
+  private sessionUp(up: Upgraded, address: Multiaddr, direction: Direction, target: TargetProtocol | undefined): Promise<SessionInfo> {
+    if (this.state !== 'running') {
+      up.mux.destroy()
+      return Promise.reject(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
+    }
+    if (up.remotePublicKey !== undefined) {
+      for (const s of this.sessionsById.values()) {
+        const k = s.info.remotePublicKey
+        if (k !== undefined && Buffer.compare(k, up.remotePublicKey) === 0) {
+          up.mux.destroy()
+          const error = new TentacleError('ERR_REPEATED_CONNECTION', `already connected to ${up.remotePeerId} as session ${s.id}`)
+          if (direction === 'inbound') {
+            const listen = [...this.listeners.values()][0]?.address ?? address
+            this.emitError({ type: 'listen-error', address: listen, error })
+          }
+          return Promise.reject(error)
+        }
+      }
+    }
+    const id = this.allocSessionId()
+    const sessionAddress = up.remotePeerId !== undefined ? withPeerId(address, up.remotePeerId) : address
+    const session = new TentacleSession(id, this, up.mux, {
+      address: sessionAddress,
+      direction,
+      remotePublicKey: up.remotePublicKey,
+      remotePeerId: up.remotePeerId,
+    })
+    this.sessionsById.set(id, session)
+    this.metrics.sessionsTotal.inc({ direction })
+    this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
+    // §10.3: session-open is handled before any protocol runs.
+    const onEvent = this.handler.handleEvent
+    this.events.push(() => {
+      let r: void | Promise<void> = undefined
+      try {
+        r = onEvent?.call(this.handler, { type: 'session-open', session: session.info }, this)
+      } catch (err) {
+        session.start(target)
+        throw err
+      }
+      if (r instanceof Promise) return r.finally(() => session.start(target))
+      session.start(target)
+      return undefined
+    })
+    return Promise.resolve(session.info)
+  }
+
+  private allocSessionId(): SessionId {
+    // §10.3: first id 1, then increments, skipping ids in use.
+    for (;;) {
+      const id = this.nextSessionId
+      this.nextSessionId = id >= 0x7fffffff ? 1 : id + 1
+      if (!this.sessionsById.has(id)) return id
+    }
+  }
+
+  // ------------------------------------------------------------ SessionHost
+
+  get timeoutMs(): number {
+    return this.config.timeoutMs
+  }
+
+  get sendBufferSize(): number {
+    return this.config.sendBufferSize
+  }
+
+  get channelSize(): number {
+    return this.config.channelSize
+  }
+
+  protocol(id: ProtocolId) {
+    return this.registry.get(id)
+  }
+
+  protocolByName(name: string) {
+    return this.registry.byWireName(name)
+  }
+
+  protocols() {
+    return this.registry.all()
+  }
+
+  handlerQueue(id: ProtocolId): SerialQueue {
+    let q = this.protoQueues.get(id)
+    if (q === undefined) {
+      q = this.newQueue(id)
+      this.protoQueues.set(id, q)
+    }
+    return q
+  }
+
+  newQueue(id: ProtocolId): SerialQueue {
+    return new SerialQueue((err) => {
+      this.emitError({
+        type: 'protocol-handle-error',
+        session: undefined,
+        protoId: id,
+        error: new TentacleError('ERR_PROTOCOL_HANDLER', `protocol ${id} handler failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+      })
+    })
+  }
+
+  emitError(ev: ServiceErrorEvent): void {
+    this.logger.debug({ type: ev.type, code: ev.error.code, err: ev.error.message }, 'service error')
+    const h = this.handler.handleError
+    if (h) this.events.push(() => h.call(this.handler, ev, this))
+  }
+
+  private emitEvent(ev: ServiceEvent): void {
+    const h = this.handler.handleEvent
+    if (h) this.events.push(() => h.call(this.handler, ev, this))
+  }
+
+  sessionEnded(session: TentacleSession): void {
+    if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id)
+    this.emitEvent({ type: 'session-close', session: session.info })
+  }
+
+  countBytes(dir: 'in' | 'out', n: number): void {
+    this.metrics.bytes.inc({ direction: dir }, n)
+  }
+
+  // ------------------------------------------------------------ helpers
+
+  private protoContext(protoId: ProtocolId): ProtocolContext {
+    return { control: this, protoId }
+  }
+
+  private assertRunning(): void {
+    if (this.state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service is closed')
+  }
+}
+
+/**
+ * Returns `p` with a no-op rejection handler attached, so a caller that
+ * ignores the promise never gets an unhandled rejection (a crash under
+ * Node's default), while a caller that awaits it still sees the error.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => {})
+  return p
+}

@@ -1,0 +1,422 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { FrameDecoder } from '@tentacle-ts/secio'
+import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
+import { TentacleError } from './errors.js'
+import { ProtocolStream, type ProtocolStreamHost } from './protocol-stream.js'
+import { clientSelect, MAX_SELECT_FRAME, readOneFrame, writeProtocolInfo } from './protocol-select.js'
+import { decodeProtocolInfo } from './protocol-info.js'
+import { selectVersion } from './select-version.js'
+import type { ResolvedProtocol } from './protocol-registry.js'
+import type { SerialQueue } from './serial-queue.js'
+import type {
+  Direction,
+  ProtocolId,
+  ProtocolSessionContext,
+  SendOptions,
+  ServiceControl,
+  ServiceErrorEvent,
+  SessionId,
+  SessionInfo,
+  SessionProtocolHandler,
+  TargetProtocol,
+} from './types.js'
+
+/** What a session needs from its service. */
+export interface SessionHost {
+  readonly control: ServiceControl
+  readonly timeoutMs: number
+  readonly sendBufferSize: number
+  readonly channelSize: number
+  protocol(id: ProtocolId): ResolvedProtocol | undefined
+  protocolByName(name: string): ResolvedProtocol | undefined
+  protocols(): Iterable<ResolvedProtocol>
+  /** The service-wide handler queue of a protocol. */
+  handlerQueue(id: ProtocolId): SerialQueue
+  /** A queue for a per-session handler. */
+  newQueue(id: ProtocolId): SerialQueue
+  emitError(ev: ServiceErrorEvent): void
+  /** The session is over and every `disconnected` call has run; emit session-close and forget it. */
+  sessionEnded(session: TentacleSession): void
+  /** Byte counters. */
+  countBytes(dir: 'in' | 'out', n: number): void
+}
+
+interface OpenProtocol {
+  ps: ProtocolStream
+  ctx: ProtocolSessionContext
+  queue: SerialQueue
+  sessionHandler: SessionProtocolHandler | undefined
+}
+
+type State = 'handshaken' | 'open' | 'closing' | 'closed'
+
+/**
+ * One connection after the upgrade: a yamux session and the protocols open
+ * on it (§10). The service creates it when secio is done, emits
+ * `session-open`, and calls `start()` once that event was handled (§10.3),
+ * so no protocol runs before the user saw the session.
+ */
+export class TentacleSession implements ProtocolStreamHost {
+  readonly id: SessionId
+  readonly info: SessionInfo
+  readonly mux: MuxSession
+  private readonly host: SessionHost
+  private state: State = 'handshaken'
+  private readonly open = new Map<ProtocolId, OpenProtocol>()
+  private readonly openIds = new Set<ProtocolId>()
+  private readonly opening = new Set<ProtocolId>()
+  private readonly byStream = new Map<ProtocolStream, OpenProtocol>()
+  private readonly notifyTimers = new Map<string, NodeJS.Timeout>()
+  private sessionTimer: NodeJS.Timeout | undefined
+  private readonly abort = new AbortController()
+  /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
+  private pendingBytes = 0
+  private endedPromise: Promise<void> | undefined
+  /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
+  private readonly disconnecting = new Set<Promise<void>>()
+
+  constructor(
+    id: SessionId,
+    host: SessionHost,
+    mux: MuxSession,
+    init: { address: Multiaddr; direction: Direction; remotePublicKey?: Uint8Array; remotePeerId?: string },
+  ) {
+    this.id = id
+    this.host = host
+    this.mux = mux
+    const self = this
+    this.info = {
+      id,
+      address: init.address,
+      direction: init.direction,
+      remotePublicKey: init.remotePublicKey,
+      remotePeerId: init.remotePeerId,
+      get closed() {
+        return self.state === 'closing' || self.state === 'closed'
+      },
+      openProtocols: this.openIds,
+    }
+    // The session ends when yamux does, whoever ended it (§10.4).
+    void mux.closed.then(() => this.onMuxEnded())
+  }
+
+  get isClosed(): boolean {
+    return this.state === 'closing' || this.state === 'closed'
+  }
+
+  /**
+   * Runs protocols: accepts the peer's streams (§10.3: the listener opens
+   * nothing by itself) and, for a dialed session, opens `target`.
+   */
+  start(target: TargetProtocol | undefined): void {
+    if (this.state !== 'handshaken') return
+    this.state = 'open'
+    // §12.2 SessionTimeout: no protocol open `timeout` after start -> close.
+    this.sessionTimer = setTimeout(() => {
+      this.sessionTimer = undefined
+      if (this.state === 'open' && this.open.size === 0) {
+        this.host.emitError({
+          type: 'session-timeout',
+          session: this.info,
+          error: new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.host.timeoutMs} ms`),
+        })
+        this.disconnect()
+      }
+    }, this.host.timeoutMs)
+    void this.acceptLoop()
+    if (target !== undefined) this.openProtocols(target)
+  }
+
+  // ------------------------------------------------------------ control
+
+  send(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
+    const p = this.open.get(proto)
+    if (p === undefined) return // §12.3: dropped silently when not open
+    p.ps.send(data, opts?.priority === 'high')
+  }
+
+  openProtocols(target: TargetProtocol): void {
+    for (const p of this.host.protocols()) {
+      if (target.kind === 'all' || (target.kind === 'single' && target.id === p.id) || (target.kind === 'filter' && target.filter(p.id))) {
+        this.openProtocol(p.id)
+      }
+    }
+  }
+
+  /** Opens a protocol by id; opening an open (or opening) protocol is a no-op (§10.3). */
+  openProtocol(id: ProtocolId): void {
+    if (this.state !== 'open' || this.open.has(id) || this.opening.has(id)) return
+    const proto = this.host.protocol(id)
+    if (proto === undefined) return
+    this.opening.add(id)
+    void this.runClientSelect(proto).finally(() => this.opening.delete(id))
+  }
+
+  closeProtocol(id: ProtocolId): void {
+    this.open.get(id)?.ps.close()
+  }
+
+  setNotify(proto: ProtocolId, intervalMs: number, token: number): void {
+    if (this.isClosed) return
+    const key = `${proto}:${token}`
+    const old = this.notifyTimers.get(key)
+    if (old) clearInterval(old)
+    let queued = false
+    const timer = setInterval(() => {
+      const p = this.open.get(proto)
+      const h = p?.sessionHandler
+      if (p === undefined || h?.notify === undefined || queued) return // coalesce: never more than one waiting
+      queued = true
+      p.queue.push(() => {
+        queued = false
+        return h.notify?.(p.ctx, token)
+      })
+    }, intervalMs)
+    this.notifyTimers.set(key, timer)
+  }
+
+  removeNotify(proto: ProtocolId, token: number): void {
+    const key = `${proto}:${token}`
+    const t = this.notifyTimers.get(key)
+    if (t) clearInterval(t)
+    this.notifyTimers.delete(key)
+  }
+
+  /**
+   * Graceful disconnect (§10.4): protocols flush and FIN, then yamux sends
+   * GoAway and waits (bounded) for the peer. Returns at once; the end is
+   * reported by `session-close`.
+   */
+  disconnect(): void {
+    if (this.isClosed) return
+    this.state = 'closing'
+    for (const p of [...this.open.values()]) p.ps.close()
+    void this.mux.close()
+  }
+
+  /** Immediate teardown (service shutdown, limits). */
+  destroy(err?: TentacleError): void {
+    if (this.state === 'closed') return
+    this.state = 'closing'
+    this.mux.destroy(err)
+  }
+
+  /** Settles once the session is over and reported. */
+  ended(): Promise<void> {
+    return this.endedPromise ?? this.mux.closed.then(() => this.endedPromise)
+  }
+
+  // ------------------------------------------------------------ ProtocolStreamHost
+
+  deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void {
+    const p = this.byStream.get(ps)
+    if (p === undefined) return done()
+    this.host.countBytes('in', data.length)
+    const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
+    if (h?.received === undefined) return done()
+    p.queue.push(() => {
+      let r: void | Promise<void>
+      try {
+        r = h.received?.(p.ctx, data)
+      } catch (err) {
+        done()
+        throw err
+      }
+      if (r instanceof Promise) return r.finally(done)
+      done()
+      return undefined
+    })
+  }
+
+  closed(ps: ProtocolStream, error: TentacleError | undefined): void {
+    const p = this.byStream.get(ps)
+    if (p === undefined) return
+    this.byStream.delete(ps)
+    if (this.open.get(ps.protoId) === p) {
+      this.open.delete(ps.protoId)
+      this.openIds.delete(ps.protoId)
+    }
+    if (error !== undefined) {
+      this.host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
+    }
+    const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
+    const done = new Promise<void>((resolve) => {
+      p.queue.push(() => {
+        const r = h?.disconnected?.(p.ctx)
+        if (r instanceof Promise) return r.finally(resolve)
+        resolve()
+        return undefined
+      })
+    })
+    this.disconnecting.add(done)
+    void done.then(() => {
+      this.disconnecting.delete(done)
+      // A per-session handler's queue has nothing more to run.
+      if (p.sessionHandler !== undefined) p.queue.close()
+    })
+  }
+
+  pendingChanged(delta: number): void {
+    this.pendingBytes += delta
+    if (delta > 0) this.host.countBytes('out', delta)
+    if (this.pendingBytes > this.host.sendBufferSize && !this.isClosed) {
+      // §12.2 SessionBlocked: the peer does not take what we queue.
+      this.host.emitError({
+        type: 'session-blocked',
+        session: this.info,
+        error: new TentacleError('ERR_SESSION_BLOCKED', `${this.pendingBytes} unsent bytes exceed sendBufferSize ${this.host.sendBufferSize}`),
+      })
+      this.destroy(undefined)
+    }
+  }
+
+  // ------------------------------------------------------------ selection
+
+  private async acceptLoop(): Promise<void> {
+    for (;;) {
+      const stream = await this.mux.accept()
+      if (stream === null) return
+      if (this.state !== 'open') {
+        stream.reset()
+        continue
+      }
+      void this.runServerSelect(stream)
+    }
+  }
+
+  /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list. */
+  private async runServerSelect(stream: Stream): Promise<void> {
+    const decoder = new FrameDecoder(MAX_SELECT_FRAME)
+    const timeout = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.host.timeoutMs)])
+    let name: string | undefined
+    try {
+      const remote = decodeProtocolInfo(await readOneFrame(stream, decoder, timeout))
+      name = remote.name
+      const proto = this.host.protocolByName(remote.name)
+      const version =
+        proto === undefined
+          ? undefined
+          : proto.selectVersion
+            ? proto.selectVersion(proto.versions, remote.supportVersions)
+            : selectVersion(proto.versions, remote.supportVersions)
+      await writeProtocolInfo(stream, { name: remote.name, supportVersions: version === undefined ? [] : [version] })
+      if (proto === undefined || version === undefined) {
+        // §9.4: reply first, then drop the stream (RST).
+        stream.reset()
+        this.selectError(name, `no common protocol/version for "${remote.name}"`)
+        return
+      }
+      this.protocolSelected(stream, decoder, proto, version)
+    } catch (err) {
+      stream.reset()
+      this.selectError(undefined, (err as Error).message, err)
+    }
+  }
+
+  /** Dialer side of §9.2. */
+  private async runClientSelect(proto: ResolvedProtocol): Promise<void> {
+    let stream: Stream
+    try {
+      stream = this.mux.openStreamSync()
+    } catch (err) {
+      this.selectError(undefined, `cannot open a stream: ${(err as Error).message}`, err)
+      return
+    }
+    const decoder = new FrameDecoder(MAX_SELECT_FRAME)
+    const timeout = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.host.timeoutMs)])
+    try {
+      const reply = await clientSelect(stream, { name: proto.name, supportVersions: proto.versions }, decoder, timeout)
+      if (reply.name !== proto.name) {
+        // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
+        stream.reset()
+        this.host.emitError({
+          type: 'protocol-select-error',
+          session: this.info,
+          protoName: undefined,
+          error: new TentacleError('ERR_PROTOCOL_SELECT_UNKNOWN_NAME', `asked for "${proto.name}", the peer answered "${reply.name}"`),
+        })
+        this.destroy(undefined)
+        return
+      }
+      if (reply.version === undefined) {
+        stream.reset()
+        this.selectError(proto.name, `the peer does not support "${proto.name}" ${JSON.stringify(proto.versions)}`)
+        return
+      }
+      this.protocolSelected(stream, decoder, proto, reply.version)
+    } catch (err) {
+      stream.reset()
+      this.selectError(undefined, (err as Error).message, err)
+    }
+  }
+
+  private selectError(protoName: string | undefined, message: string, cause?: unknown): void {
+    if (this.isClosed) return
+    this.host.emitError({
+      type: 'protocol-select-error',
+      session: this.info,
+      protoName,
+      error: new TentacleError('ERR_PROTOCOL_SELECT', message, { cause }),
+    })
+  }
+
+  private protocolSelected(stream: Stream, decoder: FrameDecoder, proto: ResolvedProtocol, version: string): void {
+    if (this.state !== 'open' || this.open.has(proto.id)) {
+      // §9.4: already open on this session (or we are closing): drop the new stream.
+      stream.reset()
+      return
+    }
+    decoder.setMaxFrameLength(proto.maxFrameLength)
+    const ps = new ProtocolStream(stream, decoder, this, {
+      protoId: proto.id,
+      name: proto.name,
+      version,
+      maxFrameLength: proto.maxFrameLength,
+      maxPendingMessages: this.host.channelSize,
+      maxPendingBytes: Math.max(proto.maxFrameLength, 4 * 1024 * 1024),
+      beforeSend: proto.beforeSend,
+      beforeReceive: proto.beforeReceive,
+    })
+    const sessionHandler = proto.sessionHandler?.()
+    const queue = sessionHandler ? this.host.newQueue(proto.id) : this.host.handlerQueue(proto.id)
+    const control = this.host.control
+    const sessionId = this.id
+    const ctx: ProtocolSessionContext = {
+      control,
+      protoId: proto.id,
+      session: this.info,
+      version,
+      send: (data, opts) => control.send(sessionId, proto.id, data, opts),
+    }
+    const p: OpenProtocol = { ps, ctx, queue, sessionHandler }
+    this.open.set(proto.id, p)
+    this.openIds.add(proto.id)
+    this.byStream.set(ps, p)
+    const h = sessionHandler ?? proto.handler
+    if (h?.connected) queue.push(() => h.connected?.(ctx, version))
+    ps.start()
+  }
+
+  // ------------------------------------------------------------ end
+
+  private onMuxEnded(): void {
+    if (this.endedPromise !== undefined) return
+    this.state = 'closed'
+    this.abort.abort()
+    if (this.sessionTimer) clearTimeout(this.sessionTimer)
+    for (const t of this.notifyTimers.values()) clearInterval(t)
+    this.notifyTimers.clear()
+    const err = this.mux.error
+    // EOF-like ends are quiet (§12.2 MuxerError is "other than EOF-like").
+    if (err !== undefined && err.code !== 'ERR_CONNECTION_CLOSED' && err.code !== 'ERR_SESSION_CLOSED') {
+      this.host.emitError({
+        type: 'muxer-error',
+        session: this.info,
+        error: new TentacleError('ERR_MUXER', err.message, { cause: err }),
+      })
+    }
+    // Every protocol still open is disconnected, then the session closes (§10.4).
+    for (const p of [...this.open.values()]) p.ps.reset()
+    this.endedPromise = Promise.all(this.disconnecting).then(() => this.host.sessionEnded(this))
+  }
+}

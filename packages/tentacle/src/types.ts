@@ -1,0 +1,151 @@
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { TentacleError } from './errors.js'
+
+export type SessionId = number
+export type ProtocolId = number
+
+/** Which side opened the TCP connection (§0.2). */
+export type Direction = 'inbound' | 'outbound'
+
+/** What a handler may know about a session (tentacle `SessionContext`, §12.1). */
+export interface SessionInfo {
+  readonly id: SessionId
+  /** Remote address; ends in `/p2p/<peer id>` when secio is on (§5.2). */
+  readonly address: Multiaddr
+  readonly direction: Direction
+  /** The remote's 33-byte compressed secp256k1 key; undefined in plaintext mode. */
+  readonly remotePublicKey: Uint8Array | undefined
+  /** The remote's PeerId in base58; undefined in plaintext mode. */
+  readonly remotePeerId: string | undefined
+  /** True once the session is closing or closed. */
+  readonly closed: boolean
+  /** Ids of the protocols open on this session now (ckb #1908: apps enforce required sets). */
+  readonly openProtocols: ReadonlySet<ProtocolId>
+}
+
+/** Which protocols a dial opens (§10.3 `TargetProtocol`). */
+export type TargetProtocol =
+  | { kind: 'all' }
+  | { kind: 'single'; id: ProtocolId }
+  | { kind: 'filter'; filter: (id: ProtocolId) => boolean }
+
+/** Which sessions a broadcast goes to (§12.3 `TargetSession`). */
+export type TargetSession =
+  | { kind: 'all' }
+  | { kind: 'single'; id: SessionId }
+  | { kind: 'multi'; ids: readonly SessionId[] }
+  | { kind: 'filter'; filter: (session: SessionInfo) => boolean }
+
+export interface SendOptions {
+  /**
+   * 'high' messages overtake normal messages already queued for the same
+   * protocol stream (tentacle `quick_send_message_to`, §12.3). Order within
+   * one priority is kept.
+   */
+  priority?: 'normal' | 'high'
+}
+
+/** The control surface handlers receive. Every call only queues work and returns (ckb #3738). */
+export interface ServiceControl {
+  /** Sends one message; dropped silently if the protocol is not open on the session (§12.3). */
+  send(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void
+  broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void
+  disconnect(session: SessionId): void
+  openProtocol(session: SessionId, proto: ProtocolId): void
+  openProtocols(session: SessionId, target: TargetProtocol): void
+  closeProtocol(session: SessionId, proto: ProtocolId): void
+  /** Calls the protocol handler's `notify(token)` every `intervalMs` until removed. */
+  setServiceNotify(proto: ProtocolId, intervalMs: number, token: number): void
+  removeServiceNotify(proto: ProtocolId, token: number): void
+  setSessionNotify(session: SessionId, proto: ProtocolId, intervalMs: number, token: number): void
+  removeSessionNotify(session: SessionId, proto: ProtocolId, token: number): void
+  /** Dials; resolves when the connection is upgraded (before `session-open` is handled, so awaiting it in a handler cannot deadlock). */
+  dial(address: string | Multiaddr, target?: TargetProtocol): Promise<SessionInfo>
+  /** Binds a listener; resolves with the bound address (port 0 resolved). */
+  listen(address: string | Multiaddr): Promise<Multiaddr>
+  /** Sessions open now. */
+  sessions(): SessionInfo[]
+  session(id: SessionId): SessionInfo | undefined
+}
+
+/** Context of a protocol handler call. */
+export interface ProtocolContext {
+  readonly control: ServiceControl
+  readonly protoId: ProtocolId
+}
+
+/** Context of a call about one protocol on one session. */
+export interface ProtocolSessionContext extends ProtocolContext {
+  readonly session: SessionInfo
+  /** The version chosen by protocol selection (§9.3). */
+  readonly version: string
+  /** Sends on this protocol of this session. */
+  send(data: Uint8Array, opts?: SendOptions): void
+}
+
+type Awaitable = void | Promise<void>
+
+/**
+ * A service-wide protocol handler (tentacle `ServiceProtocol`): one object for
+ * every session. Calls to one handler are made one at a time, in order; a
+ * handler returning a promise holds its queue until it settles.
+ */
+export interface ServiceProtocolHandler {
+  init?(ctx: ProtocolContext): Awaitable
+  connected?(ctx: ProtocolSessionContext, version: string): Awaitable
+  disconnected?(ctx: ProtocolSessionContext): Awaitable
+  received?(ctx: ProtocolSessionContext, data: Uint8Array): Awaitable
+  notify?(ctx: ProtocolContext, token: number): Awaitable
+}
+
+/** A per-session protocol handler (tentacle `SessionProtocol`), made anew for every open. */
+export interface SessionProtocolHandler {
+  connected?(ctx: ProtocolSessionContext, version: string): Awaitable
+  disconnected?(ctx: ProtocolSessionContext): Awaitable
+  received?(ctx: ProtocolSessionContext, data: Uint8Array): Awaitable
+  notify?(ctx: ProtocolSessionContext, token: number): Awaitable
+}
+
+/** One protocol of the service (tentacle `ProtocolMeta`, §12.4 MetaBuilder). */
+export interface ProtocolSpec {
+  id: ProtocolId
+  /** Name on the wire (§10.2). Default `/p2p/<id>`. */
+  name?: string
+  /** Supported versions, ascending (§9.3). Default `["0.0.1"]`. */
+  versions?: string[]
+  /** Max message length in both directions (§10.1). Default 8 MiB. */
+  maxFrameLength?: number
+  /** Custom version choice (local, remote) (§9.3). */
+  selectVersion?: (local: readonly string[], remote: readonly string[]) => string | undefined
+  handler?: ServiceProtocolHandler
+  sessionHandler?: () => SessionProtocolHandler
+  /** Runs once on every message before it is sent (§12.3). */
+  beforeSend?: (data: Uint8Array) => Uint8Array
+  /** Runs once on every received message; throwing closes the protocol (§12.3). */
+  beforeReceive?: (data: Uint8Array) => Uint8Array
+}
+
+export type ServiceEvent =
+  | { type: 'session-open'; session: SessionInfo }
+  | { type: 'session-close'; session: SessionInfo }
+  | { type: 'listen-started'; address: Multiaddr }
+  | { type: 'listen-close'; address: Multiaddr }
+
+export type ServiceErrorEvent =
+  | { type: 'dial-error'; address: Multiaddr; error: TentacleError }
+  | { type: 'listen-error'; address: Multiaddr; error: TentacleError }
+  /** An inbound upgrade failed (Rust drops these silently; here they are reported). */
+  | { type: 'handshake-error'; address: Multiaddr; error: TentacleError }
+  | { type: 'protocol-select-error'; session: SessionInfo; protoName: string | undefined; error: TentacleError }
+  | { type: 'protocol-error'; session: SessionInfo; protoId: ProtocolId; error: TentacleError }
+  | { type: 'protocol-handle-error'; session: SessionInfo | undefined; protoId: ProtocolId; error: TentacleError }
+  | { type: 'session-timeout'; session: SessionInfo; error: TentacleError }
+  | { type: 'muxer-error'; session: SessionInfo; error: TentacleError }
+  | { type: 'session-blocked'; session: SessionInfo; error: TentacleError }
+
+/** Receives service events and errors, one at a time, in order (§12.1, §12.2). */
+export interface ServiceHandler {
+  /** `session-open` is awaited before the session's protocols run (§10.3). */
+  handleEvent?(event: ServiceEvent, control: ServiceControl): Awaitable
+  handleError?(event: ServiceErrorEvent, control: ServiceControl): Awaitable
+}
