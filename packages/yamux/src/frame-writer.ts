@@ -39,9 +39,12 @@ export class FrameWriter {
   private slabPos = 0
   private runStart = 0
 
+  private deferFlush: () => void
   private flushScheduled: NodeJS.Immediate | undefined
   private inflightBatches = 0
   private stallTimer: NodeJS.Timeout | undefined
+  /** When the oldest batch still pending in the connection began waiting (or it last progressed). */
+  private pendingSince = 0
   private closed = false
 
   constructor(conn: Duplex, stallTimeoutMs: number, hooks: FrameWriterHooks) {
@@ -52,6 +55,7 @@ export class FrameWriter {
     this.onDrain = this.onDrain.bind(this)
     this.onBatchWritten = this.onBatchWritten.bind(this)
     this.runFlush = this.runFlush.bind(this)
+    this.deferFlush = () => process.nextTick(this.runFlush)
     this.onStallTimer = this.onStallTimer.bind(this)
     conn.on('drain', this.onDrain)
   }
@@ -107,10 +111,6 @@ export class FrameWriter {
    * (the bytes are already held, so moving them into its buffer costs no memory).
    */
   flush(force = false): void {
-    if (this.flushScheduled !== undefined) {
-      clearImmediate(this.flushScheduled)
-      this.flushScheduled = undefined
-    }
     this.runFlush(force)
   }
 
@@ -119,7 +119,6 @@ export class FrameWriter {
     if (this.closed) return
     this.closed = true
     this.clear()
-    if (this.flushScheduled !== undefined) clearImmediate(this.flushScheduled)
     this.flushScheduled = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined
@@ -139,7 +138,7 @@ export class FrameWriter {
   }
 
   private schedule(): void {
-    if (this.flushScheduled === undefined) this.flushScheduled = setImmediate(this.runFlush)
+    if (this.flushScheduled === undefined) { this.flushScheduled = 1 as any; queueMicrotask(this.deferFlush) }
   }
 
   private runFlush(force?: unknown): void {
@@ -155,9 +154,9 @@ export class FrameWriter {
     this.chunks = []
     this.pendingBytes = 0
     this.controlBytes = 0
-    this.inflightBatches++
-    if (this.stallTimer === undefined) {
-      this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
+    if (this.inflightBatches++ === 0) {
+      this.pendingSince = performance.now()
+      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
     }
     if (chunks.length === 1 || !this.gathers) {
       const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
@@ -175,14 +174,9 @@ export class FrameWriter {
     if (this.closed) return
     this.inflightBatches--
     if (err) return // the connection's 'error'/'close' ends the session
-    if (this.stallTimer !== undefined) {
-      if (this.inflightBatches === 0) {
-        clearTimeout(this.stallTimer)
-        this.stallTimer = undefined
-      } else {
-        this.stallTimer.refresh() // progress: measure the next stall from now
-      }
-    }
+    // Progress: a pending stall (if any) is measured from now. The timer itself is left
+    // armed and re-checks when it fires (no timer churn per batch).
+    if (this.inflightBatches > 0) this.pendingSince = performance.now()
     this.hooks.onProgress()
   }
 
@@ -194,7 +188,9 @@ export class FrameWriter {
 
   private onStallTimer(): void {
     this.stallTimer = undefined
-    if (this.closed) return
-    this.hooks.onStall()
+    if (this.closed || this.inflightBatches === 0) return
+    const stalledFor = performance.now() - this.pendingSince
+    if (stalledFor >= this.stallTimeoutMs) return this.hooks.onStall()
+    this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs - stalledFor)
   }
 }

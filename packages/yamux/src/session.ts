@@ -561,35 +561,25 @@ export class Session implements StreamHost {
   }
 
   /**
-   * Ends our side of the connection after the writer's last frames, then waits (bounded by
-   * connectionWriteTimeoutMs) for the peer to end its side, so that closing does not reset
-   * the connection under data still in flight.
+   * Ends the connection once the writer's last frames (GoAway last) reached it. The session
+   * is over, so nothing more is read: tokio-yamux's tentacle drops the socket the same way.
+   * Bounded by connectionWriteTimeoutMs in case the connection never drains.
    */
   private endConn(): void {
     const conn = this.conn
     if (this.connClosed || conn.destroyed) return this.connDone()
-    if (this.paused !== 0) conn.resume() // keep draining (and discarding) until the peer's EOF
-    if (!conn.writableEnded) conn.end()
     this.connTeardownTimer = setTimeout(() => {
       this.connTeardownTimer = undefined
       this.writer.close()
       conn.destroy()
     }, this.config.connectionWriteTimeoutMs)
-    if (conn.readableEnded) this.destroyConnAfterFlush()
-  }
-
-  private destroyConnAfterFlush(): void {
-    const conn = this.conn
-    if (conn.destroyed) return
+    if (!conn.writableEnded) conn.end()
     if (conn.writableFinished) conn.destroy()
     else conn.once('finish', () => conn.destroy())
   }
 
   private onEnd(): void {
-    if (this.sessionState === 'ended') {
-      this.destroyConnAfterFlush()
-      return
-    }
+    if (this.sessionState === 'ended') return
     // EOF: after our GoAway it is the peer's answer; otherwise the peer left without GoAway.
     const err = this.localGoAway
       ? undefined

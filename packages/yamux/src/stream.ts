@@ -435,7 +435,7 @@ export class Stream {
     if (this.recvState === 'open') {
       // Keep a view of the connection's chunk only if it is a large part of it; otherwise
       // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
-      const keep = n >= fragment.buffer.byteLength >>> 2 ? fragment : copyOf(fragment)
+      const keep = n >= fragment.buffer.byteLength >>> 3 ? fragment : copyOf(fragment)
       this.readBuf.push(keep)
       this.bufferedBytes += n
     }

@@ -53,6 +53,11 @@ class PipeEnd extends Duplex {
     else this.waitingCb = cb
   }
 
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    // Deliver a gathered write as one contiguous chunk, as a socket would.
+    this._write(chunks.length === 1 ? chunks[0].chunk : Buffer.concat(chunks.map((c) => c.chunk)), 'buffer', cb)
+  }
+
   override _read(): void {
     const w = this.peer.waitingCb
     if (w !== null) {
