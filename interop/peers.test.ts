@@ -3,7 +3,7 @@
 // broken, not tentacle-ts. CLIs: interop/README.md.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { killAll, sha256Hex, patternBytes, spawnPeer, startServer, TentaclePeer } from './lib/index.js'
+import { killAll, sha256Hex, patternBytes, RawConn, spawnPeer, startServer, TentaclePeer } from './lib/index.js'
 import type { EventOf, PeerProcess, ServerPeer } from './lib/index.js'
 
 const SECRET_A = '01'.repeat(32)
@@ -299,6 +299,87 @@ describe('tentacle-peer <-> tentacle-peer (tentacle 0.7)', () => {
       await a.waitEvent('listen_close')
     } finally {
       await a.kill()
+    }
+  })
+})
+
+function frame(type: number, flags: number, id: number, length: number): Buffer {
+  const b = Buffer.alloc(12)
+  b[1] = type
+  b.writeUInt16BE(flags, 2)
+  b.writeUInt32BE(id, 4)
+  b.writeUInt32BE(length, 8)
+  return b
+}
+
+/** A secio Propose frame (§2.1, §3.1): u32be length, then a 5-field molecule table. */
+function assertPropose(head: Buffer, body: Buffer): void {
+  const len = head.readUInt32BE(0)
+  assert.equal(body.length, len)
+  assert.ok(len >= 120, `Propose of ${len} bytes`)
+  assert.equal(body.readUInt32LE(0), len, 'molecule total size = frame length')
+  assert.equal(body.readUInt32LE(4), 24, 'first offset of a 5-field table')
+}
+
+describe('wire facts of the real peers (raw TCP probes)', () => {
+  test('tokio-yamux: ACK right after SYN, Ping ACK, FIN answered, GoAway(0) answered then closed (§8.3, §8.5, §8.6)', T, async () => {
+    const server = await startServer('yamux-peer', ['server'])
+    const c = await RawConn.connect(server.port)
+    try {
+      c.write(frame(1, 0x1, 1, 0))
+      assert.equal((await c.read(12)).toString('hex'), '000100020000000100000000')
+      c.write(frame(2, 0x1, 0, 7))
+      assert.equal((await c.read(12)).toString('hex'), '000200020000000000000007')
+      c.write(Buffer.concat([frame(0, 0, 1, 4), Buffer.from('SINK'), frame(0, 0, 1, 3), Buffer.from('abc'), frame(1, 0x4, 1, 0)]))
+      assert.equal((await c.read(12)).toString('hex'), '000100040000000100000000')
+      assert.equal(await server.peer.waitFor(/^STREAM_EOF /), 'STREAM_EOF 1 3')
+      c.write(frame(3, 0, 0, 0))
+      assert.equal((await c.read(12)).toString('hex'), '000300000000000000000000')
+      await c.waitClosed(15_000)
+    } finally {
+      c.close()
+      await server.peer.kill()
+    }
+  })
+
+  test('hashicorp: ACK and Ping ACK, but a GoAway(0) gets no reply and the connection stays open', T, async () => {
+    const server = await startServer('go-yamux-peer', ['server'])
+    const c = await RawConn.connect(server.port)
+    try {
+      c.write(frame(1, 0x1, 1, 0))
+      assert.equal((await c.read(12)).toString('hex'), '000100020000000100000000')
+      c.write(frame(2, 0x1, 0, 7))
+      assert.equal((await c.read(12)).toString('hex'), '000200020000000000000007')
+      c.write(frame(3, 0, 0, 0))
+      assert.equal(await server.peer.waitFor(/^GOAWAY_RECEIVED /), 'GOAWAY_RECEIVED 0')
+      assert.equal((await c.collect(500)).length, 0)
+      assert.equal(c.closed, false)
+    } finally {
+      c.close()
+      await server.peer.kill()
+    }
+  })
+
+  test('a tentacle listener sends nothing before it has 16 bytes, then its Propose (§2.3); bare secio sends its Propose at once', T, async () => {
+    const t = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0'])
+    const s = await startServer('secio-peer', ['server'])
+    const ct = await RawConn.connect(t.port ?? 0)
+    const cs = await RawConn.connect(s.port)
+    try {
+      // A frame header announcing 200 bytes, then 11 of them: 15 bytes in all.
+      const head = Buffer.alloc(4)
+      head.writeUInt32BE(200)
+      ct.write(Buffer.concat([head, Buffer.alloc(11, 1)]))
+      assert.equal((await ct.collect(1_000)).length, 0, 'tentacle answered before 16 bytes')
+      ct.write(Buffer.alloc(1, 1))
+      const th = await ct.read(4, 10_000)
+      assertPropose(th, await ct.read(th.readUInt32BE(0), 10_000))
+      const sh = await cs.read(4, 10_000)
+      assertPropose(sh, await cs.read(sh.readUInt32BE(0), 10_000))
+    } finally {
+      ct.close()
+      cs.close()
+      await killAll(t.process, s.peer)
     }
   })
 })

@@ -18,3 +18,4 @@ export type {
 } from './tentacle-peer.js'
 export { binDir, binPath } from './paths.js'
 export { patternBytes, checkPattern, sha256Hex, toHex } from './pattern.js'
+export { RawConn } from './raw-conn.js'
