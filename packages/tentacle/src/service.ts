@@ -194,8 +194,7 @@ export class Service implements ServiceControl, SessionHost {
       } finally {
         for (const k of keys) if (this.dialing.get(k) === socket) this.dialing.delete(k)
       }
-      const addr = ma
-      return this.sessionUp(up, addr, 'outbound', target)
+      return await this.sessionUp(up, ma, 'outbound', target)
     } catch (err) {
       const error = err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
       if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'dial-error', address: ma, error })

@@ -65,6 +65,8 @@ export class TentacleSession implements ProtocolStreamHost {
   private readonly open = new Map<ProtocolId, OpenProtocol>()
   private readonly openIds = new Set<ProtocolId>()
   private readonly opening = new Set<ProtocolId>()
+  /** Opens asked for before start() (e.g. from the session-open handler); run at start. */
+  private readonly openBeforeStart = new Set<ProtocolId>()
   private readonly byStream = new Map<ProtocolStream, OpenProtocol>()
   private readonly notifyTimers = new Map<string, NodeJS.Timeout>()
   private sessionTimer: NodeJS.Timeout | undefined
@@ -125,6 +127,8 @@ export class TentacleSession implements ProtocolStreamHost {
     }, this.host.timeoutMs)
     void this.acceptLoop()
     if (target !== undefined) this.openProtocols(target)
+    for (const id of this.openBeforeStart) this.openProtocol(id)
+    this.openBeforeStart.clear()
   }
 
   // ------------------------------------------------------------ control
@@ -145,6 +149,10 @@ export class TentacleSession implements ProtocolStreamHost {
 
   /** Opens a protocol by id; opening an open (or opening) protocol is a no-op (§10.3). */
   openProtocol(id: ProtocolId): void {
+    if (this.state === 'handshaken') {
+      this.openBeforeStart.add(id)
+      return
+    }
     if (this.state !== 'open' || this.open.has(id) || this.opening.has(id)) return
     const proto = this.host.protocol(id)
     if (proto === undefined) return
