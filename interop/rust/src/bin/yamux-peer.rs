@@ -332,7 +332,7 @@ async fn client(args: &Args) -> i32 {
     control.close().await;
     match tokio::time::timeout(Duration::from_secs(1), driver).await {
         Ok(Ok(end)) => log::info!("session end: {end}"),
-        _ => log::warn!("session did not end in time"),
+        _ => log::info!("session did not end within 1 s (hashicorp never answers GoAway)"),
     }
     code
 }
