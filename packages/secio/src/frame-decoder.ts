@@ -37,9 +37,18 @@ export class FrameDecoder {
   #headerFill = 0
   /** Body length of the frame being collected (state 'body'). */
   #need = 0
-  /** Pieces of a body that spans chunks. */
+  /** Pieces of a body that spans chunks (whole-frame mode, {@link next}). */
   #parts: Buffer[] = []
   #partsLength = 0
+  /** Body bytes already handed out in piece mode ({@link nextPiece}). */
+  #delivered = 0
+
+  /** Set by {@link nextPiece}: the piece returned is the first of its frame. */
+  pieceStartsFrame = false
+  /** Set by {@link nextPiece}: the piece returned completes its frame. */
+  pieceEndsFrame = false
+  /** Body length of the frame the last piece belongs to. */
+  frameLength = 0
 
   constructor(maxFrameLength: number = DEFAULT_MAX_FRAME_LENGTH) {
     if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
@@ -106,6 +115,69 @@ export class FrameDecoder {
     }
   }
 
+  /**
+   * Piece mode: returns the next available bytes of the current frame body as
+   * soon as they arrive (views of the input, no copy), or null when more input
+   * is needed. {@link pieceStartsFrame}, {@link pieceEndsFrame} and
+   * {@link frameLength} describe the piece; an empty frame gives one empty piece
+   * that both starts and ends it. The max length is checked on the header as in
+   * {@link next}. May take over in the middle of a frame started with next().
+   */
+  nextPiece(): Buffer | null {
+    for (;;) {
+      switch (this.state) {
+        case 'failed':
+          throw this.#tooLarge(this.#need)
+        case 'header': {
+          if (!this.#readHeader()) return null
+          const length = this.#header.readUInt32BE(0)
+          this.#headerFill = 0
+          if (length > this.maxFrameLength) {
+            this.state = 'failed'
+            this.#need = length
+            this.#drop()
+            throw this.#tooLarge(length)
+          }
+          this.#need = length
+          this.#delivered = 0
+          this.frameLength = length
+          if (length === 0) {
+            this.pieceStartsFrame = true
+            this.pieceEndsFrame = true
+            return EMPTY
+          }
+          this.state = 'body'
+          break
+        }
+        case 'body': {
+          let piece: Buffer
+          this.frameLength = this.#need
+          if (this.#partsLength > 0) {
+            // Bytes collected by next() before piece mode took over.
+            piece = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLength)
+            this.#parts = []
+            this.#partsLength = 0
+          } else {
+            const head = this.#queue[0]
+            if (head === undefined) return null
+            const available = head.length - this.#offset
+            const take = Math.min(available, this.#need - this.#delivered)
+            piece = head.subarray(this.#offset, this.#offset + take)
+            this.#advance(take, available)
+          }
+          this.pieceStartsFrame = this.#delivered === 0
+          this.#delivered += piece.length
+          this.pieceEndsFrame = this.#delivered === this.#need
+          if (this.pieceEndsFrame) {
+            this.state = 'header'
+            this.#delivered = 0
+          }
+          return piece
+        }
+      }
+    }
+  }
+
   /** Bytes held: unconsumed input plus a partly collected header or body. */
   get bufferedBytes(): number {
     return this.#queued + this.#headerFill + this.#partsLength
@@ -116,10 +188,16 @@ export class FrameDecoder {
     return this.state === 'body' || this.bufferedBytes > 0
   }
 
+  /** Body bytes of the current frame already returned by {@link nextPiece}. */
+  get deliveredBytes(): number {
+    return this.#delivered
+  }
+
   /** Drops everything held (used when the connection is torn down). */
   reset(): void {
     this.#drop()
     this.#headerFill = 0
+    this.#delivered = 0
     if (this.state !== 'failed') this.state = 'header'
   }
 

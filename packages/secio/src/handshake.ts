@@ -72,6 +72,10 @@ export interface HandshakeOptions {
   autoCork?: boolean
   /** Keep the stream's writable side open after the peer's EOF (default false). */
   allowHalfOpen?: boolean
+  /** The stream's writable high-water mark (default 256 KiB: lets bursts coalesce into large frames). */
+  writableHighWaterMark?: number
+  /** The stream's readable high-water mark (default 64 KiB). */
+  readableHighWaterMark?: number
   /**
    * Fixed inputs that make a handshake reproducible. For test vectors only:
    * never set them in production.
@@ -468,6 +472,8 @@ class Handshake {
         maxSendFrameLength: this.#opts.maxSendFrameLength,
         autoCork: this.#opts.autoCork,
         allowHalfOpen: this.#opts.allowHalfOpen,
+        writableHighWaterMark: this.#opts.writableHighWaterMark,
+        readableHighWaterMark: this.#opts.readableHighWaterMark,
       },
     )
     this.#resolve({

@@ -13,7 +13,7 @@
  * - destroy() destroys the socket; a socket error or close destroys the stream.
  */
 import { Duplex } from 'node:stream'
-import type { Aead } from './crypto/provider.js'
+import type { Aead, AeadOpener } from './crypto/provider.js'
 import { SecioError } from './errors.js'
 import { FRAME_HEADER_SIZE, type FrameDecoder } from './frame-decoder.js'
 import type { PeerId } from './peer-id.js'
@@ -21,6 +21,11 @@ import { AEAD_TAG_SIZE, type Suite } from './support.js'
 
 /** Frames whose total size is at most this are written as one buffer (one copy beats several writes). */
 const SMALL_FRAME = 16 * 1024
+
+/** Writes buffered before write() returns false; a burst up to this size becomes one frame. */
+export const DEFAULT_WRITABLE_HIGH_WATER_MARK = 256 * 1024
+/** Plaintext buffered for the reader before the socket is paused. */
+export const DEFAULT_READABLE_HIGH_WATER_MARK = 64 * 1024
 
 /** Default cap on the plaintext of one sent frame: big enough to amortise per-frame cost, small enough to pipeline. */
 export const DEFAULT_MAX_SEND_FRAME_LENGTH = 1024 * 1024
@@ -80,6 +85,17 @@ export class SecureStream extends Duplex {
   #socketEnded = false
   #socketClosed = false
   #eofPushed = false
+  // The frame being decrypted piece by piece (§4.1: ciphertext ‖ 16-byte tag).
+  #opener: AeadOpener | null = null
+  /** Ciphertext bytes of the current frame not seen yet. */
+  #cipherLeft = 0
+  readonly #tag = Buffer.allocUnsafe(AEAD_TAG_SIZE)
+  #tagFill = 0
+  /** Plaintext of the current frame, held until its tag is checked. */
+  #plain: Uint8Array[] = []
+  /** Without incremental decryption (noble): the ciphertext pieces of the current frame. */
+  #cipherParts: Buffer[] = []
+
   /** Callback of the write waiting for the socket's 'drain'. */
   #pendingWrite: ((err?: Error | null) => void) | null = null
 
@@ -116,8 +132,8 @@ export class SecureStream extends Duplex {
   constructor(init: SecureStreamInit, opts: SecureStreamOptions) {
     super({
       allowHalfOpen: opts.allowHalfOpen ?? false,
-      readableHighWaterMark: opts.readableHighWaterMark,
-      writableHighWaterMark: opts.writableHighWaterMark,
+      readableHighWaterMark: opts.readableHighWaterMark ?? DEFAULT_READABLE_HIGH_WATER_MARK,
+      writableHighWaterMark: opts.writableHighWaterMark ?? DEFAULT_WRITABLE_HIGH_WATER_MARK,
       // We tear down the socket ourselves; keep Node's default of destroying us when both sides are done.
       autoDestroy: true,
     })
@@ -160,23 +176,26 @@ export class SecureStream extends Duplex {
     this.#drain()
   }
 
-  /** Decrypts queued frames while the reader wants data; pauses or resumes the socket. */
+  /**
+   * Decrypts queued input while the reader wants data; pauses or resumes the socket.
+   * Ciphertext is decrypted as it arrives (no reassembly copy); a frame's
+   * plaintext is pushed only once its tag has been checked.
+   */
   #drain(): void {
     if (this.#draining || this.destroyed) return
     this.#draining = true
     let starved = false
     try {
+      const d = this.#decoder
       while (this.#reading) {
-        const frame = this.#decoder.next()
-        if (frame === null) {
+        const piece = d.nextPiece()
+        if (piece === null) {
           starved = true
           break
         }
-        if (frame.length < AEAD_TAG_SIZE) {
-          throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${frame.length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`)
-        }
-        const plain = this.#decryptor.open(frame)
-        if (plain.length > 0 && !this.push(plain)) this.#reading = false
+        if (d.pieceStartsFrame) this.#beginFrame(d.frameLength)
+        this.#takePiece(piece)
+        if (d.pieceEndsFrame) this.#endFrame()
       }
     } catch (err) {
       this.#draining = false
@@ -202,6 +221,46 @@ export class SecureStream extends Duplex {
     } else if (this.#reading && this.#socketPaused) {
       this.#socketPaused = false
       this.socket.resume()
+    }
+  }
+
+  #beginFrame(length: number): void {
+    if (length < AEAD_TAG_SIZE) {
+      throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`)
+    }
+    this.#cipherLeft = length - AEAD_TAG_SIZE
+    this.#tagFill = 0
+    this.#opener = this.#decryptor.beginOpen?.() ?? null
+  }
+
+  #takePiece(piece: Buffer): void {
+    let cipher = piece
+    if (piece.length > this.#cipherLeft) {
+      cipher = piece.subarray(0, this.#cipherLeft)
+      const tagPart = piece.subarray(this.#cipherLeft)
+      tagPart.copy(this.#tag, this.#tagFill)
+      this.#tagFill += tagPart.length
+    }
+    if (cipher.length === 0) return
+    this.#cipherLeft -= cipher.length
+    if (this.#opener !== null) this.#plain.push(this.#opener.update(cipher))
+    else this.#cipherParts.push(cipher)
+  }
+
+  #endFrame(): void {
+    let plain: Uint8Array[]
+    if (this.#opener !== null) {
+      this.#opener.finish(this.#tag)
+      this.#opener = null
+      plain = this.#plain
+      this.#plain = []
+    } else {
+      const payload = Buffer.concat([...this.#cipherParts, this.#tag])
+      this.#cipherParts = []
+      plain = [this.#decryptor.open(payload)]
+    }
+    for (const p of plain) {
+      if (p.length > 0 && !this.push(p)) this.#reading = false
     }
   }
 

@@ -35,6 +35,19 @@ export interface Aead {
    * Throws SecioError ERR_DECRYPT_FAILED when the tag does not authenticate.
    */
   open(payload: Uint8Array): Uint8Array
+  /**
+   * Optional incremental decryption of one frame (advances the counter like
+   * open): feed the ciphertext in pieces as they arrive, then the tag. Plaintext
+   * from `update` must not be used unless `finish` returns.
+   */
+  beginOpen?(): AeadOpener
+}
+
+/** One frame being decrypted piece by piece. */
+export interface AeadOpener {
+  update(ciphertext: Uint8Array): Uint8Array
+  /** Checks the 16-byte tag; throws SecioError ERR_DECRYPT_FAILED if the frame does not authenticate. */
+  finish(tag: Uint8Array): void
 }
 
 /** A secp256k1 identity key ready to sign (§3.9). */

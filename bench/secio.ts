@@ -1,0 +1,164 @@
+// `npm run bench -- secio [--quick] [--setup=two-process|in-process|both]`
+//
+// Figures, each beside raw Node TCP measured in the same run and the same setup:
+//   secio.handshakes.sequential   connect + handshake + 1-byte round trip + close, one after another
+//                                 (baseline: connect + 1-byte round trip + close)
+//   secio.handshakes.concurrent16 the same with 16 connections in flight
+//   secio.throughput.aes-128-gcm  one connection, 1 GiB (256 MiB with --quick) of 64 KiB writes,
+//                                 until the receiver acked the last byte (baseline: a raw socket)
+//
+// Setups: "two-process" (default) runs the server in a child process, so client and
+// server each have a core, as two real nodes would; "in-process" runs both in this
+// process (one core does both sides' work). See bench/README.md.
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
+import { mibPerSec, report, timed } from './lib.ts'
+import { startServer, type PeerMode, type ServerSpec } from './secio/peer.ts'
+
+interface Peer {
+  start(spec: ServerSpec): Promise<number>
+  stop(): Promise<void>
+  exit(): void
+}
+
+function inProcessPeer(): Peer {
+  let current: Awaited<ReturnType<typeof startServer>> | undefined
+  return {
+    async start(spec) {
+      current = await startServer(spec)
+      return current.port
+    },
+    async stop() {
+      await current?.close()
+      current = undefined
+    },
+    exit() {},
+  }
+}
+
+async function childPeer(): Promise<Peer> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./secio/peer.ts', import.meta.url)), ['--bench-secio-child'], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const next = async <T>(): Promise<T> => ((await once(child, 'message')) as [T])[0]
+  await next<{ ready: true }>()
+  return {
+    async start(spec) {
+      child.send({ start: spec })
+      return (await next<{ port: number }>()).port
+    },
+    async stop() {
+      child.send({ stop: true })
+      await next<{ stopped: true }>()
+    },
+    exit() {
+      child.send({ exit: true })
+    },
+  }
+}
+
+const clientKey = SecioKeyPair.generate()
+
+/** One connection: connect, [handshake], 1-byte round trip, wait for the server's close. */
+async function roundTrip(port: number, mode: PeerMode): Promise<void> {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
+  let stream: import('node:stream').Duplex = socket
+  if (mode === 'secio') stream = (await handshake(socket, { key: clientKey })).stream
+  else await once(socket, 'connect')
+  const gotByte = once(stream, 'data')
+  stream.write(Buffer.of(1))
+  await gotByte
+  stream.destroy()
+}
+
+async function handshakeRate(peer: Peer, mode: PeerMode, count: number, concurrency: number): Promise<number> {
+  const port = await peer.start({ kind: 'handshake', mode })
+  try {
+    for (let i = 0; i < 20; i++) await roundTrip(port, mode) // warm up
+    let left = count
+    const ms = await timed(async () => {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (left > 0) {
+            left--
+            await roundTrip(port, mode)
+          }
+        }),
+      )
+    })
+    return count / (ms / 1000)
+  } finally {
+    await peer.stop()
+  }
+}
+
+async function throughput(peer: Peer, mode: PeerMode, total: number): Promise<number> {
+  const port = await peer.start({ kind: 'sink', mode, total, cipher: 'AES-128-GCM' })
+  try {
+    const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
+    let stream: import('node:stream').Duplex = socket
+    if (mode === 'secio') stream = (await handshake(socket, { key: clientKey, ciphers: ['AES-128-GCM'] })).stream
+    else await once(socket, 'connect')
+    const chunk = Buffer.alloc(64 * 1024, 0x5a)
+    const ack = once(stream, 'data')
+    const ms = await timed(async () => {
+      let sent = 0
+      while (sent < total) {
+        sent += chunk.length
+        if (!stream.write(chunk)) await once(stream, 'drain')
+      }
+      await ack
+    })
+    stream.destroy()
+    return mibPerSec(total, ms)
+  } finally {
+    await peer.stop()
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+/**
+ * Measures raw and secio alternately `rounds` times and returns the medians, so
+ * that load from other processes on the machine hits both sides alike.
+ */
+async function sideBySide(rounds: number, measure: (mode: PeerMode) => Promise<number>): Promise<{ raw: number; secio: number }> {
+  const raw: number[] = []
+  const secio: number[] = []
+  for (let i = 0; i < rounds; i++) {
+    raw.push(await measure('raw'))
+    secio.push(await measure('secio'))
+  }
+  return { raw: median(raw), secio: median(secio) }
+}
+
+export async function run(opts: { quick: boolean }): Promise<void> {
+  const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
+  const setups = setupArg === 'both' ? ['two-process', 'in-process'] : [setupArg]
+  const rounds = 3
+  const seq = opts.quick ? 200 : 1000
+  const conc = opts.quick ? 600 : 3000
+  const bytes = (opts.quick ? 256 : 1024) * 1024 * 1024
+
+  for (const setup of setups) {
+    const peer = setup === 'in-process' ? inProcessPeer() : await childPeer()
+    const tag = setup === 'in-process' ? '.in-process' : ''
+    try {
+      const s = await sideBySide(rounds, (mode) => handshakeRate(peer, mode, seq, 1))
+      report({ bench: `secio.handshakes.sequential${tag}`, value: s.secio, unit: 'handshakes/s', baseline: s.raw, against: 'raw-tcp-connect-rtt' })
+      const c = await sideBySide(rounds, (mode) => handshakeRate(peer, mode, conc, 16))
+      report({ bench: `secio.handshakes.concurrent16${tag}`, value: c.secio, unit: 'handshakes/s', baseline: c.raw, against: 'raw-tcp-connect-rtt' })
+      const t = await sideBySide(rounds, (mode) => throughput(peer, mode, bytes))
+      report({ bench: `secio.throughput.aes-128-gcm${tag}`, value: t.secio, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+    } finally {
+      peer.exit()
+    }
+  }
+}

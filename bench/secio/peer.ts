@@ -1,0 +1,80 @@
+// The server half of `npm run bench -- secio`. Runs inside the bench process or
+// as a child process (then driven over IPC), so the two setups can be compared.
+//   handshake server: per connection, [secio handshake], read 1 byte, write 1 byte back, close.
+//   sink server:      per connection, [secio handshake], read until `total` bytes, write 1 ack byte.
+import net from 'node:net'
+import type { Duplex } from 'node:stream'
+import { handshake, SecioKeyPair, type CipherName } from '@tentacle-ts/secio'
+
+export type PeerMode = 'raw' | 'secio'
+export interface ServerSpec {
+  kind: 'handshake' | 'sink'
+  mode: PeerMode
+  cipher?: CipherName
+  /** Bytes a sink expects before it acks. */
+  total?: number
+}
+
+const key = SecioKeyPair.generate()
+
+function serve(stream: Duplex, spec: ServerSpec): void {
+  stream.on('error', () => {})
+  if (spec.kind === 'handshake') {
+    stream.once('data', () => stream.end(Buffer.of(2)))
+    return
+  }
+  const total = spec.total ?? 0
+  let got = 0
+  stream.on('data', (c: Buffer) => {
+    got += c.length
+    if (got === total) stream.write(Buffer.of(1))
+  })
+}
+
+/** Starts a server on 127.0.0.1; resolves with its port and a close function. */
+export async function startServer(spec: ServerSpec): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    if (spec.mode === 'raw') {
+      serve(socket, spec)
+      return
+    }
+    const opts = spec.cipher === undefined ? { key } : { key, ciphers: [spec.cipher] }
+    handshake(socket, opts).then(
+      (r) => serve(r.stream, spec),
+      () => {},
+    )
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+// Child-process mode: `{ start: ServerSpec }` -> `{ port }`, `{ stop: true }` -> `{ stopped: true }`.
+if (process.send !== undefined && process.argv.includes('--bench-secio-child')) {
+  let current: { close: () => Promise<void> } | undefined
+  process.on('message', (msg: { start?: ServerSpec; stop?: boolean; exit?: boolean }) => {
+    void (async () => {
+      if (msg.start !== undefined) {
+        current = await startServer(msg.start)
+        process.send!({ port: (current as { port: number }).port })
+      } else if (msg.stop) {
+        await current?.close()
+        current = undefined
+        process.send!({ stopped: true })
+      } else if (msg.exit) {
+        process.exit(0)
+      }
+    })()
+  })
+  process.send({ ready: true })
+}
