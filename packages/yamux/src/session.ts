@@ -198,7 +198,8 @@ export class Session implements StreamHost {
 
   /**
    * Resolves the next stream the peer opened, or `null` once no more will come
-   * (the session is closing or over).
+   * (the session is closing or over). Streams that arrived before the end are still
+   * returned (with their data and FIN) before `null`.
    */
   accept(): Promise<Stream | null> {
     const s = this.takeAccepted()
@@ -541,14 +542,11 @@ export class Session implements StreamHost {
     this.settleAcceptWaiters()
     const endErr = this.endError
     const streams = [...this.streams.values()]
-    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) {
-      const s = this.acceptQueue[i]
-      if (!this.streams.has(s.id)) streams.push(s)
-    }
     this.streams.clear()
-    this.acceptQueue = []
-    this.acceptHead = 0
     for (const s of streams) s.onSessionEnd(endErr)
+    // Streams that arrived but were not accepted yet stay acceptable: their data (and FIN)
+    // arrived before the end, so accept() still returns them, then null.
+    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) this.acceptQueue[i].onSessionEnd(endErr)
   }
 
   private clearTimers(): void {

@@ -51,6 +51,8 @@ interface ReadOp {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve()
+/** Largest Data frame we send (see writeSome). */
+const MAX_DATA_FRAME = INITIAL_STREAM_WINDOW
 
 // Handshake progress of the stream (flags still owed to the peer, §8.3).
 const SYN_OWED = 1 // we opened it and have not yet sent SYN
@@ -257,8 +259,10 @@ export class Stream {
   private writeSome(data: Uint8Array, offset: number): number {
     const host = this.host
     while (offset < data.length && this.sendWindow > 0 && host.hasQueueSpace()) {
-      // §8.4: one frame carries min(send window, remaining) bytes, like tokio-yamux.
-      const n = Math.min(this.sendWindow, data.length - offset)
+      // §8.4: one frame carries min(send window, remaining) bytes, like tokio-yamux, but never
+      // more than 256 KiB: every tokio-yamux peer accepts that (its max window is ≥ 256 KiB),
+      // and it bounds how far one frame can overshoot the session's queue cap.
+      const n = Math.min(this.sendWindow, data.length - offset, MAX_DATA_FRAME)
       const payload = offset === 0 && n === data.length ? data : data.subarray(offset, offset + n)
       host.writer.data(this.takeFlags(), this.id, payload)
       this.sendWindow -= n
