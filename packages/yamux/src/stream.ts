@@ -279,7 +279,7 @@ export class Stream {
   /** @internal Continues queued writes (window grew or queue has space). */
   pumpWrites(): void {
     while (this.writesHead < this.writes.length) {
-      const refusal = this.writeRefusal()
+      const refusal = this.queuedWriteRefusal()
       if (refusal !== undefined) return this.failWrites(refusal)
       const op = this.writes[this.writesHead]
       op.offset = this.writeSome(op.data, op.offset)
@@ -309,11 +309,18 @@ export class Stream {
     if (waiters !== null) for (const w of waiters) w(err)
   }
 
+  /** Why a new write is refused (also after close() was requested: it queues behind the FIN). */
   private writeRefusal(): YamuxError | undefined {
-    if (this.sendState === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
-    if (this.sendState === 'closed' || this.closeWaiters !== null) {
+    if (this.closeWaiters !== null && this.sendState === 'open') {
       return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     }
+    return this.queuedWriteRefusal()
+  }
+
+  /** Why a write already queued cannot go on. */
+  private queuedWriteRefusal(): YamuxError | undefined {
+    if (this.sendState === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.sendState === 'closed') return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     if (this.sessionError !== undefined) return this.sessionError
     return this.host.writeRefusal()
   }

@@ -1,0 +1,287 @@
+// Half close (§8.3), RST, and the one cleanup path (LESSONS #8: counts return to zero).
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import {
+  Session,
+  FLAG_ACK,
+  FLAG_FIN,
+  FLAG_RST,
+  FLAG_SYN,
+  INITIAL_STREAM_WINDOW,
+  TYPE_DATA,
+  TYPE_WINDOW_UPDATE,
+  type Stream,
+} from '../src/index.js'
+import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
+
+for (const transport of ['memory', 'tcp'] as const) {
+  test(`half close in both directions: each side keeps writing after the other's FIN (${transport})`, async () => {
+    const { client, server, cleanup } = await sessionPair(transport)
+    try {
+      const c = await client.openStream()
+      const up = random(300 * 1024)
+      const serverReads = server.accept().then((s) => readAll(s!).then((data) => ({ s: s!, data })))
+      await within(c.write(up), 5000, 'client write')
+      await c.close()
+      await assert.rejects(c.write(Buffer.from('no')), { code: 'ERR_STREAM_CLOSED' })
+      const { s, data } = await within(serverReads, 5000, 'server reads to EOF')
+      assert.equal(sha256(data), sha256(up))
+      assert.equal(await s.read(), null, 'EOF is sticky')
+      assert.equal(server.streamCount, 1, 'half-closed: still counted')
+      const down = random(300 * 1024)
+      const clientReads = readAll(c) // the client reads after its own FIN
+      await within(s.write(down), 5000, 'the server writes after the client FIN')
+      await s.close()
+      assert.equal(sha256(await within(clientReads, 5000, 'client reads')), sha256(down))
+      await sleep(20)
+      assert.equal(client.streamCount, 0)
+      assert.equal(server.streamCount, 0)
+    } finally {
+      await cleanup()
+    }
+  })
+
+  test(`RST is seen by a blocked reader and a blocked writer (${transport})`, async () => {
+    const { client, server, cleanup } = await sessionPair(transport)
+    try {
+      const c = await client.openStream()
+      await c.write(Buffer.from('x'))
+      const s = (await server.accept())!
+      await readN(s, 1)
+      const blockedWrite = c.write(random(INITIAL_STREAM_WINDOW * 2)) // blocks on window
+      const blockedRead = c.read()
+      const outcomes = Promise.allSettled([blockedWrite, blockedRead])
+      await sleep(30)
+      s.reset()
+      const [w, r] = await within(outcomes, 3000, 'both settle on RST')
+      assert.equal(w.status, 'rejected')
+      assert.equal((w as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
+      assert.equal(r.status, 'rejected')
+      assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
+      await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
+      await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+      await sleep(20)
+      assert.equal(client.streamCount, 0)
+      assert.equal(server.streamCount, 0)
+      assert.equal(client.state, 'open', 'a reset ends the stream, not the session')
+    } finally {
+      await cleanup()
+    }
+  })
+}
+
+test('data buffered before a RST is still readable, then the reset is reported (tokio-yamux order)', async () => {
+  const { client, server, cleanup } = await sessionPair('memory')
+  try {
+    const c = await client.openStream()
+    await c.write(Buffer.from('before-reset'))
+    const s = (await server.accept())!
+    await sleep(10)
+    c.reset()
+    await sleep(10)
+    assert.equal(Buffer.from((await s.read())!).toString(), 'before-reset')
+    await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
+  } finally {
+    await cleanup()
+  }
+})
+
+test('a local reset fails our own pending read and write with ERR_STREAM_RESET', async () => {
+  const { client, server, cleanup } = await sessionPair('memory')
+  try {
+    const c = await client.openStream()
+    const w = c.write(random(INITIAL_STREAM_WINDOW + 1))
+    const r = c.read()
+    const outcomes = Promise.allSettled([w, r])
+    await sleep(10)
+    c.reset()
+    const res = await outcomes
+    for (const o of res) assert.equal((o as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
+    const s = (await server.accept())!
+    await assert.rejects(readAll(s), { code: 'ERR_STREAM_RESET' })
+  } finally {
+    await cleanup()
+  }
+})
+
+test('a stream refused by the peer (ACK|RST) fails writes with ERR_STREAM_RESET and is forgotten', async () => {
+  const { client, server, cleanup } = await sessionPair('memory', {}, { maxStreamCount: 1 })
+  try {
+    const first = await client.openStream()
+    await first.write(Buffer.from('1'))
+    const second = await client.openStream()
+    await assert.rejects(
+      (async () => {
+        for (let i = 0; i < 100; i++) {
+          await second.write(Buffer.from('2'))
+          await sleep(5)
+        }
+      })(),
+      { code: 'ERR_STREAM_RESET' },
+    )
+    assert.equal(client.streamCount, 1)
+    assert.equal(server.streamCount, 1)
+  } finally {
+    await cleanup()
+  }
+})
+
+test('FIN after a local close frees the slot for max_stream_count (tentacle #458)', async () => {
+  const { client, server, cleanup } = await sessionPair('memory', {}, { maxStreamCount: 1 })
+  try {
+    for (let round = 0; round < 3; round++) {
+      const c = await client.openStream()
+      await c.write(Buffer.from(`round ${round}`))
+      await c.close() // local FIN first
+      const s = (await server.accept())!
+      assert.equal(Buffer.from(await readAll(s)).toString(), `round ${round}`)
+      await s.close() // then the peer's FIN
+      assert.equal(await c.read(), null)
+      await sleep(10)
+      assert.equal(server.streamCount, 0, `round ${round}: the slot is free`)
+      assert.equal(client.streamCount, 0)
+    }
+  } finally {
+    await cleanup()
+  }
+})
+
+type Path = (c: Stream, s: Stream) => Promise<void>
+const closePaths: Record<string, Path> = {
+  'both FIN, opener first': async (c, s) => {
+    await c.close()
+    await readAll(s)
+    await s.close()
+    await readAll(c)
+  },
+  'both FIN, acceptor first': async (c, s) => {
+    await s.close()
+    await readAll(c)
+    await c.close()
+    await readAll(s)
+  },
+  'opener resets': async (c, s) => {
+    c.reset()
+    await assert.rejects(readAll(s), { code: 'ERR_STREAM_RESET' })
+  },
+  'acceptor resets': async (c, s) => {
+    s.reset()
+    await assert.rejects(readAll(c), { code: 'ERR_STREAM_RESET' })
+  },
+  'reset after a half close': async (c, s) => {
+    await c.close()
+    await readAll(s)
+    s.reset()
+    await assert.rejects(c.read(), { code: 'ERR_STREAM_RESET' })
+  },
+  'both reset at once': async (c, s) => {
+    c.reset()
+    s.reset()
+  },
+}
+
+for (const [name, path] of Object.entries(closePaths)) {
+  test(`stream counts return to zero: ${name}`, async () => {
+    const { client, server, cleanup } = await sessionPair('memory')
+    try {
+      const pairs: [Stream, Stream][] = []
+      for (let i = 0; i < 20; i++) {
+        const c = await client.openStream()
+        await c.write(Buffer.from('hi'))
+        const s = (await server.accept())!
+        await readN(s, 2)
+        pairs.push([c, s])
+      }
+      assert.equal(client.streamCount, 20)
+      await Promise.all(pairs.map(([c, s]) => path(c, s)))
+      await sleep(30)
+      assert.equal(client.streamCount, 0)
+      assert.equal(server.streamCount, 0)
+      assert.equal(client.state, 'open')
+    } finally {
+      await cleanup()
+    }
+  })
+}
+
+test('no frame for a stream after it is closed both ways, whatever the application does next', async () => {
+  const [a, b] = duplexPair()
+  const session = new Session(a, { role: 'server', enableKeepalive: false })
+  const peer = new RawPeer(b)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
+  const s = (await session.accept())!
+  const body = random(200 * 1024)
+  peer.send(TYPE_DATA, 0, 1, body.length, body)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN, 1, 0)
+  await s.close()
+  await peer.waitFor((f) => f.streamId === 1 && (f.flags & FLAG_FIN) !== 0)
+  const mark = peer.frames.length
+  assert.equal(session.streamCount, 0)
+  await readAll(s) // consuming after both FINs must not send a window update
+  s.reset() // nor an RST
+  await s.close()
+  await sleep(30)
+  assert.deepEqual(peer.frames.slice(mark), [])
+  // And an inbound frame for the forgotten id is ignored.
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN | FLAG_ACK, 1, 10)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_RST, 1, 0)
+  await sleep(20)
+  assert.equal(session.state, 'open')
+  assert.deepEqual(peer.frames.slice(mark), [])
+  session.destroy()
+})
+
+test('a second FIN, or data after FIN, from the peer is ignored (tokio-yamux stops reading the stream)', async () => {
+  const [a, b] = duplexPair()
+  const session = new Session(a, { role: 'server', enableKeepalive: false })
+  const peer = new RawPeer(b)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
+  const s = (await session.accept())!
+  peer.send(TYPE_DATA, FLAG_FIN, 1, 3, Buffer.from('end'))
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN, 1, 0)
+  peer.send(TYPE_DATA, 0, 1, 5, Buffer.from('extra'))
+  assert.equal(Buffer.from(await readAll(s)).toString(), 'end')
+  await s.write(Buffer.from('still writable'))
+  assert.equal(session.state, 'open')
+  const d = await peer.waitFor((f) => f.type === TYPE_DATA && f.streamId === 1)
+  assert.equal(d.body?.toString(), 'still writable')
+  assert.equal(d.flags & FLAG_ACK, 0, 'ACK went out with the window update at accept')
+  session.destroy()
+})
+
+test('close() waits for pending writes, then sends FIN after the data', async () => {
+  const [a, b] = duplexPair()
+  const session = new Session(a, { role: 'client', enableKeepalive: false })
+  const peer = new RawPeer(b)
+  const s = await session.openStream()
+  const data = random(INITIAL_STREAM_WINDOW + 1000)
+  const w = s.write(data)
+  const closing = s.close()
+  await assert.rejects(s.write(Buffer.from('late')), { code: 'ERR_STREAM_CLOSED' })
+  await sleep(20)
+  assert.equal(peer.frames.filter((f) => f.flags & FLAG_FIN).length, 0, 'no FIN while data waits for window')
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_ACK, 1, 4096)
+  await within(Promise.all([w, closing]), 2000, 'write and close complete')
+  await peer.waitFor((f) => (f.flags & FLAG_FIN) !== 0, 2000, 'FIN')
+  const frames = peer.frames.filter((f) => f.streamId === 1)
+  const finAt = frames.findIndex((f) => f.flags & FLAG_FIN)
+  const lastData = frames.map((f) => f.type).lastIndexOf(TYPE_DATA)
+  assert.ok(finAt > lastData, 'FIN follows the last data frame')
+  assert.equal(frames.filter((f) => f.type === TYPE_DATA).reduce((n, f) => n + f.length, 0), data.length)
+  session.destroy()
+})
+
+test('FIN+RST flags: RST on a frame wins over FIN for the receiver', async () => {
+  const [a, b] = duplexPair()
+  const session = new Session(a, { role: 'server', enableKeepalive: false })
+  const peer = new RawPeer(b)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
+  const s = (await session.accept())!
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN | FLAG_RST, 1, 0)
+  await sleep(10)
+  // FIN arrived first in the flag order, so reads see EOF; writes see the reset.
+  assert.equal(await s.read(), null)
+  await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+  assert.equal(session.streamCount, 0)
+  session.destroy()
+})
