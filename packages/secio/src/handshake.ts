@@ -111,6 +111,12 @@ interface Config {
   timeoutMs: number
 }
 
+const DEFAULT_PROPOSITIONS = {
+  agreements: DEFAULT_AGREEMENTS.join(','),
+  ciphers: DEFAULT_CIPHERS.join(','),
+  digests: DEFAULT_DIGESTS.join(','),
+}
+
 function resolveConfig(opts: HandshakeOptions): Config {
   if (opts === null || typeof opts !== 'object' || opts.key === undefined) {
     throw new SecioError('ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)')
@@ -124,9 +130,9 @@ function resolveConfig(opts: HandshakeOptions): Config {
     throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`)
   }
   return {
-    agreements: propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS).text,
-    ciphers: propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS).text,
-    digests: propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS).text,
+    agreements: opts.agreements === undefined ? DEFAULT_PROPOSITIONS.agreements : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS).text,
+    ciphers: opts.ciphers === undefined ? DEFAULT_PROPOSITIONS.ciphers : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS).text,
+    digests: opts.digests === undefined ? DEFAULT_PROPOSITIONS.digests : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS).text,
     maxFrameLength,
     timeoutMs,
   }
@@ -134,6 +140,38 @@ function resolveConfig(opts: HandshakeOptions): Config {
 
 function concatBytes(...parts: Uint8Array[]): Buffer {
   return Buffer.concat(parts)
+}
+
+/**
+ * Propose payloads differ only in the 16-byte nonce for a given key and
+ * propositions; the encoded template is kept per key (§3.2). The nonce is the
+ * first field, so it sits at a fixed offset: 4 (total size) + 4 × 5 (offsets) + 4 (its length).
+ */
+const PROPOSE_NONCE_OFFSET = 4 + 4 * 5 + 4
+const proposeTemplates = new WeakMap<SecioKeyPair, Map<string, Uint8Array>>()
+
+function encodePropose(key: SecioKeyPair, config: Config, nonce: Uint8Array): Uint8Array {
+  if (nonce.length !== NONCE_SIZE) {
+    return ProposeCodec.encode({ rand: nonce, pubkey: encodePublicKey(key.publicKey), exchanges: config.agreements, ciphers: config.ciphers, hashes: config.digests })
+  }
+  let perKey = proposeTemplates.get(key)
+  if (perKey === undefined) proposeTemplates.set(key, (perKey = new Map()))
+  const id = `${config.agreements}|${config.ciphers}|${config.digests}`
+  let template = perKey.get(id)
+  if (template === undefined) {
+    template = ProposeCodec.encode({
+      rand: new Uint8Array(NONCE_SIZE),
+      pubkey: encodePublicKey(key.publicKey),
+      exchanges: config.agreements,
+      ciphers: config.ciphers,
+      hashes: config.digests,
+    })
+    if (perKey.size < 16) perKey.set(id, template)
+  }
+  const out = Buffer.allocUnsafe(template.length)
+  out.set(template)
+  out.set(nonce, PROPOSE_NONCE_OFFSET)
+  return out
 }
 
 class Handshake {
@@ -307,13 +345,7 @@ class Handshake {
   #sendPropose(): void {
     const nonce = this.#opts.testing?.nonce ?? this.#crypto.randomBytes(NONCE_SIZE)
     this.#localNonce = nonce
-    this.#localPropose = ProposeCodec.encode({
-      rand: nonce,
-      pubkey: encodePublicKey(this.#opts.key.publicKey),
-      exchanges: this.#config.agreements,
-      ciphers: this.#config.ciphers,
-      hashes: this.#config.digests,
-    })
+    this.#localPropose = encodePropose(this.#opts.key, this.#config, nonce)
     this.#send(this.#localPropose)
   }
 

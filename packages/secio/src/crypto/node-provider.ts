@@ -101,23 +101,34 @@ class NodeOpener implements AeadOpener {
 
 class EcEphemeral implements EphemeralKey {
   readonly publicKey: Uint8Array
-  readonly #ecdh: nc.ECDH
+  #ecdh: nc.ECDH | null
   constructor(
     readonly agreement: 'P-256' | 'P-384',
     secret?: Uint8Array,
   ) {
-    this.#ecdh = nc.createECDH(EC_CURVE[agreement])
-    if (secret === undefined) this.#ecdh.generateKeys()
-    else this.#ecdh.setPrivateKey(asBuffer(secret))
-    this.publicKey = this.#ecdh.getPublicKey(null, 'uncompressed')
+    const ecdh = ecdhPool[agreement].pop() ?? nc.createECDH(EC_CURVE[agreement])
+    this.#ecdh = ecdh
+    if (secret === undefined) {
+      this.publicKey = ecdh.generateKeys() // uncompressed by default (§3.8)
+    } else {
+      ecdh.setPrivateKey(asBuffer(secret))
+      this.publicKey = ecdh.getPublicKey(null, 'uncompressed')
+    }
   }
   deriveSecret(remote: Uint8Array): Uint8Array {
-    // Only uncompressed points are accepted (§3.8: the ring path does the same).
-    if (remote[0] !== 0x04) throw invalidEphemeral()
+    const ecdh = this.#ecdh
+    if (ecdh === null) throw new SecioError('ERR_UNSUPPORTED', 'ephemeral key already used')
+    // One use only: the object goes back to the pool and gets a new key before its next use.
+    this.#ecdh = null
+    const pool = ecdhPool[this.agreement]
     try {
-      return this.#ecdh.computeSecret(asBuffer(remote))
+      // Only uncompressed points are accepted (§3.8: the ring path does the same).
+      if (remote[0] !== 0x04) throw invalidEphemeral()
+      return ecdh.computeSecret(asBuffer(remote))
     } catch (cause) {
-      throw invalidEphemeral(cause)
+      throw cause instanceof SecioError ? cause : invalidEphemeral(cause)
+    } finally {
+      if (pool.length < ECDH_POOL_MAX) pool.push(ecdh)
     }
   }
 }
@@ -170,9 +181,37 @@ function loadLibsecp256k1(): Libsecp256k1 | null {
   return libsecp256k1
 }
 
+/** One-shot hash (node ≥ 20.12) avoids a Hash object per call; falls back to createHash. */
+const oneShotHash = (nc as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
+
 function sha256(message: Uint8Array): Buffer {
-  return nc.createHash('sha256').update(message).digest()
+  return oneShotHash !== undefined ? oneShotHash('sha256', message, 'buffer') : nc.createHash('sha256').update(message).digest()
 }
+
+/** Random bytes from a refilled pool: one getrandom call per 256 nonces instead of one each. */
+const RANDOM_POOL_SIZE = 4096
+const randomPool = Buffer.allocUnsafe(RANDOM_POOL_SIZE)
+let randomOffset = RANDOM_POOL_SIZE
+
+function pooledRandomBytes(length: number): Buffer {
+  if (length > 256) return nc.randomBytes(length)
+  if (randomOffset + length > RANDOM_POOL_SIZE) {
+    nc.randomFillSync(randomPool)
+    randomOffset = 0
+  }
+  // A copy: the pool is overwritten later, and used bytes are never handed out twice.
+  const out = Buffer.from(randomPool.subarray(randomOffset, randomOffset + length))
+  randomPool.fill(0, randomOffset, randomOffset + length)
+  randomOffset += length
+  return out
+}
+
+/**
+ * ECDH objects are costly to create; generateKeys() on a used one makes a fresh
+ * key pair, so spent objects are kept for reuse (bounded, per curve).
+ */
+const ECDH_POOL_MAX = 64
+const ecdhPool: Record<'P-256' | 'P-384', nc.ECDH[]> = { 'P-256': [], 'P-384': [] }
 
 class LibsecpSigner implements Signer {
   readonly #secret: Uint8Array
@@ -245,10 +284,12 @@ class NodeCryptoProvider implements CryptoProvider {
   }
 
   randomBytes(length: number): Uint8Array {
-    return nc.randomBytes(length)
+    return pooledRandomBytes(length)
   }
 
   sha256(...parts: Uint8Array[]): Uint8Array {
+    if (parts.length === 1) return sha256(parts[0]!)
+    if (oneShotHash !== undefined) return oneShotHash('sha256', Buffer.concat(parts), 'buffer')
     const h = nc.createHash('sha256')
     for (const p of parts) h.update(p)
     return h.digest()
