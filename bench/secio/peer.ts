@@ -1,6 +1,6 @@
 // The server half of `npm run bench -- secio`. Runs inside the bench process or
 // as a child process (then driven over IPC), so the two setups can be compared.
-//   handshake server: per connection, [secio handshake], read 1 byte, write 1 byte back, close.
+//   handshake server: raw: read 1 byte, write 1 byte back, close; secio: handshake, then wait for the client's close.
 //   sink server:      per connection, [secio handshake], read until `total` bytes, write 1 ack byte.
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -20,7 +20,9 @@ const key = SecioKeyPair.generate()
 function serve(stream: Duplex, spec: ServerSpec): void {
   stream.on('error', () => {})
   if (spec.kind === 'handshake') {
-    stream.once('data', () => stream.end(Buffer.of(2)))
+    // raw: answer the client's byte; secio: the handshake was the exchange, wait for the close.
+    if (spec.mode === 'raw') stream.once('data', () => stream.end(Buffer.of(2)))
+    else stream.resume()
     return
   }
   const total = spec.total ?? 0
