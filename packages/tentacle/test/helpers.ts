@@ -6,13 +6,14 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 /** Spawns `node --import tsx <script> ...args`; the caller must `reap()` it. */
-export function spawnTs(script: string, args: string[], opts: { shellPrefix?: string } = {}): ChildProcess {
+export function spawnTs(script: string, args: string[], opts: { shellPrefix?: string; stdin?: boolean } = {}): ChildProcess {
   const nodeArgs = ['--conditions=source', '--import', 'tsx', script, ...args]
+  const stdio: ['pipe' | 'ignore', 'pipe', 'inherit'] = [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit']
   if (opts.shellPrefix) {
     const quoted = [process.execPath, ...nodeArgs].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
-    return spawn('bash', ['-c', `${opts.shellPrefix}; exec ${quoted}`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    return spawn('bash', ['-c', `${opts.shellPrefix}; exec ${quoted}`], { stdio })
   }
-  return spawn(process.execPath, nodeArgs, { stdio: ['ignore', 'pipe', 'inherit'] })
+  return spawn(process.execPath, nodeArgs, { stdio })
 }
 
 /** Kills a child (if still running) and waits for it to exit. */
