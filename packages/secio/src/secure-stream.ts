@@ -159,12 +159,14 @@ export class SecureStream extends Duplex {
     s.on('drain', this.#onDrain)
     s.on('error', this.#onError)
     s.on('close', this.#onClose)
-    if (s.destroyed) {
-      this.#socketClosed = true
+    // The peer may have ended (or the socket closed) while the handshake was finishing.
+    if (s.readableEnded) this.#socketEnded = true
+    if (s.destroyed) this.#socketClosed = true
+    if (this.#socketClosed && !this.#socketEnded) {
       process.nextTick(() => this.destroy(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed during the handshake')))
     } else {
-      if (s.isPaused()) s.resume()
-      // Frames that arrived together with the nonce echo.
+      if (!this.#socketClosed && s.isPaused()) s.resume()
+      // Frames that arrived together with the nonce echo (and a clean EOF, if any).
       this.#drain()
     }
   }

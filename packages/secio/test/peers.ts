@@ -62,6 +62,10 @@ export interface Script {
   epubkey?: (real: Uint8Array) => Uint8Array
   /** Replace the nonce we echo (it is still encrypted correctly). */
   echo?: (peerNonce: Uint8Array) => Uint8Array
+  /** Plaintext sent as further frames right after the echo. */
+  thenSend?: Uint8Array[]
+  /** End the connection (FIN) right after the echo (and thenSend). */
+  thenEnd?: boolean
 }
 
 /**
@@ -108,6 +112,8 @@ export function scriptedPeer(socket: Duplex, key: SecioKeyPair, script: Script):
     const enc = p.createAead(cipher, keys.localKey)
     const echo = script.echo ? script.echo(propose.rand) : propose.rand
     socket.write(encodeFrame(Buffer.concat(enc.seal([echo], echo.length))))
+    for (const m of script.thenSend ?? []) socket.write(encodeFrame(Buffer.concat(enc.seal([m], m.length))))
+    if (script.thenEnd) socket.end()
   })()
 }
 

@@ -6,9 +6,17 @@ import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
-import { FrameDecoder, handshake, nobleCryptoProvider, nodeCryptoProvider, SecioKeyPair, type HandshakeOptions } from '../src/index.js'
+import {
+  createNodeCryptoProvider,
+  FrameDecoder,
+  handshake,
+  nobleCryptoProvider,
+  nodeCryptoProvider,
+  SecioKeyPair,
+  type HandshakeOptions,
+} from '../src/index.js'
 import { pattern, readBytes, tcpPair, within } from './helpers.js'
-import { chaoticPair } from './peers.js'
+import { chaoticPair, scriptedPeer } from './peers.js'
 
 const keyA = SecioKeyPair.generate()
 const keyB = SecioKeyPair.generate()
@@ -81,6 +89,28 @@ describe('chaotic chunking', () => {
       close()
     }
   })
+})
+
+describe('end of stream right after the handshake', () => {
+  // With signatures verified on the thread pool, the FIN can arrive while the handshake still verifies.
+  const asyncOpenssl = createNodeCryptoProvider({ secp256k1: 'openssl', asyncSignatures: true })
+  for (const crypto of [nodeCryptoProvider, asyncOpenssl]) {
+  test(`a peer that sends its echo, data and FIN back to back: the data arrives, then EOF (${crypto === asyncOpenssl ? 'async OpenSSL signatures' : 'default provider'})`, async () => {
+    const { client, server, close } = await tcpPair()
+    try {
+      const data = [Buffer.from('first'), pattern(100_000)]
+      void scriptedPeer(client, keyA, { thenSend: data, thenEnd: true }).catch(() => {})
+      const r = await within(5000, handshake(server, { key: keyB, allowHalfOpen: true, crypto }))
+      const parts: Buffer[] = []
+      r.stream.on('data', (c: Buffer) => parts.push(c))
+      await within(5000, r.stream.readableEnded ? Promise.resolve() : once(r.stream, 'end'))
+      assert.ok(Buffer.concat(parts).equals(Buffer.concat(data)))
+      r.stream.destroy()
+    } finally {
+      close()
+    }
+  })
+  }
 })
 
 describe('backpressure', () => {
