@@ -1,7 +1,7 @@
 // Handshakes over real TCP loopback: every agreement × cipher × digest, each
 // provider as dialer and as listener (node↔noble too), then a 1 MiB echo.
 // Also suite selection (§3.7), options, the default deadline and result fields.
-import { describe, test } from 'node:test'
+import { describe, mock, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
@@ -127,8 +127,30 @@ describe('negotiation', () => {
 })
 
 describe('options', () => {
-  test('the default deadline is 10 000 ms (§3.14)', () => {
+  test('the default deadline is 10 000 ms (§3.14): a silent peer fails at 10 s, not before', async () => {
     assert.equal(DEFAULT_HANDSHAKE_TIMEOUT_MS, 10_000)
+    const { client, close } = await tcpPair()
+    mock.timers.enable({ apis: ['setTimeout'] })
+    try {
+      let settled: unknown
+      const p = handshake(client, { key: dialerKey }).then(
+        () => (settled = 'resolved'),
+        (e: unknown) => (settled = e),
+      )
+      mock.timers.tick(9_999)
+      await new Promise((r) => setImmediate(r))
+      assert.equal(settled, undefined, 'failed before the default deadline')
+      mock.timers.tick(1)
+      for (let i = 0; i < 5 && settled === undefined; i++) await new Promise((r) => setImmediate(r))
+      client.destroy() // settles the handshake in any case, so a wrong default cannot hang the test
+      await p
+      assert.ok(settled instanceof SecioError && settled.code === 'ERR_HANDSHAKE_TIMEOUT', String(settled))
+      assert.equal((settled as SecioError).phase, 'awaiting-propose')
+      assert.match((settled as SecioError).message, /10000 ms/)
+    } finally {
+      mock.timers.reset()
+      close()
+    }
   })
 
   test('an unknown cipher name, an empty list, a bad timeout are ERR_INVALID_OPTION and the socket is destroyed', async () => {
