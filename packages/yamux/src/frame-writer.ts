@@ -11,9 +11,21 @@
 //   connection makes progress (a batch's write callback). Inbound traffic never
 //   touches it.
 import type { Duplex } from 'node:stream'
-import { HEADER_SIZE, TYPE_DATA, writeHeader } from './frame.js'
+import { HEADER_SIZE, INITIAL_STREAM_WINDOW, TYPE_DATA, writeHeader } from './frame.js'
 
 const SLAB_SIZE = 16 * 1024
+/**
+ * Largest Data frame built by merging writes: 256 KiB, which every tokio-yamux peer accepts
+ * (its decoder limit is its max window, ≥ 256 KiB, §8.1).
+ */
+const MAX_MERGED_DATA = INITIAL_STREAM_WINDOW
+
+function writeU32(buf: Uint8Array, offset: number, v: number): void {
+  buf[offset] = v >>> 24
+  buf[offset + 1] = (v >>> 16) & 0xff
+  buf[offset + 2] = (v >>> 8) & 0xff
+  buf[offset + 3] = v & 0xff
+}
 
 export interface FrameWriterHooks {
   /** The queue shrank (the connection made progress): blocked writers may continue. */
@@ -40,7 +52,16 @@ export class FrameWriter {
   private runStart = 0
 
   private deferFlush: () => void
-  private flushScheduled: NodeJS.Immediate | undefined
+  // The last queued Data frame, while it may still grow (see data()).
+  private openDataId = -1
+  private openDataSlab: Buffer = this.slab
+  private openDataOffset = 0
+  private openDataLength = 0
+
+  private readonly runSoonFlush: () => void
+  private readonly runLateFlush: () => void
+  private soonScheduled = false
+  private lateImmediate: NodeJS.Immediate | undefined
   private inflightBatches = 0
   private stallTimer: NodeJS.Timeout | undefined
   /** When the oldest batch still pending in the connection began waiting (or it last progressed). */
@@ -55,7 +76,15 @@ export class FrameWriter {
     this.onDrain = this.onDrain.bind(this)
     this.onBatchWritten = this.onBatchWritten.bind(this)
     this.runFlush = this.runFlush.bind(this)
-    this.deferFlush = () => process.nextTick(this.runFlush)
+    this.runSoonFlush = () => {
+      this.soonScheduled = false
+      this.runFlush()
+    }
+    this.deferFlush = () => process.nextTick(this.runSoonFlush)
+    this.runLateFlush = () => {
+      this.lateImmediate = undefined
+      this.runFlush()
+    }
     this.onStallTimer = this.onStallTimer.bind(this)
     conn.on('drain', this.onDrain)
   }
@@ -78,27 +107,52 @@ export class FrameWriter {
   /** Queues a header-only frame (WindowUpdate, Ping, GoAway). */
   control(type: number, flags: number, streamId: number, length: number): void {
     if (this.closed) return
+    this.openDataId = -1 // later data must stay after this frame
     this.putHeader(type, flags, streamId, length)
     this.pendingBytes += HEADER_SIZE
     this.controlBytes += HEADER_SIZE
-    this.schedule()
+    this.scheduleLate()
   }
 
-  /** Queues a Data frame; `payload` is kept by reference (the caller must not mutate it). */
+  /**
+   * Queues a Data frame; `payload` is kept by reference (the caller must not mutate it).
+   * When the last queued frame is an unflushed Data frame of the same stream without flags,
+   * the payload joins it instead (its header's length grows, up to MAX_MERGED_DATA): one
+   * frame, one header and one decode on the peer instead of several. The bytes on the wire
+   * are the same stream bytes in the same order.
+   */
   data(flags: number, streamId: number, payload: Uint8Array): void {
     if (this.closed) return
-    this.putHeader(TYPE_DATA, flags, streamId, payload.length)
-    if (payload.length > 0) {
+    const n = payload.length
+    if (
+      flags === 0 &&
+      streamId === this.openDataId &&
+      n > 0 &&
+      this.openDataLength + n <= MAX_MERGED_DATA
+    ) {
+      this.openDataLength += n
+      writeU32(this.openDataSlab, this.openDataOffset + 8, this.openDataLength)
+      this.chunks.push(payload)
+      this.pendingBytes += n
+      return
+    }
+    this.putHeader(TYPE_DATA, flags, streamId, n)
+    if (n > 0) {
       this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
       this.runStart = this.slabPos
       this.chunks.push(payload)
+      this.openDataId = streamId
+      this.openDataSlab = this.slab
+      this.openDataOffset = this.slabPos - HEADER_SIZE
+      this.openDataLength = n
     }
-    this.pendingBytes += HEADER_SIZE + payload.length
+    this.pendingBytes += HEADER_SIZE + n
     this.schedule()
   }
 
   /** Drops every frame not yet handed to the connection (tokio-yamux does this on GoAway, §8.6). */
   clear(): void {
+    this.openDataId = -1
     this.chunks = []
     this.runStart = this.slabPos
     this.pendingBytes = 0
@@ -119,7 +173,8 @@ export class FrameWriter {
     if (this.closed) return
     this.closed = true
     this.clear()
-    this.flushScheduled = undefined
+    if (this.lateImmediate !== undefined) clearImmediate(this.lateImmediate)
+    this.lateImmediate = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined
     this.conn.removeListener('drain', this.onDrain)
@@ -137,12 +192,23 @@ export class FrameWriter {
     this.slabPos += HEADER_SIZE
   }
 
+  /** Data: flush once the current burst of synchronous work and its microtasks is done. */
   private schedule(): void {
-    if (this.flushScheduled === undefined) { this.flushScheduled = 1 as any; queueMicrotask(this.deferFlush) }
+    if (!this.soonScheduled) {
+      this.soonScheduled = true
+      queueMicrotask(this.deferFlush)
+    }
+  }
+
+  /**
+   * Control frames alone (window updates, ping answers) wait for the end of this event-loop
+   * turn, so that everything read in one turn is answered with one write.
+   */
+  private scheduleLate(): void {
+    if (this.lateImmediate === undefined && !this.soonScheduled) this.lateImmediate = setImmediate(this.runLateFlush)
   }
 
   private runFlush(force?: unknown): void {
-    this.flushScheduled = undefined
     if (this.closed || this.pendingBytes === 0) return
     const conn = this.conn
     if ((conn.writableNeedDrain && force !== true) || conn.destroyed || conn.writableEnded) return
@@ -152,6 +218,7 @@ export class FrameWriter {
     }
     const chunks = this.chunks
     this.chunks = []
+    this.openDataId = -1 // handed over: its header must not change any more
     this.pendingBytes = 0
     this.controlBytes = 0
     if (this.inflightBatches++ === 0) {
