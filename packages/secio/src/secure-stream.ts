@@ -98,6 +98,8 @@ export class SecureStream extends Duplex {
 
   /** Callback of the write waiting for the socket's 'drain'. */
   #pendingWrite: ((err?: Error | null) => void) | null = null
+  /** Callback of _final waiting for the socket to finish. */
+  #pendingFinal: ((err?: Error | null) => void) | null = null
 
   readonly #onData = (chunk: Buffer): void => {
     this.#decoder.push(chunk)
@@ -124,6 +126,7 @@ export class SecureStream extends Duplex {
       this.#pendingWrite = null
       cb(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed before the write was accepted'))
     }
+    this.#finishFinal()
     // A clean EOF leaves buffered plaintext for the reader; anything else ends the stream now.
     if (!this.#socketEnded) this.destroy()
   }
@@ -374,7 +377,18 @@ export class SecureStream extends Duplex {
       return
     }
     // secio has no half-close: ending our side ends the socket (FIN), as Rust's poll_shutdown.
-    this.socket.end(() => cb())
+    // The socket closing first also completes it (see #onClose).
+    this.#pendingFinal = cb
+    this.socket.end(this.#finishFinal)
+  }
+
+  /** Completes a pending _final once (socket finished or closed). */
+  readonly #finishFinal = (): void => {
+    const cb = this.#pendingFinal
+    if (cb !== null) {
+      this.#pendingFinal = null
+      cb()
+    }
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
