@@ -34,6 +34,9 @@ const BATCH_SIZE = 64 * 1024
 
 type State = 'open' | 'closing' | 'closed'
 
+/** Told whether a queued message was handed to yamux (true) or dropped (false). */
+export type SentCallback = (sent: boolean) => void
+
 /**
  * One open protocol on one session (§10): u32be length-delimited messages
  * (§10.1) over a yamux stream, a high and a normal send queue (§12.3), and
@@ -52,6 +55,11 @@ export class ProtocolStream {
 
   private readonly high: Uint8Array[] = []
   private readonly normal: Uint8Array[] = []
+  /** Beside `high`/`normal`, index for index: who wants to know the message went out. */
+  private readonly highCbs: Array<SentCallback | undefined> = []
+  private readonly normalCbs: Array<SentCallback | undefined> = []
+  /** Callbacks of the messages in the write yamux holds now. */
+  private inFlightCbs: SentCallback[] = []
   private highHead = 0
   private normalHead = 0
   /** Bytes queued here and not yet handed to yamux (prefixes included). */
@@ -90,15 +98,22 @@ export class ProtocolStream {
   /**
    * Queues one message. Returns false (message dropped) when the protocol is
    * closing, or throws ERR_MESSAGE_TOO_LARGE for a message over the max frame.
+   * `onSent`, if given, is called once: true when the message was handed to
+   * the yamux stream, false when it was dropped (reset, session over).
    */
-  send(data: Uint8Array, high: boolean): boolean {
+  send(data: Uint8Array, high: boolean, onSent?: SentCallback): boolean {
     if (this.state !== 'open') return false
     const msg = this.opts.beforeSend ? this.opts.beforeSend(data) : data
     if (msg.length > this.opts.maxFrameLength) {
       throw new TentacleError('ERR_MESSAGE_TOO_LARGE', `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`)
     }
-    if (high) this.high.push(msg)
-    else this.normal.push(msg)
+    if (high) {
+      this.high.push(msg)
+      this.highCbs.push(onSent)
+    } else {
+      this.normal.push(msg)
+      this.normalCbs.push(onSent)
+    }
     const n = msg.length + FRAME_HEADER_SIZE
     this.queuedBytes += n
     this.host.pendingChanged(n)
@@ -171,6 +186,11 @@ export class ProtocolStream {
     this.inFlight = 0
     this.queuedBytes -= n
     this.host.pendingChanged(-n)
+    if (this.inFlightCbs.length > 0) {
+      const cbs = this.inFlightCbs
+      this.inFlightCbs = []
+      for (const cb of cbs) cb(err === undefined)
+    }
     if (err !== undefined) {
       // The stream is reset or the session is over: nothing queued can go out.
       this.dropQueues()
@@ -186,7 +206,7 @@ export class ProtocolStream {
     const first = this.peek()
     if (first === undefined) return undefined
     if (first.length > COALESCE_MAX) {
-      this.shift()
+      this.shift(this.inFlightCbs)
       // The prefix and a large payload go out as two writes so the payload
       // is never copied; yamux coalesces them on the socket.
       const prefix = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
@@ -208,7 +228,7 @@ export class ProtocolStream {
     const buf = Buffer.allocUnsafe(size)
     let off = 0
     for (let i = 0; i < count; i++) {
-      const m = this.shift() as Uint8Array
+      const m = this.shift(this.inFlightCbs) as Uint8Array
       buf.writeUInt32BE(m.length, off)
       buf.set(m, off + FRAME_HEADER_SIZE)
       off += m.length + FRAME_HEADER_SIZE
@@ -226,24 +246,34 @@ export class ProtocolStream {
     return i < h ? this.high[this.highHead + i] : this.normal[this.normalHead + i - h]
   }
 
-  private shift(): Uint8Array | undefined {
+  /** Takes the next message in send order; its sent-callback, if any, goes to `cbs`. */
+  private shift(cbs: SentCallback[]): Uint8Array | undefined {
     if (this.highHead < this.high.length) {
       const m = this.high[this.highHead]
+      const cb = this.highCbs[this.highHead]
+      if (cb !== undefined) cbs.push(cb)
+      this.highCbs[this.highHead] = undefined
       this.high[this.highHead++] = EMPTY
       if (this.highHead === this.high.length) {
         this.high.length = 0
+        this.highCbs.length = 0
         this.highHead = 0
       }
       return m
     }
     if (this.normalHead < this.normal.length) {
       const m = this.normal[this.normalHead]
+      const cb = this.normalCbs[this.normalHead]
+      if (cb !== undefined) cbs.push(cb)
+      this.normalCbs[this.normalHead] = undefined
       this.normal[this.normalHead++] = EMPTY
       if (this.normalHead === this.normal.length) {
         this.normal.length = 0
+        this.normalCbs.length = 0
         this.normalHead = 0
       } else if (this.normalHead > 1024 && this.normalHead * 2 > this.normal.length) {
         this.normal.splice(0, this.normalHead)
+        this.normalCbs.splice(0, this.normalHead)
         this.normalHead = 0
       }
       return m
@@ -253,12 +283,24 @@ export class ProtocolStream {
 
   private dropQueues(): void {
     const dropped = this.queuedBytes - this.inFlight
+    const cbs: SentCallback[] = []
+    for (let i = this.highHead; i < this.highCbs.length; i++) {
+      const cb = this.highCbs[i]
+      if (cb !== undefined) cbs.push(cb)
+    }
+    for (let i = this.normalHead; i < this.normalCbs.length; i++) {
+      const cb = this.normalCbs[i]
+      if (cb !== undefined) cbs.push(cb)
+    }
     this.high.length = 0
     this.normal.length = 0
+    this.highCbs.length = 0
+    this.normalCbs.length = 0
     this.highHead = 0
     this.normalHead = 0
     this.queuedBytes = this.inFlight
     if (dropped !== 0) this.host.pendingChanged(-dropped)
+    for (const cb of cbs) cb(false)
   }
 
   // ------------------------------------------------------------------ reading

@@ -238,6 +238,11 @@ export class Service implements ServiceControl, SessionHost {
     this.sessionsById.get(session)?.send(proto, data, opts)
   }
 
+  sendAsync(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean> {
+    const s = this.sessionsById.get(session)
+    return s === undefined ? Promise.resolve(false) : s.sendAsync(proto, data, opts)
+  }
+
   broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
     switch (target.kind) {
       case 'all':

@@ -139,6 +139,15 @@ export class TentacleSession implements ProtocolStreamHost {
     p.ps.send(data, opts?.priority === 'high')
   }
 
+  /** send() that settles when the message was handed to yamux (true) or dropped (false). */
+  sendAsync(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean> {
+    const p = this.open.get(proto)
+    if (p === undefined) return Promise.resolve(false)
+    return new Promise((resolve) => {
+      if (!p.ps.send(data, opts?.priority === 'high', resolve)) resolve(false)
+    })
+  }
+
   openProtocols(target: TargetProtocol): void {
     for (const p of this.host.protocols()) {
       if (target.kind === 'all' || (target.kind === 'single' && target.id === p.id) || (target.kind === 'filter' && target.filter(p.id))) {
@@ -395,6 +404,7 @@ export class TentacleSession implements ProtocolStreamHost {
       session: this.info,
       version,
       send: (data, opts) => control.send(sessionId, proto.id, data, opts),
+      sendAsync: (data, opts) => control.sendAsync(sessionId, proto.id, data, opts),
     }
     const p: OpenProtocol = { ps, ctx, queue, sessionHandler }
     this.open.set(proto.id, p)

@@ -49,6 +49,17 @@ export interface SendOptions {
 export interface ServiceControl {
   /** Sends one message; dropped silently if the protocol is not open on the session (§12.3). */
   send(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void
+  /**
+   * send() for a sender that honours backpressure: the message is queued the
+   * same way, and the promise settles once it left this session's send queue
+   * — `true` when it was handed to the yamux stream (so it no longer counts
+   * against `sendBufferSize`, §12.2), `false` when it was dropped (protocol
+   * not open, or closed/reset before the message went out). A sender that
+   * awaits each call before the next never has more than one message queued,
+   * and waits whenever the peer's yamux window is used up (§8.4). Rejects
+   * with ERR_MESSAGE_TOO_LARGE where send() throws.
+   */
+  sendAsync(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean>
   broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void
   disconnect(session: SessionId): void
   openProtocol(session: SessionId, proto: ProtocolId): void
@@ -81,6 +92,8 @@ export interface ProtocolSessionContext extends ProtocolContext {
   readonly version: string
   /** Sends on this protocol of this session. */
   send(data: Uint8Array, opts?: SendOptions): void
+  /** sendAsync() on this protocol of this session: settles once the message was handed to yamux (true) or dropped (false). */
+  sendAsync(data: Uint8Array, opts?: SendOptions): Promise<boolean>
 }
 
 type Awaitable = void | Promise<void>
