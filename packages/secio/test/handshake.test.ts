@@ -5,6 +5,7 @@ import { describe, mock, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
+  createNodeCryptoProvider,
   AGREEMENTS,
   CIPHERS,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
@@ -75,6 +76,27 @@ describe('handshake matrix over TCP loopback, then a 1 MiB echo', () => {
         }
       }
     }
+  }
+})
+
+describe('secp256k1 backends', () => {
+  const openssl = createNodeCryptoProvider({ secp256k1: 'openssl' })
+  const opensslAsync = createNodeCryptoProvider({ secp256k1: 'openssl', asyncSignatures: true })
+  for (const [name, a, b] of [
+    ['OpenSSL dialer, default listener', openssl, nodeCryptoProvider],
+    ['default dialer, OpenSSL (thread pool) listener', nodeCryptoProvider, opensslAsync],
+    ['OpenSSL dialer, noble listener', openssl, nobleCryptoProvider],
+  ] as const) {
+    test(`${name}: handshake and 256 KiB echo`, async () => {
+      const { d, l, close } = await pairHandshake({ crypto: a }, { crypto: b })
+      try {
+        await echo(d, l, 256 * 1024)
+      } finally {
+        d.stream.destroy()
+        l.stream.destroy()
+        close()
+      }
+    })
   }
 })
 

@@ -5,6 +5,7 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
   compareBytes,
+  createNodeCryptoProvider,
   deriveSessionKeys,
   ExchangeCodec,
   handshake,
@@ -20,6 +21,14 @@ import {
 import { hex, readBytes, splitFrames, tcpPair, toHex, within } from './helpers.js'
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, nobleCryptoProvider]
+/** node:crypto with OpenSSL signing/verifying secp256k1 (the fallback without the libsecp256k1 addon). */
+const opensslProvider = createNodeCryptoProvider({ secp256k1: 'openssl' })
+const signers: Array<[string, CryptoProvider]> = [
+  [`node (${nodeCryptoProvider.secp256k1Backend})`, nodeCryptoProvider],
+  ['node (openssl)', opensslProvider],
+  ['node (openssl, thread pool)', createNodeCryptoProvider({ secp256k1: 'openssl', asyncSignatures: true })],
+  ['noble', nobleCryptoProvider],
+]
 
 const A_SECRET = hex('11'.repeat(32))
 const B_SECRET = hex('22'.repeat(32))
@@ -182,14 +191,25 @@ describe('§7 derivation steps', () => {
       assert.equal('00000020' + toHex(Buffer.concat(encB.seal([NONCE_A], 16))), V2.bFrame1)
     })
 
-    test(`${p.name}: signatures are strict DER, low-S, and verify with both providers`, async () => {
+  }
+})
+
+describe('§3.9 signatures', () => {
+  for (const [name, p] of signers) {
+    test(`${name}: strict DER, low-S, over SHA-256(m); every backend verifies them`, async () => {
       const a = SecioKeyPair.fromSecret(A_SECRET)
       const msg = hex(PROPOSE_A)
-      for (let i = 0; i < 8; i++) {
-        const sig = await a.signer(p).sign(Buffer.concat([msg, Buffer.of(i)]))
+      for (let i = 0; i < 16; i++) {
+        const m = Buffer.concat([msg, Buffer.of(i)])
+        const sig = await a.signer(p).sign(m)
         assert.ok(sig.length <= 72 && sig[0] === 0x30)
-        for (const q of providers) assert.equal(await q.verify(a.publicKey, Buffer.concat([msg, Buffer.of(i)]), sig), true)
+        // low-S: s <= n/2 (§3.9)
+        const rlen = sig[3]!
+        const s = BigInt('0x' + Buffer.from(sig.subarray(6 + rlen, 6 + rlen + sig[5 + rlen]!)).toString('hex'))
+        assert.ok(s <= 0x7fffffffffffffffffffffffffffffff5d576e7357a4501ddfe92f46681b20a0n, 'high-S signature')
+        for (const [, q] of signers) assert.equal(await q.verify(a.publicKey, m, sig), true)
         assert.equal(await p.verify(a.publicKey, Buffer.concat([msg, Buffer.of(i + 1)]), sig), false)
+        assert.equal(await p.verify(SecioKeyPair.fromSecret(B_SECRET).publicKey, m, sig), false)
       }
     })
   }
