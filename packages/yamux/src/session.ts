@@ -219,13 +219,15 @@ export class Session implements StreamHost {
     this.sessionState = 'closing'
     this.settleAcceptWaiters()
     for (const s of this.streams.values()) s.pumpWrites() // pending writes now fail
-    this.sendGoAway(GO_AWAY_NORMAL)
-    this.writer.flush()
+    // Armed before the flush: a connection may deliver synchronously, and the peer's answer
+    // can end the session (clearing this timer) before flush() returns.
     this.goAwayTimer = setTimeout(() => {
       this.goAwayTimer = undefined
       // tokio-yamux: the peer did not answer our GoAway in time; treat it as gone (§8.6).
       this.finish(undefined, 'local-close')
     }, this.config.connectionWriteTimeoutMs)
+    this.sendGoAway(GO_AWAY_NORMAL)
+    this.writer.flush()
     return this.closed
   }
 
@@ -314,10 +316,12 @@ export class Session implements StreamHost {
         this.handleGoAway(length)
         break
     }
-    // Ping answers and resets are never refused, but if the connection stopped draining
-    // and they pile up, stop reading until it drains (bounded memory, "ping of death").
-    if (this.writer.controlBacklogBytes > this.config.maxControlBacklogBytes && this.writer.blocked) {
-      this.pause(PAUSE_CONTROL)
+    // Ping answers and resets are never refused, but they must not pile up: past the cap,
+    // hand them to the connection now; if it is not draining, stop reading until it drains
+    // (bounded memory, hashicorp "ping of death").
+    if (this.writer.controlBacklogBytes > this.config.maxControlBacklogBytes) {
+      this.writer.flush()
+      if (this.writer.controlBacklogBytes > 0) this.pause(PAUSE_CONTROL)
     }
   }
 
