@@ -223,7 +223,10 @@ class Handshake {
     this.#fail(new SecioError('ERR_SOCKET', `socket error: ${err.message}`, { cause: err }))
   }
   readonly #onClose = (): void => {
-    this.#fail(new SecioError(this.#ended ? 'ERR_UNEXPECTED_EOF' : 'ERR_CONNECTION_CLOSED', 'connection closed during the handshake'))
+    // After a clean EOF the frames already received may still finish the handshake
+    // (an async crypto step may be running): #pump decides once it can.
+    if (this.#ended) this.#pump()
+    else this.#fail(new SecioError('ERR_CONNECTION_CLOSED', 'connection closed during the handshake'))
   }
   readonly #onTimeout = (): void => {
     this.#timer = undefined

@@ -13,6 +13,7 @@ import {
   nobleCryptoProvider,
   nodeCryptoProvider,
   SecioKeyPair,
+  type CryptoProvider,
   type HandshakeOptions,
 } from '../src/index.js'
 import { pattern, readBytes, tcpPair, within } from './helpers.js'
@@ -94,8 +95,25 @@ describe('chaotic chunking', () => {
 describe('end of stream right after the handshake', () => {
   // With signatures verified on the thread pool, the FIN can arrive while the handshake still verifies.
   const asyncOpenssl = createNodeCryptoProvider({ secp256k1: 'openssl', asyncSignatures: true })
-  for (const crypto of [nodeCryptoProvider, asyncOpenssl]) {
-  test(`a peer that sends its echo, data and FIN back to back: the data arrives, then EOF (${crypto === asyncOpenssl ? 'async OpenSSL signatures' : 'default provider'})`, async () => {
+  // Verification that takes 100 ms: the FIN and the socket's close surely come before it ends.
+  const n = nodeCryptoProvider
+  const slowVerify: CryptoProvider = {
+    name: 'slow-verify',
+    randomBytes: (l) => n.randomBytes(l),
+    sha256: (...p) => n.sha256(...p),
+    hmac: (d, k, ...p) => n.hmac(d, k, ...p),
+    generateEphemeral: (a, s) => n.generateEphemeral(a, s),
+    createAead: (c, k) => n.createAead(c, k),
+    createSigner: (s) => n.createSigner(s),
+    isValidPublicKey: (k) => n.isValidPublicKey(k),
+    verify: (k, m, sig) => sleep(100).then(() => n.verify(k, m, sig)),
+  }
+  for (const [name, crypto] of [
+    ['default provider', nodeCryptoProvider],
+    ['async OpenSSL signatures', asyncOpenssl],
+    ['verification slower than the FIN and the close', slowVerify],
+  ] as const) {
+  test(`a peer that sends its echo, data and FIN back to back: the data arrives, then EOF (${name})`, async () => {
     const { client, server, close } = await tcpPair()
     try {
       const data = [Buffer.from('first'), pattern(100_000)]
