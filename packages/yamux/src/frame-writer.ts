@@ -2,8 +2,8 @@
 //
 // - Headers are encoded into a slab of our own; payloads are queued as the
 //   caller's subarrays, never copied.
-// - Frames queued during one burst go out in one flush (scheduled with
-//   setImmediate), inside cork()/uncork() so a socket sends them with one writev.
+// - Frames queued during one burst go out in one flush (after the burst's microtasks),
+//   inside cork()/uncork() so a socket sends them with one writev.
 // - Bounded: `queuedBytes` (ours plus the connection's write buffer) is what
 //   stream writers check against `maxQueuedBytes` before queueing more data.
 // - Write-stall deadline (LESSONS #11, tentacle 5f3104b): the timer starts when a
@@ -59,9 +59,7 @@ export class FrameWriter {
   private openDataLength = 0
 
   private readonly runSoonFlush: () => void
-  private readonly runLateFlush: () => void
   private soonScheduled = false
-  private lateImmediate: NodeJS.Immediate | undefined
   private inflightBatches = 0
   private stallTimer: NodeJS.Timeout | undefined
   /** When the oldest batch still pending in the connection began waiting (or it last progressed). */
@@ -75,16 +73,11 @@ export class FrameWriter {
     this.gathers = typeof (conn as unknown as { _writev?: unknown })._writev === 'function'
     this.onDrain = this.onDrain.bind(this)
     this.onBatchWritten = this.onBatchWritten.bind(this)
-    this.runFlush = this.runFlush.bind(this)
     this.runSoonFlush = () => {
       this.soonScheduled = false
       this.runFlush()
     }
     this.deferFlush = () => process.nextTick(this.runSoonFlush)
-    this.runLateFlush = () => {
-      this.lateImmediate = undefined
-      this.runFlush()
-    }
     this.onStallTimer = this.onStallTimer.bind(this)
     conn.on('drain', this.onDrain)
   }
@@ -99,11 +92,6 @@ export class FrameWriter {
     return this.controlBytes
   }
 
-  /** True while the connection asked us to wait for 'drain'. */
-  get blocked(): boolean {
-    return this.conn.writableNeedDrain
-  }
-
   /** Queues a header-only frame (WindowUpdate, Ping, GoAway). */
   control(type: number, flags: number, streamId: number, length: number): void {
     if (this.closed) return
@@ -111,7 +99,7 @@ export class FrameWriter {
     this.putHeader(type, flags, streamId, length)
     this.pendingBytes += HEADER_SIZE
     this.controlBytes += HEADER_SIZE
-    this.scheduleLate()
+    this.schedule()
   }
 
   /**
@@ -173,8 +161,6 @@ export class FrameWriter {
     if (this.closed) return
     this.closed = true
     this.clear()
-    if (this.lateImmediate !== undefined) clearImmediate(this.lateImmediate)
-    this.lateImmediate = undefined
     if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
     this.stallTimer = undefined
     this.conn.removeListener('drain', this.onDrain)
@@ -192,20 +178,16 @@ export class FrameWriter {
     this.slabPos += HEADER_SIZE
   }
 
-  /** Data: flush once the current burst of synchronous work and its microtasks is done. */
+  /**
+   * Flush once the current burst of synchronous work and the microtasks it started are done
+   * (a microtask that schedules a nextTick runs after the whole microtask queue drained), so a
+   * loop of awaited writes goes out in one flush without waiting for the next event-loop turn.
+   */
   private schedule(): void {
     if (!this.soonScheduled) {
       this.soonScheduled = true
       queueMicrotask(this.deferFlush)
     }
-  }
-
-  /**
-   * Control frames alone (window updates, ping answers) wait for the end of this event-loop
-   * turn, so that everything read in one turn is answered with one write.
-   */
-  private scheduleLate(): void {
-    if (this.lateImmediate === undefined && !this.soonScheduled) this.lateImmediate = setImmediate(this.runLateFlush)
   }
 
   private runFlush(force?: unknown): void {
