@@ -2,6 +2,7 @@
 # Builds the interop driver programs from the package registries and installs
 # them into $HOME/.cache/tentacle-ts/bin (see interop/README.md):
 #   secio-peer, yamux-peer, tentacle-peer   Rust, crates.io (interop/rust)
+#   tentacle-simple                         tentacle's examples/simple.rs, from the registry copy
 #   go-yamux-peer                           Go, module proxy (interop/go)
 # Idempotent: cargo's and go's own caches decide what to rebuild, so a second
 # run takes seconds. Build output stays outside the clone.
@@ -49,6 +50,24 @@ for src in "$here"/rust/src/bin/*.rs; do
   b=$(basename "$src" .rs)
   install_bin "$CARGO_TARGET_DIR/release/$b" "$b"
 done
+
+# tentacle's own `simple` example, built from the registry copy of the locked
+# tentacle crate (unpacked by the build above; its source is never copied into
+# the clone): rust/examples/tentacle-simple.rs only include!s the file named
+# by TENTACLE_SIMPLE_RS, so it shares our locked dependencies and their
+# compiled artifacts (tentacle with tokio-runtime,tokio-timer, default
+# features off). The example listens on / dials the fixed port 1337.
+tentacle_version=$(awk '/^name = "tentacle"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$here/rust/Cargo.lock")
+simple_rs=
+for f in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"tentacle-$tentacle_version"/examples/simple.rs; do
+  [[ -f $f ]] && { simple_rs=$f; break; }
+done
+[[ -n $simple_rs ]] || { echo "interop/build.sh: tentacle $tentacle_version's examples/simple.rs not found in the cargo registry" >&2; exit 1; }
+step=$(date +%s)
+echo "interop/build.sh: cargo build --example tentacle-simple (from $simple_rs)" >&2
+(cd "$here/rust" && TENTACLE_SIMPLE_RS=$simple_rs cargo build --release --locked --example tentacle-simple)
+install_bin "$CARGO_TARGET_DIR/release/examples/tentacle-simple" tentacle-simple
+echo "interop/build.sh: tentacle-simple ready ($(( $(date +%s) - step )) s)" >&2
 
 echo "interop/build.sh: go build" >&2
 (cd "$here/go" && GOFLAGS=-mod=readonly go build -trimpath -o "$cache/go-yamux-peer.out" ./cmd/go-yamux-peer)
