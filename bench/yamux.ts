@@ -1,294 +1,247 @@
-// `npm run bench -- yamux [--quick]`
+// `npm run bench -- yamux [--quick] [--setup=in-process|two-process|both]`
 //
-// Figures (JSON lines via report()), each beside a baseline measured in the same run:
-//   yamux.single.throughput          one yamux stream over TCP, default config (256 KiB window),
-//                                    1 GiB (128 MiB with --quick) in 64 KiB writes   vs raw-tcp
-//   yamux.single.window-ceiling      raw TCP with the same window rule (256 KiB window, 12-byte
-//                                    credit per 128 KiB consumed): the best any tokio-compatible
-//                                    yamux can do here                                vs raw-tcp
-//   yamux.single.window-1MiB         one stream with maxStreamWindowSize = 1 MiB (CKB) vs raw-tcp
-//   libp2p-yamux.single.throughput   @chainsafe/libp2p-yamux, one stream              vs raw-tcp
-//   yamux.single.vs-libp2p           ours vs @chainsafe/libp2p-yamux
-//   yamux.streams1000.throughput     1000 concurrent streams (256 KiB each; 64 KiB with --quick),
-//                                    aggregate                                        vs raw-tcp
-//   yamux.streams1000.vs-libp2p      the same                                          vs libp2p-yamux
-//   yamux.fairness.streams2000       aggregate rate with 2000 streams vs 20 streams carrying the
-//                                    same total (ratio = fairness, target ≥ 0.8; tentacle #213/#281)
+// Figures (JSON lines via report()), each beside a baseline measured in the same run and setup:
+//   yamux.single.throughput          one yamux stream, default config (256 KiB window), 1 GiB
+//                                    (128 MiB with --quick) in 64 KiB writes          vs raw-tcp
+//   yamux.single.window-ceiling      raw TCP obeying the same window rule (256 KiB window, a
+//                                    12-byte credit per 128 KiB consumed): the best any
+//                                    tokio-compatible yamux stream can do here         vs raw-tcp
+//   yamux.single.window-1MiB         one stream, maxStreamWindowSize = 1 MiB (CKB)      vs raw-tcp
+//   libp2p-yamux.single.throughput   @chainsafe/libp2p-yamux 8, one stream             vs raw-tcp
+//   yamux.single.vs-libp2p           ours                                               vs libp2p-yamux
+//   yamux.streams1000.throughput     1000 concurrent streams of 256 KiB (64 KiB --quick) vs raw-tcp
+//   yamux.streams1000.vs-libp2p      the same                                           vs libp2p-yamux
+//   yamux.fairness.streams2000       aggregate rate, 2000 streams vs 20 streams carrying the same
+//                                    total (ratio = fairness; tentacle #213/#281)
+// Figure names carry the setup suffix ".two-process" when run that way.
 //
-// Setup: both ends in this process over TCP loopback (one core does both sides' work), the
-// same for every contender. Rounds alternate between contenders; each figure is the median.
-// See bench/README.md "## yamux".
+// Setups: "in-process" (the default) runs both ends in this process over TCP loopback (one core
+// does both sides' work, for every contender alike); "two-process" runs the receiving end in a
+// child process. Contenders alternate round by round; each figure is the median of 3 rounds
+// after a warm-up round. See bench/README.md "## yamux".
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import net from 'node:net'
-import { Session, type Stream } from '@tentacle-ts/yamux'
+import { fileURLToPath } from 'node:url'
+import { Session } from '@tentacle-ts/yamux'
 import { mibPerSec, report } from './lib.ts'
 import { libp2pMuxer } from './yamux/libp2p.ts'
+import { CEILING_WINDOW, startReceiver, type Mode, type ReceiverSpec } from './yamux/receiver.ts'
 
 const MiB = 1024 * 1024
 const CHUNK = 64 * 1024
-
-interface Pair {
-  client: net.Socket
-  server: net.Socket
-}
-
-async function tcpPair(): Promise<Pair> {
-  const srv = net.createServer()
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve))
-  const accepted = new Promise<net.Socket>((resolve) => srv.once('connection', resolve))
-  const client = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1')
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve)
-    client.once('error', reject)
-  })
-  const server = await accepted
-  srv.close()
-  client.setNoDelay(true)
-  server.setNoDelay(true)
-  return { client, server }
-}
-
-function closePair(p: Pair): void {
-  p.client.destroy()
-  p.server.destroy()
-}
-
 const payload = Buffer.alloc(CHUNK, 0x5a)
 
-/** Milliseconds to move `total` bytes through `fn`. */
-async function time(fn: () => Promise<void>): Promise<number> {
-  const t0 = performance.now()
-  await fn()
-  return performance.now() - t0
+interface Spec extends ReceiverSpec {
+  mode: Mode
 }
 
-// ---------------------------------------------------------------- contenders: one stream
+interface Receiver {
+  /** Starts a receiver; `done` settles with the byte count it got. */
+  start(spec: Spec): Promise<{ port: number; done: Promise<number> }>
+  stop(): Promise<void>
+  exit(): void
+}
 
-async function rawSingle(total: number): Promise<number> {
-  const p = await tcpPair()
+function inProcessReceiver(): Receiver {
+  let current: Awaited<ReturnType<typeof startReceiver>> | undefined
+  return {
+    async start(spec) {
+      let resolveDone!: (n: number) => void
+      const done = new Promise<number>((r) => (resolveDone = r))
+      current = await startReceiver(spec, resolveDone)
+      return { port: current.port, done }
+    },
+    async stop() {
+      await current?.close()
+      current = undefined
+    },
+    exit() {},
+  }
+}
+
+async function childReceiver(): Promise<Receiver> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./yamux/receiver.ts', import.meta.url)), ['--bench-yamux-child'], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  type Msg = { ready?: true; port?: number; done?: number; stopped?: true }
+  const waiters = new Map<keyof Msg, (m: Msg) => void>()
+  child.on('message', (m: Msg) => {
+    for (const k of Object.keys(m) as (keyof Msg)[]) {
+      const w = waiters.get(k)
+      waiters.delete(k)
+      w?.(m)
+    }
+  })
+  const next = (k: keyof Msg) => new Promise<Msg>((resolve) => waiters.set(k, resolve))
+  await next('ready')
+  return {
+    async start(spec) {
+      const port = next('port')
+      const done = next('done').then((m) => m.done as number)
+      child.send({ start: spec })
+      return { port: (await port).port as number, done }
+    },
+    async stop() {
+      const stopped = next('stopped')
+      child.send({ stop: true })
+      await stopped
+    },
+    exit() {
+      child.send({ exit: true })
+    },
+  }
+}
+
+async function connect(port: number): Promise<net.Socket> {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
+  await once(socket, 'connect')
+  return socket
+}
+
+/** Connects, sets up, then times from the first byte sent until the receiver reported every byte. */
+async function measure(receiver: Receiver, spec: Spec): Promise<number> {
+  const { port, done } = await receiver.start(spec)
+  const socket = await connect(port)
+  const total = spec.streams * spec.each
+  let cleanup: () => void = () => socket.destroy()
   try {
-    return await time(async () => {
-      let got = 0
-      const done = new Promise<void>((resolve) =>
-        p.server.on('data', (d: Buffer) => {
-          got += d.length
-          if (got >= total) resolve()
-        }),
-      )
-      for (let sent = 0; sent < total; sent += CHUNK) {
-        if (!p.client.write(payload)) await new Promise((r) => p.client.once('drain', r))
-      }
-      await done
-    })
-  } finally {
-    closePair(p)
-  }
-}
-
-/** Raw TCP that waits for credit like tokio-yamux: 256 KiB window, 12-byte credit per 128 KiB read. */
-async function windowCeiling(total: number): Promise<number> {
-  const WINDOW = 256 * 1024
-  const p = await tcpPair()
-  try {
-    return await time(async () => {
-      let got = 0
-      let credited = 0
-      const credit = Buffer.alloc(12)
-      const done = new Promise<void>((resolve) =>
-        p.server.on('data', (d: Buffer) => {
-          got += d.length
-          if (got - credited >= WINDOW / 2) {
-            credited = got
-            p.server.write(credit)
-          }
-          if (got >= total) resolve()
-        }),
-      )
-      let window = WINDOW
-      let wake: (() => void) | null = null
-      p.client.on('data', (d: Buffer) => {
-        window += (WINDOW / 2) * (d.length / 12)
-        const w = wake
-        wake = null
-        w?.()
-      })
-      for (let sent = 0; sent < total; sent += CHUNK) {
-        while (window < CHUNK) await new Promise<void>((r) => (wake = r))
-        window -= CHUNK
-        if (!p.client.write(payload)) await new Promise((r) => p.client.once('drain', r))
-      }
-      await done
-    })
-  } finally {
-    closePair(p)
-  }
-}
-
-async function drain(s: Stream): Promise<number> {
-  let n = 0
-  for (;;) {
-    const c = await s.read()
-    if (c === null) return n
-    n += c.length
-  }
-}
-
-async function oursSingle(total: number, window?: number): Promise<number> {
-  const p = await tcpPair()
-  const cfg = { enableKeepalive: false, ...(window ? { maxStreamWindowSize: window } : {}) }
-  const client = new Session(p.client, { role: 'client', ...cfg })
-  const server = new Session(p.server, { role: 'server', ...cfg })
-  try {
-    return await time(async () => {
-      const reading = server.accept().then((s) => drain(s!))
-      const s = await client.openStream()
-      for (let sent = 0; sent < total; sent += CHUNK) await s.write(payload)
-      await s.close()
-      const got = await reading
-      if (got !== total) throw new Error(`yamux: received ${got} of ${total}`)
-    })
-  } finally {
-    client.destroy()
-    server.destroy()
-  }
-}
-
-type LibStream = Awaited<ReturnType<ReturnType<typeof libp2pMuxer>['createStream']>>
-
-async function libp2pSend(s: LibStream, bytes: number): Promise<void> {
-  for (let sent = 0; sent < bytes; sent += CHUNK) {
-    const n = Math.min(CHUNK, bytes - sent)
-    if (!s.send(n === CHUNK ? payload : payload.subarray(0, n))) await s.onDrain()
-  }
-  void s.close().catch(() => {})
-}
-
-/** libp2p-yamux: `streams` streams of `each` bytes; resolves when the server saw every byte and FIN. */
-async function libp2pRun(streams: number, each: number): Promise<number> {
-  const p = await tcpPair()
-  const client = libp2pMuxer(p.client, 'client')
-  const server = libp2pMuxer(p.server, 'server')
-  try {
-    return await time(async () => {
-      let finished = 0
-      let bytes = 0
-      const done = new Promise<void>((resolve) => {
-        server.addEventListener('stream', (evt) => {
-          const st = evt.detail
-          st.addEventListener('message', (e) => {
-            bytes += e.data.byteLength
-          })
-          st.addEventListener('remoteCloseWrite', () => {
-            if (++finished === streams) resolve()
-          })
-        })
-      })
-      await Promise.all(
-        Array.from({ length: streams }, async () => {
-          const s = await client.createStream()
-          await libp2pSend(s, each)
-        }),
-      )
-      await done
-      if (bytes !== streams * each) throw new Error(`libp2p-yamux: received ${bytes} of ${streams * each}`)
-    })
-  } finally {
-    client.abort(new Error('bench done'))
-    server.abort(new Error('bench done'))
-    closePair(p)
-  }
-}
-
-// ---------------------------------------------------------------- contenders: many streams
-
-async function oursMany(streams: number, each: number): Promise<number> {
-  const p = await tcpPair()
-  const client = new Session(p.client, { role: 'client', enableKeepalive: false })
-  const server = new Session(p.server, { role: 'server', enableKeepalive: false })
-  try {
-    return await time(async () => {
-      const received = (async () => {
-        const all: Promise<number>[] = []
-        for (let i = 0; i < streams; i++) {
-          const s = await server.accept()
-          if (s === null) throw new Error('session ended early')
-          all.push(drain(s))
+    let t0 = 0
+    switch (spec.mode) {
+      case 'raw': {
+        t0 = performance.now()
+        for (let sent = 0; sent < total; sent += CHUNK) {
+          if (!socket.write(payload)) await once(socket, 'drain')
         }
-        return (await Promise.all(all)).reduce((a, b) => a + b, 0)
-      })()
-      await Promise.all(
-        Array.from({ length: streams }, async () => {
-          const s = await client.openStream()
-          for (let sent = 0; sent < each; sent += CHUNK) {
-            const n = Math.min(CHUNK, each - sent)
-            await s.write(n === CHUNK ? payload : payload.subarray(0, n))
-          }
-          await s.close()
-        }),
-      )
-      const got = await received
-      if (got !== streams * each) throw new Error(`yamux: received ${got} of ${streams * each}`)
-    })
+        break
+      }
+      case 'ceiling': {
+        let window = CEILING_WINDOW
+        let wake: (() => void) | null = null
+        socket.on('data', (d: Buffer) => {
+          window += (CEILING_WINDOW / 2) * (d.length / 12)
+          const w = wake
+          wake = null
+          w?.()
+        })
+        t0 = performance.now()
+        for (let sent = 0; sent < total; sent += CHUNK) {
+          while (window < CHUNK) await new Promise<void>((r) => (wake = r))
+          window -= CHUNK
+          if (!socket.write(payload)) await once(socket, 'drain')
+        }
+        break
+      }
+      case 'yamux': {
+        const session = new Session(socket, {
+          role: 'client',
+          enableKeepalive: false,
+          ...(spec.window ? { maxStreamWindowSize: spec.window } : {}),
+        })
+        cleanup = () => session.destroy()
+        t0 = performance.now()
+        await Promise.all(
+          Array.from({ length: spec.streams }, async () => {
+            const s = await session.openStream()
+            for (let sent = 0; sent < spec.each; sent += CHUNK) {
+              const n = Math.min(CHUNK, spec.each - sent)
+              await s.write(n === CHUNK ? payload : payload.subarray(0, n))
+            }
+            await s.close()
+          }),
+        )
+        break
+      }
+      case 'libp2p': {
+        const muxer = libp2pMuxer(socket, 'client')
+        cleanup = () => {
+          muxer.abort(new Error('bench done'))
+          socket.destroy()
+        }
+        t0 = performance.now()
+        await Promise.all(
+          Array.from({ length: spec.streams }, async () => {
+            const s = await muxer.createStream()
+            for (let sent = 0; sent < spec.each; sent += CHUNK) {
+              const n = Math.min(CHUNK, spec.each - sent)
+              if (!s.send(n === CHUNK ? payload : payload.subarray(0, n))) await s.onDrain()
+            }
+            void s.close().catch(() => {})
+          }),
+        )
+        break
+      }
+    }
+    const got = await done
+    const ms = performance.now() - t0
+    if (got !== total) throw new Error(`${spec.mode}: the receiver got ${got} of ${total} bytes`)
+    return mibPerSec(total, ms)
   } finally {
-    client.destroy()
-    server.destroy()
+    cleanup()
+    await receiver.stop()
   }
 }
-
-// ---------------------------------------------------------------- driver
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2
+  return s[Math.floor(s.length / 2)]!
 }
 
-/** Runs each contender `rounds` times, alternating, after one warm-up round; returns median MiB/s. */
-async function compare(bytes: number, rounds: number, contenders: Record<string, () => Promise<number>>): Promise<Record<string, number>> {
-  const names = Object.keys(contenders)
-  for (const n of names) await contenders[n]() // warm-up (JIT, socket buffers)
+/** One warm-up round, then `rounds` rounds alternating the contenders; median MiB/s of each. */
+async function compare(receiver: Receiver, rounds: number, specs: Record<string, Spec>): Promise<Record<string, number>> {
+  const names = Object.keys(specs)
+  for (const n of names) await measure(receiver, specs[n]!)
   const rates: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (let r = 0; r < rounds; r++) {
-    for (const n of names) rates[n].push(mibPerSec(bytes, await contenders[n]()))
-  }
-  return Object.fromEntries(names.map((n) => [n, median(rates[n])]))
+  for (let r = 0; r < rounds; r++) for (const n of names) rates[n]!.push(await measure(receiver, specs[n]!))
+  return Object.fromEntries(names.map((n) => [n, median(rates[n]!)]))
+}
+
+async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Promise<void> {
+  const rounds = 3
+  const name = (n: string) => n + suffix
+
+  const single = quick ? 128 * MiB : 1024 * MiB
+  const s = await compare(receiver, rounds, {
+    raw: { mode: 'raw', streams: 1, each: single },
+    ceiling: { mode: 'ceiling', streams: 1, each: single },
+    ours: { mode: 'yamux', streams: 1, each: single },
+    ours1MiB: { mode: 'yamux', streams: 1, each: single, window: MiB },
+    libp2p: { mode: 'libp2p', streams: 1, each: single },
+  })
+  report({ bench: name('yamux.single.throughput'), value: s.ours!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
+  report({ bench: name('yamux.single.window-ceiling'), value: s.ceiling!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
+  report({ bench: name('yamux.single.window-1MiB'), value: s.ours1MiB!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
+  report({ bench: name('libp2p-yamux.single.throughput'), value: s.libp2p!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
+  report({ bench: name('yamux.single.vs-libp2p'), value: s.ours!, unit: 'MiB/s', baseline: s.libp2p!, against: 'libp2p-yamux' })
+
+  const each = quick ? 64 * 1024 : 256 * 1024
+  const m = await compare(receiver, rounds, {
+    raw: { mode: 'raw', streams: 1, each: 1000 * each },
+    ours: { mode: 'yamux', streams: 1000, each },
+    libp2p: { mode: 'libp2p', streams: 1000, each },
+  })
+  report({ bench: name('yamux.streams1000.throughput'), value: m.ours!, unit: 'MiB/s', baseline: m.raw!, against: 'raw-tcp' })
+  report({ bench: name('yamux.streams1000.vs-libp2p'), value: m.ours!, unit: 'MiB/s', baseline: m.libp2p!, against: 'libp2p-yamux' })
+
+  const perStream2000 = (quick ? 64 : 128) * 1024 // 2000 × 64 KiB = 125 MiB; × 128 KiB = 250 MiB
+  const f = await compare(receiver, rounds, {
+    streams20: { mode: 'yamux', streams: 20, each: 100 * perStream2000 },
+    streams2000: { mode: 'yamux', streams: 2000, each: perStream2000 },
+  })
+  report({ bench: name('yamux.fairness.streams2000'), value: f.streams2000!, unit: 'MiB/s', baseline: f.streams20!, against: 'yamux-20-streams' })
 }
 
 export async function run(opts: { quick: boolean }): Promise<void> {
-  const quick = opts.quick
-  const rounds = 3
-
-  // One stream.
-  const single = quick ? 128 * MiB : 1024 * MiB
-  const s = await compare(single, rounds, {
-    raw: () => rawSingle(single),
-    ceiling: () => windowCeiling(single),
-    ours: () => oursSingle(single),
-    ours1MiB: () => oursSingle(single, MiB),
-    libp2p: () => libp2pRun(1, single),
-  })
-  report({ bench: 'yamux.single.throughput', value: s.ours, unit: 'MiB/s', baseline: s.raw, against: 'raw-tcp' })
-  report({ bench: 'yamux.single.window-ceiling', value: s.ceiling, unit: 'MiB/s', baseline: s.raw, against: 'raw-tcp' })
-  report({ bench: 'yamux.single.window-1MiB', value: s.ours1MiB, unit: 'MiB/s', baseline: s.raw, against: 'raw-tcp' })
-  report({ bench: 'libp2p-yamux.single.throughput', value: s.libp2p, unit: 'MiB/s', baseline: s.raw, against: 'raw-tcp' })
-  report({ bench: 'yamux.single.vs-libp2p', value: s.ours, unit: 'MiB/s', baseline: s.libp2p, against: 'libp2p-yamux' })
-
-  // 1000 concurrent streams.
-  const each = quick ? 64 * 1024 : 256 * 1024
-  const manyBytes = 1000 * each
-  const m = await compare(manyBytes, rounds, {
-    raw: () => rawSingle(manyBytes),
-    ours: () => oursMany(1000, each),
-    libp2p: () => libp2pRun(1000, each),
-  })
-  report({ bench: 'yamux.streams1000.throughput', value: m.ours, unit: 'MiB/s', baseline: m.raw, against: 'raw-tcp' })
-  report({ bench: 'yamux.streams1000.vs-libp2p', value: m.ours, unit: 'MiB/s', baseline: m.libp2p, against: 'libp2p-yamux' })
-
-  // Fairness: the same total over 20 and over 2000 streams.
-  const perStream2000 = (quick ? 64 : 128) * 1024 // 2000 × 64 KiB = 125 MiB; × 128 KiB = 250 MiB
-  const total = 2000 * perStream2000
-  const f = await compare(total, rounds, {
-    streams20: () => oursMany(20, total / 20),
-    streams2000: () => oursMany(2000, perStream2000),
-  })
-  report({ bench: 'yamux.fairness.streams2000', value: f.streams2000, unit: 'MiB/s', baseline: f.streams20, against: 'yamux-20-streams' })
+  const arg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? 'in-process'
+  if (!['in-process', 'two-process', 'both'].includes(arg)) throw new Error(`--setup must be in-process, two-process or both`)
+  if (arg !== 'two-process') await runSetup(inProcessReceiver(), opts.quick, '')
+  if (arg !== 'in-process') {
+    const child = await childReceiver()
+    try {
+      await runSetup(child, opts.quick, '.two-process')
+    } finally {
+      child.exit()
+    }
+  }
 }
