@@ -113,21 +113,21 @@ describe('end of stream right after the handshake', () => {
     ['async OpenSSL signatures', asyncOpenssl],
     ['verification slower than the FIN and the close', slowVerify],
   ] as const) {
-  test(`a peer that sends its echo, data and FIN back to back: the data arrives, then EOF (${name})`, async () => {
-    const { client, server, close } = await tcpPair()
-    try {
-      const data = [Buffer.from('first'), pattern(100_000)]
-      void scriptedPeer(client, keyA, { thenSend: data, thenEnd: true }).catch(() => {})
-      const r = await within(5000, handshake(server, { key: keyB, allowHalfOpen: true, crypto }))
-      const parts: Buffer[] = []
-      r.stream.on('data', (c: Buffer) => parts.push(c))
-      await within(5000, r.stream.readableEnded ? Promise.resolve() : once(r.stream, 'end'))
-      assert.ok(Buffer.concat(parts).equals(Buffer.concat(data)))
-      r.stream.destroy()
-    } finally {
-      close()
-    }
-  })
+    test(`a peer that sends its echo, data and FIN back to back: the data arrives, then EOF (${name})`, async () => {
+      const { client, server, close } = await tcpPair()
+      try {
+        const data = [Buffer.from('first'), pattern(100_000)]
+        void scriptedPeer(client, keyA, { thenSend: data, thenEnd: true }).catch(() => {})
+        const r = await within(5000, handshake(server, { key: keyB, allowHalfOpen: true, crypto }))
+        const parts: Buffer[] = []
+        r.stream.on('data', (c: Buffer) => parts.push(c))
+        await within(5000, r.stream.readableEnded ? Promise.resolve() : once(r.stream, 'end'))
+        assert.ok(Buffer.concat(parts).equals(Buffer.concat(data)))
+        r.stream.destroy()
+      } finally {
+        close()
+      }
+    })
   }
 })
 
