@@ -124,6 +124,7 @@ export class Stream {
    * session ended before the peer's FIN — in both cases after the buffered data.
    */
   read(max = Infinity): Promise<Uint8Array | null> {
+    if (!(max >= 1)) return Promise.reject(new RangeError(`read(max): max must be ≥ 1, got ${max}`))
     if (this.readers.length === 0) {
       try {
         const r = this.readNow(max)
