@@ -70,7 +70,8 @@ export class TentacleSession implements ProtocolStreamHost {
   private readonly byStream = new Map<ProtocolStream, OpenProtocol>()
   private readonly notifyTimers = new Map<string, NodeJS.Timeout>()
   private sessionTimer: NodeJS.Timeout | undefined
-  private readonly abort = new AbortController()
+  /** Protocol selections in progress, aborted when the session ends. */
+  private readonly selections = new Set<AbortController>()
   /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
   private pendingBytes = 0
   private endedPromise: Promise<void> | undefined
@@ -304,7 +305,8 @@ export class TentacleSession implements ProtocolStreamHost {
   /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list. */
   private async runServerSelect(stream: Stream): Promise<void> {
     const decoder = new FrameDecoder(MAX_SELECT_FRAME)
-    const timeout = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.host.timeoutMs)])
+    const deadline = this.selectionDeadline()
+    const timeout = deadline.signal
     let name: string | undefined
     try {
       const remote = decodeProtocolInfo(await readOneFrame(stream, decoder, timeout))
@@ -327,6 +329,8 @@ export class TentacleSession implements ProtocolStreamHost {
     } catch (err) {
       stream.reset()
       this.selectError(undefined, (err as Error).message, err)
+    } finally {
+      deadline.done()
     }
   }
 
@@ -340,7 +344,8 @@ export class TentacleSession implements ProtocolStreamHost {
       return
     }
     const decoder = new FrameDecoder(MAX_SELECT_FRAME)
-    const timeout = AbortSignal.any([this.abort.signal, AbortSignal.timeout(this.host.timeoutMs)])
+    const deadline = this.selectionDeadline()
+    const timeout = deadline.signal
     try {
       const reply = await clientSelect(stream, { name: proto.name, supportVersions: proto.versions }, decoder, timeout)
       if (reply.name !== proto.name) {
@@ -364,6 +369,22 @@ export class TentacleSession implements ProtocolStreamHost {
     } catch (err) {
       stream.reset()
       this.selectError(undefined, (err as Error).message, err)
+    } finally {
+      deadline.done()
+    }
+  }
+
+  /** §9.4: each selection runs under the service timeout; the session's end aborts it too. */
+  private selectionDeadline(): { signal: AbortSignal; done: () => void } {
+    const ac = new AbortController()
+    const timer = setTimeout(() => ac.abort(), this.host.timeoutMs)
+    this.selections.add(ac)
+    return {
+      signal: ac.signal,
+      done: () => {
+        clearTimeout(timer)
+        this.selections.delete(ac)
+      },
     }
   }
 
@@ -420,7 +441,7 @@ export class TentacleSession implements ProtocolStreamHost {
   private onMuxEnded(): void {
     if (this.endedPromise !== undefined) return
     this.state = 'closed'
-    this.abort.abort()
+    for (const ac of this.selections) ac.abort()
     if (this.sessionTimer) clearTimeout(this.sessionTimer)
     for (const t of this.notifyTimers.values()) clearInterval(t)
     this.notifyTimers.clear()

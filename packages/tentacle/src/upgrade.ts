@@ -66,7 +66,22 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
   return { mux, remotePublicKey, remotePeerId, suite }
 }
 
+/**
+ * One failed upgrade per hostile connection can mean thousands a second
+ * (the incident, slowloris): the wrapper's own stack says nothing the
+ * secio cause does not, so it is built without one.
+ */
 function toUpgradeError(err: unknown): TentacleError {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return wrapUpgradeError(err)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
+function wrapUpgradeError(err: unknown): TentacleError {
   if (isSecioError(err)) {
     const code =
       err.code === 'ERR_HANDSHAKE_TIMEOUT'
