@@ -16,12 +16,22 @@ export interface ReceiverSpec {
   each: number
   /** yamux maxStreamWindowSize (default 256 KiB). */
   window?: number
+  /**
+   * yamux only: each stream starts with a 1-byte hello that the receiver answers with 1 byte,
+   * so the sender can open every stream before it starts the clock (the hello is not counted).
+   */
+  prepared?: boolean
 }
 
 /** tokio-yamux's window rule, for the ceiling contender: 256 KiB window, credit per 128 KiB read. */
 export const CEILING_WINDOW = 256 * 1024
 
-async function drain(s: Stream): Promise<number> {
+async function drain(s: Stream, prepared = false): Promise<number> {
+  if (prepared) {
+    const hello = await s.read(1)
+    if (hello === null) return 0
+    await s.write(hello)
+  }
   let n = 0
   for (;;) {
     const c = await s.read()
@@ -66,7 +76,7 @@ function receive(socket: net.Socket, spec: ReceiverSpec, done: (bytes: number) =
         for (let i = 0; i < spec.streams; i++) {
           const s = await session.accept()
           if (s === null) return
-          all.push(drain(s))
+          all.push(drain(s, spec.prepared))
         }
         done((await Promise.all(all)).reduce((a, b) => a + b, 0))
       })()
