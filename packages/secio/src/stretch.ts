@@ -20,7 +20,8 @@ export function stretchKey(provider: CryptoProvider, digest: DigestName, key: Ui
     const todo = Math.min(b.length, length - j)
     out.set(b.subarray(0, todo), j)
     j += todo
-    a = provider.hmac(digest, key, a)
+    // The next A is only needed for another block.
+    if (j < length) a = provider.hmac(digest, key, a)
   }
   return out
 }
