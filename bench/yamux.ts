@@ -18,8 +18,8 @@
 //
 // Setups: "in-process" (the default) runs both ends in this process over TCP loopback (one core
 // does both sides' work, for every contender alike); "two-process" runs the receiving end in a
-// child process. Contenders alternate round by round; each figure is the median of 3 rounds
-// after a warm-up round. See bench/README.md "## yamux".
+// child process. Contenders alternate round by round; each figure is the median of 5 rounds
+// (single stream) or 3 rounds (many streams) after a warm-up round. See bench/README.md "## yamux".
 import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
@@ -213,8 +213,9 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
   const rounds = 3
   const name = (n: string) => n + suffix
 
+  // Single-stream figures move most with machine load: 5 rounds.
   const single = quick ? 128 * MiB : 1024 * MiB
-  const s = await compare(receiver, rounds, {
+  const s = await compare(receiver, 5, {
     raw: { mode: 'raw', streams: 1, each: single },
     ceiling: { mode: 'ceiling', streams: 1, each: single },
     ours: { mode: 'yamux', streams: 1, each: single },
