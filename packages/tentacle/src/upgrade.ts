@@ -33,6 +33,15 @@ export interface UpgradeOptions {
 export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise<Upgraded> {
   const { config } = opts
   socket.setNoDelay(true)
+  let timeoutMs = opts.timeoutMs
+  if (opts.direction === 'inbound' && opts.key !== undefined) {
+    // Like the Rust listener (§2.3), say nothing until the dialer has: a
+    // connection that is already dead (the incident: FIN or RST before we
+    // got to it) then costs one read, not a Propose written into the void.
+    const t0 = performance.now()
+    await firstBytes(socket, timeoutMs, opts.signal)
+    timeoutMs -= performance.now() - t0
+  }
   let conn: Duplex = socket
   let remotePublicKey: Uint8Array | undefined
   let remotePeerId: string | undefined
@@ -45,7 +54,7 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
         ciphers: config.secio.ciphers,
         digests: config.secio.digests,
         maxFrameLength: config.maxFrameLength,
-        timeoutMs: opts.timeoutMs,
+        timeoutMs: Math.max(1, timeoutMs),
         expectedPeerId: opts.expectedPeerId,
         signal: opts.signal,
       })
@@ -64,6 +73,51 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
     ...config.yamux,
   })
   return { mux, remotePublicKey, remotePeerId, suite }
+}
+
+/**
+ * Resolves once `socket` has bytes to read (without consuming them); rejects
+ * with a typed error on EOF, error, abort or the deadline. Phase
+ * `awaiting-propose`, 0 bytes: nothing has arrived.
+ */
+function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+  if (socket.readableLength > 0) return Promise.resolve()
+  return new Promise((resolve, reject) => {
+    const cleanup = (): void => {
+      clearTimeout(timer)
+      socket.off('readable', onReadable)
+      socket.off('end', onEnd)
+      socket.off('error', onError)
+      socket.off('close', onEnd)
+      signal?.removeEventListener('abort', onAbort)
+    }
+    const fail = (code: 'ERR_HANDSHAKE_TIMEOUT' | 'ERR_HANDSHAKE_FAILED', why: string, cause?: unknown): void => {
+      cleanup()
+      socket.destroy()
+      const limit = Error.stackTraceLimit
+      Error.stackTraceLimit = 0
+      const err = new TentacleError(code, `${why} (phase awaiting-propose, 0 bytes received)`, { cause, phase: 'awaiting-propose', bytesReceived: 0 })
+      Error.stackTraceLimit = limit
+      reject(err)
+    }
+    const onReadable = (): void => {
+      if (socket.readableLength > 0) {
+        cleanup()
+        resolve()
+      } else {
+        socket.read(0) // at EOF this makes the stream emit 'end'
+      }
+    }
+    const onEnd = (): void => fail('ERR_HANDSHAKE_FAILED', 'the peer closed before sending anything')
+    const onError = (err: Error): void => fail('ERR_HANDSHAKE_FAILED', `socket error before the handshake: ${err.message}`, err)
+    const onAbort = (): void => fail('ERR_HANDSHAKE_FAILED', 'aborted')
+    const timer = setTimeout(() => fail('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${timeoutMs} ms`), timeoutMs)
+    socket.on('readable', onReadable)
+    socket.once('end', onEnd)
+    socket.once('error', onError)
+    socket.once('close', onEnd)
+    signal?.addEventListener('abort', onAbort, { once: true })
+  })
 }
 
 /**
