@@ -63,12 +63,12 @@ export async function startServer(spec: ServerSpec): Promise<{ port: number; clo
 
 // Child-process mode: `{ start: ServerSpec }` -> `{ port }`, `{ stop: true }` -> `{ stopped: true }`.
 if (process.send !== undefined && process.argv.includes('--bench-secio-child')) {
-  let current: { close: () => Promise<void> } | undefined
+  let current: Awaited<ReturnType<typeof startServer>> | undefined
   process.on('message', (msg: { start?: ServerSpec; stop?: boolean; exit?: boolean }) => {
     void (async () => {
       if (msg.start !== undefined) {
         current = await startServer(msg.start)
-        process.send!({ port: (current as { port: number }).port })
+        process.send!({ port: current.port })
       } else if (msg.stop) {
         await current?.close()
         current = undefined

@@ -38,7 +38,7 @@ class SocketConnection extends AbstractMultiaddrConnection {
     socket.on('drain', () => this.safeDispatchEvent('drain'))
   }
 
-  sendData(data: Uint8ArrayList): { sentBytes: number; canSendMore: boolean } {
+  sendData(data: Parameters<AbstractMultiaddrConnection['sendData']>[0]): { sentBytes: number; canSendMore: boolean } {
     let sentBytes = 0
     let canSendMore = true
     for (const buf of data) {

@@ -166,9 +166,10 @@ describe('options', () => {
       for (let i = 0; i < 5 && settled === undefined; i++) await new Promise((r) => setImmediate(r))
       client.destroy() // settles the handshake in any case, so a wrong default cannot hang the test
       await p
-      assert.ok(settled instanceof SecioError && settled.code === 'ERR_HANDSHAKE_TIMEOUT', String(settled))
-      assert.equal((settled as SecioError).phase, 'awaiting-propose')
-      assert.match((settled as SecioError).message, /10000 ms/)
+      const got = settled as unknown
+      assert.ok(got instanceof SecioError && got.code === 'ERR_HANDSHAKE_TIMEOUT', String(got))
+      assert.equal((got as SecioError).phase, 'awaiting-propose')
+      assert.match((got as SecioError).message, /10000 ms/)
     } finally {
       mock.timers.reset()
       close()

@@ -121,7 +121,7 @@ describe('end of stream right after the handshake', () => {
         const r = await within(5000, handshake(server, { key: keyB, allowHalfOpen: true, crypto }))
         const parts: Buffer[] = []
         r.stream.on('data', (c: Buffer) => parts.push(c))
-        await within(5000, r.stream.readableEnded ? Promise.resolve() : once(r.stream, 'end'))
+        await within(5000, r.stream.readableEnded ? Promise.resolve() : once(r.stream, 'end').then(() => undefined))
         assert.ok(Buffer.concat(parts).equals(Buffer.concat(data)))
         r.stream.destroy()
       } finally {
@@ -144,7 +144,7 @@ describe('backpressure', () => {
       const writer = (async () => {
         while (writing && written < total) {
           written += chunk.length
-          if (!a.write(chunk, (err) => !err && (accepted += chunk.length))) await once(a, 'drain')
+          if (!a.write(chunk, (err?: Error | null) => !err && (accepted += chunk.length))) await once(a, 'drain')
         }
       })()
       b.pause() // the reader stops reading
@@ -184,7 +184,7 @@ describe('backpressure', () => {
     try {
       b.resume()
       const t0 = performance.now()
-      await within(5000, new Promise<void>((resolve, reject) => a.write(Buffer.alloc(1000), (e) => (e ? reject(e) : resolve()))))
+      await within(5000, new Promise<void>((resolve, reject) => a.write(Buffer.alloc(1000), (e?: Error | null) => (e ? reject(e) : resolve()))))
       assert.ok(performance.now() - t0 < 1000)
     } finally {
       close()
@@ -282,8 +282,8 @@ describe('close', () => {
       b.on('error', () => {})
       b.resume()
       a.destroy()
-      await within(5000, client.closed ? Promise.resolve() : once(client, 'close'))
-      await within(5000, b.closed ? Promise.resolve() : once(b, 'close'))
+      await within(5000, client.closed ? Promise.resolve() : once(client, 'close').then(() => undefined))
+      await within(5000, b.closed ? Promise.resolve() : once(b, 'close').then(() => undefined))
       assert.equal(b.destroyed, true)
     } finally {
       close()
@@ -302,7 +302,7 @@ describe('close', () => {
       ;(b.socket as import('node:net').Socket).resetAndDestroy()
       const err = await within(5000, writeDone, 'pending write')
       assert.ok(err instanceof Error)
-      await within(5000, a.closed ? Promise.resolve() : once(a, 'close'))
+      await within(5000, a.closed ? Promise.resolve() : once(a, 'close').then(() => undefined))
       assert.equal(client.destroyed, true)
     } finally {
       close()
