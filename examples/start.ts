@@ -1,40 +1,58 @@
-// `npm start`: two nodes on loopback do a secio handshake and an echo, then exit.
-// Prints both peer ids, the negotiated suite and the handshake time.
-import net from 'node:net'
-import { once } from 'node:events'
-import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
+// `npm start`: two tentacle-ts nodes on loopback. Bob listens, Alice dials
+// him by peer id; the connection goes TCP -> secio -> yamux, Alice opens two
+// protocols by name, they exchange messages, Alice disconnects, both exit.
+// Prints both peer ids, the negotiated suite, the handshake time, what each
+// protocol carried, and a few of Bob's Prometheus metrics.
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import { ServiceBuilder, type ProtocolSessionContext, type SessionInfo } from '@tentacle-ts/tentacle'
 
-const alice = SecioKeyPair.generate()
-const bob = SecioKeyPair.generate()
+const text = (b: Uint8Array): string => new TextDecoder().decode(b)
+const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
 
-// Bob listens and echoes whatever arrives over the encrypted stream.
-const server = net.createServer(async (socket) => {
-  try {
-    const { stream } = await handshake(socket, { key: bob })
-    stream.pipe(stream)
-  } catch (err) {
-    console.error('bob: handshake failed:', err)
-    socket.destroy()
-  }
-})
-server.listen(0, '127.0.0.1')
-await once(server, 'listening')
-const { port } = server.address() as net.AddressInfo
+let done!: () => void
+const finished = new Promise<void>((resolve) => (done = resolve))
 
-// Alice dials Bob and insists on talking to Bob's identity.
-const socket = net.connect(port, '127.0.0.1')
-const { stream, remotePeerId, suite, durationMs } = await handshake(socket, { key: alice, expectedPeerId: bob.peerId })
+// Bob: an echo protocol and a counter protocol.
+const bob = new ServiceBuilder()
+  .key(SecioKeyPair.generate())
+  .protocol({ id: 1, name: '/demo/echo', versions: ['1.0.0'], handler: { received: (ctx, data) => ctx.send(data) } })
+  .protocol({
+    id: 2,
+    name: '/demo/count',
+    versions: ['1.0.0', '2.0.0'],
+    handler: { received: (ctx, data) => ctx.send(bytes(`${text(data)} has ${data.length} bytes`)) },
+  })
+  .build({ handleError: (e) => console.error(`bob: ${e.type} ${e.error.code}`) })
 
-console.log(`alice  ${alice.peerId.toString()}`)
-console.log(`bob    ${bob.peerId.toString()}`)
-console.log(`alice sees ${remotePeerId.toString()} (expected bob: ${remotePeerId.equals(bob.peerId)})`)
-console.log(`suite  ${suite.agreement} / ${suite.cipher} / ${suite.digest}`)
-console.log(`handshake ${durationMs.toFixed(1)} ms`)
+// Alice: opens both protocols once the session is up, prints what comes back.
+let replies = 0
+const show = (ctx: ProtocolSessionContext, data: Uint8Array): void => {
+  console.log(`alice <- ${ctx.session.remotePeerId?.slice(0, 12)}… [${ctx.protoId === 1 ? '/demo/echo' : '/demo/count'} v${ctx.version}] "${text(data)}"`)
+  if (++replies === 2) ctx.control.disconnect(ctx.session.id)
+}
+const alice = new ServiceBuilder()
+  .key(SecioKeyPair.generate())
+  .protocol({ id: 1, name: '/demo/echo', versions: ['1.0.0'], handler: { connected: (ctx) => ctx.send(bytes('hello, bob')), received: show } })
+  .protocol({ id: 2, name: '/demo/count', versions: ['2.0.0'], handler: { connected: (ctx) => ctx.send(bytes('tentacle-ts')), received: show } })
+  .build({
+    handleEvent: (e) => {
+      if (e.type === 'session-close') done()
+    },
+    handleError: (e) => console.error(`alice: ${e.type} ${e.error.code}`),
+  })
 
-const message = Buffer.from('hello from alice, through secio')
-stream.write(message)
-const [echo] = (await once(stream, 'data')) as [Buffer]
-console.log(`echo   "${echo.toString()}"`)
+const addr = await bob.listen('/ip4/127.0.0.1/tcp/0')
+console.log(`bob    ${bob.peerId} listening on ${addr.toString()}`)
+console.log(`alice  ${alice.peerId}`)
 
-stream.end()
-server.close()
+const session: SessionInfo = await alice.dial(addr.encapsulate(`/p2p/${bob.peerId}`))
+const s = session.suite
+console.log(`secio  ${s?.agreement} / ${s?.cipher} / ${s?.digest}, handshake ${session.handshakeMs.toFixed(1)} ms`)
+console.log(`yamux  session ${session.id} to ${session.address.toString()}`)
+
+await finished
+const metrics = (await bob.metrics.text())
+  .split('\n')
+  .filter((l) => /^tentacle_(connections_accepted_total|handshakes_total|message_bytes_total)/.test(l))
+console.log(`bob's metrics:\n  ${metrics.join('\n  ')}`)
+await Promise.all([alice.close(), bob.close()])

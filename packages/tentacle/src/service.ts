@@ -440,6 +440,8 @@ export class Service implements ServiceControl, SessionHost {
       direction,
       remotePublicKey: up.remotePublicKey,
       remotePeerId: up.remotePeerId,
+      suite: up.suite,
+      handshakeMs: up.durationMs,
     })
     this.sessionsById.set(id, session)
     this.metrics.sessionsTotal.inc({ direction })

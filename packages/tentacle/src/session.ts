@@ -82,7 +82,14 @@ export class TentacleSession implements ProtocolStreamHost {
     id: SessionId,
     host: SessionHost,
     mux: MuxSession,
-    init: { address: Multiaddr; direction: Direction; remotePublicKey?: Uint8Array; remotePeerId?: string },
+    init: {
+      address: Multiaddr
+      direction: Direction
+      remotePublicKey?: Uint8Array
+      remotePeerId?: string
+      suite?: SessionInfo['suite']
+      handshakeMs: number
+    },
   ) {
     this.id = id
     this.host = host
@@ -94,6 +101,8 @@ export class TentacleSession implements ProtocolStreamHost {
       direction: init.direction,
       remotePublicKey: init.remotePublicKey,
       remotePeerId: init.remotePeerId,
+      suite: init.suite,
+      handshakeMs: init.handshakeMs,
       get closed() {
         return self.state === 'closing' || self.state === 'closed'
       },
@@ -137,7 +146,7 @@ export class TentacleSession implements ProtocolStreamHost {
   send(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
     const p = this.open.get(proto)
     if (p === undefined) return // §12.3: dropped silently when not open
-    p.ps.send(data, opts?.priority === 'high')
+    if (p.ps.send(data, opts?.priority === 'high')) this.host.countBytes('out', data.length)
   }
 
   /** send() that settles when the message was handed to yamux (true) or dropped (false). */
@@ -145,7 +154,8 @@ export class TentacleSession implements ProtocolStreamHost {
     const p = this.open.get(proto)
     if (p === undefined) return Promise.resolve(false)
     return new Promise((resolve) => {
-      if (!p.ps.send(data, opts?.priority === 'high', resolve)) resolve(false)
+      if (p.ps.send(data, opts?.priority === 'high', resolve)) this.host.countBytes('out', data.length)
+      else resolve(false)
     })
   }
 
@@ -276,7 +286,6 @@ export class TentacleSession implements ProtocolStreamHost {
 
   pendingChanged(delta: number): void {
     this.pendingBytes += delta
-    if (delta > 0) this.host.countBytes('out', delta)
     if (this.pendingBytes > this.host.sendBufferSize && !this.isClosed) {
       // §12.2 SessionBlocked: the peer does not take what we queue.
       this.host.emitError({

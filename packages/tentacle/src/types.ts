@@ -17,6 +17,10 @@ export interface SessionInfo {
   readonly remotePublicKey: Uint8Array | undefined
   /** The remote's PeerId in base58; undefined in plaintext mode. */
   readonly remotePeerId: string | undefined
+  /** The secio suite negotiated (§3.7); undefined in plaintext mode. */
+  readonly suite: { agreement: string; cipher: string; digest: string } | undefined
+  /** Milliseconds from TCP connected (or accepted) to the secure stream being ready. */
+  readonly handshakeMs: number
   /** True once the session is closing or closed. */
   readonly closed: boolean
   /** Ids of the protocols open on this session now (ckb #1908: apps enforce required sets). */

@@ -11,6 +11,8 @@ export interface Upgraded {
   remotePublicKey?: Uint8Array
   remotePeerId?: string
   suite?: { agreement: string; cipher: string; digest: string }
+  /** From the start of the upgrade to yamux ready. */
+  durationMs: number
 }
 
 export interface UpgradeOptions {
@@ -32,6 +34,7 @@ export interface UpgradeOptions {
  */
 export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise<Upgraded> {
   const { config } = opts
+  const started = performance.now()
   socket.setNoDelay(true)
   let timeoutMs = opts.timeoutMs
   if (opts.direction === 'inbound' && opts.key !== undefined) {
@@ -72,7 +75,7 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
     role: opts.direction === 'outbound' ? 'client' : 'server', // §8.8
     ...config.yamux,
   })
-  return { mux, remotePublicKey, remotePeerId, suite }
+  return { mux, remotePublicKey, remotePeerId, suite, durationMs: performance.now() - started }
 }
 
 /**
