@@ -1,0 +1,330 @@
+// `npm run bench -- service [--quick] [--setup=two-process|in-process|both]`
+//
+// Figures (JSON lines via report()), each beside a baseline measured in the same run and setup:
+//   service.throughput               one tentacle protocol stream (secio AES-128-GCM + yamux + u32
+//                                    framing), 1 GiB (128 MiB with --quick) of 64 KiB messages,
+//                                    sender and receiver two Services               vs raw-tcp
+//   service.throughput.vs-libp2p     the same                                         vs js-libp2p
+//                                    (TCP + noise + yamux, one stream, the same 64 KiB writes)
+//   libp2p.throughput                js-libp2p itself                                 vs raw-tcp
+//   service.setup.sequential         sessions/s, one after another: dial, secio, yamux, open one
+//                                    protocol, one 32-byte message round trip, disconnect, closed
+//                                                                                     vs js-libp2p
+//                                    (dial, noise, yamux, open a stream, one round trip, close)
+//   service.setup.concurrent16       the same with 16 dialers at once (16 client nodes) vs js-libp2p
+//
+// Setups: "two-process" (default; the receiver runs in a child process, so sender and
+// receiver each have one of the 2 cores, as two real nodes would) and "in-process" (both
+// in this process, one core does both sides' work). Every contender is measured the same
+// way; rounds alternate between contenders and each figure is the median of the rounds.
+// See bench/README.md "## service".
+import { fork, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { multiaddr } from '@multiformats/multiaddr'
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import { Service, type ProtocolSessionContext, type SessionId } from '@tentacle-ts/tentacle'
+import { mibPerSec, report } from './lib.ts'
+import { createLibp2pNode, LIBP2P_PROTOCOL } from './service/libp2p.ts'
+import { startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
+
+const MiB = 1024 * 1024
+const MSG = 64 * 1024
+const chunk = Buffer.alloc(MSG, 0x5a)
+const PING = new Uint8Array(32).fill(7)
+
+// ------------------------------------------------------------------ peers
+
+export interface Peer {
+  start(spec: PeerSpec): Promise<Started>
+  stop(): Promise<void>
+  exit(): void
+}
+
+export function inProcessPeer(): Peer {
+  let current: Awaited<ReturnType<typeof startPeer>> | undefined
+  return {
+    async start(spec) {
+      current = await startPeer(spec)
+      return current.started
+    },
+    async stop() {
+      await current?.close()
+      current = undefined
+    },
+    exit() {},
+  }
+}
+
+export async function childPeer(): Promise<Peer> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./service/peer.ts', import.meta.url)), ['--bench-service-child'], {
+    execArgv: ['--conditions=source', '--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  const next = async <T>(): Promise<T> => ((await once(child, 'message')) as [T])[0]
+  await next<{ ready: true }>()
+  return {
+    async start(spec) {
+      child.send({ start: spec })
+      return (await next<{ started: Started }>()).started
+    },
+    async stop() {
+      child.send({ stop: true })
+      await next<{ stopped: true }>()
+    },
+    exit() {
+      child.send({ exit: true })
+    },
+  }
+}
+
+function deferred<T = void>() {
+  let resolve!: (v: T) => void
+  let reject!: (e: unknown) => void
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res
+    reject = rej
+  })
+  return { promise, resolve, reject }
+}
+
+// ------------------------------------------------------------------ throughput
+
+/** Milliseconds from "stream open" to "the receiver acked the last byte". */
+type Sender = (started: Started, total: number) => Promise<number>
+
+const rawSender: Sender = async ({ port }, total) => {
+  const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
+  await once(socket, 'connect')
+  const ack = once(socket, 'data')
+  const t0 = performance.now()
+  for (let sent = 0; sent < total; sent += MSG) {
+    if (!socket.write(chunk)) await once(socket, 'drain')
+  }
+  await ack
+  const ms = performance.now() - t0
+  socket.destroy()
+  return ms
+}
+
+const tentacleSender: Sender = async ({ addr }, total) => {
+  const open = deferred<ProtocolSessionContext>()
+  const ack = deferred()
+  const service = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [{ id: 1, handler: { connected: (ctx) => open.resolve(ctx), received: () => ack.resolve() } }],
+    handler: { handleError: (e) => open.reject(e.error) },
+  })
+  try {
+    await service.dial(addr, { kind: 'single', id: 1 })
+    const ctx = await open.promise
+    const t0 = performance.now()
+    // Backpressure: each message waits until the previous one was handed to yamux.
+    for (let sent = 0; sent < total; sent += MSG) {
+      if (!(await ctx.sendAsync(chunk))) throw new Error('tentacle: message dropped')
+    }
+    await ack.promise
+    return performance.now() - t0
+  } finally {
+    await service.shutdown()
+  }
+}
+
+const libp2pSender: Sender = async ({ addr }, total) => {
+  const node = await createLibp2pNode(false)
+  try {
+    const conn = await node.dial(multiaddr(addr))
+    const stream = await conn.newStream(LIBP2P_PROTOCOL)
+    const ack = deferred()
+    stream.addEventListener('message', () => ack.resolve())
+    const t0 = performance.now()
+    for (let sent = 0; sent < total; sent += MSG) {
+      if (!stream.send(chunk)) await stream.onDrain()
+    }
+    await ack.promise
+    return performance.now() - t0
+  } finally {
+    await node.stop()
+  }
+}
+
+const senders: Record<Stack, Sender> = { raw: rawSender, tentacle: tentacleSender, libp2p: libp2pSender }
+
+export async function throughput(peer: Peer, stack: Stack, total: number): Promise<number> {
+  const started = await peer.start({ stack, kind: 'sink', total })
+  try {
+    return mibPerSec(total, await senders[stack](started, total))
+  } finally {
+    await peer.stop()
+  }
+}
+
+// ------------------------------------------------------------------ session setup
+
+/** Runs sessions for about `ms` milliseconds, `concurrency` at a time (one client node per lane); resolves sessions/s. */
+type SetupRun = (started: Started, ms: number, concurrency: number) => Promise<number>
+
+/** A tentacle client node that runs one session at a time. */
+function tentacleClient() {
+  const opened = new Map<SessionId, (ctx: ProtocolSessionContext) => void>()
+  const replies = new Map<SessionId, () => void>()
+  const closed = new Map<SessionId, () => void>()
+  const failed = new Set<(err: Error) => void>()
+  const service = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [
+      {
+        id: 1,
+        handler: {
+          connected: (ctx) => opened.get(ctx.session.id)?.(ctx),
+          received: (ctx) => replies.get(ctx.session.id)?.(),
+        },
+      },
+    ],
+    handler: {
+      handleEvent: (e) => {
+        if (e.type === 'session-close') closed.get(e.session.id)?.()
+      },
+      // Any error fails the measurement rather than hanging it.
+      handleError: (e) => {
+        for (const f of failed) f(e.error)
+      },
+    },
+  })
+  const waitFor = <T>(m: Map<SessionId, (v: T) => void>, id: SessionId): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      failed.add(reject)
+      m.set(id, (v: T) => {
+        failed.delete(reject)
+        m.delete(id)
+        resolve(v)
+      })
+    })
+  return {
+    service,
+    async session(addr: string): Promise<void> {
+      const info = await service.dial(addr, { kind: 'single', id: 1 })
+      // Handlers for this session run only after dial() resolved (session-open comes first, §10.3).
+      const isClosed = waitFor<void>(closed, info.id)
+      const ctx = await waitFor<ProtocolSessionContext>(opened, info.id)
+      const reply = waitFor<void>(replies, info.id)
+      ctx.send(PING)
+      await reply
+      service.disconnect(info.id)
+      await isClosed
+    },
+  }
+}
+
+const tentacleSetup: SetupRun = async ({ addr }, ms, concurrency) => {
+  const clients = Array.from({ length: concurrency }, tentacleClient)
+  try {
+    return await lanes(ms, concurrency, (i) => () => clients[i]!.session(addr))
+  } finally {
+    await Promise.all(clients.map((c) => c.service.shutdown()))
+  }
+}
+
+const libp2pSetup: SetupRun = async ({ addr }, ms, concurrency) => {
+  const nodes = await Promise.all(Array.from({ length: concurrency }, () => createLibp2pNode(false)))
+  const ma = multiaddr(addr)
+  try {
+    return await lanes(ms, concurrency, (i) => async () => {
+      const conn = await nodes[i]!.dial(ma)
+      const stream = await conn.newStream(LIBP2P_PROTOCOL)
+      const reply = deferred()
+      stream.addEventListener('message', () => reply.resolve())
+      stream.send(PING)
+      await reply.promise
+      await conn.close()
+    })
+  } finally {
+    await Promise.all(nodes.map((n) => n.stop()))
+  }
+}
+
+/**
+ * Runs jobs in `concurrency` lanes: 5 warm-up jobs per lane, then new jobs for
+ * `ms` milliseconds; returns jobs completed per second (until the last one ended).
+ */
+async function lanes(ms: number, concurrency: number, job: (lane: number) => () => Promise<void>): Promise<number> {
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      for (let k = 0; k < 5; k++) await job(i)()
+    }),
+  )
+  let done = 0
+  const t0 = performance.now()
+  const until = t0 + ms
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, i) => {
+      const run = job(i)
+      while (performance.now() < until) {
+        await run()
+        done++
+      }
+    }),
+  )
+  return done / ((performance.now() - t0) / 1000)
+}
+
+const setups: Record<'tentacle' | 'libp2p', SetupRun> = { tentacle: tentacleSetup, libp2p: libp2pSetup }
+
+export async function setupRate(peer: Peer, stack: 'tentacle' | 'libp2p', ms: number, concurrency: number): Promise<number> {
+  const started = await peer.start({ stack, kind: 'echo' })
+  try {
+    return await setups[stack](started, ms, concurrency)
+  } finally {
+    await peer.stop()
+  }
+}
+
+// ------------------------------------------------------------------ run
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+/** Measures every stack once per round, alternating, and returns each stack's median. */
+async function rounds<S extends Stack>(n: number, stacks: S[], measure: (stack: S) => Promise<number>): Promise<Record<S, number>> {
+  const all: Partial<Record<S, number[]>> = {}
+  for (let r = 0; r < n; r++) {
+    for (const s of stacks) (all[s] ??= []).push(await measure(s))
+  }
+  const out = {} as Record<S, number>
+  for (const s of stacks) out[s] = median(all[s]!)
+  if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
+  return out
+}
+
+export async function run(opts: { quick: boolean }): Promise<void> {
+  const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
+  const setupNames = setupArg === 'both' ? ['two-process', 'in-process'] : [setupArg]
+  const n = 3
+  const bytes = (opts.quick ? 128 : 1024) * MiB
+  /** Milliseconds each session-setup measurement runs. */
+  const setupMs = opts.quick ? 1500 : 5000
+
+  for (const setup of setupNames) {
+    const peer = setup === 'in-process' ? inProcessPeer() : await childPeer()
+    const tag = setup === 'in-process' ? '.in-process' : ''
+    try {
+      // Warm up every stack's code paths once before the measured rounds.
+      for (const s of ['raw', 'tentacle', 'libp2p'] as const) await throughput(peer, s, 16 * MiB)
+
+      const t = await rounds(n, ['raw', 'tentacle', 'libp2p'], (s) => throughput(peer, s, bytes))
+      report({ bench: `service.throughput${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+      report({ bench: `service.throughput.vs-libp2p${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
+      report({ bench: `libp2p.throughput${tag}`, value: t.libp2p, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+
+      const s = await rounds(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 1))
+      report({ bench: `service.setup.sequential${tag}`, value: s.tentacle, unit: 'sessions/s', baseline: s.libp2p, against: 'js-libp2p' })
+      const c = await rounds(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 16))
+      report({ bench: `service.setup.concurrent16${tag}`, value: c.tentacle, unit: 'sessions/s', baseline: c.libp2p, against: 'js-libp2p' })
+    } finally {
+      peer.exit()
+    }
+  }
+}

@@ -1,0 +1,150 @@
+// The receiving half of `npm run bench -- service`. Runs inside the bench process
+// or as a child process (then driven over IPC), so both setups can be measured.
+//   sink: count the bytes of every message; once `total` arrived, answer with one 1-byte message.
+//   echo: answer every message with the same bytes.
+// Stacks: raw TCP (bytes, no framing), tentacle (secio + yamux + u32 framing,
+// protocol 1), js-libp2p (noise + yamux, protocol /bench/1.0.0, stream bytes).
+import net from 'node:net'
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
+import { createLibp2pNode, LIBP2P_PROTOCOL } from './libp2p.ts'
+
+export type Stack = 'raw' | 'tentacle' | 'libp2p'
+export interface PeerSpec {
+  stack: Stack
+  kind: 'sink' | 'echo'
+  /** Bytes a sink expects before it acks. */
+  total?: number
+}
+export interface Started {
+  /** Multiaddr to dial (tentacle: with /p2p/; libp2p: with /p2p/); raw: unused. */
+  addr: string
+  port: number
+}
+
+const ACK = Uint8Array.of(1)
+
+async function startRaw(spec: PeerSpec): Promise<{ started: Started; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    if (spec.kind === 'echo') {
+      socket.on('data', (c: Buffer) => socket.write(c))
+      socket.on('end', () => socket.end())
+      return
+    }
+    let got = 0
+    socket.on('data', (c: Buffer) => {
+      got += c.length
+      if (got === spec.total) socket.write(ACK)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    started: { addr: `/ip4/127.0.0.1/tcp/${port}`, port },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+const serviceKey = SecioKeyPair.generate()
+
+async function startTentacle(spec: PeerSpec): Promise<{ started: Started; close: () => Promise<void> }> {
+  const got = new Map<number, number>()
+  const service = new Service({
+    key: serviceKey,
+    protocols: [
+      {
+        id: 1,
+        handler:
+          spec.kind === 'echo'
+            ? { received: (ctx: ProtocolSessionContext, data: Uint8Array) => ctx.send(data) }
+            : {
+                received: (ctx: ProtocolSessionContext, data: Uint8Array) => {
+                  const n = (got.get(ctx.session.id) ?? 0) + data.length
+                  got.set(ctx.session.id, n)
+                  if (n === spec.total) ctx.send(ACK)
+                },
+                disconnected: (ctx: ProtocolSessionContext) => {
+                  got.delete(ctx.session.id)
+                },
+              },
+      },
+    ],
+  })
+  const addr = await service.listen('/ip4/127.0.0.1/tcp/0')
+  return {
+    started: { addr: `${addr.toString()}/p2p/${service.peerId}`, port: Number(addr.toString().split('/')[4]) },
+    close: () => service.shutdown(),
+  }
+}
+
+async function startLibp2p(spec: PeerSpec): Promise<{ started: Started; close: () => Promise<void> }> {
+  const node = await createLibp2pNode(true)
+  await node.handle(
+    LIBP2P_PROTOCOL,
+    (stream) => {
+      if (spec.kind === 'echo') {
+        stream.addEventListener('message', (e) => {
+          stream.send(e.data)
+        })
+        stream.addEventListener('remoteCloseWrite', () => {
+          void stream.close().catch(() => {})
+        })
+        return
+      }
+      let got = 0
+      stream.addEventListener('message', (e) => {
+        got += e.data.byteLength
+        if (got === spec.total) stream.send(ACK)
+      })
+    },
+    { maxInboundStreams: 1024 },
+  )
+  const ma = node.getMultiaddrs()[0]!
+  return {
+    started: { addr: ma.toString(), port: Number(ma.toString().split('/')[4]) },
+    close: async () => {
+      await node.stop()
+    },
+  }
+}
+
+/** Starts a receiver on 127.0.0.1. */
+export function startPeer(spec: PeerSpec): Promise<{ started: Started; close: () => Promise<void> }> {
+  switch (spec.stack) {
+    case 'raw':
+      return startRaw(spec)
+    case 'tentacle':
+      return startTentacle(spec)
+    case 'libp2p':
+      return startLibp2p(spec)
+  }
+}
+
+// Child-process mode: `{ start: PeerSpec }` -> `{ started }`, `{ stop: true }` -> `{ stopped: true }`.
+if (process.send !== undefined && process.argv.includes('--bench-service-child')) {
+  let current: { close: () => Promise<void> } | undefined
+  process.on('message', (msg: { start?: PeerSpec; stop?: boolean; exit?: boolean }) => {
+    void (async () => {
+      if (msg.start !== undefined) {
+        const p = await startPeer(msg.start)
+        current = p
+        process.send!({ started: p.started })
+      } else if (msg.stop) {
+        await current?.close()
+        current = undefined
+        process.send!({ stopped: true })
+      } else if (msg.exit) {
+        process.exit(0)
+      }
+    })()
+  })
+  process.send({ ready: true })
+}
