@@ -7,6 +7,8 @@
 //   service.throughput.vs-libp2p     the same                                         vs js-libp2p
 //                                    (TCP + noise + yamux, one stream, the same 64 KiB writes)
 //   libp2p.throughput                js-libp2p itself                                 vs raw-tcp
+//   service.throughput.window-1MiB   tentacle with CKB's 1 MiB yamux window (default: 256 KiB) vs raw-tcp
+//   service.throughput.window-1MiB.vs-libp2p                                          vs js-libp2p
 //   service.setup.sequential         sessions/s, one after another: dial, secio, yamux, open one
 //                                    protocol, one 32-byte message round trip, disconnect, closed
 //                                                                                     vs js-libp2p
@@ -27,7 +29,7 @@ import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext, type SessionId } from '@tentacle-ts/tentacle'
 import { mibPerSec, report } from './lib.ts'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './service/libp2p.ts'
-import { startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
+import { CKB_WINDOW, startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
 
 const MiB = 1024 * 1024
 const MSG = 64 * 1024
@@ -108,26 +110,29 @@ const rawSender: Sender = async ({ port }, total) => {
   return ms
 }
 
-const tentacleSender: Sender = async ({ addr }, total) => {
-  const open = deferred<ProtocolSessionContext>()
-  const ack = deferred()
-  const service = new Service({
-    key: SecioKeyPair.generate(),
-    protocols: [{ id: 1, handler: { connected: (ctx) => open.resolve(ctx), received: () => ack.resolve() } }],
-    handler: { handleError: (e) => open.reject(e.error) },
-  })
-  try {
-    await service.dial(addr, { kind: 'single', id: 1 })
-    const ctx = await open.promise
-    const t0 = performance.now()
-    // Backpressure: each message waits until the previous one was handed to yamux.
-    for (let sent = 0; sent < total; sent += MSG) {
-      if (!(await ctx.sendAsync(chunk))) throw new Error('tentacle: message dropped')
+function tentacleSender(window?: number): Sender {
+  return async ({ addr }, total) => {
+    const open = deferred<ProtocolSessionContext>()
+    const ack = deferred()
+    const service = new Service({
+      key: SecioKeyPair.generate(),
+      config: window === undefined ? {} : { yamux: { maxStreamWindowSize: window } },
+      protocols: [{ id: 1, handler: { connected: (ctx) => open.resolve(ctx), received: () => ack.resolve() } }],
+      handler: { handleError: (e) => open.reject(e.error) },
+    })
+    try {
+      await service.dial(addr, { kind: 'single', id: 1 })
+      const ctx = await open.promise
+      const t0 = performance.now()
+      // Backpressure: each message waits until the previous one was handed to yamux.
+      for (let sent = 0; sent < total; sent += MSG) {
+        if (!(await ctx.sendAsync(chunk))) throw new Error('tentacle: message dropped')
+      }
+      await ack.promise
+      return performance.now() - t0
+    } finally {
+      await service.shutdown()
     }
-    await ack.promise
-    return performance.now() - t0
-  } finally {
-    await service.shutdown()
   }
 }
 
@@ -149,7 +154,12 @@ const libp2pSender: Sender = async ({ addr }, total) => {
   }
 }
 
-const senders: Record<Stack, Sender> = { raw: rawSender, tentacle: tentacleSender, libp2p: libp2pSender }
+const senders: Record<Stack, Sender> = {
+  raw: rawSender,
+  tentacle: tentacleSender(),
+  'tentacle-1mib': tentacleSender(CKB_WINDOW),
+  libp2p: libp2pSender,
+}
 
 export async function throughput(peer: Peer, stack: Stack, total: number): Promise<number> {
   const started = await peer.start({ stack, kind: 'sink', total })
@@ -312,12 +322,14 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const tag = setup === 'in-process' ? '.in-process' : ''
     try {
       // Warm up every stack's code paths once before the measured rounds.
-      for (const s of ['raw', 'tentacle', 'libp2p'] as const) await throughput(peer, s, 16 * MiB)
+      for (const s of ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'] as const) await throughput(peer, s, 16 * MiB)
 
-      const t = await rounds(n, ['raw', 'tentacle', 'libp2p'], (s) => throughput(peer, s, bytes))
+      const t = await rounds(n, ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'], (s) => throughput(peer, s, bytes))
       report({ bench: `service.throughput${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
       report({ bench: `service.throughput.vs-libp2p${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
       report({ bench: `libp2p.throughput${tag}`, value: t.libp2p, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+      report({ bench: `service.throughput.window-1MiB${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+      report({ bench: `service.throughput.window-1MiB.vs-libp2p${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
 
       const s = await rounds(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 1))
       report({ bench: `service.setup.sequential${tag}`, value: s.tentacle, unit: 'sessions/s', baseline: s.libp2p, against: 'js-libp2p' })

@@ -2,6 +2,7 @@
 // or as a child process (then driven over IPC), so both setups can be measured.
 //   sink: count the bytes of every message; once `total` arrived, answer with one 1-byte message.
 //   echo: answer every message with the same bytes.
+// 'tentacle-1mib' is tentacle with CKB's 1 MiB yamux window instead of the default 256 KiB.
 // Stacks: raw TCP (bytes, no framing), tentacle (secio + yamux + u32 framing,
 // protocol 1), js-libp2p (noise + yamux, protocol /bench/1.0.0, stream bytes).
 import net from 'node:net'
@@ -9,7 +10,10 @@ import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './libp2p.ts'
 
-export type Stack = 'raw' | 'tentacle' | 'libp2p'
+export type Stack = 'raw' | 'tentacle' | 'tentacle-1mib' | 'libp2p'
+
+/** yamux window of the 'tentacle-1mib' stack: CKB's setting instead of tentacle's default 256 KiB (§8.7). */
+export const CKB_WINDOW = 1024 * 1024
 export interface PeerSpec {
   stack: Stack
   kind: 'sink' | 'echo'
@@ -59,6 +63,7 @@ async function startTentacle(spec: PeerSpec): Promise<{ started: Started; close:
   const got = new Map<number, number>()
   const service = new Service({
     key: serviceKey,
+    config: spec.stack === 'tentacle-1mib' ? { yamux: { maxStreamWindowSize: CKB_WINDOW } } : {},
     protocols: [
       {
         id: 1,
@@ -122,6 +127,7 @@ export function startPeer(spec: PeerSpec): Promise<{ started: Started; close: ()
     case 'raw':
       return startRaw(spec)
     case 'tentacle':
+    case 'tentacle-1mib':
       return startTentacle(spec)
     case 'libp2p':
       return startLibp2p(spec)
