@@ -255,13 +255,15 @@ const libp2pSetup: SetupRun = async ({ addr }, ms, concurrency) => {
 }
 
 /**
- * Runs jobs in `concurrency` lanes: 5 warm-up jobs per lane, then new jobs for
- * `ms` milliseconds; returns jobs completed per second (until the last one ended).
+ * Runs jobs in `concurrency` lanes: a few warm-up jobs per lane (at least 10 in
+ * all), then new jobs for `ms` milliseconds; returns jobs completed per second
+ * (until the last one ended).
  */
 async function lanes(ms: number, concurrency: number, job: (lane: number) => () => Promise<void>): Promise<number> {
+  const warmUp = Math.max(2, Math.ceil(10 / concurrency))
   await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
-      for (let k = 0; k < 5; k++) await job(i)()
+      for (let k = 0; k < warmUp; k++) await job(i)()
     }),
   )
   let done = 0
