@@ -1,4 +1,5 @@
 import net from 'node:net'
+import { setMaxListeners } from 'node:events'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { pino, type Logger } from 'pino'
 import { PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
@@ -70,9 +71,14 @@ export class Service implements ServiceControl, SessionHost {
   private readonly events: SerialQueue
   private readonly protoQueues = new Map<ProtocolId, SerialQueue>()
   private readonly serviceNotify = new Map<string, NodeJS.Timeout>()
+  /**
+   * Aborted by close(): every connect and handshake in flight listens to it
+   * (and removes its listener when done), so it may have many listeners.
+   */
   private readonly closeAbort = new AbortController()
 
   constructor(opts: ServiceOptions) {
+    setMaxListeners(0, this.closeAbort.signal)
     this.config = resolveConfig(opts.config)
     this.key = opts.key
     this.handler = opts.handler ?? {}

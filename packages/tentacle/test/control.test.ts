@@ -129,3 +129,31 @@ test('service notify fires on its interval and stops when removed; session notif
     await Promise.all([server, client].map((n) => n.service.shutdown()))
   }
 })
+
+test('30 connections waiting in the handshake at once raise no process warning (listeners on the shared close signal)', async () => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`)
+  }
+  process.on('warning', onWarning)
+  const server = new Node({ protocols: [{ id: 1 }], config: { timeoutMs: 2000 } })
+  const silent: net.Socket[] = []
+  try {
+    const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
+    const port = Number(addr.getComponents()[1]?.value)
+    for (let i = 0; i < 30; i++) {
+      const s = net.connect({ host: '127.0.0.1', port })
+      s.on('error', () => {})
+      silent.push(s)
+    }
+    await Promise.all(silent.map((s) => once(s, 'connect')))
+    for (let i = 0; i < 100 && server.service.connectionCount < 30; i++) await sleep(10)
+    assert.equal(server.service.connectionCount, 30)
+    await sleep(50) // warnings are emitted on a later tick
+    assert.deepEqual(warnings, [])
+  } finally {
+    process.off('warning', onWarning)
+    for (const s of silent) s.destroy()
+    await server.service.shutdown()
+  }
+})
