@@ -535,9 +535,14 @@ export class Session implements StreamHost {
     this.sessionState = 'ended'
     this.error = err
     this.endReason = reason
+    // Built on every session end, normal ones included: its stack would only
+    // show this function, so it is not captured (~40 µs saved per session).
+    const limit = Error.stackTraceLimit
+    Error.stackTraceLimit = 0
     this.endError = new YamuxError('ERR_SESSION_CLOSED', err ? `session ended: ${err.message}` : 'session closed', {
       cause: err,
     })
+    Error.stackTraceLimit = limit
     this.clearTimers()
     this.pings.clear()
     this.deferred = undefined
