@@ -10,56 +10,17 @@
 // Setups: "two-process" (default) runs the server in a child process, so client and
 // server each have a core, as two real nodes would; "in-process" runs both in this
 // process (one core does both sides' work). See bench/README.md.
-import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
+import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
 import { mibPerSec, report, timed } from './lib.ts'
 import { startServer, type PeerMode, type ServerSpec } from './secio/peer.ts'
 
-interface Peer {
-  start(spec: ServerSpec): Promise<number>
-  stop(): Promise<void>
-  exit(): void
-}
+type Peer = PeerHost<ServerSpec, number>
 
-function inProcessPeer(): Peer {
-  let current: Awaited<ReturnType<typeof startServer>> | undefined
-  return {
-    async start(spec) {
-      current = await startServer(spec)
-      return current.port
-    },
-    async stop() {
-      await current?.close()
-      current = undefined
-    },
-    exit() {},
-  }
-}
-
-async function childPeer(): Promise<Peer> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./secio/peer.ts', import.meta.url)), ['--bench-secio-child'], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const next = async <T>(): Promise<T> => ((await once(child, 'message')) as [T])[0]
-  await next<{ ready: true }>()
-  return {
-    async start(spec) {
-      child.send({ start: spec })
-      return (await next<{ port: number }>()).port
-    },
-    async stop() {
-      child.send({ stop: true })
-      await next<{ stopped: true }>()
-    },
-    exit() {
-      child.send({ exit: true })
-    },
-  }
-}
+const inProcessPeer = (): Peer => inProcessHost(startServer, (s) => s.port)
+const childPeer = (): Promise<Peer> => childHost(new URL('./secio/peer.ts', import.meta.url), '--bench-secio-child')
 
 const clientKey = SecioKeyPair.generate()
 

@@ -20,13 +20,12 @@
 // in this process, one core does both sides' work). Every contender is measured the same
 // way; rounds alternate between contenders and each figure is the median of the rounds.
 // See bench/README.md "## service".
-import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext, type SessionId } from '@tentacle-ts/tentacle'
+import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
 import { mibPerSec, report } from './lib.ts'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './service/libp2p.ts'
 import { CKB_WINDOW, startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
@@ -38,48 +37,10 @@ const PING = new Uint8Array(32).fill(7)
 
 // ------------------------------------------------------------------ peers
 
-export interface Peer {
-  start(spec: PeerSpec): Promise<Started>
-  stop(): Promise<void>
-  exit(): void
-}
+export type Peer = PeerHost<PeerSpec, Started>
 
-export function inProcessPeer(): Peer {
-  let current: Awaited<ReturnType<typeof startPeer>> | undefined
-  return {
-    async start(spec) {
-      current = await startPeer(spec)
-      return current.started
-    },
-    async stop() {
-      await current?.close()
-      current = undefined
-    },
-    exit() {},
-  }
-}
-
-export async function childPeer(): Promise<Peer> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./service/peer.ts', import.meta.url)), ['--bench-service-child'], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  })
-  const next = async <T>(): Promise<T> => ((await once(child, 'message')) as [T])[0]
-  await next<{ ready: true }>()
-  return {
-    async start(spec) {
-      child.send({ start: spec })
-      return (await next<{ started: Started }>()).started
-    },
-    async stop() {
-      child.send({ stop: true })
-      await next<{ stopped: true }>()
-    },
-    exit() {
-      child.send({ exit: true })
-    },
-  }
-}
+export const inProcessPeer = (): Peer => inProcessHost(startPeer, (p) => p.started)
+export const childPeer = (): Promise<Peer> => childHost(new URL('./service/peer.ts', import.meta.url), '--bench-service-child')
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void

@@ -20,11 +20,10 @@
 // does both sides' work, for every contender alike); "two-process" runs the receiving end in a
 // child process. Contenders alternate round by round; each figure is the median of 5 rounds
 // (single stream) or 3 rounds (many streams) after a warm-up round. See bench/README.md "## yamux".
-import { fork, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { Session } from '@tentacle-ts/yamux'
+import { childHost, inProcessHost } from './peer-host.ts'
 import { mibPerSec, report } from './lib.ts'
 import { libp2pMuxer } from './yamux/libp2p.ts'
 import { CEILING_WINDOW, startReceiver, type Mode, type ReceiverSpec } from './yamux/receiver.ts'
@@ -45,53 +44,30 @@ interface Receiver {
 }
 
 function inProcessReceiver(): Receiver {
-  let current: Awaited<ReturnType<typeof startReceiver>> | undefined
+  let resolveDone: (n: number) => void = () => {}
+  const host = inProcessHost((spec: Spec) => startReceiver(spec, (n) => resolveDone(n)), (r) => r.port)
   return {
     async start(spec) {
-      let resolveDone!: (n: number) => void
       const done = new Promise<number>((r) => (resolveDone = r))
-      current = await startReceiver(spec, resolveDone)
-      return { port: current.port, done }
+      return { port: await host.start(spec), done }
     },
-    async stop() {
-      await current?.close()
-      current = undefined
-    },
-    exit() {},
+    stop: () => host.stop(),
+    exit: () => host.exit(),
   }
 }
 
 async function childReceiver(): Promise<Receiver> {
-  const child: ChildProcess = fork(fileURLToPath(new URL('./yamux/receiver.ts', import.meta.url)), ['--bench-yamux-child'], {
-    execArgv: ['--conditions=source', '--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  let resolveDone: (n: number) => void = () => {}
+  const host = await childHost<Spec, number>(new URL('./yamux/receiver.ts', import.meta.url), '--bench-yamux-child', (m) => {
+    if (typeof m.done === 'number') resolveDone(m.done)
   })
-  type Msg = { ready?: true; port?: number; done?: number; stopped?: true }
-  const waiters = new Map<keyof Msg, (m: Msg) => void>()
-  child.on('message', (m: Msg) => {
-    for (const k of Object.keys(m) as (keyof Msg)[]) {
-      const w = waiters.get(k)
-      waiters.delete(k)
-      w?.(m)
-    }
-  })
-  const next = (k: keyof Msg) => new Promise<Msg>((resolve) => waiters.set(k, resolve))
-  await next('ready')
   return {
     async start(spec) {
-      const port = next('port')
-      const done = next('done').then((m) => m.done as number)
-      child.send({ start: spec })
-      return { port: (await port).port as number, done }
+      const done = new Promise<number>((r) => (resolveDone = r))
+      return { port: await host.start(spec), done }
     },
-    async stop() {
-      const stopped = next('stopped')
-      child.send({ stop: true })
-      await stopped
-    },
-    exit() {
-      child.send({ exit: true })
-    },
+    stop: () => host.stop(),
+    exit: () => host.exit(),
   }
 }
 

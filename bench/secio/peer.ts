@@ -5,6 +5,7 @@
 import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { handshake, SecioKeyPair, type CipherName } from '@tentacle-ts/secio'
+import { serveChildHost } from '../peer-host.ts'
 
 export type PeerMode = 'raw' | 'secio'
 export interface ServerSpec {
@@ -61,22 +62,5 @@ export async function startServer(spec: ServerSpec): Promise<{ port: number; clo
   }
 }
 
-// Child-process mode: `{ start: ServerSpec }` -> `{ port }`, `{ stop: true }` -> `{ stopped: true }`.
-if (process.send !== undefined && process.argv.includes('--bench-secio-child')) {
-  let current: Awaited<ReturnType<typeof startServer>> | undefined
-  process.on('message', (msg: { start?: ServerSpec; stop?: boolean; exit?: boolean }) => {
-    void (async () => {
-      if (msg.start !== undefined) {
-        current = await startServer(msg.start)
-        process.send!({ port: current.port })
-      } else if (msg.stop) {
-        await current?.close()
-        current = undefined
-        process.send!({ stopped: true })
-      } else if (msg.exit) {
-        process.exit(0)
-      }
-    })()
-  })
-  process.send({ ready: true })
-}
+// Child-process mode (bench/peer-host.ts): {start: ServerSpec} -> {started: port}.
+serveChildHost('--bench-secio-child', startServer, (s) => s.port)

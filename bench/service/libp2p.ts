@@ -5,20 +5,8 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
+import '../with-resolvers.ts'
 
-// libp2p 3 uses Promise.withResolvers (Node >= 22); polyfill it on Node 20.
-const P = Promise as unknown as { withResolvers?: () => unknown }
-if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T | PromiseLike<T>) => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    return { promise, resolve, reject }
-  }
-}
 
 export const LIBP2P_PROTOCOL = '/bench/1.0.0'
 

@@ -9,6 +9,7 @@ import net from 'node:net'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './libp2p.ts'
+import { serveChildHost } from '../peer-host.ts'
 
 export type Stack = 'raw' | 'tentacle' | 'tentacle-1mib' | 'libp2p'
 
@@ -135,22 +136,4 @@ export function startPeer(spec: PeerSpec): Promise<{ started: Started; close: ()
 }
 
 // Child-process mode: `{ start: PeerSpec }` -> `{ started }`, `{ stop: true }` -> `{ stopped: true }`.
-if (process.send !== undefined && process.argv.includes('--bench-service-child')) {
-  let current: { close: () => Promise<void> } | undefined
-  process.on('message', (msg: { start?: PeerSpec; stop?: boolean; exit?: boolean }) => {
-    void (async () => {
-      if (msg.start !== undefined) {
-        const p = await startPeer(msg.start)
-        current = p
-        process.send!({ started: p.started })
-      } else if (msg.stop) {
-        await current?.close()
-        current = undefined
-        process.send!({ stopped: true })
-      } else if (msg.exit) {
-        process.exit(0)
-      }
-    })()
-  })
-  process.send({ ready: true })
-}
+serveChildHost('--bench-service-child', startPeer, (p) => p.started)

@@ -6,20 +6,7 @@ import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
 import type { Uint8ArrayList } from 'uint8arraylist'
-
-// libp2p 3 uses Promise.withResolvers (Node ≥ 22); polyfill it on Node 20.
-const P = Promise as unknown as { withResolvers?: () => unknown }
-if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T>() {
-    let resolve!: (v: T | PromiseLike<T>) => void
-    let reject!: (e: unknown) => void
-    const promise = new Promise<T>((res, rej) => {
-      resolve = res
-      reject = rej
-    })
-    return { promise, resolve, reject }
-  }
-}
+import '../with-resolvers.ts'
 
 class SocketConnection extends AbstractMultiaddrConnection {
   private readonly socket: Socket

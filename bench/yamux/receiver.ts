@@ -5,6 +5,7 @@
 import net from 'node:net'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { libp2pMuxer } from './libp2p.ts'
+import { serveChildHost } from '../peer-host.ts'
 
 export type Mode = 'raw' | 'ceiling' | 'yamux' | 'libp2p'
 
@@ -124,22 +125,6 @@ export async function startReceiver(
   }
 }
 
-// Child-process entry (two-process setup): {start: spec} → {port}; then {done: bytes}; {stop} → {stopped}.
-if (process.argv.includes('--bench-yamux-child') && process.send !== undefined) {
-  let current: Awaited<ReturnType<typeof startReceiver>> | undefined
-  process.on('message', (msg: { start?: ReceiverSpec; stop?: true; exit?: true }) => {
-    void (async () => {
-      if (msg.start) {
-        current = await startReceiver(msg.start, (bytes) => process.send!({ done: bytes }))
-        process.send!({ port: current.port })
-      } else if (msg.stop) {
-        await current?.close()
-        current = undefined
-        process.send!({ stopped: true })
-      } else if (msg.exit) {
-        process.exit(0)
-      }
-    })()
-  })
-  process.send({ ready: true })
-}
+// Child-process entry (two-process setup, bench/peer-host.ts): {start: spec} -> {started: port};
+// then {done: bytes} when the receiver has everything.
+serveChildHost('--bench-yamux-child', (spec: ReceiverSpec, send) => startReceiver(spec, (bytes) => send({ done: bytes })), (r) => r.port)
