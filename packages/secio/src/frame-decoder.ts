@@ -88,16 +88,8 @@ export class FrameDecoder {
         case 'failed':
           throw this.#tooLarge(this.#need)
         case 'header': {
-          if (!this.#readHeader()) return null
-          const length = this.#header.readUInt32BE(0)
-          this.#headerFill = 0
-          if (length > this.maxFrameLength) {
-            this.state = 'failed'
-            this.#need = length
-            this.#drop()
-            throw this.#tooLarge(length)
-          }
-          this.#need = length
+          const length = this.#takeHeader()
+          if (length === null) return null
           this.state = 'body'
           if (length === 0) {
             this.state = 'header'
@@ -129,16 +121,8 @@ export class FrameDecoder {
         case 'failed':
           throw this.#tooLarge(this.#need)
         case 'header': {
-          if (!this.#readHeader()) return null
-          const length = this.#header.readUInt32BE(0)
-          this.#headerFill = 0
-          if (length > this.maxFrameLength) {
-            this.state = 'failed'
-            this.#need = length
-            this.#drop()
-            throw this.#tooLarge(length)
-          }
-          this.#need = length
+          const length = this.#takeHeader()
+          if (length === null) return null
           this.#delivered = 0
           this.frameLength = length
           if (length === 0) {
@@ -211,6 +195,24 @@ export class FrameDecoder {
 
   #tooLarge(length: number): SecioError {
     return new SecioError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`)
+  }
+
+  /**
+   * The next frame's length once its 4 header bytes are in, or null. A length
+   * over the max fails the decoder for good (§2.2) before any body byte is kept.
+   */
+  #takeHeader(): number | null {
+    if (!this.#readHeader()) return null
+    const length = this.#header.readUInt32BE(0)
+    this.#headerFill = 0
+    if (length > this.maxFrameLength) {
+      this.state = 'failed'
+      this.#need = length
+      this.#drop()
+      throw this.#tooLarge(length)
+    }
+    this.#need = length
+    return length
   }
 
   /** Fills the 4-byte header from the queue; true when complete. */
