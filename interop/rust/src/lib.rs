@@ -113,6 +113,30 @@ pub fn init_logging() {
         .try_init();
 }
 
+/// The identity from `--secret HEX32`, or a random one.
+pub fn key_pair(secret: Option<&str>) -> tentacle_secio::SecioKeyPair {
+    match secret {
+        None => tentacle_secio::SecioKeyPair::secp256k1_generated(),
+        Some(h) => {
+            let raw = parse_hex(h).unwrap_or_else(|e| die(&format!("--secret: {e}")));
+            if raw.len() != 32 {
+                die("--secret must be 32 bytes (64 hex chars)");
+            }
+            tentacle_secio::SecioKeyPair::secp256k1_raw_key(raw)
+                .unwrap_or_else(|e| die(&format!("--secret: not a valid secp256k1 secret: {e}")))
+        }
+    }
+}
+
+/// The runtime every driver runs on (two workers: the machine has two cores).
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
 /// Exit with a usage error (code 2), message on stderr.
 pub fn die(msg: &str) -> ! {
     eprintln!("error: {msg}");

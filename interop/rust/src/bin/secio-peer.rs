@@ -6,7 +6,7 @@ use std::time::Duration;
 use tentacle_secio::{
     Digest, SecioKeyPair, crypto::cipher::CipherType, handshake::Config,
 };
-use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, parse_hex};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, runtime, key_pair};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -25,11 +25,7 @@ fn main() {
     ];
     args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
     let mode = args.positional.first().map(|s| s.as_str()).unwrap_or("");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let code = match mode {
         "server" => rt.block_on(server(&args)),
         "client" => rt.block_on(client(&args)),
@@ -38,19 +34,6 @@ fn main() {
     std::process::exit(code);
 }
 
-fn key_pair(args: &Args) -> SecioKeyPair {
-    match args.get("secret") {
-        None => SecioKeyPair::secp256k1_generated(),
-        Some(h) => {
-            let raw = parse_hex(h).unwrap_or_else(|e| die(&format!("--secret: {e}")));
-            if raw.len() != 32 {
-                die("--secret must be 32 bytes (64 hex chars)");
-            }
-            SecioKeyPair::secp256k1_raw_key(raw)
-                .unwrap_or_else(|e| die(&format!("--secret: not a valid secp256k1 secret: {e}")))
-        }
-    }
-}
 
 fn list(args: &Args, name: &str) -> Option<Vec<String>> {
     args.get(name).map(|v| v.split(',').map(|s| s.to_string()).collect())
@@ -151,7 +134,7 @@ fn describe_ephemeral(len: usize) -> &'static str {
 async fn server(args: &Args) -> i32 {
     let port: u16 = args.num("port", 0u16).unwrap_or_else(|e| die(&e));
     let max_conns: u64 = args.num("max-conns", 0u64).unwrap_or_else(|e| die(&e));
-    let key = key_pair(args);
+    let key = key_pair(args.get("secret"));
     let peer_id = key.peer_id().to_base58();
     let cfg = config(args, key);
     let hs_timeout = timeout(args);
@@ -255,7 +238,7 @@ async fn client(args: &Args) -> i32 {
         None => die("client needs --port"),
     };
     let total: u64 = args.num("bytes", 0u64).unwrap_or_else(|e| die(&e));
-    let cfg = config(args, key_pair(args));
+    let cfg = config(args, key_pair(args.get("secret")));
     let hs_timeout = timeout(args);
     let socket = match TcpStream::connect(("127.0.0.1", port)).await {
         Ok(s) => s,

@@ -13,14 +13,13 @@ use tentacle::{
     context::{ProtocolContext, ProtocolContextMutRef, ServiceContext, SessionContext},
     error::{DialerErrorKind, ListenErrorKind},
     multiaddr::Multiaddr,
-    secio::SecioKeyPair,
     service::{
         HandshakeType, ProtocolHandle, ProtocolMeta, ServiceAsyncControl, ServiceError,
         ServiceEvent, SessionType, TargetProtocol, TargetSession,
     },
     traits::{ServiceHandle, ServiceProtocol},
 };
-use tentacle_ts_interop::{Args, die, emit, fill_pattern, init_logging, parse_hex};
+use tentacle_ts_interop::{Args, die, emit, fill_pattern, init_logging, parse_hex, runtime, key_pair};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::codec::LengthDelimitedCodec;
 
@@ -225,28 +224,11 @@ fn main() {
     if !args.positional.is_empty() {
         die("tentacle-peer takes only options (see interop/README.md)");
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let code = rt.block_on(run(&args));
     std::process::exit(code);
 }
 
-fn key_pair(args: &Args) -> SecioKeyPair {
-    match args.get("secret") {
-        None => SecioKeyPair::secp256k1_generated(),
-        Some(h) => {
-            let raw = parse_hex(h).unwrap_or_else(|e| die(&format!("--secret: {e}")));
-            if raw.len() != 32 {
-                die("--secret must be 32 bytes (64 hex chars)");
-            }
-            SecioKeyPair::secp256k1_raw_key(raw)
-                .unwrap_or_else(|e| die(&format!("--secret: not a valid secp256k1 secret: {e}")))
-        }
-    }
-}
 
 fn meta(spec: &ProtoSpec, echo: bool, max_frame: usize) -> ProtocolMeta {
     let name = spec.name.clone();
@@ -313,7 +295,7 @@ async fn run(args: &Args) -> i32 {
     }
     let echo = args.has("echo");
     let proto_max_frame: usize = args.num("proto-max-frame", 8 * 1024 * 1024).unwrap_or_else(|e| die(&e));
-    let key = key_pair(args);
+    let key = key_pair(args.get("secret"));
     let peer_id = key.peer_id().to_base58();
 
     let mut builder = ServiceBuilder::default()

@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{collections::VecDeque, future::Future, pin::Pin, task::Poll};
 
 use futures::{StreamExt, future, future::join_all};
-use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, runtime};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -23,11 +23,7 @@ fn main() {
     let known = ["port", "streams", "bytes", "mode", "window", "max-streams", "timeout-secs"];
     args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
     let mode = args.positional.first().map(|s| s.as_str()).unwrap_or("");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
+    let rt = runtime();
     let code = match mode {
         "server" => rt.block_on(server(&args)),
         "client" => rt.block_on(client(&args)),
