@@ -23,7 +23,7 @@
 import { once } from 'node:events'
 import net from 'node:net'
 import { Session } from '@tentacle-ts/yamux'
-import { childHost, inProcessHost } from './peer-host.ts'
+import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
 import { mibPerSec, report } from './lib.ts'
 import { libp2pMuxer } from './yamux/libp2p.ts'
 import { CEILING_WINDOW, startReceiver, type Mode, type ReceiverSpec } from './yamux/receiver.ts'
@@ -43,9 +43,10 @@ interface Receiver {
   exit(): void
 }
 
-function inProcessReceiver(): Receiver {
+/** A receiver host whose start() also returns a promise of the byte count the receiver reports. */
+async function withDone(makeHost: (done: (bytes: number) => void) => PeerHost<Spec, number> | Promise<PeerHost<Spec, number>>): Promise<Receiver> {
   let resolveDone: (n: number) => void = () => {}
-  const host = inProcessHost((spec: Spec) => startReceiver(spec, (n) => resolveDone(n)), (r) => r.port)
+  const host = await makeHost((n) => resolveDone(n))
   return {
     async start(spec) {
       const done = new Promise<number>((r) => (resolveDone = r))
@@ -56,20 +57,15 @@ function inProcessReceiver(): Receiver {
   }
 }
 
-async function childReceiver(): Promise<Receiver> {
-  let resolveDone: (n: number) => void = () => {}
-  const host = await childHost<Spec, number>(new URL('./yamux/receiver.ts', import.meta.url), '--bench-yamux-child', (m) => {
-    if (typeof m.done === 'number') resolveDone(m.done)
-  })
-  return {
-    async start(spec) {
-      const done = new Promise<number>((r) => (resolveDone = r))
-      return { port: await host.start(spec), done }
-    },
-    stop: () => host.stop(),
-    exit: () => host.exit(),
-  }
-}
+const inProcessReceiver = (): Promise<Receiver> =>
+  withDone((done) => inProcessHost((spec: Spec) => startReceiver(spec, done), (r) => r.port))
+
+const childReceiver = (): Promise<Receiver> =>
+  withDone((done) =>
+    childHost<Spec, number>(new URL('./yamux/receiver.ts', import.meta.url), '--bench-yamux-child', (m) => {
+      if (typeof m.done === 'number') done(m.done)
+    }),
+  )
 
 async function connect(port: number): Promise<net.Socket> {
   const socket = net.connect({ port, host: '127.0.0.1', noDelay: true })
@@ -226,7 +222,7 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
 export async function run(opts: { quick: boolean }): Promise<void> {
   const arg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? 'in-process'
   if (!['in-process', 'two-process', 'both'].includes(arg)) throw new Error(`--setup must be in-process, two-process or both`)
-  if (arg !== 'two-process') await runSetup(inProcessReceiver(), opts.quick, '')
+  if (arg !== 'two-process') await runSetup(await inProcessReceiver(), opts.quick, '')
   if (arg !== 'in-process') {
     const child = await childReceiver()
     try {
