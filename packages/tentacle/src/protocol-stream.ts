@@ -2,6 +2,9 @@ import { FrameDecoder, FRAME_HEADER_SIZE, isSecioError } from '@tentacle-ts/seci
 import type { Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import type { ProtocolId } from './types.js'
+import { SendQueue, type SentCallback } from './send-queue.js'
+
+export type { SentCallback }
 
 /** What a protocol stream needs from its session. */
 export interface ProtocolStreamHost {
@@ -34,9 +37,6 @@ const BATCH_SIZE = 64 * 1024
 
 type State = 'open' | 'closing' | 'closed'
 
-/** Told whether a queued message was handed to yamux (true) or dropped (false). */
-export type SentCallback = (sent: boolean) => void
-
 /**
  * One open protocol on one session (§10): u32be length-delimited messages
  * (§10.1) over a yamux stream, a high and a normal send queue (§12.3), and
@@ -53,15 +53,11 @@ export class ProtocolStream {
   private readonly host: ProtocolStreamHost
   private state: State = 'open'
 
-  private readonly high: Uint8Array[] = []
-  private readonly normal: Uint8Array[] = []
-  /** Beside `high`/`normal`, index for index: who wants to know the message went out. */
-  private readonly highCbs: Array<SentCallback | undefined> = []
-  private readonly normalCbs: Array<SentCallback | undefined> = []
+  /** High-priority messages go out before any normal one still queued (§12.3). */
+  private readonly high = new SendQueue()
+  private readonly normal = new SendQueue()
   /** Callbacks of the messages in the write yamux holds now. */
   private inFlightCbs: SentCallback[] = []
-  private highHead = 0
-  private normalHead = 0
   /** Bytes queued here and not yet handed to yamux (prefixes included). */
   queuedBytes = 0
   private writing = false
@@ -107,13 +103,7 @@ export class ProtocolStream {
     if (msg.length > this.opts.maxFrameLength) {
       throw new TentacleError('ERR_MESSAGE_TOO_LARGE', `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`)
     }
-    if (high) {
-      this.high.push(msg)
-      this.highCbs.push(onSent)
-    } else {
-      this.normal.push(msg)
-      this.normalCbs.push(onSent)
-    }
+    ;(high ? this.high : this.normal).push(msg, onSent)
     const n = msg.length + FRAME_HEADER_SIZE
     this.queuedBytes += n
     this.host.pendingChanged(n)
@@ -203,7 +193,7 @@ export class ProtocolStream {
 
   /** Next write: one large message (prefix included) or a batch of small ones in one buffer. */
   private takeBatch(): { data: Uint8Array; bytes: number } | undefined {
-    const first = this.peek()
+    const first = this.peekAt(0)
     if (first === undefined) return undefined
     if (first.length > COALESCE_MAX) {
       this.shift(this.inFlightCbs)
@@ -236,68 +226,22 @@ export class ProtocolStream {
     return { data: buf, bytes: size }
   }
 
-  private peek(): Uint8Array | undefined {
-    return this.highHead < this.high.length ? this.high[this.highHead] : this.normal[this.normalHead]
-  }
-
   /** The i-th message in send order (high first). */
   private peekAt(i: number): Uint8Array | undefined {
-    const h = this.high.length - this.highHead
-    return i < h ? this.high[this.highHead + i] : this.normal[this.normalHead + i - h]
+    const h = this.high.length
+    return i < h ? this.high.peek(i) : this.normal.peek(i - h)
   }
 
   /** Takes the next message in send order; its sent-callback, if any, goes to `cbs`. */
   private shift(cbs: SentCallback[]): Uint8Array | undefined {
-    if (this.highHead < this.high.length) {
-      const m = this.high[this.highHead]
-      const cb = this.highCbs[this.highHead]
-      if (cb !== undefined) cbs.push(cb)
-      this.highCbs[this.highHead] = undefined
-      this.high[this.highHead++] = EMPTY
-      if (this.highHead === this.high.length) {
-        this.high.length = 0
-        this.highCbs.length = 0
-        this.highHead = 0
-      }
-      return m
-    }
-    if (this.normalHead < this.normal.length) {
-      const m = this.normal[this.normalHead]
-      const cb = this.normalCbs[this.normalHead]
-      if (cb !== undefined) cbs.push(cb)
-      this.normalCbs[this.normalHead] = undefined
-      this.normal[this.normalHead++] = EMPTY
-      if (this.normalHead === this.normal.length) {
-        this.normal.length = 0
-        this.normalCbs.length = 0
-        this.normalHead = 0
-      } else if (this.normalHead > 1024 && this.normalHead * 2 > this.normal.length) {
-        this.normal.splice(0, this.normalHead)
-        this.normalCbs.splice(0, this.normalHead)
-        this.normalHead = 0
-      }
-      return m
-    }
-    return undefined
+    return this.high.length > 0 ? this.high.shift(cbs) : this.normal.shift(cbs)
   }
 
   private dropQueues(): void {
     const dropped = this.queuedBytes - this.inFlight
     const cbs: SentCallback[] = []
-    for (let i = this.highHead; i < this.highCbs.length; i++) {
-      const cb = this.highCbs[i]
-      if (cb !== undefined) cbs.push(cb)
-    }
-    for (let i = this.normalHead; i < this.normalCbs.length; i++) {
-      const cb = this.normalCbs[i]
-      if (cb !== undefined) cbs.push(cb)
-    }
-    this.high.length = 0
-    this.normal.length = 0
-    this.highCbs.length = 0
-    this.normalCbs.length = 0
-    this.highHead = 0
-    this.normalHead = 0
+    this.high.drain(cbs)
+    this.normal.drain(cbs)
     this.queuedBytes = this.inFlight
     if (dropped !== 0) this.host.pendingChanged(-dropped)
     for (const cb of cbs) cb(false)
@@ -409,5 +353,4 @@ export class ProtocolStream {
   }
 }
 
-const EMPTY = new Uint8Array(0)
 function noop(): void {}
