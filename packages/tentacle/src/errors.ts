@@ -70,6 +70,21 @@ export class TentacleError extends Error {
   }
 }
 
+/**
+ * A TentacleError without a captured stack. For errors made per hostile
+ * connection (the incident, slowloris: thousands a second), where the stack
+ * would only show the event-loop callback that noticed the failure.
+ */
+export function stacklessError(code: TentacleErrorCode, message: string, options?: TentacleErrorOptions): TentacleError {
+  const limit = Error.stackTraceLimit
+  Error.stackTraceLimit = 0
+  try {
+    return new TentacleError(code, message, options)
+  } finally {
+    Error.stackTraceLimit = limit
+  }
+}
+
 /** The `code` of any error-like value, or undefined. */
 export function errorCode(err: unknown): string | undefined {
   if (err !== null && typeof err === 'object' && 'code' in err) {

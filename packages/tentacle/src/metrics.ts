@@ -19,6 +19,9 @@ export class ServiceMetrics {
   readonly rejected: Counter<'reason'>
   readonly handshakes: Counter<'direction' | 'outcome' | 'phase'>
   readonly bytes: Counter<'direction'>
+  /** `bytes` for one direction, bound once: counted on every message. */
+  readonly bytesIn: { inc(n: number): void }
+  readonly bytesOut: { inc(n: number): void }
   readonly sessionsTotal: Counter<'direction'>
   private readonly loopDelay: IntervalHistogram
 
@@ -74,6 +77,8 @@ export class ServiceMetrics {
       labelNames: ['direction'],
       registers,
     })
+    this.bytesIn = this.bytes.labels({ direction: 'in' })
+    this.bytesOut = this.bytes.labels({ direction: 'out' })
     new Gauge({
       name: `${prefix}sessions_open`,
       help: 'Sessions open now',

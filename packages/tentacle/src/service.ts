@@ -141,7 +141,7 @@ export class Service implements ServiceControl, SessionHost {
       port: target.port,
       backlog: this.config.listenBacklog,
       admit: () => this.admitInbound(),
-      onSocket: ({ socket, remoteAddress, remotePort }) => this.acceptInbound(socket, socketMultiaddr(remoteAddress, remotePort)),
+      onSocket: ({ socket, remoteAddress, remotePort }) => this.acceptInbound(socket, remoteAddress, remotePort),
       onAcceptError: (err) => {
         this.metrics.acceptErrors.inc({ code: err.code ?? 'UNKNOWN' })
         this.logger.warn({ err }, 'accept failed; still accepting')
@@ -382,13 +382,14 @@ export class Service implements ServiceControl, SessionHost {
   }
 
   /** Owns an admitted socket from now on. Never throws (the listener must keep going). */
-  private acceptInbound(socket: net.Socket, remote: Multiaddr): void {
+  private acceptInbound(socket: net.Socket, remoteAddress: string, remotePort: number): void {
+    // The remote multiaddr is built after the upgrade, not on the accept path.
     void this.upgradeTracked(socket, 'inbound', undefined).then(
       (up) => {
-        void this.sessionUp(up, remote, 'inbound', undefined).catch(() => {})
+        void this.sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined).catch(() => {})
       },
       (error: TentacleError) => {
-        this.emitError({ type: 'handshake-error', address: remote, error })
+        this.emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
       },
     )
   }
@@ -541,7 +542,7 @@ export class Service implements ServiceControl, SessionHost {
   }
 
   countBytes(dir: 'in' | 'out', n: number): void {
-    this.metrics.bytes.inc({ direction: dir }, n)
+    ;(dir === 'in' ? this.metrics.bytesIn : this.metrics.bytesOut).inc(n)
   }
 
   // ------------------------------------------------------------ helpers

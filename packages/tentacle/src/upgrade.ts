@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream'
 import type net from 'node:net'
 import { handshake, isSecioError, type PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
 import { Session as MuxSession } from '@tentacle-ts/yamux'
-import { TentacleError } from './errors.js'
+import { stacklessError, type TentacleError } from './errors.js'
 import type { ServiceConfig } from './config.js'
 import type { Direction } from './types.js'
 
@@ -97,11 +97,7 @@ function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal |
     const fail = (code: 'ERR_HANDSHAKE_TIMEOUT' | 'ERR_HANDSHAKE_FAILED', why: string, cause?: unknown): void => {
       cleanup()
       socket.destroy()
-      const limit = Error.stackTraceLimit
-      Error.stackTraceLimit = 0
-      const err = new TentacleError(code, `${why} (phase awaiting-propose, 0 bytes received)`, { cause, phase: 'awaiting-propose', bytesReceived: 0 })
-      Error.stackTraceLimit = limit
-      reject(err)
+      reject(stacklessError(code, `${why} (phase awaiting-propose, 0 bytes received)`, { cause, phase: 'awaiting-propose', bytesReceived: 0 }))
     }
     const onReadable = (): void => {
       if (socket.readableLength > 0) {
@@ -123,22 +119,8 @@ function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal |
   })
 }
 
-/**
- * One failed upgrade per hostile connection can mean thousands a second
- * (the incident, slowloris): the wrapper's own stack says nothing the
- * secio cause does not, so it is built without one.
- */
+/** The upgrade's error; its own stack would say nothing the secio cause does not. */
 function toUpgradeError(err: unknown): TentacleError {
-  const limit = Error.stackTraceLimit
-  Error.stackTraceLimit = 0
-  try {
-    return wrapUpgradeError(err)
-  } finally {
-    Error.stackTraceLimit = limit
-  }
-}
-
-function wrapUpgradeError(err: unknown): TentacleError {
   if (isSecioError(err)) {
     const code =
       err.code === 'ERR_HANDSHAKE_TIMEOUT'
@@ -147,7 +129,7 @@ function wrapUpgradeError(err: unknown): TentacleError {
           ? 'ERR_PEER_ID_MISMATCH'
           : 'ERR_HANDSHAKE_FAILED'
     const phase = err.phase !== undefined ? ` (phase ${err.phase}, ${err.bytesReceived ?? 0} bytes received)` : ''
-    return new TentacleError(code, `${err.message}${phase}`, { cause: err, phase: err.phase, bytesReceived: err.bytesReceived })
+    return stacklessError(code, `${err.message}${phase}`, { cause: err, phase: err.phase, bytesReceived: err.bytesReceived })
   }
-  return new TentacleError('ERR_HANDSHAKE_FAILED', (err as Error)?.message ?? String(err), { cause: err })
+  return stacklessError('ERR_HANDSHAKE_FAILED', (err as Error)?.message ?? String(err), { cause: err })
 }
