@@ -3,14 +3,14 @@
  * holds the queue until it settles; a synchronous task runs inline when the
  * queue is idle, so the common case costs no promise at all.
  *
- * The queue is bounded by its users: `size` says how many tasks wait, and
- * `whenBelow(n)` resolves once fewer than `n` wait (a protocol stream stops
- * reading from the network while its handler's queue is full).
+ * The queue does not bound itself: its users do (a protocol stream stops
+ * reading from the network while its messages wait here, ProtocolStream's
+ * maxPendingMessages / maxPendingBytes).
  */
 export class SerialQueue {
-  private readonly tasks: Array<() => unknown> = []
+  private tasks: Array<(() => unknown) | undefined> = []
+  private head = 0
   private running = false
-  private spaceWaiters: Array<{ limit: number; resolve: () => void }> = []
   private closed = false
   /** Called with any error a task throws or rejects with. */
   private readonly onError: (err: unknown) => void
@@ -19,35 +19,38 @@ export class SerialQueue {
     this.onError = onError
   }
 
-  get size(): number {
-    return this.tasks.length
-  }
-
   push(task: () => unknown): void {
     if (this.closed) return
     this.tasks.push(task)
     if (!this.running) this.next()
   }
 
-  /** Resolves when fewer than `limit` tasks wait (at once if already so). */
-  whenBelow(limit: number): Promise<void> {
-    if (this.tasks.length < limit || this.closed) return Promise.resolve()
-    return new Promise((resolve) => this.spaceWaiters.push({ limit, resolve }))
-  }
-
-  /** Drops queued tasks and wakes every waiter; a running task finishes on its own. */
+  /** Drops queued tasks; a running task finishes on its own. */
   close(): void {
     this.closed = true
-    this.tasks.length = 0
-    this.wakeSpace()
+    this.tasks = []
+    this.head = 0
+  }
+
+  private take(): (() => unknown) | undefined {
+    if (this.head >= this.tasks.length) return undefined
+    const task = this.tasks[this.head]
+    this.tasks[this.head++] = undefined
+    if (this.head === this.tasks.length) {
+      this.tasks.length = 0
+      this.head = 0
+    } else if (this.head > 1024 && this.head * 2 > this.tasks.length) {
+      this.tasks = this.tasks.slice(this.head)
+      this.head = 0
+    }
+    return task
   }
 
   private next(): void {
     // Iterative, so a long run of synchronous tasks does not grow the stack.
     while (!this.running) {
-      const task = this.tasks.shift()
+      const task = this.take()
       if (task === undefined) break
-      this.wakeSpace()
       let result: unknown
       try {
         result = task()
@@ -70,16 +73,5 @@ export class SerialQueue {
         )
       }
     }
-    this.wakeSpace()
-  }
-
-  private wakeSpace(): void {
-    if (this.spaceWaiters.length === 0) return
-    const keep: typeof this.spaceWaiters = []
-    for (const w of this.spaceWaiters) {
-      if (this.closed || this.tasks.length < w.limit) w.resolve()
-      else keep.push(w)
-    }
-    this.spaceWaiters = keep
   }
 }
