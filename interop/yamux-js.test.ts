@@ -17,6 +17,7 @@ import net from 'node:net'
 import { Client as JsClient, Server as JsServer } from 'yamux-js'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes } from './lib/index.js'
+import { readN } from '../packages/yamux/test/helpers.ts'
 
 const T = { timeout: 30_000 }
 const quiet = (): void => {}
@@ -73,18 +74,6 @@ function jsEchoServer(conn: Duplex): { server: JsServer; streams: Duplex[]; erro
   return { server, streams, errors }
 }
 
-async function readExactly(s: Stream, n: number): Promise<Buffer> {
-  const parts: Uint8Array[] = []
-  let got = 0
-  while (got < n) {
-    const c = await s.read(n - got)
-    if (c === null) break
-    parts.push(c)
-    got += c.length
-  }
-  return Buffer.concat(parts)
-}
-
 test('works: a small echo when every chunk holds whole frames', T, async () => {
   const [ours, theirs] = pipePair()
   const js = jsEchoServer(theirs)
@@ -93,7 +82,7 @@ test('works: a small echo when every chunk holds whole frames', T, async () => {
     const s = await session.openStream()
     const data = patternBytes(1000)
     await s.write(data)
-    const back = await within(readExactly(s, 1000), 5000, 'echo')
+    const back = await within(readN(s, 1000), 5000, 'echo')
     assert.equal(checkPattern(back), -1)
     assert.equal(js.errors.length, 0)
   } finally {
@@ -110,7 +99,7 @@ test('fails: yamux-js never delivers our FIN, so its echo never ends; our pendin
     const s = await session.openStream()
     await s.write(patternBytes(100))
     await s.close() // FIN
-    assert.equal((await within(readExactly(s, 100), 5000, 'echo')).length, 100)
+    assert.equal((await within(readN(s, 100), 5000, 'echo')).length, 100)
     let jsEnded = false
     js.streams[0].on('end', () => (jsEnded = true))
     const eof = s.read()
@@ -140,7 +129,7 @@ test('fails: frames split across chunks desynchronise yamux-js; our side ends wi
     const s = await session.openStream() // 12-byte SYN: arrives whole
     const data = patternBytes(10_000)
     await s.write(data) // one 10 012-byte frame, cut into 100-byte pieces
-    const reading = readExactly(s, data.length).then(
+    const reading = readN(s, data.length).then(
       (b) => (b.length === data.length && checkPattern(b) === -1 ? 'echoed' : `short or corrupt (${b.length})`),
       (e: { code?: string }) => e.code,
     )
@@ -189,7 +178,7 @@ test('fails: yamux-js waits for send window by polling a 100 ms timer; we still 
     const t0 = Date.now()
     js.write(Buffer.from(patternBytes(size)))
     const s = (await within(accepted, 5000, 'accept'))!
-    const got = await within(readExactly(s, size), 10_000, 'read 1 MiB')
+    const got = await within(readN(s, size), 10_000, 'read 1 MiB')
     const ms = Date.now() - t0
     assert.equal(checkPattern(got), -1)
     assert.ok(ms >= 250, `took ${ms} ms: each window refill waited for a 100 ms poll`)
@@ -252,7 +241,7 @@ test('over real TCP: a 1 MiB echo with yamux-js either completes or ends in type
   try {
     const s = await session.openStream()
     const size = 1024 * 1024
-    const reading = readExactly(s, size).then(
+    const reading = readN(s, size).then(
       (b) => (b.length === size && checkPattern(b) === -1 ? 'echoed' : 'corrupt'),
       (e: { code?: string }) => `error ${e.code}`,
     )
