@@ -348,10 +348,10 @@ export class SecureStream extends Duplex {
 
   /** Encrypts one frame and hands it to the socket; returns socket.write's verdict. */
   #writeFrame(chunks: Buffer[], length: number): boolean {
-    const pieces = this.#encryptor.seal(chunks, length)
+    const pieces = this.#encryptor.seal(chunks.length > 8 ? mergeSmall(chunks) : chunks, length)
     const frameLength = length + AEAD_TAG_SIZE
     const s = this.socket
-    if (frameLength + FRAME_HEADER_SIZE <= SMALL_FRAME || pieces.length > 8) {
+    if (frameLength + FRAME_HEADER_SIZE <= SMALL_FRAME) {
       const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + frameLength)
       out.writeUInt32BE(frameLength, 0)
       let at = FRAME_HEADER_SIZE
@@ -410,3 +410,31 @@ export class SecureStream extends Duplex {
 }
 
 function noop(): void {}
+
+/**
+ * Joins runs of small plaintext chunks (yamux headers, message prefixes) so a
+ * frame is sealed in a few cipher updates and written as a few pieces; large
+ * chunks pass through uncopied.
+ */
+function mergeSmall(chunks: Buffer[]): Buffer[] {
+  const out: Buffer[] = []
+  let run: Buffer[] = []
+  let runLength = 0
+  const flush = (): void => {
+    if (run.length === 1) out.push(run[0]!)
+    else if (run.length > 1) out.push(Buffer.concat(run, runLength))
+    run = []
+    runLength = 0
+  }
+  for (const c of chunks) {
+    if (c.length >= SMALL_FRAME) {
+      flush()
+      out.push(c)
+    } else {
+      run.push(c)
+      runLength += c.length
+    }
+  }
+  flush()
+  return out
+}
