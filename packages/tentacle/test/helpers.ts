@@ -24,27 +24,66 @@ export async function reap(child: ChildProcess): Promise<void> {
   await exited
 }
 
-/** Resolves with the first stdout line of `child` matching `re`, or rejects after `timeoutMs`. */
+/** Every stdout line a child printed, kept from the moment it is first watched. */
+interface LineLog {
+  lines: string[]
+  /** Index of the first line no waitForLine call has passed over yet. */
+  cursor: number
+  partial: string
+  exitCode: number | null | undefined
+  wake: Set<() => void>
+}
+
+const logs = new WeakMap<ChildProcess, LineLog>()
+
+function lineLog(child: ChildProcess): LineLog {
+  let log = logs.get(child)
+  if (log) return log
+  const created: LineLog = { lines: [], cursor: 0, partial: '', exitCode: undefined, wake: new Set() }
+  log = created
+  logs.set(child, created)
+  const wakeAll = (): void => {
+    for (const w of [...created.wake]) w()
+  }
+  child.stdout?.on('data', (chunk: Buffer) => {
+    created.partial += chunk.toString('utf8')
+    let nl: number
+    while ((nl = created.partial.indexOf('\n')) >= 0) {
+      created.lines.push(created.partial.slice(0, nl))
+      created.partial = created.partial.slice(nl + 1)
+    }
+    wakeAll()
+  })
+  // 'close' (not 'exit') so every byte of stdout has been read first.
+  child.once('close', (code: number | null) => {
+    created.exitCode = code
+    wakeAll()
+  })
+  return log
+}
+
+/**
+ * Resolves with the first stdout line of `child` matching `re` that no
+ * earlier call has passed over, or rejects after `timeoutMs` or when the
+ * child exits without printing one. Lines are kept per child, so two lines
+ * that arrive in one chunk (or just before exit) are both seen.
+ */
 export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number): Promise<RegExpMatchArray> {
+  const log = lineLog(child)
   return new Promise((resolve, reject) => {
-    let buf = ''
-    const onData = (chunk: Buffer): void => {
-      buf += chunk.toString('utf8')
-      let nl: number
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        const m = line.match(re)
+    const check = (): void => {
+      while (log.cursor < log.lines.length) {
+        const m = log.lines[log.cursor++]!.match(re)
         if (m) {
           cleanup()
           resolve(m)
           return
         }
       }
-    }
-    const onExit = (code: number | null): void => {
-      cleanup()
-      reject(new Error(`child exited (${code}) before printing ${re}`))
+      if (log.exitCode !== undefined) {
+        cleanup()
+        reject(new Error(`child exited (${log.exitCode}) before printing ${re}`))
+      }
     }
     const timer = setTimeout(() => {
       cleanup()
@@ -52,11 +91,10 @@ export function waitForLine(child: ChildProcess, re: RegExp, timeoutMs: number):
     }, timeoutMs)
     const cleanup = (): void => {
       clearTimeout(timer)
-      child.stdout?.off('data', onData)
-      child.off('exit', onExit)
+      log.wake.delete(check)
     }
-    child.stdout?.on('data', onData)
-    child.once('exit', onExit)
+    log.wake.add(check)
+    check()
   })
 }
 
