@@ -3,6 +3,8 @@
 // Figures (JSON lines via report()), each beside a baseline measured in the same run and setup:
 //   yamux.single.throughput          one yamux stream, default config (256 KiB window), 1 GiB
 //                                    (128 MiB with --quick) in 64 KiB writes          vs raw-tcp
+//   yamux.single.read-api            the same, the receiver consuming with `await stream.read()`
+//                                    instead of the Duplex adapter's 'data' events     vs raw-tcp
 //   yamux.single.window-ceiling      raw TCP obeying the same window rule (256 KiB window, a
 //                                    12-byte credit per 128 KiB consumed): the best any
 //                                    tokio-compatible yamux stream can do here         vs raw-tcp
@@ -14,6 +16,9 @@
 //   yamux.fairness.streams2000       aggregate rate, 2000 live streams vs 20 carrying the same total,
 //                                    streams opened before the clock starts (ratio = fairness;
 //                                    tentacle #213/#281)
+//   yamux.fairness.streams2000.read-api  the same with `await stream.read()` receivers
+// Every receiver consumes the way the raw TCP and libp2p receivers do, with 'data' events (ours:
+// the stream's Node Duplex adapter), except the ".read-api" figures.
 // Figure names carry the setup suffix ".two-process" when run that way.
 //
 // Setups: "in-process" (the default) runs both ends in this process over TCP loopback (one core
@@ -191,10 +196,12 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
     raw: { mode: 'raw', streams: 1, each: single },
     ceiling: { mode: 'ceiling', streams: 1, each: single },
     ours: { mode: 'yamux', streams: 1, each: single },
+    oursRead: { mode: 'yamux', streams: 1, each: single, reader: 'read' },
     ours1MiB: { mode: 'yamux', streams: 1, each: single, window: MiB },
     libp2p: { mode: 'libp2p', streams: 1, each: single },
   })
   report({ bench: name('yamux.single.throughput'), value: s.ours!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
+  report({ bench: name('yamux.single.read-api'), value: s.oursRead!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
   report({ bench: name('yamux.single.window-ceiling'), value: s.ceiling!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
   report({ bench: name('yamux.single.window-1MiB'), value: s.ours1MiB!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
   report({ bench: name('libp2p-yamux.single.throughput'), value: s.libp2p!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
@@ -215,8 +222,11 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
   const f = await compare(receiver, rounds, {
     streams20: { mode: 'yamux', streams: 20, each: 100 * perStream2000, prepared: true },
     streams2000: { mode: 'yamux', streams: 2000, each: perStream2000, prepared: true },
+    streams20read: { mode: 'yamux', streams: 20, each: 100 * perStream2000, prepared: true, reader: 'read' },
+    streams2000read: { mode: 'yamux', streams: 2000, each: perStream2000, prepared: true, reader: 'read' },
   })
   report({ bench: name('yamux.fairness.streams2000'), value: f.streams2000!, unit: 'MiB/s', baseline: f.streams20!, against: 'yamux-20-streams' })
+  report({ bench: name('yamux.fairness.streams2000.read-api'), value: f.streams2000read!, unit: 'MiB/s', baseline: f.streams20read!, against: 'yamux-20-streams-read-api' })
 }
 
 export async function run(opts: { quick: boolean }): Promise<void> {

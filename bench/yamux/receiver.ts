@@ -3,6 +3,7 @@
 // Runs inside the bench process (in-process setup) or in a child process driven over IPC
 // (two-process setup), so both setups time exactly the same code.
 import net from 'node:net'
+import { once } from 'node:events'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { libp2pMuxer } from './libp2p.ts'
 import { serveChildHost } from '../peer-host.ts'
@@ -18,6 +19,12 @@ export interface ReceiverSpec {
   /** yamux maxStreamWindowSize (default 256 KiB). */
   window?: number
   /**
+   * yamux only: how the receiving application consumes each stream. 'duplex' (the default):
+   * the stream's Node Duplex adapter in flowing mode ('data' events), as the raw TCP and
+   * libp2p receivers consume theirs; 'read': a loop of `await stream.read()`.
+   */
+  reader?: 'duplex' | 'read'
+  /**
    * yamux only: each stream starts with a 1-byte hello that the receiver answers with 1 byte,
    * so the sender can open every stream before it starts the clock (the hello is not counted).
    */
@@ -27,13 +34,21 @@ export interface ReceiverSpec {
 /** tokio-yamux's window rule, for the ceiling contender: 256 KiB window, credit per 128 KiB read. */
 export const CEILING_WINDOW = 256 * 1024
 
-async function drain(s: Stream, prepared = false): Promise<number> {
+async function drain(s: Stream, prepared = false, reader: 'duplex' | 'read' = 'duplex'): Promise<number> {
   if (prepared) {
     const hello = await s.read(1)
     if (hello === null) return 0
     await s.write(hello)
   }
   let n = 0
+  if (reader === 'duplex') {
+    const d = s.toDuplex()
+    d.on('data', (c: Buffer) => {
+      n += c.length
+    })
+    await once(d, 'end')
+    return n
+  }
   for (;;) {
     const c = await s.read()
     if (c === null) return n
@@ -77,7 +92,7 @@ function receive(socket: net.Socket, spec: ReceiverSpec, done: (bytes: number) =
         for (let i = 0; i < spec.streams; i++) {
           const s = await session.accept()
           if (s === null) return
-          all.push(drain(s, spec.prepared))
+          all.push(drain(s, spec.prepared, spec.reader))
         }
         done((await Promise.all(all)).reduce((a, b) => a + b, 0))
       })()
