@@ -221,6 +221,32 @@ for (const security of ['secio', 'plain'] as const) {
   })
 }
 
+test('a peer we dialed is SIGKILLed mid-stream (secio): disconnected and session-close at once, no session or timer left', { timeout: 60_000 }, async (t) => {
+  // The other direction of test_kill: here the killed process is the listener and our side
+  // holds the outbound connection.
+  const l = new Listener({ secio: true, echo: true })
+  const timersBefore = activeTimers()
+  const child = spawnTs(fixture('kill-peer.ts'), ['listen', 'echo', 'secio'], { stdin: true })
+  try {
+    const [, address] = await waitForLine(child, /^LISTENING (\S+)$/, 30_000)
+    await l.service.dial(address!)
+    await l.until(() => l.sessions.get(l.newest() as SessionId)?.connected === true, 10_000, 'protocol 1 open')
+    const id = l.newest() as SessionId
+    await l.until(() => (l.sessions.get(id)?.received ?? 0) >= 200, 10_000, '200 messages from the peer')
+    const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
+    t.diagnostic(`session-close ${closedMs.toFixed(0)} ms after the kill`)
+    assert.ok(closedMs < PROMPT_MS, `session-close ${closedMs.toFixed(0)} ms after the kill`)
+    assert.ok(disconnectedMs < PROMPT_MS, `disconnected ${disconnectedMs.toFixed(0)} ms after the kill`)
+    assert.deepEqual(l.service.sessions(), [])
+    assert.equal(l.service.connectionCount, 0)
+    assert.equal(activeTimers(), timersBefore, 'no timer outlives the session')
+    await collectAll(l)
+  } finally {
+    await reap(child)
+    await l.service.shutdown()
+  }
+})
+
 for (const how of ['stopped reading', 'frozen by SIGSTOP'] as const) {
   test(`peer SIGKILLed while our writes to it are blocked (${how}): the send queue is released, no session and no timer left`, { timeout: 60_000 }, async (t) => {
     const l = new Listener({ secio: true, echo: false })
