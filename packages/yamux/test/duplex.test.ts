@@ -147,3 +147,55 @@ test('session end surfaces as a Duplex error (ERR_SESSION_CLOSED), not a hang', 
     await cleanup()
   }
 })
+
+test('2000 streams read through Duplex adapters at once (the fairness bench’s receivers): every byte of every stream, in order (TCP)', async () => {
+  const { client, server, cleanup } = await sessionPair('tcp', {}, { acceptBacklog: 2048 })
+  try {
+    const n = 2000
+    const size = 24 * KiB
+    const received = (async () => {
+      const out = new Map<string, string>()
+      const all: Promise<void>[] = []
+      for (let i = 0; i < n; i++) {
+        const s = (await server.accept())!
+        all.push(
+          (async () => {
+            const d = s.toDuplex()
+            const h = createHash('sha256')
+            let id = ''
+            for await (const chunk of d as AsyncIterable<Buffer>) {
+              // The first 16 bytes name the stream; a chunk may carry them with data or alone.
+              let c = chunk
+              if (id.length < 32) {
+                const take = Math.min(16 - id.length / 2, c.length)
+                id += c.subarray(0, take).toString('hex')
+                c = c.subarray(take)
+              }
+              h.update(c)
+            }
+            out.set(id, h.digest('hex'))
+          })(),
+        )
+      }
+      await Promise.all(all)
+      return out
+    })()
+    const sent = new Map<string, string>()
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const s = await client.openStream()
+        const id = random(16)
+        const data = random(size)
+        sent.set(id.toString('hex'), sha256(data))
+        await s.write(id)
+        for (let off = 0; off < size; off += 8 * KiB) await s.write(data.subarray(off, off + 8 * KiB))
+        await s.close()
+      }),
+    )
+    const got = await within(received, 30_000, 'all 2000 streams received')
+    assert.equal(got.size, n)
+    assert.deepEqual([...got.entries()].sort(), [...sent.entries()].sort())
+  } finally {
+    await cleanup()
+  }
+})
