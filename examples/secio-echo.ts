@@ -24,12 +24,13 @@ async function loadKey(): Promise<SecioKeyPair> {
   if (file === undefined) return SecioKeyPair.generate()
   try {
     await access(file)
-    return await SecioKeyPair.load(file)
   } catch {
+    // No key file yet: create one. A file that exists but does not load is an error, not replaced.
     const key = SecioKeyPair.generate()
     await key.save(file)
     return key
   }
+  return SecioKeyPair.load(file)
 }
 
 const key = await loadKey()
