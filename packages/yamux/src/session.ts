@@ -287,6 +287,12 @@ export class Session implements StreamHost {
   private processInput(): void {
     const d = this.decoder
     try {
+      const f = this.deferred
+      if (f !== undefined && this.paused === 0 && this.sessionState !== 'ended') {
+        // The SYN held back by a full accept backlog (see acceptSyn) goes first.
+        this.deferred = undefined
+        this.handleHeader(f.type, f.flags, f.streamId, f.length)
+      }
       while (this.paused === 0 && this.sessionState !== 'ended') {
         const r = d.next()
         if (r === NEED_MORE) return
@@ -381,17 +387,8 @@ export class Session implements StreamHost {
 
   private resumeAfterBacklogGrace(): void {
     this.backlogImmediate = undefined
-    const f = this.deferred
-    this.deferred = undefined
-    if (this.sessionState === 'ended' || f === undefined) return
     this.paused &= ~PAUSE_BACKLOG
-    try {
-      this.handleStreamFrame(f.type, f.flags, f.streamId, f.length)
-    } catch (err) {
-      if (err instanceof YamuxError) return this.fail(err)
-      throw err
-    }
-    this.resumeInput()
+    this.resumeInput() // handles the held-back SYN first
   }
 
   private handlePing(flags: number, value: number): void {

@@ -11,6 +11,7 @@ import {
   FLAG_SYN,
   INITIAL_STREAM_WINDOW,
   TYPE_PING,
+  TYPE_WINDOW_UPDATE,
 } from '../src/index.js'
 import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
 
@@ -139,5 +140,30 @@ test('idle sessions with keepalive do not spin (CPU near idle, tentacle test_kil
     for (const p of pairs) assert.equal(p.client.state, 'open')
   } finally {
     for (const p of pairs) await p.cleanup()
+  }
+})
+
+test('a write callback that throws while a SYN held back by a full accept backlog is delivered ends the session, not the process', async () => {
+  const [a, b] = duplexPair()
+  const session = new Session(a, { role: 'server', enableKeepalive: false, acceptBacklog: 1 })
+  const peer = new RawPeer(b)
+  try {
+    peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
+    const s = (await within(session.accept(), 2000, 'stream 1'))!
+    // Blocked on the send window: 10 bytes wait for a WindowUpdate, and their callback throws.
+    s.writeCb(random(INITIAL_STREAM_WINDOW + 10), () => {
+      throw new Error('application bug in a write callback')
+    })
+    peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 3, 0) // fills the backlog (nobody accepts it)
+    await peer.waitFor((f) => f.streamId === 3 && (f.flags & FLAG_ACK) !== 0, 2000, 'ACK of stream 3')
+    // A SYN for stream 1 (open) while the backlog is full: held one turn, then refused with
+    // ACK|RST and delivered to stream 1 — its window grows and the blocked write completes.
+    peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 100)
+    await within(session.closed, 2000, 'the session ends')
+    assert.equal(session.state, 'ended')
+    assert.equal(session.error?.code, 'ERR_SESSION_CLOSED')
+    assert.match(String(session.error?.message), /application bug/)
+  } finally {
+    session.destroy()
   }
 })
