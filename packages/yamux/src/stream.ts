@@ -54,12 +54,6 @@ const RESOLVED: Promise<void> = Promise.resolve()
 /** Largest Data frame we send (see writeSome). */
 const MAX_DATA_FRAME = INITIAL_STREAM_WINDOW
 
-// Handshake progress of the stream (flags still owed to the peer, §8.3).
-const SYN_OWED = 1 // we opened it and have not yet sent SYN
-const ACK_OWED = 2 // the peer opened it and we have not yet sent ACK
-const SYN_SENT = 3 // waiting for the peer's ACK
-const ESTABLISHED = 4
-
 /**
  * A yamux stream. Obtain one from `Session.openStream()` or `Session.accept()`.
  *
@@ -70,7 +64,11 @@ export class Stream {
   /** Stream id (odd for streams the client opened, even for the server's, §8.2). */
   readonly id: number
   private readonly host: StreamHost
-  private handshake: number
+  /**
+   * The handshake flag still owed to the peer on our next frame (§8.3): SYN for a stream we
+   * opened, ACK for one the peer opened, then 0. The peer's ACK changes nothing we do.
+   */
+  private owedFlag: number
 
   /** State of our sending direction: 'closed' once FIN is sent. */
   sendState: DirectionState = 'open'
@@ -107,7 +105,7 @@ export class Stream {
     this.id = id
     this.host = host
     this.maxWindow = host.maxStreamWindowSize
-    this.handshake = inbound ? ACK_OWED : SYN_OWED
+    this.owedFlag = inbound ? FLAG_ACK : FLAG_SYN
   }
 
   /** True once both directions are closed or the stream was reset. */
@@ -185,11 +183,9 @@ export class Stream {
   private sendWindowUpdate(): void {
     // delta = max − bytes held (buffered, or announced and still arriving) − window still granted
     const delta = this.maxWindow - this.bufferedBytes - this.pendingBody - this.recvWindow
-    const flags = this.owedFlags(false)
-    if (delta < this.maxWindow / 2 && flags === 0) return
-    this.takeFlags()
+    if (delta < this.maxWindow / 2 && this.owedFlag === 0) return
     this.recvWindow += delta
-    this.host.writer.control(TYPE_WINDOW_UPDATE, flags, this.id, delta)
+    this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags(), this.id, delta)
   }
 
   private wakeReaders(): void {
@@ -401,7 +397,6 @@ export class Stream {
 
   /** @internal WindowUpdate frame for this stream (§8.3 flags, §8.4 delta). */
   onWindowUpdate(flags: number, delta: number): void {
-    if (flags & FLAG_ACK && this.handshake === SYN_SENT) this.handshake = ESTABLISHED
     if (flags & FLAG_FIN) this.remoteFin()
     if (flags & FLAG_RST) this.remoteRst()
     if (delta > 0 && this.sendState === 'open') {
@@ -424,7 +419,6 @@ export class Stream {
    * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
    */
   onDataHeader(flags: number, length: number): boolean {
-    if (flags & FLAG_ACK && this.handshake === SYN_SENT) this.handshake = ESTABLISHED
     if (this.recvState !== 'open') return false
     if (length > this.recvWindow) {
       throw new YamuxError(
@@ -502,21 +496,11 @@ export class Stream {
     this.host.streamClosed(this)
   }
 
-  private owedFlags(take: boolean): number {
-    switch (this.handshake) {
-      case SYN_OWED:
-        if (take) this.handshake = SYN_SENT
-        return FLAG_SYN
-      case ACK_OWED:
-        if (take) this.handshake = ESTABLISHED
-        return FLAG_ACK
-      default:
-        return 0
-    }
-  }
-
+  /** The flag owed to the peer (0 once sent), to put on the frame being sent now. */
   private takeFlags(): number {
-    return this.owedFlags(true)
+    const f = this.owedFlag
+    this.owedFlag = 0
+    return f
   }
 }
 
