@@ -220,30 +220,30 @@ export class Stream {
    * ERR_SESSION_CLOSED once the session is closing or over.
    */
   write(data: Uint8Array): Promise<void> {
-    const refusal = this.writeRefusal()
-    if (refusal !== undefined) return Promise.reject(refusal)
-    if (data.length === 0) return RESOLVED
-    let offset = 0
-    if (this.writesHead === this.writes.length) {
-      offset = this.writeSome(data, 0)
-      if (offset === data.length) return RESOLVED
-    }
+    const sent = this.writeNow(data)
+    if (sent === data.length) return RESOLVED
+    if (typeof sent !== 'number') return Promise.reject(sent)
     return new Promise((resolve, reject) => {
-      this.enqueueWrite(data, offset, (err) => (err === undefined ? resolve() : reject(err)))
+      this.enqueueWrite(data, sent, (err) => (err === undefined ? resolve() : reject(err)))
     })
   }
 
   /** Callback flavour of write() (no promise on the fast path). @internal */
   writeCb(data: Uint8Array, cb: WriteCallback): void {
+    const sent = this.writeNow(data)
+    if (sent === data.length) return cb()
+    if (typeof sent !== 'number') return cb(sent)
+    this.enqueueWrite(data, sent, cb)
+  }
+
+  /**
+   * The start of every write: the refusal, or how many bytes of `data` went out at once
+   * (none while earlier writes are queued: bytes leave in write order).
+   */
+  private writeNow(data: Uint8Array): number | YamuxError {
     const refusal = this.writeRefusal()
-    if (refusal !== undefined) return cb(refusal)
-    if (data.length === 0) return cb()
-    let offset = 0
-    if (this.writesHead === this.writes.length) {
-      offset = this.writeSome(data, 0)
-      if (offset === data.length) return cb()
-    }
-    this.enqueueWrite(data, offset, cb)
+    if (refusal !== undefined) return refusal
+    return this.writesHead === this.writes.length ? this.writeSome(data, 0) : 0
   }
 
   private enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
