@@ -11,7 +11,7 @@
 //   connection makes progress (a batch's write callback). Inbound traffic never
 //   touches it.
 import type { Duplex } from 'node:stream'
-import { HEADER_SIZE, INITIAL_STREAM_WINDOW, TYPE_DATA, writeHeader } from './frame.js'
+import { HEADER_SIZE, INITIAL_STREAM_WINDOW, TYPE_DATA, writeHeader, writeU32 } from './frame.js'
 
 const SLAB_SIZE = 16 * 1024
 /**
@@ -19,13 +19,6 @@ const SLAB_SIZE = 16 * 1024
  * (its decoder limit is its max window, ≥ 256 KiB, §8.1).
  */
 const MAX_MERGED_DATA = INITIAL_STREAM_WINDOW
-
-function writeU32(buf: Uint8Array, offset: number, v: number): void {
-  buf[offset] = v >>> 24
-  buf[offset + 1] = (v >>> 16) & 0xff
-  buf[offset + 2] = (v >>> 8) & 0xff
-  buf[offset + 3] = v & 0xff
-}
 
 export interface FrameWriterHooks {
   /** The queue shrank (the connection made progress): blocked writers may continue. */

@@ -47,14 +47,8 @@ export function writeHeader(
   buf[offset + 1] = type
   buf[offset + 2] = (flags >>> 8) & 0xff
   buf[offset + 3] = flags & 0xff
-  buf[offset + 4] = streamId >>> 24
-  buf[offset + 5] = (streamId >>> 16) & 0xff
-  buf[offset + 6] = (streamId >>> 8) & 0xff
-  buf[offset + 7] = streamId & 0xff
-  buf[offset + 8] = length >>> 24
-  buf[offset + 9] = (length >>> 16) & 0xff
-  buf[offset + 10] = (length >>> 8) & 0xff
-  buf[offset + 11] = length & 0xff
+  writeU32(buf, offset + 4, streamId)
+  writeU32(buf, offset + 8, length)
 }
 
 /** Encodes one header into a new 12-byte array. */
@@ -76,21 +70,15 @@ export function readHeader(buf: Uint8Array, offset = 0): FrameHeader {
   }
 }
 
-export function readU32(buf: Uint8Array, offset: number): number {
-  return ((buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]) >>> 0
+/** Writes `v` big-endian at `offset`. */
+export function writeU32(buf: Uint8Array, offset: number, v: number): void {
+  buf[offset] = v >>> 24
+  buf[offset + 1] = (v >>> 16) & 0xff
+  buf[offset + 2] = (v >>> 8) & 0xff
+  buf[offset + 3] = v & 0xff
 }
 
-export function typeName(type: number): string {
-  switch (type) {
-    case TYPE_DATA:
-      return 'Data'
-    case TYPE_WINDOW_UPDATE:
-      return 'WindowUpdate'
-    case TYPE_PING:
-      return 'Ping'
-    case TYPE_GO_AWAY:
-      return 'GoAway'
-    default:
-      return `Unknown(${type})`
-  }
+/** Reads a big-endian u32 at `offset`. */
+export function readU32(buf: Uint8Array, offset: number): number {
+  return ((buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]) >>> 0
 }
