@@ -36,7 +36,7 @@ export class FrameWriter {
 
   private chunks: Uint8Array[] = []
   /** Bytes queued here and not yet handed to the connection. */
-  pendingBytes = 0
+  private pendingBytes = 0
   /** Of `pendingBytes`, how many belong to control frames (headers without payload). */
   private controlBytes = 0
 
@@ -44,7 +44,7 @@ export class FrameWriter {
   private slabPos = 0
   private runStart = 0
 
-  private deferFlush: () => void
+  private readonly deferFlush: () => void
   // The last queued Data frame, while it may still grow (see data()).
   private openDataId = -1
   private openDataSlab: Buffer = this.slab
@@ -68,7 +68,7 @@ export class FrameWriter {
     this.onBatchWritten = this.onBatchWritten.bind(this)
     this.runSoonFlush = () => {
       this.soonScheduled = false
-      this.runFlush()
+      this.flush()
     }
     this.deferFlush = () => process.nextTick(this.runSoonFlush)
     this.onStallTimer = this.onStallTimer.bind(this)
@@ -105,12 +105,7 @@ export class FrameWriter {
   data(flags: number, streamId: number, payload: Uint8Array): void {
     if (this.closed) return
     const n = payload.length
-    if (
-      flags === 0 &&
-      streamId === this.openDataId &&
-      n > 0 &&
-      this.openDataLength + n <= MAX_MERGED_DATA
-    ) {
+    if (flags === 0 && streamId === this.openDataId && this.openDataLength + n <= MAX_MERGED_DATA) {
       this.openDataLength += n
       writeU32(this.openDataSlab, this.openDataOffset + 8, this.openDataLength)
       this.chunks.push(payload)
@@ -118,15 +113,13 @@ export class FrameWriter {
       return
     }
     this.putHeader(TYPE_DATA, flags, streamId, n)
-    if (n > 0) {
-      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
-      this.runStart = this.slabPos
-      this.chunks.push(payload)
-      this.openDataId = streamId
-      this.openDataSlab = this.slab
-      this.openDataOffset = this.slabPos - HEADER_SIZE
-      this.openDataLength = n
-    }
+    this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
+    this.runStart = this.slabPos
+    this.chunks.push(payload)
+    this.openDataId = streamId
+    this.openDataSlab = this.slab
+    this.openDataOffset = this.slabPos - HEADER_SIZE
+    this.openDataLength = n
     this.pendingBytes += HEADER_SIZE + n
     this.schedule()
   }
@@ -146,7 +139,32 @@ export class FrameWriter {
    * (the bytes are already held, so moving them into its buffer costs no memory).
    */
   flush(force = false): void {
-    this.runFlush(force)
+    if (this.closed || this.pendingBytes === 0) return
+    const conn = this.conn
+    if ((conn.writableNeedDrain && !force) || conn.destroyed || conn.writableEnded) return
+    if (this.slabPos > this.runStart) {
+      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
+      this.runStart = this.slabPos
+    }
+    const chunks = this.chunks
+    this.chunks = []
+    this.openDataId = -1 // handed over: its header must not change any more
+    this.pendingBytes = 0
+    this.controlBytes = 0
+    if (this.inflightBatches++ === 0) {
+      this.pendingSince = performance.now()
+      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
+    }
+    if (chunks.length === 1 || !this.gathers) {
+      const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+      conn.write(one, this.onBatchWritten)
+    } else {
+      conn.cork()
+      const last = chunks.length - 1
+      for (let i = 0; i < last; i++) conn.write(chunks[i])
+      conn.write(chunks[last], this.onBatchWritten)
+      conn.uncork()
+    }
   }
 
   /** Detaches from the connection and clears every timer. Queued frames are dropped. */
@@ -183,35 +201,6 @@ export class FrameWriter {
     }
   }
 
-  private runFlush(force?: unknown): void {
-    if (this.closed || this.pendingBytes === 0) return
-    const conn = this.conn
-    if ((conn.writableNeedDrain && force !== true) || conn.destroyed || conn.writableEnded) return
-    if (this.slabPos > this.runStart) {
-      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
-      this.runStart = this.slabPos
-    }
-    const chunks = this.chunks
-    this.chunks = []
-    this.openDataId = -1 // handed over: its header must not change any more
-    this.pendingBytes = 0
-    this.controlBytes = 0
-    if (this.inflightBatches++ === 0) {
-      this.pendingSince = performance.now()
-      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
-    }
-    if (chunks.length === 1 || !this.gathers) {
-      const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-      conn.write(one, this.onBatchWritten)
-    } else {
-      conn.cork()
-      const last = chunks.length - 1
-      for (let i = 0; i < last; i++) conn.write(chunks[i])
-      conn.write(chunks[last], this.onBatchWritten)
-      conn.uncork()
-    }
-  }
-
   private onBatchWritten(err?: Error | null): void {
     if (this.closed) return
     this.inflightBatches--
@@ -224,7 +213,7 @@ export class FrameWriter {
 
   private onDrain(): void {
     if (this.closed) return
-    this.runFlush()
+    this.flush()
     this.hooks.onProgress()
   }
 
