@@ -381,7 +381,6 @@ export class Session implements StreamHost {
     // Over max_stream_count or accept_backlog: ACK|RST (§8.3, §8.9 item 5). tokio-yamux still
     // delivers the frame to an existing stream of that id, so fall through.
     this.writer.control(TYPE_WINDOW_UPDATE, FLAG_ACK | FLAG_RST, streamId, 0)
-    if (type === TYPE_DATA) this.bodyStream = null
     return true
   }
 
@@ -409,12 +408,11 @@ export class Session implements StreamHost {
     this.writer.clear() // tokio-yamux drops unsent frames on GoAway
     if (!this.localGoAway) this.sendGoAway(GO_AWAY_NORMAL)
     const err =
-      this.error ??
-      (code === GO_AWAY_NORMAL
+      code === GO_AWAY_NORMAL
         ? undefined
         : new YamuxError('ERR_GO_AWAY', `the peer sent GoAway(${code === GO_AWAY_INTERNAL_ERROR ? 'InternalError' : 'ProtocolError'})`, {
             goAwayCode: code,
-          }))
+          })
     const answered = this.sessionState === 'closing'
     this.finish(err, err !== undefined ? 'error' : answered ? 'local-close' : 'remote-go-away')
   }
@@ -466,7 +464,7 @@ export class Session implements StreamHost {
   private resumeInput(): void {
     if (this.paused !== 0 || this.sessionState === 'ended') return
     this.processInput()
-    if (this.paused === 0 && this.state !== 'ended') this.conn.resume()
+    if (this.paused === 0 && this.state !== 'ended') this.conn.resume() // (the getter: processInput may have ended it)
   }
 
   private takeAccepted(): Stream | undefined {
@@ -495,7 +493,7 @@ export class Session implements StreamHost {
 
   private sessionClosedError(): YamuxError {
     if (this.endError !== undefined) return this.endError
-    return new YamuxError('ERR_SESSION_CLOSED', 'the session is closing', { cause: this.error })
+    return new YamuxError('ERR_SESSION_CLOSED', 'the session is closing')
   }
 
   // ------------------------------------------------------------- ending
