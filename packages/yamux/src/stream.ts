@@ -176,7 +176,7 @@ export class Stream {
 
   /** §8.4: after the application consumed data, grant the peer more window (Rust's threshold rule). */
   private consumed(): void {
-    if (this.recvState !== 'open' || this.removed || this.sessionError !== undefined) return
+    if (this.recvState !== 'open' || this.sessionError !== undefined) return
     this.sendWindowUpdate()
   }
 
@@ -365,8 +365,8 @@ export class Stream {
    */
   reset(): void {
     if (this.sendState === 'reset' && this.recvState === 'reset') return
-    const sendRst = !this.removed && this.sessionError === undefined
-    if (sendRst) this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_RST, this.id, 0)
+    // Not once the stream is out of the session (closed both ways, or the session ended).
+    if (!this.removed) this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_RST, this.id, 0)
     this.sendState = 'reset'
     this.recvState = 'reset'
     this.readBuf = []
