@@ -243,9 +243,12 @@ export class Session implements StreamHost {
         : err instanceof YamuxError
           ? err
           : new YamuxError('ERR_SESSION_CLOSED', err.message, { cause: err })
-    this.terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
-    this.writer.close()
-    this.conn.destroy()
+    try {
+      this.terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
+    } finally {
+      this.writer.close()
+      this.conn.destroy()
+    }
   }
 
   // ------------------------------------------------------- StreamHost (internal)
@@ -511,17 +514,23 @@ export class Session implements StreamHost {
   /** Local failure (timeouts): no GoAway, the connection is destroyed. */
   private abort(err: YamuxError): void {
     if (this.sessionState === 'ended') return
-    this.terminate(err, 'error')
-    this.writer.close()
-    this.conn.destroy()
+    try {
+      this.terminate(err, 'error')
+    } finally {
+      this.writer.close()
+      this.conn.destroy()
+    }
   }
 
   /** Ends the session, flushes what is queued (GoAway last), then ends the connection. */
   private finish(err: YamuxError | undefined, reason: SessionEndReason): void {
     if (this.sessionState === 'ended') return
-    this.terminate(err, reason)
-    this.writer.flush(true)
-    this.endConn()
+    try {
+      this.terminate(err, reason)
+    } finally {
+      this.writer.flush(true)
+      this.endConn()
+    }
   }
 
   /** Settles every stream, waiter and timer. The one place the session becomes 'ended'. */
@@ -547,10 +556,21 @@ export class Session implements StreamHost {
     const endErr = this.endError
     const streams = [...this.streams.values()]
     this.streams.clear()
-    for (const s of streams) s.onSessionEnd(endErr)
     // Streams that arrived but were not accepted yet stay acceptable: their data (and FIN)
     // arrived before the end, so accept() still returns them, then null.
-    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) this.acceptQueue[i].onSessionEnd(endErr)
+    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) streams.push(this.acceptQueue[i])
+    // Settling a stream runs application callbacks (write callbacks, a Duplex's handlers). One
+    // that throws must not leave the other streams waiting: every stream is told, then the
+    // first error is rethrown (the callers finish tearing down in `finally`).
+    let thrown: { error: unknown } | undefined
+    for (const s of streams) {
+      try {
+        s.onSessionEnd(endErr)
+      } catch (error) {
+        thrown ??= { error }
+      }
+    }
+    if (thrown !== undefined) throw thrown.error
   }
 
   private clearTimers(): void {
@@ -598,13 +618,16 @@ export class Session implements StreamHost {
   }
 
   private onConnClose(): void {
-    if (this.sessionState !== 'ended') {
-      this.terminate(
-        this.localGoAway ? undefined : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
-        this.localGoAway ? 'local-close' : 'error',
-      )
+    try {
+      if (this.sessionState !== 'ended') {
+        this.terminate(
+          this.localGoAway ? undefined : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
+          this.localGoAway ? 'local-close' : 'error',
+        )
+      }
+    } finally {
+      this.connDone()
     }
-    this.connDone()
   }
 
   private connDone(): void {

@@ -167,3 +167,26 @@ test('a write callback that throws while a SYN held back by a full accept backlo
     session.destroy()
   }
 })
+
+test('a write callback that throws when the session is destroyed: every other stream is still told, the connection is still closed', async () => {
+  const [a, b] = duplexPair()
+  const client = new Session(a, { role: 'client', enableKeepalive: false })
+  const server = new Session(b, { role: 'server', enableKeepalive: false })
+  try {
+    const throwing = await client.openStream()
+    const other = await client.openStream()
+    // The server never reads: the window runs out and this write waits with its callback.
+    throwing.writeCb(random(INITIAL_STREAM_WINDOW + 1024), (err) => {
+      if (err !== undefined) throw new Error('application callback threw')
+    })
+    const pendingRead = other.read()
+    await sleep(20)
+    assert.throws(() => client.destroy(), /application callback threw/)
+    await assert.rejects(within(pendingRead, 2000, 'the other stream’s read is settled'), { code: 'ERR_SESSION_CLOSED' })
+    await within(client.closed, 2000, 'the session is closed')
+    assert.equal(a.destroyed, true, 'the connection was destroyed')
+  } finally {
+    client.destroy()
+    server.destroy()
+  }
+})
