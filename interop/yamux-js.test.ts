@@ -17,21 +17,10 @@ import net from 'node:net'
 import { Client as JsClient, Server as JsServer } from 'yamux-js'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes } from './lib/index.js'
-import { readN } from '../packages/yamux/test/helpers.ts'
+import { readN, sleep, within } from '../packages/yamux/test/helpers.ts'
 
 const T = { timeout: 30_000 }
 const quiet = (): void => {}
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
-}
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /** An in-memory connection; `piece` > 0 splits every chunk into pieces of that size. */
 function pipePair(piece = 0): [Duplex, Duplex] {

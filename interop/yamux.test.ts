@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { Session, type Stream, type SessionOptions } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes, spawnPeer, startServer } from './lib/index.js'
+import { within } from '../packages/yamux/test/helpers.ts'
 import type { PeerProcess, ServerPeer } from './lib/index.js'
 
 const T = { timeout: 120_000 }
@@ -14,16 +15,6 @@ const PEERS = [
   { name: 'Rust tokio-yamux 0.3.20', bin: 'yamux-peer', rust: true },
   { name: 'Go hashicorp/yamux', bin: 'go-yamux-peer', rust: false },
 ] as const
-
-function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout
-  return Promise.race([
-    p,
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
-    }),
-  ]).finally(() => clearTimeout(timer))
-}
 
 async function dial(port: number, opts: Partial<SessionOptions> = {}): Promise<{ session: Session; socket: net.Socket }> {
   const socket = net.connect(port, '127.0.0.1')
