@@ -3,8 +3,8 @@
 // broken, not tentacle-ts. CLIs: interop/README.md.
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { killAll, sha256Hex, patternBytes, RawConn, spawnPeer, startServer, TentaclePeer } from './lib/index.js'
-import type { EventOf, PeerProcess, ServerPeer } from './lib/index.js'
+import { killAll, sha256Hex, patternBytes, RawConn, runToExit, startServer, TentaclePeer } from './lib/index.js'
+import type { EventOf, ServerPeer } from './lib/index.js'
 
 const SECRET_A = '01'.repeat(32)
 const SECRET_B = '02'.repeat(32)
@@ -18,24 +18,13 @@ async function peerIdOf(secret: string): Promise<string> {
   return s.peerId
 }
 
-/** Run a client driver to completion; returns its stdout lines and exit code. */
-async function runClient(bin: string, args: string[], timeoutMs = 60_000, env?: Record<string, string>): Promise<{ lines: string[]; code: number | null; proc: PeerProcess }> {
-  const proc = await spawnPeer(bin, args, { env })
-  try {
-    const exit = await proc.waitExit(timeoutMs)
-    return { lines: proc.stdout, code: exit.code, proc }
-  } finally {
-    await proc.kill()
-  }
-}
-
 describe('secio-peer client <-> secio-peer server (tentacle-secio)', () => {
   for (const cipher of ['AES-128-GCM', 'AES-256-GCM', 'CHACHA20_POLY1305']) {
     test(`${cipher}: handshake with known peer ids, 1 MiB echoed`, T, async () => {
       const clientId = await peerIdOf(SECRET_B)
       const server = await startServer('secio-peer', ['server', '--secret', SECRET_A, '--ciphers', cipher])
       try {
-        const c = await runClient('secio-peer', ['client', '--port', String(server.port), '--secret', SECRET_B, '--ciphers', cipher, '--bytes', String(1 << 20)])
+        const c = await runToExit('secio-peer', ['client', '--port', String(server.port), '--secret', SECRET_B, '--ciphers', cipher, '--bytes', String(1 << 20)])
         assert.equal(c.code, 0, c.lines.join('\n'))
         assert.deepEqual(c.lines, [`HANDSHAKE_OK ${server.peerId}`, `OK ${1 << 20}`])
         assert.equal(await server.peer.waitFor(/^HANDSHAKE_OK /), `HANDSHAKE_OK ${clientId}`)
@@ -50,7 +39,7 @@ describe('secio-peer client <-> secio-peer server (tentacle-secio)', () => {
     const server = await startServer('secio-peer', ['server', '--agreements', 'X25519', '--digests', 'SHA512'])
     try {
       // The client proposes everything; only X25519 is common.
-      const c = await runClient('secio-peer', ['client', '--port', String(server.port), '--bytes', '1000'], 30_000, { RUST_LOG: 'info' })
+      const c = await runToExit('secio-peer', ['client', '--port', String(server.port), '--bytes', '1000'], { exitWithinMs: 30_000, env: { RUST_LOG: 'info' } })
       assert.equal(c.code, 0, c.lines.join('\n'))
       assert.ok(c.proc.stderrTail.some((l) => l.includes('32 bytes (X25519)')), c.proc.stderrTail.join('\n'))
     } finally {
@@ -61,7 +50,7 @@ describe('secio-peer client <-> secio-peer server (tentacle-secio)', () => {
   test('no common cipher: HANDSHAKE_ERR on both sides, client exits 1', T, async () => {
     const server = await startServer('secio-peer', ['server', '--ciphers', 'AES-128-GCM'])
     try {
-      const c = await runClient('secio-peer', ['client', '--port', String(server.port), '--ciphers', 'CHACHA20_POLY1305', '--bytes', '10'])
+      const c = await runToExit('secio-peer', ['client', '--port', String(server.port), '--ciphers', 'CHACHA20_POLY1305', '--bytes', '10'])
       assert.equal(c.code, 1)
       assert.match(c.lines[0], /^HANDSHAKE_ERR .*NoSupportIntersection/)
       assert.match(c.lines[1], /^FAIL handshake/)
@@ -75,7 +64,7 @@ describe('secio-peer client <-> secio-peer server (tentacle-secio)', () => {
     const server = await startServer('secio-peer', ['server', '--max-conns', '2'])
     try {
       for (let i = 0; i < 2; i++) {
-        const c = await runClient('secio-peer', ['client', '--port', String(server.port), '--bytes', '100'])
+        const c = await runToExit('secio-peer', ['client', '--port', String(server.port), '--bytes', '100'])
         assert.equal(c.code, 0)
       }
       assert.equal((await server.peer.waitExit(10_000)).code, 0)
@@ -108,7 +97,7 @@ for (const srv of YAMUX) {
       test('16 MiB echo on one stream', T, async () => {
         assert.ok(server !== undefined)
         const n = 16 << 20
-        const c = await runClient(cli.bin, ['client', '--port', String(server.port), '--streams', '1', '--bytes', String(n), ...lateFin])
+        const c = await runToExit(cli.bin, ['client', '--port', String(server.port), '--streams', '1', '--bytes', String(n), ...lateFin])
         assert.equal(c.code, 0, c.lines.join('\n'))
         assert.deepEqual(c.lines.filter((l) => !l.startsWith('GOAWAY')), [`OK 1 ${n}`])
         assert.match(await server.peer.waitFor(/^STREAM_DONE /), new RegExp(`^STREAM_DONE \\d+ ${n}$`))
@@ -116,7 +105,7 @@ for (const srv of YAMUX) {
 
       test('200 streams at once, 64 KiB each, half-closed right after writing', T, async () => {
         assert.ok(server !== undefined)
-        const c = await runClient(cli.bin, ['client', '--port', String(server.port), '--streams', '200', '--bytes', '65536'])
+        const c = await runToExit(cli.bin, ['client', '--port', String(server.port), '--streams', '200', '--bytes', '65536'])
         assert.equal(c.code, 0, c.lines.join('\n'))
         assert.ok(c.lines.includes('OK 200 65536'), c.lines.join('\n'))
         for (let i = 0; i < 200; i++) await server.peer.waitFor(/^STREAM_DONE \d+ 65536$/)
@@ -124,7 +113,7 @@ for (const srv of YAMUX) {
 
       test('client resets a SINK stream; the session keeps working', T, async () => {
         assert.ok(server !== undefined)
-        const c = await runClient(cli.bin, ['client', '--port', String(server.port), '--mode', 'reset'])
+        const c = await runToExit(cli.bin, ['client', '--port', String(server.port), '--mode', 'reset'])
         assert.equal(c.code, 0, c.lines.join('\n'))
         assert.ok(c.lines.includes('OK reset'), c.lines.join('\n'))
         // tokio-yamux delivers the data buffered before the RST (1000 bytes);
@@ -135,7 +124,7 @@ for (const srv of YAMUX) {
 
       test('server resets an RSET stream; the client read fails with a reset', T, async () => {
         assert.ok(server !== undefined)
-        const c = await runClient(cli.bin, ['client', '--port', String(server.port), '--mode', 'rset'])
+        const c = await runToExit(cli.bin, ['client', '--port', String(server.port), '--mode', 'rset'])
         assert.equal(c.code, 0, c.lines.join('\n'))
         assert.ok(c.lines.includes('OK rset'), c.lines.join('\n'))
         await server.peer.waitFor(/^STREAM_RESET_SENT \d+$/)
@@ -149,7 +138,7 @@ describe('yamux: GoAway between tokio-yamux and hashicorp', () => {
     const server = await startServer('go-yamux-peer', ['server', '--close-on-goaway'])
     try {
       const started = Date.now()
-      const c = await runClient('yamux-peer', ['client', '--port', String(server.port), '--bytes', '1000'])
+      const c = await runToExit('yamux-peer', ['client', '--port', String(server.port), '--bytes', '1000'])
       assert.equal(c.code, 0, c.lines.join('\n'))
       assert.equal(await server.peer.waitFor(/^GOAWAY_RECEIVED /), 'GOAWAY_RECEIVED 0')
       assert.equal(await server.peer.waitFor(/^SESSION_END /), 'SESSION_END ok')

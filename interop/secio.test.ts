@@ -20,8 +20,7 @@ import {
   type HandshakeOptions,
   type SecureStream,
 } from '@tentacle-ts/secio'
-import { checkPattern, killAll, patternBytes, spawnPeer, startServer } from './lib/index.js'
-import type { PeerProcess } from './lib/index.js'
+import { checkPattern, patternBytes, runToExit, startServer } from './lib/index.js'
 
 const T = { timeout: 120_000 }
 const MIB = 1 << 20
@@ -103,16 +102,13 @@ async function tsServer(opts: Partial<HandshakeOptions>) {
 /** `secio-peer client` dials a TS server and echoes `bytes`; returns the client's lines and the TS side's result. */
 async function rustClientTsServer(clientArgs: string[], opts: Partial<HandshakeOptions>, bytes = MIB) {
   const ts = await tsServer(opts)
-  let client: PeerProcess | undefined
   try {
-    client = await spawnPeer('secio-peer', ['client', '--port', String(ts.port), '--secret', RUST_SECRET, '--bytes', String(bytes), ...clientArgs])
-    const exit = await client.waitExit(60_000)
-    assert.equal(exit.code, 0, client.stdout.join('\n') + '\n' + client.stderrTail.join('\n'))
-    assert.deepEqual(client.stdout, [`HANDSHAKE_OK ${TS_KEY.peerId.toString()}`, `OK ${bytes}`])
+    const client = await runToExit('secio-peer', ['client', '--port', String(ts.port), '--secret', RUST_SECRET, '--bytes', String(bytes), ...clientArgs])
+    assert.equal(client.code, 0, client.lines.join('\n') + '\n' + client.proc.stderrTail.join('\n'))
+    assert.deepEqual(client.lines, [`HANDSHAKE_OK ${TS_KEY.peerId.toString()}`, `OK ${bytes}`])
     assert.equal(ts.results.length, 1)
     return await ts.results[0]!
   } finally {
-    await killAll(client)
     ts.close()
   }
 }

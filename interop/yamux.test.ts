@@ -5,9 +5,9 @@ import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { Session, type Stream, type SessionOptions } from '@tentacle-ts/yamux'
-import { checkPattern, patternBytes, spawnPeer, startServer } from './lib/index.js'
+import { checkPattern, patternBytes, runToExit, startServer } from './lib/index.js'
 import { within } from '../packages/yamux/test/helpers.ts'
-import type { PeerProcess, ServerPeer } from './lib/index.js'
+import type { PeerRun, ServerPeer } from './lib/index.js'
 
 const T = { timeout: 120_000 }
 const MiB = 1 << 20
@@ -179,15 +179,8 @@ for (const peer of PEERS) {
       await new Promise<void>((resolve) => listener.close(() => resolve()))
     })
 
-    async function runClient(args: string[]): Promise<{ lines: string[]; code: number | null; proc: PeerProcess }> {
-      const proc = await spawnPeer(peer.bin, ['client', '--port', String(port), ...args])
-      try {
-        const exit = await proc.waitExit(90_000)
-        return { lines: proc.stdout, code: exit.code, proc }
-      } finally {
-        await proc.kill()
-      }
-    }
+    const runClient = (args: string[]): Promise<PeerRun> =>
+      runToExit(peer.bin, ['client', '--port', String(port), ...args], { exitWithinMs: 90_000 })
 
     test('16 MiB echo on one stream (the client half-closes right after writing)', T, async () => {
       const before = sessions.length

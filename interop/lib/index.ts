@@ -3,8 +3,8 @@
  * interop/build.sh, read their stdout lines with bounded waits, and always
  * reap them. See interop/README.md.
  */
-export { spawnPeer, startServer, killAll, PeerProcess, DEFAULT_WAIT_MS } from './peer-process.js'
-export type { LineMatcher, PeerExit, ServerPeer, SpawnPeerOptions } from './peer-process.js'
+export { spawnPeer, startServer, runToExit, killAll, PeerProcess, DEFAULT_WAIT_MS } from './peer-process.js'
+export type { LineMatcher, PeerExit, PeerRun, ServerPeer, SpawnPeerOptions } from './peer-process.js'
 export { TentaclePeer } from './tentacle-peer.js'
 export type {
   DialErrorKind,

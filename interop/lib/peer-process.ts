@@ -351,6 +351,27 @@ export async function startServer(bin: string, args: string[], opts: SpawnPeerOp
   }
 }
 
+/** A driver run to its end: its stdout lines, exit code, and the process (for stderrTail). */
+export interface PeerRun {
+  lines: string[]
+  code: number | null
+  proc: PeerProcess
+}
+
+/**
+ * Run a driver (a client) until it exits by itself; rejects if it has not
+ * within `exitWithinMs` (default 60 s). The process is reaped either way.
+ */
+export async function runToExit(bin: string, args: string[], opts: SpawnPeerOptions & { exitWithinMs?: number } = {}): Promise<PeerRun> {
+  const proc = await spawnPeer(bin, args, opts)
+  try {
+    const exit = await proc.waitExit(opts.exitWithinMs ?? 60_000)
+    return { lines: proc.stdout, code: exit.code, proc }
+  } finally {
+    await proc.kill()
+  }
+}
+
 /** Kill every given process (undefined entries ignored) and wait for all of them. */
 export async function killAll(...peers: Array<PeerProcess | undefined>): Promise<void> {
   await Promise.all(peers.map((p) => p?.kill()))
