@@ -313,8 +313,9 @@ function assertPropose(head: Buffer, body: Buffer): void {
 describe('wire facts of the real peers (raw TCP probes)', () => {
   test('tokio-yamux: ACK right after SYN, Ping ACK, FIN answered, GoAway(0) answered then closed (§8.3, §8.5, §8.6)', T, async () => {
     const server = await startServer('yamux-peer', ['server'])
-    const c = await RawConn.connect(server.port)
+    let c: RawConn | undefined
     try {
+      c = await RawConn.connect(server.port)
       c.write(frame(1, 0x1, 1, 0))
       assert.equal((await c.read(12)).toString('hex'), '000100020000000100000000')
       c.write(frame(2, 0x1, 0, 7))
@@ -326,15 +327,16 @@ describe('wire facts of the real peers (raw TCP probes)', () => {
       assert.equal((await c.read(12)).toString('hex'), '000300000000000000000000')
       await c.waitClosed(15_000)
     } finally {
-      c.close()
+      c?.close()
       await server.peer.kill()
     }
   })
 
   test('hashicorp: ACK and Ping ACK, but a GoAway(0) gets no reply and the connection stays open', T, async () => {
     const server = await startServer('go-yamux-peer', ['server'])
-    const c = await RawConn.connect(server.port)
+    let c: RawConn | undefined
     try {
+      c = await RawConn.connect(server.port)
       c.write(frame(1, 0x1, 1, 0))
       assert.equal((await c.read(12)).toString('hex'), '000100020000000100000000')
       c.write(frame(2, 0x1, 0, 7))
@@ -344,17 +346,21 @@ describe('wire facts of the real peers (raw TCP probes)', () => {
       assert.equal((await c.collect(500)).length, 0)
       assert.equal(c.closed, false)
     } finally {
-      c.close()
+      c?.close()
       await server.peer.kill()
     }
   })
 
   test('a tentacle listener sends nothing before it has 16 bytes, then its Propose (§2.3); bare secio sends its Propose at once', T, async () => {
-    const t = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0'])
-    const s = await startServer('secio-peer', ['server'])
-    const ct = await RawConn.connect(t.port ?? 0)
-    const cs = await RawConn.connect(s.port)
+    let t: TentaclePeer | undefined
+    let s: ServerPeer | undefined
+    let ct: RawConn | undefined
+    let cs: RawConn | undefined
     try {
+      t = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0'])
+      s = await startServer('secio-peer', ['server'])
+      ct = await RawConn.connect(t.port ?? 0)
+      cs = await RawConn.connect(s.port)
       // A frame header announcing 200 bytes, then 11 of them: 15 bytes in all.
       const head = Buffer.alloc(4)
       head.writeUInt32BE(200)
@@ -366,9 +372,9 @@ describe('wire facts of the real peers (raw TCP probes)', () => {
       const sh = await cs.read(4, 10_000)
       assertPropose(sh, await cs.read(sh.readUInt32BE(0), 10_000))
     } finally {
-      ct.close()
-      cs.close()
-      await killAll(t.process, s.peer)
+      ct?.close()
+      cs?.close()
+      await killAll(t?.process, s?.peer)
     }
   })
 })

@@ -67,6 +67,15 @@ function tsNode(protocols: Array<{ id: number; name?: string }>, echo = false) {
   return { service, events, received, opened, closed, until }
 }
 
+/** Shuts the TS service down and kills the Rust peer (if it started), even if the shutdown throws. */
+async function stopBoth(ts: ReturnType<typeof tsNode>, rust: TentaclePeer | undefined): Promise<void> {
+  try {
+    await ts.service.shutdown()
+  } finally {
+    await rust?.kill()
+  }
+}
+
 test('TS dials Rust: two protocols open, messages both ways (small and 1 MiB), disconnect from TS seen by both', async () => {
   const rust = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0', '--echo'])
   const ts = tsNode([{ id: 1 }, { id: 2 }])
@@ -86,16 +95,16 @@ test('TS dials Rust: two protocols open, messages both ways (small and 1 MiB), d
     await rust.waitEvent('session_close', {}, 15_000)
     await ts.until(() => ts.events.some((e) => e.type === 'session-close'), 15_000, 'session-close')
   } finally {
-    await ts.service.shutdown()
-    await rust.kill()
+    await stopBoth(ts, rust)
   }
 })
 
 test('Rust dials TS: both protocols open, messages both ways, disconnect from Rust seen by both', async () => {
   const ts = tsNode([{ id: 1 }, { id: 2 }], true)
-  const addr = await ts.service.listen('/ip4/127.0.0.1/tcp/0')
-  const rust = await TentaclePeer.start(['--dial', `${addr.toString()}/p2p/${ts.service.peerId}`])
+  let rust: TentaclePeer | undefined
   try {
+    const addr = await ts.service.listen('/ip4/127.0.0.1/tcp/0')
+    rust = await TentaclePeer.start(['--dial', `${addr.toString()}/p2p/${ts.service.peerId}`])
     const open = await rust.waitEvent('session_open', { ty: 'outbound' }, 10_000)
     await rust.waitEvent('protocol_open', { proto: 1 }, 10_000)
     await rust.waitEvent('protocol_open', { proto: 2 }, 10_000)
@@ -118,8 +127,7 @@ test('Rust dials TS: both protocols open, messages both ways, disconnect from Ru
     await ts.until(() => ts.events.some((e) => e.type === 'session-close'), 15_000, 'session-close on TS')
     await ts.until(() => ts.closed.length === 2, 5_000, 'both protocols disconnected on TS')
   } finally {
-    await ts.service.shutdown()
-    await rust.kill()
+    await stopBoth(ts, rust)
   }
 })
 
@@ -138,16 +146,16 @@ test('a protocol only the TS dialer knows fails selection cleanly; the others st
     await ts.until(() => ts.received.some((r) => r.proto === 1), 10_000, 'echo on protocol 1')
     assert.deepEqual([...info.openProtocols].sort(), [1, 2])
   } finally {
-    await ts.service.shutdown()
-    await rust.kill()
+    await stopBoth(ts, rust)
   }
 })
 
 test('a protocol only the Rust dialer knows fails selection cleanly on both sides; the others stay open', async () => {
   const ts = tsNode([{ id: 1 }, { id: 2 }], true)
-  const addr = await ts.service.listen('/ip4/127.0.0.1/tcp/0')
-  const rust = await TentaclePeer.start(['--dial', addr.toString(), '--protocol', '1', '--protocol', '2', '--protocol', '3:/only/rust:1.0'])
+  let rust: TentaclePeer | undefined
   try {
+    const addr = await ts.service.listen('/ip4/127.0.0.1/tcp/0')
+    rust = await TentaclePeer.start(['--dial', addr.toString(), '--protocol', '1', '--protocol', '2', '--protocol', '3:/only/rust:1.0'])
     const open = await rust.waitEvent('session_open', {}, 10_000)
     await rust.waitEvent('protocol_select_error', { name: '/only/rust' }, 10_000)
     await ts.until(() => ts.events.some((e) => e.type === 'protocol-select-error' && e.protoName === '/only/rust'), 10_000, 'select error on TS')
@@ -156,8 +164,7 @@ test('a protocol only the Rust dialer knows fails selection cleanly on both side
     const e = await rust.waitEvent('received', { proto: 2 }, 10_000)
     assert.equal(e.text, 'after refusal')
   } finally {
-    await ts.service.shutdown()
-    await rust.kill()
+    await stopBoth(ts, rust)
   }
 })
 
@@ -170,7 +177,6 @@ test('TS dialing Rust with a wrong /p2p/ id fails with ERR_PEER_ID_MISMATCH and 
     assert.ok(ts.events.some((e) => e.type === 'dial-error' && e.error.code === 'ERR_PEER_ID_MISMATCH'))
     assert.ok(!ts.events.some((e) => e.type === 'session-open'))
   } finally {
-    await ts.service.shutdown()
-    await rust.kill()
+    await stopBoth(ts, rust)
   }
 })

@@ -143,14 +143,17 @@ for (const peer of PEERS) {
   describe(`tentacle-ts client -> ${peer.name} server with a 1 MiB window (CKB)`, () => {
     test('4 MiB echo with 1 MiB windows on both sides', T, async () => {
       const server = await startServer(peer.bin, ['server', '--window', String(MiB)])
-      const { session } = await dial(server.port, { maxStreamWindowSize: MiB, connectionWriteTimeoutMs: 2000 })
       try {
-        const s = await session.openStream()
-        await within(echo(s, 4 * MiB, peer.rust), 60_000, 'echo')
-        assert.ok(s.sendWindow <= MiB)
-        await server.peer.waitFor(/^STREAM_DONE \d+ 4194304$/)
+        const { session } = await dial(server.port, { maxStreamWindowSize: MiB, connectionWriteTimeoutMs: 2000 })
+        try {
+          const s = await session.openStream()
+          await within(echo(s, 4 * MiB, peer.rust), 60_000, 'echo')
+          assert.ok(s.sendWindow <= MiB)
+          await server.peer.waitFor(/^STREAM_DONE \d+ 4194304$/)
+        } finally {
+          await session.close()
+        }
       } finally {
-        await session.close()
         await server.peer.kill()
       }
     })
