@@ -1,11 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext, type ServiceErrorEvent, type ServiceEvent } from '@tentacle-ts/tentacle'
 import { TentaclePeer, patternBytes, sha256Hex } from './lib/index.js'
-
-const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 /** A TS service that records what happens, with bounded waits. */
 function tsNode(protocols: Array<{ id: number; name?: string }>, echo = false) {
@@ -89,7 +86,7 @@ test('TS dials Rust: two protocols open, messages both ways (small and 1 MiB), d
     assert.equal(got.sha256, sha256Hex(big))
     await ts.until(() => ts.received.length >= 2, 20_000, 'echoes')
     const echoedBig = ts.received.find((r) => r.proto === 2)
-    assert.equal(sha(echoedBig!.data), sha(big))
+    assert.equal(sha256Hex(echoedBig!.data), sha256Hex(big))
     assert.equal(new TextDecoder().decode(ts.received.find((r) => r.proto === 1)!.data), 'hello rust')
     ts.service.disconnect(info.id)
     await rust.waitEvent('session_close', {}, 15_000)
@@ -121,7 +118,7 @@ test('Rust dials TS: both protocols open, messages both ways, disconnect from Ru
     const e2 = await rust.waitEvent('received', { proto: 2 }, 20_000)
     assert.equal(e2.len, 1 << 20)
     assert.equal(e2.sha256, sha256Hex(patternBytes(1 << 20, 3)))
-    assert.equal(sha(ts.received.find((r) => r.proto === 2)!.data), sha256Hex(patternBytes(1 << 20, 3)))
+    assert.equal(sha256Hex(ts.received.find((r) => r.proto === 2)!.data), sha256Hex(patternBytes(1 << 20, 3)))
     await rust.call({ cmd: 'disconnect', session: open.session })
     await rust.waitEvent('session_close', {}, 15_000)
     await ts.until(() => ts.events.some((e) => e.type === 'session-close'), 15_000, 'session-close on TS')
