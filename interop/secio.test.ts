@@ -2,7 +2,7 @@
 // TS client -> Rust server and Rust client -> TS server, for every cipher with
 // both crypto providers, every agreement × digest, echoing 1 MiB; plus the
 // §7.1 peer ids as Rust derives them and a few failure cases. CLI: interop/README.md.
-import { after, describe, test } from 'node:test'
+import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
@@ -27,11 +27,6 @@ const MIB = 1 << 20
 const RUST_SECRET = '11'.repeat(32) // §7.1 key A
 const TS_KEY = SecioKeyPair.fromSecret(Buffer.from('22'.repeat(32), 'hex')) // §7.1 key B
 const providers: CryptoProvider[] = [nodeCryptoProvider, nobleCryptoProvider]
-
-const servers: net.Server[] = []
-after(async () => {
-  for (const s of servers) s.close()
-})
 
 /** Writes n pattern bytes in 64 KiB writes while reading the echo; resolves when all came back intact. */
 async function echoThrough(stream: SecureStream, n: number): Promise<void> {
@@ -93,7 +88,6 @@ async function tsServer(opts: Partial<HandshakeOptions>) {
       () => {},
     )
   })
-  servers.push(server)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')
   return { port: (server.address() as net.AddressInfo).port, results, close: () => server.close() }
