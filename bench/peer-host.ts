@@ -49,18 +49,29 @@ export async function childHost<Spec, Started>(
     execArgv: ['--conditions=source', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
-  const waiters = new Map<string, Array<(m: Record<string, unknown>) => void>>()
+  type Waiter = { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }
+  const waiters = new Map<string, Waiter[]>()
+  let gone: Error | undefined
   const next = (key: string): Promise<Record<string, unknown>> =>
-    new Promise((resolve) => waiters.set(key, [...(waiters.get(key) ?? []), resolve]))
+    new Promise((resolve, reject) => {
+      if (gone !== undefined) reject(gone)
+      else waiters.set(key, [...(waiters.get(key) ?? []), { resolve, reject }])
+    })
   child.on('message', (m: Record<string, unknown>) => {
     for (const key of ['ready', 'started', 'stopped']) {
       if (key in m) {
         const list = waiters.get(key)
         const w = list?.shift()
-        if (w) return w(m)
+        if (w) return w.resolve(m)
       }
     }
     onMessage?.(m)
+  })
+  // A child that dies (e.g. its start() threw) fails the bench instead of hanging it.
+  child.once('exit', (code, signal) => {
+    gone = new Error(`bench peer ${flag} exited (code ${code}, signal ${signal})`)
+    for (const list of waiters.values()) for (const w of list) w.reject(gone)
+    waiters.clear()
   })
   await next('ready')
   return {
@@ -75,7 +86,7 @@ export async function childHost<Spec, Started>(
       await stopped
     },
     exit() {
-      child.send({ exit: true })
+      if (child.connected) child.send({ exit: true })
     },
   }
 }
@@ -107,5 +118,7 @@ export function serveChildHost<Spec, R extends Running>(
       }
     })()
   })
+  // The parent is gone (it crashed or was killed): don't outlive it with a listener open.
+  process.once('disconnect', () => process.exit(0))
   send({ ready: true })
 }
