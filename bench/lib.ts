@@ -44,3 +44,20 @@ export async function timed(fn: () => Promise<void>): Promise<number> {
 export function mibPerSec(bytes: number, ms: number): number {
   return bytes / (1024 * 1024) / (ms / 1000)
 }
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.floor(s.length / 2)]!
+}
+
+/**
+ * Measures every contender once per round, in order, for `rounds` rounds (so load
+ * from other processes on the machine hits them alike) and returns each one's
+ * median. BENCH_VERBOSE=1 prints every round's figures on stderr.
+ */
+export async function alternate<K extends string>(rounds: number, contenders: readonly K[], measure: (c: K) => Promise<number>): Promise<Record<K, number>> {
+  const all = Object.fromEntries(contenders.map((c) => [c, [] as number[]])) as Record<K, number[]>
+  for (let r = 0; r < rounds; r++) for (const c of contenders) all[c].push(await measure(c))
+  if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
+  return Object.fromEntries(contenders.map((c) => [c, median(all[c])])) as Record<K, number>
+}

@@ -14,7 +14,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
 import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
-import { mibPerSec, report, timed } from './lib.ts'
+import { alternate, mibPerSec, report, timed } from './lib.ts'
 import { startServer, type PeerMode, type ServerSpec } from './secio/peer.ts'
 
 type Peer = PeerHost<ServerSpec, number>
@@ -88,24 +88,8 @@ async function throughput(peer: Peer, mode: PeerMode, total: number): Promise<nu
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
-/**
- * Measures raw and secio alternately `rounds` times and returns the medians, so
- * that load from other processes on the machine hits both sides alike.
- */
-async function sideBySide(rounds: number, measure: (mode: PeerMode) => Promise<number>): Promise<{ raw: number; secio: number }> {
-  const raw: number[] = []
-  const secio: number[] = []
-  for (let i = 0; i < rounds; i++) {
-    raw.push(await measure('raw'))
-    secio.push(await measure('secio'))
-  }
-  return { raw: median(raw), secio: median(secio) }
-}
+/** raw and secio, measured alternately (bench/lib.ts alternate()). */
+const MODES: readonly PeerMode[] = ['raw', 'secio']
 
 export async function run(opts: { quick: boolean }): Promise<void> {
   const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
@@ -119,11 +103,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const peer = setup === 'in-process' ? inProcessPeer() : await childPeer()
     const tag = setup === 'in-process' ? '.in-process' : ''
     try {
-      const s = await sideBySide(rounds, (mode) => handshakeRate(peer, mode, seq, 1))
+      const s = await alternate(rounds, MODES, (mode) => handshakeRate(peer, mode, seq, 1))
       report({ bench: `secio.handshakes.sequential${tag}`, value: s.secio, unit: 'handshakes/s', baseline: s.raw, against: 'raw-tcp-connect-rtt' })
-      const c = await sideBySide(rounds, (mode) => handshakeRate(peer, mode, conc, 16))
+      const c = await alternate(rounds, MODES, (mode) => handshakeRate(peer, mode, conc, 16))
       report({ bench: `secio.handshakes.concurrent16${tag}`, value: c.secio, unit: 'handshakes/s', baseline: c.raw, against: 'raw-tcp-connect-rtt' })
-      const t = await sideBySide(rounds, (mode) => throughput(peer, mode, bytes))
+      const t = await alternate(rounds, MODES, (mode) => throughput(peer, mode, bytes))
       report({ bench: `secio.throughput.aes-128-gcm${tag}`, value: t.secio, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
     } finally {
       peer.exit()

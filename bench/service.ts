@@ -26,7 +26,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext, type SessionId } from '@tentacle-ts/tentacle'
 import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
-import { mibPerSec, report } from './lib.ts'
+import { alternate, mibPerSec, report } from './lib.ts'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './service/libp2p.ts'
 import { CKB_WINDOW, startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
 
@@ -255,23 +255,6 @@ export async function setupRate(peer: Peer, stack: 'tentacle' | 'libp2p', ms: nu
 
 // ------------------------------------------------------------------ run
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
-/** Measures every stack once per round, alternating, and returns each stack's median. */
-async function rounds<S extends Stack>(n: number, stacks: S[], measure: (stack: S) => Promise<number>): Promise<Record<S, number>> {
-  const all: Partial<Record<S, number[]>> = {}
-  for (let r = 0; r < n; r++) {
-    for (const s of stacks) (all[s] ??= []).push(await measure(s))
-  }
-  const out = {} as Record<S, number>
-  for (const s of stacks) out[s] = median(all[s]!)
-  if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
-  return out
-}
-
 export async function run(opts: { quick: boolean }): Promise<void> {
   const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
   const setupNames = setupArg === 'both' ? ['two-process', 'in-process'] : [setupArg]
@@ -287,16 +270,16 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       // Warm up every stack's code paths once before the measured rounds.
       for (const s of ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'] as const) await throughput(peer, s, 16 * MiB)
 
-      const t = await rounds(n, ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'], (s) => throughput(peer, s, bytes))
+      const t = await alternate(n, ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'], (s) => throughput(peer, s, bytes))
       report({ bench: `service.throughput${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
       report({ bench: `service.throughput.vs-libp2p${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
       report({ bench: `libp2p.throughput${tag}`, value: t.libp2p, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
       report({ bench: `service.throughput.window-1MiB${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
       report({ bench: `service.throughput.window-1MiB.vs-libp2p${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
 
-      const s = await rounds(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 1))
+      const s = await alternate(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 1))
       report({ bench: `service.setup.sequential${tag}`, value: s.tentacle, unit: 'sessions/s', baseline: s.libp2p, against: 'js-libp2p' })
-      const c = await rounds(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 16))
+      const c = await alternate(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 16))
       report({ bench: `service.setup.concurrent16${tag}`, value: c.tentacle, unit: 'sessions/s', baseline: c.libp2p, against: 'js-libp2p' })
     } finally {
       peer.exit()

@@ -29,7 +29,7 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { Session } from '@tentacle-ts/yamux'
 import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
-import { mibPerSec, report } from './lib.ts'
+import { alternate, mibPerSec, report } from './lib.ts'
 import { libp2pMuxer } from './yamux/libp2p.ts'
 import { CEILING_WINDOW, startReceiver, type Mode, type ReceiverSpec } from './yamux/receiver.ts'
 
@@ -172,18 +172,11 @@ async function measure(receiver: Receiver, spec: Spec): Promise<number> {
   }
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.floor(s.length / 2)]!
-}
-
 /** One warm-up round, then `rounds` rounds alternating the contenders; median MiB/s of each. */
 async function compare(receiver: Receiver, rounds: number, specs: Record<string, Spec>): Promise<Record<string, number>> {
   const names = Object.keys(specs)
   for (const n of names) await measure(receiver, specs[n]!)
-  const rates: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]))
-  for (let r = 0; r < rounds; r++) for (const n of names) rates[n]!.push(await measure(receiver, specs[n]!))
-  return Object.fromEntries(names.map((n) => [n, median(rates[n]!)]))
+  return alternate(rounds, names, (n) => measure(receiver, specs[n]!))
 }
 
 async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Promise<void> {
