@@ -1,5 +1,6 @@
 // Shared helpers for benchmarks: one JSON line per figure, always beside a
 // baseline measured in the same run.
+import net from 'node:net'
 import { performance } from 'node:perf_hooks'
 
 export interface Figure {
@@ -60,4 +61,27 @@ export async function alternate<K extends string>(rounds: number, contenders: re
   for (let r = 0; r < rounds; r++) for (const c of contenders) all[c].push(await measure(c))
   if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
   return Object.fromEntries(contenders.map((c) => [c, median(all[c])])) as Record<K, number>
+}
+
+/**
+ * A TCP server on 127.0.0.1 (any free port, no Nagle) that hands every
+ * connection to `onSocket`; close() also destroys the connections still open.
+ */
+export async function listenTcp(onSocket: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>()
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => {})
+    onSocket(socket)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => resolve())
+      }),
+  }
 }

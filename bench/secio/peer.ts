@@ -2,9 +2,9 @@
 // as a child process (then driven over IPC), so the two setups can be compared.
 //   handshake server: raw: read 1 byte, write 1 byte back, close; secio: handshake, then wait for the client's close.
 //   sink server:      per connection, [secio handshake], read until `total` bytes, write 1 ack byte.
-import net from 'node:net'
 import type { Duplex } from 'node:stream'
 import { handshake, SecioKeyPair, type CipherName } from '@tentacle-ts/secio'
+import { listenTcp } from '../lib.ts'
 import { serveChildHost } from '../peer-host.ts'
 
 export type PeerMode = 'raw' | 'secio'
@@ -35,12 +35,8 @@ function serve(stream: Duplex, spec: ServerSpec): void {
 }
 
 /** Starts a server on 127.0.0.1; resolves with its port and a close function. */
-export async function startServer(spec: ServerSpec): Promise<{ port: number; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
+export function startServer(spec: ServerSpec): Promise<{ port: number; close: () => Promise<void> }> {
+  return listenTcp((socket) => {
     if (spec.mode === 'raw') {
       serve(socket, spec)
       return
@@ -51,15 +47,6 @@ export async function startServer(spec: ServerSpec): Promise<{ port: number; clo
       () => {},
     )
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      }),
-  }
 }
 
 // Child-process mode (bench/peer-host.ts): {start: ServerSpec} -> {started: port}.

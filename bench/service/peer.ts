@@ -5,10 +5,10 @@
 // 'tentacle-1mib' is tentacle with CKB's 1 MiB yamux window instead of the default 256 KiB.
 // Stacks: raw TCP (bytes, no framing), tentacle (secio + yamux + u32 framing,
 // protocol 1), js-libp2p (noise + yamux, protocol /bench/1.0.0, stream bytes).
-import net from 'node:net'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './libp2p.ts'
+import { listenTcp } from '../lib.ts'
 import { serveChildHost } from '../peer-host.ts'
 
 export type Stack = 'raw' | 'tentacle' | 'tentacle-1mib' | 'libp2p'
@@ -30,11 +30,7 @@ export interface Started {
 const ACK = Uint8Array.of(1)
 
 async function startRaw(spec: PeerSpec): Promise<{ started: Started; close: () => Promise<void> }> {
-  const sockets = new Set<net.Socket>()
-  const server = net.createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
-    socket.on('error', () => {})
+  const { port, close } = await listenTcp((socket) => {
     if (spec.kind === 'echo') {
       socket.on('data', (c: Buffer) => socket.write(c))
       socket.on('end', () => socket.end())
@@ -46,16 +42,7 @@ async function startRaw(spec: PeerSpec): Promise<{ started: Started; close: () =
       if (got === spec.total) socket.write(ACK)
     })
   })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const port = (server.address() as net.AddressInfo).port
-  return {
-    started: { addr: `/ip4/127.0.0.1/tcp/${port}`, port },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy()
-        server.close(() => resolve())
-      }),
-  }
+  return { started: { addr: `/ip4/127.0.0.1/tcp/${port}`, port }, close }
 }
 
 const serviceKey = SecioKeyPair.generate()
