@@ -8,8 +8,10 @@ const args = process.argv.slice(2)
 const quick = args.includes('--quick')
 const names = args.filter((a) => !a.startsWith('--'))
 const dir = fileURLToPath(new URL('.', import.meta.url))
+/** Modules beside the benches that are not benches themselves. */
+const helpers = ['run.ts', 'lib.ts', 'peer-host.ts', 'with-resolvers.ts']
 const available = readdirSync(dir)
-  .filter((f) => f.endsWith('.ts') && f !== 'run.ts' && f !== 'lib.ts' && !f.endsWith('.test.ts'))
+  .filter((f) => f.endsWith('.ts') && !helpers.includes(f) && !f.endsWith('.test.ts'))
   .map((f) => f.slice(0, -3))
 
 if (names.length === 0) {
