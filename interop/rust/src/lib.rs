@@ -16,6 +16,11 @@ pub fn emit(line: &str) {
     let _ = lock.flush();
 }
 
+/// A message on one line (every stdout event is one line).
+pub fn one_line(s: &str) -> String {
+    s.replace(['\n', '\r'], " ")
+}
+
 /// The deterministic test pattern every driver uses:
 /// byte i = (i * 31 + fill) & 0xff. With fill = 7 this is the pattern of the
 /// secio/yamux CLIs in notes/interfaces.md.
@@ -98,6 +103,16 @@ impl Args {
         }
         Ok(())
     }
+}
+
+/// How every driver starts: logging on stderr, then its CLI. `switches` are
+/// the flags that take no value; a flag in neither `switches` nor `known` is
+/// a usage error (exit 2).
+pub fn parse_cli(switches: &[&str], known: &[&str]) -> Args {
+    init_logging();
+    let args = Args::parse(switches).unwrap_or_else(|e| die(&e));
+    args.reject_unknown(known).unwrap_or_else(|e| die(&e));
+    args
 }
 
 /// Decode a hex string (no 0x prefix) into bytes.

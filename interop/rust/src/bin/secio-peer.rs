@@ -6,7 +6,7 @@ use std::time::Duration;
 use tentacle_secio::{
     Digest, SecioKeyPair, crypto::cipher::CipherType, handshake::Config,
 };
-use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, runtime, key_pair};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, one_line, parse_cli, runtime, key_pair};
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::{TcpListener, TcpStream},
@@ -16,14 +16,12 @@ const CHUNK: usize = 64 * 1024;
 const FILL: u8 = 7;
 
 fn main() {
-    init_logging();
     exit_on_stdin_eof_if_asked();
-    let args = Args::parse(&[]).unwrap_or_else(|e| die(&e));
     let known = [
         "port", "secret", "ciphers", "agreements", "digests", "max-conns", "bytes",
         "handshake-timeout-secs", "max-frame-length",
     ];
-    args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
+    let args = parse_cli(&[], &known);
     let mode = args.positional.first().map(|s| s.as_str()).unwrap_or("");
     let rt = runtime();
     let code = match mode {
@@ -226,10 +224,6 @@ async fn serve_one(socket: TcpStream, cfg: Config<SecioKeyPair>, hs_timeout: Dur
 fn is_eof(e: &std::io::Error) -> bool {
     matches!(e.kind(), std::io::ErrorKind::UnexpectedEof)
         || (e.kind() == std::io::ErrorKind::BrokenPipe && e.get_ref().is_none())
-}
-
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
 }
 
 async fn client(args: &Args) -> i32 {

@@ -19,7 +19,7 @@ use tentacle::{
     },
     traits::{ServiceHandle, ServiceProtocol},
 };
-use tentacle_ts_interop::{Args, die, emit, fill_pattern, init_logging, parse_hex, runtime, key_pair};
+use tentacle_ts_interop::{Args, die, emit, fill_pattern, one_line, parse_cli, parse_hex, runtime, key_pair};
 use tokio::io::AsyncBufReadExt;
 use tokio_util::codec::LengthDelimitedCodec;
 
@@ -68,10 +68,6 @@ fn peer_id_of(ctx: &SessionContext) -> Value {
 
 fn ty_name(ty: SessionType) -> &'static str {
     if ty.is_outbound() { "outbound" } else { "inbound" }
-}
-
-fn one_line(s: String) -> String {
-    s.replace(['\n', '\r'], " ")
 }
 
 struct ProtoHandle {
@@ -142,7 +138,7 @@ impl ServiceHandle for SHandle {
                     DialerErrorKind::TransportError(_) => "transport",
                 };
                 json!({"event": "dial_error", "address": address.to_string(), "kind": kind,
-                       "error": one_line(format!("{error:?}"))})
+                       "error": one_line(&format!("{error:?}"))})
             }
             ServiceError::ListenError { address, error } => {
                 let kind = match &error {
@@ -151,7 +147,7 @@ impl ServiceHandle for SHandle {
                     ListenErrorKind::TransportError(_) => "transport",
                 };
                 json!({"event": "listen_error", "address": address.to_string(), "kind": kind,
-                       "error": one_line(format!("{error:?}"))})
+                       "error": one_line(&format!("{error:?}"))})
             }
             ServiceError::ProtocolSelectError { proto_name, session_context } => json!({
                 "event": "protocol_select_error",
@@ -162,7 +158,7 @@ impl ServiceHandle for SHandle {
                 "event": "protocol_error",
                 "session": id.value(),
                 "proto": proto_id.value(),
-                "error": one_line(format!("{error:?}")),
+                "error": one_line(&format!("{error:?}")),
             }),
             ServiceError::SessionTimeout { session_context } => json!({
                 "event": "session_timeout",
@@ -171,12 +167,12 @@ impl ServiceHandle for SHandle {
             ServiceError::MuxerError { session_context, error } => json!({
                 "event": "muxer_error",
                 "session": session_context.id.value(),
-                "error": one_line(format!("{error:?}")),
+                "error": one_line(&format!("{error:?}")),
             }),
             ServiceError::ProtocolHandleError { proto_id, error } => json!({
                 "event": "protocol_handle_error",
                 "proto": proto_id.value(),
-                "error": one_line(format!("{error:?}")),
+                "error": one_line(&format!("{error:?}")),
             }),
             ServiceError::SessionBlocked { session_context } => json!({
                 "event": "session_blocked",
@@ -214,13 +210,11 @@ impl ServiceHandle for SHandle {
 }
 
 fn main() {
-    init_logging();
-    let args = Args::parse(&["echo", "plaintext"]).unwrap_or_else(|e| die(&e));
     let known = [
         "listen", "dial", "dial-protocols", "secret", "protocol", "timeout-secs",
         "max-frame-length", "proto-max-frame", "window", "max-connections",
     ];
-    args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
+    let args = parse_cli(&["echo", "plaintext"], &known);
     if !args.positional.is_empty() {
         die("tentacle-peer takes only options (see interop/README.md)");
     }
@@ -349,7 +343,7 @@ async fn run(args: &Args) -> i32 {
         if let Err(e) = service.dial(addr, target).await {
             // The dial future failed before the service ran (e.g. refused).
             emit_json(json!({"event": "dial_error", "address": a, "kind": "transport",
-                             "error": one_line(format!("{e:?}"))}));
+                             "error": one_line(&format!("{e:?}"))}));
         }
     }
     emit_json(json!({

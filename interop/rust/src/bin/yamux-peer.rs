@@ -6,7 +6,7 @@ use std::time::Duration;
 use std::{collections::VecDeque, future::Future, pin::Pin, task::Poll};
 
 use futures::{StreamExt, future, future::join_all};
-use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, init_logging, runtime};
+use tentacle_ts_interop::{Args, exit_on_stdin_eof_if_asked, check_pattern, die, emit, fill_pattern, one_line, parse_cli, runtime};
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf},
     net::{TcpListener, TcpStream},
@@ -17,11 +17,9 @@ const CHUNK: usize = 64 * 1024;
 const FILL: u8 = 7;
 
 fn main() {
-    init_logging();
     exit_on_stdin_eof_if_asked();
-    let args = Args::parse(&["late-fin"]).unwrap_or_else(|e| die(&e));
     let known = ["port", "streams", "bytes", "mode", "window", "max-streams", "timeout-secs"];
-    args.reject_unknown(&known).unwrap_or_else(|e| die(&e));
+    let args = parse_cli(&["late-fin"], &known);
     let mode = args.positional.first().map(|s| s.as_str()).unwrap_or("");
     let rt = runtime();
     let code = match mode {
@@ -45,10 +43,6 @@ fn config(args: &Args) -> Config {
         cfg.max_stream_count = args.num("max-streams", 0usize).unwrap_or_else(|e| die(&e));
     }
     cfg
-}
-
-fn one_line(s: &str) -> String {
-    s.replace(['\n', '\r'], " ")
 }
 
 async fn server(args: &Args) -> i32 {
