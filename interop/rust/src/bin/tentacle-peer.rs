@@ -70,6 +70,17 @@ fn ty_name(ty: SessionType) -> &'static str {
     if ty.is_outbound() { "outbound" } else { "inbound" }
 }
 
+/// `session_open` / `session_close`: the same fields for both.
+fn session_event(event: &str, ctx: &SessionContext) -> Value {
+    json!({
+        "event": event,
+        "session": ctx.id.value(),
+        "address": ctx.address.to_string(),
+        "peer_id": peer_id_of(ctx),
+        "ty": ty_name(ctx.ty),
+    })
+}
+
 struct ProtoHandle {
     spec: ProtoSpec,
     echo: bool,
@@ -184,20 +195,8 @@ impl ServiceHandle for SHandle {
 
     async fn handle_event(&mut self, _context: &mut ServiceContext, event: ServiceEvent) {
         let ev = match event {
-            ServiceEvent::SessionOpen { session_context } => json!({
-                "event": "session_open",
-                "session": session_context.id.value(),
-                "address": session_context.address.to_string(),
-                "peer_id": peer_id_of(&session_context),
-                "ty": ty_name(session_context.ty),
-            }),
-            ServiceEvent::SessionClose { session_context } => json!({
-                "event": "session_close",
-                "session": session_context.id.value(),
-                "address": session_context.address.to_string(),
-                "peer_id": peer_id_of(&session_context),
-                "ty": ty_name(session_context.ty),
-            }),
+            ServiceEvent::SessionOpen { session_context } => session_event("session_open", &session_context),
+            ServiceEvent::SessionClose { session_context } => session_event("session_close", &session_context),
             ServiceEvent::ListenStarted { address } => {
                 json!({"event": "listen_started", "address": address.to_string()})
             }
