@@ -75,9 +75,17 @@ export function tcpTarget(addr: Multiaddr): TcpTarget {
   return { host: host.value, port: portNum, family, dns, peerId }
 }
 
-/** `/ip4|ip6/<host>/tcp/<port>` for a socket address. */
+/**
+ * `/ip4|ip6/<host>/tcp/<port>` for a socket address. A scoped IPv6 address
+ * (a link-local peer: "fe80::1%eth0") loses its zone, as in tentacle
+ * (`Protocol::Ip6(addr.ip())`): a multiaddr cannot carry it.
+ */
 export function socketMultiaddr(host: string, port: number): Multiaddr {
   const v = isIP(host)
+  if (v === 6) {
+    const zone = host.indexOf('%')
+    if (zone >= 0) host = host.slice(0, zone)
+  }
   // IPv4-mapped IPv6 (::ffff:1.2.3.4) is shown as ip4, as the Rust side does.
   if (v === 6 && host.startsWith('::ffff:') && isIP(host.slice(7)) === 4) {
     return multiaddr(`/ip4/${host.slice(7)}/tcp/${port}`)

@@ -381,17 +381,25 @@ export class Service implements ServiceControl, SessionHost {
     return undefined
   }
 
-  /** Owns an admitted socket from now on. Never throws (the listener must keep going). */
+  /**
+   * Owns an admitted socket from now on. Never throws, and nothing it starts
+   * can end in an unhandled rejection (the listener must keep going, the
+   * process must not crash).
+   */
   private acceptInbound(socket: net.Socket, remoteAddress: string, remotePort: number): void {
     // The remote multiaddr is built after the upgrade, not on the accept path.
-    void this.upgradeTracked(socket, 'inbound', undefined).then(
-      (up) => {
-        void this.sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined).catch(() => {})
-      },
-      (error: TentacleError) => {
-        this.emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
-      },
-    )
+    this.upgradeTracked(socket, 'inbound', undefined)
+      .then(
+        (up) => this.sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined),
+        (error: TentacleError) => {
+          this.emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
+        },
+      )
+      .catch((err: unknown) => {
+        // ERR_REPEATED_CONNECTION and ERR_SERVICE_CLOSED were reported (or are expected); anything else is a bug.
+        const code = errorCode(err)
+        if (code !== 'ERR_REPEATED_CONNECTION' && code !== 'ERR_SERVICE_CLOSED') this.logger.error({ err }, 'inbound connection failed after accept')
+      })
   }
 
   /** Runs the upgrade with the socket tracked from first to last (js-libp2p #2995). */
