@@ -462,19 +462,10 @@ export class Service implements ServiceControl, SessionHost {
     this.metrics.sessionsTotal.inc({ direction })
     this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
     // §10.3: session-open is handled before any protocol runs.
-    const onEvent = this.handler.handleEvent
-    this.events.push(() => {
-      let r: void | Promise<void> = undefined
-      try {
-        r = onEvent?.call(this.handler, { type: 'session-open', session: session.info }, this)
-      } catch (err) {
-        session.start(target)
-        throw err
-      }
-      if (r instanceof Promise) return r.finally(() => session.start(target))
-      session.start(target)
-      return undefined
-    })
+    this.events.push(
+      () => this.handler.handleEvent?.({ type: 'session-open', session: session.info }, this),
+      () => session.start(target),
+    )
     return Promise.resolve(session.info)
   }
 

@@ -242,18 +242,7 @@ export class TentacleSession implements ProtocolStreamHost {
     this.host.countBytes('in', data.length)
     const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
     if (h?.received === undefined) return done()
-    p.queue.push(() => {
-      let r: void | Promise<void>
-      try {
-        r = h.received?.(p.ctx, data)
-      } catch (err) {
-        done()
-        throw err
-      }
-      if (r instanceof Promise) return r.finally(done)
-      done()
-      return undefined
-    })
+    p.queue.push(() => h.received?.(p.ctx, data), done)
   }
 
   closed(ps: ProtocolStream, error: TentacleError | undefined): void {
@@ -268,14 +257,7 @@ export class TentacleSession implements ProtocolStreamHost {
       this.host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
     const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
-    const done = new Promise<void>((resolve) => {
-      p.queue.push(() => {
-        const r = h?.disconnected?.(p.ctx)
-        if (r instanceof Promise) return r.finally(resolve)
-        resolve()
-        return undefined
-      })
-    })
+    const done = new Promise<void>((resolve) => p.queue.push(() => h?.disconnected?.(p.ctx), resolve))
     this.disconnecting.add(done)
     void done.then(() => {
       this.disconnecting.delete(done)

@@ -157,3 +157,27 @@ test('30 connections waiting in the handshake at once raise no process warning (
     await server.service.shutdown()
   }
 })
+
+for (const kind of ['service', 'session'] as const) {
+  test(`a ${kind} handler whose disconnected throws synchronously: the session still closes (session-close, slot freed), the throw is reported`, async () => {
+    const boom = (): void => {
+      throw new Error('boom in disconnected')
+    }
+    const handler = { disconnected: boom }
+    const server = new Node({ protocols: [kind === 'service' ? { id: 1, handler } : { id: 1, sessionHandler: () => handler }] })
+    const client = new Node({ protocols: [{ id: 1 }] })
+    try {
+      const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
+      const info = await client.service.dial(addr)
+      const open = await server.waitFor(isType('session-open'))
+      for (let i = 0; i < 200 && server.service.session(open.type === 'session-open' ? open.session.id : 0)?.openProtocols.size !== 1; i++) await sleep(10)
+      client.service.disconnect(info.id)
+      await server.waitFor(isType('session-close'), 5000, 'session-close after a throwing disconnected')
+      assert.equal(server.service.connectionCount, 0)
+      const handleError = await server.waitFor(isType('protocol-handle-error'), 5000)
+      assert.ok(handleError.type === 'protocol-handle-error' && handleError.error.code === 'ERR_PROTOCOL_HANDLER')
+    } finally {
+      await Promise.all([server, client].map((n) => n.service.shutdown()))
+    }
+  })
+}

@@ -54,3 +54,25 @@ test('a throwing or rejecting task is reported and the queue goes on; close() dr
   await sleep(40)
   assert.deepEqual(ran, ['after'])
 })
+
+test('after is called once for every task however it ends: returned, threw, resolved, rejected, dropped by close(), pushed after close()', async () => {
+  const errors: string[] = []
+  const q = new SerialQueue((e) => errors.push((e as Error).message))
+  const afters: string[] = []
+  q.push(() => 1, () => afters.push('returned'))
+  q.push(() => {
+    throw new Error('sync boom')
+  }, () => afters.push('threw'))
+  q.push(() => sleep(5), () => afters.push('resolved'))
+  q.push(async () => {
+    throw new Error('async boom')
+  }, () => afters.push('rejected'))
+  await sleep(20)
+  q.push(() => sleep(20), () => afters.push('running at close'))
+  q.push(() => afters.push('must not run'), () => afters.push('dropped'))
+  q.close()
+  q.push(() => afters.push('must not run'), () => afters.push('pushed after close'))
+  await sleep(40)
+  assert.deepEqual(afters, ['returned', 'threw', 'resolved', 'rejected', 'dropped', 'pushed after close', 'running at close'])
+  assert.deepEqual(errors, ['sync boom', 'async boom'])
+})
