@@ -64,7 +64,9 @@ export class Service implements ServiceControl, SessionHost {
   private readonly sessionsById = new Map<SessionId, TentacleSession>()
   /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
   private readonly upgrading = new Set<net.Socket>()
-  /** Dials from connect() until the upgrade starts, by dedup key (§5.2). */
+  /** Sockets of dials from connect() until the upgrade starts (one per dial, however many dedup keys it has). */
+  private readonly dials = new Set<net.Socket>()
+  /** The same dials by dedup key (§5.2): the address, and the peer id when the address has one. */
   private readonly dialing = new Map<string, net.Socket>()
   private nextSessionId = 1
   /** Service events and errors, delivered one at a time, in order (§12.1). */
@@ -116,7 +118,7 @@ export class Service implements ServiceControl, SessionHost {
 
   /** Connections counted against `maxConnections`: sessions + upgrades + dials (§12.4, tentacle #463). */
   get connectionCount(): number {
-    return this.sessionsById.size + this.upgrading.size + this.dialing.size
+    return this.sessionsById.size + this.upgrading.size + this.dials.size
   }
 
   /** Listeners' counters, by listen address. */
@@ -191,13 +193,16 @@ export class Service implements ServiceControl, SessionHost {
         throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
       }
       const socket = net.connect({ host: t.host, port: t.port, family: t.family, noDelay: true })
+      this.dials.add(socket)
       for (const k of keys) this.dialing.set(k, socket)
       let up: Upgraded
       try {
         await this.connect(socket, ma)
+        this.dials.delete(socket)
         for (const k of keys) this.dialing.delete(k)
         up = await this.upgradeTracked(socket, 'outbound', expected)
       } finally {
+        this.dials.delete(socket)
         for (const k of keys) if (this.dialing.get(k) === socket) this.dialing.delete(k)
       }
       return await this.sessionUp(up, ma, 'outbound', target)
@@ -351,7 +356,7 @@ export class Service implements ServiceControl, SessionHost {
       this.emitEvent({ type: 'listen-close', address })
     }
     for (const socket of this.upgrading) socket.destroy()
-    for (const socket of this.dialing.values()) socket.destroy()
+    for (const socket of this.dials) socket.destroy()
     for (const t of this.serviceNotify.values()) clearInterval(t)
     this.serviceNotify.clear()
   }

@@ -107,3 +107,20 @@ test('an outbound dial over maxConnections fails with ERR_TOO_MANY_CONNECTIONS b
     await Promise.all([a, b, c].map((n) => n.service.shutdown()))
   }
 })
+
+test('a dial to an address with a /p2p/ id counts once against maxConnections while it connects', async () => {
+  const a = new Node({ protocols: [{ id: 1 }] })
+  const b = new Node({ protocols: [{ id: 1 }] })
+  const c = new Node({ protocols: [{ id: 1 }], config: { maxConnections: 2 } })
+  try {
+    const addrA = await a.service.listen('/ip4/127.0.0.1/tcp/0')
+    const addrB = await b.service.listen('/ip4/127.0.0.1/tcp/0')
+    const first = c.service.dial(`${addrA.toString()}/p2p/${a.service.peerId}`)
+    assert.equal(c.service.connectionCount, 1)
+    const second = c.service.dial(addrB)
+    await Promise.all([first, second])
+    assert.equal(c.service.connectionCount, 2)
+  } finally {
+    await Promise.all([a, b, c].map((n) => n.service.shutdown()))
+  }
+})
