@@ -6,6 +6,7 @@ import { PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
 import { resolveConfig, type ServiceConfig, type ServiceConfigInput } from './config.js'
 import { errorCode, TentacleError } from './errors.js'
 import { TcpListener } from './listener.js'
+import { NotifyTimers } from './notify-timers.js'
 import { ServiceMetrics } from './metrics.js'
 import { ProtocolRegistry } from './protocol-registry.js'
 import { SerialQueue } from './serial-queue.js'
@@ -72,7 +73,7 @@ export class Service implements ServiceControl, SessionHost {
   /** Service events and errors, delivered one at a time, in order (§12.1). */
   private readonly events: SerialQueue
   private readonly protoQueues = new Map<ProtocolId, SerialQueue>()
-  private readonly serviceNotify = new Map<string, NodeJS.Timeout>()
+  private readonly serviceNotify = new NotifyTimers()
   /**
    * Aborted by close(): every connect and handshake in flight listens to it
    * (and removes its listener when done), so it may have many listeners.
@@ -285,30 +286,14 @@ export class Service implements ServiceControl, SessionHost {
 
   setServiceNotify(proto: ProtocolId, intervalMs: number, token: number): void {
     if (this.state !== 'running') return
-    const p = this.registry.get(proto)
-    const notify = p?.handler?.notify
-    if (p === undefined || notify === undefined) return
-    const key = `${proto}:${token}`
-    this.removeServiceNotify(proto, token)
-    let queued = false
-    this.serviceNotify.set(
-      key,
-      setInterval(() => {
-        if (queued) return // never more than one waiting per token
-        queued = true
-        this.handlerQueue(proto).push(() => {
-          queued = false
-          return notify.call(p.handler, this.protoContext(proto), token)
-        })
-      }, intervalMs),
-    )
+    const handler = this.registry.get(proto)?.handler
+    if (handler?.notify === undefined) return
+    const target = { queue: this.handlerQueue(proto), call: () => handler.notify?.(this.protoContext(proto), token) }
+    this.serviceNotify.set(proto, token, intervalMs, () => target)
   }
 
   removeServiceNotify(proto: ProtocolId, token: number): void {
-    const key = `${proto}:${token}`
-    const t = this.serviceNotify.get(key)
-    if (t) clearInterval(t)
-    this.serviceNotify.delete(key)
+    this.serviceNotify.remove(proto, token)
   }
 
   setSessionNotify(session: SessionId, proto: ProtocolId, intervalMs: number, token: number): void {
@@ -357,7 +342,6 @@ export class Service implements ServiceControl, SessionHost {
     }
     for (const socket of this.upgrading) socket.destroy()
     for (const socket of this.dials) socket.destroy()
-    for (const t of this.serviceNotify.values()) clearInterval(t)
     this.serviceNotify.clear()
   }
 

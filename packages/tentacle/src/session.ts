@@ -2,6 +2,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { FrameDecoder } from '@tentacle-ts/secio'
 import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
+import { NotifyTimers } from './notify-timers.js'
 import { ProtocolStream, type ProtocolStreamHost } from './protocol-stream.js'
 import { clientSelect, MAX_SELECT_FRAME, readOneFrame, writeProtocolInfo } from './protocol-select.js'
 import { decodeProtocolInfo } from './protocol-info.js'
@@ -68,7 +69,7 @@ export class TentacleSession implements ProtocolStreamHost {
   /** Opens asked for before start() (e.g. from the session-open handler); run at start. */
   private readonly openBeforeStart = new Set<ProtocolId>()
   private readonly byStream = new Map<ProtocolStream, OpenProtocol>()
-  private readonly notifyTimers = new Map<string, NodeJS.Timeout>()
+  private readonly notifyTimers = new NotifyTimers()
   private sessionTimer: NodeJS.Timeout | undefined
   /** Protocol selections in progress, aborted when the session ends. */
   private readonly selections = new Set<AbortController>()
@@ -186,28 +187,17 @@ export class TentacleSession implements ProtocolStreamHost {
 
   setNotify(proto: ProtocolId, intervalMs: number, token: number): void {
     if (this.isClosed) return
-    const key = `${proto}:${token}`
-    const old = this.notifyTimers.get(key)
-    if (old) clearInterval(old)
-    let queued = false
-    const timer = setInterval(() => {
+    // Looked up on every tick: the protocol may close and reopen with a new handler.
+    this.notifyTimers.set(proto, token, intervalMs, () => {
       const p = this.open.get(proto)
       const h = p?.sessionHandler
-      if (p === undefined || h?.notify === undefined || queued) return // coalesce: never more than one waiting
-      queued = true
-      p.queue.push(() => {
-        queued = false
-        return h.notify?.(p.ctx, token)
-      })
-    }, intervalMs)
-    this.notifyTimers.set(key, timer)
+      if (p === undefined || h?.notify === undefined) return undefined
+      return { queue: p.queue, call: () => h.notify?.(p.ctx, token) }
+    })
   }
 
   removeNotify(proto: ProtocolId, token: number): void {
-    const key = `${proto}:${token}`
-    const t = this.notifyTimers.get(key)
-    if (t) clearInterval(t)
-    this.notifyTimers.delete(key)
+    this.notifyTimers.remove(proto, token)
   }
 
   /**
@@ -434,7 +424,6 @@ export class TentacleSession implements ProtocolStreamHost {
     this.state = 'closed'
     for (const ac of this.selections) ac.abort()
     if (this.sessionTimer) clearTimeout(this.sessionTimer)
-    for (const t of this.notifyTimers.values()) clearInterval(t)
     this.notifyTimers.clear()
     const err = this.mux.error
     // EOF-like ends are quiet (§12.2 MuxerError is "other than EOF-like").
