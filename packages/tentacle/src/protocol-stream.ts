@@ -67,7 +67,12 @@ export class ProtocolStream {
   private readPaused = false
   private reading = false
   private readonly pumpReadsBound: () => void
-  private readonly afterWriteBound: (err?: Error) => void
+  /** The one write callback (no closure per write); see pumpWrites. */
+  private readonly writeDoneBound: (err?: Error) => void
+  /** True while writeCb is on the stack: a callback then only records the result. */
+  private writeSync = false
+  private writeSyncDone = false
+  private writeSyncErr: Error | undefined
   private inFlight = 0
 
   constructor(stream: Stream, decoder: FrameDecoder, host: ProtocolStreamHost, opts: ProtocolStreamOptions) {
@@ -79,7 +84,7 @@ export class ProtocolStream {
     this.name = opts.name
     this.version = opts.version
     this.pumpReadsBound = () => this.pumpReads()
-    this.afterWriteBound = (err?: Error) => this.afterWrite(err)
+    this.writeDoneBound = (err?: Error) => this.writeDone(err)
   }
 
   get isOpen(): boolean {
@@ -140,23 +145,17 @@ export class ProtocolStream {
       const batch = this.takeBatch()
       if (batch === undefined) break
       this.writing = true
-      let sync = true
-      let syncErr: Error | undefined
-      let completedSync = false
       this.inFlight = batch.bytes
-      this.stream.writeCb(batch.data, (err?: Error) => {
-        if (sync) {
-          completedSync = true
-          syncErr = err
-          return
-        }
-        this.afterWriteBound(err)
-      })
-      sync = false
-      if (!completedSync) return // resumes in afterWrite
+      this.writeSync = true
+      this.writeSyncDone = false
+      this.stream.writeCb(batch.data, this.writeDoneBound)
+      this.writeSync = false
+      if (!this.writeSyncDone) return // resumes in writeDone
+      const err = this.writeSyncErr
+      this.writeSyncErr = undefined
       this.writing = false
-      this.settleWrite(syncErr)
-      if (syncErr !== undefined) return
+      this.settleWrite(err)
+      if (err !== undefined) return
     }
     // Queue empty: a closing protocol now sends its FIN (§10.4).
     if (this.state === 'closing') {
@@ -165,7 +164,13 @@ export class ProtocolStream {
     }
   }
 
-  private afterWrite(err?: Error): void {
+  private writeDone(err?: Error): void {
+    if (this.writeSync) {
+      // Completed inside writeCb: pumpWrites settles it and loops, without recursing.
+      this.writeSyncDone = true
+      this.writeSyncErr = err
+      return
+    }
     this.writing = false
     this.settleWrite(err)
     if (err === undefined) this.pumpWrites()
