@@ -20,7 +20,7 @@ import type { SecioKeyPair } from './key-pair.js'
 import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
 import { MoleculeError } from './molecule/molecule-error.js'
 import { PeerId } from './peer-id.js'
-import { SecureStream } from './secure-stream.js'
+import { maxSendPlaintext, SecureStream } from './secure-stream.js'
 import { deriveSessionKeys } from './stretch.js'
 import {
   AEAD_TAG_SIZE,
@@ -129,6 +129,8 @@ function resolveConfig(opts: HandshakeOptions): Config {
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 1024 || maxFrameLength > 0xffffffff) {
     throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`)
   }
+  // Checked now, not when the stream is built after the nonce echo.
+  maxSendPlaintext(opts.maxSendFrameLength, maxFrameLength)
   return {
     agreements: opts.agreements === undefined ? DEFAULT_PROPOSITIONS.agreements : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS).text,
     ciphers: opts.ciphers === undefined ? DEFAULT_PROPOSITIONS.ciphers : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS).text,
@@ -489,8 +491,8 @@ class Handshake {
   }
 
   #finish(initialPlaintext: Buffer[]): void {
-    this.#settled = true
     this.#detach()
+    // Settled only once the stream exists: if building it throws, #fail still destroys the socket and rejects.
     const stream = new SecureStream(
       {
         socket: this.#socket,
@@ -511,6 +513,7 @@ class Handshake {
         readableHighWaterMark: this.#opts.readableHighWaterMark,
       },
     )
+    this.#settled = true
     this.#resolve({
       stream,
       remotePublicKey: this.#remotePublicKey,

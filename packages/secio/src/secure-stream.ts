@@ -57,6 +57,18 @@ export interface SecureStreamInit {
   suite: Suite
 }
 
+/**
+ * @internal The plaintext cap of one sent frame: min(maxSendFrameLength, maxFrameLength) − tag.
+ * Throws ERR_INVALID_OPTION unless that leaves room for at least one plaintext byte.
+ */
+export function maxSendPlaintext(maxSendFrameLength: number | undefined, maxFrameLength: number): number {
+  const maxSend = Math.min(maxSendFrameLength ?? DEFAULT_MAX_SEND_FRAME_LENGTH + AEAD_TAG_SIZE, maxFrameLength)
+  if (!Number.isInteger(maxSend) || maxSend <= AEAD_TAG_SIZE) {
+    throw new SecioError('ERR_INVALID_OPTION', `maxSendFrameLength must be an integer greater than ${AEAD_TAG_SIZE}, got ${maxSendFrameLength}`)
+  }
+  return maxSend - AEAD_TAG_SIZE
+}
+
 function uncorkAuto(stream: SecureStream): void {
   stream.autoUncork()
 }
@@ -147,11 +159,7 @@ export class SecureStream extends Duplex {
     this.remotePeerId = init.remotePeerId
     this.remotePublicKey = init.remotePublicKey
     this.suite = init.suite
-    const maxSend = Math.min(opts.maxSendFrameLength ?? DEFAULT_MAX_SEND_FRAME_LENGTH + AEAD_TAG_SIZE, opts.maxFrameLength)
-    if (maxSend <= AEAD_TAG_SIZE) {
-      throw new SecioError('ERR_INVALID_OPTION', `maxSendFrameLength must exceed ${AEAD_TAG_SIZE}`)
-    }
-    this.#maxSendPlain = maxSend - AEAD_TAG_SIZE
+    this.#maxSendPlain = maxSendPlaintext(opts.maxSendFrameLength, opts.maxFrameLength)
     this.#autoCork = opts.autoCork ?? true
 
     for (const p of init.initialPlaintext) if (p.length > 0) this.push(p)

@@ -189,6 +189,39 @@ describe('options', () => {
     }
   })
 
+  test('a maxSendFrameLength no bigger than the tag (or not an integer) is ERR_INVALID_OPTION at once, not a handshake that never settles', async () => {
+    for (const maxSendFrameLength of [16, Number.NaN, 1000.5]) {
+      const { client, close } = await tcpPair()
+      try {
+        // The peer is silent: the option must be rejected before any byte is awaited.
+        await within(
+          2000,
+          assert.rejects(handshake(client, { key: dialerKey, maxSendFrameLength }), (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION'),
+          `handshake with maxSendFrameLength ${maxSendFrameLength}`,
+        )
+        assert.equal(client.destroyed, true)
+      } finally {
+        close()
+      }
+    }
+  })
+
+  test('a bad maxSendFrameLength between two live peers settles both handshakes', async () => {
+    const { client, server, close } = await tcpPair()
+    try {
+      const results = await within(
+        5000,
+        Promise.allSettled([handshake(client, { key: dialerKey, maxSendFrameLength: 8 }), handshake(server, { key: listenerKey, timeoutMs: 3000 })]),
+        'handshakes',
+      )
+      assert.equal(results[0].status, 'rejected')
+      assert.equal(((results[0] as PromiseRejectedResult).reason as SecioError).code, 'ERR_INVALID_OPTION')
+      assert.equal(client.destroyed, true)
+    } finally {
+      close()
+    }
+  })
+
   test('a pre-aborted signal rejects with ERR_HANDSHAKE_ABORTED', async () => {
     const { client, close } = await tcpPair()
     try {
