@@ -6,7 +6,7 @@ export interface MetricsSource {
   sessionCount(): number
   streamCount(): number
   handshakingCount(): number
-  listenerTotals(): { accepted: number; closedBeforeHandled: number; handlerErrors: number }
+  listenerTotals(): { accepted: number; closedBeforeHandled: number }
 }
 
 /**
@@ -29,24 +29,34 @@ export class ServiceMetrics {
     const registers = [this.registry]
     this.loopDelay = monitorEventLoopDelay({ resolution: 20 })
     this.loopDelay.enable()
-    new Counter({
-      name: `${prefix}connections_accepted_total`,
-      help: 'TCP connections accepted by listeners',
-      registers,
-      collect() {
-        this.reset()
-        this.inc(source.listenerTotals().accepted)
-      },
-    })
-    new Counter({
-      name: `${prefix}connections_closed_before_handled_total`,
-      help: 'Accepted sockets that the peer had already closed or reset (no remote address)',
-      registers,
-      collect() {
-        this.reset()
-        this.inc(source.listenerTotals().closedBeforeHandled)
-      },
-    })
+    // Counters and gauges read from the service at scrape time.
+    const liveTotal = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name: `${prefix}${name}`,
+        help,
+        registers,
+        collect() {
+          this.reset()
+          this.inc(read())
+        },
+      })
+    }
+    const liveGauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name: `${prefix}${name}`,
+        help,
+        registers,
+        collect() {
+          this.set(read())
+        },
+      })
+    }
+    liveTotal('connections_accepted_total', 'TCP connections accepted by listeners', () => source.listenerTotals().accepted)
+    liveTotal(
+      'connections_closed_before_handled_total',
+      'Accepted sockets that the peer had already closed or reset (no remote address)',
+      () => source.listenerTotals().closedBeforeHandled,
+    )
     this.acceptErrors = new Counter({
       name: `${prefix}accept_errors_total`,
       help: 'accept(2) errors seen by Node (EMFILE, ENFILE, ...); accepting continued',
@@ -79,30 +89,9 @@ export class ServiceMetrics {
     })
     this.bytesIn = this.bytes.labels({ direction: 'in' })
     this.bytesOut = this.bytes.labels({ direction: 'out' })
-    new Gauge({
-      name: `${prefix}sessions_open`,
-      help: 'Sessions open now',
-      registers,
-      collect() {
-        this.set(source.sessionCount())
-      },
-    })
-    new Gauge({
-      name: `${prefix}handshakes_in_progress`,
-      help: 'Connections in the upgrade now',
-      registers,
-      collect() {
-        this.set(source.handshakingCount())
-      },
-    })
-    new Gauge({
-      name: `${prefix}streams_open`,
-      help: 'yamux streams open now, all sessions',
-      registers,
-      collect() {
-        this.set(source.streamCount())
-      },
-    })
+    liveGauge('sessions_open', 'Sessions open now', () => source.sessionCount())
+    liveGauge('handshakes_in_progress', 'Connections in the upgrade now', () => source.handshakingCount())
+    liveGauge('streams_open', 'yamux streams open now, all sessions', () => source.streamCount())
     const loop = this.loopDelay
     new Gauge({
       name: `${prefix}event_loop_delay_seconds`,

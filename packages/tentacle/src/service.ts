@@ -97,11 +97,10 @@ export class Service implements ServiceControl, SessionHost {
       },
       handshakingCount: () => this.upgrading.size,
       listenerTotals: () => {
-        const t = { accepted: 0, closedBeforeHandled: 0, handlerErrors: 0 }
+        const t = { accepted: 0, closedBeforeHandled: 0 }
         for (const { listener } of this.listeners.values()) {
           t.accepted += listener.stats.accepted
           t.closedBeforeHandled += listener.stats.closedBeforeHandled
-          t.handlerErrors += listener.stats.handlerErrors
         }
         return t
       },
