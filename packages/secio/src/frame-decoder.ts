@@ -51,10 +51,7 @@ export class FrameDecoder {
   frameLength = 0
 
   constructor(maxFrameLength: number = DEFAULT_MAX_FRAME_LENGTH) {
-    if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
-      throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
-    }
-    this.maxFrameLength = maxFrameLength
+    this.maxFrameLength = checkMaxFrameLength(maxFrameLength)
   }
 
   /**
@@ -64,10 +61,7 @@ export class FrameDecoder {
    * bytes already buffered.
    */
   setMaxFrameLength(maxFrameLength: number): void {
-    if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
-      throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
-    }
-    this.maxFrameLength = maxFrameLength
+    this.maxFrameLength = checkMaxFrameLength(maxFrameLength)
   }
 
   /** Adds received bytes. Call {@link next} until it returns null to take the frames. */
@@ -83,28 +77,16 @@ export class FrameDecoder {
    * Throws SecioError ERR_FRAME_TOO_LARGE when a header announces more than the max.
    */
   next(): Buffer | null {
-    for (;;) {
-      switch (this.state) {
-        case 'failed':
-          throw this.#tooLarge(this.#need)
-        case 'header': {
-          const length = this.#takeHeader()
-          if (length === null) return null
-          this.state = 'body'
-          if (length === 0) {
-            this.state = 'header'
-            return EMPTY
-          }
-          break
-        }
-        case 'body': {
-          const frame = this.#readBody()
-          if (frame === null) return null
-          this.state = 'header'
-          return frame
-        }
-      }
+    if (this.state !== 'body') {
+      const length = this.#takeHeader()
+      if (length === null) return null
+      if (length === 0) return EMPTY
+      this.state = 'body'
     }
+    const frame = this.#readBody()
+    if (frame === null) return null
+    this.state = 'header'
+    return frame
   }
 
   /**
@@ -116,50 +98,40 @@ export class FrameDecoder {
    * {@link next}. May take over in the middle of a frame started with next().
    */
   nextPiece(): Buffer | null {
-    for (;;) {
-      switch (this.state) {
-        case 'failed':
-          throw this.#tooLarge(this.#need)
-        case 'header': {
-          const length = this.#takeHeader()
-          if (length === null) return null
-          this.#delivered = 0
-          this.frameLength = length
-          if (length === 0) {
-            this.pieceStartsFrame = true
-            this.pieceEndsFrame = true
-            return EMPTY
-          }
-          this.state = 'body'
-          break
-        }
-        case 'body': {
-          let piece: Buffer
-          this.frameLength = this.#need
-          if (this.#partsLength > 0) {
-            // Bytes collected by next() before piece mode took over.
-            piece = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLength)
-            this.#parts = []
-            this.#partsLength = 0
-          } else {
-            const head = this.#queue[0]
-            if (head === undefined) return null
-            const available = head.length - this.#offset
-            const take = Math.min(available, this.#need - this.#delivered)
-            piece = head.subarray(this.#offset, this.#offset + take)
-            this.#advance(take, available)
-          }
-          this.pieceStartsFrame = this.#delivered === 0
-          this.#delivered += piece.length
-          this.pieceEndsFrame = this.#delivered === this.#need
-          if (this.pieceEndsFrame) {
-            this.state = 'header'
-            this.#delivered = 0
-          }
-          return piece
-        }
+    if (this.state !== 'body') {
+      const length = this.#takeHeader()
+      if (length === null) return null
+      if (length === 0) {
+        this.frameLength = 0
+        this.pieceStartsFrame = true
+        this.pieceEndsFrame = true
+        return EMPTY
       }
+      this.state = 'body'
     }
+    let piece: Buffer
+    this.frameLength = this.#need
+    if (this.#partsLength > 0) {
+      // Bytes collected by next() before piece mode took over.
+      piece = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLength)
+      this.#parts = []
+      this.#partsLength = 0
+    } else {
+      const head = this.#queue[0]
+      if (head === undefined) return null
+      const available = head.length - this.#offset
+      const take = Math.min(available, this.#need - this.#delivered)
+      piece = head.subarray(this.#offset, this.#offset + take)
+      this.#advance(take, available)
+    }
+    this.pieceStartsFrame = this.#delivered === 0
+    this.#delivered += piece.length
+    this.pieceEndsFrame = this.#delivered === this.#need
+    if (this.pieceEndsFrame) {
+      this.state = 'header'
+      this.#delivered = 0
+    }
+    return piece
   }
 
   /** Bytes held: unconsumed input plus a partly collected header or body. */
@@ -199,9 +171,11 @@ export class FrameDecoder {
 
   /**
    * The next frame's length once its 4 header bytes are in, or null. A length
-   * over the max fails the decoder for good (§2.2) before any body byte is kept.
+   * over the max fails the decoder for good (§2.2) before any body byte is kept;
+   * every later call throws again.
    */
   #takeHeader(): number | null {
+    if (this.state === 'failed') throw this.#tooLarge(this.#need)
     if (!this.#readHeader()) return null
     const length = this.#header.readUInt32BE(0)
     this.#headerFill = 0
@@ -272,6 +246,13 @@ export class FrameDecoder {
       this.#offset += taken
     }
   }
+}
+
+function checkMaxFrameLength(maxFrameLength: number): number {
+  if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
+    throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
+  }
+  return maxFrameLength
 }
 
 /** Builds the 4-byte u32be length prefix of a frame (§2.1). */

@@ -137,4 +137,56 @@ describe('FrameDecoder properties', () => {
       { numRuns: 2000 },
     )
   })
+
+  test('piece mode, taking over from next() at any point, yields the same frames with correct start/end flags', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 300 }), { minLength: 1, maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 40 }),
+        fc.nat(),
+        (payloads, cuts, switchAt) => {
+          const wire = Buffer.concat(payloads.map((p) => encodeFrame(p)))
+          const chunks = chop(wire, cuts)
+          const handOver = switchAt % (chunks.length + 1)
+          const d = new FrameDecoder(300)
+          const got: Buffer[] = []
+          let current: Buffer[] | null = null
+          chunks.forEach((chunk, i) => {
+            d.push(chunk)
+            if (i < handOver) {
+              got.push(...drain(d))
+              return
+            }
+            for (let piece = d.nextPiece(); piece !== null; piece = d.nextPiece()) {
+              assert.equal(d.pieceStartsFrame, current === null)
+              if (d.pieceStartsFrame) current = []
+              current!.push(Buffer.from(piece))
+              if (d.pieceEndsFrame) {
+                const frame = Buffer.concat(current!)
+                assert.equal(frame.length, d.frameLength)
+                got.push(frame)
+                current = null
+              }
+            }
+          })
+          assert.equal(current, null)
+          assert.deepEqual(
+            got.map((g) => g.toString('hex')),
+            payloads.map((p) => Buffer.from(p).toString('hex')),
+          )
+          assert.equal(d.bufferedBytes, 0)
+        },
+      ),
+      { numRuns: 2000 },
+    )
+  })
+
+  test('after ERR_FRAME_TOO_LARGE every later call, in either mode, throws it again', () => {
+    const d = new FrameDecoder(10)
+    d.push(Buffer.from([0, 0, 0, 11]))
+    for (const call of [() => d.next(), () => d.nextPiece(), () => d.next()]) {
+      assert.throws(call, (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+    }
+    assert.equal(d.state, 'failed')
+  })
 })
