@@ -68,7 +68,6 @@ export class TentacleSession implements ProtocolStreamHost {
   private readonly opening = new Set<ProtocolId>()
   /** Opens asked for before start() (e.g. from the session-open handler); run at start. */
   private readonly openBeforeStart = new Set<ProtocolId>()
-  private readonly byStream = new Map<ProtocolStream, OpenProtocol>()
   private readonly notifyTimers = new NotifyTimers()
   private sessionTimer: NodeJS.Timeout | undefined
   /** Protocol selections in progress, aborted when the session ends. */
@@ -227,8 +226,8 @@ export class TentacleSession implements ProtocolStreamHost {
   // ------------------------------------------------------------ ProtocolStreamHost
 
   deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void {
-    const p = this.byStream.get(ps)
-    if (p === undefined) return done()
+    const p = this.open.get(ps.protoId)
+    if (p?.ps !== ps) return done()
     this.host.countBytes('in', data.length)
     const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
     if (h?.received === undefined) return done()
@@ -236,13 +235,10 @@ export class TentacleSession implements ProtocolStreamHost {
   }
 
   closed(ps: ProtocolStream, error: TentacleError | undefined): void {
-    const p = this.byStream.get(ps)
-    if (p === undefined) return
-    this.byStream.delete(ps)
-    if (this.open.get(ps.protoId) === p) {
-      this.open.delete(ps.protoId)
-      this.openIds.delete(ps.protoId)
-    }
+    const p = this.open.get(ps.protoId)
+    if (p?.ps !== ps) return
+    this.open.delete(ps.protoId)
+    this.openIds.delete(ps.protoId)
     if (error !== undefined) {
       this.host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
@@ -411,7 +407,6 @@ export class TentacleSession implements ProtocolStreamHost {
     const p: OpenProtocol = { ps, ctx, queue, sessionHandler }
     this.open.set(proto.id, p)
     this.openIds.add(proto.id)
-    this.byStream.set(ps, p)
     const h = sessionHandler ?? proto.handler
     if (h?.connected) queue.push(() => h.connected?.(ctx, version))
     ps.start()
