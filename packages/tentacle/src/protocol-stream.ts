@@ -52,6 +52,8 @@ export class ProtocolStream {
   private readonly decoder: FrameDecoder
   private readonly host: ProtocolStreamHost
   private state: State = 'open'
+  /** host.closed() was called. */
+  private finished = false
 
   /** High-priority messages go out before any normal one still queued (§12.3). */
   private readonly high = new SendQueue()
@@ -189,10 +191,8 @@ export class ProtocolStream {
     if (err !== undefined) {
       // The stream is reset or the session is over: nothing queued can go out.
       this.dropQueues()
-      if (this.state !== 'closed') {
-        this.state = 'closed'
-        this.finish(undefined)
-      }
+      this.state = 'closed'
+      this.finish(undefined)
     }
   }
 
@@ -343,14 +343,11 @@ export class ProtocolStream {
 
   private remoteGone(): void {
     this.dropQueues()
-    if (this.state !== 'closed') {
-      const wasOpen = this.state === 'open'
-      this.state = 'closed'
-      if (wasOpen) this.finish(undefined)
-    }
+    this.state = 'closed'
+    this.finish(undefined)
   }
 
-  private finished = false
+  /** Tells the host once, on leaving 'open' (every path out of 'open' calls this). */
   private finish(error: TentacleError | undefined): void {
     if (this.finished) return
     this.finished = true
