@@ -191,7 +191,7 @@ class Handshake {
 
   #phase: HandshakePhase = 'awaiting-propose'
   #settled = false
-  /** An async crypto step is running; frames wait in the decoder. */
+  /** An async crypto step is running; frames wait in the decoder (see {@link #setBusy}). */
   #busy = false
   #ended = false
   #bytesReceived = 0
@@ -316,6 +316,17 @@ class Handshake {
     this.#reject(err)
   }
 
+  /**
+   * While an async crypto step runs the socket is paused: an honest peer sends
+   * nothing but its next message meanwhile, so a flooding one fills the socket
+   * buffers, not our memory (rule 5).
+   */
+  #setBusy(busy: boolean): void {
+    this.#busy = busy
+    if (busy) this.#socket.pause()
+    else this.#socket.resume()
+  }
+
   /** Takes frames while no async step runs, dispatching on the phase. */
   #pump(): void {
     if (this.#busy || this.#settled) return
@@ -397,7 +408,7 @@ class Handshake {
     // §3.8, §3.9: sign SHA-256(local Propose ‖ remote Propose ‖ local epubkey).
     this.#ephemeral = this.#crypto.generateEphemeral(agreement, this.#opts.testing?.ephemeralSecret)
     const toSign = concatBytes(this.#localPropose, this.#remotePropose, this.#ephemeral.publicKey)
-    this.#busy = true
+    this.#setBusy(true)
     this.#opts.key
       .signer(this.#crypto)
       .sign(toSign)
@@ -406,7 +417,7 @@ class Handshake {
           if (this.#settled) return
           this.#send(ExchangeCodec.encode({ epubkey: this.#ephemeral.publicKey, signature }))
           this.#phase = 'awaiting-exchange'
-          this.#busy = false
+          this.#setBusy(false)
           this.#pump()
         },
         (err: unknown) => this.#fail(new SecioError('ERR_UNSUPPORTED', `signing failed: ${String(err)}`, { cause: err })),
@@ -432,7 +443,7 @@ class Handshake {
     }
     // Verify over SHA-256(remote Propose ‖ local Propose ‖ remote epubkey).
     const signed = concatBytes(this.#remotePropose, this.#localPropose, epubkey)
-    this.#busy = true
+    this.#setBusy(true)
     this.#crypto.verify(this.#remotePublicKey, signed, exchange.signature).then(
       (ok) => {
         if (this.#settled) return
@@ -443,7 +454,7 @@ class Handshake {
           this.#fail(err)
           return
         }
-        this.#busy = false
+        this.#setBusy(false)
         this.#pump()
       },
       (err: unknown) => this.#fail(err),

@@ -9,9 +9,11 @@ import {
   encodeFrame,
   encodePublicKey,
   handshake,
+  nodeCryptoProvider,
   ProposeCodec,
   SecioError,
   SecioKeyPair,
+  type CryptoProvider,
   type HandshakeOptions,
   type HandshakePhase,
   type HandshakeResult,
@@ -249,6 +251,33 @@ describe('hostile peers during the handshake', () => {
       assert.ok(err instanceof SecioError)
       assert.ok(['ERR_SOCKET', 'ERR_CONNECTION_CLOSED', 'ERR_UNEXPECTED_EOF'].includes(err.code), err.code)
       assert.equal(victim.destroyed, true)
+    })
+  })
+
+  test('a peer that floods frames while we sign holds no more than a socket buffer, not the flood', async () => {
+    // Signing off the event loop (OpenSSL on the thread pool, a busy pool) can take long;
+    // an honest peer sends nothing but its Exchange meanwhile.
+    const base = nodeCryptoProvider
+    const slowSigner: CryptoProvider = {
+      name: 'slow-signer',
+      randomBytes: (n) => base.randomBytes(n),
+      sha256: (...parts) => base.sha256(...parts),
+      hmac: (digest, key, ...parts) => base.hmac(digest, key, ...parts),
+      generateEphemeral: (agreement, secret) => base.generateEphemeral(agreement, secret),
+      createAead: (cipher, key) => base.createAead(cipher, key),
+      createSigner: (secret) => {
+        const signer = base.createSigner(secret)
+        return { sign: async (message) => (await sleep(500), signer.sign(message)) }
+      },
+      isValidPublicKey: (key) => base.isValidPublicKey(key),
+      verify: (key, message, signature) => base.verify(key, message, signature),
+    }
+    await withPair(async (peer, victim) => {
+      const flood = 24
+      peer.write(encodeFrame(validPropose(otherKey)))
+      for (let i = 0; i < flood; i++) peer.write(encodeFrame(Buffer.alloc(1024 * 1024)))
+      const err = await expectFailure(victim, () => listen(victim, { crypto: slowSigner }), 'ERR_INVALID_EXCHANGE', { phase: 'awaiting-exchange' })
+      assert.ok(err.bytesReceived! < 4 * 1024 * 1024, `${err.bytesReceived} bytes taken in while signing (flood of ${flood} MiB)`)
     })
   })
 
