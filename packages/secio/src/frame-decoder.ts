@@ -264,8 +264,17 @@ export function frameHeader(length: number): Buffer {
 
 /** One frame as a single buffer: prefix + payload (handshake messages). */
 export function encodeFrame(payload: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + payload.length)
-  out.writeUInt32BE(payload.length, 0)
-  out.set(payload, FRAME_HEADER_SIZE)
+  return encodeFramePieces([payload], payload.length)
+}
+
+/** @internal One frame as a single buffer: prefix + the payload's pieces (`length` bytes in all). */
+export function encodeFramePieces(pieces: readonly Uint8Array[], length: number): Buffer {
+  const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + length)
+  out.writeUInt32BE(length, 0)
+  let at = FRAME_HEADER_SIZE
+  for (const p of pieces) {
+    out.set(p, at)
+    at += p.length
+  }
   return out
 }

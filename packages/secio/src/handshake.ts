@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks'
 import { nodeCryptoProvider } from './crypto/node-provider.js'
 import type { Aead, CryptoProvider, EphemeralKey } from './crypto/provider.js'
 import { SecioError, type HandshakePhase } from './errors.js'
-import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, FrameDecoder } from './frame-decoder.js'
+import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, encodeFramePieces, FrameDecoder } from './frame-decoder.js'
 import type { SecioKeyPair } from './key-pair.js'
 import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
 import { MoleculeError } from './molecule/molecule-error.js'
@@ -470,15 +470,7 @@ class Handshake {
     this.#decryptor = this.#crypto.createAead(cipher, keys.remoteKey)
     // The peer's nonce, encrypted, as a frame of its own.
     const nonce = this.#remoteNonce
-    const pieces = this.#encryptor.seal([nonce], nonce.length)
-    const frame = Buffer.allocUnsafe(4 + nonce.length + AEAD_TAG_SIZE)
-    frame.writeUInt32BE(nonce.length + AEAD_TAG_SIZE, 0)
-    let at = 4
-    for (const p of pieces) {
-      frame.set(p, at)
-      at += p.length
-    }
-    this.#socket.write(frame)
+    this.#socket.write(encodeFramePieces(this.#encryptor.seal([nonce], nonce.length), nonce.length + AEAD_TAG_SIZE))
     this.#phase = 'awaiting-nonce-echo'
   }
 

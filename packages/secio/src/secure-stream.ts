@@ -15,7 +15,7 @@
 import { Duplex } from 'node:stream'
 import type { Aead, AeadOpener } from './crypto/provider.js'
 import { SecioError } from './errors.js'
-import { FRAME_HEADER_SIZE, type FrameDecoder } from './frame-decoder.js'
+import { encodeFramePieces, FRAME_HEADER_SIZE, frameHeader, type FrameDecoder } from './frame-decoder.js'
 import type { PeerId } from './peer-id.js'
 import { AEAD_TAG_SIZE, type Suite } from './support.js'
 
@@ -359,20 +359,9 @@ export class SecureStream extends Duplex {
     const pieces = this.#encryptor.seal(chunks.length > 8 ? mergeSmall(chunks) : chunks, length)
     const frameLength = length + AEAD_TAG_SIZE
     const s = this.socket
-    if (frameLength + FRAME_HEADER_SIZE <= SMALL_FRAME) {
-      const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + frameLength)
-      out.writeUInt32BE(frameLength, 0)
-      let at = FRAME_HEADER_SIZE
-      for (const p of pieces) {
-        out.set(p, at)
-        at += p.length
-      }
-      return s.write(out)
-    }
-    const header = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
-    header.writeUInt32BE(frameLength, 0)
+    if (frameLength + FRAME_HEADER_SIZE <= SMALL_FRAME) return s.write(encodeFramePieces(pieces, frameLength))
     s.cork()
-    s.write(header)
+    s.write(frameHeader(frameLength))
     let ok = true
     for (const p of pieces) ok = s.write(p)
     s.uncork()
