@@ -153,6 +153,10 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
       ['x', uint32],
       ['y', byte],
     ])
+    assert.equal(byte.fixedSize, 1)
+    assert.equal(toHex(byte.encode(255)), 'ff')
+    assert.equal(byte.decode(hex('ff')), 255)
+    assert.equal(code(() => byte.decode(hex('0102'))), 'ERR_MOLECULE_SIZE')
     assert.equal(Point.fixedSize, 5)
     assert.deepEqual(Point.decode(Point.encode({ x: 7, y: 9 })), { x: 7, y: 9 })
     assert.equal(code(() => Point.decode(new Uint8Array(4))), 'ERR_MOLECULE_SIZE')
@@ -169,6 +173,7 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.equal(code(() => array('H', 32).encode(new Uint8Array(3))), 'ERR_MOLECULE_ENCODE')
     assert.equal(code(() => uint32.encode(-1)), 'ERR_MOLECULE_ENCODE')
     assert.equal(code(() => byte.encode(256)), 'ERR_MOLECULE_ENCODE')
+    assert.equal(code(() => byte.encode(1.5)), 'ERR_MOLECULE_ENCODE')
     assert.equal(code(() => PublicKeyCodec.encode({ type: 'Nope' } as never)), 'ERR_MOLECULE_ENCODE')
     assert.equal(code(() => Ping.encode({} as never)), 'ERR_MOLECULE_ENCODE')
   })

@@ -133,23 +133,6 @@ export function readOffsets(
 
 // ---------------------------------------------------------------- primitive codecs
 
-class ByteCodec extends BaseCodec<number> {
-  readonly fixedSize = 1
-  constructor(readonly name: string) {
-    super()
-  }
-  encode(value: number): Uint8Array {
-    if (!Number.isInteger(value) || value < 0 || value > 255) {
-      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `byte ${value} out of range`)
-    }
-    return Uint8Array.of(value)
-  }
-  read(bytes: Uint8Array, _compatible: boolean, path: string): number {
-    if (bytes.length !== 1) throw new MoleculeError('ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, byte is 1`)
-    return bytes[0]!
-  }
-}
-
 class ArrayCodec extends BaseCodec<Uint8Array> {
   constructor(
     readonly name: string,
@@ -451,8 +434,8 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
 
 // ---------------------------------------------------------------- public constructors
 
-/** `byte` (§6): one byte, as a number. */
-export const byte: Codec<number> = new ByteCodec('byte')
+/** `byte` (§6): one byte, as a number (a 1-byte unsigned integer). */
+export const byte: Codec<number> = new UintCodec('byte', 1)
 
 /** `array Name [byte; size]` (§6), as a Uint8Array view. */
 export function array(name: string, size: number): Codec<Uint8Array> {
