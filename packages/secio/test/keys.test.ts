@@ -5,7 +5,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { base58Decode, base58Encode, PeerId, SecioError, SecioKeyPair } from '../src/index.js'
+import { base58Decode, base58Encode, nobleCryptoProvider, nodeCryptoProvider, PeerId, SecioError, SecioKeyPair } from '../src/index.js'
 import { hex, toHex } from './helpers.js'
 
 const isCode = (code: string) => (e: unknown) => e instanceof SecioError && e.code === code
@@ -104,4 +104,31 @@ describe('base58', () => {
     assert.equal(base58Encode(Uint8Array.of(0, 0, 1)), '112')
     assert.equal(base58Decode('0'), undefined)
   })
+})
+
+describe('peer key checks, the same in both providers', () => {
+  for (const p of [nodeCryptoProvider, nobleCryptoProvider]) {
+    test(`${p.name}: secp256k1 public keys need a SEC1 prefix that matches their length`, () => {
+      const compressed = SecioKeyPair.generate().publicKey
+      assert.equal(p.isValidPublicKey(compressed), true)
+      assert.equal(p.isValidPublicKey(Uint8Array.of(0x04, ...compressed.subarray(1))), false)
+      assert.equal(p.isValidPublicKey(Uint8Array.of(0x02, ...new Uint8Array(64).fill(1))), false)
+      assert.equal(p.isValidPublicKey(compressed.subarray(0, 32)), false)
+    })
+
+    test(`${p.name}: an X25519 point of small order (all-zero shared secret) → ERR_INVALID_EPHEMERAL_KEY`, () => {
+      const ours = p.generateEphemeral('X25519')
+      assert.throws(() => ours.deriveSecret(new Uint8Array(32)), isCode('ERR_INVALID_EPHEMERAL_KEY'))
+    })
+
+    test(`${p.name}: an AEAD opens what it sealed and rejects a flipped tag bit with ERR_DECRYPT_FAILED`, () => {
+      const key = new Uint8Array(16).fill(9)
+      const sealer = p.createAead('AES-128-GCM', key)
+      const frames = [Buffer.from('first frame'), Buffer.from('second')].map((m) => Buffer.concat(sealer.seal([m], m.length)))
+      const opener = p.createAead('AES-128-GCM', key)
+      assert.equal(Buffer.from(opener.open(frames[0]!)).toString(), 'first frame')
+      frames[1]![frames[1]!.length - 1]! ^= 1
+      assert.throws(() => opener.open(frames[1]!), isCode('ERR_DECRYPT_FAILED'))
+    })
+  }
 })

@@ -15,6 +15,7 @@ import { SecioError } from '../errors.js'
 import type { AgreementName, CipherName, DigestName } from '../support.js'
 import { derToCompactLowS } from './ecdsa-der.js'
 import { incrementNonce, NONCE_SIZE } from './nonce.js'
+import { checkX25519Secret, hasSecp256k1Prefix, invalidEphemeral } from './peer-keys.js'
 import type { Aead, CryptoProvider, EphemeralKey, Signer } from './provider.js'
 
 function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
@@ -26,10 +27,6 @@ function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
     at += c.length
   }
   return out
-}
-
-function invalidEphemeral(cause?: unknown): SecioError {
-  return new SecioError('ERR_INVALID_EPHEMERAL_KEY', 'invalid ephemeral public key from peer', { cause })
 }
 
 class NobleAead implements Aead {
@@ -96,8 +93,7 @@ class NobleX25519Ephemeral implements EphemeralKey {
     } catch (cause) {
       throw invalidEphemeral(cause)
     }
-    if (secret.every((b) => b === 0)) throw invalidEphemeral()
-    return secret
+    return checkX25519Secret(secret)
   }
 }
 
@@ -145,10 +141,7 @@ class NobleCryptoProvider implements CryptoProvider {
   }
 
   isValidPublicKey(publicKey: Uint8Array): boolean {
-    if (!(publicKey.length === 33 && (publicKey[0] === 2 || publicKey[0] === 3)) && !(publicKey.length === 65 && publicKey[0] === 4)) {
-      return false
-    }
-    return secp256k1.utils.isValidPublicKey(publicKey)
+    return hasSecp256k1Prefix(publicKey) && secp256k1.utils.isValidPublicKey(publicKey)
   }
 
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {

@@ -14,6 +14,7 @@ import { SecioError } from '../errors.js'
 import type { AgreementName, CipherName, DigestName } from '../support.js'
 import { compactToDerLowS, derToCompactLowS } from './ecdsa-der.js'
 import { incrementNonce, NONCE_SIZE } from './nonce.js'
+import { checkX25519Secret, hasSecp256k1Prefix, invalidEphemeral } from './peer-keys.js'
 import type { Aead, AeadOpener, CryptoProvider, EphemeralKey, Signer } from './provider.js'
 
 // DER wrappers that let OpenSSL import raw keys.
@@ -36,10 +37,6 @@ const TAG_SIZE = 16
 
 function asBuffer(u: Uint8Array): Buffer {
   return Buffer.isBuffer(u) ? u : Buffer.from(u.buffer, u.byteOffset, u.byteLength)
-}
-
-function invalidEphemeral(cause?: unknown): SecioError {
-  return new SecioError('ERR_INVALID_EPHEMERAL_KEY', 'invalid ephemeral public key from peer', { cause })
 }
 
 class NodeAead implements Aead {
@@ -65,16 +62,10 @@ class NodeAead implements Aead {
   }
 
   open(payload: Uint8Array): Uint8Array {
-    incrementNonce(this.#nonce)
     const n = payload.length - TAG_SIZE
-    const d = nc.createDecipheriv(this.#alg as nc.CipherGCMTypes, this.#key, this.#nonce)
-    d.setAuthTag(payload.subarray(n))
-    const plain = d.update(payload.subarray(0, n))
-    try {
-      d.final()
-    } catch (cause) {
-      throw new SecioError('ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
-    }
+    const opener = this.beginOpen()
+    const plain = opener.update(payload.subarray(0, n))
+    opener.finish(payload.subarray(n))
     return plain
   }
 
@@ -153,9 +144,7 @@ class X25519Ephemeral implements EphemeralKey {
     } catch (cause) {
       throw invalidEphemeral(cause)
     }
-    // An all-zero output means a small-order point (§3.8, §16): never use it.
-    if (secret.every((b) => b === 0)) throw invalidEphemeral()
-    return secret
+    return checkX25519Secret(secret)
   }
 }
 
@@ -361,11 +350,6 @@ class NodeCryptoProvider implements CryptoProvider {
     this.#keys.set(id, key)
     return key
   }
-}
-
-/** 33-byte compressed (02/03) or 65-byte uncompressed (04) SEC1 encoding. */
-function hasSecp256k1Prefix(raw: Uint8Array): boolean {
-  return (raw.length === 33 && (raw[0] === 2 || raw[0] === 3)) || (raw.length === 65 && raw[0] === 4)
 }
 
 /** Creates a node:crypto provider with non-default options. */
