@@ -103,10 +103,10 @@ export class SecureStream extends Duplex {
   #cipherLeft = 0
   readonly #tag = Buffer.allocUnsafe(AEAD_TAG_SIZE)
   #tagFill = 0
-  /** Plaintext of the current frame, held until its tag is checked. */
-  #plain: Uint8Array[] = []
+  /** Plaintext of the current frame, held until its tag is checked (emptied, not replaced, per frame). */
+  readonly #plain: Uint8Array[] = []
   /** Without incremental decryption (noble): the ciphertext pieces of the current frame. */
-  #cipherParts: Buffer[] = []
+  readonly #cipherParts: Buffer[] = []
 
   /** Callback of the write waiting for the socket's 'drain'. */
   #pendingWrite: ((err?: Error | null) => void) | null = null
@@ -261,20 +261,23 @@ export class SecureStream extends Duplex {
   }
 
   #endFrame(): void {
-    let plain: Uint8Array[]
     if (this.#opener !== null) {
       this.#opener.finish(this.#tag)
       this.#opener = null
-      plain = this.#plain
-      this.#plain = []
+      const plain = this.#plain
+      for (let i = 0; i < plain.length; i++) this.#pushPlain(plain[i]!)
+      plain.length = 0
     } else {
-      const payload = Buffer.concat([...this.#cipherParts, this.#tag])
-      this.#cipherParts = []
-      plain = [this.#decryptor.open(payload)]
+      const parts = this.#cipherParts
+      parts.push(this.#tag)
+      const payload = Buffer.concat(parts)
+      parts.length = 0
+      this.#pushPlain(this.#decryptor.open(payload))
     }
-    for (const p of plain) {
-      if (p.length > 0 && !this.push(p)) this.#reading = false
-    }
+  }
+
+  #pushPlain(p: Uint8Array): void {
+    if (p.length > 0 && !this.push(p)) this.#reading = false
   }
 
   // ------------------------------------------------------------------ write side
