@@ -140,10 +140,6 @@ function resolveConfig(opts: HandshakeOptions): Config {
   }
 }
 
-function concatBytes(...parts: Uint8Array[]): Buffer {
-  return Buffer.concat(parts)
-}
-
 /**
  * Propose payloads differ only in the 16-byte nonce for a given key and
  * propositions; the encoded template is kept per key (§3.2). The nonce is the
@@ -407,7 +403,7 @@ class Handshake {
 
     // §3.8, §3.9: sign SHA-256(local Propose ‖ remote Propose ‖ local epubkey).
     this.#ephemeral = this.#crypto.generateEphemeral(agreement, this.#opts.testing?.ephemeralSecret)
-    const toSign = concatBytes(this.#localPropose, this.#remotePropose, this.#ephemeral.publicKey)
+    const toSign = Buffer.concat([this.#localPropose, this.#remotePropose, this.#ephemeral.publicKey])
     this.#setBusy(true)
     this.#opts.key
       .signer(this.#crypto)
@@ -442,7 +438,7 @@ class Handshake {
       )
     }
     // Verify over SHA-256(remote Propose ‖ local Propose ‖ remote epubkey).
-    const signed = concatBytes(this.#remotePropose, this.#localPropose, epubkey)
+    const signed = Buffer.concat([this.#remotePropose, this.#localPropose, epubkey])
     this.#setBusy(true)
     this.#crypto.verify(this.#remotePublicKey, signed, exchange.signature).then(
       (ok) => {

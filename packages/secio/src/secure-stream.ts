@@ -211,7 +211,6 @@ export class SecureStream extends Duplex {
         if (d.pieceEndsFrame) this.#endFrame()
       }
     } catch (err) {
-      this.#draining = false
       this.destroy(err as Error)
       return
     } finally {
