@@ -33,7 +33,12 @@ async function pairHandshake(dialer: Partial<HandshakeOptions>, listener: Partia
       Promise.all([handshake(client, { key: dialerKey, ...dialer }), handshake(server, { key: listenerKey, ...listener })]),
       'handshake',
     )
-    return { d, l, close }
+    const closeAll = (): void => {
+      d.stream.destroy()
+      l.stream.destroy()
+      close()
+    }
+    return { d, l, close: closeAll }
   } catch (e) {
     close()
     throw e
@@ -67,8 +72,6 @@ describe('handshake matrix over TCP loopback, then a 1 MiB echo', () => {
                 assert.ok(l.remotePeerId.equals(dialerKey.peerId))
                 await echo(d, l, 1024 * 1024)
               } finally {
-                d.stream.destroy()
-                l.stream.destroy()
                 close()
               }
             })
@@ -92,8 +95,6 @@ describe('secp256k1 backends', () => {
       try {
         await echo(d, l, 256 * 1024)
       } finally {
-        d.stream.destroy()
-        l.stream.destroy()
         close()
       }
     })
@@ -110,8 +111,6 @@ describe('negotiation', () => {
       assert.ok(d.durationMs > 0 && d.durationMs < 15_000)
       assert.ok(d.stream.remotePeerId.equals(listenerKey.peerId))
     } finally {
-      d.stream.destroy()
-      l.stream.destroy()
       close()
     }
   })
@@ -141,8 +140,6 @@ describe('negotiation', () => {
       assert.deepEqual(d.suite, l.suite)
       await echo(d, l, 64 * 1024)
     } finally {
-      d.stream.destroy()
-      l.stream.destroy()
       close()
     }
   })

@@ -53,6 +53,11 @@ export async function within<T>(ms: number, p: Promise<T>, what = 'operation'): 
   }
 }
 
+/** Resolves once `stream` has emitted 'close' (at once if it already has). */
+export function closed(stream: Duplex): Promise<void> {
+  return stream.closed ? Promise.resolve() : once(stream, 'close').then(() => undefined)
+}
+
 /** Reads until `n` bytes arrived on `stream`; resolves with them. */
 export function readBytes(stream: Duplex, n: number): Promise<Buffer> {
   return new Promise((resolve, reject) => {

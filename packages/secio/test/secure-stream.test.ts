@@ -16,7 +16,7 @@ import {
   type CryptoProvider,
   type HandshakeOptions,
 } from '../src/index.js'
-import { pattern, readBytes, tcpPair, within } from './helpers.js'
+import { closed, pattern, readBytes, tcpPair, within } from './helpers.js'
 import { chaoticPair, scriptedPeer } from './peers.js'
 
 const keyA = SecioKeyPair.generate()
@@ -282,8 +282,8 @@ describe('close', () => {
       b.on('error', () => {})
       b.resume()
       a.destroy()
-      await within(5000, client.closed ? Promise.resolve() : once(client, 'close').then(() => undefined))
-      await within(5000, b.closed ? Promise.resolve() : once(b, 'close').then(() => undefined))
+      await within(5000, closed(client))
+      await within(5000, closed(b))
       assert.equal(b.destroyed, true)
     } finally {
       close()
@@ -302,7 +302,7 @@ describe('close', () => {
       ;(b.socket as import('node:net').Socket).resetAndDestroy()
       const err = await within(5000, writeDone, 'pending write')
       assert.ok(err instanceof Error)
-      await within(5000, a.closed ? Promise.resolve() : once(a, 'close').then(() => undefined))
+      await within(5000, closed(a))
       assert.equal(client.destroyed, true)
     } finally {
       close()
