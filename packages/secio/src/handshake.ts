@@ -132,9 +132,9 @@ function resolveConfig(opts: HandshakeOptions): Config {
   // Checked now, not when the stream is built after the nonce echo.
   maxSendPlaintext(opts.maxSendFrameLength, maxFrameLength)
   return {
-    agreements: opts.agreements === undefined ? DEFAULT_PROPOSITIONS.agreements : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS).text,
-    ciphers: opts.ciphers === undefined ? DEFAULT_PROPOSITIONS.ciphers : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS).text,
-    digests: opts.digests === undefined ? DEFAULT_PROPOSITIONS.digests : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS).text,
+    agreements: opts.agreements === undefined ? DEFAULT_PROPOSITIONS.agreements : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS),
+    ciphers: opts.ciphers === undefined ? DEFAULT_PROPOSITIONS.ciphers : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS),
+    digests: opts.digests === undefined ? DEFAULT_PROPOSITIONS.digests : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS),
     maxFrameLength,
     timeoutMs,
   }

@@ -64,7 +64,7 @@ export function propositionString<T extends string>(
   list: readonly string[] | undefined,
   known: readonly T[],
   defaults: readonly T[],
-): { names: T[]; text: string } {
+): string {
   const names = (list ?? defaults) as readonly string[]
   if (!Array.isArray(names) || names.length === 0) {
     throw new SecioError('ERR_INVALID_OPTION', `${kind} list must not be empty`)
@@ -77,7 +77,7 @@ export function propositionString<T extends string>(
     if (seen.has(n)) throw new SecioError('ERR_INVALID_OPTION', `duplicate ${kind} "${n}"`)
     seen.add(n)
   }
-  return { names: [...names] as T[], text: names.join(',') }
+  return names.join(',')
 }
 
 /**
