@@ -1,7 +1,10 @@
 #!/usr/bin/env node
 // Runs the node:test suites through the tsx loader.
-//   node scripts/run-tests.mjs             unit + cross-package tests
-//   node scripts/run-tests.mjs --interop   builds the interop peers, then runs interop/**/*.test.ts
+//   node scripts/run-tests.mjs             unit + cross-package tests (packages/*/test, test/ but
+//                                          not test/interop nor *.docker.test.ts)
+//   node scripts/run-tests.mjs --interop   builds the interop peers, then runs test/interop/**/*.test.ts
+//   node scripts/run-tests.mjs --docker    the test net on a Docker engine: test/**/*.docker.test.ts
+//                                          (test/testnet/docker-engine.sh starts one where none runs)
 //   node scripts/run-tests.mjs FILE...     just those files
 // Every test file runs in its own process (node:test isolation) with a hard
 // per-file timeout, so a hung test fails the run instead of hanging CI.
@@ -13,31 +16,39 @@ import { fileURLToPath } from 'node:url'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
 const interop = args.includes('--interop')
+const docker = args.includes('--docker')
 const explicit = args.filter((a) => !a.startsWith('--'))
 
-function walk(dir, out) {
+const SKIP_DIRS = new Set(['node_modules', 'target', 'dist'])
+
+/** Test files below dir; `keep(path)` decides which (default: every *.test.ts). */
+function walk(dir, out, keep = (p) => p.endsWith('.test.ts')) {
   if (!existsSync(dir)) return out
   for (const name of readdirSync(dir)) {
-    if (name === 'node_modules' || name === 'target' || name === 'dist' || name.startsWith('.')) continue
+    if (SKIP_DIRS.has(name) || name.startsWith('.')) continue
     const p = join(dir, name)
-    if (statSync(p).isDirectory()) walk(p, out)
-    else if (name.endsWith('.test.ts')) out.push(relative(root, p))
+    if (statSync(p).isDirectory()) walk(p, out, keep)
+    else if (keep(p)) out.push(relative(root, p))
   }
   return out
 }
 
+const isDockerTest = (p) => p.endsWith('.docker.test.ts')
+const interopDir = join(root, 'test', 'interop')
+
 let files
 if (explicit.length > 0) files = explicit
-else if (interop) files = walk(join(root, 'interop'), [])
+else if (interop) files = walk(interopDir, [])
+else if (docker) files = walk(join(root, 'test'), [], isDockerTest)
 else {
   files = []
   for (const pkg of readdirSync(join(root, 'packages'))) walk(join(root, 'packages', pkg, 'test'), files)
-  walk(join(root, 'test'), files)
+  walk(join(root, 'test'), files, (p) => p.endsWith('.test.ts') && !isDockerTest(p) && !p.startsWith(interopDir))
 }
 files.sort()
 
 if (interop && explicit.length === 0) {
-  const build = spawnSync('bash', [join(root, 'interop', 'build.sh')], { stdio: 'inherit', cwd: root })
+  const build = spawnSync('bash', [join(root, 'test', 'interop', 'build.sh')], { stdio: 'inherit', cwd: root })
   if (build.status !== 0) {
     console.error(`interop peers failed to build (exit ${build.status})`)
     process.exit(1)

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { Session, type Stream, type SessionOptions } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes, runToExit, startServer } from './lib/index.js'
-import { within } from '../packages/yamux/test/helpers.ts'
+import { within } from '../../packages/yamux/test/helpers.ts'
 import type { PeerRun, ServerPeer } from './lib/index.js'
 
 const T = { timeout: 120_000 }

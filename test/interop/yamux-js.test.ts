@@ -17,7 +17,7 @@ import net from 'node:net'
 import { Client as JsClient, Server as JsServer } from 'yamux-js'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes } from './lib/index.js'
-import { readN, sleep, within } from '../packages/yamux/test/helpers.ts'
+import { readN, sleep, within } from '../../packages/yamux/test/helpers.ts'
 
 const T = { timeout: 30_000 }
 const quiet = (): void => {}

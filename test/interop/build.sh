@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds the interop driver programs from the package registries and installs
-# them into $HOME/.cache/tentacle-ts/bin (see interop/README.md):
-#   secio-peer, yamux-peer, tentacle-peer   Rust, crates.io (interop/rust)
+# them into $HOME/.cache/tentacle-ts/bin (see test/interop/README.md):
+#   secio-peer, yamux-peer, tentacle-peer   Rust, crates.io (test/interop/rust)
 #   tentacle-simple                         tentacle's examples/simple.rs, from the registry copy
-#   go-yamux-peer                           Go, module proxy (interop/go)
+#   go-yamux-peer                           Go, module proxy (test/interop/go)
 # Idempotent: cargo's and go's own caches decide what to rebuild, so a second
 # run takes seconds. Build output stays outside the clone.
 set -euo pipefail
@@ -21,7 +21,7 @@ done
 export PATH
 
 need() {
-  command -v "$1" >/dev/null 2>&1 || { echo "interop/build.sh: '$1' not found ($2)" >&2; exit 1; }
+  command -v "$1" >/dev/null 2>&1 || { echo "test/interop/build.sh: '$1' not found ($2)" >&2; exit 1; }
 }
 need cargo "install Rust (rustup) to build the Rust interop peers"
 need go "install Go >= 1.22 to build the Go interop peer"
@@ -44,7 +44,7 @@ install_bin() {
   fi
 }
 
-echo "interop/build.sh: cargo build (target dir $CARGO_TARGET_DIR)" >&2
+echo "test/interop/build.sh: cargo build (target dir $CARGO_TARGET_DIR)" >&2
 (cd "$here/rust" && cargo build --release --locked --bins)
 for src in "$here"/rust/src/bin/*.rs; do
   b=$(basename "$src" .rs)
@@ -62,15 +62,15 @@ simple_rs=
 for f in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"tentacle-$tentacle_version"/examples/simple.rs; do
   [[ -f $f ]] && { simple_rs=$f; break; }
 done
-[[ -n $simple_rs ]] || { echo "interop/build.sh: tentacle $tentacle_version's examples/simple.rs not found in the cargo registry" >&2; exit 1; }
+[[ -n $simple_rs ]] || { echo "test/interop/build.sh: tentacle $tentacle_version's examples/simple.rs not found in the cargo registry" >&2; exit 1; }
 step=$(date +%s)
-echo "interop/build.sh: cargo build --example tentacle-simple (from $simple_rs)" >&2
+echo "test/interop/build.sh: cargo build --example tentacle-simple (from $simple_rs)" >&2
 (cd "$here/rust" && TENTACLE_SIMPLE_RS=$simple_rs cargo build --release --locked --example tentacle-simple)
 install_bin "$CARGO_TARGET_DIR/release/examples/tentacle-simple" tentacle-simple
-echo "interop/build.sh: tentacle-simple ready ($(( $(date +%s) - step )) s)" >&2
+echo "test/interop/build.sh: tentacle-simple ready ($(( $(date +%s) - step )) s)" >&2
 
-echo "interop/build.sh: go build" >&2
+echo "test/interop/build.sh: go build" >&2
 (cd "$here/go" && GOFLAGS=-mod=readonly go build -trimpath -o "$cache/go-yamux-peer.out" ./cmd/go-yamux-peer)
 install_bin "$cache/go-yamux-peer.out" go-yamux-peer
 
-echo "interop/build.sh: drivers ready in $bin ($(( $(date +%s) - start )) s)" >&2
+echo "test/interop/build.sh: drivers ready in $bin ($(( $(date +%s) - start )) s)" >&2

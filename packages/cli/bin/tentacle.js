@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+console.error("tentacle: not built yet")
+process.exit(1)

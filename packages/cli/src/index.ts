@@ -1,0 +1,2 @@
+/** @tentacle-ts/cli — placeholder (issue 8). */
+export {}

@@ -1,0 +1,2 @@
+/** @tentacle-ts/codec — placeholder until the molecule codec moves here (issue 7). */
+export {}

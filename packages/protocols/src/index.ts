@@ -1,0 +1,2 @@
+/** @tentacle-ts/protocols — placeholder (issue 7). */
+export {}
