@@ -9,10 +9,12 @@ export { defaultConfig, resolveConfig, type ServiceConfig, type ServiceConfigInp
 export { TcpListener, type ListenerStats, type ListenerOptions, type AcceptedSocket } from './listener.js'
 export { selectVersion } from './select-version.js'
 export { encodeProtocolInfo, decodeProtocolInfo, type ProtocolInfo } from './protocol-info.js'
+export { clientSelect, readOneFrame, MAX_SELECT_FRAME } from './protocol-select.js'
 export { kernelSockets, socketStateCounts, TCP_STATES, type KernelSocket } from './kernel-sockets.js'
 export { tcpTarget, toMultiaddr, withPeerId, withoutPeerId, socketMultiaddr, type TcpTarget } from './address.js'
 export { DEFAULT_PROTOCOL_MAX_FRAME, DEFAULT_PROTOCOL_VERSIONS } from './protocol-registry.js'
 export type { ServiceMetrics } from './metrics.js'
+export { serveMetrics, type MetricsServer, type MetricsServerOptions } from './metrics-server.js'
 export type {
   Direction,
   ProtocolContext,

@@ -22,6 +22,8 @@ export interface KernelSocket {
   /** For LISTEN sockets: the accept-queue depth; otherwise bytes in the receive queue. */
   rxQueue: number
   txQueue: number
+  /** The socket's inode: /proc/PID/fd/N links to `socket:[inode]` for the process that owns it (0 once orphaned). */
+  inode: number
 }
 
 /**
@@ -53,6 +55,7 @@ export async function kernelSockets(localPort?: number): Promise<KernelSocket[]>
         state: TCP_STATES[parseInt(f[3], 16)] ?? 'UNKNOWN',
         txQueue: tx,
         rxQueue: rx,
+        inode: Number(f[9] ?? 0),
       })
     }
   }
