@@ -68,6 +68,14 @@ export interface HandshakeOptions {
   crypto?: CryptoProvider
   /** Aborts the handshake (ERR_HANDSHAKE_ABORTED) and destroys the socket. */
   signal?: AbortSignal
+  /**
+   * Called as each phase completes, with the milliseconds since the call:
+   * `awaiting-propose` once the peer's Propose was read and our Exchange sent,
+   * `awaiting-exchange` once its Exchange verified and our nonce echo sent,
+   * `awaiting-nonce-echo` once our nonce came back (just before the promise
+   * resolves). For diagnostics (`tentacle dial`); it must not throw.
+   */
+  onPhase?: (completed: HandshakePhase, elapsedMs: number) => void
   /** Coalesce writes made in the same tick into one frame (default true). */
   autoCork?: boolean
   /** Keep the stream's writable side open after the peer's EOF (default false). */
@@ -312,6 +320,10 @@ class Handshake {
     this.#reject(err)
   }
 
+  #phaseDone(completed: HandshakePhase): void {
+    this.#opts.onPhase?.(completed, performance.now() - this.#started)
+  }
+
   /**
    * While an async crypto step runs the socket is paused: an honest peer sends
    * nothing but its next message meanwhile, so a flooding one fills the socket
@@ -413,6 +425,7 @@ class Handshake {
           if (this.#settled) return
           this.#send(ExchangeCodec.encode({ epubkey: this.#ephemeral.publicKey, signature }))
           this.#phase = 'awaiting-exchange'
+          this.#phaseDone('awaiting-propose')
           this.#setBusy(false)
           this.#pump()
         },
@@ -446,6 +459,7 @@ class Handshake {
         try {
           if (!ok) throw new SecioError('ERR_SIGNATURE_INVALID', "the peer's Exchange signature does not verify")
           this.#deriveAndEcho(epubkey)
+          this.#phaseDone('awaiting-exchange')
         } catch (err) {
           this.#fail(err)
           return
@@ -513,6 +527,7 @@ class Handshake {
       },
     )
     this.#settled = true
+    this.#phaseDone('awaiting-nonce-echo')
     this.#resolve({
       stream,
       remotePublicKey: this.#remotePublicKey,
