@@ -1,2 +1,18 @@
-/** @tentacle-ts/codec — placeholder until the molecule codec moves here (issue 7). */
-export {}
+/**
+ * @tentacle-ts/codec — bytes ↔ messages, no networking: the molecule codec
+ * (§6) and the length-delimited framing (§2.1, §10.1) that secio, tentacle and
+ * the built-in protocols share.
+ */
+export * from './molecule/index.js'
+export {
+  LengthDelimitedDecoder,
+  DEFAULT_MAX_FRAME_LENGTH,
+  FRAME_HEADER_SIZE,
+  encodeFrame,
+  encodeFramePieces,
+  frameHeader,
+} from './length-delimited.js'
+export type { LengthDelimitedDecoderState } from './length-delimited.js'
+export { CodecError, MoleculeError, isCodecError } from './errors.js'
+export type { CodecErrorCode, MoleculeErrorCode } from './errors.js'
+export * from './application/index.js'

@@ -1,3 +1,5 @@
+import { isCodecError } from '@tentacle-ts/codec'
+
 /**
  * The one error family of this package. Callers branch on `code`, never on the
  * message text. The codes are stable; the package README lists them.
@@ -61,4 +63,16 @@ export class SecioError extends Error {
 /** True when `err` is a {@link SecioError}, optionally with the given code. */
 export function isSecioError(err: unknown, code?: SecioErrorCode): err is SecioError {
   return err instanceof SecioError && (code === undefined || err.code === code)
+}
+
+/**
+ * Framing errors from `@tentacle-ts/codec` surface as the SecioError codes
+ * secio users have always seen (`ERR_FRAME_TOO_LARGE`, `ERR_INVALID_OPTION`),
+ * the CodecError kept as `cause`. Anything else is returned unchanged.
+ */
+export function fromCodecError(err: unknown): unknown {
+  if (isCodecError(err) && (err.code === 'ERR_FRAME_TOO_LARGE' || err.code === 'ERR_INVALID_OPTION')) {
+    return new SecioError(err.code, err.message, { cause: err })
+  }
+  return err
 }

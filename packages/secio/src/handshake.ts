@@ -14,11 +14,10 @@ import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import { nodeCryptoProvider } from './crypto/node-provider.js'
 import type { Aead, CryptoProvider, EphemeralKey } from './crypto/provider.js'
-import { SecioError, type HandshakePhase } from './errors.js'
-import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, encodeFramePieces, FrameDecoder } from './frame-decoder.js'
+import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, encodeFramePieces, LengthDelimitedDecoder, MoleculeError } from '@tentacle-ts/codec'
+import { fromCodecError, SecioError, type HandshakePhase } from './errors.js'
 import type { SecioKeyPair } from './key-pair.js'
 import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
-import { MoleculeError } from './molecule/molecule-error.js'
 import { PeerId } from './peer-id.js'
 import { maxSendPlaintext, SecureStream } from './secure-stream.js'
 import { deriveSessionKeys } from './stretch.js'
@@ -190,7 +189,7 @@ class Handshake {
   readonly #started = performance.now()
   #crypto!: CryptoProvider
   #config!: Config
-  #decoder!: FrameDecoder
+  #decoder!: LengthDelimitedDecoder
   #timer: NodeJS.Timeout | undefined
 
   #phase: HandshakePhase = 'awaiting-propose'
@@ -257,7 +256,7 @@ class Handshake {
     try {
       this.#config = resolveConfig(opts)
       this.#crypto = opts.crypto ?? nodeCryptoProvider
-      this.#decoder = new FrameDecoder(this.#config.maxFrameLength)
+      this.#decoder = new LengthDelimitedDecoder(this.#config.maxFrameLength)
     } catch (err) {
       this.#fail(err)
       return
@@ -307,9 +306,10 @@ class Handshake {
     if (this.#settled) return
     this.#settled = true
     if (this.#decoder !== undefined) this.#detach()
+    const mapped = fromCodecError(cause)
     const err =
-      cause instanceof SecioError
-        ? cause
+      mapped instanceof SecioError
+        ? mapped
         : new SecioError('ERR_SOCKET', cause instanceof Error ? cause.message : String(cause), { cause })
     err.phase ??= this.#phase
     err.bytesReceived ??= this.#bytesReceived

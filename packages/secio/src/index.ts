@@ -10,8 +10,6 @@ export { SecioKeyPair } from './key-pair.js'
 export { PeerId } from './peer-id.js'
 export { SecioError, isSecioError } from './errors.js'
 export type { HandshakePhase, SecioErrorCode, SecioErrorOptions } from './errors.js'
-export { FrameDecoder, DEFAULT_MAX_FRAME_LENGTH, FRAME_HEADER_SIZE, encodeFrame, frameHeader } from './frame-decoder.js'
-export type { FrameDecoderState } from './frame-decoder.js'
 export {
   AGREEMENTS,
   CIPHERS,

@@ -2,8 +2,7 @@
  * The handshake messages of `secio/src/handshake/handshake.mol` (§3.1–§3.3).
  * Peers' messages are decoded in compatible mode (extra table fields ignored).
  */
-import { bytes, string, table, union, type CodecValue } from './molecule/codec.js'
-import { MoleculeError } from './molecule/molecule-error.js'
+import { bytes, string, table, union, type CodecValue } from '@tentacle-ts/codec'
 
 /** `vector Secp256k1 <byte>`: the raw 33-byte compressed key (§3.3). */
 const Secp256k1 = bytes('Secp256k1')
@@ -38,5 +37,3 @@ export function encodePublicKey(raw: Uint8Array): Uint8Array {
 export function decodePublicKey(encoded: Uint8Array): Uint8Array {
   return PublicKeyCodec.decode(encoded).value
 }
-
-export { MoleculeError }

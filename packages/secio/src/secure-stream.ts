@@ -14,8 +14,8 @@
  */
 import { Duplex } from 'node:stream'
 import type { Aead, AeadOpener } from './crypto/provider.js'
-import { SecioError } from './errors.js'
-import { encodeFramePieces, FRAME_HEADER_SIZE, frameHeader, type FrameDecoder } from './frame-decoder.js'
+import { encodeFramePieces, FRAME_HEADER_SIZE, frameHeader, type LengthDelimitedDecoder } from '@tentacle-ts/codec'
+import { fromCodecError, SecioError } from './errors.js'
 import type { PeerId } from './peer-id.js'
 import { AEAD_TAG_SIZE, type Suite } from './support.js'
 
@@ -49,7 +49,7 @@ export interface SecureStreamInit {
   encryptor: Aead
   decryptor: Aead
   /** The handshake's decoder, possibly holding bytes of frames after the nonce echo. */
-  decoder: FrameDecoder
+  decoder: LengthDelimitedDecoder
   /** Plaintext that followed the nonce echo (§3.11). */
   initialPlaintext: Buffer[]
   remotePeerId: PeerId
@@ -85,7 +85,7 @@ export class SecureStream extends Duplex {
 
   readonly #encryptor: Aead
   readonly #decryptor: Aead
-  readonly #decoder: FrameDecoder
+  readonly #decoder: LengthDelimitedDecoder
   readonly #maxSendPlain: number
   readonly #autoCork: boolean
   #autoCorked = false
@@ -211,7 +211,7 @@ export class SecureStream extends Duplex {
         if (d.pieceEndsFrame) this.#endFrame()
       }
     } catch (err) {
-      this.destroy(err as Error)
+      this.destroy(fromCodecError(err) as Error)
       return
     } finally {
       this.#draining = false

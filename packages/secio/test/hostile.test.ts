@@ -5,8 +5,8 @@ import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type net from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { encodeFrame } from '@tentacle-ts/codec'
 import {
-  encodeFrame,
   encodePublicKey,
   handshake,
   nodeCryptoProvider,

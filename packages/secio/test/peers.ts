@@ -3,16 +3,15 @@
 // chaotic in-memory duplex pair that re-chunks every write.
 import net from 'node:net'
 import { Duplex } from 'node:stream'
+import { encodeFrame, LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import {
   CIPHERS,
   AGREEMENTS,
   DIGESTS,
   compareBytes,
   deriveSessionKeys,
-  encodeFrame,
   encodePublicKey,
   ExchangeCodec,
-  FrameDecoder,
   nodeCryptoProvider,
   ProposeCodec,
   selectBest,
@@ -32,7 +31,7 @@ export async function mitm(tamper: Tamper): Promise<{ dialer: net.Socket; listen
   const left = await tcpPair() // left.client = dialer, left.server = proxy's inbound side
   const right = await tcpPair() // right.client = proxy's outbound side, right.server = listener
   const wire = (from: net.Socket, to: net.Socket, dir: Direction): void => {
-    const d = new FrameDecoder(0xffffffff)
+    const d = new LengthDelimitedDecoder(0xffffffff)
     let index = 0
     from.on('data', (chunk: Buffer) => {
       d.push(chunk)
@@ -83,7 +82,7 @@ export function scriptedPeer(socket: Duplex, key: SecioKeyPair, script: Script):
     hashes: DIGESTS.join(','),
   })
   socket.write(encodeFrame(local))
-  const decoder = new FrameDecoder()
+  const decoder = new LengthDelimitedDecoder()
   const frames: Buffer[] = []
   let wake: (() => void) | null = null
   socket.on('data', (c: Buffer) => {

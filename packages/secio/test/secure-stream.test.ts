@@ -6,9 +6,9 @@ import { once } from 'node:events'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fc from 'fast-check'
+import { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import {
   createNodeCryptoProvider,
-  FrameDecoder,
   handshake,
   nobleCryptoProvider,
   nodeCryptoProvider,
@@ -211,7 +211,7 @@ describe('backpressure', () => {
 describe('framing of writes', () => {
   /** Counts the frames that arrive at the server socket after the handshake. */
   function frameCounter(server: import('node:net').Socket): { frames: number[] } {
-    const d = new FrameDecoder(0xffffffff)
+    const d = new LengthDelimitedDecoder(0xffffffff)
     const out = { frames: [] as number[] }
     server.prependListener('data', (c: Buffer) => {
       d.push(c)

@@ -1,4 +1,4 @@
-import { dynvec, string, table, MoleculeError } from '@tentacle-ts/secio/molecule'
+import { dynvec, string, table, MoleculeError } from '@tentacle-ts/codec'
 import { TentacleError } from './errors.js'
 
 /**

@@ -1,4 +1,4 @@
-import { FrameDecoder, encodeFrame } from '@tentacle-ts/secio'
+import { encodeFrame, type LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import { decodeProtocolInfo, encodeProtocolInfo, type ProtocolInfo } from './protocol-info.js'
@@ -16,7 +16,7 @@ export const MAX_SELECT_FRAME = 64 * 1024
  * bytes, §9.2 step 4). Rejects with ERR_PROTOCOL_SELECT on EOF, reset,
  * malformed length or `signal` abort.
  */
-export function readOneFrame(stream: Stream, decoder: FrameDecoder, signal: AbortSignal): Promise<Uint8Array> {
+export function readOneFrame(stream: Stream, decoder: LengthDelimitedDecoder, signal: AbortSignal): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const fail = (why: string, cause?: unknown): void => {
       signal.removeEventListener('abort', onAbort)
@@ -68,7 +68,7 @@ export function writeProtocolInfo(stream: Stream, info: ProtocolInfo): Promise<v
 export async function clientSelect(
   stream: Stream,
   info: ProtocolInfo,
-  decoder: FrameDecoder,
+  decoder: LengthDelimitedDecoder,
   signal: AbortSignal,
 ): Promise<{ name: string; version: string | undefined }> {
   await writeProtocolInfo(stream, info)

@@ -1,4 +1,4 @@
-import { FrameDecoder, FRAME_HEADER_SIZE, isSecioError } from '@tentacle-ts/secio'
+import { FRAME_HEADER_SIZE, isCodecError, type LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import type { ProtocolId } from './types.js'
@@ -49,7 +49,7 @@ export class ProtocolStream {
   readonly version: string
   private readonly opts: ProtocolStreamOptions
   private readonly stream: Stream
-  private readonly decoder: FrameDecoder
+  private readonly decoder: LengthDelimitedDecoder
   private readonly host: ProtocolStreamHost
   private state: State = 'open'
   /** host.closed() was called. */
@@ -77,7 +77,7 @@ export class ProtocolStream {
   private writeSyncErr: Error | undefined
   private inFlight = 0
 
-  constructor(stream: Stream, decoder: FrameDecoder, host: ProtocolStreamHost, opts: ProtocolStreamOptions) {
+  constructor(stream: Stream, decoder: LengthDelimitedDecoder, host: ProtocolStreamHost, opts: ProtocolStreamOptions) {
     this.stream = stream
     this.decoder = decoder
     this.host = host
@@ -296,7 +296,7 @@ export class ProtocolStream {
       try {
         frame = this.decoder.next()
       } catch (err) {
-        const code = isSecioError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
+        const code = isCodecError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
         this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, { cause: err }))
         return false
       }

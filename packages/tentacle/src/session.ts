@@ -1,5 +1,5 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { FrameDecoder } from '@tentacle-ts/secio'
+import { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import { NotifyTimers } from './notify-timers.js'
@@ -281,7 +281,7 @@ export class TentacleSession implements ProtocolStreamHost {
 
   /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list. */
   private async runServerSelect(stream: Stream): Promise<void> {
-    const decoder = new FrameDecoder(MAX_SELECT_FRAME)
+    const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
     const deadline = this.selectionDeadline()
     const timeout = deadline.signal
     let name: string | undefined
@@ -320,7 +320,7 @@ export class TentacleSession implements ProtocolStreamHost {
       this.selectError(undefined, `cannot open a stream: ${(err as Error).message}`, err)
       return
     }
-    const decoder = new FrameDecoder(MAX_SELECT_FRAME)
+    const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
     const deadline = this.selectionDeadline()
     const timeout = deadline.signal
     try {
@@ -375,7 +375,7 @@ export class TentacleSession implements ProtocolStreamHost {
     })
   }
 
-  private protocolSelected(stream: Stream, decoder: FrameDecoder, proto: ResolvedProtocol, version: string): void {
+  private protocolSelected(stream: Stream, decoder: LengthDelimitedDecoder, proto: ResolvedProtocol, version: string): void {
     if (this.state !== 'open' || this.open.has(proto.id)) {
       // §9.4: already open on this session (or we are closing): drop the new stream.
       stream.reset()

@@ -13,7 +13,7 @@ import {
   PROTOCOL_VERSION,
   TYPE_DATA,
   TYPE_GO_AWAY,
-  readU32,
+  readU32BE,
 } from './frame.js'
 
 /** What `next()` produced. */
@@ -23,7 +23,7 @@ export const DECODED_BODY = 2
 export type DecodeResult = typeof NEED_MORE | typeof DECODED_HEADER | typeof DECODED_BODY
 
 /** Named states of the decoder. */
-export type DecoderState =
+export type YamuxDecoderState =
   /** Waiting for (the rest of) a 12-byte header. */
   | 'header'
   /** Inside the body of a Data frame; `bodyRemaining` bytes are still to come. */
@@ -33,9 +33,9 @@ export type DecoderState =
 
 const EMPTY = new Uint8Array(0)
 
-export class FrameDecoder {
+export class YamuxFrameDecoder {
   /** Current named state. */
-  state: DecoderState = 'header'
+  state: YamuxDecoderState = 'header'
 
   // Fields of the last header (valid after DECODED_HEADER, and during its body).
   type = 0
@@ -122,8 +122,8 @@ export class FrameDecoder {
     const version = b[o]
     const type = b[o + 1]
     const flags = (b[o + 2] << 8) | b[o + 3]
-    const streamId = readU32(b, o + 4)
-    const length = readU32(b, o + 8)
+    const streamId = readU32BE(b, o + 4)
+    const length = readU32BE(b, o + 8)
     if (version !== PROTOCOL_VERSION) {
       return this.fail(new YamuxError('ERR_INVALID_VERSION', `yamux.version=${version}`))
     }

@@ -65,8 +65,8 @@ export function readHeader(buf: Uint8Array, offset = 0): FrameHeader {
     version: buf[offset],
     type: buf[offset + 1],
     flags: (buf[offset + 2] << 8) | buf[offset + 3],
-    streamId: readU32(buf, offset + 4),
-    length: readU32(buf, offset + 8),
+    streamId: readU32BE(buf, offset + 4),
+    length: readU32BE(buf, offset + 8),
   }
 }
 
@@ -79,6 +79,6 @@ export function writeU32(buf: Uint8Array, offset: number, v: number): void {
 }
 
 /** Reads a big-endian u32 at `offset`. */
-export function readU32(buf: Uint8Array, offset: number): number {
+export function readU32BE(buf: Uint8Array, offset: number): number {
   return ((buf[offset] << 24) | (buf[offset + 1] << 16) | (buf[offset + 2] << 8) | buf[offset + 3]) >>> 0
 }

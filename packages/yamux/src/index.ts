@@ -5,12 +5,12 @@ export { YamuxError, type YamuxErrorCode } from './errors.js'
 export { DEFAULT_CONFIG, resolveConfig, type YamuxConfig } from './config.js'
 export type { DuplexOptions } from './duplex.js'
 export {
-  FrameDecoder,
+  YamuxFrameDecoder,
   NEED_MORE,
   DECODED_HEADER,
   DECODED_BODY,
   type DecodeResult,
-  type DecoderState,
+  type YamuxDecoderState,
 } from './frame-decoder.js'
 export {
   HEADER_SIZE,

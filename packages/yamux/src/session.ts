@@ -1,6 +1,6 @@
 // A yamux session over one Duplex connection, behaving like tokio-yamux 0.3.20 (§8).
 //
-// Inbound: the connection's chunks go through the FrameDecoder; each frame is
+// Inbound: the connection's chunks go through the YamuxFrameDecoder; each frame is
 // dispatched at once to its stream (Map lookup), so window credit, data, FIN and
 // RST reach the stream — and wake its waiters — whether or not the application
 // is currently reading or writing that stream (tentacle #398).
@@ -11,7 +11,7 @@ import { YamuxError } from './errors.js'
 import {
   DECODED_BODY,
   DECODED_HEADER,
-  FrameDecoder,
+  YamuxFrameDecoder,
   NEED_MORE,
 } from './frame-decoder.js'
 import { FrameWriter } from './frame-writer.js'
@@ -73,7 +73,7 @@ export class Session implements StreamHost {
   readonly closed: Promise<void>
 
   private readonly conn: Duplex
-  private readonly decoder: FrameDecoder
+  private readonly decoder: YamuxFrameDecoder
   private readonly streams = new Map<number, Stream>()
   private nextStreamId: number
   private sessionState: SessionState = 'open'
@@ -111,7 +111,7 @@ export class Session implements StreamHost {
     this.maxStreamWindowSize = this.config.maxStreamWindowSize
     this.conn = conn
     this.nextStreamId = this.role === 'client' ? 1 : 2
-    this.decoder = new FrameDecoder(this.config.maxStreamWindowSize)
+    this.decoder = new YamuxFrameDecoder(this.config.maxStreamWindowSize)
     this.writer = new FrameWriter(conn, this.config.connectionWriteTimeoutMs, {
       onProgress: () => this.onWriterProgress(),
       onStall: () =>

@@ -3,7 +3,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import {
-  FrameDecoder,
+  YamuxFrameDecoder,
   DECODED_BODY,
   DECODED_HEADER,
   NEED_MORE,
@@ -62,7 +62,7 @@ function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
 
 /** Decodes everything, reassembling bodies; returns frames, or the typed error. */
 function decodeAll(chunks: Uint8Array[], max = MAX): { frames: Frame[]; error?: YamuxError } {
-  const d = new FrameDecoder(max)
+  const d = new YamuxFrameDecoder(max)
   const frames: Frame[] = []
   let body: Uint8Array[] = []
   let cur: Frame | undefined
@@ -119,7 +119,7 @@ test('property: encode → decode is the identity under any chunking', () => {
 test('property: arbitrary bytes give frames or a typed error, never a crash or unbounded state', () => {
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 2000 }), fc.array(fc.nat(), { maxLength: 20 }), (bytes, cuts) => {
-      const d = new FrameDecoder(MAX)
+      const d = new YamuxFrameDecoder(MAX)
       let consumedAll = true
       try {
         for (const c of chunk(bytes, cuts)) {
@@ -182,7 +182,7 @@ test('property: Data longer than the max window is ERR_FRAME_TOO_LARGE; other ty
 })
 
 test('the decoder names its state: header → body → header; GoAway carries its code in length', () => {
-  const d = new FrameDecoder(MAX)
+  const d = new YamuxFrameDecoder(MAX)
   assert.equal(d.state, 'header')
   d.push(encodeHeader({ type: TYPE_DATA, flags: 0, streamId: 3, length: 5 }))
   assert.equal(d.next(), DECODED_HEADER)
@@ -202,7 +202,7 @@ test('the decoder names its state: header → body → header; GoAway carries it
 })
 
 test('body fragments are views of the input, not copies', () => {
-  const d = new FrameDecoder(MAX)
+  const d = new YamuxFrameDecoder(MAX)
   const input = Buffer.concat([encodeHeader({ type: TYPE_DATA, flags: 0, streamId: 1, length: 4 }), Buffer.from('wxyz')])
   d.push(input)
   assert.equal(d.next(), DECODED_HEADER)

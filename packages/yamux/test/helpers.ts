@@ -5,7 +5,7 @@ import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
-  FrameDecoder,
+  YamuxFrameDecoder,
   DECODED_BODY,
   DECODED_HEADER,
   NEED_MORE,
@@ -221,7 +221,7 @@ export class RawPeer {
   readonly frames: RawFrame[] = []
   readonly conn: Duplex
   ended = false
-  private readonly decoder = new FrameDecoder(0xffffffff)
+  private readonly decoder = new YamuxFrameDecoder(0xffffffff)
   private body: Buffer[] = []
   private current: RawFrame | undefined
   private waiters: (() => void)[] = []

@@ -7,7 +7,7 @@
  *
  * Decoded byte values (`bytes`, `array`) are views into the input, not copies.
  */
-import { MoleculeError } from './molecule-error.js'
+import { MoleculeError } from '../errors.js'
 
 /** Header unit: every molecule size, count, offset and union id is a u32le. */
 const NUMBER_SIZE = 4
@@ -48,12 +48,12 @@ abstract class BaseCodec<T> implements Codec<T> {
 // ---------------------------------------------------------------- helpers
 
 /** Reads a u32le at `offset` (caller has checked bounds). */
-export function readU32(bytes: Uint8Array, offset: number): number {
+export function readU32LE(bytes: Uint8Array, offset: number): number {
   return (bytes[offset]! | (bytes[offset + 1]! << 8) | (bytes[offset + 2]! << 16)) + bytes[offset + 3]! * 0x1000000
 }
 
 /** Writes a u32le at `offset`. */
-export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
+export function writeU32LE(bytes: Uint8Array, offset: number, value: number): void {
   bytes[offset] = value & 0xff
   bytes[offset + 1] = (value >>> 8) & 0xff
   bytes[offset + 2] = (value >>> 16) & 0xff
@@ -76,10 +76,10 @@ export function encodeOffsets(items: readonly Uint8Array[], path = 'dynvec'): Ui
   for (const it of items) total += it.length
   checkU32(total, path, 'total size')
   const out = new Uint8Array(total)
-  writeU32(out, 0, total)
+  writeU32LE(out, 0, total)
   let offset = headerSize
   for (let i = 0; i < items.length; i++) {
-    writeU32(out, NUMBER_SIZE * (1 + i), offset)
+    writeU32LE(out, NUMBER_SIZE * (1 + i), offset)
     out.set(items[i]!, offset)
     offset += items[i]!.length
   }
@@ -98,7 +98,7 @@ export function readOffsets(
 ): Uint8Array[] {
   const len = bytes.length
   if (len < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE}`)
-  const total = readU32(bytes, 0)
+  const total = readU32LE(bytes, 0)
   if (total !== len) throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `total size ${total} != slice length ${len}`)
   if (expected === 0 || (expected === undefined && len === NUMBER_SIZE)) {
     // A table without fields (or an empty dynvec) is only its total size; extra
@@ -107,7 +107,7 @@ export function readOffsets(
     throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `expected 0 fields, got a ${len}-byte body`)
   }
   if (len < NUMBER_SIZE * 2) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE * 2}`)
-  const first = readU32(bytes, NUMBER_SIZE)
+  const first = readU32LE(bytes, NUMBER_SIZE)
   if (first % NUMBER_SIZE !== 0 || first < NUMBER_SIZE * 2) {
     throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `first offset ${first} is not a multiple of 4 that is >= 8`)
   }
@@ -123,7 +123,7 @@ export function readOffsets(
   const items = new Array<Uint8Array>(n)
   let start = first
   for (let i = 0; i < count; i++) {
-    const end = i + 1 < count ? readU32(bytes, NUMBER_SIZE * (2 + i)) : total
+    const end = i + 1 < count ? readU32LE(bytes, NUMBER_SIZE * (2 + i)) : total
     if (end < start || end > total) throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `offset ${end} out of order or bounds`)
     if (i < n) items[i] = bytes.subarray(start, end)
     start = end
@@ -209,13 +209,13 @@ class BytesCodec extends BaseCodec<Uint8Array> {
   encode(value: Uint8Array): Uint8Array {
     checkU32(value.length, this.name, 'length')
     const out = new Uint8Array(NUMBER_SIZE + value.length)
-    writeU32(out, 0, value.length)
+    writeU32LE(out, 0, value.length)
     out.set(value, NUMBER_SIZE)
     return out
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): Uint8Array {
     if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
-    const count = readU32(bytes, 0)
+    const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count !== bytes.length) {
       throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `item count ${count} does not match ${bytes.length - NUMBER_SIZE} bytes`)
     }
@@ -261,13 +261,13 @@ class FixvecCodec<T> extends BaseCodec<T[]> {
   encode(value: readonly T[]): Uint8Array {
     checkU32(value.length, this.name, 'item count')
     const out = new Uint8Array(NUMBER_SIZE + value.length * this.#itemSize)
-    writeU32(out, 0, value.length)
+    writeU32LE(out, 0, value.length)
     for (let i = 0; i < value.length; i++) out.set(this.item.encode(value[i]!), NUMBER_SIZE + i * this.#itemSize)
     return out
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): T[] {
     if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
-    const count = readU32(bytes, 0)
+    const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count * this.#itemSize !== bytes.length) {
       throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `item count ${count} does not match ${bytes.length} bytes`)
     }
@@ -418,13 +418,13 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
     if (item === undefined) throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `unknown union item ${String(v.type)}`)
     const body = item.codec.encode(v.value)
     const out = new Uint8Array(NUMBER_SIZE + body.length)
-    writeU32(out, 0, item.id)
+    writeU32LE(out, 0, item.id)
     out.set(body, NUMBER_SIZE)
     return out
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): UnionValue<U> {
     if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
-    const id = readU32(bytes, 0)
+    const id = readU32LE(bytes, 0)
     const item = this.#byId.get(id)
     if (item === undefined) throw new MoleculeError('ERR_MOLECULE_UNKNOWN_ITEM', path, `unknown union item id ${id}`)
     const value = item.codec.read(bytes.subarray(NUMBER_SIZE), compatible, `${path}.${item.key}`)

@@ -1,10 +1,11 @@
 /**
- * Molecule codec (§6), exported at `@tentacle-ts/secio/molecule` so protocol
- * select, ping, identify and discovery can describe their schemas with it.
+ * Molecule codec (§6): combinators that describe a schema once and give a
+ * typed encoder and a verifying decoder. Secio's handshake, protocol select
+ * and the built-in protocols describe their schemas with it.
  *
  * @example
  * ```ts
- * import { table, string, dynvec } from '@tentacle-ts/secio/molecule'
+ * import { table, string, dynvec } from '@tentacle-ts/codec'
  * const ProtocolInfo = table('ProtocolInfo', [
  *   ['name', string()],
  *   ['supportVersions', dynvec('StringVec', string())],
@@ -22,7 +23,7 @@ export {
   fixvec,
   option,
   readOffsets,
-  readU32,
+  readU32LE,
   string,
   struct,
   table,
@@ -30,8 +31,6 @@ export {
   uint64,
   uintLE,
   union,
-  writeU32,
+  writeU32LE,
 } from './codec.js'
 export type { Codec, CodecValue, DecodeOptions, Field, FieldsValue, UnionItem, UnionValue } from './codec.js'
-export { MoleculeError } from './molecule-error.js'
-export type { MoleculeErrorCode } from './molecule-error.js'

@@ -3,9 +3,9 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { encodeFrame, FrameDecoder, SecioError } from '../src/index.js'
+import { CodecError, encodeFrame, encodeFramePieces, frameHeader, LengthDelimitedDecoder } from '../src/index.js'
 
-function drain(d: FrameDecoder): Buffer[] {
+function drain(d: LengthDelimitedDecoder): Buffer[] {
   const out: Buffer[] = []
   for (let f = d.next(); f !== null; f = d.next()) out.push(Buffer.from(f))
   return out
@@ -24,9 +24,9 @@ function chop(data: Buffer, cuts: number[]): Buffer[] {
   return out
 }
 
-describe('FrameDecoder', () => {
+describe('LengthDelimitedDecoder', () => {
   test('decodes frames across chunk boundaries, moving through named states', () => {
-    const d = new FrameDecoder(1024)
+    const d = new LengthDelimitedDecoder(1024)
     assert.equal(d.state, 'header')
     d.push(Buffer.from([0, 0]))
     assert.equal(d.next(), null)
@@ -45,7 +45,7 @@ describe('FrameDecoder', () => {
   })
 
   test('a body inside one chunk is returned without a copy', () => {
-    const d = new FrameDecoder(1024)
+    const d = new LengthDelimitedDecoder(1024)
     const chunk = Buffer.concat([encodeFrame(Buffer.from('hello')), encodeFrame(Buffer.from('world'))])
     d.push(chunk)
     const f = d.next()!
@@ -54,36 +54,36 @@ describe('FrameDecoder', () => {
   })
 
   test('a length equal to the max is allowed (§2.2)', () => {
-    const d = new FrameDecoder(8)
+    const d = new LengthDelimitedDecoder(8)
     d.push(encodeFrame(Buffer.alloc(8, 1)))
     assert.equal(d.next()!.length, 8)
   })
 
   test('an oversized length is rejected on the header, before any body byte is buffered', () => {
     const max = 8 * 1024 * 1024
-    const d = new FrameDecoder(max)
+    const d = new LengthDelimitedDecoder(max)
     const header = Buffer.alloc(4)
     header.writeUInt32BE(max + 1)
     // The header plus the first 64 KiB of the claimed body arrive together.
     d.push(Buffer.concat([header, Buffer.alloc(64 * 1024)]))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
     assert.equal(d.state, 'failed')
     assert.equal(d.bufferedBytes, 0, 'nothing of the oversized frame is kept')
     // Later input is neither kept nor decoded.
     d.push(Buffer.alloc(1024))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
   })
 
   test('the header alone is enough to reject: 0xffffffff', () => {
-    const d = new FrameDecoder()
+    const d = new LengthDelimitedDecoder()
     d.push(Buffer.from([0xff, 0xff]))
     assert.equal(d.next(), null)
     d.push(Buffer.from([0xff, 0xff]))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
   })
 
   test('hasPartialFrame tells a clean boundary from a truncated frame', () => {
-    const d = new FrameDecoder(100)
+    const d = new LengthDelimitedDecoder(100)
     d.push(Buffer.from([0, 0, 0, 5, 1, 2]))
     assert.equal(d.next(), null)
     assert.equal(d.hasPartialFrame, true)
@@ -91,11 +91,11 @@ describe('FrameDecoder', () => {
   })
 })
 
-describe('FrameDecoder properties', () => {
+describe('LengthDelimitedDecoder properties', () => {
   test('arbitrary bytes in arbitrary chunks give frames or ERR_FRAME_TOO_LARGE, nothing else; memory stays bounded', () => {
     fc.assert(
       fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), fc.integer({ min: 0, max: 200 }), (chunks, max) => {
-        const d = new FrameDecoder(max)
+        const d = new LengthDelimitedDecoder(max)
         let total = 0
         try {
           for (const c of chunks) {
@@ -106,7 +106,7 @@ describe('FrameDecoder properties', () => {
             assert.ok(d.bufferedBytes <= Math.min(total, max + 4))
           }
         } catch (e) {
-          if (!(e instanceof SecioError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
+          if (!(e instanceof CodecError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
           assert.equal(d.bufferedBytes, 0)
         }
       }),
@@ -121,7 +121,7 @@ describe('FrameDecoder properties', () => {
         fc.array(fc.nat(), { maxLength: 40 }),
         (payloads, cuts) => {
           const wire = Buffer.concat(payloads.map((p) => encodeFrame(p)))
-          const d = new FrameDecoder(300)
+          const d = new LengthDelimitedDecoder(300)
           const got: Buffer[] = []
           for (const piece of chop(wire, cuts)) {
             d.push(piece)
@@ -148,7 +148,7 @@ describe('FrameDecoder properties', () => {
           const wire = Buffer.concat(payloads.map((p) => encodeFrame(p)))
           const chunks = chop(wire, cuts)
           const handOver = switchAt % (chunks.length + 1)
-          const d = new FrameDecoder(300)
+          const d = new LengthDelimitedDecoder(300)
           const got: Buffer[] = []
           let current: Buffer[] | null = null
           chunks.forEach((chunk, i) => {
@@ -182,11 +182,27 @@ describe('FrameDecoder properties', () => {
   })
 
   test('after ERR_FRAME_TOO_LARGE every later call, in either mode, throws it again', () => {
-    const d = new FrameDecoder(10)
+    const d = new LengthDelimitedDecoder(10)
     d.push(Buffer.from([0, 0, 0, 11]))
     for (const call of [() => d.next(), () => d.nextPiece(), () => d.next()]) {
-      assert.throws(call, (e: unknown) => e instanceof SecioError && e.code === 'ERR_FRAME_TOO_LARGE')
+      assert.throws(call, (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
     }
     assert.equal(d.state, 'failed')
+  })
+})
+
+describe('options and encoders', () => {
+  test('a max frame length that is not an integer in [0, 2^32-1] is ERR_INVALID_OPTION', () => {
+    for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      assert.throws(() => new LengthDelimitedDecoder(bad), (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION')
+      const d = new LengthDelimitedDecoder(10)
+      assert.throws(() => d.setMaxFrameLength(bad), (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION')
+    }
+  })
+
+  test('encodeFrame, encodeFramePieces and frameHeader write a u32be prefix', () => {
+    assert.equal(encodeFrame(Buffer.from('abc')).toString('hex'), '00000003616263')
+    assert.equal(encodeFramePieces([Buffer.from('ab'), Buffer.from('c')], 3).toString('hex'), '00000003616263')
+    assert.equal(frameHeader(0x01020304).toString('hex'), '01020304')
   })
 })

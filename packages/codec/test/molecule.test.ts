@@ -1,5 +1,6 @@
 // Molecule codec (§6): worked examples, verification rules of the molecule
 // crate, and properties: arbitrary bytes give a value or a MoleculeError, nothing else.
+// secio's own message codecs keep their tests in packages/secio/test/messages.test.ts.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -7,6 +8,10 @@ import {
   array,
   byte,
   bytes,
+  CodecError,
+  isCodecError,
+  readU32LE,
+  writeU32LE,
   dynvec,
   fixvec,
   MoleculeError,
@@ -18,11 +23,24 @@ import {
   uint64,
   union,
   type Codec,
-} from '../src/molecule/index.js'
-import { ExchangeCodec, ProposeCodec, PublicKeyCodec } from '../src/index.js'
-import { hex, toHex } from './helpers.js'
+} from '../src/index.js'
 
-// Schemas other packages will use (protocol select §9, ping §11), written here to prove the codec fits them.
+const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex')
+const toHex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+
+// Schemas other packages use (secio §3.1, protocol select §9, ping §11), written here to prove the codec fits them.
+const PublicKeyCodec = union('PublicKey', [['Secp256k1', bytes('Secp256k1')]])
+const ProposeCodec = table('Propose', [
+  ['rand', bytes('Bytes')],
+  ['pubkey', bytes('Bytes')],
+  ['exchanges', string('String')],
+  ['ciphers', string('String')],
+  ['hashes', string('String')],
+])
+const ExchangeCodec = table('Exchange', [
+  ['epubkey', bytes('Bytes')],
+  ['signature', bytes('Bytes')],
+])
 const StringVec = dynvec('StringVec', string())
 const ProtocolInfo = table('ProtocolInfo', [
   ['name', string()],
@@ -254,6 +272,37 @@ describe('properties', () => {
         assert.deepEqual(ProtocolInfo.decode(ProtocolInfo.encode({ name, supportVersions })), { name, supportVersions })
       }),
       { numRuns: 1000 },
+    )
+  })
+})
+
+describe('error family and byte order', () => {
+  test('MoleculeError is a CodecError with a molecule code; isCodecError narrows on the code', () => {
+    try {
+      uint32.decode(new Uint8Array(3))
+      assert.fail('should throw')
+    } catch (e) {
+      assert.ok(e instanceof CodecError)
+      assert.ok(isCodecError(e, 'ERR_MOLECULE_SIZE'))
+      assert.ok(!isCodecError(e, 'ERR_FRAME_TOO_LARGE'))
+      assert.equal((e as Error).name, 'MoleculeError')
+    }
+    assert.ok(!isCodecError(new Error('x')))
+  })
+
+  test('readU32LE / writeU32LE are little-endian and round-trip every u32', () => {
+    const b = new Uint8Array(6)
+    writeU32LE(b, 1, 0x12345678)
+    assert.equal(toHex(b), '007856341200')
+    assert.equal(readU32LE(b, 1), 0x12345678)
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 0xffffffff }), (v) => {
+        const out = new Uint8Array(4)
+        writeU32LE(out, 0, v)
+        assert.equal(readU32LE(out, 0), v)
+        assert.equal(Buffer.from(out).readUInt32LE(0), v)
+      }),
+      { numRuns: 500 },
     )
   })
 })

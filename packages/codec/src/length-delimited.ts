@@ -1,6 +1,7 @@
 /**
  * Length-delimited frames (§2.1): `u32be length` then that many bytes. The same
- * framing carries the plaintext handshake messages and every encrypted frame (§4.1).
+ * framing carries secio's plaintext handshake messages, every encrypted frame
+ * (§4.1), protocol selection (§9.2) and the messages of a protocol stream (§10.1).
  *
  * A named-state machine fed with chunks of any size:
  *   'header' — collecting the 4 length bytes; the length is checked against
@@ -10,7 +11,7 @@
  *              chunk is returned as a view of it (no copy);
  *   'failed' — a length over the max was seen; every later call throws again.
  */
-import { SecioError } from './errors.js'
+import { CodecError } from './errors.js'
 
 /** Default max frame length: tentacle's 8 MiB (§2.2). */
 export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
@@ -18,13 +19,19 @@ export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
 /** Bytes of the length prefix (§2.1). */
 export const FRAME_HEADER_SIZE = 4
 
-export type FrameDecoderState = 'header' | 'body' | 'failed'
+export type LengthDelimitedDecoderState = 'header' | 'body' | 'failed'
 
 const EMPTY = Buffer.alloc(0)
 
-export class FrameDecoder {
+/**
+ * Decoder of u32be-length-prefixed frames (§2.1), fed with chunks of any size.
+ * Whole-frame mode ({@link LengthDelimitedDecoder.next}) or piece mode
+ * ({@link LengthDelimitedDecoder.nextPiece}); a length over the max is a
+ * {@link CodecError} `ERR_FRAME_TOO_LARGE`, sticky.
+ */
+export class LengthDelimitedDecoder {
   /** The current state (see the module comment). */
-  state: FrameDecoderState = 'header'
+  state: LengthDelimitedDecoderState = 'header'
   /** Largest frame accepted; see {@link setMaxFrameLength}. */
   maxFrameLength: number
 
@@ -74,7 +81,7 @@ export class FrameDecoder {
 
   /**
    * Returns the next complete frame payload, or null when more bytes are needed.
-   * Throws SecioError ERR_FRAME_TOO_LARGE when a header announces more than the max.
+   * Throws CodecError ERR_FRAME_TOO_LARGE when a header announces more than the max.
    */
   next(): Buffer | null {
     if (this.state !== 'body') {
@@ -165,8 +172,8 @@ export class FrameDecoder {
     this.#partsLength = 0
   }
 
-  #tooLarge(length: number): SecioError {
-    return new SecioError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`)
+  #tooLarge(length: number): CodecError {
+    return new CodecError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`)
   }
 
   /**
@@ -250,7 +257,7 @@ export class FrameDecoder {
 
 function checkMaxFrameLength(maxFrameLength: number): number {
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
-    throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
+    throw new CodecError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
   }
   return maxFrameLength
 }
@@ -267,7 +274,7 @@ export function encodeFrame(payload: Uint8Array): Buffer {
   return encodeFramePieces([payload], payload.length)
 }
 
-/** @internal One frame as a single buffer: prefix + the payload's pieces (`length` bytes in all). */
+/** One frame as a single buffer: prefix + the payload's pieces (`length` bytes in all, checked by the caller). */
 export function encodeFramePieces(pieces: readonly Uint8Array[], length: number): Buffer {
   const out = Buffer.allocUnsafe(FRAME_HEADER_SIZE + length)
   out.writeUInt32BE(length, 0)
