@@ -1,0 +1,268 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { fileURLToPath } from 'node:url'
+import type { TestNet } from './backend.js'
+import type { NetSpec, ServiceSpec } from './compose.js'
+import { TestnetError } from './errors.js'
+import { socketStates } from './sockets.js'
+import { fetchNodeStatus, type NodeStatus } from './status.js'
+
+/** Options of the local back end. */
+export interface LocalOptions {
+  /**
+   * The first three octets of the nodes' loopback addresses; node i (0-based,
+   * compose order) gets `${prefix}.${11 + i}`. Default `127.0.0`; tests pick a
+   * random one so runs never collide.
+   */
+  loopbackPrefix?: string
+  /** Services to leave out (e.g. those with a profile); default: every service without a profile. */
+  only?: readonly string[]
+  /** How long a node may take to print its ready line (default 20 s). */
+  readyTimeoutMs?: number
+  /** Keep the logs directory after `down` (default false). */
+  keepLogs?: boolean
+  /** Extra arguments appended to every node's command. */
+  extraArgs?: readonly string[]
+}
+
+interface LocalNode {
+  spec: ServiceSpec
+  host: string
+  args: string[]
+  child?: ChildProcess
+  exited?: Promise<unknown>
+  log: WriteStream
+  logFile: string
+  frozen: boolean
+}
+
+const BIN = fileURLToPath(new URL('../../bin/tentacle.js', import.meta.url))
+
+/**
+ * The test net as processes: each compose service runs `tentacle node` on its
+ * own 127.0.0.x address (Linux routes all of 127.0.0.0/8 to loopback), with
+ * the compose command rewritten for it. No Docker and no root.
+ */
+export class LocalTestNet implements TestNet {
+  readonly backend = 'local' as const
+  readonly spec: NetSpec
+  readonly nodes: readonly string[]
+  readonly logDir: string
+  readonly #byName = new Map<string, LocalNode>()
+  readonly #readyTimeoutMs: number
+  readonly #keepLogs: boolean
+  #closed = false
+
+  constructor(spec: NetSpec, opts: LocalOptions = {}) {
+    this.spec = spec
+    const prefix = opts.loopbackPrefix ?? '127.0.0'
+    if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix)) {
+      throw new TestnetError('ERR_TESTNET_USAGE', `loopback prefix must be 127.X.Y, got ${prefix}`)
+    }
+    const services = spec.services.filter((s) => (opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name)))
+    if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
+    if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
+    const hosts = new Map(services.map((s, i) => [s.name, `${prefix}.${11 + i}`]))
+    this.logDir = mkdtempSync(join(tmpdir(), 'tentacle-testnet-'))
+    for (const s of services) {
+      const host = hosts.get(s.name)!
+      const args = [...rewrite(s, host, hosts), ...(opts.extraArgs ?? [])]
+      const logFile = join(this.logDir, `${s.name}.log`)
+      this.#byName.set(s.name, { spec: s, host, args, log: createWriteStream(logFile), logFile, frozen: false })
+    }
+    this.nodes = services.map((s) => s.name)
+    this.#readyTimeoutMs = opts.readyTimeoutMs ?? 20_000
+    this.#keepLogs = opts.keepLogs ?? false
+  }
+
+  /** The node's loopback address. */
+  host(name: string): string {
+    return this.#node(name).host
+  }
+
+  /** The arguments `tentacle` runs with for `name`. */
+  args(name: string): readonly string[] {
+    return this.#node(name).args
+  }
+
+  /** The node's process id, while it runs. */
+  pid(name: string): number | undefined {
+    return this.#node(name).child?.pid
+  }
+
+  async up(): Promise<void> {
+    // The bootnodes first: the others dial them at start.
+    const order = [...this.#byName.values()].sort((a, b) => Number(b.spec.bootnode) - Number(a.spec.bootnode))
+    const boot = order.filter((n) => n.spec.bootnode)
+    await Promise.all(boot.map((n) => this.#start(n)))
+    await Promise.all(order.filter((n) => !n.spec.bootnode).map((n) => this.#start(n)))
+  }
+
+  async #start(n: LocalNode): Promise<void> {
+    if (this.#closed) throw new TestnetError('ERR_TESTNET_STATE', 'the test net is down')
+    if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
+    const child = spawn(process.execPath, [BIN, ...n.args], {
+      env: { ...process.env, ...n.spec.environment },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    n.child = child
+    n.frozen = false
+    n.exited = once(child, 'exit').catch(() => undefined)
+    void n.exited.then(() => {
+      if (n.child === child) n.child = undefined
+    })
+    child.stderr!.pipe(n.log, { end: false })
+    const lines = createInterface({ input: child.stdout! })
+    const ready = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${n.logFile})`))
+      }, this.#readyTimeoutMs)
+      lines.on('line', (line) => {
+        n.log.write(line + '\n')
+        if (line.startsWith('{') && line.includes('"ready"')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(n.logFile)}`))
+      })
+    })
+    try {
+      await ready
+    } catch (err) {
+      child.kill('SIGKILL')
+      throw err
+    }
+  }
+
+  async down(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    const running = [...this.#byName.values()].filter((n) => n.child !== undefined)
+    for (const n of running) {
+      // A frozen process cannot act on SIGTERM: wake it first.
+      if (n.frozen) n.child!.kill('SIGCONT')
+      n.child!.kill('SIGTERM')
+    }
+    const grace = new Promise<'late'>((r) => setTimeout(r, 8000, 'late').unref())
+    const late = await Promise.race([Promise.all(running.map((n) => n.exited)).then(() => 'ok' as const), grace])
+    if (late === 'late') for (const n of running) n.child?.kill('SIGKILL')
+    await Promise.all(running.map((n) => n.exited))
+    await Promise.all([...this.#byName.values()].map((n) => new Promise<void>((r) => n.log.end(r))))
+    if (!this.#keepLogs) rmSync(this.logDir, { recursive: true, force: true })
+  }
+
+  async status(names: readonly string[] = this.nodes): Promise<NodeStatus[]> {
+    let tcp = ''
+    try {
+      tcp = (await readFile('/proc/net/tcp', 'utf8')) + (await readFile('/proc/net/tcp6', 'utf8').catch(() => ''))
+    } catch {
+      // not Linux: no socket counts
+    }
+    return Promise.all(
+      names.map(async (name) => {
+        const n = this.#node(name)
+        if (n.child === undefined) return { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
+        const st = await fetchNodeStatus(name, `http://${n.host}:${n.spec.metricsPort}`)
+        if (n.frozen) st.error = 'frozen'
+        if (tcp !== '') st.closeWait = socketStates(tcp, n.spec.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
+        return st
+      }),
+    )
+  }
+
+  async kill(name: string): Promise<void> {
+    const n = this.#node(name)
+    if (n.child === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+    n.child.kill('SIGKILL')
+    await n.exited
+  }
+
+  async restart(name: string): Promise<void> {
+    const n = this.#node(name)
+    if (n.child !== undefined) await this.kill(name)
+    await this.#start(n)
+  }
+
+  async freeze(name: string): Promise<void> {
+    const n = this.#running(name)
+    n.child!.kill('SIGSTOP')
+    n.frozen = true
+  }
+
+  async thaw(name: string): Promise<void> {
+    const n = this.#running(name)
+    n.child!.kill('SIGCONT')
+    n.frozen = false
+  }
+
+  cut(): Promise<void> {
+    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'cut needs the docker back end (the local nodes share the loopback interface)'))
+  }
+
+  heal(): Promise<void> {
+    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'heal needs the docker back end'))
+  }
+
+  slow(): Promise<void> {
+    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'slow needs the docker back end (tc on a container interface)'))
+  }
+
+  unslow(): Promise<void> {
+    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'unslow needs the docker back end'))
+  }
+
+  async p2pAddress(name: string): Promise<string> {
+    const n = this.#node(name)
+    return `/ip4/${n.host}/tcp/${n.spec.p2pPort}`
+  }
+
+  async socketStates(name: string): Promise<Map<string, number>> {
+    const n = this.#node(name)
+    const tcp = (await readFile('/proc/net/tcp', 'utf8')) + (await readFile('/proc/net/tcp6', 'utf8').catch(() => ''))
+    return socketStates(tcp, n.spec.p2pPort, n.host)
+  }
+
+  async logs(name: string): Promise<string> {
+    return readFile(this.#node(name).logFile, 'utf8').catch(() => '')
+  }
+
+  #node(name: string): LocalNode {
+    const n = this.#byName.get(name)
+    if (n === undefined) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
+    return n
+  }
+
+  #running(name: string): LocalNode {
+    const n = this.#node(name)
+    if (n.child === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+    return n
+  }
+}
+
+/** The compose command with container-only names replaced by the node's loopback world. */
+function rewrite(s: ServiceSpec, host: string, hosts: ReadonlyMap<string, string>): string[] {
+  return s.command.map((a) => {
+    let out = a.replace(/\/ip4\/0\.0\.0\.0\//g, `/ip4/${host}/`).replace(/^0\.0\.0\.0:/, `${host}:`)
+    out = out.replace(/\/dns4\/([^/]+)\//g, (m, svc: string) => (hosts.has(svc) ? `/ip4/${hosts.get(svc)}/` : m))
+    for (const [target, hostPath] of s.mounts) {
+      if (out === target || out.startsWith(target + '/')) out = hostPath + out.slice(target.length)
+    }
+    return out
+  })
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ')
+  } catch {
+    return '(no log)'
+  }
+}
