@@ -462,7 +462,7 @@ export class Stream {
   }
 
   private remoteFin(): void {
-    // A FIN after the receive side is already closed is ignored (see spec-corrections: in
+    // A FIN after the receive side is already closed is ignored (see §8.3: in
     // tokio-yamux 0.3.20 such a FIN is never processed because the stream stops reading frames).
     if (this.recvState !== 'open') return
     this.recvState = 'closed'
