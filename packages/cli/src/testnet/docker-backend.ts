@@ -167,6 +167,11 @@ export class DockerTestNet implements TestNet {
           base = `http://${ip}:${s.metricsPort}`
         }
         const st = await fetchNodeStatus(name, base)
+        if (st.address?.includes('/0.0.0.0/') === true) {
+          // Bound to every interface: show the address the other nodes reach it on.
+          const ip = (await this.addresses(name).catch(() => new Map<string, string>())).get(this.networkName())
+          if (ip !== undefined) st.address = st.address.replace('/0.0.0.0/', `/${ip}/`)
+        }
         try {
           st.closeWait = (await this.socketStates(name)).get('CLOSE_WAIT') ?? 0
         } catch {

@@ -36,8 +36,7 @@ interface LocalNode {
   args: string[]
   child?: ChildProcess
   exited?: Promise<unknown>
-  log: WriteStream
-  logFile: string
+  log?: WriteStream
   frozen: boolean
 }
 
@@ -52,7 +51,7 @@ export class LocalTestNet implements TestNet {
   readonly backend = 'local' as const
   readonly spec: NetSpec
   readonly nodes: readonly string[]
-  readonly logDir: string
+  #logDir: string | undefined
   readonly #byName = new Map<string, LocalNode>()
   readonly #readyTimeoutMs: number
   readonly #keepLogs: boolean
@@ -68,16 +67,24 @@ export class LocalTestNet implements TestNet {
     if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
     if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
     const hosts = new Map(services.map((s, i) => [s.name, `${prefix}.${11 + i}`]))
-    this.logDir = mkdtempSync(join(tmpdir(), 'tentacle-testnet-'))
     for (const s of services) {
       const host = hosts.get(s.name)!
       const args = [...rewrite(s, host, hosts), ...(opts.extraArgs ?? [])]
-      const logFile = join(this.logDir, `${s.name}.log`)
-      this.#byName.set(s.name, { spec: s, host, args, log: createWriteStream(logFile), logFile, frozen: false })
+      this.#byName.set(s.name, { spec: s, host, args, frozen: false })
     }
     this.nodes = services.map((s) => s.name)
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 20_000
     this.#keepLogs = opts.keepLogs ?? false
+  }
+
+  /** Where the nodes' logs go (a temp dir made by `up`, removed by `down` unless keepLogs). */
+  get logDir(): string {
+    this.#logDir ??= mkdtempSync(join(tmpdir(), 'tentacle-testnet-'))
+    return this.#logDir
+  }
+
+  #logFile(n: LocalNode): string {
+    return join(this.logDir, `${n.spec.name}.log`)
   }
 
   /** The node's loopback address. */
@@ -106,6 +113,7 @@ export class LocalTestNet implements TestNet {
   async #start(n: LocalNode): Promise<void> {
     if (this.#closed) throw new TestnetError('ERR_TESTNET_STATE', 'the test net is down')
     if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
+    const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
     const child = spawn(process.execPath, [BIN, ...n.args], {
       env: { ...process.env, ...n.spec.environment },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -116,14 +124,14 @@ export class LocalTestNet implements TestNet {
     void n.exited.then(() => {
       if (n.child === child) n.child = undefined
     })
-    child.stderr!.pipe(n.log, { end: false })
+    child.stderr!.pipe(log, { end: false })
     const lines = createInterface({ input: child.stdout! })
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${n.logFile})`))
+        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${this.#logFile(n)})`))
       }, this.#readyTimeoutMs)
       lines.on('line', (line) => {
-        n.log.write(line + '\n')
+        log.write(line + '\n')
         if (line.startsWith('{') && line.includes('"ready"')) {
           clearTimeout(timer)
           resolve()
@@ -131,7 +139,7 @@ export class LocalTestNet implements TestNet {
       })
       child.once('exit', (code, signal) => {
         clearTimeout(timer)
-        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(n.logFile)}`))
+        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(this.#logFile(n))}`))
       })
     })
     try {
@@ -155,8 +163,8 @@ export class LocalTestNet implements TestNet {
     const late = await Promise.race([Promise.all(running.map((n) => n.exited)).then(() => 'ok' as const), grace])
     if (late === 'late') for (const n of running) n.child?.kill('SIGKILL')
     await Promise.all(running.map((n) => n.exited))
-    await Promise.all([...this.#byName.values()].map((n) => new Promise<void>((r) => n.log.end(r))))
-    if (!this.#keepLogs) rmSync(this.logDir, { recursive: true, force: true })
+    await Promise.all([...this.#byName.values()].map((n) => new Promise<void>((r) => (n.log === undefined ? r() : n.log.end(r)))))
+    if (!this.#keepLogs && this.#logDir !== undefined) rmSync(this.#logDir, { recursive: true, force: true })
   }
 
   async status(names: readonly string[] = this.nodes): Promise<NodeStatus[]> {
@@ -231,7 +239,7 @@ export class LocalTestNet implements TestNet {
   }
 
   async logs(name: string): Promise<string> {
-    return readFile(this.#node(name).logFile, 'utf8').catch(() => '')
+    return this.#logDir === undefined ? '' : readFile(this.#logFile(this.#node(name)), 'utf8').catch(() => '')
   }
 
   #node(name: string): LocalNode {
