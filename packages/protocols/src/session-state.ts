@@ -1,0 +1,49 @@
+import type { SessionInfo } from '@tentacle-ts/tentacle'
+import type { IdentifyInfo, PeerDropReason } from './types.js'
+
+/** A bounded set of addresses known to a session's peer (CKB: a stable bloom filter of 5000 buckets). */
+export class KnownAddresses {
+  readonly #set = new Set<string>()
+  constructor(private readonly max = 5000) {}
+  add(address: string): void {
+    if (this.#set.has(address)) return
+    if (this.#set.size >= this.max) this.#set.delete(this.#set.values().next().value as string)
+    this.#set.add(address)
+  }
+  has(address: string): boolean {
+    return this.#set.has(address)
+  }
+}
+
+/** Discovery's per-session state (CKB `SessionState`). */
+export interface DiscoveryState {
+  /** The peer's address: `init` (inbound, port unknown) or `listen` (announceable). */
+  remote: { kind: 'init' | 'listen'; address: string }
+  known: KnownAddresses
+  /** Addresses (with flags) waiting for the next announce tick (at most 10). */
+  announce: Array<[address: string, flags: bigint]>
+  lastAnnounceAt: number | undefined
+  receivedGetNodes: boolean
+  receivedNodes: boolean
+}
+
+/** Everything this package keeps about one session; dropped when the session closes. */
+export interface SessionState {
+  info: SessionInfo
+  address: string
+  connectedAt: number
+  lastSeenAt: number
+  /** Opened as a feeler: only identify, then feeler, then closed. */
+  feeler: boolean
+  identified: IdentifyInfo | undefined
+  /** Identify bookkeeping while the protocol is open. */
+  identify: { openedAt: number; received: boolean; timeoutReported: boolean } | undefined
+  /** Ping bookkeeping while the protocol is open (CKB `PingStatus`). */
+  ping: { processing: boolean; sentAt: number; sentAtHr: number; nonce: number; timeoutReported: boolean } | undefined
+  pingRttMs: number | undefined
+  discovery: DiscoveryState | undefined
+  /** The address the peer sees us at (identify), with our /p2p/. */
+  observedAddr: string | undefined
+  /** Why we are closing it, once we decided to. */
+  dropReason: PeerDropReason | undefined
+}
