@@ -18,10 +18,9 @@ export class ServiceMetrics {
   readonly acceptErrors: Counter<'code'>
   readonly rejected: Counter<'reason'>
   readonly handshakes: Counter<'direction' | 'outcome' | 'phase'>
-  readonly bytes: Counter<'direction'>
-  /** `bytes` for one direction, bound once: counted on every message. */
-  readonly bytesIn: { inc(n: number): void }
-  readonly bytesOut: { inc(n: number): void }
+  readonly bytes: Counter<'direction' | 'protocol'>
+  /** `bytes` bound per protocol and direction once: counted on every message. */
+  private readonly bytesBound = new Map<number, { in: { inc(n: number): void }; out: { inc(n: number): void } }>()
   readonly sessionsTotal: Counter<'direction'>
   private readonly loopDelay: IntervalHistogram
 
@@ -83,12 +82,10 @@ export class ServiceMetrics {
     })
     this.bytes = new Counter({
       name: `${prefix}message_bytes_total`,
-      help: 'Protocol message bytes',
-      labelNames: ['direction'],
+      help: 'Protocol message bytes, by direction and protocol name',
+      labelNames: ['direction', 'protocol'],
       registers,
     })
-    this.bytesIn = this.bytes.labels({ direction: 'in' })
-    this.bytesOut = this.bytes.labels({ direction: 'out' })
     liveGauge('sessions_open', 'Sessions open now', () => source.sessionCount())
     liveGauge('handshakes_in_progress', 'Connections in the upgrade now', () => source.handshakingCount())
     liveGauge('streams_open', 'yamux streams open now, all sessions', () => source.streamCount())
@@ -105,6 +102,17 @@ export class ServiceMetrics {
         loop.reset()
       },
     })
+  }
+
+  /** Counts one message of `n` bytes on protocol `id` (its wire name is the label: one series per registered protocol). */
+  countBytes(dir: 'in' | 'out', n: number, id: number, names: { get(id: number): { name: string } | undefined }): void {
+    let b = this.bytesBound.get(id)
+    if (b === undefined) {
+      const protocol = names.get(id)?.name ?? String(id)
+      b = { in: this.bytes.labels({ direction: 'in', protocol }), out: this.bytes.labels({ direction: 'out', protocol }) }
+      this.bytesBound.set(id, b)
+    }
+    b[dir].inc(n)
   }
 
   /** Prometheus text exposition of every metric. */

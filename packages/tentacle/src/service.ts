@@ -528,8 +528,8 @@ export class Service implements ServiceControl, SessionHost {
     this.emitEvent({ type: 'session-close', session: session.info })
   }
 
-  countBytes(dir: 'in' | 'out', n: number): void {
-    ;(dir === 'in' ? this.metrics.bytesIn : this.metrics.bytesOut).inc(n)
+  countBytes(dir: 'in' | 'out', n: number, proto: ProtocolId): void {
+    this.metrics.countBytes(dir, n, proto, this.registry)
   }
 
   // ------------------------------------------------------------ helpers

@@ -39,7 +39,7 @@ export interface SessionHost {
   /** The session is over and every `disconnected` call has run; emit session-close and forget it. */
   sessionEnded(session: TentacleSession): void
   /** Byte counters. */
-  countBytes(dir: 'in' | 'out', n: number): void
+  countBytes(dir: 'in' | 'out', n: number, proto: ProtocolId): void
 }
 
 interface OpenProtocol {
@@ -146,7 +146,7 @@ export class TentacleSession implements ProtocolStreamHost {
   send(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
     const p = this.open.get(proto)
     if (p === undefined) return // §12.3: dropped silently when not open
-    if (p.ps.send(data, opts?.priority === 'high')) this.host.countBytes('out', data.length)
+    if (p.ps.send(data, opts?.priority === 'high')) this.host.countBytes('out', data.length, proto)
   }
 
   /** send() that settles when the message was handed to yamux (true) or dropped (false). */
@@ -154,7 +154,7 @@ export class TentacleSession implements ProtocolStreamHost {
     const p = this.open.get(proto)
     if (p === undefined) return Promise.resolve(false)
     return new Promise((resolve) => {
-      if (p.ps.send(data, opts?.priority === 'high', resolve)) this.host.countBytes('out', data.length)
+      if (p.ps.send(data, opts?.priority === 'high', resolve)) this.host.countBytes('out', data.length, proto)
       else resolve(false)
     })
   }
@@ -228,7 +228,7 @@ export class TentacleSession implements ProtocolStreamHost {
   deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void {
     const p = this.open.get(ps.protoId)
     if (p?.ps !== ps) return done()
-    this.host.countBytes('in', data.length)
+    this.host.countBytes('in', data.length, ps.protoId)
     const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
     if (h?.received === undefined) return done()
     p.queue.push(() => h.received?.(p.ctx, data), done)

@@ -1,0 +1,45 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import { Service } from '../src/service.js'
+import type { ProtocolSessionContext } from '../src/types.js'
+
+test('metrics: message bytes are counted by direction and protocol name', async () => {
+  let delivered!: () => void
+  const got = new Promise<void>((r) => (delivered = r))
+  let seen = 0
+  const server = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [
+      { id: 1, name: '/test/alpha', handler: { received: (ctx: ProtocolSessionContext, d) => (seen += d.length) === 100 + 7 && delivered() } },
+      { id: 2, name: '/test/beta', handler: { received: (ctx: ProtocolSessionContext, d) => (seen += d.length) === 100 + 7 && delivered() } },
+    ],
+  })
+  let opened = 0
+  let bothOpen!: () => void
+  const ready = new Promise<void>((r) => (bothOpen = r))
+  const client = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [
+      { id: 1, name: '/test/alpha', handler: { connected: () => ++opened === 2 && bothOpen() } },
+      { id: 2, name: '/test/beta', handler: { connected: () => ++opened === 2 && bothOpen() } },
+    ],
+  })
+  try {
+    const addr = await server.listen('/ip4/127.0.0.1/tcp/0')
+    const session = await client.dial(addr)
+    await ready
+    client.send(session.id, 1, new Uint8Array(100))
+    client.send(session.id, 2, new Uint8Array(7))
+    await got
+    const out = await client.metrics.text()
+    assert.match(out, /^tentacle_message_bytes_total\{direction="out",protocol="\/test\/alpha"\} 100$/m)
+    assert.match(out, /^tentacle_message_bytes_total\{direction="out",protocol="\/test\/beta"\} 7$/m)
+    const inn = await server.metrics.text()
+    assert.match(inn, /^tentacle_message_bytes_total\{direction="in",protocol="\/test\/alpha"\} 100$/m)
+    assert.match(inn, /^tentacle_message_bytes_total\{direction="in",protocol="\/test\/beta"\} 7$/m)
+  } finally {
+    await client.close()
+    await server.close()
+  }
+})
