@@ -1,7 +1,7 @@
 import type { ServiceControl, SessionId, SessionInfo } from '@tentacle-ts/tentacle'
 import type { AddressBook } from './address-book.js'
 import type { SessionState } from './session-state.js'
-import type { MisbehaviourKind, MisbehaviourVerdict, NetworkProtocolsEvents, ResolvedNetworkOptions } from './types.js'
+import type { MisbehaviourKind, MisbehaviourVerdict, NetworkProtocolsEvents, PeerDropReason, ResolvedNetworkOptions } from './types.js'
 
 /** What a misbehaving peer's report says about CKB's reaction. */
 export interface MisbehaviourInput {
@@ -29,9 +29,12 @@ export interface Core {
   session(info: SessionInfo): SessionState
   /** The state of a session id, if known. */
   sessionById(id: SessionId): SessionState | undefined
+  /** Sessions not dropped. */
   sessions(): Iterable<SessionState>
   /** Reports misbehaviour; applies the verdict (disconnect or ban) and returns it. */
   misbehave(control: ServiceControl, state: SessionState, input: MisbehaviourInput): MisbehaviourVerdict
+  /** Marks the peer dropped (once): out of peers(), `peer-dropped` emitted. */
+  drop(state: SessionState, reason: PeerDropReason): void
   /** CKB `disconnect_with_message`. */
   disconnectVia(control: ServiceControl, sessionId: SessionId, message: string): void
   /** True when the address may travel through discovery (CKB `is_valid_addr`: reachable, or any with allowLocalAddresses). */

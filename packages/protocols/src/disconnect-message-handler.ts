@@ -23,7 +23,7 @@ export function disconnectMessageHandler(core: Core): ServiceProtocolHandler {
         return
       }
       core.emit('disconnect-message', { sessionId: s.info.id, peerId: s.info.remotePeerId, message })
-      s.dropReason ??= 'disconnect-message'
+      core.drop(s, 'disconnect-message')
       ctx.control.disconnect(s.info.id)
     },
   }

@@ -11,6 +11,7 @@
  * to 3 random sessions once per announce interval (24 h).
  */
 import type { ProtocolContext, ProtocolSessionContext, ServiceProtocolHandler } from '@tentacle-ts/tentacle'
+import { addressPeerId } from './address-book.js'
 import { socketOf, withTcpPort } from './address-filter.js'
 import type { Core } from './core.js'
 import { Flags } from './flags.js'
@@ -58,7 +59,8 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
 
   const addAddresses = (s: SessionState, addrs: Array<[string, bigint]>): void => {
     const added: string[] = []
-    for (const [a, flags] of addrs) if (core.isValidAddr(a) && core.book.add(a, flags)) added.push(a)
+    const self = core.localPeerId()
+    for (const [a, flags] of addrs) if (core.isValidAddr(a) && addressPeerId(a) !== self && core.book.add(a, flags)) added.push(a)
     if (added.length > 0) core.emit('discovered', { sessionId: s.info.id, addresses: added })
   }
 

@@ -16,7 +16,7 @@ export function feelerHandler(core: Core): ServiceProtocolHandler {
         core.book.addOutbound(s.address, s.identified?.flags ?? Flags.COMPATIBILITY)
         core.emit('feeler', { sessionId: s.info.id, peerId: s.info.remotePeerId, address: s.address })
       }
-      s.dropReason ??= 'feeler'
+      core.drop(s, 'feeler')
       core.disconnectVia(ctx.control, s.info.id, 'feeler connection')
     },
   }

@@ -12,6 +12,7 @@
  * received within the timeout (8 s, checked every second) is misbehaviour.
  */
 import type { ProtocolContext, ProtocolSessionContext, ServiceProtocolHandler } from '@tentacle-ts/tentacle'
+import { addressPeerId } from './address-book.js'
 import { isGlobalListenAddr, withPeer } from './address-filter.js'
 import type { Core } from './core.js'
 import { requiredFlagsFilter } from './flags.js'
@@ -114,7 +115,8 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
       if (core.misbehave(ctx.control, s, { kind: 'too-many-addresses', protocol: name, detail, ckbVerdict: 'disconnect' }) !== 'continue') return
     } else {
       info.listenAddrs = msg.listenAddrs.filter(isGlobalListenAddr)
-      const added = info.listenAddrs.filter((a) => core.book.add(a, flags))
+      const self = core.localPeerId()
+      const added = info.listenAddrs.filter((a) => addressPeerId(a) !== self && core.book.add(a, flags))
       if (added.length > 0) core.emit('discovered', { sessionId: s.info.id, addresses: added })
     }
 

@@ -26,6 +26,7 @@ import type {
   NetworkProtocols,
   NetworkProtocolsEvents,
   NetworkProtocolsOptions,
+  PeerDropReason,
   PeerInfo,
   ProtocolIds,
   ResolvedNetworkOptions,
@@ -206,8 +207,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     return this.#sessions.get(id)
   }
 
-  sessions(): Iterable<SessionState> {
-    return this.#sessions.values()
+  *sessions(): Iterable<SessionState> {
+    for (const s of this.#sessions.values()) if (s.dropReason === undefined) yield s
   }
 
   misbehave(control: ServiceControl, s: SessionState, input: MisbehaviourInput): MisbehaviourVerdict {
@@ -230,7 +231,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     }
     if (verdict !== 'continue' && verdict !== 'disconnect' && verdict !== 'ban') verdict = input.ckbVerdict
     this.#metrics?.misbehaviour.inc({ kind: input.kind, verdict })
-    if (verdict !== 'continue') s.dropReason ??= input.kind
+    this.emit('misbehaviour', { report, verdict })
+    if (verdict !== 'continue') this.drop(s, input.kind)
     if (verdict === 'ban') {
       const ms = input.banMs ?? PROTOCOL_ERROR_BAN_MS
       this.#banSession(control, s, ms, input.message ?? `${input.kind}: ${input.detail}`)
@@ -238,8 +240,13 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
       if (input.message !== undefined) this.disconnectVia(control, s.info.id, input.message)
       else control.disconnect(s.info.id)
     }
-    this.emit('misbehaviour', { report, verdict })
     return verdict
+  }
+
+  drop(s: SessionState, reason: PeerDropReason): void {
+    if (s.dropReason !== undefined) return
+    s.dropReason = reason
+    this.emit('peer-dropped', { sessionId: s.info.id, peerId: s.info.remotePeerId, address: s.address, reason })
   }
 
   disconnectVia(control: ServiceControl, sessionId: SessionId, message: string): void {
@@ -283,7 +290,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     if (control === undefined) return
     for (const s of this.#sessions.values()) {
       if (addressIp(s.address) === ip) {
-        s.dropReason ??= 'banned'
+        this.drop(s, 'banned')
         this.disconnectVia(control, s.info.id, `Ban for ${Math.round(ms / 1000)} seconds, reason: ${reason}`)
       }
     }
@@ -296,12 +303,14 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   // ------------------------------------------------------------ peers
 
   peers(): PeerInfo[] {
-    return [...this.#sessions.values()].map(peerInfo)
+    const out: PeerInfo[] = []
+    for (const s of this.#sessions.values()) if (s.dropReason === undefined) out.push(peerInfo(s))
+    return out
   }
 
   peer(sessionId: SessionId): PeerInfo | undefined {
     const s = this.#sessions.get(sessionId)
-    return s === undefined ? undefined : peerInfo(s)
+    return s === undefined || s.dropReason !== undefined ? undefined : peerInfo(s)
   }
 
   // ------------------------------------------------------------ service
@@ -327,7 +336,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
         if (peerId !== undefined) this.#dialing.delete(peerId)
         // CKB `accept_peer`: a session from a banned IP is refused.
         if (this.book.isBanned(s.address)) {
-          s.dropReason = 'banned'
+          this.drop(s, 'banned')
           this.disconnectVia(control, s.info.id, 'reject peer connection')
         }
         break
@@ -337,9 +346,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
         this.#sessions.delete(ev.session.id)
         const peerId = ev.session.remotePeerId
         if (peerId !== undefined && s?.feeler) this.#feelers.delete(peerId)
-        if (s !== undefined) {
-          this.emit('peer-dropped', { sessionId: s.info.id, peerId, address: s.address, reason: s.dropReason ?? 'closed' })
-        }
+        if (s !== undefined) this.drop(s, 'closed')
         break
       }
       case 'listen-started':
@@ -370,7 +377,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   attach(service: Service): void {
     if (this.#service !== undefined) throw new ProtocolsError('ERR_INVALID_OPTION', 'attach() was called already')
     this.#service = service
-    this.#metrics = new ProtocolsMetrics(service.metrics.registry, () => this.#sessions.values(), () => this.book.size)
+    this.#metrics = new ProtocolsMetrics(service.metrics.registry, () => this.sessions(), () => this.book.size)
     service.setServiceNotify(this.opts.ids.identify, this.opts.outboundIntervalMs, OUTBOUND_TOKEN)
     // CKB `NetworkService::start`: dial max(maxOutbound / 2, 1) from the address book, topped up with bootnodes.
     const want = Math.max(this.opts.maxOutbound >> 1, 1)

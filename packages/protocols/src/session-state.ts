@@ -44,6 +44,6 @@ export interface SessionState {
   discovery: DiscoveryState | undefined
   /** The address the peer sees us at (identify), with our /p2p/. */
   observedAddr: string | undefined
-  /** Why we are closing it, once we decided to. */
+  /** Why we dropped it (set once, when we decided to close it or it closed). */
   dropReason: PeerDropReason | undefined
 }

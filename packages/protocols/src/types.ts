@@ -122,7 +122,7 @@ export interface NetworkProtocolsEvents {
   misbehaviour: [{ report: MisbehaviourReport; verdict: MisbehaviourVerdict }]
   /** Addresses newly added to the address book (from discovery or identify). */
   discovered: [{ sessionId: SessionId; addresses: string[] }]
-  /** A peer's session closed; `reason` says why when we closed it. */
+  /** A peer left peers(): when we decided to close it (misbehaviour, feeler done, ban, its disconnect message) or, failing that, when its session closed (`'closed'`). Once per session. */
   'peer-dropped': [{ sessionId: SessionId; peerId: string | undefined; address: string; reason: PeerDropReason }]
   /** The peer sent a disconnect message (CKB's `/ckb/disconnectmsg`). */
   'disconnect-message': [{ sessionId: SessionId; peerId: string | undefined; message: string }]
