@@ -4,6 +4,8 @@
 #   secio-peer, yamux-peer, tentacle-peer   Rust, crates.io (test/interop/rust)
 #   tentacle-simple                         tentacle's examples/simple.rs, from the registry copy
 #   go-yamux-peer                           Go, module proxy (test/interop/go)
+#   ckb-network-peer                        Rust, crates.io ckb-network (test/interop/ckb-network,
+#                                           its own Cargo.lock and target dir)
 # Idempotent: cargo's and go's own caches decide what to rebuild, so a second
 # run takes seconds. Build output stays outside the clone.
 set -euo pipefail
@@ -72,5 +74,17 @@ echo "test/interop/build.sh: tentacle-simple ready ($(( $(date +%s) - step )) s)
 echo "test/interop/build.sh: go build" >&2
 (cd "$here/go" && GOFLAGS=-mod=readonly go build -trimpath -o "$cache/go-yamux-peer.out" ./cmd/go-yamux-peer)
 install_bin "$cache/go-yamux-peer.out" go-yamux-peer
+
+# ckb-network-peer: CKB's network layer (crates.io ckb-network), a separate
+# Cargo project with its own lock (ckb-network needs other versions than the
+# drivers above) and its own target dir. ckb-network turns on tentacle's
+# openssl-vendored feature; OPENSSL_NO_VENDOR=1 makes openssl-sys link the
+# system OpenSSL (libssl-dev, needed above anyway) instead of compiling
+# OpenSSL from source.
+step=$(date +%s)
+echo "test/interop/build.sh: cargo build ckb-network-peer (target dir $cache/ckb-network-target)" >&2
+(cd "$here/ckb-network" && OPENSSL_NO_VENDOR=1 CARGO_TARGET_DIR="$cache/ckb-network-target" cargo build --release --locked)
+install_bin "$cache/ckb-network-target/release/ckb-network-peer" ckb-network-peer
+echo "test/interop/build.sh: ckb-network-peer ready ($(( $(date +%s) - step )) s)" >&2
 
 echo "test/interop/build.sh: drivers ready in $bin ($(( $(date +%s) - start )) s)" >&2
