@@ -78,6 +78,7 @@ export async function killAndRestart(net: TestNet, name: string): Promise<{ drop
 }
 
 export interface FreezeResult {
+  frozenMs: number
   droppedMs: number
   handshakeError: TentacleError
   doctor: { findings: { id: string; title: string }[] } | undefined
@@ -104,7 +105,7 @@ export interface DoctorCheck {
   expect: readonly string[]
 }
 
-export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?: DoctorCheck } = {}): Promise<FreezeResult> {
+export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?: DoctorCheck; holdMs?: number } = {}): Promise<FreezeResult> {
   const rows = await expectMesh(net)
   const id = peerIdOf(rows, name)
   const others = net.nodes.filter((n) => n !== name)
@@ -146,8 +147,12 @@ export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?:
     }
     // The peers that gave up: their sockets wait, closed, in the node's queue.
     for (const s of flood) s.destroy()
+    // The rest of the freeze, when asked for a longer one (the fault's length is what is tested).
+    const rest = t0 + (opts.holdMs ?? 0) - Date.now()
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest))
 
     const t1 = Date.now()
+    const frozenMs = t1 - t0
     await net.thaw(name)
     await probe.dial(`${addr}/p2p/${id}`)
     const servesAfterMs = Date.now() - t1
@@ -163,10 +168,55 @@ export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?:
     assert.equal(closeWait, 0, `${closeWait} sockets in CLOSE_WAIT 2 s after resuming`)
     const t2 = Date.now()
     await expectMesh(net)
-    return { droppedMs, handshakeError, doctor, servesAfterMs, closeWait, backMs: Date.now() - t2 }
+    return { frozenMs, droppedMs, handshakeError, doctor, servesAfterMs, closeWait, backMs: Date.now() - t2 }
   } finally {
     for (const s of flood) s.destroy()
     await probe.close()
+  }
+}
+
+/**
+ * A partition: `group` is cut off the net's network. Both sides drop each other by ping
+ * timeout (the rest keeps its own full mesh); healed, the whole mesh is back within 30 s.
+ */
+export async function partitionAndHeal(net: TestNet, group: readonly string[]): Promise<{ splitMs: number; healMs: number }> {
+  const rows = await expectMesh(net)
+  const ids = group.map((n) => peerIdOf(rows, n))
+  const rest = net.nodes.filter((n) => !group.includes(n))
+  const bound = commandMs(net, rest[0], '--ping-timeout') + commandMs(net, rest[0], '--ping-interval') + 5_000
+  const t0 = Date.now()
+  for (const n of group) await net.cut(n)
+  try {
+    await waitForStatus(net, (r) => isFullMesh(r, rest) && r.every((x) => !x.peers.some((p) => ids.includes(p))), 'the rest drops the cut nodes', {
+      names: rest,
+      timeoutMs: bound,
+    })
+    // The cut nodes reach nobody: each has dropped every peer.
+    await waitForStatus(net, (r) => r.every((x) => x.up && x.peers.length === 0), 'the cut nodes drop everyone', { names: group, timeoutMs: bound })
+  } finally {
+    for (const n of group) await net.heal(n)
+  }
+  const splitMs = Date.now() - t0
+  const t1 = Date.now()
+  await expectMesh(net)
+  return { splitMs, healMs: Date.now() - t1 }
+}
+
+/**
+ * Slowed links (a token-bucket filter on `slowed`): a node restarted into them still joins
+ * the full mesh within 30 s.
+ */
+export async function slowedConverges(net: TestNet, slowed: readonly string[], restart: string, rateKbit = 128): Promise<{ backMs: number }> {
+  await expectMesh(net)
+  for (const n of slowed) await net.slow(n, { rateKbit })
+  try {
+    await net.kill(restart)
+    const t0 = Date.now()
+    await net.restart(restart)
+    await expectMesh(net)
+    return { backMs: Date.now() - t0 }
+  } finally {
+    for (const n of slowed) await net.unslow(n)
   }
 }
 

@@ -5,7 +5,7 @@ import type { SlowOptions, TestNet } from './backend.js'
 import type { NetSpec, ServiceSpec } from './compose.js'
 import { TestnetError } from './errors.js'
 import { socketStates } from './sockets.js'
-import { fetchNodeStatus, type NodeStatus } from './status.js'
+import { fetchNodeStatus, statusFrom, type NodeStatus } from './status.js'
 
 const execFileP = promisify(execFile)
 
@@ -137,10 +137,18 @@ export class DockerTestNet implements TestNet {
     }
   }
 
-  async #pid(name: string): Promise<number> {
+  /** The host pid of the node's main process (its container's init, with `init: true`). */
+  async pid(name: string): Promise<number> {
     const pid = Number((await this.#docker(['inspect', '-f', '{{.State.Pid}}', this.#id(name)])).trim())
     if (!(pid > 0)) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
     return pid
+  }
+
+  /** The host pid of the `tentacle node` process itself (the child of docker-init with `init: true`). */
+  async nodePid(name: string): Promise<number> {
+    const pid = await this.pid(name)
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)
+    return children.length > 0 ? Number(children[0]) : pid
   }
 
   /** The container's IPv4 addresses, by network name. */
@@ -166,7 +174,8 @@ export class DockerTestNet implements TestNet {
           if (ip === undefined) return { name, up: false, error: 'no address', peers: [], sessions: 0, handshakeFailures: {} }
           base = `http://${ip}:${s.metricsPort}`
         }
-        const st = await fetchNodeStatus(name, base)
+        let st = await fetchNodeStatus(name, base)
+        if (!st.up && (await this.#running(name))) st = await this.#statusInside(name, s.metricsPort, st)
         if (st.address?.includes('/0.0.0.0/') === true) {
           // Bound to every interface: show the address the other nodes reach it on.
           const ip = (await this.addresses(name).catch(() => new Map<string, string>())).get(this.networkName())
@@ -180,6 +189,29 @@ export class DockerTestNet implements TestNet {
         return st
       }),
     )
+  }
+
+  async #running(name: string): Promise<boolean> {
+    const id = this.#ids.get(name)
+    if (id === undefined) return false
+    return (await this.#docker(['inspect', '-f', '{{.State.Running}} {{.State.Paused}}', id]).catch(() => '')).trim() === 'true false'
+  }
+
+  /**
+   * Reads /status from inside the container's network namespace: a node cut off its network
+   * is out of the host's reach, yet what it sees (nobody) is what a partition test asks.
+   */
+  async #statusInside(name: string, port: number, outside: NodeStatus): Promise<NodeStatus> {
+    const script =
+      `const get = (p) => fetch('http://127.0.0.1:${port}' + p, { signal: AbortSignal.timeout(1500) });` +
+      `Promise.all([get('/status').then((r) => r.json()), get('/metrics').then((r) => r.text())])` +
+      `.then(([status, metrics]) => process.stdout.write(JSON.stringify({ status, metrics })), () => process.exit(1))`
+    try {
+      const { status, metrics } = JSON.parse(await this.#nsenter(name, [process.execPath, '-e', script])) as { status: unknown; metrics: string }
+      return statusFrom(name, status, metrics)
+    } catch {
+      return outside
+    }
   }
 
   async kill(name: string): Promise<void> {
@@ -237,7 +269,7 @@ export class DockerTestNet implements TestNet {
   }
 
   async #nsenter(name: string, cmd: readonly string[]): Promise<string> {
-    const pid = await this.#pid(name)
+    const pid = await this.pid(name)
     return run('nsenter', ['-t', String(pid), '-n', ...cmd], this.#env, 30_000)
   }
 
@@ -249,7 +281,7 @@ export class DockerTestNet implements TestNet {
   }
 
   async socketStates(name: string): Promise<Map<string, number>> {
-    const pid = await this.#pid(name)
+    const pid = await this.pid(name)
     // The container's own view: /proc/PID/net is the network namespace of PID.
     const tcp = (await readFile(`/proc/${pid}/net/tcp`, 'utf8')) + (await readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => ''))
     return socketStates(tcp, this.#services.get(name)!.p2pPort)
