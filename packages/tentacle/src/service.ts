@@ -192,7 +192,8 @@ export class Service implements ServiceControl, SessionHost {
       if (this.connectionCount >= this.config.maxConnections) {
         throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
       }
-      const socket = net.connect({ host: t.host, port: t.port, family: t.family, noDelay: true })
+      const localAddress = this.loopbackSource(t.host)
+      const socket = net.connect({ host: t.host, port: t.port, family: t.family, noDelay: true, ...(localAddress ? { localAddress } : {}) })
       this.dials.add(socket)
       for (const k of keys) this.dialing.set(k, socket)
       let up: Upgraded
@@ -214,6 +215,22 @@ export class Service implements ServiceControl, SessionHost {
   }
 
   /** TCP connect under the service timeout (§12.4). */
+  /**
+   * A dial to a loopback address leaves from the 127.x address this service listens on, if any.
+   * The kernel would pick 127.0.0.1, and the peer would see (and discovery would share, §11)
+   * an address nobody listens at; Rust tentacle as CKB runs it binds outbound sockets to its
+   * listen address (reuse_port) and gets the same effect. Nodes on distinct 127.0.0.x
+   * addresses (the local test net) need it to find each other.
+   */
+  private loopbackSource(host: string): string | undefined {
+    if (!net.isIPv4(host) || !host.startsWith('127.')) return undefined
+    for (const { address } of this.listeners.values()) {
+      const own = tcpTarget(address).host
+      if (net.isIPv4(own) && own.startsWith('127.')) return own
+    }
+    return undefined
+  }
+
   private connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`, { phase: 'connecting' })), this.config.timeoutMs)

@@ -41,6 +41,9 @@ interface LocalNode {
 }
 
 const BIN = fileURLToPath(new URL('../../bin/tentacle.js', import.meta.url))
+// A driver running from the TypeScript sources runs its nodes from the sources too: the bin
+// would otherwise pick a dist/ built before the workspace packages' latest edits.
+const FROM_SOURCE = import.meta.url.endsWith('.ts') ? { TENTACLE_CLI_SOURCE: '1' } : {}
 
 /**
  * The test net as processes: each compose service runs `tentacle node` on its
@@ -115,7 +118,7 @@ export class LocalTestNet implements TestNet {
     if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
     const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
     const child = spawn(process.execPath, [BIN, ...n.args], {
-      env: { ...process.env, ...n.spec.environment },
+      env: { ...process.env, ...FROM_SOURCE, ...n.spec.environment },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     n.child = child
