@@ -1,5 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import { Service } from '@tentacle-ts/tentacle'
 import { ExampleProcess } from './child.js'
 
 const DEADLINE_MS = 120_000
@@ -70,5 +72,43 @@ test('examples/chat.ts --single: three processes, two of them told only the firs
     for (const [i, e] of exits.entries()) assert.deepEqual(e, { code: 0, signal: null }, procs[i].transcript())
   } finally {
     await Promise.all(procs.map((p) => p.kill()))
+  }
+})
+
+test('examples/chat.ts: a peer sending bytes that are not a ChatLine is dropped with the typed error; the chat goes on', async () => {
+  const procs: ExampleProcess[] = []
+  const start = (args: string[]): ExampleProcess => {
+    const p = new ExampleProcess('chat', ['--single', ...args], { deadlineMs: DEADLINE_MS })
+    procs.push(p)
+    return p
+  }
+  // A peer that speaks the chat protocol's name but sends garbage.
+  let garbageClosed!: () => void
+  const closed = new Promise<void>((resolve) => (garbageClosed = resolve))
+  const garbage = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [{ id: 100, name: '/tentacle-ts/chat', versions: ['1'], handler: { connected: (ctx) => ctx.send(Uint8Array.from([0x0f, 0x01, 0x02])) } }],
+    handler: { handleEvent: (e) => (e.type === 'session-close' ? garbageClosed() : undefined) },
+  })
+  try {
+    const alice = start(['--nick', 'alice'])
+    const [, boot] = await alice.waitForLine(/^alice listening on (\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/Qm\w+)$/)
+    const bob = start(['--nick', 'bob', '--bootnode', boot])
+    await alice.waitForLine(/^connected to Qm\w+ \(inbound\)$/)
+    await garbage.dial(boot, { kind: 'single', id: 100 })
+    const gid = garbage.peerId ?? ''
+    await alice.waitForLine(/^error: protocol-error ERR_PROTOCOL_CODEC \(ERR_MESSAGE_DECODE\): /)
+    await alice.waitForLine(new RegExp(`^dropped ${gid}: protocol-error$`))
+    await closed
+    // Alice still chats with bob, both ways.
+    bob.type('still talking\n')
+    await alice.waitForLine(/^<bob> still talking$/)
+    alice.type('me too\n')
+    await bob.waitForLine(/^<alice> me too$/)
+    for (const p of procs) p.endInput()
+    const exits = await Promise.all(procs.map((p) => p.exited))
+    for (const [i, e] of exits.entries()) assert.deepEqual(e, { code: 0, signal: null }, procs[i].transcript())
+  } finally {
+    await Promise.all([garbage.shutdown(), ...procs.map((p) => p.kill())])
   }
 })

@@ -128,8 +128,9 @@ export interface TypedProtocol<T, Ctx extends SessionContextLike = SessionContex
  * (TentacleError `ERR_PROTOCOL_CODEC` whose `cause` is the CodecError) to the
  * service's `handleError`; `disconnected` runs for that session. The session,
  * its other protocols and every other session go on. An application that
- * wants stricter (CKB disconnects a peer on a protocol error) calls
- * `control.disconnect(event.session.id)` there.
+ * wants stricter decides there (CKB bans the peer's IP for 5 minutes on any
+ * protocol error; @tentacle-ts/protocols' service handler does the same by
+ * default).
  *
  * @example
  * const chat = typedProtocol({ id: 1, name: '/chat', codec: await loadProtobufCodec<Line>('chat.proto', 'chat.Line'),
