@@ -200,3 +200,50 @@ test('typed protocol: a protocol without a received handler still refuses malfor
     await Promise.all([client.shutdown(), server.shutdown()])
   }
 })
+
+test('typed protocol: beforeSend/beforeReceive wrap the encoded bytes (here: XOR), maxFrameLength is tentacle\'s', async () => {
+  const xor = (data: Uint8Array): Uint8Array => data.map((b) => b ^ 0x5a)
+  const got: Req[] = []
+  const errors: ServiceErrorEvent[] = []
+  const signal = new Signal()
+  const make = (record: boolean) =>
+    typedProtocol({
+      id: 1,
+      codec,
+      maxFrameLength: 64,
+      beforeSend: xor,
+      beforeReceive: xor,
+      handler: {
+        connected() {
+          if (!record) opened = true
+          signal.poke()
+        },
+        received(_ctx, msg) {
+          if (record) got.push(msg)
+          signal.poke()
+        },
+      },
+    })
+  let opened = false
+  const serverProto = make(true)
+  const clientProto = make(false)
+  const server = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: [serverProto.spec],
+    handler: { handleError: (e) => void errors.push(e) },
+  })
+  const client = new Service({ key: SecioKeyPair.generate(), protocols: [clientProto.spec] })
+  try {
+    const addr = await server.listen('/ip4/127.0.0.1/tcp/0')
+    const session = await client.dial(addr)
+    await signal.until(() => opened, 'the protocol open on the client')
+    assert.equal(await clientProto.sendAsync(client, session.id, { n: 7, text: 'xored' }), true)
+    await signal.until(() => got.length === 1, 'the xored message')
+    assert.deepEqual([got[0].n, got[0].text], [7, 'xored'])
+    // Over the protocol's max frame: tentacle's own typed error, before anything is sent.
+    await assert.rejects(clientProto.sendAsync(client, session.id, { n: 8, text: 'x'.repeat(100) }), (e: { code?: string }) => e.code === 'ERR_MESSAGE_TOO_LARGE')
+    assert.deepEqual(errors, [])
+  } finally {
+    await Promise.all([client.shutdown(), server.shutdown()])
+  }
+})
