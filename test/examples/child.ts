@@ -8,6 +8,14 @@ import { fileURLToPath } from 'node:url'
 
 const ROOT = process.env.TENTACLE_TS_ROOT ?? fileURLToPath(new URL('../..', import.meta.url))
 
+// Children still running when this process exits (a test that timed out and
+// never reached its finally) are killed with it. The interactive examples also
+// stop by themselves when their stdin, our pipe, closes.
+const running = new Set<ChildProcessWithoutNullStreams>()
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL')
+})
+
 export interface ExampleExit {
   code: number | null
   signal: NodeJS.Signals | null
@@ -38,6 +46,7 @@ export class ExampleProcess {
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     })
+    running.add(this.child)
     this.child.stdout.setEncoding('utf8')
     this.child.stderr.setEncoding('utf8')
     this.child.stdout.on('data', (chunk: string) => this.onStdout(chunk))
@@ -47,6 +56,7 @@ export class ExampleProcess {
     this.deadline = setTimeout(() => this.kill(), opts.deadlineMs ?? 60_000)
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
+        running.delete(this.child)
         clearTimeout(this.deadline)
         this.exit = { code, signal }
         for (const w of this.waiters) {
