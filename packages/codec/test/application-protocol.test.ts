@@ -170,12 +170,20 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
 })
 
 test('typed protocol: a protocol without a received handler still refuses malformed frames', async () => {
+  const refuser = typedProtocol({
+    id: 1,
+    codec,
+    handler: {
+      // Unannotated, ctx is the minimal context: enough to send on it.
+      connected: (ctx) => void refuser.sendAsync(ctx, { n: ctx.session.id, text: 'hello' }),
+    },
+  })
   const errors: ServiceErrorEvent[] = []
   let resolveError!: () => void
   const gotError = new Promise<void>((r) => (resolveError = r))
   const server = new Service({
     key: SecioKeyPair.generate(),
-    protocols: [typedProtocol({ id: 1, codec, handler: {} }).spec],
+    protocols: [refuser.spec],
     handler: {
       handleError: (e) => {
         errors.push(e)

@@ -7,10 +7,17 @@ import { decodeMessage, encodeMessage, type MessageCodec } from './message-codec
 
 type Awaitable = void | Promise<void>
 
-/** The least a session-level handler context has (tentacle `ProtocolSessionContext`). */
+/**
+ * The least a session-level handler context has (tentacle
+ * `ProtocolSessionContext`): enough for `proto.send(ctx, msg)` and
+ * `proto.send(ctx.control, sessionId, msg)` without annotating `ctx`.
+ */
 export interface SessionContextLike {
   readonly protoId: number
   readonly session: { readonly id: number }
+  readonly control: ControlSender<unknown>
+  send(data: Uint8Array): void
+  sendAsync(data: Uint8Array): Promise<boolean>
 }
 
 /** The least a protocol-level handler context has (tentacle `ProtocolContext`). */
