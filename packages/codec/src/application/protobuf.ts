@@ -21,7 +21,7 @@ export interface ProtobufMessageType {
 export interface ProtobufConversionOptions {
   /** `String` (the default here: exact), `Number` (lossy above 2^53) or `BigInt`. */
   longs?: StringConstructor | NumberConstructor | BigIntConstructor
-  /** `String` (the default here): enum values by name; leave unset for numbers. */
+  /** `String` (the default here): enum values by name; `undefined` (given explicitly): numbers. */
   enums?: StringConstructor
   /** Unset (the default): `Uint8Array`; `String`: base64; `Array`: number[]. */
   bytes?: StringConstructor | ArrayConstructor
