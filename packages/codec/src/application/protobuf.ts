@@ -45,8 +45,9 @@ const DEFAULT_CONVERSION: ProtobufConversionOptions = { longs: String, enums: St
 /**
  * A {@link MessageCodec} for one protobuf message type. `T` is the plain
  * object shape of the message as decoded with the conversion options (by
- * default: every field present, 64-bit integers as decimal strings, enums by
- * name, `bytes` as Uint8Array); write it by hand or take it from `pbts`.
+ * default: every field present — an absent sub-message as `null` — 64-bit
+ * integers as decimal strings, enums by name, `bytes` as Uint8Array); write
+ * it by hand or take it from `pbts`.
  *
  * `encode` accepts what `decode` returns (and protobufjs's looser forms: enum
  * numbers, longs as numbers); a value protobufjs cannot convert is a
