@@ -100,6 +100,9 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
     if (s.info.direction === 'outbound') {
       core.book.addOutbound(s.address, flags)
       if (s.feeler) {
+        // The address is live: that was the feeler's purpose. Open feeler, which closes the session on both sides.
+        core.emit('feeler', { sessionId: s.info.id, peerId: s.info.remotePeerId, address: s.address })
+        core.drop(s, 'feeler')
         ctx.control.openProtocol(s.info.id, opts.ids.feeler)
       } else if (requiredFlagsFilter(opts.requiredFlags, flags)) {
         const feeler = opts.ids.feeler

@@ -126,7 +126,7 @@ export interface NetworkProtocolsEvents {
   'peer-dropped': [{ sessionId: SessionId; peerId: string | undefined; address: string; reason: PeerDropReason }]
   /** The peer sent a disconnect message (CKB's `/ckb/disconnectmsg`). */
   'disconnect-message': [{ sessionId: SessionId; peerId: string | undefined; message: string }]
-  /** A feeler session identified the peer and was closed (the address is now known to be live). */
+  /** A feeler connection identified the peer: the address is live; the session is being closed. */
   feeler: [{ sessionId: SessionId; peerId: string | undefined; address: string }]
 }
 

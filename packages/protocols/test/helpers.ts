@@ -83,8 +83,11 @@ export class TestNode {
   }
 
   async stop(): Promise<void> {
-    await this.net.close()
-    await this.service.shutdown()
+    try {
+      await this.net.close()
+    } finally {
+      await this.service.shutdown()
+    }
   }
 }
 

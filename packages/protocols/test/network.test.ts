@@ -76,17 +76,145 @@ describe('discovery', () => {
     const learnt = (n: TestNode, other: TestNode) => n.net.addressBook.entries().some((e) => e.peerId === other.peerId)
     await Promise.all([a.until(() => learnt(a, c), 'A learns C'), c.until(() => learnt(c, a), 'C learns A')])
     // CKB's order: a feeler connection first, and the full dial at least dialIntervalMs (300 ms here) after it.
-    await Promise.all([a.until(() => a.identifiedPeers().has(c.peerId), 'A connected to C'), c.until(() => c.identifiedPeers().has(a.peerId), 'C connected to A')])
-    const fullDial = (n: TestNode, other: TestNode) =>
-      n.log.find((l) => l.event === 'identified' && (l.payload as { peerId: string; direction: string }).peerId === other.peerId && (l.payload as { direction: string }).direction === 'outbound' && n.log.some((f) => f.event === 'feeler' && f.at <= l.at && (f.payload as { peerId: string }).peerId === other.peerId))
-    const feelerOf = (n: TestNode, other: TestNode) => n.log.find((l) => l.event === 'feeler' && (l.payload as { peerId: string }).peerId === other.peerId)
-    const dialer = [a, c].find((n) => n.net.peers().some((p) => p.peerId === (n === a ? c : a).peerId && p.direction === 'outbound' && !p.feeler))!
+    const fullOut = (n: TestNode, other: TestNode) => n.net.peers().some((p) => p.peerId === other.peerId && p.direction === 'outbound' && !p.feeler && p.identified !== undefined)
+    await a.until(() => fullOut(a, c) || fullOut(c, a), 'a full outbound session between A and C')
+    type Ev = { peerId: string; direction?: string; sessionId: number }
+    const feelerOf = (n: TestNode, other: TestNode) => n.log.find((l) => l.event === 'feeler' && (l.payload as Ev).peerId === other.peerId)
+    const fullDial = (n: TestNode, other: TestNode) => {
+      const f = feelerOf(n, other)
+      if (f === undefined) return undefined
+      return n.log.find((l) => {
+        const p = l.payload as Ev
+        return l.event === 'identified' && p.peerId === other.peerId && p.direction === 'outbound' && p.sessionId !== (f.payload as Ev).sessionId && l.at >= f.at
+      })
+    }
+    const dialer = [a, c].find((n) => fullDial(n, n === a ? c : a) !== undefined)
+    assert.ok(dialer !== undefined, 'one of them made a full outbound dial after feeling the other')
     const other = dialer === a ? c : a
-    const feeler = feelerOf(dialer, other)
-    assert.ok(feeler !== undefined, 'the full dialer felt the other first')
-    const full = dialer.log.filter((l) => l.event === 'identified' && (l.payload as { peerId: string }).peerId === other.peerId && (l.payload as { direction: string }).direction === 'outbound').at(-1)!
+    const feeler = feelerOf(dialer, other)!
+    const full = fullDial(dialer, other)!
     assert.ok(full.at - feeler.at >= 300 - 20, `full dial ${full.at - feeler.at} ms after the feeler`)
-    assert.ok(fullDial(dialer, other) !== undefined)
     await Promise.all([a.waitFor('ping', (p) => p.peerId === c.peerId), c.waitFor('ping', (p) => p.peerId === a.peerId)])
+  })
+})
+
+describe('CKB rules and options', () => {
+  test('without allowLocalAddresses (CKB default) loopback addresses never travel: A and C stay strangers behind B', async (t) => {
+    const local = { ...FAST, allowLocalAddresses: false }
+    const b = await new TestNode(local).start()
+    const a = await new TestNode({ ...local, bootnodes: [b.address] }).start()
+    const c = await new TestNode({ ...local, bootnodes: [b.address] }).start()
+    t.after(() => Promise.all([a.stop(), b.stop(), c.stop()]))
+    // Ten pings from B = ten ping intervals = several discovery and outbound ticks (200 ms each).
+    await Promise.all([a, c].map((n) => n.until(() => n.log.filter((l) => l.event === 'ping').length >= 10, 'ten pings', 15_000)))
+    for (const n of [a, b, c]) assert.equal(n.log.filter((l) => l.event === 'discovered').length, 0)
+    assert.equal(a.net.addressBook.entries().some((e) => e.peerId === c.peerId), false)
+    assert.deepEqual([...a.identifiedPeers()], [b.peerId])
+  })
+
+  test('maxOutbound bounds the full outbound sessions discovery keeps', async (t) => {
+    const boot = await new TestNode(FAST).start()
+    const nodes = [boot]
+    t.after(async () => {
+      for (const n of nodes) await n.stop()
+    })
+    for (let i = 0; i < 4; i++) nodes.push(await new TestNode({ ...FAST, maxOutbound: 2, bootnodes: [boot.address] }).start())
+    let worst = 0
+    for (const n of nodes) {
+      n.net.on('identified', () => {
+        worst = Math.max(worst, n.net.peers().filter((p) => p.direction === 'outbound' && !p.feeler).length)
+      })
+    }
+    // Each node fills its 2 outbound slots from what it learnt, then stays there while ticks go by.
+    const outbound = (n: TestNode) => n.net.peers().filter((p) => p.direction === 'outbound' && !p.feeler).length
+    await Promise.all(nodes.slice(1).map((n) => n.until(() => outbound(n) === 2, 'two outbound sessions', 20_000)))
+    const pings = (n: TestNode) => n.log.filter((l) => l.event === 'ping').length
+    const base = nodes.map(pings)
+    await Promise.all(nodes.map((n, i) => n.until(() => pings(n) >= base[i]! + 10, 'ten more pings', 15_000)))
+    assert.ok(worst <= 2, `a node had ${worst} full outbound sessions`)
+    for (const n of nodes.slice(1)) assert.equal(outbound(n), 2)
+  })
+
+  test('an address book file: a restarted node with no bootnodes dials the peers it learnt', async (t) => {
+    const { mkdtemp, rm } = await import('node:fs/promises')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const dir = await mkdtemp(join(tmpdir(), 'tentacle-protocols-'))
+    const file = join(dir, 'peers.json')
+    const b = await new TestNode(FAST).start()
+    let again: TestNode | undefined
+    t.after(async () => {
+      await again?.stop()
+      await b.stop()
+      await rm(dir, { recursive: true, force: true })
+    })
+    const a = await new TestNode({ ...FAST, bootnodes: [b.address], addressBookFile: file }).start()
+    await a.waitFor('identified', (p) => p.peerId === b.peerId)
+    await a.stop()
+    again = await new TestNode({ ...FAST, addressBookFile: file }).start()
+    const id = await again.waitFor('identified', (p) => p.peerId === b.peerId)
+    assert.equal(id.direction, 'outbound')
+  })
+
+  test('the tentacle preset: /p2p/<id> names, version 0.0.1, and two nodes identify and ping', async (t) => {
+    const b = await new TestNode({ ...FAST, preset: 'tentacle' }).start()
+    const a = await new TestNode({ ...FAST, preset: 'tentacle', bootnodes: [b.address] }).start()
+    t.after(() => Promise.all([a.stop(), b.stop()]))
+    assert.deepEqual(
+      a.net.protocols.map((p) => [p.id, p.name, p.versions]),
+      [
+        [1, '/p2p/1', ['0.0.1']],
+        [2, '/p2p/2', ['0.0.1']],
+        [3, '/p2p/3', ['0.0.1']],
+        [4, '/p2p/4', ['0.0.1']],
+        [5, '/p2p/5', ['0.0.1']],
+      ],
+    )
+    await a.waitFor('ping', (p) => p.peerId === b.peerId)
+  })
+
+  test('the ckb preset: CKB ids, names, versions and frame limits', async (t) => {
+    const n = new TestNode()
+    t.after(() => n.stop())
+    assert.deepEqual(
+      n.net.protocols.map((p) => [p.id, p.name, p.versions, p.maxFrameLength]),
+      [
+        [0, '/ckb/ping', ['3'], 1024],
+        [1, '/ckb/discovery', ['3'], 512 * 1024],
+        [2, '/ckb/identify', ['3'], 2048],
+        [3, '/ckb/flr', ['3'], 1024],
+        [4, '/ckb/disconnectmsg', ['3'], 1024],
+      ],
+    )
+    assert.equal(n.net.options.pingIntervalMs, 120_000)
+    assert.equal(n.net.options.pingTimeoutMs, 1_200_000)
+    assert.equal(n.net.options.discoveryIntervalMs, 60_000)
+    assert.equal(n.net.options.identifyTimeoutMs, 8000)
+    assert.equal(n.net.options.dialIntervalMs, 15_000)
+  })
+
+  test('bad options are ERR_INVALID_OPTION', async () => {
+    const { createNetworkProtocols, ProtocolsError } = await import('../src/index.js')
+    const bad = [
+      { networkName: '' },
+      { networkName: 'x', preset: 'nope' as 'ckb' },
+      { networkName: 'x', bootnodes: ['/ip4/127.0.0.1/tcp/1'] },
+      { networkName: 'x', bootnodes: ['garbage'] },
+      { networkName: 'x', flags: 0n },
+      { networkName: 'x', pingIntervalMs: 0 },
+      { networkName: 'x', ids: { ping: 1 } },
+    ]
+    for (const o of bad) assert.throws(() => createNetworkProtocols(o), (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_INVALID_OPTION', JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))
+  })
+
+  test('disconnectWithMessage: the peer receives the message and both drop the session', async (t) => {
+    const b = await new TestNode(FAST).start()
+    const a = await new TestNode({ ...FAST, bootnodes: [b.address] }).start()
+    t.after(() => Promise.all([a.stop(), b.stop()]))
+    const id = await a.waitFor('ping', (p) => p.peerId === b.peerId)
+    a.net.disconnectWithMessage(id.sessionId, 'going away')
+    const m = await b.waitFor('disconnect-message')
+    assert.equal(m.message, 'going away')
+    await a.until(() => !a.identifiedPeers().has(b.peerId), 'A drops B')
   })
 })
