@@ -13,6 +13,7 @@
 import type { ProtocolContext, ProtocolSessionContext, ServiceProtocolHandler } from '@tentacle-ts/tentacle'
 import { addressPeerId } from './address-book.js'
 import { socketOf, withTcpPort } from './address-filter.js'
+import { shuffle } from './shuffle.js'
 import type { Core } from './core.js'
 import { Flags } from './flags.js'
 import { decodeDiscoveryMessage, encodeDiscoveryMessage, type DiscoveryNode } from './messages/discovery.js'
@@ -43,15 +44,6 @@ export function verifyNodes(announce: boolean, items: readonly DiscoveryNode[]):
   return undefined
 }
 
-function shuffle<T>(a: T[]): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const t = a[i]!
-    a[i] = a[j]!
-    a[j] = t
-  }
-  return a
-}
 
 export function discoveryHandler(core: Core): ServiceProtocolHandler {
   const { opts } = core

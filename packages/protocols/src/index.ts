@@ -25,12 +25,13 @@ export type {
   NetworkProtocolsOptions,
   PeerDropReason,
   PeerInfo,
+  Preset,
   PresetName,
   ProtocolIds,
   ResolvedNetworkOptions,
 } from './types.js'
 export { AddressBook, type BanEntry } from './address-book.js'
-export { CKB_PRESET, TENTACLE_PRESET, PRESETS, type Preset } from './presets.js'
+export { CKB_PRESET, TENTACLE_PRESET, PRESETS } from './presets.js'
 export { Flags, DEFAULT_REQUIRED_FLAGS, requiredFlagsFilter } from './flags.js'
 export { ProtocolsError, isProtocolsError, type ProtocolsErrorCode } from './errors.js'
 export { decodeMultiaddr, encodeMultiaddr, canonicalMultiaddr, type DecodedMultiaddr, type MultiaddrComponent } from './multiaddr-binary.js'

@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events'
 import type { ProtocolSpec, Service, ServiceControl, ServiceErrorEvent, ServiceEvent, ServiceHandler, SessionId, SessionInfo } from '@tentacle-ts/tentacle'
 import { AddressBook, addressIp, addressPeerId } from './address-book.js'
 import { isDialable, isReachableIp, isValidDiscoveryAddr, socketOf, withPeer } from './address-filter.js'
+import { shuffle } from './shuffle.js'
 import type { Core, MisbehaviourInput } from './core.js'
 import { discoveryHandler } from './discovery-handler.js'
 import { disconnectMessageHandler } from './disconnect-message-handler.js'
@@ -468,15 +469,6 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   }
 }
 
-function shuffle<T>(a: T[]): T[] {
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1))
-    const t = a[i]!
-    a[i] = a[j]!
-    a[j] = t
-  }
-  return a
-}
 
 function canonicalOr(text: string): string {
   try {

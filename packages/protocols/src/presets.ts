@@ -3,18 +3,7 @@
  * (`ckb: network/src/protocols/support_protocols.rs`, `resource/ckb.toml`), and
  * tentacle's example defaults (`/p2p/<id>`, `0.0.1`, ping every 5 s, 15 s timeout).
  */
-import type { PresetName, ProtocolIds } from './types.js'
-
-/** What a preset fixes. */
-export interface Preset {
-  ids: ProtocolIds
-  names: Record<keyof ProtocolIds, string>
-  versions: string[]
-  maxFrameLengths: Record<keyof ProtocolIds, number>
-  pingIntervalMs: number
-  pingTimeoutMs: number
-  discoveryIntervalMs: number
-}
+import type { Preset, PresetName, ProtocolIds } from './types.js'
 
 const KIB = 1024
 

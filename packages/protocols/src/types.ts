@@ -214,22 +214,26 @@ export interface NetworkProtocols {
   close(): Promise<void>
 }
 
-/** Options after the preset and defaults are applied. */
-export interface ResolvedNetworkOptions {
-  preset: PresetName
-  networkName: string
-  clientVersion: string
-  flags: bigint
-  requiredFlags: bigint
+/** What a preset fixes: ids, names, versions, frame limits, ping and discovery timings. */
+export interface Preset {
   ids: ProtocolIds
   names: Record<keyof ProtocolIds, string>
   versions: string[]
   maxFrameLengths: Record<keyof ProtocolIds, number>
   pingIntervalMs: number
   pingTimeoutMs: number
+  discoveryIntervalMs: number
+}
+
+/** Options after the preset and defaults are applied. */
+export interface ResolvedNetworkOptions extends Preset {
+  preset: PresetName
+  networkName: string
+  clientVersion: string
+  flags: bigint
+  requiredFlags: bigint
   pingCheckIntervalMs: number
   identifyTimeoutMs: number
-  discoveryIntervalMs: number
   announceIntervalMs: number
   outboundIntervalMs: number
   dialIntervalMs: number
