@@ -24,11 +24,12 @@ import { once } from 'node:events'
 import net from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { SecioKeyPair } from '@tentacle-ts/secio'
-import { Service, type ProtocolSessionContext, type SessionId } from '@tentacle-ts/tentacle'
+import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
 import { childHost, inProcessHost, type PeerHost } from './peer-host.ts'
 import { alternate, mibPerSec, report } from './lib.ts'
 import { createLibp2pNode, LIBP2P_PROTOCOL } from './service/libp2p.ts'
 import { CKB_WINDOW, startPeer, type PeerSpec, type Stack, type Started } from './service/peer.ts'
+import { lanes, tentacleClient } from './service/client.ts'
 
 const MiB = 1024 * 1024
 const MSG = 64 * 1024
@@ -136,58 +137,6 @@ export async function throughput(peer: Peer, stack: Stack, total: number): Promi
 /** Runs sessions for about `ms` milliseconds, `concurrency` at a time (one client node per lane); resolves sessions/s. */
 type SetupRun = (started: Started, ms: number, concurrency: number) => Promise<number>
 
-/** A tentacle client node that runs one session at a time. */
-function tentacleClient() {
-  const opened = new Map<SessionId, (ctx: ProtocolSessionContext) => void>()
-  const replies = new Map<SessionId, () => void>()
-  const closed = new Map<SessionId, () => void>()
-  const failed = new Set<(err: Error) => void>()
-  const service = new Service({
-    key: SecioKeyPair.generate(),
-    protocols: [
-      {
-        id: 1,
-        handler: {
-          connected: (ctx) => opened.get(ctx.session.id)?.(ctx),
-          received: (ctx) => replies.get(ctx.session.id)?.(),
-        },
-      },
-    ],
-    handler: {
-      handleEvent: (e) => {
-        if (e.type === 'session-close') closed.get(e.session.id)?.()
-      },
-      // Any error fails the measurement rather than hanging it.
-      handleError: (e) => {
-        for (const f of failed) f(e.error)
-      },
-    },
-  })
-  const waitFor = <T>(m: Map<SessionId, (v: T) => void>, id: SessionId): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      failed.add(reject)
-      m.set(id, (v: T) => {
-        failed.delete(reject)
-        m.delete(id)
-        resolve(v)
-      })
-    })
-  return {
-    service,
-    async session(addr: string): Promise<void> {
-      const info = await service.dial(addr, { kind: 'single', id: 1 })
-      // Handlers for this session run only after dial() resolved (session-open comes first, §10.3).
-      const isClosed = waitFor<void>(closed, info.id)
-      const ctx = await waitFor<ProtocolSessionContext>(opened, info.id)
-      const reply = waitFor<void>(replies, info.id)
-      ctx.send(PING)
-      await reply
-      service.disconnect(info.id)
-      await isClosed
-    },
-  }
-}
-
 const tentacleSetup: SetupRun = async ({ addr }, ms, concurrency) => {
   const clients = Array.from({ length: concurrency }, tentacleClient)
   try {
@@ -213,33 +162,6 @@ const libp2pSetup: SetupRun = async ({ addr }, ms, concurrency) => {
   } finally {
     await Promise.all(nodes.map((n) => n.stop()))
   }
-}
-
-/**
- * Runs jobs in `concurrency` lanes: a few warm-up jobs per lane (at least 10 in
- * all), then new jobs for `ms` milliseconds; returns jobs completed per second
- * (until the last one ended).
- */
-async function lanes(ms: number, concurrency: number, job: (lane: number) => () => Promise<void>): Promise<number> {
-  const warmUp = Math.max(2, Math.ceil(10 / concurrency))
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      for (let k = 0; k < warmUp; k++) await job(i)()
-    }),
-  )
-  let done = 0
-  const t0 = performance.now()
-  const until = t0 + ms
-  await Promise.all(
-    Array.from({ length: concurrency }, async (_, i) => {
-      const run = job(i)
-      while (performance.now() < until) {
-        await run()
-        done++
-      }
-    }),
-  )
-  return done / ((performance.now() - t0) / 1000)
 }
 
 const setups: Record<'tentacle' | 'libp2p', SetupRun> = { tentacle: tentacleSetup, libp2p: libp2pSetup }

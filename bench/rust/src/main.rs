@@ -11,14 +11,15 @@
 //!       (`send_message_to(..).await`, at most PENDING bytes queued), then
 //!       {"done": ms, "cpu": cpu} when the 1-byte ack arrived; exits.
 //!   setup         --dial ADDR --lanes L --ms T [--nodelay]
-//!       L lanes of two client services (own keys), each lane running sessions one after another
+//!       L lanes of KEYS client services (own keys), each lane running sessions one after another
 //!       (dial, open protocol 1, 32-byte echo, disconnect, session closed) for T ms
-//!       after warm-up; prints {"rate": sessions/s}; exits.
+//!       after warm-up; prints {"clock": cpu} when the clock starts and
+//!       {"rate": sessions/s, "cpu": cpu} at the end; exits.
 //!   secio-sink    --total N           secio alone (AES-128-GCM) over TCP; {"listening": port}
 //!   secio-send    --port P --total N  64 KiB writes, then waits for the 1-byte ack
 //!
 //! cpu = this process's user+sys CPU time in microseconds (getrusage, all threads).
-//! Listeners exit when stdin reaches EOF. --nodelay sets TCP_NODELAY on every
+//! Listeners answer each line on stdin with {"cpu": cpu} and exit when stdin reaches EOF. --nodelay sets TCP_NODELAY on every
 //! socket (tentacle 0.7.7 as shipped leaves Nagle on).
 
 use std::{
@@ -55,6 +56,8 @@ use tokio::{
 const MSG: usize = 64 * 1024;
 /// Most bytes the service-send loop leaves queued in tentacle before it waits.
 const PENDING: usize = 4 * 1024 * 1024;
+/// Client keys per session-setup lane.
+const KEYS: usize = 4;
 
 fn emit(line: String) {
     let mut out = std::io::stdout().lock();
@@ -203,13 +206,12 @@ async fn service_sink(args: Args) {
     svc.run().await;
 }
 
+/// A listener answers every line on stdin with {"cpu": cpu} and exits at EOF.
 async fn exit_on_stdin_eof() {
-    let mut buf = [0u8; 64];
-    let mut stdin = tokio::io::stdin();
-    while let Ok(n) = stdin.read(&mut buf).await {
-        if n == 0 {
-            break;
-        }
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(_)) = lines.next_line().await {
+        emit(format!("{{\"cpu\":{}}}", cpu_us()));
     }
     std::process::exit(0);
 }
@@ -292,7 +294,11 @@ impl ServiceProtocol for Lane {
 #[async_trait]
 impl ServiceHandle for Lane {
     async fn handle_error(&mut self, _: &mut ServiceContext, error: ServiceError) {
-        die(&format!("setup: service error {error:?}"));
+        match error {
+            // A refused session (see one_session) ends in one of these, then SessionClose.
+            ServiceError::ProtocolSelectError { .. } | ServiceError::MuxerError { .. } | ServiceError::ProtocolError { .. } => {}
+            other => die(&format!("setup: service error {other:?}")),
+        }
     }
     async fn handle_event(&mut self, _: &mut ServiceContext, event: ServiceEvent) {
         if let ServiceEvent::SessionClose { session_context } = event {
@@ -303,13 +309,16 @@ impl ServiceHandle for Lane {
     }
 }
 
-/// One session: dial, protocol open, 32-byte echo, disconnect, closed.
-async fn one_session(control: &ServiceAsyncControl, addr: &Multiaddr, ping: &Bytes, rx: &mut mpsc::UnboundedReceiver<Ev>) {
+/// One session: dial, protocol open, 32-byte echo, disconnect, closed. false:
+/// the listener refused it (it still had this key's previous session, §12.2) —
+/// not counted, the lane goes on with its next key.
+async fn one_session(control: &ServiceAsyncControl, addr: &Multiaddr, ping: &Bytes, rx: &mut mpsc::UnboundedReceiver<Ev>) -> bool {
     control.dial(addr.clone(), TargetProtocol::Single(1.into())).await.unwrap_or_else(|e| die(&format!("dial: {e:?}")));
     let id = loop {
         match rx.recv().await {
             Some(Ev::Open(id)) => break id,
-            Some(_) => {}
+            Some(Ev::Closed(_)) => return false,
+            Some(Ev::Reply(_)) => {}
             None => die("lane closed"),
         }
     };
@@ -317,6 +326,7 @@ async fn one_session(control: &ServiceAsyncControl, addr: &Multiaddr, ping: &Byt
     while !matches!(rx.recv().await, Some(Ev::Reply(r)) if r == id) {}
     control.disconnect(id).await.unwrap_or_else(|e| die(&format!("disconnect: {e:?}")));
     while !matches!(rx.recv().await, Some(Ev::Closed(c)) if c == id) {}
+    true
 }
 
 async fn setup(args: Args) {
@@ -330,11 +340,11 @@ async fn setup(args: Args) {
     let until = Arc::new(std::sync::Mutex::new(None::<Instant>));
     let mut tasks = Vec::new();
     for _ in 0..lanes {
-        // Two client services (keys) per lane, used in turn: a tentacle listener
+        // KEYS client services (keys) per lane, used in turn: a tentacle listener
         // refuses a session from a key it still has a session with (§12.2), and
         // it may learn of the previous session's end after the dialer did.
         let mut clients = Vec::new();
-        for _ in 0..2 {
+        for _ in 0..KEYS {
             let (tx, rx) = mpsc::unbounded_channel();
             let lane = Lane { tx };
             let mut svc = service(&args, SecioKeyPair::secp256k1_generated(), lane.clone(), lane);
@@ -346,7 +356,7 @@ async fn setup(args: Args) {
         tasks.push(tokio::spawn(async move {
             let mut k = 0usize;
             for _ in 0..warm_up {
-                let (control, rx) = &mut clients[k % 2];
+                let (control, rx) = &mut clients[k % KEYS];
                 one_session(control, &addr, &ping, rx).await;
                 k += 1;
             }
@@ -354,15 +364,17 @@ async fn setup(args: Args) {
             start.wait().await; // the clock runs
             let end = until.lock().unwrap().expect("deadline");
             while Instant::now() < end {
-                let (control, rx) = &mut clients[k % 2];
-                one_session(control, &addr, &ping, rx).await;
+                let (control, rx) = &mut clients[k % KEYS];
                 k += 1;
-                done.fetch_add(1, Ordering::Relaxed);
+                if one_session(control, &addr, &ping, rx).await {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }));
     }
     // Every lane warmed up: start the clock, then let the lanes go.
     start.wait().await;
+    emit(format!("{{\"clock\":{}}}", cpu_us()));
     let t0 = Instant::now();
     *until.lock().unwrap() = Some(t0 + Duration::from_millis(ms));
     start.wait().await;
@@ -370,7 +382,7 @@ async fn setup(args: Args) {
         t.await.unwrap();
     }
     let rate = done.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64();
-    emit(format!("{{\"rate\":{rate}}}"));
+    emit(format!("{{\"rate\":{rate},\"cpu\":{}}}", cpu_us()));
     std::process::exit(0);
 }
 
