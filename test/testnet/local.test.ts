@@ -31,8 +31,9 @@ describe('local test net (docker-compose.yml as processes)', { timeout: 170_000 
     for (const pid of pids) assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' })
   })
 
-  test('converges to a full mesh within 30 s', async () => {
+  test('converges to a full mesh within 30 s', async (t) => {
     const rows = await expectMesh(net, net.nodes, MESH_MS)
+    t.diagnostic(`full mesh ${(rows as { elapsedMs?: number }).elapsedMs} ms after every node was ready`)
     for (const r of rows) {
       assert.equal(r.peers.length, net.nodes.length - 1, `${r.name} sees ${r.peers.length}`)
       assert.ok(r.sessions >= net.nodes.length - 1)
@@ -40,17 +41,22 @@ describe('local test net (docker-compose.yml as processes)', { timeout: 170_000 
     }
   })
 
-  test('a killed node is dropped by all others within the ping timeout and is back within 30 s', async () => {
+  test('a killed node is dropped by all others within the ping timeout and is back within 30 s', async (t) => {
     const { droppedMs, backMs } = await killAndRestart(net, 'node5')
-    assert.ok(backMs <= MESH_MS, `back after ${backMs} ms`)
+    assert.ok(backMs <= MESH_MS, `back ${backMs} ms after the restart began`)
+    t.diagnostic(`dropped by all after ${droppedMs} ms; restarted and back in the full mesh after ${backMs} ms`)
     pids.push(net.pid('node5')!)
   })
 
-  test('a frozen node: dropped by ping timeout, handshakes time out in a named phase, doctor names the overflow; resumed, it serves within 2 s with no CLOSE_WAIT', async () => {
+  test('a frozen node: dropped by ping timeout, handshakes time out in a named phase, doctor names the overflow; resumed, it serves within 2 s with no CLOSE_WAIT', async (t) => {
     const r = await freezeAndThaw(net, 'node4', {
       doctor: { pid: async () => net.pid('node4')!, expect: ['process-stopped', 'accept-queue-stuck', 'listen-overflow'] },
     })
     assert.equal(r.closeWait, 0)
     assert.ok(r.servesAfterMs <= 2_000)
+    t.diagnostic(
+      `frozen ${r.frozenMs} ms; dropped by all after ${r.droppedMs} ms; probe: ${r.handshakeError.code} in ${r.handshakeError.phase}; ` +
+        `doctor: ${r.doctor?.findings.map((f) => f.id).join(', ')}; served ${r.servesAfterMs} ms after resuming; mesh back after ${r.backMs} ms`,
+    )
   })
 })

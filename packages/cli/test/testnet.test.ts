@@ -54,7 +54,12 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(optionValues(a1, '--listen'), ['/ip4/127.9.8.11/tcp/8115'])
       assert.deepEqual(optionValues(a1, '--metrics'), ['127.9.8.11:9100'])
       assert.equal(optionValues(a1, '--key')[0], fileURLToPath(new URL('../../../test/testnet/keys/node1.key', import.meta.url)))
-      assert.match(optionValues(net.args('node3'), '--bootnode')[0], /^\/ip4\/127\.9\.8\.11\/tcp\/8115\/p2p\/Qm/)
+      // node3 (index 2): its own ports are offset by 2; the bootnode's are node1's.
+      const a3 = net.args('node3')
+      assert.deepEqual(optionValues(a3, '--listen'), ['/ip4/127.9.8.13/tcp/8117'])
+      assert.deepEqual(optionValues(a3, '--metrics'), ['127.9.8.13:9102'])
+      assert.deepEqual(net.ports('node3'), { p2p: 8117, metrics: 9102 })
+      assert.match(optionValues(a3, '--bootnode')[0], /^\/ip4\/127\.9\.8\.11\/tcp\/8115\/p2p\/Qm/)
     } finally {
       void net.down()
     }

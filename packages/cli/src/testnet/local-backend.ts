@@ -17,7 +17,8 @@ export interface LocalOptions {
   /**
    * The first three octets of the nodes' loopback addresses; node i (0-based,
    * compose order) gets `${prefix}.${11 + i}`. Default `127.0.0`; tests pick a
-   * random one so runs never collide.
+   * random one so runs never collide. Its ports are the compose file's plus i (node1 8115
+   * and 9100, node2 8116 and 9101, …), so per-port tools tell the nodes apart.
    */
   loopbackPrefix?: string
   /** Services to leave out (e.g. those with a profile); default: every service without a profile. */
@@ -33,6 +34,9 @@ export interface LocalOptions {
 interface LocalNode {
   spec: ServiceSpec
   host: string
+  /** Its ports: the compose ones + its index, so per-port tools (doctor --port, ss) tell nodes apart. */
+  p2pPort: number
+  metricsPort: number
   args: string[]
   child?: ChildProcess
   exited?: Promise<unknown>
@@ -69,11 +73,11 @@ export class LocalTestNet implements TestNet {
     const services = spec.services.filter((s) => (opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name)))
     if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
     if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
-    const hosts = new Map(services.map((s, i) => [s.name, `${prefix}.${11 + i}`]))
+    const places = new Map(services.map((s, i) => [s.name, { host: `${prefix}.${11 + i}`, offset: i }]))
     for (const s of services) {
-      const host = hosts.get(s.name)!
-      const args = [...rewrite(s, host, hosts), ...(opts.extraArgs ?? [])]
-      this.#byName.set(s.name, { spec: s, host, args, frozen: false })
+      const { host, offset } = places.get(s.name)!
+      const args = [...rewrite(s, places), ...(opts.extraArgs ?? [])]
+      this.#byName.set(s.name, { spec: s, host, p2pPort: s.p2pPort + offset, metricsPort: s.metricsPort + offset, args, frozen: false })
     }
     this.nodes = services.map((s) => s.name)
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 20_000
@@ -98,6 +102,12 @@ export class LocalTestNet implements TestNet {
   /** The arguments `tentacle` runs with for `name`. */
   args(name: string): readonly string[] {
     return this.#node(name).args
+  }
+
+  /** The node's p2p and metrics ports. */
+  ports(name: string): { p2p: number; metrics: number } {
+    const n = this.#node(name)
+    return { p2p: n.p2pPort, metrics: n.metricsPort }
   }
 
   /** The node's process id, while it runs. */
@@ -181,9 +191,9 @@ export class LocalTestNet implements TestNet {
       names.map(async (name) => {
         const n = this.#node(name)
         if (n.child === undefined) return { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
-        const st = await fetchNodeStatus(name, `http://${n.host}:${n.spec.metricsPort}`)
+        const st = await fetchNodeStatus(name, `http://${n.host}:${n.metricsPort}`)
         if (n.frozen) st.error = 'frozen'
-        if (tcp !== '') st.closeWait = socketStates(tcp, n.spec.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
+        if (tcp !== '') st.closeWait = socketStates(tcp, n.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
         return st
       }),
     )
@@ -232,13 +242,13 @@ export class LocalTestNet implements TestNet {
 
   async p2pAddress(name: string): Promise<string> {
     const n = this.#node(name)
-    return `/ip4/${n.host}/tcp/${n.spec.p2pPort}`
+    return `/ip4/${n.host}/tcp/${n.p2pPort}`
   }
 
   async socketStates(name: string): Promise<Map<string, number>> {
     const n = this.#node(name)
     const tcp = (await readFile('/proc/net/tcp', 'utf8')) + (await readFile('/proc/net/tcp6', 'utf8').catch(() => ''))
-    return socketStates(tcp, n.spec.p2pPort, n.host)
+    return socketStates(tcp, n.p2pPort, n.host)
   }
 
   async logs(name: string): Promise<string> {
@@ -258,11 +268,22 @@ export class LocalTestNet implements TestNet {
   }
 }
 
-/** The compose command with container-only names replaced by the node's loopback world. */
-function rewrite(s: ServiceSpec, host: string, hosts: ReadonlyMap<string, string>): string[] {
+/**
+ * The compose command with container-only names replaced by the node's loopback world:
+ * 0.0.0.0 and /dns4/<service> become the service's 127.x address, a port P of service i
+ * becomes P + i, a path under a bind mount the host path.
+ */
+function rewrite(s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>): string[] {
+  const own = places.get(s.name)!
+  const at = (p: { host: string; offset: number }, port: string): string => `${p.host}/tcp/${Number(port) + p.offset}`
   return s.command.map((a) => {
-    let out = a.replace(/\/ip4\/0\.0\.0\.0\//g, `/ip4/${host}/`).replace(/^0\.0\.0\.0:/, `${host}:`)
-    out = out.replace(/\/dns4\/([^/]+)\//g, (m, svc: string) => (hosts.has(svc) ? `/ip4/${hosts.get(svc)}/` : m))
+    let out = a
+      .replace(/\/ip4\/0\.0\.0\.0\/tcp\/(\d+)/g, (_m, port: string) => `/ip4/${at(own, port)}`)
+      .replace(/^0\.0\.0\.0:(\d+)$/, (_m, port: string) => `${own.host}:${Number(port) + own.offset}`)
+      .replace(/\/dns4\/([^/]+)\/tcp\/(\d+)/g, (m, svc: string, port: string) => {
+        const p = places.get(svc)
+        return p === undefined ? m : `/ip4/${at(p, port)}`
+      })
     for (const [target, hostPath] of s.mounts) {
       if (out === target || out.startsWith(target + '/')) out = hostPath + out.slice(target.length)
     }

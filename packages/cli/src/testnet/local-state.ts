@@ -25,8 +25,8 @@ export function writeLocalState(net: LocalTestNet, prefix: string | undefined): 
   const state: LocalState = {
     upPid: process.pid,
     nodes: net.nodes.map((name) => {
-      const s = net.spec.services.find((x) => x.name === name)!
-      return { name, host: net.host(name), p2pPort: s.p2pPort, metricsPort: s.metricsPort, pid: net.pid(name) }
+      const ports = net.ports(name)
+      return { name, host: net.host(name), p2pPort: ports.p2p, metricsPort: ports.metrics, pid: net.pid(name) }
     }),
   }
   const file = stateFile(prefix)
