@@ -1,6 +1,6 @@
 /**
  * Discovery (§11.3; CKB `network/src/protocols/discovery/`). The outbound side
- * sends GetNodes{version 1, count 1000, listen_port, required_flags} on open.
+ * sends GetNodes{version 0, count 1000, listen_port, required_flags} on open.
  * The inbound side answers once with Nodes{announce: false} (up to
  * min(1000, count) addresses connected within 7 days, one per item); a
  * listen_port turns the peer's address into its listen address, which goes to
@@ -26,8 +26,15 @@ export const MAX_ADDR_TO_SEND = 1000
 export const ANNOUNCE_THRESHOLD = 10
 /** Max addresses in one Nodes item (CKB `MAX_ADDRS`). */
 export const MAX_ADDRS_PER_NODE = 3
-/** GetNodes version sent (CKB on Linux: `REUSE_PORT_VERSION`). */
-export const GET_NODES_VERSION = 1
+/**
+ * GetNodes version sent: 0 (CKB's `FIRST_VERSION`). CKB on Linux sends 1
+ * (`REUSE_PORT_VERSION`: "my dials leave from my listen port, so the address
+ * you see is my listen address"); tentacle-ts dials from ephemeral ports, so
+ * claiming it would make peers announce an address nobody listens on.
+ */
+export const GET_NODES_VERSION = 0
+/** From this version on, a peer's source address is its listen address (CKB `REUSE_PORT_VERSION`). */
+export const REUSE_PORT_VERSION = 1
 /** Addresses asked of the address book before sampling (CKB: 2500). */
 const FETCH_FOR_REPLY = 2500
 
@@ -71,7 +78,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
       d.known.add(d.remote.address)
       addAddresses(s, [[d.remote.address, s.identified?.flags ?? Flags.COMPATIBILITY]])
     }
-    if (msg.version >= GET_NODES_VERSION && d.remote.kind === 'init') d.remote = { kind: 'listen', address: d.remote.address }
+    if (msg.version >= REUSE_PORT_VERSION && d.remote.kind === 'init') d.remote = { kind: 'listen', address: d.remote.address }
     const max = Math.min(MAX_ADDR_TO_SEND, msg.count)
     if (items.length > max) items = shuffle(items).slice(0, max)
     for (const [a] of items) d.known.add(a)

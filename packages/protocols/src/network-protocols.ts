@@ -360,7 +360,12 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   }
 
   #onError(ev: ServiceErrorEvent, control: ServiceControl): void {
-    if (ev.type === 'protocol-error') {
+    if (ev.type === 'protocol-select-error') {
+      // A feeler whose peer cannot open the feeler protocol has done its job anyway: close it
+      // (CKB leaves that to its protocol-type checker, 10 s later).
+      const s = this.#sessions.get(ev.session.id)
+      if (s?.feeler) control.disconnect(s.info.id)
+    } else if (ev.type === 'protocol-error') {
       // CKB bans the peer for 5 minutes on any protocol error (e.g. a frame over the max).
       const s = this.session(ev.session)
       this.misbehave(control, s, {
