@@ -1,7 +1,8 @@
-import type { ProtocolSpec, Service, ServiceHandler } from '@tentacle-ts/tentacle'
-import type { Preset } from './preset.js'
+import { createNetworkProtocols, type NetworkProtocols, type PeerInfo } from '@tentacle-ts/protocols'
+import type { Logger } from 'pino'
+import { DEFAULT_NETWORK_NAME, type Preset } from './preset.js'
 
-/** Options `tentacle node` passes to the protocols package (createNetworkProtocols). */
+/** What `tentacle node` passes to the protocols package. */
 export interface NetworkOptions {
   preset: Preset
   networkName?: string
@@ -11,45 +12,42 @@ export interface NetworkOptions {
   bootnodes: string[]
   maxOutbound?: number
   discoveryIntervalMs?: number
+  outboundIntervalMs?: number
+  dialIntervalMs?: number
   allowLocalAddresses?: boolean
   addressBookFile?: string
 }
 
-/** One peer as the protocols package reports it. */
-export interface PeerView {
-  sessionId: number
-  peerId?: string
-  address: string
-  direction: string
-  pingRttMs?: number
-  lastSeenAt?: number
-  identified?: { name?: string; clientVersion?: string }
+/** One peer in GET /status (JSON-safe: identify flags as a decimal string). */
+export type PeerView = Omit<PeerInfo, 'identified'> & { identified?: Omit<NonNullable<PeerInfo['identified']>, 'flags'> & { flags: string } }
+
+/** The preset's protocols (ping, identify, discovery, feeler, disconnect message, §11), logging what they report. */
+export function createNetwork(opts: NetworkOptions, logger: Logger): NetworkProtocols {
+  const net = createNetworkProtocols({
+    ...stripUndefined(opts),
+    networkName: opts.networkName ?? DEFAULT_NETWORK_NAME[opts.preset],
+  })
+  net.on('identified', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, name: e.info.name, clientVersion: e.info.clientVersion }, 'identified'))
+  net.on('misbehaviour', (e) => logger.warn(jsonSafe(e) as object, 'misbehaviour'))
+  net.on('peer-dropped', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, address: e.address, reason: jsonSafe(e.reason) }, 'peer-dropped'))
+  net.on('disconnect-message', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, message: e.message }, 'disconnect-message'))
+  net.on('ping', (e) => logger.debug({ session: e.sessionId, peerId: e.peerId, rttMs: e.rttMs }, 'ping'))
+  return net
 }
 
-/** What the node needs of the protocols package. */
-export interface Network {
-  protocols: ProtocolSpec[]
-  serviceHandler(user?: ServiceHandler): ServiceHandler
-  attach(service: Service): void
-  peers(): PeerView[]
-  close(): Promise<void>
+/** Peers for GET /status. */
+export function peerViews(net: NetworkProtocols): PeerView[] {
+  return net.peers().map((p) => {
+    const { identified, ...rest } = p
+    return identified === undefined ? rest : { ...rest, identified: { ...identified, flags: identified.flags.toString() } }
+  })
 }
 
-/**
- * The preset's protocols (ping, identify, discovery, ...) from
- * @tentacle-ts/protocols; undefined while that package does not provide
- * `createNetworkProtocols` yet.
- */
-export async function loadNetwork(opts: NetworkOptions): Promise<Network | undefined> {
-  const mod = (await import('@tentacle-ts/protocols')) as Record<string, unknown>
-  const create = mod.createNetworkProtocols as ((o: unknown) => unknown) | undefined
-  if (typeof create !== 'function') return undefined
-  const net = create(opts) as Network & { peers(): Array<PeerView & { address: unknown }> }
-  return {
-    protocols: net.protocols,
-    serviceHandler: (user) => net.serviceHandler(user),
-    attach: (service) => net.attach(service),
-    peers: () => net.peers().map((p) => ({ ...p, address: String(p.address) })),
-    close: () => net.close(),
-  }
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** bigints (CKB flags) as strings, so pino and JSON.stringify take them. */
+function jsonSafe(v: unknown): unknown {
+  return JSON.parse(JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)))
 }

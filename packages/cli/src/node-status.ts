@@ -1,5 +1,6 @@
 import type { Service } from '@tentacle-ts/tentacle'
-import type { Network, PeerView } from './network.js'
+import type { NetworkProtocols } from '@tentacle-ts/protocols'
+import { peerViews, type PeerView } from './network.js'
 
 /** GET /status of `tentacle node`: what a test net or an operator asks a node. */
 export interface NodeStatus {
@@ -9,7 +10,7 @@ export interface NodeStatus {
   listen: string[]
   /** Sessions open now. */
   sessions: number
-  /** One entry per session: the protocols package's view when it runs, else the service's. */
+  /** One entry per session, from the protocols package: identify, last ping RTT, last seen. */
   peers: PeerView[]
   /** Failed upgrades (inbound and outbound) by the phase they failed in; "" = before any phase. */
   handshakeFailures: Record<string, number>
@@ -21,7 +22,7 @@ export interface NodeStatus {
 
 const started = performance.now()
 
-export async function nodeStatus(service: Service, network: Network | undefined, listen: string[]): Promise<NodeStatus> {
+export async function nodeStatus(service: Service, network: NetworkProtocols, listen: string[]): Promise<NodeStatus> {
   const byPhase: Record<string, number> = {}
   const byCode: Record<string, number> = {}
   for (const { labels, value } of (await service.metrics.handshakes.get()).values) {
@@ -37,9 +38,7 @@ export async function nodeStatus(service: Service, network: Network | undefined,
     return out
   }
   const sessions = service.sessions()
-  const peers: PeerView[] =
-    network?.peers() ??
-    sessions.map((s) => ({ sessionId: s.id, peerId: s.remotePeerId, address: s.address.toString(), direction: s.direction }))
+  const peers = peerViews(network)
   return {
     peerId: service.peerId,
     pid: process.pid,

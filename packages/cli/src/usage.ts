@@ -39,6 +39,8 @@ pretty on a terminal); stdout gets one JSON line when the node is ready:
   --ping-interval MS     ping each peer every MS (default: the preset's)
   --ping-timeout MS      drop a peer whose ping is unanswered for MS
   --discovery-interval MS
+  --outbound-interval MS how often to dial learned peers and feelers (default 15000, CKB's)
+  --dial-interval MS     least time between two dials of one address (default 15000)
   --allow-local-addresses  share and dial loopback/private addresses (local test nets)
   --address-book FILE    keep learned addresses in FILE
   --handshake-timeout MS the connect/handshake/select deadline (default 10000)

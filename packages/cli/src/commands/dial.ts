@@ -24,7 +24,7 @@ export async function dial(argv: string[]): Promise<number> {
   const address = positionals[0]
   const timeoutMs = intOption('dial', 'timeout', values.timeout, { min: 1 })
   const preset: Preset = choice('dial', 'preset', values.preset, PRESETS) ?? 'tentacle'
-  const ping = await presetPing(preset)
+  const ping = presetPing(preset)
   const versionsOpt = values.versions as string | undefined
   if (versionsOpt !== undefined && values.protocol === undefined) throw new UsageError('--versions needs --protocol', 'dial')
   const versions = versionsOpt?.split(',').filter((v) => v !== '')

@@ -6,7 +6,8 @@ import { choice, hostPort, intOption, parse } from '../args.js'
 import { CliError, UsageError } from '../errors.js'
 import { loadKey } from '../key-file.js'
 import { createLogger, LOG_LEVELS, type LogFormat } from '../logger.js'
-import { loadNetwork, type Network } from '../network.js'
+import type { NetworkProtocols } from '@tentacle-ts/protocols'
+import { createNetwork } from '../network.js'
 import { nodeStatus } from '../node-status.js'
 import { PRESETS, type Preset } from '../preset.js'
 import { printHelp } from '../usage.js'
@@ -24,6 +25,8 @@ const OPTIONS = {
   'ping-interval': { type: 'string' },
   'ping-timeout': { type: 'string' },
   'discovery-interval': { type: 'string' },
+  'outbound-interval': { type: 'string' },
+  'dial-interval': { type: 'string' },
   'allow-local-addresses': { type: 'boolean' },
   'address-book': { type: 'string' },
   'handshake-timeout': { type: 'string' },
@@ -71,6 +74,8 @@ export async function node(argv: string[]): Promise<number> {
     bootnodes,
     maxOutbound: int('max-outbound', 0),
     discoveryIntervalMs: int('discovery-interval'),
+    outboundIntervalMs: int('outbound-interval'),
+    dialIntervalMs: int('dial-interval'),
     allowLocalAddresses: v['allow-local-addresses'] === true ? true : undefined,
     addressBookFile: v['address-book'] as string | undefined,
   }
@@ -79,13 +84,16 @@ export async function node(argv: string[]): Promise<number> {
   const key = v.key === undefined ? SecioKeyPair.generate() : await loadKey(v.key as string)
   if (v.key === undefined) logger.warn({ peerId: key.peerId.toString() }, 'no --key: using a new identity for this run only')
 
-  const network = await loadNetwork(networkOptions)
-  if (network === undefined) logger.warn('@tentacle-ts/protocols has no createNetworkProtocols yet: running without protocols (no ping, identify or discovery)')
+  let network: NetworkProtocols
+  try {
+    network = createNetwork(networkOptions, logger.child({ component: 'protocols' }))
+  } catch (err) {
+    // The protocols package validates what we pass on (bootnodes without /p2p/, ...).
+    throw new UsageError((err as Error).message, cmd)
+  }
   const builder = new ServiceBuilder().key(key).configure(config).logger(logger.child({ component: 'service' }))
-  for (const spec of network?.protocols ?? []) builder.protocol(spec)
-  const handler = logEvents(logger)
-  const service = builder.build(network ? network.serviceHandler(handler) : handler)
-  network?.attach(service)
+  for (const spec of network.protocols) builder.protocol(spec)
+  const service = builder.build(network.serviceHandler(logEvents(logger)))
   const stopping = onStopSignal(logger)
 
   let metrics: MetricsServer | undefined
@@ -98,10 +106,9 @@ export async function node(argv: string[]): Promise<number> {
         throw new CliError('ERR_LISTEN', `cannot listen on ${a}: ${(err as Error).message}`, { cause: err })
       }
     }
-    if (network === undefined) {
-      // Without the protocols package nobody dials the bootnodes for us.
-      for (const b of bootnodes) service.dial(b).catch(() => {}) // dial-error is logged by the handler
-    }
+    // Dial (bootnodes, address book) only once listening, as CKB's NetworkService::start does:
+    // a dial can then leave from the listen address, which the peer sees and discovery shares.
+    network.attach(service)
     if (metricsAddr !== undefined) {
       try {
         metrics = await serveMetrics({
@@ -141,9 +148,9 @@ export async function node(argv: string[]): Promise<number> {
 }
 
 /** Graceful close within `budgetMs`, then the immediate one. */
-async function closeAll(service: Service, network: Network | undefined, metrics: MetricsServer | undefined, logger: Logger, budgetMs: number): Promise<void> {
+async function closeAll(service: Service, network: NetworkProtocols, metrics: MetricsServer | undefined, logger: Logger, budgetMs: number): Promise<void> {
   let timer: NodeJS.Timeout | undefined
-  const graceful = Promise.all([service.close(), network?.close()]).then(() => 'closed' as const)
+  const graceful = Promise.all([service.close(), network.close()]).then(() => 'closed' as const)
   const late = new Promise<'late'>((resolve) => {
     timer = setTimeout(() => resolve('late'), budgetMs)
   })

@@ -54,6 +54,9 @@ export interface ProbeResult {
   totalMs: number
 }
 
+/** How long the default (unrequested) ping waits for its Pong. */
+const DEFAULT_PING_WAIT_MS = 2_000
+
 const SECIO_PHASE: Record<HandshakePhase, DialPhase> = {
   'awaiting-propose': 'secio-propose',
   'awaiting-exchange': 'secio-exchange',
@@ -133,23 +136,28 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
     } catch (err) {
       throw new PhaseError('protocol-select', codeOf(err, 'ERR_PROTOCOL_SELECT'), muxReason(mux, (err as Error).message))
     }
-    done('protocol-select')
     if (selected.version === undefined) {
-      const defaultPing = opts.protocol === undefined
-      if (!defaultPing) {
+      if (opts.protocol !== undefined) {
         throw new PhaseError('protocol-select', 'ERR_PROTOCOL_SELECT', `the peer does not support ${protocol.name} ${JSON.stringify(protocol.versions)}`)
       }
+      // The default ping is only tried: a peer without it is still a good peer.
+      done('protocol-select')
       result.notes.push(`the peer does not speak ${protocol.name} ${JSON.stringify(protocol.versions)}: no ping RTT`)
       result.ok = true
       return result
     }
+    done('protocol-select')
     result.protocol = { name: selected.name, version: selected.version }
     const ping = opts.ping
     if (ping !== undefined && selected.name === ping.name) {
+      // The default ping is a guess (tentacle's /p2p/1 may be another protocol): a short wait, and silence is a note.
+      const guess = opts.protocol === undefined
+      const pingTimeoutMs = guess ? Math.min(timeoutMs, DEFAULT_PING_WAIT_MS) : timeoutMs
       const nonce = (Math.random() * 0xffffffff) >>> 0
       const t0 = performance.now()
+      let answered = true
       try {
-        await withDeadline(timeoutMs, async (signal) => {
+        await withDeadline(pingTimeoutMs, async (signal) => {
           await stream.write(encodeFrame(ping.encodePing(nonce)))
           // The peer may send its own Ping first; wait for our Pong.
           for (;;) {
@@ -159,11 +167,15 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
         })
       } catch (err) {
         const m = (err as Error).message
-        if (/timed out/.test(m)) throw new PhaseError('ping', 'ERR_PING_TIMEOUT', `no Pong within ${timeoutMs} ms`)
-        throw new PhaseError('ping', 'ERR_PING', muxReason(mux, m.replace(/^protocol selection: /, '')))
+        if (!/timed out/.test(m)) throw new PhaseError('ping', 'ERR_PING', muxReason(mux, m.replace(/^protocol selection: /, '')))
+        if (!guess) throw new PhaseError('ping', 'ERR_PING_TIMEOUT', `no Pong within ${pingTimeoutMs} ms`)
+        result.notes.push(`the peer took ${selected.name} but sent no Pong within ${pingTimeoutMs} ms: it is not a ping protocol there; no ping RTT`)
+        answered = false
       }
-      result.pingRttMs = round(performance.now() - t0)
-      done('ping')
+      if (answered) {
+        result.pingRttMs = round(performance.now() - t0)
+        done('ping')
+      }
     }
     result.ok = true
     return result

@@ -114,6 +114,11 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
     })
   }
   observed.metricsUrl = opts.metricsUrl ?? (proc ? metricsFromArgv(proc.argv) : undefined)
+  if (observed.metricsUrl !== undefined && opts.port === undefined) {
+    // The metrics server is one of the process's listeners, but not a p2p port.
+    const mport = Number(new URL(observed.metricsUrl).port)
+    observed.ports = observed.ports.filter((p) => p !== mport)
+  }
 
   // Watch the kernel for sampleMs while the metrics are fetched.
   const scraping = observed.metricsUrl === undefined ? undefined : scrape(observed.metricsUrl, Math.max(2_000, sampleMs)).then((s) => ({ ok: true as const, s }), (err: Error) => ({ ok: false as const, error: err.message }))
@@ -163,7 +168,8 @@ function metricsFromArgv(argv: string[]): string | undefined {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const v = a === '--metrics' ? argv[i + 1] : a.startsWith('--metrics=') ? a.slice('--metrics='.length) : undefined
-    if (v !== undefined) return `http://${v}/metrics`
+    // Port 0 was resolved at bind time and only the node's ready line says to what.
+    if (v !== undefined) return /:0$/.test(v) ? undefined : `http://${v}/metrics`
   }
   return undefined
 }

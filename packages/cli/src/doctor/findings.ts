@@ -97,7 +97,7 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
         severity: share >= 0.95 ? 'critical' : 'warn',
         title: `${open} of ${limit} file descriptors open (${Math.round(share * 100)}%)`,
         detail:
-          'At the limit accept(2) fails with EMFILE: new peers cannot connect, and files (key, address book) cannot be opened. Every TCP connection, including those in CLOSE_WAIT, costs one.',
+          'At the limit accept(2) fails with EMFILE: new peers cannot connect, and files (key, address book) cannot be opened. Node (libuv) then accepts and closes each new connection at once, so the node\'s accept-error counter stays at zero: this count is where it shows. Every TCP connection, including those in CLOSE_WAIT, costs one.',
         action: `Raise the limit (ulimit -n, systemd LimitNOFILE=, or prlimit --pid ${o.pid} --nofile=65536:65536), lower --max-connections, and look for leaked sockets (CLOSE_WAIT).`,
         data: { open, limit },
       })
