@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs'
 import { rename, writeFile } from 'node:fs/promises'
 import { ProtocolsError } from './errors.js'
 import { requiredFlagsFilter } from './flags.js'
-import { decodeMultiaddr, encodeMultiaddr, MA } from './multiaddr-binary.js'
+import { MA, parseMultiaddr } from './multiaddr-binary.js'
 import type { AddressEntry } from './types.js'
 
 /** A never-connected address is dropped after this many failed tries (CKB `ADDR_MAX_RETRIES`). */
@@ -43,29 +43,21 @@ export interface AddressBookOptions {
 
 /** The IP of a multiaddr text (ip4/ip6 component), or undefined (dns, onion, …). */
 export function addressIp(address: string): string | undefined {
-  try {
-    for (const c of decodeMultiaddr(encodeMultiaddr(address)).components) {
-      if (c.code === MA.IP4 || c.code === MA.IP6) return c.value
-    }
-  } catch {
-    // not a multiaddr: no IP
-  }
+  for (const c of parseMultiaddr(address)?.components ?? []) if (c.code === MA.IP4 || c.code === MA.IP6) return c.value
   return undefined
 }
 
 /** The `/p2p/` peer id of a multiaddr text, or undefined. */
 export function addressPeerId(address: string): string | undefined {
-  try {
-    for (const c of decodeMultiaddr(encodeMultiaddr(address)).components) if (c.code === MA.P2P) return c.value
-  } catch {
-    // not a multiaddr
-  }
+  for (const c of parseMultiaddr(address)?.components ?? []) if (c.code === MA.P2P) return c.value
   return undefined
 }
 
 /** Learnt addresses and bans (see the module comment). */
 export class AddressBook {
   readonly #byAddress = new Map<string, AddressEntry>()
+  /** The IP of each stored address, parsed once. */
+  readonly #ipOf = new Map<string, string | undefined>()
   readonly #bans = new Map<string, BanEntry>()
   readonly #opts: AddressBookOptions
   #dirty = false
@@ -113,7 +105,7 @@ export class AddressBook {
       return false
     }
     if (!this.#makeRoom()) return false
-    this.#byAddress.set(address, { address, peerId, flags: flags.toString(), lastConnectedAt: 0, lastTriedAt: 0, attempts: 0 })
+    this.#put({ address, peerId, flags: flags.toString(), lastConnectedAt: 0, lastTriedAt: 0, attempts: 0 })
     this.#dirty = true
     return true
   }
@@ -125,7 +117,7 @@ export class AddressBook {
     const known = this.#byAddress.get(address)
     if (known === undefined && !this.#makeRoom()) return
     const lastTriedAt = known?.lastTriedAt ?? 0
-    this.#byAddress.set(address, { address, peerId, flags: flags.toString(), lastConnectedAt: this.#opts.now(), lastTriedAt, attempts: 0 })
+    this.#put({ address, peerId, flags: flags.toString(), lastConnectedAt: this.#opts.now(), lastTriedAt, attempts: 0 })
     this.#dirty = true
   }
 
@@ -148,7 +140,7 @@ export class AddressBook {
 
   /** Removes an address. */
   remove(address: string): void {
-    if (this.#byAddress.delete(address)) this.#dirty = true
+    if (this.#remove(address)) this.#dirty = true
   }
 
   /** Bans `ip` until now + ms and removes its addresses (CKB `ban_addr`). */
@@ -156,13 +148,14 @@ export class AddressBook {
     const until = this.#opts.now() + ms
     const prev = this.#bans.get(ip)
     if (prev === undefined || prev.until < until) this.#bans.set(ip, { ip, until, reason })
-    for (const [address] of this.#byAddress) if (addressIp(address) === ip) this.#byAddress.delete(address)
+    for (const [address] of this.#byAddress) if (this.#ipOf.get(address) === ip) this.#remove(address)
     this.#dirty = true
   }
 
   /** True when the address's IP is banned now. */
   isBanned(address: string): boolean {
-    const ip = addressIp(address)
+    if (this.#bans.size === 0) return false
+    const ip = this.#ipOf.has(address) ? this.#ipOf.get(address) : addressIp(address)
     if (ip === undefined) return false
     const b = this.#bans.get(ip)
     if (b === undefined) return false
@@ -210,7 +203,7 @@ export class AddressBook {
     let removed = 0
     for (const [address, e] of this.#byAddress) {
       if (!isConnectable(e, now)) {
-        this.#byAddress.delete(address)
+        this.#remove(address)
         removed++
       }
     }
@@ -241,6 +234,16 @@ export class AddressBook {
     return done
   }
 
+  #put(e: AddressEntry): void {
+    this.#byAddress.set(e.address, e)
+    if (!this.#ipOf.has(e.address)) this.#ipOf.set(e.address, addressIp(e.address))
+  }
+
+  #remove(address: string): boolean {
+    this.#ipOf.delete(address)
+    return this.#byAddress.delete(address)
+  }
+
   #random(count: number, keep: (e: AddressEntry) => boolean): AddressEntry[] {
     const picked: AddressEntry[] = []
     for (const e of this.#byAddress.values()) if (keep(e)) picked.push(e)
@@ -269,7 +272,7 @@ export class AddressBook {
       }
     }
     if (victim === undefined) return false
-    this.#byAddress.delete(victim.address)
+    this.#remove(victim.address)
     this.#dirty = true
     return true
   }
@@ -306,16 +309,11 @@ export class AddressBook {
     for (const e of body.addresses) {
       if (this.#byAddress.size >= this.#opts.maxAddresses) break
       if (typeof e?.address !== 'string') continue
-      let address: string
-      try {
-        address = decodeMultiaddr(encodeMultiaddr(e.address)).text
-        BigInt(e.flags)
-      } catch {
-        continue
-      }
+      const address = parseMultiaddr(e.address)?.text
+      if (address === undefined || !/^\d+$/.test(String(e.flags))) continue
       const peerId = addressPeerId(address)
       if (peerId === undefined || this.isBanned(address)) continue
-      this.#byAddress.set(address, {
+      this.#put({
         address,
         peerId,
         flags: String(e.flags),

@@ -4,7 +4,7 @@
  * `is_remote_listen_addr_allowed`, discovery's `is_valid_addr`).
  */
 import { isIPv6 } from 'node:net'
-import { decodeMultiaddr, encodeMultiaddr, MA, multiaddrText, type MultiaddrComponent } from './multiaddr-binary.js'
+import { MA, multiaddrText, parseMultiaddr, type MultiaddrComponent } from './multiaddr-binary.js'
 
 /** tentacle's `is_reachable`: a globally routable IP (not private, loopback, link-local, broadcast, documentation, unspecified…). */
 export function isReachableIp(ip: string): boolean {
@@ -46,11 +46,7 @@ function ipv6Segments(ip: string): number[] | undefined {
 
 /** The components of a multiaddr text, or undefined when it is not one. */
 export function components(address: string): MultiaddrComponent[] | undefined {
-  try {
-    return decodeMultiaddr(encodeMultiaddr(address)).components
-  } catch {
-    return undefined
-  }
+  return parseMultiaddr(address)?.components
 }
 
 /** tentacle's `multiaddr_to_socketaddr`: the first ip4/ip6 directly followed by tcp. */

@@ -220,6 +220,8 @@ export function multiaddrText(components: readonly MultiaddrComponent[]): string
 
 /** Encodes a multiaddr text (§5.3); throws ProtocolsError ERR_INVALID_MULTIADDR for text the decoder would not accept back. */
 export function encodeMultiaddr(text: string): Uint8Array {
+  const hit = parsedCache.get(text)
+  if (hit) return hit.bytes
   let bytes: Uint8Array
   try {
     bytes = multiaddr(text).bytes
@@ -230,7 +232,50 @@ export function encodeMultiaddr(text: string): Uint8Array {
   return bytes
 }
 
-/** The canonical text of a multiaddr given as text (see the module comment). */
+/** The canonical text of a multiaddr given as text (see the module comment); throws ERR_INVALID_MULTIADDR. */
 export function canonicalMultiaddr(text: string): string {
-  return decodeMultiaddr(encodeMultiaddr(text)).text
+  const parsed = parseMultiaddr(text)
+  if (parsed === undefined) encodeMultiaddr(text) // throws the reason
+  return parsed!.text
+}
+
+/** Parsed texts (and their bytes), most recent last; bounded so a flood of addresses cannot grow it. */
+const parsedCache = new Map<string, { decoded: DecodedMultiaddr; bytes: Uint8Array } | null>()
+const PARSED_CACHE_MAX = 20_000
+
+function remember(text: string, value: { decoded: DecodedMultiaddr; bytes: Uint8Array } | null): void {
+  parsedCache.delete(text)
+  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.delete(parsedCache.keys().next().value as string)
+  parsedCache.set(text, value)
+}
+
+/**
+ * A multiaddr text parsed (text → bytes → components), or undefined when it
+ * is not one. Memoized: addresses are parsed again and again (address book,
+ * filters, dial checks), and parsing through `@multiformats/multiaddr` takes
+ * tens of microseconds; addresses decoded from the wire are remembered with
+ * their bytes by {@link decodeMultiaddrBytes}.
+ */
+export function parseMultiaddr(text: string): DecodedMultiaddr | undefined {
+  const hit = parsedCache.get(text)
+  if (hit !== undefined) {
+    remember(text, hit)
+    return hit?.decoded
+  }
+  let value: { decoded: DecodedMultiaddr; bytes: Uint8Array } | null
+  try {
+    const bytes = multiaddr(text).bytes
+    value = { decoded: decodeMultiaddr(bytes), bytes }
+  } catch {
+    value = null
+  }
+  remember(text, value)
+  return value?.decoded
+}
+
+/** {@link decodeMultiaddr} for addresses from the wire: the result (and a copy of its bytes) is remembered for later parses and encodes. */
+export function decodeMultiaddrBytes(bytes: Uint8Array): DecodedMultiaddr {
+  const decoded = decodeMultiaddr(bytes)
+  remember(decoded.text, { decoded, bytes: Uint8Array.from(bytes) })
+  return decoded
 }

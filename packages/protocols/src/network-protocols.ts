@@ -387,7 +387,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     service.setServiceNotify(this.opts.ids.identify, this.opts.outboundIntervalMs, OUTBOUND_TOKEN)
     // CKB `NetworkService::start`: dial max(maxOutbound / 2, 1) from the address book, topped up with bootnodes.
     const want = Math.max(this.opts.maxOutbound >> 1, 1)
-    const addrs = this.book.fetchToAttempt(want, this.opts.requiredFlags, 0, (e) => this.#canDial(e.address)).map((e) => e.address)
+    const cx = this.#dialContext()
+    const addrs = this.book.fetchToAttempt(want, this.opts.requiredFlags, 0, (e) => this.#canDial(e.address, cx)).map((e) => e.address)
     for (const b of shuffle([...this.opts.bootnodes]).slice(0, Math.max(0, want - addrs.length))) addrs.push(b)
     for (const a of addrs) this.#dial(service, a, false)
   }
@@ -398,7 +399,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     if (this.#closed) return
     this.book.purge()
     // Feelers: addresses never (recently) connected, not tried within feelerRetryMs.
-    for (const e of this.book.fetchToFeeler(this.opts.feelersPerTick, this.opts.feelerRetryMs, (x) => this.#canDial(x.address))) {
+    const cx = this.#dialContext()
+    for (const e of this.book.fetchToFeeler(this.opts.feelersPerTick, this.opts.feelerRetryMs, (x) => this.#canDial(x.address, cx))) {
       this.book.markTried(e.address)
       this.#dial(control, e.address, true)
     }
@@ -422,7 +424,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     this.#tryIdentifyCount++
     const attempt = (n: number): string[] => {
       const out: string[] = []
-      for (const e of this.book.fetchToAttempt(n, this.opts.requiredFlags, this.opts.dialIntervalMs, (x) => this.#canDial(x.address))) {
+      const cx = this.#dialContext()
+      for (const e of this.book.fetchToAttempt(n, this.opts.requiredFlags, this.opts.dialIntervalMs, (x) => this.#canDial(x.address, cx))) {
         this.book.markTried(e.address)
         out.push(e.address)
       }
@@ -439,14 +442,19 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     for (const a of addrs) this.#dial(control, a, false)
   }
 
+  /** What `#canDial` compares against, computed once per batch of dials. */
+  #dialContext(): { pub: Set<string>; connected: Set<string> } {
+    const connected = new Set<string>()
+    for (const s of this.#sessions.values()) if (s.info.remotePeerId !== undefined) connected.add(s.info.remotePeerId)
+    return { pub: new Set(this.publicAddrs()), connected }
+  }
+
   /** CKB `can_dial`: has a peer id, not us, not our public address, not connected, not being dialed, not banned, dialable here. */
-  #canDial(address: string): boolean {
+  #canDial(address: string, cx = this.#dialContext()): boolean {
     const peerId = addressPeerId(address)
     if (peerId === undefined || peerId === this.localPeerId()) return false
-    if (!isDialable(address) || this.book.isBanned(address)) return false
-    if (this.publicAddrs().includes(address) || this.#dialing.has(peerId) || this.#feelers.has(peerId)) return false
-    for (const s of this.#sessions.values()) if (s.info.remotePeerId === peerId) return false
-    return true
+    if (cx.pub.has(address) || cx.connected.has(peerId) || this.#dialing.has(peerId) || this.#feelers.has(peerId)) return false
+    return isDialable(address) && !this.book.isBanned(address)
   }
 
   #dial(control: ServiceControl, address: string, feeler: boolean): void {

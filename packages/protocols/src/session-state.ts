@@ -1,10 +1,10 @@
 import type { SessionInfo } from '@tentacle-ts/tentacle'
 import type { IdentifyInfo, PeerDropReason } from './types.js'
 
-/** A bounded set of addresses known to a session's peer (CKB: a stable bloom filter of 5000 buckets). */
+/** A bounded set of addresses known to a session's peer, oldest forgotten first (CKB: a stable bloom filter of 5000 buckets). */
 export class KnownAddresses {
   readonly #set = new Set<string>()
-  constructor(private readonly max = 5000) {}
+  constructor(private readonly max = 2000) {}
   add(address: string): void {
     if (this.#set.has(address)) return
     if (this.#set.size >= this.max) this.#set.delete(this.#set.values().next().value as string)

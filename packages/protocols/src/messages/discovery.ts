@@ -9,7 +9,7 @@
 import { array, bytes, dynvec, option, table, uint32, uint64, uintLE, union, readU32LE } from '@tentacle-ts/codec'
 import { ProtocolsError } from '../errors.js'
 import { Flags, KNOWN_FLAGS } from '../flags.js'
-import { decodeMultiaddr, encodeMultiaddr } from '../multiaddr-binary.js'
+import { decodeMultiaddrBytes, encodeMultiaddr } from '../multiaddr-binary.js'
 import { malformed } from './malformed.js'
 
 const Uint16 = uintLE('Uint16', 2)
@@ -115,7 +115,7 @@ export function decodeDiscoveryMessage(data: Uint8Array): DiscoveryMessage {
     for (let i = 0; i < itemsBytes.items.length; i++) {
       const slice = nodeSlices[i]!
       const flags = fieldCount(slice) > 1 ? Node2.decode(slice).flags & KNOWN_FLAGS : Flags.COMPATIBILITY
-      items.push({ addresses: itemsBytes.items[i]!.addresses.map((a) => decodeMultiaddr(a).text), flags })
+      items.push({ addresses: itemsBytes.items[i]!.addresses.map((a) => decodeMultiaddrBytes(a).text), flags })
     }
     return { type: 'nodes', announce: announceByte === 1, items }
   } catch (err) {

@@ -5,7 +5,7 @@
  * `Identify { flag: Uint64, name: Bytes, client_version: Bytes }`.
  */
 import { bytes, dynvec, table, uint64 } from '@tentacle-ts/codec'
-import { decodeMultiaddr, encodeMultiaddr } from '../multiaddr-binary.js'
+import { decodeMultiaddrBytes, encodeMultiaddr } from '../multiaddr-binary.js'
 import { malformed } from './malformed.js'
 
 const Address = table('Address', [['bytes', bytes()]])
@@ -54,12 +54,12 @@ export function encodeIdentifyMessage(msg: { listenAddrs: readonly string[]; obs
 export function decodeIdentifyMessage(data: Uint8Array): IdentifyMessage {
   try {
     const m = IdentifyMessageCodec.decode(data)
-    const observedAddr = decodeMultiaddr(m.observedAddr.bytes).text
+    const observedAddr = decodeMultiaddrBytes(m.observedAddr.bytes).text
     const listenAddrs: string[] = []
     let invalidListenAddrs = 0
     for (const a of m.listenAddrs) {
       try {
-        listenAddrs.push(decodeMultiaddr(a.bytes).text)
+        listenAddrs.push(decodeMultiaddrBytes(a.bytes).text)
       } catch {
         invalidListenAddrs++
       }
