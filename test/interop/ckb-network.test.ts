@@ -17,6 +17,7 @@ import assert from 'node:assert/strict'
 import { Flags } from '@tentacle-ts/protocols'
 import { CkbNetworkPeer, type CkbNetworkPeerOptions } from './lib/ckb-network-peer.js'
 import { CkbNetworkTsNode } from './lib/ckb-network-ts-node.js'
+import { RawTap } from './lib/ckb-raw-tap.js'
 
 const CKB_FAST: CkbNetworkPeerOptions = {
   pingIntervalSecs: 1,
@@ -185,7 +186,9 @@ test('ckb-network: discovery TS – ckb-network – TS — each end learns the o
     // its side opens, as CKB does).
     const feelerDrop = (a: CkbNetworkTsNode, b: CkbNetworkTsNode): { at: number } | undefined =>
       a.log.find((l) => l.event === 'peer-dropped' && (l.payload as { peerId?: string; reason: string }).peerId === b.peerId && (l.payload as { reason: string }).reason === 'feeler')
-    await t1.until(() => feelerDrop(t1, t2) !== undefined || feelerDrop(t2, t1) !== undefined, 'a feeler between t1 and t2', 20_000)
+    await t1.until(() => feelerDrop(t1, t2) !== undefined || feelerDrop(t2, t1) !== undefined, 'a feeler between t1 and t2', 20_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nt2 ${t2.peerId}: ${t2.describe()}\nckb: ${k.process.stdout.filter((l) => !/ping_/.test(l)).slice(-30).join('\n')}`)
+    })
     const feelerAt = Math.min(feelerDrop(t1, t2)?.at ?? Infinity, feelerDrop(t2, t1)?.at ?? Infinity)
     // Then a full session, dialed no sooner than CKB's DIAL_INTERVAL (15 s)
     // after the feeler.
@@ -279,9 +282,10 @@ test('ckb-network: disconnect message TS → ckb-network — CKB logs the text a
     // before our side does; wait for ours.
     await t.until(() => t.opens.some((o) => o.session === peer.sessionId && o.proto === 4), 'disconnectmsg open', 10_000)
     t.net.disconnectWithMessage(peer.sessionId, 'tentacle-ts says goodbye')
-    const m = await k.waitEvent('disconnect_message', { session: acc.session }, 10_000)
-    assert.equal(m.message, 'tentacle-ts says goodbye')
-    await k.waitEvent('session_close', { session: acc.session }, 10_000)
+    const m = await k.waitEvent('disconnect_message', { message: 'tentacle-ts says goodbye' }, 10_000).catch((e: Error) => {
+      throw new Error(`${e.message}\nckb sessions: ${k.process.stdout.filter((l) => /session_|feeler|dialing/.test(l)).join('\n')}\nts: ${t.describe()}`)
+    })
+    await k.waitEvent('session_close', { session: m.session! }, 10_000)
   })
 })
 
@@ -323,6 +327,50 @@ test('ckb-network: ping timeout — a frozen ckb-network node is dropped by TS w
       assert.ok(after >= 2500 && after <= 3000 + 500 + 1000, `dropped ${after} ms after the freeze`)
     } finally {
       process.kill(pid, 'SIGCONT')
+    }
+  })
+})
+
+test('ckb-network: ckb-network dialing a TS node whose flags lack what it requires closes the session (no ban) — CKB\'s required_flags', async () => {
+  await world(async (w) => {
+    // DISCOVERY alone: neither COMPATIBILITY nor SYNC | DISCOVERY | RELAY.
+    const t = await w.ts({ flags: Flags.DISCOVERY })
+    const k = await w.ckb({ bootnodes: [t.address] })
+    const ref = await k.waitEvent('identify_refused', undefined, 10_000)
+    assert.equal(ref.reason, 'flags')
+    await k.waitEvent('session_close', undefined, 10_000)
+    await t.waitFor('peer-dropped', (e) => e.peerId === k.peerId, 10_000)
+    assert.equal(k.eventsOf('ban').length, 0)
+    // Only the dialer checks: a ckb-network listener accepts the same node.
+    const k2 = await w.ckb()
+    const t2 = await w.ts({ flags: Flags.DISCOVERY, bootnodes: [k2.dialAddress] })
+    const acc = await k2.waitEvent('identify_accepted', { peer_id: t2.peerId }, 10_000)
+    assert.equal(acc.flags, Number(Flags.DISCOVERY))
+  })
+})
+
+test('ckb-network: a TS session passes CKB\'s protocol-type check (all but feeler open after 10 s, checked every 30 s); an identify-only session is closed by it', async () => {
+  await world(async (w) => {
+    const k = await w.ckb()
+    const t = await w.ts({ bootnodes: [k.dialAddress] })
+    const acc = await k.waitEvent('identify_accepted', { peer_id: t.peerId }, 10_000)
+    // A raw session that opens /ckb/identify and nothing else (and answers
+    // identify with CKB's own message): "incomplete open protocols".
+    const tap = new RawTap()
+    try {
+      await tap.listen()
+      await tap.service.dial(k.dialAddress, { kind: 'single', id: 2 })
+      const accTap = await k.waitEvent('identify_accepted', { peer_id: tap.service.peerId }, 10_000)
+      const closed = await k.waitEvent('protocol_type_close', undefined, 40_000)
+      assert.equal(closed.error, 'incomplete open protocols')
+      assert.ok(closed.address?.includes(tap.service.peerId!), JSON.stringify(closed))
+      await k.waitEvent('session_close', { session: accTap.session }, 10_000)
+      // The TS session went through the same check and is still up.
+      assert.ok((await k.peers()).some((p) => p.session === acc.session && p.peer_id === t.peerId))
+      assert.equal(k.eventsOf('protocol_type_close').length, 1)
+      assert.ok(t.net.peers().some((p) => p.peerId === k.peerId))
+    } finally {
+      await tap.close()
     }
   })
 })

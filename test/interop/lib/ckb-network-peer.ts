@@ -81,7 +81,7 @@ export type CkbEvent =
   | { event: 'ping_rtt'; session: number; peer_id: string | null; rtt_ms: number }
   | { event: 'ping_timeout'; session: number | null }
   | { event: 'ping_decode_error' }
-  | { event: 'discovered'; address: string | null; flags: string | null }
+  | { event: 'discovered'; address: string | null }
   | { event: 'get_nodes_received'; listen_port: string }
   | { event: 'nodes_reply'; addresses: string[] }
   | { event: 'disconnect_message'; session: number | null; message: string }

@@ -97,7 +97,7 @@ export class CkbNetworkTsNode {
       }
       const timer = setTimeout(() => {
         this.wakers.delete(check)
-        reject(new Error(`ts node: timed out (${timeoutMs} ms) waiting until ${what}; log: ${this.log.map((l) => l.event).join(', ')}`))
+        reject(new Error(`ts node ${this.peerId}: timed out (${timeoutMs} ms) waiting until ${what}; log: ${this.describe()}`))
       }, timeoutMs)
       this.wakers.add(check)
     })
@@ -109,6 +109,18 @@ export class CkbNetworkTsNode {
     await this.until(() => find() !== undefined, `event ${e}`, timeoutMs)
     const hit = find()!
     return { ...(hit.payload as Payload<E>), at: hit.at }
+  }
+
+  /** The log in short (pings left out): event(detail peer…), for failure messages. */
+  describe(): string {
+    return this.log
+      .filter((l) => l.event !== 'ping')
+      .map((l) => {
+        const p = l.payload as { peerId?: string; reason?: string; direction?: string; sessionId?: number; report?: { kind: string }; addresses?: string[] }
+        const detail = p.reason ?? p.report?.kind ?? p.direction ?? p.addresses?.join(' ') ?? ''
+        return `${l.event}(s${p.sessionId} ${detail} ${p.peerId?.slice(-6) ?? ''})`
+      })
+      .join(', ')
   }
 
   eventsOf<E extends EventName>(e: E): Array<Payload<E>> {

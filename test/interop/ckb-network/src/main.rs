@@ -333,8 +333,8 @@ fn on_record(level: log::Level, target: &str, msg: &str) {
     } else if msg == "Message decode error" && target.ends_with("ping") {
         emit(json!({"event": "ping_decode_error"}));
     } else if let Some(rest) = msg.strip_prefix("Add discovered address:") {
-        let flags = after(rest, "Flags(").map(|f| f.trim_end_matches(')').trim_end_matches(')'));
-        emit(json!({"event": "discovered", "address": multiaddrs(rest).first(), "flags": flags}));
+        // The crate logs the address only (its flags are not in the line).
+        emit(json!({"event": "discovered", "address": multiaddrs(rest).first()}));
     } else if msg.starts_with("IdentifyProtocol add remote listening addresses") {
         emit(json!({"event": "identify_listen_addrs", "session": first_session(),
             "addresses": multiaddrs(after(msg, "addresses : ").unwrap_or(""))}));
