@@ -99,3 +99,21 @@ test('dial --protocol NAME the peer does not have -> exit 1, phase protocol-sele
     await node.stop()
   }
 })
+
+test('dial pings a tentacle node with either preset: the preset\'s ping protocol is selected and its RTT reported', async () => {
+  for (const preset of ['tentacle', 'ckb'] as const) {
+    const node = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--preset', preset, '--log-level', 'warn'])
+    try {
+      const r = await runCli(['dial', node.ready.listen[0], '--preset', preset, '--json'])
+      assert.equal(r.code, 0, r.stderr)
+      const res = json<ProbeResult>(r)
+      assert.deepEqual(res.protocol, preset === 'ckb' ? { name: '/ckb/ping', version: '3' } : { name: '/p2p/1', version: '0.0.1' })
+      assert.deepEqual(res.phases.map((p) => p.phase), [...SECURE, 'protocol-select', 'ping'])
+      assert.ok(typeof res.pingRttMs === 'number' && res.pingRttMs > 0, preset)
+      const human = await runCli(['dial', node.ready.listen[0], '--preset', preset])
+      assert.match(human.stdout, /^ping RTT  \d+\.\d+ ms$/m)
+    } finally {
+      await node.stop()
+    }
+  }
+})

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
-import { runCli, startNode } from './helpers.js'
+import { eventually, runCli, startNode } from './helpers.js'
 
 const LISTEN = ['--listen', '/ip4/127.0.0.1/tcp/0']
 
@@ -110,5 +110,27 @@ test('node: a port in use is a one-line error, exit 1', async () => {
     assert.equal(r.stdout, '')
   } finally {
     busy.close()
+  }
+})
+
+test('node --bootnode: the second node connects to the first; both /status list the other with its ping RTT', async () => {
+  const opts = ['--log-level', 'warn', '--metrics', '127.0.0.1:0', '--ping-interval', '200', '--allow-local-addresses']
+  const a = await startNode([...LISTEN, ...opts])
+  let b: Awaited<ReturnType<typeof startNode>> | undefined
+  try {
+    b = await startNode([...LISTEN, ...opts, '--bootnode', a.ready.listen[0]])
+    const peerOf = async (n: typeof a, other: string): Promise<Record<string, unknown> | undefined> => {
+      const st = (await (await fetch(n.ready.status!)).json()) as { peers: Array<Record<string, unknown>> }
+      return st.peers.find((p) => p.peerId === other && typeof p.pingRttMs === 'number')
+    }
+    const seenByA = await eventually('a to see b with a ping RTT', () => peerOf(a, b!.ready.peerId))
+    assert.equal(seenByA.direction, 'inbound')
+    const seenByB = await eventually('b to see a with a ping RTT', () => peerOf(b!, a.ready.peerId))
+    assert.equal(seenByB.direction, 'outbound')
+    const text = await (await fetch(a.ready.metrics!)).text()
+    assert.match(text, /^tentacle_ping_rtt_seconds_count [1-9]\d*$/m)
+  } finally {
+    await b?.stop()
+    await a.stop()
   }
 })
