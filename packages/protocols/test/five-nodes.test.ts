@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { FAST, TestNode } from './helpers.js'
 
-const OPTS = { ...FAST, pingIntervalMs: 300, pingTimeoutMs: 2000, pingCheckIntervalMs: 250 }
+const OPTS = { ...FAST, pingIntervalMs: 300, pingTimeoutMs: 2500, pingCheckIntervalMs: 250 }
 
 interface Child {
   address: string

@@ -94,7 +94,7 @@ export class TestNode {
 /** Fast timings for loopback tests. */
 export const FAST: Partial<NetworkProtocolsOptions> = {
   pingIntervalMs: 200,
-  pingTimeoutMs: 1500,
+  pingTimeoutMs: 3000,
   pingCheckIntervalMs: 200,
   discoveryIntervalMs: 200,
   outboundIntervalMs: 200,
