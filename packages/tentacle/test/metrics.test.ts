@@ -8,21 +8,28 @@ test('metrics: message bytes are counted by direction and protocol name', async 
   let delivered!: () => void
   const got = new Promise<void>((r) => (delivered = r))
   let seen = 0
+  const received = (_ctx: ProtocolSessionContext, d: Uint8Array): void => {
+    seen += d.length
+    if (seen === 100 + 7) delivered()
+  }
   const server = new Service({
     key: SecioKeyPair.generate(),
     protocols: [
-      { id: 1, name: '/test/alpha', handler: { received: (ctx: ProtocolSessionContext, d) => (seen += d.length) === 100 + 7 && delivered() } },
-      { id: 2, name: '/test/beta', handler: { received: (ctx: ProtocolSessionContext, d) => (seen += d.length) === 100 + 7 && delivered() } },
+      { id: 1, name: '/test/alpha', handler: { received } },
+      { id: 2, name: '/test/beta', handler: { received } },
     ],
   })
   let opened = 0
   let bothOpen!: () => void
   const ready = new Promise<void>((r) => (bothOpen = r))
+  const connected = (): void => {
+    if (++opened === 2) bothOpen()
+  }
   const client = new Service({
     key: SecioKeyPair.generate(),
     protocols: [
-      { id: 1, name: '/test/alpha', handler: { connected: () => ++opened === 2 && bothOpen() } },
-      { id: 2, name: '/test/beta', handler: { connected: () => ++opened === 2 && bothOpen() } },
+      { id: 1, name: '/test/alpha', handler: { connected } },
+      { id: 2, name: '/test/beta', handler: { connected } },
     ],
   })
   try {
