@@ -2,7 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
-import { SecioKeyPair } from '@tentacle-ts/secio'
+import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
+import { Service } from '@tentacle-ts/tentacle'
+import { Session as MuxSession } from '@tentacle-ts/yamux'
 import { json, runCli, startNode } from './helpers.js'
 import type { ProbeResult } from '../src/dial/probe.js'
 
@@ -115,5 +117,50 @@ test('dial pings a tentacle node with either preset: the preset\'s ping protocol
     } finally {
       await node.stop()
     }
+  }
+})
+
+test('dial: a peer that opens the stream but never answers the selection -> protocol-select, ERR_PROTOCOL_SELECT_TIMEOUT', async () => {
+  const muxes: MuxSession[] = []
+  const mute = net.createServer((sock) => {
+    sock.on('error', () => {})
+    handshake(sock, { key: SecioKeyPair.generate() }).then(
+      ({ stream }) => muxes.push(new MuxSession(stream, { role: 'server' })), // accepts streams, reads nothing, says nothing
+      () => {},
+    )
+  })
+  mute.listen(0, '127.0.0.1')
+  await once(mute, 'listening')
+  try {
+    const port = (mute.address() as net.AddressInfo).port
+    const r = await runCli(['dial', `/ip4/127.0.0.1/tcp/${port}`, '--protocol', '/x/y', '--timeout', '500', '--json'])
+    assert.equal(r.code, 1)
+    const res = json<ProbeResult>(r)
+    assert.deepEqual(res.phases.map((p) => p.phase), SECURE)
+    assert.equal(res.failedPhase, 'protocol-select')
+    assert.equal(res.error?.code, 'ERR_PROTOCOL_SELECT_TIMEOUT')
+  } finally {
+    for (const m of muxes) m.destroy()
+    mute.close()
+  }
+})
+
+test('dial: a peer that takes the ping protocol but never answers: --protocol asked for it -> ERR_PING_TIMEOUT; the default try -> a note, exit 0', async () => {
+  // A service with /p2p/1 (tentacle's ping name) that is not a ping: it never sends a Pong.
+  const service = new Service({ key: SecioKeyPair.generate(), protocols: [{ id: 1 }] })
+  try {
+    const addr = (await service.listen('/ip4/127.0.0.1/tcp/0')).toString()
+    const asked = await runCli(['dial', addr, '--protocol', '/p2p/1', '--timeout', '500', '--json'])
+    assert.equal(asked.code, 1)
+    const a = json<ProbeResult>(asked)
+    assert.equal(a.failedPhase, 'ping')
+    assert.equal(a.error?.code, 'ERR_PING_TIMEOUT')
+    const tried = await runCli(['dial', addr, '--timeout', '500', '--json'])
+    assert.equal(tried.code, 0)
+    const t = json<ProbeResult>(tried)
+    assert.equal(t.pingRttMs, undefined)
+    assert.match(t.notes.join('\n'), /took \/p2p\/1 but sent no Pong within 500 ms/)
+  } finally {
+    await service.close()
   }
 })

@@ -72,7 +72,7 @@ export interface HandshakeOptions {
    * `awaiting-propose` once the peer's Propose was read and our Exchange sent,
    * `awaiting-exchange` once its Exchange verified and our nonce echo sent,
    * `awaiting-nonce-echo` once our nonce came back (just before the promise
-   * resolves). For diagnostics (`tentacle dial`); it must not throw.
+   * resolves). For diagnostics (`tentacle dial`); what it throws is ignored.
    */
   onPhase?: (completed: HandshakePhase, elapsedMs: number) => void
   /** Coalesce writes made in the same tick into one frame (default true). */
@@ -321,7 +321,13 @@ class Handshake {
   }
 
   #phaseDone(completed: HandshakePhase): void {
-    this.#opts.onPhase?.(completed, performance.now() - this.#started)
+    const hook = this.#opts.onPhase
+    if (hook === undefined) return
+    try {
+      hook(completed, performance.now() - this.#started)
+    } catch {
+      // A diagnostics hook must not break (or crash) the handshake.
+    }
   }
 
   /**

@@ -37,3 +37,20 @@ test('onPhase: a peer that never answers reports no phase, and the timeout names
     close()
   }
 })
+
+test('onPhase: a hook that throws does not break the handshake', async () => {
+  const { client, server, close } = await tcpPair()
+  try {
+    const boom = (): void => {
+      throw new Error('boom')
+    }
+    const [a, b] = await Promise.all([
+      handshake(client, { key: SecioKeyPair.generate(), onPhase: boom }),
+      handshake(server, { key: SecioKeyPair.generate(), onPhase: boom }),
+    ])
+    a.stream.destroy()
+    b.stream.destroy()
+  } finally {
+    close()
+  }
+})

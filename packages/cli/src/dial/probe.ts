@@ -134,7 +134,8 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
     try {
       selected = await withDeadline(timeoutMs, (signal) => clientSelect(stream, { name: protocol.name, supportVersions: protocol.versions }, decoder, signal))
     } catch (err) {
-      throw new PhaseError('protocol-select', codeOf(err, 'ERR_PROTOCOL_SELECT'), muxReason(mux, (err as Error).message))
+      const why = err instanceof DeadlineError ? `no answer within ${timeoutMs} ms` : (err as Error).message
+      throw new PhaseError('protocol-select', err instanceof DeadlineError ? 'ERR_PROTOCOL_SELECT_TIMEOUT' : codeOf(err, 'ERR_PROTOCOL_SELECT'), muxReason(mux, why))
     }
     if (selected.version === undefined) {
       if (opts.protocol !== undefined) {
@@ -166,8 +167,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
           }
         })
       } catch (err) {
-        const m = (err as Error).message
-        if (!/timed out/.test(m)) throw new PhaseError('ping', 'ERR_PING', muxReason(mux, m.replace(/^protocol selection: /, '')))
+        if (!(err instanceof DeadlineError)) throw new PhaseError('ping', 'ERR_PING', muxReason(mux, (err as Error).message.replace(/^protocol selection: /, '')))
         if (!guess) throw new PhaseError('ping', 'ERR_PING_TIMEOUT', `no Pong within ${pingTimeoutMs} ms`)
         result.notes.push(`the peer took ${selected.name} but sent no Pong within ${pingTimeoutMs} ms: it is not a ping protocol there; no ping RTT`)
         answered = false
@@ -220,12 +220,17 @@ function connect(host: string, port: number, family: 4 | 6 | undefined, timeoutM
   })
 }
 
-/** Runs `fn` with a signal aborted after `ms`. */
+/** What {@link withDeadline} throws when the deadline, not `fn`, ended the wait. */
+class DeadlineError extends Error {}
+
+/** Runs `fn` with a signal aborted after `ms`; a failure after the abort is a {@link DeadlineError}. */
 async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const ac = new AbortController()
   const timer = setTimeout(() => ac.abort(), ms)
   try {
     return await fn(ac.signal)
+  } catch (err) {
+    throw ac.signal.aborted ? new DeadlineError(`timed out after ${ms} ms`, { cause: err }) : err
   } finally {
     clearTimeout(timer)
   }
