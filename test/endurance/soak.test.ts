@@ -1,0 +1,62 @@
+// The churn soak's test of the test: a short soak of a clean node passes, and
+// the same soak of a node that leaks slowly on purpose — 4 KiB kept per
+// session, or one interval timer per 20 sessions — fails on the figure that
+// leak moves. The soak itself (2 min in CI, 30 min on request) is
+// `npm run soak -- --quick` / `npm run soak`.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+
+const SOAK = fileURLToPath(new URL('./soak/run.ts', import.meta.url))
+
+interface Figure {
+  bench: string
+  value: number
+  ok: boolean
+}
+
+function soak(args: string[]): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      const figures = new Map<string, Figure>()
+      for (const line of out.split('\n')) {
+        if (!line.startsWith('{')) continue
+        const f = JSON.parse(line) as Figure
+        figures.set(f.bench, f)
+      }
+      resolve({ code, figures, stderr: err })
+    })
+  })
+}
+
+const SECONDS = process.env.SOAK_TEST_SECONDS ?? '20'
+
+// RSS is judged by the full-length soak only: in a 20 s run the allocator and
+// the JIT are still growing after the short warm-up, leak or no leak.
+const JUDGED_SHORT = ['soak.heap_growth', 'soak.fds', 'soak.timers', 'soak.handles', 'soak.process_listeners', 'soak.connections_left', 'soak.unaccounted_errors']
+
+test(`a clean node passes a ${SECONDS} s churn soak (all but RSS)`, { timeout: 120_000 }, async () => {
+  const r = await soak(['--seconds', SECONDS])
+  const failed = JUDGED_SHORT.map((b) => r.figures.get(b)).filter((f) => f === undefined || !f.ok)
+  assert.deepEqual(failed, [], `soak failed: ${JSON.stringify(failed)}\n${r.stderr}`)
+  assert.ok((r.figures.get('soak.sessions')?.value ?? 0) > 100, 'too little churn to judge anything')
+})
+
+test(`a node leaking 4 KiB per session fails the same soak on heap growth`, { timeout: 120_000 }, async () => {
+  const r = await soak(['--seconds', SECONDS, '--inject-leak', 'heap:4096'])
+  assert.equal(r.code, 1, r.stderr)
+  assert.equal(r.figures.get('soak.heap_growth')?.ok, false, r.stderr)
+})
+
+test('a node leaking one timer per 20 sessions fails a short soak on timers', { timeout: 120_000 }, async () => {
+  const r = await soak(['--seconds', '10', '--inject-leak', 'timer'])
+  assert.equal(r.code, 1, r.stderr)
+  assert.equal(r.figures.get('soak.timers')?.ok, false, r.stderr)
+})
