@@ -54,6 +54,8 @@ describe('docker-compose.yml', () => {
       assert.deepEqual(optionValues(a1, '--listen'), ['/ip4/127.9.8.11/tcp/8115'])
       assert.deepEqual(optionValues(a1, '--metrics'), ['127.9.8.11:9100'])
       assert.equal(optionValues(a1, '--key')[0], fileURLToPath(new URL('../../../test/testnet/keys/node1.key', import.meta.url)))
+      // A named volume is a directory of the node's own.
+      assert.equal(optionValues(a1, '--address-book')[0], join(net.logDir, 'node1', 'node1-data', 'address-book.json'))
       // node3 (index 2): its own ports are offset by 2; the bootnode's are node1's.
       const a3 = net.args('node3')
       assert.deepEqual(optionValues(a3, '--listen'), ['/ip4/127.9.8.13/tcp/8117'])

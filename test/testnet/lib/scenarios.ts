@@ -49,10 +49,25 @@ export function prober(timeoutMs: number): Service {
   return new ServiceBuilder().key(SecioKeyPair.generate()).configure({ timeoutMs }).build({})
 }
 
+/** With TESTNET_DEBUG_DIR set, a failed wait leaves every node's status and log there. */
+async function dumpForDebugging(net: TestNet, why: string): Promise<void> {
+  const dir = process.env.TESTNET_DEBUG_DIR
+  if (dir === undefined) return
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const at = `${dir}/${Date.now()}`
+  mkdirSync(at, { recursive: true })
+  writeFileSync(`${at}/why.txt`, why)
+  writeFileSync(`${at}/status.json`, JSON.stringify(await net.status(), null, 2))
+  for (const n of net.nodes) writeFileSync(`${at}/${n}.log`, await net.logs(n))
+}
+
 /** The net converges to a full mesh within 30 s. */
 export async function expectMesh(net: TestNet, names: readonly string[] = net.nodes, timeoutMs = MESH_MS): Promise<NodeStatus[]> {
   const t0 = Date.now()
-  const rows = await waitForMesh(net, { names, timeoutMs })
+  const rows = await waitForMesh(net, { names, timeoutMs }).catch(async (err: Error) => {
+    await dumpForDebugging(net, err.message)
+    throw err
+  })
   assert.ok(isFullMesh(rows, names))
   return Object.assign(rows, { elapsedMs: Date.now() - t0 })
 }

@@ -12,6 +12,8 @@ export interface ServiceSpec {
   environment: Record<string, string>
   /** Bind mounts: container path -> absolute host path. */
   mounts: Map<string, string>
+  /** Named volumes: container path -> volume name (the local back end gives each a directory). */
+  volumes: Map<string, string>
   /** The p2p port inside the container (first `--listen` /tcp/PORT). */
   p2pPort: number
   /** The metrics/status port inside the container (`--metrics HOST:PORT`). */
@@ -90,11 +92,13 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
     for (const [k, v] of Object.entries(raw.environment)) environment[k] = interpolate(String(v ?? ''), env)
   }
   const mounts = new Map<string, string>()
+  const volumes = new Map<string, string>()
   for (const v of Array.isArray(raw.volumes) ? raw.volumes : []) {
     if (typeof v !== 'string') continue
     const [host, target] = v.split(':')
-    if (target === undefined || !(host.startsWith('.') || host.startsWith('/'))) continue
-    mounts.set(target, isAbsolute(host) ? host : resolve(dir, host))
+    if (target === undefined) continue
+    if (host.startsWith('.') || host.startsWith('/')) mounts.set(target, isAbsolute(host) ? host : resolve(dir, host))
+    else volumes.set(target, host)
   }
   const metricsPort = Number(mport![1])
   let publishedMetrics: ServiceSpec['publishedMetrics']
@@ -114,6 +118,7 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
     command,
     environment,
     mounts,
+    volumes,
     p2pPort: Number(port![1]),
     metricsPort,
     publishedMetrics,

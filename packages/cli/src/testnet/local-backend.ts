@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
-import { createWriteStream, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { createWriteStream, mkdirSync, readFileSync, rmSync, type WriteStream } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -58,7 +59,9 @@ export class LocalTestNet implements TestNet {
   readonly backend = 'local' as const
   readonly spec: NetSpec
   readonly nodes: readonly string[]
-  #logDir: string | undefined
+  /** Logs and the nodes' named volumes; made by `up`, removed by `down` unless keepLogs. */
+  readonly #runDir: string
+  #runDirMade = false
   readonly #byName = new Map<string, LocalNode>()
   readonly #readyTimeoutMs: number
   readonly #keepLogs: boolean
@@ -73,10 +76,11 @@ export class LocalTestNet implements TestNet {
     const services = spec.services.filter((s) => (opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name)))
     if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
     if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
+    this.#runDir = join(tmpdir(), `tentacle-testnet-${process.pid}-${randomBytes(4).toString('hex')}`)
     const places = new Map(services.map((s, i) => [s.name, { host: `${prefix}.${11 + i}`, offset: i }]))
     for (const s of services) {
       const { host, offset } = places.get(s.name)!
-      const args = [...rewrite(s, places), ...(opts.extraArgs ?? [])]
+      const args = [...rewrite(s, places, this.#runDir), ...(opts.extraArgs ?? [])]
       this.#byName.set(s.name, { spec: s, host, p2pPort: s.p2pPort + offset, metricsPort: s.metricsPort + offset, args, frozen: false })
     }
     this.nodes = services.map((s) => s.name)
@@ -84,10 +88,18 @@ export class LocalTestNet implements TestNet {
     this.#keepLogs = opts.keepLogs ?? false
   }
 
-  /** Where the nodes' logs go (a temp dir made by `up`, removed by `down` unless keepLogs). */
+  /** Where the nodes' logs (and named volumes) go: a temp dir made by `up`, removed by `down` unless keepLogs. */
   get logDir(): string {
-    this.#logDir ??= mkdtempSync(join(tmpdir(), 'tentacle-testnet-'))
-    return this.#logDir
+    return this.#runDir
+  }
+
+  #makeRunDir(): void {
+    if (this.#runDirMade) return
+    mkdirSync(this.#runDir, { recursive: true, mode: 0o700 })
+    for (const n of this.#byName.values()) {
+      for (const vol of n.spec.volumes.values()) mkdirSync(join(this.#runDir, n.spec.name, vol), { recursive: true })
+    }
+    this.#runDirMade = true
   }
 
   #logFile(n: LocalNode): string {
@@ -126,6 +138,7 @@ export class LocalTestNet implements TestNet {
   async #start(n: LocalNode): Promise<void> {
     if (this.#closed) throw new TestnetError('ERR_TESTNET_STATE', 'the test net is down')
     if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
+    this.#makeRunDir()
     const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
     const child = spawn(process.execPath, [BIN, ...n.args], {
       env: { ...process.env, ...FROM_SOURCE, ...n.spec.environment },
@@ -177,7 +190,7 @@ export class LocalTestNet implements TestNet {
     if (late === 'late') for (const n of running) n.child?.kill('SIGKILL')
     await Promise.all(running.map((n) => n.exited))
     await Promise.all([...this.#byName.values()].map((n) => new Promise<void>((r) => (n.log === undefined ? r() : n.log.end(r)))))
-    if (!this.#keepLogs && this.#logDir !== undefined) rmSync(this.#logDir, { recursive: true, force: true })
+    if (!this.#keepLogs && this.#runDirMade) rmSync(this.#runDir, { recursive: true, force: true })
   }
 
   async status(names: readonly string[] = this.nodes): Promise<NodeStatus[]> {
@@ -252,7 +265,7 @@ export class LocalTestNet implements TestNet {
   }
 
   async logs(name: string): Promise<string> {
-    return this.#logDir === undefined ? '' : readFile(this.#logFile(this.#node(name)), 'utf8').catch(() => '')
+    return !this.#runDirMade ? '' : readFile(this.#logFile(this.#node(name)), 'utf8').catch(() => '')
   }
 
   #node(name: string): LocalNode {
@@ -271,9 +284,12 @@ export class LocalTestNet implements TestNet {
 /**
  * The compose command with container-only names replaced by the node's loopback world:
  * 0.0.0.0 and /dns4/<service> become the service's 127.x address, a port P of service i
- * becomes P + i, a path under a bind mount the host path.
+ * becomes P + i, a path under a bind mount the host path, under a named volume a directory of
+ * the node's own in the run directory.
  */
-function rewrite(s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>): string[] {
+function rewrite(s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>, runDir: string): string[] {
+  const mounts = new Map(s.mounts)
+  for (const [target, vol] of s.volumes) mounts.set(target, join(runDir, s.name, vol))
   const own = places.get(s.name)!
   const at = (p: { host: string; offset: number }, port: string): string => `${p.host}/tcp/${Number(port) + p.offset}`
   return s.command.map((a) => {
@@ -284,7 +300,7 @@ function rewrite(s: ServiceSpec, places: ReadonlyMap<string, { host: string; off
         const p = places.get(svc)
         return p === undefined ? m : `/ip4/${at(p, port)}`
       })
-    for (const [target, hostPath] of s.mounts) {
+    for (const [target, hostPath] of mounts) {
       if (out === target || out.startsWith(target + '/')) out = hostPath + out.slice(target.length)
     }
     return out

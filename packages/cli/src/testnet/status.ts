@@ -9,7 +9,7 @@ export interface NodeStatus {
   peerId?: string
   /** Its p2p address as the other nodes dial it. */
   address?: string
-  /** Peer ids of the peers it has a session with. */
+  /** Peer ids of the peers it has a session with (feeler probes left out). */
   peers: string[]
   /** Sessions open now. */
   sessions: number
@@ -61,6 +61,8 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
       continue
     }
     if (!isObj(p)) continue
+    // A feeler session only probes an address and closes (§11): not a peer of the mesh.
+    if (p.feeler === true) continue
     const id = str(p.peerId) ?? str(p.peer_id) ?? str(p.id)
     if (id !== undefined && !peers.includes(id)) peers.push(id)
     const r = num(p.pingRttMs) ?? num(p.rttMs) ?? num(p.ping_rtt_ms)
