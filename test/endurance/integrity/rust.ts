@@ -65,7 +65,7 @@ try {
       },
     })
   }
-  service = b.build({ handleError: (e) => errors.push(`${e.type}:${e.error.code}`) })
+  service = b.build({ handleError: (e) => void errors.push(`${e.type}:${e.error.code}`) })
   const session = await service.dial(`/ip4/127.0.0.1/tcp/${peer.port}/p2p/${peer.peerId}`)
   while (session.openProtocols.size < P) await sleep(10)
   await Promise.all(
