@@ -131,6 +131,13 @@ const PHASE_MEANING: Record<string, string> = {
   '': 'The connection failed before the handshake started (closed or reset right after connect).',
 }
 
+/**
+ * Event-loop delay worth a warning. Below it, a busy or shared host shows
+ * blocks that no peer notices (the handshake deadline is 10 s, yamux
+ * keepalive 30 s); at a second, handshakes and pings start to suffer.
+ */
+const LOOP_WARN_SECONDS = 0.5
+
 function metricFindings(samples: Sample[]): Finding[] {
   const out: Finding[] = []
   const of = (name: string): Sample[] => samples.filter((s) => s.name === name)
@@ -154,7 +161,7 @@ function metricFindings(samples: Sample[]): Finding[] {
 
   const loopMax = of('tentacle_event_loop_delay_seconds').find((s) => s.labels.quantile === '1')?.value
   const loop99 = of('tentacle_event_loop_delay_seconds').find((s) => s.labels.quantile === '0.99')?.value
-  if (loopMax !== undefined && loopMax >= 0.1) {
+  if (loopMax !== undefined && loopMax >= LOOP_WARN_SECONDS) {
     out.push({
       id: 'event-loop-delay',
       severity: loopMax >= 1 ? 'critical' : 'warn',
