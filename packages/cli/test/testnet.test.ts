@@ -1,5 +1,6 @@
 /** The test-net driver's pure parts: the compose file, the status model, socket counts, the command line. */
 import assert from 'node:assert/strict'
+import { createServer, type AddressInfo } from 'node:net'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,7 +11,7 @@ import { SecioKeyPair } from '@tentacle-ts/secio'
 import { interpolate, loadCompose, optionValues } from '../src/testnet/compose.js'
 import { isFullMesh, LocalTestNet, renderTable, run, TestnetError, type NodeStatus } from '../src/testnet/index.js'
 import { socketStates } from '../src/testnet/sockets.js'
-import { parseMetrics, statusFrom } from '../src/testnet/status.js'
+import { fetchNodeStatus, parseMetrics, statusFrom } from '../src/testnet/status.js'
 
 const COMPOSE = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url))
 
@@ -161,6 +162,23 @@ describe('status', () => {
     assert.match(lines[0], /^node\s+peer id\s+address\s+peers\s+sessions\s+ping rtt\s+handshake failures\s+close-wait$/)
     assert.match(lines[1], /^a\s+QmAAAAAAAA…\s+\?\s+b\s+1\s+0\.4 ms\s+awaiting-propose=2\s+0$/)
     assert.match(lines[3], /^c\s+-\s+-\s+down: no answer in 1500 ms/)
+  })
+})
+
+describe('fetchNodeStatus', () => {
+  test('a listener that accepts and closes at once (docker-proxy before the node listens) is reported down, not left pending', async () => {
+    const server = createServer((sock) => sock.destroy())
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+    try {
+      const { port } = server.address() as AddressInfo
+      for (let i = 0; i < 3; i++) {
+        const st = await fetchNodeStatus('n', `http://127.0.0.1:${port}`, 500)
+        assert.equal(st.up, false)
+        assert.ok(st.error !== undefined)
+      }
+    } finally {
+      await new Promise((r) => server.close(r))
+    }
   })
 })
 

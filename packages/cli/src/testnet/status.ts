@@ -31,7 +31,12 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
  * (Prometheus text). Bounded by `timeoutMs`: a frozen node is reported down, not waited for.
  */
 export async function fetchNodeStatus(name: string, baseUrl: string, timeoutMs = 1500): Promise<NodeStatus> {
-  const signal = AbortSignal.timeout(timeoutMs)
+  // A ref'd timer, not AbortSignal.timeout: a peer that accepts and closes at once (docker-proxy
+  // before the container listens) can leave fetch pending on no handle, and an unref'd timer
+  // would then let the process exit with the promise unsettled.
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(new DOMException('timeout', 'TimeoutError')), timeoutMs)
+  const signal = abort.signal
   try {
     const [status, metrics] = await Promise.all([
       fetch(`${baseUrl}/status`, { signal }).then(async (r) => {
@@ -45,6 +50,8 @@ export async function fetchNodeStatus(name: string, baseUrl: string, timeoutMs =
     const e = err as Error & { cause?: { code?: string } }
     const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer in ${timeoutMs} ms` : (e.cause?.code ?? e.message)
     return { name, up: false, error: why, peers: [], sessions: 0, handshakeFailures: {} }
+  } finally {
+    clearTimeout(timer)
   }
 }
 
