@@ -184,6 +184,9 @@ export function decodeMultiaddr(bytes: Uint8Array): DecodedMultiaddr {
           } catch {
             throw bad(`${NAMES.get(code)} is not UTF-8`)
           }
+          // Rust keeps such names in binary form; we keep text, where an empty
+          // name or a "/" would read back as other components (found by fuzzing).
+          if (value === '' || value.includes('/')) throw bad(`${NAMES.get(code)} name ${JSON.stringify(value)} has no text form`)
         }
         break
       }

@@ -525,7 +525,9 @@ export const protocolMessagesTarget: FuzzTarget = {
     } catch (err) {
       throw new assert.AssertionError({ message: `${name}: a decoded message does not encode: ${(err as Error).message}` })
     }
-    assert.ok(isDeepStrictEqual(decode(again), v), `${name}: decode(encode(decode(x))) != decode(x)`)
+    // Listen addresses that did not decode are skipped and counted on decode (as CKB does); the count cannot survive re-encoding.
+    const comparable = (m: unknown): unknown => (name === 'identify' ? { ...(m as object), invalidListenAddrs: 0 } : m)
+    assert.ok(isDeepStrictEqual(comparable(decode(again)), comparable(v)), `${name}: decode(encode(decode(x))) != decode(x)`)
   },
 }
 
