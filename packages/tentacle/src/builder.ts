@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { SecioKeyPair } from '@tentacle-ts/secio'
 import type { ServiceConfigInput } from './config.js'
+import type { MetricsOptions } from './metrics.js'
 import { Service } from './service.js'
 import type { ProtocolSpec, ServiceHandler } from './types.js'
 
@@ -20,6 +21,7 @@ export class ServiceBuilder {
   private config: ServiceConfigInput = {}
   private identity: SecioKeyPair | undefined
   private log: Logger | undefined
+  private metricsOptions: MetricsOptions | undefined
 
   /** Registers a protocol (tentacle `insert_protocol`). */
   protocol(spec: ProtocolSpec): this {
@@ -59,7 +61,13 @@ export class ServiceBuilder {
     return this
   }
 
+  /** Where metrics are registered (a prom-client registry, a name prefix). */
+  metrics(opts: MetricsOptions): this {
+    this.metricsOptions = opts
+    return this
+  }
+
   build(handler?: ServiceHandler): Service {
-    return new Service({ key: this.identity, protocols: this.protocols, handler, config: this.config, logger: this.log })
+    return new Service({ key: this.identity, protocols: this.protocols, handler, config: this.config, logger: this.log, metrics: this.metricsOptions })
   }
 }

@@ -9,12 +9,27 @@ export interface MetricsSource {
   listenerTotals(): { accepted: number; closedBeforeHandled: number }
 }
 
+/** Where a service's metrics go (ServiceOptions.metrics). */
+export interface MetricsOptions {
+  /**
+   * A prom-client registry to register in, e.g. the program's own or
+   * prom-client's global `register`. Default: a registry of the service's own,
+   * so several services can live in one process (give each its own `prefix`
+   * when they share a registry).
+   */
+  registry?: Registry
+  /** Metric name prefix. Default `tentacle_`. */
+  prefix?: string
+}
+
 /**
- * Prometheus metrics of one service, in a registry of its own so several
- * services can live in one process. `text()` gives the exposition format.
+ * Prometheus metrics of one service. `text()` gives the exposition format of
+ * its registry.
  */
 export class ServiceMetrics {
-  readonly registry = new Registry()
+  readonly registry: Registry
+  /** The metric name prefix in use, for code that adds its own metrics next to these. */
+  readonly prefix: string
   readonly acceptErrors: Counter<'code'>
   readonly rejected: Counter<'reason'>
   readonly handshakes: Counter<'direction' | 'outcome' | 'phase'>
@@ -24,7 +39,9 @@ export class ServiceMetrics {
   readonly sessionsTotal: Counter<'direction'>
   private readonly loopDelay: IntervalHistogram
 
-  constructor(source: MetricsSource, prefix = 'tentacle_') {
+  constructor(source: MetricsSource, opts: MetricsOptions = {}) {
+    this.registry = opts.registry ?? new Registry()
+    const prefix = (this.prefix = opts.prefix ?? 'tentacle_')
     const registers = [this.registry]
     this.loopDelay = monitorEventLoopDelay({ resolution: 20 })
     this.loopDelay.enable()

@@ -7,7 +7,7 @@ import { resolveConfig, type ServiceConfig, type ServiceConfigInput } from './co
 import { errorCode, TentacleError } from './errors.js'
 import { TcpListener } from './listener.js'
 import { NotifyTimers } from './notify-timers.js'
-import { ServiceMetrics } from './metrics.js'
+import { ServiceMetrics, type MetricsOptions } from './metrics.js'
 import { ProtocolRegistry } from './protocol-registry.js'
 import { SerialQueue } from './serial-queue.js'
 import { TentacleSession, type SessionHost } from './session.js'
@@ -37,6 +37,8 @@ export interface ServiceOptions {
   config?: ServiceConfigInput
   /** pino logger; default: silent. */
   logger?: Logger
+  /** Where metrics are registered (prom-client); default: a registry of the service's own, served by nothing. */
+  metrics?: MetricsOptions
 }
 
 interface ListenEntry {
@@ -104,7 +106,7 @@ export class Service implements ServiceControl, SessionHost {
         }
         return t
       },
-    })
+    }, opts.metrics)
     for (const p of this.registry.all()) {
       const init = p.handler?.init
       if (init) this.handlerQueue(p.id).push(() => init.call(p.handler, this.protoContext(p.id)))

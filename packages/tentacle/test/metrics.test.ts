@@ -1,7 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { Registry } from 'prom-client'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { Service } from '../src/service.js'
+import { ServiceBuilder } from '../src/builder.js'
 import type { ProtocolSessionContext } from '../src/types.js'
 
 test('metrics: message bytes are counted by direction and protocol name', async () => {
@@ -48,5 +50,26 @@ test('metrics: message bytes are counted by direction and protocol name', async 
   } finally {
     await client.close()
     await server.close()
+  }
+})
+
+test('metrics: a registry of its own by default; a program may pass its registry and a prefix instead', async () => {
+  const a = new Service({ protocols: [] })
+  const b = new Service({ protocols: [] })
+  const mine = new Registry()
+  const c = new ServiceBuilder().metrics({ registry: mine, prefix: 'edge_' }).build()
+  const d = new Service({ protocols: [], metrics: { registry: mine, prefix: 'core_' } })
+  try {
+    assert.notEqual(a.metrics.registry, b.metrics.registry)
+    assert.equal(a.metrics.prefix, 'tentacle_')
+    assert.equal(c.metrics.registry, mine)
+    assert.equal(c.metrics.prefix, 'edge_')
+    const text = await mine.metrics()
+    assert.match(text, /^edge_sessions_open 0$/m)
+    assert.match(text, /^core_sessions_open 0$/m)
+    assert.doesNotMatch(text, /^tentacle_/m)
+    assert.match(await c.metrics.text(), /^core_sessions_open 0$/m, 'text() is the whole registry')
+  } finally {
+    await Promise.all([a.close(), b.close(), c.close(), d.close()])
   }
 })
