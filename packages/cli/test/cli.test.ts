@@ -32,6 +32,8 @@ test('bad arguments: one-line error, then usage, exit 2, never a stack trace', a
     [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics', 'nope'], /^tentacle node: --metrics must be HOST:PORT/],
     [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--max-connections', '-3'], /^tentacle node: /],
     [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--preset', 'eth'], /^tentacle node: --preset must be one of tentacle, ckb/],
+    [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--bootnode', '/ip4/127.0.0.1/tcp/1'], /^tentacle node: bootnode \/ip4\/127\.0\.0\.1\/tcp\/1 has no \/p2p\/<peer id>$/],
+    [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'loud'], /^tentacle node: --log-level must be one of fatal, /],
     [['dial'], /^tentacle dial: missing argument$/],
     [['dial', '/ip4/127.0.0.1/tcp/1/p2p/notapeerid'], /^tentacle dial: bad address/],
     [['dial', '/ip4/127.0.0.1/tcp/1', '--timeout', 'soon'], /^tentacle dial: --timeout must be an integer/],

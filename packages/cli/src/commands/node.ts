@@ -6,7 +6,7 @@ import { choice, hostPort, intOption, parse } from '../args.js'
 import { CliError, UsageError } from '../errors.js'
 import { loadKey } from '../key-file.js'
 import { createLogger, LOG_LEVELS, type LogFormat } from '../logger.js'
-import type { NetworkProtocols } from '@tentacle-ts/protocols'
+import { isProtocolsError, type NetworkProtocols } from '@tentacle-ts/protocols'
 import { createNetwork } from '../network.js'
 import { nodeStatus } from '../node-status.js'
 import { PRESETS, type Preset } from '../preset.js'
@@ -82,15 +82,16 @@ export async function node(argv: string[]): Promise<number> {
 
   const logger = createLogger(level as LevelWithSilent, format)
   const key = v.key === undefined ? SecioKeyPair.generate() : await loadKey(v.key as string)
-  if (v.key === undefined) logger.warn({ peerId: key.peerId.toString() }, 'no --key: using a new identity for this run only')
 
   let network: NetworkProtocols
   try {
     network = createNetwork(networkOptions, logger.child({ component: 'protocols' }))
   } catch (err) {
     // The protocols package validates what we pass on (bootnodes without /p2p/, ...).
-    throw new UsageError((err as Error).message, cmd)
+    if (isProtocolsError(err, 'ERR_INVALID_OPTION') || isProtocolsError(err, 'ERR_INVALID_MULTIADDR')) throw new UsageError(err.message, cmd)
+    throw err
   }
+  if (v.key === undefined) logger.warn({ peerId: key.peerId.toString() }, 'no --key: using a new identity for this run only')
   const builder = new ServiceBuilder().key(key).configure(config).logger(logger.child({ component: 'service' }))
   for (const spec of network.protocols) builder.protocol(spec)
   const service = builder.build(network.serviceHandler(logEvents(logger)))
