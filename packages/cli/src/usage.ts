@@ -45,7 +45,8 @@ pretty on a terminal); stdout gets one JSON line when the node is ready:
   --address-book FILE    keep learned addresses in FILE
   --handshake-timeout MS the connect/handshake/select deadline (default 10000)
   --listen-backlog N     listen(2) backlog (default 4096)
-  --metrics HOST:PORT    serve GET /metrics (Prometheus) and GET /status (JSON)
+  --metrics HOST:PORT    serve GET /metrics (Prometheus) and GET /status (JSON);
+                         default 127.0.0.1:0 (a free port, in the ready line); 'off' for none
   --log-level LEVEL      fatal, error, warn, info (default), debug, trace, silent
   --log-format FORMAT    json or pretty (default: pretty on a terminal, else json)
   --shutdown-timeout MS  graceful close budget (default 5000)`,

@@ -134,3 +134,20 @@ test('node --bootnode: the second node connects to the first; both /status list 
     await a.stop()
   }
 })
+
+test('node: metrics are on by default on a free loopback port; --metrics off turns them off', async () => {
+  const on = await startNode([...LISTEN, '--log-level', 'warn'])
+  try {
+    assert.match(on.ready.metrics ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
+    assert.equal((await fetch(on.ready.metrics!)).status, 200)
+  } finally {
+    await on.stop()
+  }
+  const off = await startNode([...LISTEN, '--log-level', 'warn', '--metrics', 'off'])
+  try {
+    assert.equal(off.ready.metrics, null)
+    assert.equal(off.ready.status, null)
+  } finally {
+    await off.stop()
+  }
+})

@@ -57,7 +57,8 @@ export async function node(argv: string[]): Promise<number> {
   const preset: Preset = choice(cmd, 'preset', v.preset, PRESETS) ?? 'tentacle'
   const level = choice(cmd, 'log-level', v['log-level'], LOG_LEVELS) ?? 'info'
   const format = choice<LogFormat>(cmd, 'log-format', v['log-format'], ['json', 'pretty'])
-  const metricsAddr = v.metrics === undefined ? undefined : hostPort(cmd, 'metrics', v.metrics as string)
+  // On by default, on a free loopback port (the ready line says which); `--metrics off` turns it off.
+  const metricsAddr = v.metrics === 'off' ? undefined : hostPort(cmd, 'metrics', (v.metrics as string | undefined) ?? '127.0.0.1:0')
   const int = (name: keyof typeof OPTIONS, min = 1): number | undefined => intOption(cmd, name, v[name], { min })
   const config = {
     timeoutMs: int('handshake-timeout'),
