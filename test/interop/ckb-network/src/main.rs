@@ -276,7 +276,8 @@ fn on_record(level: log::Level, target: &str, msg: &str) {
     let first_session = || session_ids(msg).first().copied().map(s).unwrap_or(Value::Null);
     if let Some(rest) = msg.strip_prefix("SessionOpen(") {
         let address = after(rest, "), ").map(|a| a.trim_end_matches(')')).unwrap_or("");
-        let outbound = dialed().lock().unwrap().contains(address);
+        // An address this node dialed: outbound (and no longer needed).
+        let outbound = dialed().lock().unwrap().remove(address);
         emit(json!({"event": "session_open", "session": first_session(), "address": address,
             "ty": if outbound { "outbound" } else { "inbound" }}));
     } else if let Some(rest) = msg.strip_prefix("SessionClose(") {
