@@ -138,6 +138,15 @@ export class AddressBook {
     this.#dirty = true
   }
 
+  /** Takes back the last {@link markTried} (a dial lost to a simultaneous cross-dial, not to the address). */
+  forgiveTry(address: string): void {
+    const e = this.#byAddress.get(address)
+    if (e === undefined) return
+    e.lastTriedAt = 0
+    e.attempts = Math.max(0, e.attempts - 1)
+    this.#dirty = true
+  }
+
   /** Removes an address. */
   remove(address: string): void {
     if (this.#remove(address)) this.#dirty = true

@@ -36,6 +36,8 @@ import type {
 /** CKB bans for 5 minutes on a protocol error (`ServiceError::ProtocolError`). */
 const PROTOCOL_ERROR_BAN_MS = 300_000
 const DEFAULT_CLIENT_VERSION = 'tentacle-ts/0.1.0'
+/** An inbound session this recent from a peer we were dialing means the dials crossed. */
+const CROSS_DIAL_WINDOW_MS = 10_000
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
@@ -124,6 +126,10 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   #service: Service | undefined
   #metrics: ProtocolsMetrics | undefined
   #tryIdentifyCount = 0
+  /** Tick dials waiting for their jittered start → how to release their reservation. */
+  readonly #delayed = new Map<NodeJS.Timeout, () => void>()
+  /** When each peer last opened an inbound session (to spot crossing dials); pruned every tick. */
+  readonly #lastInbound = new Map<string, number>()
   #closed = false
 
   constructor(options: NetworkProtocolsOptions) {
@@ -334,7 +340,10 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
       case 'session-open': {
         const s = this.session(ev.session)
         const peerId = ev.session.remotePeerId
-        if (peerId !== undefined) this.#dialing.delete(peerId)
+        if (peerId !== undefined) {
+          this.#dialing.delete(peerId)
+          if (ev.session.direction === 'inbound') this.#lastInbound.set(peerId, this.opts.now())
+        }
         // CKB `accept_peer`: a session from a banned IP is refused.
         if (this.book.isBanned(s.address)) {
           this.drop(s, 'banned')
@@ -347,7 +356,14 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
         this.#sessions.delete(ev.session.id)
         const peerId = ev.session.remotePeerId
         if (peerId !== undefined && s?.feeler) this.#feelers.delete(peerId)
-        if (s !== undefined) this.drop(s, 'closed')
+        if (s === undefined) break
+        // Our dial died before identify while the same peer was dialing us: a crossing dial
+        // (each side kept its own, §12.2 RepeatedConnection), not a dead address. Let the next tick retry.
+        const inboundAt = peerId === undefined ? undefined : this.#lastInbound.get(peerId)
+        if (s.info.direction === 'outbound' && s.dropReason === undefined && s.identified === undefined && inboundAt !== undefined && this.opts.now() - inboundAt <= CROSS_DIAL_WINDOW_MS) {
+          this.book.forgiveTry(s.address)
+        }
+        this.drop(s, 'closed')
         break
       }
       case 'listen-started':
@@ -397,12 +413,14 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
 
   outboundTick(control: ServiceControl): void {
     if (this.#closed) return
+    const now = this.opts.now()
+    for (const [peerId, at] of this.#lastInbound) if (now - at > CROSS_DIAL_WINDOW_MS) this.#lastInbound.delete(peerId)
     this.book.purge()
     // Feelers: addresses never (recently) connected, not tried within feelerRetryMs.
     const cx = this.#dialContext()
     for (const e of this.book.fetchToFeeler(this.opts.feelersPerTick, this.opts.feelerRetryMs, (x) => this.#canDial(x.address, cx))) {
       this.book.markTried(e.address)
-      this.#dial(control, e.address, true)
+      this.#dial(control, e.address, true, this.#jitter())
     }
     this.#tryDialPeers(control)
     this.book.save().catch(() => undefined)
@@ -439,7 +457,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     } else {
       addrs = attempt(want)
     }
-    for (const a of addrs) this.#dial(control, a, false)
+    for (const a of addrs) this.#dial(control, a, false, this.#jitter())
   }
 
   /** What `#canDial` compares against, computed once per batch of dials. */
@@ -457,26 +475,48 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     return isDialable(address) && !this.book.isBanned(address)
   }
 
-  #dial(control: ServiceControl, address: string, feeler: boolean): void {
+  #dial(control: ServiceControl, address: string, feeler: boolean, delayMs = 0): void {
     if (!this.#canDial(address)) return
     const peerId = addressPeerId(address)!
     this.#dialing.set(peerId, feeler)
     if (feeler) this.#feelers.add(peerId)
-    control.dial(address, { kind: 'single', id: this.opts.ids.identify }).then(
-      () => {
-        this.#dialing.delete(peerId)
-      },
-      () => {
-        // CKB `dial_failed`: forget the feeler mark and the dialing entry.
-        this.#dialing.delete(peerId)
-        if (feeler) this.#feelers.delete(peerId)
-      },
-    )
+    const release = (): void => {
+      // CKB `dial_failed`: forget the feeler mark and the dialing entry.
+      this.#dialing.delete(peerId)
+      if (feeler) this.#feelers.delete(peerId)
+    }
+    const go = (): void => {
+      control.dial(address, { kind: 'single', id: this.opts.ids.identify }).then(() => this.#dialing.delete(peerId), release)
+    }
+    if (delayMs <= 0) {
+      go()
+      return
+    }
+    const timer = setTimeout(() => {
+      this.#delayed.delete(timer)
+      if (this.#closed) release()
+      else go()
+    }, delayMs)
+    this.#delayed.set(timer, release)
+  }
+
+  /**
+   * Tick dials start at a random moment within half a tick (at most 2 s): two
+   * nodes that learnt of each other together would otherwise dial each other
+   * at once, and tentacle keeps neither of two crossing connections.
+   */
+  #jitter(): number {
+    return Math.random() * Math.min(this.opts.outboundIntervalMs / 2, 2000)
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const [timer, release] of this.#delayed) {
+      clearTimeout(timer)
+      release()
+    }
+    this.#delayed.clear()
     this.#service?.removeServiceNotify(this.opts.ids.identify, OUTBOUND_TOKEN)
     await this.book.save()
   }
