@@ -17,11 +17,12 @@ const COMPOSE = fileURLToPath(new URL('../../../docker-compose.yml', import.meta
 
 describe('docker-compose.yml', () => {
   const spec = loadCompose(COMPOSE)
+  const tentacleNodes = spec.services.filter((s) => s.profiles.length === 0)
   const raw = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as { services: Record<string, Record<string, unknown>> }
 
   test('five tentacle nodes, one bootnode, every other pointing at its peer id', async () => {
-    assert.deepEqual(spec.services.map((s) => s.name), ['node1', 'node2', 'node3', 'node4', 'node5'])
-    const boot = spec.services.filter((s) => s.bootnode)
+    assert.deepEqual(tentacleNodes.map((s) => s.name), ['node1', 'node2', 'node3', 'node4', 'node5'])
+    const boot = tentacleNodes.filter((s) => s.bootnode)
     assert.deepEqual(boot.map((s) => s.name), ['node1'])
     const keyFile = optionValues(boot[0].command, '--key')[0]
     const hostKey = boot[0].mounts.get('/keys') + keyFile.slice('/keys'.length)
@@ -31,9 +32,19 @@ describe('docker-compose.yml', () => {
     }
   })
 
+  test('the Rust node (profile ckb) runs ckb-network-peer on the same network name, its data in a volume', () => {
+    const ckb = spec.services.find((s) => s.name === 'ckb1')!
+    assert.deepEqual(ckb.profiles, ['ckb'])
+    assert.deepEqual(ckb.entrypoint, ['/peers/ckb-network-peer'])
+    assert.equal(ckb.metricsPort, undefined)
+    assert.deepEqual(optionValues(ckb.command, '--network-name'), optionValues(tentacleNodes[0].command, '--network-name'))
+    assert.equal(ckb.volumes.get('/data'), 'ckb1-data')
+    assert.ok(ckb.command.includes('--discovery-local-address'))
+  })
+
   test('each node: metrics port published on loopback, a health check, init, short pings', () => {
     const ports = new Set<number>()
-    for (const s of spec.services) {
+    for (const s of tentacleNodes) {
       assert.equal(s.metricsPort, 9100)
       assert.equal(s.publishedMetrics?.host, '127.0.0.1')
       ports.add(s.publishedMetrics!.port)
@@ -43,7 +54,7 @@ describe('docker-compose.yml', () => {
       assert.ok(Number(optionValues(s.command, '--ping-timeout')[0]) <= 10_000)
       assert.ok(s.command.includes('--allow-local-addresses'))
     }
-    assert.equal(ports.size, spec.services.length)
+    assert.equal(ports.size, tentacleNodes.length)
   })
 
   test('the local back end rewrites container names into loopback addresses and host paths', () => {

@@ -9,6 +9,11 @@ export interface ServiceSpec {
   name: string
   /** Arguments after the `tentacle` entrypoint, e.g. `['node', '--listen', …]`. */
   command: string[]
+  /**
+   * Set for a service that is not `tentacle node` (a Rust node: ckb-network-peer): the program
+   * to run. It serves no /status; the driver follows the JSON events it prints instead.
+   */
+  entrypoint?: string[]
   environment: Record<string, string>
   /** Bind mounts: container path -> absolute host path. */
   mounts: Map<string, string>
@@ -16,8 +21,8 @@ export interface ServiceSpec {
   volumes: Map<string, string>
   /** The p2p port inside the container (first `--listen` /tcp/PORT). */
   p2pPort: number
-  /** The metrics/status port inside the container (`--metrics HOST:PORT`). */
-  metricsPort: number
+  /** The metrics/status port inside the container (`--metrics HOST:PORT`); none for a foreign node. */
+  metricsPort: number | undefined
   /** Where the host reaches the metrics port with Docker (`ports:` mapping), if published. */
   publishedMetrics?: { host: string; port: number }
   /** Compose networks the service is on. */
@@ -74,13 +79,14 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
     bad('command must be a list of strings (the arguments of `tentacle`)')
   }
   const command = (raw.command as string[]).map((a) => interpolate(a, env))
-  if (command[0] !== 'node') bad(`command must start with "node" (tentacle node …), got ${command[0]}`)
+  const entrypoint = Array.isArray(raw.entrypoint) ? raw.entrypoint.map((a) => interpolate(String(a), env)) : undefined
+  if (entrypoint === undefined && command[0] !== 'node') bad(`command must start with "node" (tentacle node …), got ${command[0]}`)
   const listen = optionValues(command, '--listen')
   const port = /\/tcp\/(\d+)/.exec(listen[0] ?? '')
   if (port === null) bad('needs --listen /ip4/…/tcp/PORT')
   const metrics = optionValues(command, '--metrics')[0]
   const mport = metrics === undefined ? null : /:(\d+)$/.exec(metrics)
-  if (mport === null) bad('needs --metrics HOST:PORT (status and metrics are read there)')
+  if (mport === null && entrypoint === undefined) bad('needs --metrics HOST:PORT (status and metrics are read there)')
   const environment: Record<string, string> = {}
   if (Array.isArray(raw.environment)) {
     for (const e of raw.environment) {
@@ -95,17 +101,17 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
   const volumes = new Map<string, string>()
   for (const v of Array.isArray(raw.volumes) ? raw.volumes : []) {
     if (typeof v !== 'string') continue
-    const [host, target] = v.split(':')
+    const [host, target] = interpolate(v, env).split(':')
     if (target === undefined) continue
     if (host.startsWith('.') || host.startsWith('/')) mounts.set(target, isAbsolute(host) ? host : resolve(dir, host))
     else volumes.set(target, host)
   }
-  const metricsPort = Number(mport![1])
+  const metricsPort = mport === null ? undefined : Number(mport[1])
   let publishedMetrics: ServiceSpec['publishedMetrics']
   for (const p of Array.isArray(raw.ports) ? raw.ports : []) {
     // "HOST_IP:HOST_PORT:CONTAINER_PORT" or "HOST_PORT:CONTAINER_PORT"
     const parts = String(p).split(':')
-    if (Number(parts[parts.length - 1]) !== metricsPort || parts.length < 2) continue
+    if (metricsPort === undefined || Number(parts[parts.length - 1]) !== metricsPort || parts.length < 2) continue
     publishedMetrics = { host: parts.length === 3 ? parts[0] : '127.0.0.1', port: Number(parts[parts.length - 2]) }
   }
   const networks = Array.isArray(raw.networks)
@@ -116,6 +122,7 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
   return {
     name,
     command,
+    ...(entrypoint !== undefined ? { entrypoint } : {}),
     environment,
     mounts,
     volumes,

@@ -5,7 +5,7 @@ import type { SlowOptions, TestNet } from './backend.js'
 import type { NetSpec, ServiceSpec } from './compose.js'
 import { TestnetError } from './errors.js'
 import { socketStates } from './sockets.js'
-import { fetchNodeStatus, statusFrom, type NodeStatus } from './status.js'
+import { EventStatus, fetchNodeStatus, statusFrom, type NodeStatus } from './status.js'
 
 const execFileP = promisify(execFile)
 
@@ -167,15 +167,23 @@ export class DockerTestNet implements TestNet {
       names.map(async (name) => {
         const s = this.#services.get(name)
         if (s === undefined) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name}`)
-        let base: string
-        if (s.publishedMetrics !== undefined) base = `http://${s.publishedMetrics.host}:${s.publishedMetrics.port}`
-        else {
-          const ip = [...(await this.addresses(name)).values()][0]
-          if (ip === undefined) return { name, up: false, error: 'no address', peers: [], sessions: 0, handshakeFailures: {} }
-          base = `http://${ip}:${s.metricsPort}`
+        let st: NodeStatus
+        if (s.metricsPort === undefined) {
+          // The Rust node: its status is what its events (the container's whole log) said.
+          const events = new EventStatus()
+          for (const line of (await this.#fullLog(name)).split('\n')) events.feed(line)
+          st = (await this.#running(name)) ? events.row(name) : { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
+        } else {
+          let base: string
+          if (s.publishedMetrics !== undefined) base = `http://${s.publishedMetrics.host}:${s.publishedMetrics.port}`
+          else {
+            const ip = [...(await this.addresses(name)).values()][0]
+            if (ip === undefined) return { name, up: false, error: 'no address', peers: [], sessions: 0, handshakeFailures: {} }
+            base = `http://${ip}:${s.metricsPort}`
+          }
+          st = await fetchNodeStatus(name, base)
+          if (!st.up && (await this.#running(name))) st = await this.#statusInside(name, s.metricsPort, st)
         }
-        let st = await fetchNodeStatus(name, base)
-        if (!st.up && (await this.#running(name))) st = await this.#statusInside(name, s.metricsPort, st)
         if (st.address?.includes('/0.0.0.0/') === true) {
           // Bound to every interface: show the address the other nodes reach it on.
           const ip = (await this.addresses(name).catch(() => new Map<string, string>())).get(this.networkName())
@@ -285,6 +293,13 @@ export class DockerTestNet implements TestNet {
     // The container's own view: /proc/PID/net is the network namespace of PID.
     const tcp = (await readFile(`/proc/${pid}/net/tcp`, 'utf8')) + (await readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => ''))
     return socketStates(tcp, this.#services.get(name)!.p2pPort)
+  }
+
+  async #fullLog(name: string): Promise<string> {
+    const id = this.#ids.get(name)
+    if (id === undefined) return ''
+    const { stdout } = await execFileP('docker', ['logs', id], { env: this.#env, maxBuffer: 256 * 1024 * 1024 }).catch(() => ({ stdout: '' }))
+    return stdout
   }
 
   async logs(name: string): Promise<string> {

@@ -46,6 +46,8 @@ Options:
   --timeout MS             up: how long to wait for the full mesh (default 60000)
   --loopback PREFIX        local: the nodes' addresses, PREFIX.11, PREFIX.12, ... (default 127.0.0)
   --no-build               docker up: use the image as it is
+  --profile NAME           also run the services of a compose profile, e.g. ckb (a Rust node:
+                           ckb-network-peer from ~/.cache/tentacle-ts/bin, test/interop/build.sh)
   --rate KBIT              slow: rate in kbit/s (default 256)
   --json                   status: print the rows as JSON`
 
@@ -59,6 +61,7 @@ const OPTIONS = {
   'no-build': { type: 'boolean' },
   rate: { type: 'string' },
   json: { type: 'boolean' },
+  profile: { type: 'string', multiple: true },
   help: { type: 'boolean', short: 'h' },
 } as const
 
@@ -106,8 +109,8 @@ export async function run(argv: string[]): Promise<number> {
       case 'up':
         if (node !== undefined) throw new Usage(`unexpected argument '${node}'`)
         return backend === 'local'
-          ? await upLocal(file, { once: v.once === true, timeoutMs, loopback: v.loopback })
-          : await upDocker(new DockerTestNet(loadCompose(file), { project: v.project, build: v['no-build'] !== true }), v.once === true, timeoutMs)
+          ? await upLocal(file, { once: v.once === true, timeoutMs, loopback: v.loopback, profiles: v.profile ?? [] })
+          : await upDocker(new DockerTestNet(loadCompose(file), { project: v.project, build: v['no-build'] !== true, profiles: v.profile ?? [] }), v.once === true, timeoutMs)
       case 'down':
         if (backend === 'local') throw new Usage("a local net stops with its 'up' process (Ctrl-C)")
         await new DockerTestNet(loadCompose(file), { project: v.project }).down()
@@ -178,8 +181,10 @@ function tableWriter(): (rows: NodeStatus[]) => void {
   }
 }
 
-async function upLocal(file: string, o: { once: boolean; timeoutMs: number; loopback: string | undefined }): Promise<number> {
-  const net = new LocalTestNet(loadCompose(file), { loopbackPrefix: o.loopback })
+async function upLocal(file: string, o: { once: boolean; timeoutMs: number; loopback: string | undefined; profiles: string[] }): Promise<number> {
+  const spec = loadCompose(file)
+  const only = spec.services.filter((s) => s.profiles.length === 0 || s.profiles.some((p) => o.profiles.includes(p))).map((s) => s.name)
+  const net = new LocalTestNet(spec, { loopbackPrefix: o.loopback, only })
   const stop = new AbortController()
   let signals = 0
   const onSignal = (): void => {

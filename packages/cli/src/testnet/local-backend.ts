@@ -11,7 +11,7 @@ import type { TestNet } from './backend.js'
 import type { NetSpec, ServiceSpec } from './compose.js'
 import { TestnetError } from './errors.js'
 import { socketStates } from './sockets.js'
-import { fetchNodeStatus, type NodeStatus } from './status.js'
+import { EventStatus, fetchNodeStatus, type NodeStatus } from './status.js'
 
 /** Options of the local back end. */
 export interface LocalOptions {
@@ -37,8 +37,10 @@ interface LocalNode {
   host: string
   /** Its ports: the compose ones + its index, so per-port tools (doctor --port, ss) tell nodes apart. */
   p2pPort: number
-  metricsPort: number
+  metricsPort: number | undefined
   args: string[]
+  /** For a node without /status (the Rust node): what its events said. */
+  events?: EventStatus
   child?: ChildProcess
   exited?: Promise<unknown>
   log?: WriteStream
@@ -61,6 +63,7 @@ export class LocalTestNet implements TestNet {
   readonly nodes: readonly string[]
   /** Logs and the nodes' named volumes; made by `up`, removed by `down` unless keepLogs. */
   readonly #runDir: string
+  readonly #places: ReadonlyMap<string, { host: string; offset: number }>
   #runDirMade = false
   readonly #byName = new Map<string, LocalNode>()
   readonly #readyTimeoutMs: number
@@ -78,10 +81,11 @@ export class LocalTestNet implements TestNet {
     if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
     this.#runDir = join(tmpdir(), `tentacle-testnet-${process.pid}-${randomBytes(4).toString('hex')}`)
     const places = new Map(services.map((s, i) => [s.name, { host: `${prefix}.${11 + i}`, offset: i }]))
+    this.#places = places
     for (const s of services) {
       const { host, offset } = places.get(s.name)!
-      const args = [...rewrite(s, places, this.#runDir), ...(opts.extraArgs ?? [])]
-      this.#byName.set(s.name, { spec: s, host, p2pPort: s.p2pPort + offset, metricsPort: s.metricsPort + offset, args, frozen: false })
+      const args = [...rewriteArgs(s.command, s, places, this.#runDir), ...(s.entrypoint === undefined ? (opts.extraArgs ?? []) : [])]
+      this.#byName.set(s.name, { spec: s, host, p2pPort: s.p2pPort + offset, metricsPort: s.metricsPort === undefined ? undefined : s.metricsPort + offset, args, frozen: false })
     }
     this.nodes = services.map((s) => s.name)
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 20_000
@@ -117,7 +121,7 @@ export class LocalTestNet implements TestNet {
   }
 
   /** The node's p2p and metrics ports. */
-  ports(name: string): { p2p: number; metrics: number } {
+  ports(name: string): { p2p: number; metrics: number | undefined } {
     const n = this.#node(name)
     return { p2p: n.p2pPort, metrics: n.metricsPort }
   }
@@ -140,7 +144,10 @@ export class LocalTestNet implements TestNet {
     if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
     this.#makeRunDir()
     const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
-    const child = spawn(process.execPath, [BIN, ...n.args], {
+    const [cmd, ...cmdArgs] = n.spec.entrypoint === undefined ? [process.execPath, BIN] : rewriteArgs(n.spec.entrypoint, n.spec, this.#places, this.#runDir)
+    if (n.spec.entrypoint !== undefined) n.events = new EventStatus()
+    const events = n.events
+    const child = spawn(cmd, [...cmdArgs, ...n.args], {
       env: { ...process.env, ...FROM_SOURCE, ...n.spec.environment },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
@@ -158,6 +165,7 @@ export class LocalTestNet implements TestNet {
       }, this.#readyTimeoutMs)
       lines.on('line', (line) => {
         log.write(line + '\n')
+        events?.feed(line)
         if (line.startsWith('{') && line.includes('"ready"')) {
           clearTimeout(timer)
           resolve()
@@ -204,7 +212,7 @@ export class LocalTestNet implements TestNet {
       names.map(async (name) => {
         const n = this.#node(name)
         if (n.child === undefined) return { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
-        const st = await fetchNodeStatus(name, `http://${n.host}:${n.metricsPort}`)
+        const st = n.events !== undefined ? n.events.row(name) : await fetchNodeStatus(name, `http://${n.host}:${n.metricsPort}`)
         if (n.frozen) st.error = 'frozen'
         if (tcp !== '') st.closeWait = socketStates(tcp, n.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
         return st
@@ -287,12 +295,12 @@ export class LocalTestNet implements TestNet {
  * becomes P + i, a path under a bind mount the host path, under a named volume a directory of
  * the node's own in the run directory.
  */
-function rewrite(s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>, runDir: string): string[] {
+function rewriteArgs(args: readonly string[], s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>, runDir: string): string[] {
   const mounts = new Map(s.mounts)
   for (const [target, vol] of s.volumes) mounts.set(target, join(runDir, s.name, vol))
   const own = places.get(s.name)!
   const at = (p: { host: string; offset: number }, port: string): string => `${p.host}/tcp/${Number(port) + p.offset}`
-  return s.command.map((a) => {
+  return args.map((a) => {
     let out = a
       .replace(/\/ip4\/0\.0\.0\.0\/tcp\/(\d+)/g, (_m, port: string) => `/ip4/${at(own, port)}`)
       .replace(/^0\.0\.0\.0:(\d+)$/, (_m, port: string) => `${own.host}:${Number(port) + own.offset}`)

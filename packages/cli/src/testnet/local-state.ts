@@ -14,7 +14,7 @@ import { fetchNodeStatus, type NodeStatus } from './status.js'
  */
 export interface LocalState {
   upPid: number
-  nodes: { name: string; host: string; p2pPort: number; metricsPort: number; pid: number | undefined }[]
+  nodes: { name: string; host: string; p2pPort: number; metricsPort: number | undefined; pid: number | undefined }[]
 }
 
 function stateFile(prefix: string | undefined): string {
@@ -58,6 +58,7 @@ export async function localStatus(state: LocalState): Promise<NodeStatus[]> {
   const tcp = await readFile('/proc/net/tcp', 'utf8').catch(() => '')
   return Promise.all(
     state.nodes.map(async (n) => {
+      if (n.metricsPort === undefined) return { name: n.name, up: false, error: "no /status (ask the 'up' process: status)", peers: [], sessions: 0, handshakeFailures: {} }
       const st = await fetchNodeStatus(n.name, `http://${n.host}:${n.metricsPort}`)
       if (tcp !== '') st.closeWait = socketStates(tcp, n.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
       return st

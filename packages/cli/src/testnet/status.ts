@@ -176,3 +176,62 @@ export function renderTable(rows: readonly NodeStatus[]): string {
   const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
   return [line(head), ...body.map(line)].join('\n')
 }
+
+/**
+ * A status row for a node that serves no /status: the Rust node (ckb-network-peer), followed
+ * through the JSON events it prints (ready, peer_open/peer_close from its peer registry,
+ * ping_rtt). Lines that are not such events are ignored.
+ */
+export class EventStatus {
+  #peerId: string | undefined
+  #listen: string[] = []
+  readonly #peers = new Map<number, string>()
+  #rtt: number | undefined
+
+  feed(line: string): void {
+    if (!line.startsWith('{')) return
+    let e: Json
+    try {
+      const v: unknown = JSON.parse(line)
+      if (!isObj(v)) return
+      e = v
+    } catch {
+      return
+    }
+    switch (e.event) {
+      case 'ready':
+        this.#peerId = str(e.peer_id)
+        this.#listen = Array.isArray(e.listen) ? e.listen.map(String) : []
+        this.#peers.clear()
+        break
+      case 'peer_open': {
+        const p = isObj(e.peer) ? e.peer : {}
+        const id = str(p.peer_id)
+        if (typeof p.session === 'number' && id !== undefined) this.#peers.set(p.session, id)
+        this.#rtt = num(p.ping_rtt_ms) ?? this.#rtt
+        break
+      }
+      case 'peer_close':
+        if (typeof e.session === 'number') this.#peers.delete(e.session)
+        break
+      case 'ping_rtt':
+        this.#rtt = num(e.rtt_ms) ?? this.#rtt
+        break
+    }
+  }
+
+  row(name: string): NodeStatus {
+    const peers = [...new Set(this.#peers.values())]
+    return {
+      name,
+      up: this.#peerId !== undefined,
+      ...(this.#peerId === undefined ? { error: 'not ready' } : {}),
+      peerId: this.#peerId,
+      address: this.#listen[0],
+      peers,
+      sessions: this.#peers.size,
+      lastPingRttMs: this.#rtt,
+      handshakeFailures: {},
+    }
+  }
+}
