@@ -497,6 +497,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
       if (this.#closed) release()
       else go()
     }, delayMs)
+    // At most 2 s; it must not keep a process whose service closed without close() alive.
+    timer.unref()
     this.#delayed.set(timer, release)
   }
 
