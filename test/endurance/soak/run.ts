@@ -3,12 +3,13 @@
  * closing all the time — dials in and out, accepts, half of them ended
  * abruptly (RST, FIN without GoAway, the whole peer process SIGKILLed), some
  * mid-handshake, some mid-transfer (soak/churn.ts drives the peer side). At
- * the end the node's heap (V8 heap + Buffer memory, after GC), RSS, file descriptors, timers, handles
+ * the end the node's heap (V8 objects + Buffer memory, after GC; compiled
+ * code is reported apart), RSS, file descriptors, timers, handles
  * and process listeners must be back to their baseline within 10 %, and
  * every error it reported must be one the churn explains.
  *
  *   node --conditions=source --import tsx test/endurance/soak/run.ts [--quick] [--seconds N]
- *        [--inject-leak heap:BYTES|timer]
+ *        [--inject-leak heap:BYTES|timer] [--heap-snapshots DIR]
  *
  * Default 1800 s; --quick 120 s. The baseline is taken after a warm-up
  * (a fifth of the run, at most 60 s) with the churn paused and every session
@@ -36,6 +37,8 @@ const args = process.argv.slice(2)
 const quick = flag(args, '--quick')
 const seconds = Number(option(args, '--seconds') ?? (quick ? 120 : 1800))
 const leak = option(args, '--inject-leak')
+/** Write a heap snapshot at the baseline and at the end (for a diff by constructor: soak/heap-diff.ts). */
+const snapshotDir = option(args, '--heap-snapshots')
 const warmupMs = Math.min(60_000, (seconds * 1000) / 5)
 const runMs = seconds * 1000 - warmupMs
 const KILL_EVERY_MS = 10_000
@@ -169,6 +172,7 @@ async function churnFor(ms: number): Promise<void> {
 
 interface Snapshot {
   heap: number
+  code: number
   rss: number
   fds: number
   timers: number
@@ -187,9 +191,18 @@ async function quiescentSnapshot(): Promise<Snapshot> {
   }
   const res = process.getActiveResourcesInfo()
   const mem = process.memoryUsage()
+  // V8 heap without compiled code (the JIT keeps compiling for minutes; a heap
+  // snapshot diff of a 90 s soak showed code as the only growth), plus the
+  // ArrayBuffer/Buffer backing stores: a leaked Buffer lives outside the heap.
+  let objects = 0
+  let code = 0
+  for (const sp of v8.getHeapSpaceStatistics()) {
+    if (sp.space_name.startsWith('code')) code += sp.space_used_size
+    else objects += sp.space_used_size
+  }
   return {
-    // V8 heap plus ArrayBuffer/Buffer backing stores: a leaked Buffer lives outside heapUsed.
-    heap: mem.heapUsed + mem.arrayBuffers,
+    heap: objects + mem.arrayBuffers,
+    code,
     rss: mem.rss,
     fds: readdirSync('/proc/self/fd').length,
     timers: res.filter((r) => r === 'Timeout').length,
@@ -201,6 +214,7 @@ async function quiescentSnapshot(): Promise<Snapshot> {
 console.error(`soak: ${seconds} s (warm-up ${warmupMs / 1000} s), churn peer respawned every ${KILL_EVERY_MS / 1000} s${leak ? `, INJECTED LEAK ${leak}` : ''}`)
 await churnFor(warmupMs)
 const base = await quiescentSnapshot()
+if (snapshotDir !== undefined) console.error(`soak: baseline snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-base.heapsnapshot`)}`)
 const openedBefore = opened
 const delay = monitorEventLoopDelay({ resolution: 10 })
 delay.enable()
@@ -209,6 +223,7 @@ await churnFor(runMs)
 const churnSeconds = (Date.now() - t0) / 1000
 delay.disable()
 const end = await quiescentSnapshot()
+if (snapshotDir !== undefined) console.error(`soak: end snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-end.heapsnapshot`)}`)
 const lingering = service.connectionCount
 
 let ok = true
@@ -222,6 +237,7 @@ put('soak.sessions', opened - openedBefore, 'sessions', null, true)
 put('soak.session_rate', (opened - openedBefore) / churnSeconds, 'sessions/s', null, true)
 put('soak.peer_kills', kills, 'SIGKILLs', null, true)
 put('soak.heap_growth', pct(end.heap, base.heap), '%', 10, end.heap <= base.heap * 1.1)
+put('soak.code_growth', pct(end.code, base.code), '%', null, true)
 put('soak.rss_growth', pct(end.rss, base.rss), '%', 10, end.rss <= base.rss * 1.1)
 put('soak.fds', end.fds, 'fds', `<= ${Math.floor(base.fds * 1.1)} (baseline ${base.fds})`, within(end.fds, base.fds))
 put('soak.timers', end.timers, 'timers', `<= ${Math.floor(base.timers * 1.1)} (baseline ${base.timers})`, within(end.timers, base.timers))
