@@ -19,6 +19,11 @@ RUN set -eu; \
     chmod +x packages/cli/bin/tentacle.js; \
     ln -sf /app/packages/cli/bin/tentacle.js /usr/local/bin/tentacle
 
+# The Rust node of the net (compose profile ckb) links the system OpenSSL.
+RUN if ! ldconfig -p | grep -q 'libssl\.so\.3'; then \
+      apt-get update && apt-get install -y --no-install-recommends libssl3 && rm -rf /var/lib/apt/lists/*; \
+    fi
+
 ENV NODE_ENV=production
 # 8115: the p2p port (CKB's default); 9100: metrics and /status over HTTP.
 EXPOSE 8115 9100

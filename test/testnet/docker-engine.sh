@@ -16,7 +16,8 @@
 # --iptables=false --ip-masq=false --ip-forward=false --bridge=none and its own data root,
 # exec root, pid file and unix socket, all under $TENTACLE_DOCKER_DIR (a temp dir). Nothing
 # listens on TCP. No registry is reachable, so the base image is a debootstrap --variant=minbase
-# bookworm rootfs from the mirror apt already uses, plus the host's node binary, `docker import`ed.
+# bookworm rootfs (+ libssl3) from the mirror apt already uses, plus the host's node binary,
+# `docker import`ed.
 # The rootfs tarball is cached under $HOME/.cache/tentacle-ts/images: the second run takes seconds.
 set -euo pipefail
 
@@ -92,14 +93,15 @@ base_tarball() {
   local node_bin node_ver tar
   node_bin="$(readlink -f "$(command -v node)")"
   node_ver="$("$node_bin" --version)"
-  tar="$CACHE/$SUITE-minbase-node-$node_ver.tar"
+  tar="$CACHE/$SUITE-minbase-libssl3-node-$node_ver.tar"
   if [ -s "$tar" ]; then echo "$tar"; return; fi
   [ "$(id -u)" = 0 ] || die "debootstrap needs root"
   mkdir -p "$CACHE"
   local root
   root="$(mktemp -d "${TMPDIR:-/tmp}/tentacle-ts-rootfs.XXXXXX")"
   log "debootstrap --variant=minbase $SUITE from $(mirror) (about a minute, cached afterwards)"
-  if ! debootstrap --variant=minbase "$SUITE" "$root" "$(mirror)" >"$root.log" 2>&1; then
+  # libssl3: the Rust node of the net (ckb-network-peer, profile ckb) links the system OpenSSL.
+  if ! debootstrap --variant=minbase --include=libssl3 "$SUITE" "$root" "$(mirror)" >"$root.log" 2>&1; then
     tail -20 "$root.log" >&2
     rm -rf "$root" "$root.log"
     die "debootstrap failed"

@@ -171,8 +171,10 @@ export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?:
     // The peers that gave up: their sockets wait, closed, in the node's queue.
     for (const s of flood) s.destroy()
     // The rest of the freeze, when asked for a longer one (the fault's length is what is tested).
-    const rest = t0 + (opts.holdMs ?? 0) - Date.now()
-    if (rest > 0) await new Promise((r) => setTimeout(r, rest))
+    // (Timers may fire a millisecond early: wait until the clock says so.)
+    for (let rest = t0 + (opts.holdMs ?? 0) - Date.now(); rest > 0; rest = t0 + (opts.holdMs ?? 0) - Date.now()) {
+      await new Promise((r) => setTimeout(r, rest + 1))
+    }
 
     const t1 = Date.now()
     const frozenMs = t1 - t0
