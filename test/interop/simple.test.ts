@@ -1,5 +1,5 @@
 // examples/simple.ts against tentacle's own `simple` example
-// (tentacle/examples/simple.rs, built by interop/build.sh as `tentacle-simple`),
+// (tentacle/examples/simple.rs, built by test/interop/build.sh as `tentacle-simple`),
 // in both roles. The Rust example only knows port 1337 and random keys, so
 // both tests use 1337 and run one after the other; a busy port fails at once.
 import { test } from 'node:test'
@@ -8,7 +8,7 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { binPath, killAll, spawnPeer, type PeerProcess } from './lib/index.js'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const PORT = 1337
 /** Bound of every wait for a line (the delayed messages come 3 s after the session opens). */
 const WAIT_MS = 10_000
