@@ -77,7 +77,8 @@ Exit code: 0 healthy, 1 findings at warn or worse, 2 usage.
 
   --port P         the node's listen port (its process is found by socket owner)
   --pid PID        the node's process (its listen ports are found from its sockets)
-  --metrics URL    the node's metrics, e.g. http://127.0.0.1:9100/metrics
+  --metrics URL    the node's metrics, e.g. http://127.0.0.1:9100/metrics (default: from
+                   the node's command line when it says)
   --sample-ms MS   watch the kernel counters for MS (default 1000)
   --json           print one JSON object`,
 

@@ -55,6 +55,26 @@ test('doctor: a healthy node gets a clean report (exit 0) with its port, process
   }
 })
 
+test('doctor: finds the metrics of a node from its command line, also when --metrics was port 0 (the default)', async () => {
+  const probe = net.createServer()
+  probe.listen(0, '127.0.0.1')
+  await once(probe, 'listening')
+  const port = (probe.address() as net.AddressInfo).port
+  await new Promise((r) => probe.close(r))
+  const node = await startNode(['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--log-level', 'warn'])
+  try {
+    for (const by of [['--port', String(port)], ['--pid', String(node.child.pid)]]) {
+      const { code, report } = await doctor([...by, '--sample-ms', '0'])
+      assert.equal(code, 0, JSON.stringify(report))
+      assert.equal(report.observed.metricsUrl, node.ready.metrics)
+      assert.equal(report.observed.metrics?.ok, true)
+      assert.deepEqual(report.observed.ports, [port])
+    }
+  } finally {
+    await node.stop()
+  }
+})
+
 test('doctor: nothing on the port is critical and says so', async () => {
   const s = net.createServer()
   s.listen(0, '127.0.0.1')

@@ -113,7 +113,8 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
       action: 'Run doctor as root or as the node\'s user, or pass --pid.',
     })
   }
-  observed.metricsUrl = opts.metricsUrl ?? (proc ? metricsFromArgv(proc.argv) : undefined)
+  const listening = [...new Set(all0.filter((s) => s.state === 'LISTEN' && inodes.has(s.inode)).map((s) => s.localPort))]
+  observed.metricsUrl = opts.metricsUrl ?? (proc ? metricsFromArgv(proc.argv, listening) : undefined)
   if (observed.metricsUrl !== undefined && opts.port === undefined) {
     // The metrics server is one of the process's listeners, but not a p2p port.
     const mport = Number(new URL(observed.metricsUrl).port)
@@ -163,15 +164,36 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   return finish([...early, ...findingsFor(observed, metrics)])
 }
 
-/** `--metrics HOST:PORT` (or `--metrics=HOST:PORT`) from a `tentacle node` command line. */
-function metricsFromArgv(argv: string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]
-    const v = a === '--metrics' ? argv[i + 1] : a.startsWith('--metrics=') ? a.slice('--metrics='.length) : undefined
-    // Port 0 was resolved at bind time and only the node's ready line says to what.
-    if (v !== undefined) return /:0$/.test(v) ? undefined : `http://${v}/metrics`
+/**
+ * The metrics URL of a `tentacle node` from its command line: `--metrics
+ * HOST:PORT`; with port 0 (the default) the port was chosen at bind time, so
+ * it is the process's one listening port that no `--listen` names (when every
+ * `--listen` names its port).
+ */
+function metricsFromArgv(argv: string[], listening: number[]): string | undefined {
+  const bin = argv.findIndex((a) => /(^|\/)tentacle(\.js)?$/.test(a))
+  if (bin < 0 || argv[bin + 1] !== 'node') return undefined
+  const values = (flag: string): string[] => {
+    const out: string[] = []
+    for (let i = bin + 2; i < argv.length; i++) {
+      if (argv[i] === flag && i + 1 < argv.length) out.push(argv[++i])
+      else if (argv[i].startsWith(flag + '=')) out.push(argv[i].slice(flag.length + 1))
+    }
+    return out
   }
-  return undefined
+  const spec = values('--metrics').at(-1) ?? '127.0.0.1:0'
+  const m = /^(.*):(\d+)$/.exec(spec)
+  if (spec === 'off' || m === null) return undefined
+  const host = m[1] === '0.0.0.0' ? '127.0.0.1' : m[1] === '[::]' ? '[::1]' : m[1]
+  if (m[2] !== '0') return `http://${host}:${m[2]}/metrics`
+  const p2p = new Set<number>()
+  for (const l of values('--listen')) {
+    const port = Number(/\/tcp\/(\d+)/.exec(l)?.[1] ?? 0)
+    if (port === 0) return undefined
+    p2p.add(port)
+  }
+  const rest = listening.filter((p) => !p2p.has(p))
+  return rest.length === 1 ? `http://${host}:${rest[0]}/metrics` : undefined
 }
 
 function sleep(ms: number): Promise<void> {
