@@ -14,14 +14,26 @@
  *   - tentacle: two Rust tentacle-peers in plaintext mode (yamux directly on
  *     TCP), protocols 1 and 2, messages both ways: yamux frames, protocol
  *     selection (ProtocolInfo frames) and protocol messages.
- * The CKB protocol messages (ping, identify, discovery) are encoded by this
- * repository's encoders: no CKB node runs here to capture them from.
+ *   - ckb: CKB's own NetworkService (test/interop's ckb-network-peer, crates.io
+ *     ckb-network) talking to a TS Service that registers CKB's protocols: the
+ *     ping, identify and discovery messages CKB sent, as our handlers got them.
+ * Besides, a few messages encoded by this repository's encoders, and
+ * hand-made secio-frames records.
  */
 import net from 'node:net'
 import { Socket } from 'node:net'
 import { rmSync } from 'node:fs'
 import { SecioKeyPair, handshake, ProposeCodec, ExchangeCodec } from '@tentacle-ts/secio'
-import { encodeDiscoveryMessage, encodeIdentifyMessage, encodePingMessage, encodeMultiaddr } from '@tentacle-ts/protocols'
+import {
+  decodePingMessage,
+  encodeDiscoveryMessage,
+  encodeIdentifyBlob,
+  encodeIdentifyMessage,
+  encodePingMessage,
+  encodeMultiaddr,
+} from '@tentacle-ts/protocols'
+import { Service } from '@tentacle-ts/tentacle'
+import { CkbNetworkPeer } from '../../interop/lib/ckb-network-peer.js'
 import { binPath, runToExit, startServer, killAll, spawnPeer } from '../../interop/lib/index.js'
 import { SEED_DIR, saveInput } from './corpus.js'
 import { MOLECULE_SCHEMAS } from './targets.js'
@@ -191,6 +203,48 @@ async function captureTentacle(): Promise<void> {
   }
 }
 
+async function captureCkb(): Promise<void> {
+  const ckb = await CkbNetworkPeer.start({ pingIntervalSecs: 1, pingTimeoutSecs: 5, discoveryIntervalSecs: 1, discoveryLocalAddress: true })
+  const got = new Map<number, Uint8Array[]>()
+  const names = ['/ckb/ping', '/ckb/discovery', '/ckb/identify']
+  const service = new Service({
+    key: SecioKeyPair.generate(),
+    protocols: names.map((name, id) => ({
+      id,
+      name,
+      versions: ['3'],
+      handler: {
+        connected: (ctx) => {
+          if (id === 2) {
+            const blob = encodeIdentifyBlob({ flag: 0b111111n, name: ckb.ready.network_name, clientVersion: 'tentacle-ts capture' })
+            ctx.send(encodeIdentifyMessage({ listenAddrs: ['/ip4/127.0.0.1/tcp/8115'], observedAddr: '/ip4/127.0.0.1/tcp/8114', identify: blob }))
+          }
+          if (id === 1) ctx.send(encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8115, requiredFlags: 1n }))
+        },
+        received: (ctx, data) => {
+          got.set(id, [...(got.get(id) ?? []), Uint8Array.from(data)])
+          if (id === 0) {
+            const m = decodePingMessage(data)
+            if (m.type === 'ping') ctx.send(encodePingMessage({ type: 'pong', nonce: m.nonce }))
+          }
+        },
+      },
+    })),
+  })
+  try {
+    await service.dial(ckb.dialAddress)
+    const t0 = Date.now()
+    while (((got.get(0)?.length ?? 0) < 2 || !got.has(2)) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100))
+  } finally {
+    await service.shutdown()
+    await ckb.kill()
+  }
+  if (!got.has(0) || !got.has(2)) throw new Error(`ckb capture: got protocols ${[...got.keys()]}`)
+  // protocol-messages selector: 0 ping, 1 identify, 2 discovery (targets.ts PROTOCOL_DECODERS).
+  const selector = new Map([[0, 0], [2, 1], [1, 2]])
+  for (const [id, msgs] of got) for (const m of msgs.slice(0, 3)) seed('protocol-messages', Uint8Array.of(selector.get(id)!), m)
+}
+
 function encodedSeeds(): void {
   const ma = encodeMultiaddr('/ip4/127.0.0.1/tcp/8115/p2p/QmSsHu9iqvw3Dq7V3L6YvdX5qTJfVcqEqXSbTB4HJXWU9Y')
   seed('protocol-messages', Uint8Array.of(0), encodePingMessage({ type: 'ping', nonce: 7 }))
@@ -224,5 +278,6 @@ rmSync(SEED_DIR, { recursive: true, force: true })
 await captureSecio()
 await captureYamux()
 await captureTentacle()
+await captureCkb()
 encodedSeeds()
 console.log(`capture: ${saved} seeds written under ${SEED_DIR}`)
