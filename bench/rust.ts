@@ -88,8 +88,12 @@ function rustJob(args: string[]): Job {
   const gone = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())))
   const job = new Job(
     async () => {
+      // Listeners exit at stdin EOF, dialers when done; a stuck one is killed.
       child.stdin.end()
-      if (!exited) await gone
+      if (exited) return
+      const kill = setTimeout(() => child.kill('SIGKILL'), 5000)
+      await gone
+      clearTimeout(kill)
     },
     () => child.stdin.write('cpu\n'),
   )
@@ -169,12 +173,12 @@ interface Flow {
 /** One one-way transfer of `total` bytes: a sink on one side, a sender on the other. */
 async function flow(p: Peers, kind: 'service' | 'secio', sender: Impl, receiver: Impl, total: number, window?: number): Promise<Flow> {
   const sink = start(p, receiver, 'listen', { cmd: `${kind}-sink`, total, ...(window ? { window } : {}) }, true)
+  let send: Job | undefined
   try {
     const where = (await sink.next('listening')).listening
     const to = kind === 'service' ? { dial: where as string } : { port: where as number }
-    const send = start(p, sender, 'dial', { cmd: `${kind}-send`, total, ...to, ...(window ? { window } : {}) }, true)
+    send = start(p, sender, 'dial', { cmd: `${kind}-send`, total, ...to, ...(window ? { window } : {}) }, true)
     const [s, o, d, g] = [await send.next('start'), await sink.next('open'), await send.next('done'), await sink.next('got')]
-    await send.stop().catch(() => {})
     const mib = total / MiB
     return {
       mibs: mib / ((d.done as number) / 1000),
@@ -182,6 +186,7 @@ async function flow(p: Peers, kind: 'service' | 'secio', sender: Impl, receiver:
       recvCpu: ((g.got as number) - (o.open as number)) / 1000 / mib,
     }
   } finally {
+    await send?.stop().catch(() => {})
     await sink.stop()
   }
 }
@@ -195,18 +200,19 @@ interface Setup {
 
 async function setupRate(p: Peers, impl: Impl, nodelay: boolean, lanes: number, ms: number): Promise<Setup> {
   const echo = start(p, impl, 'listen', { cmd: 'service-sink', echo: true }, nodelay)
+  let dial: Job | undefined
   try {
     const addr = (await echo.next('listening')).listening as string
-    const dial = start(p, impl, 'dial', { cmd: 'setup', dial: addr, lanes, ms }, nodelay)
+    dial = start(p, impl, 'dial', { cmd: 'setup', dial: addr, lanes, ms }, nodelay)
     const clock = (await dial.next('clock')).clock as number
     const l0 = await echo.cpu()
     const t0 = performance.now()
     const end = await dial.next('rate')
     const l1 = await echo.cpu()
     const sessions = (end.rate as number) * ((performance.now() - t0) / 1000)
-    await dial.stop().catch(() => {})
     return { rate: end.rate as number, listenCpu: (l1 - l0) / 1000 / sessions, dialCpu: ((end.cpu as number) - clock) / 1000 / sessions }
   } finally {
+    await dial?.stop().catch(() => {})
     await echo.stop()
   }
 }
