@@ -56,10 +56,18 @@ export class SecioKeyPair {
 
   /**
    * Loads a key file: 64 hex characters (surrounding whitespace allowed), or the
-   * raw 32 bytes as CKB stores them. Throws SecioError ERR_INVALID_KEY_FILE.
+   * raw 32 bytes as CKB stores them. Rejects with SecioError
+   * ERR_INVALID_KEY_FILE when the file cannot be read (the fs error as `cause`)
+   * or does not hold a valid secret.
    */
   static async load(path: string): Promise<SecioKeyPair> {
-    const data = await readFile(path)
+    let data: Buffer
+    try {
+      data = await readFile(path)
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? String(err)
+      throw new SecioError('ERR_INVALID_KEY_FILE', `${path}: cannot read the key file (${reason})`, { cause: err })
+    }
     let secret: Uint8Array | undefined
     const text = data.toString('latin1').trim()
     if (/^[0-9a-fA-F]{64}$/.test(text)) secret = Buffer.from(text, 'hex')

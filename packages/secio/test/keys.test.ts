@@ -47,6 +47,22 @@ describe('SecioKeyPair', () => {
     }
   })
 
+  test('load of a missing or unreadable path rejects with ERR_INVALID_KEY_FILE, the fs error as cause', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'secio-key-'))
+    try {
+      for (const [path, cause] of [[join(dir, 'missing'), 'ENOENT'], [dir, 'EISDIR']]) {
+        await assert.rejects(SecioKeyPair.load(path), (e: unknown) => {
+          assert.ok(isCode('ERR_INVALID_KEY_FILE')(e), `${path}: ${String(e)}`)
+          assert.equal(((e as Error).cause as NodeJS.ErrnoException).code, cause)
+          assert.ok((e as Error).message.includes(path))
+          return true
+        })
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true })
+    }
+  })
+
   test('fromSecret rejects 0, n and wrong lengths with ERR_INVALID_SECRET_KEY', () => {
     assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(32)), isCode('ERR_INVALID_SECRET_KEY'))
     assert.throws(() => SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')), isCode('ERR_INVALID_SECRET_KEY'))
