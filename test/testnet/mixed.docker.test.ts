@@ -12,7 +12,14 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { DockerTestNet, loadCompose } from '../../packages/cli/src/testnet/index.js'
 import { bridges, dockerJson, processesNaming, startEngine, type Engine } from './lib/engine.js'
-import { COMPOSE_FILE, expectMesh, killAndRestart, MESH_MS, ROOT } from './lib/scenarios.js'
+import { COMPOSE_FILE, expectMesh, killAndRestart, ROOT } from './lib/scenarios.js'
+
+/**
+ * The mixed mesh gets 60 s, not 30: ckb-network (CKB's OutboundPeerService) dials an address it
+ * has just probed with a feeler only after a minute, so a Rust-side link can wait for the TS side
+ * to dial it. Measured here: 20-22 s usually, over 30 s about one run in four.
+ */
+const MIXED_MESH_MS = 60_000
 
 const PEER = join(homedir(), '.cache', 'tentacle-ts', 'bin', 'ckb-network-peer')
 const project = `tnmixed${process.pid}`
@@ -45,9 +52,9 @@ describe('docker mixed net: tentacle-ts containers and a Rust ckb-network contai
     if (engine.ours && engine.dir !== undefined) assert.deepEqual(processesNaming(engine.dir), [])
   })
 
-  test('six containers, one of them Rust, converge to a full mesh within 30 s', async (t) => {
+  test('six containers, one of them Rust, converge to a full mesh within 60 s', async (t) => {
     assert.deepEqual(net.nodes, ['node1', 'node2', 'node3', 'node4', 'node5', 'ckb1'])
-    const rows = await expectMesh(net, net.nodes, MESH_MS)
+    const rows = await expectMesh(net, net.nodes, MIXED_MESH_MS)
     t.diagnostic(`full mesh of 6 after ${(rows as { elapsedMs?: number }).elapsedMs} ms`)
   })
 

@@ -11,7 +11,14 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { LocalTestNet, loadCompose } from '../../packages/cli/src/testnet/index.js'
-import { COMPOSE_FILE, expectMesh, killAndRestart, MESH_MS, ROOT } from './lib/scenarios.js'
+import { COMPOSE_FILE, expectMesh, killAndRestart, ROOT } from './lib/scenarios.js'
+
+/**
+ * The mixed mesh gets 60 s, not 30: ckb-network (CKB's OutboundPeerService) dials an address it
+ * has just probed with a feeler only after a minute, so a Rust-side link can wait for the TS side
+ * to dial it. Measured here: 20-22 s usually, over 30 s about one run in four.
+ */
+const MIXED_MESH_MS = 60_000
 
 const PEER = join(process.env.TENTACLE_TS_CACHE ?? join(homedir(), '.cache', 'tentacle-ts'), 'bin', 'ckb-network-peer')
 const prefix = `127.${100 + Math.floor(Math.random() * 100)}.${1 + Math.floor(Math.random() * 250)}`
@@ -32,9 +39,9 @@ describe('mixed test net: tentacle-ts nodes and a Rust ckb-network node', { time
     for (const n of net?.nodes ?? []) assert.equal(net.pid(n), undefined)
   })
 
-  test('six nodes, one of them Rust, converge to a full mesh within 30 s', async (t) => {
+  test('six nodes, one of them Rust, converge to a full mesh within 60 s', async (t) => {
     assert.deepEqual(net.nodes, ['node1', 'node2', 'node3', 'node4', 'node5', 'ckb1'])
-    const rows = await expectMesh(net, net.nodes, MESH_MS)
+    const rows = await expectMesh(net, net.nodes, MIXED_MESH_MS)
     const ckb = rows.find((r) => r.name === 'ckb1')!
     assert.equal(ckb.peers.length, 5)
     t.diagnostic(`full mesh of 6 after ${(rows as { elapsedMs?: number }).elapsedMs} ms`)
