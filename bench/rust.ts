@@ -5,6 +5,7 @@
 //
 //   rust.service.throughput[.window-1MiB]        MiB/s, one protocol stream, 64 KiB messages
 //     .receiver-cpu / .sender-cpu                CPU ms per MiB of each side (lower is better)
+//     .receiver-major-gc                         mark-compacts of the TS receiver per 64 MiB (Rust: 0)
 //     .ts-to-rust / .rust-to-ts                  across languages (value) vs Rust -> Rust (baseline)
 //     .rust-to-ts.receiver-cpu                   a TS receiver fed by Rust vs a Rust receiver
 //     .ts-to-rust.sender-cpu                     a TS sender feeding Rust vs a Rust sender
@@ -168,6 +169,8 @@ interface Flow {
   /** CPU ms per MiB. */
   sendCpu: number
   recvCpu: number
+  /** Major GCs (mark-compacts) of a tentacle-ts receiver per 64 MiB; 0 for Rust. */
+  recvMajorGc: number
 }
 
 /** One one-way transfer of `total` bytes: a sink on one side, a sender on the other. */
@@ -184,6 +187,7 @@ async function flow(p: Peers, kind: 'service' | 'secio', sender: Impl, receiver:
       mibs: mib / ((d.done as number) / 1000),
       sendCpu: ((d.cpu as number) - (s.start as number)) / 1000 / mib,
       recvCpu: ((g.got as number) - (o.open as number)) / 1000 / mib,
+      recvMajorGc: ((((g.gc as number | undefined) ?? 0) - ((o.gc as number | undefined) ?? 0)) * 64) / mib,
     }
   } finally {
     await send?.stop().catch(() => {})
@@ -250,6 +254,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       const name = `rust.service.throughput${tag}`
       fig(name, t.ts.mibs, t.rust.mibs, 'MiB/s')
       fig(`${name}.receiver-cpu`, t.ts.recvCpu, t.rust.recvCpu, 'cpu-ms/MiB')
+      // Explains the receiver's CPU: with Node's defaults a small heap either runs a
+      // mark-compact every ~10 MiB or almost none, for a whole process (README "GC").
+      fig(`${name}.receiver-major-gc`, t.ts.recvMajorGc, t.rust.recvMajorGc, 'major-gc/64MiB')
       fig(`${name}.sender-cpu`, t.ts.sendCpu, t.rust.sendCpu, 'cpu-ms/MiB')
       fig(`${name}.ts-to-rust`, t['ts-to-rust'].mibs, t.rust.mibs, 'MiB/s')
       fig(`${name}.ts-to-rust.sender-cpu`, t['ts-to-rust'].sendCpu, t.rust.sendCpu, 'cpu-ms/MiB')

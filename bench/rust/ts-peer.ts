@@ -9,9 +9,11 @@
 //   secio-send   {port, total}           -> {start: cpu}, {done: ms, cpu}
 //   stop         {job}                   -> {stopped: true} (closes a sink's listener)
 //   cpu          {}                      -> {cpu}
-// cpu = process.cpuUsage() user+system in microseconds (all threads).
+// cpu = process.cpuUsage() user+system in microseconds (all threads); sinks also
+// report gc = major GCs of the process so far (the Rust peer has none).
 import net from 'node:net'
 import { once } from 'node:events'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { handshake, SecioKeyPair } from '@tentacle-ts/secio'
 import { Service, type ProtocolSessionContext } from '@tentacle-ts/tentacle'
 import { listenTcp } from '../lib.ts'
@@ -36,6 +38,12 @@ const cpu = (): number => {
   const u = process.cpuUsage()
   return u.user + u.system
 }
+/** Major (mark-compact) GCs of this process so far, for the verbose output of bench/rust.ts. */
+let majorGcs = 0
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
+}).observe({ entryTypes: ['gc'] })
+
 const yamuxConfig = (window?: number) => (window === undefined ? {} : { yamux: { maxStreamWindowSize: window } })
 
 type Emit = (event: Record<string, unknown>) => void
@@ -57,13 +65,13 @@ async function serviceSink(c: Command, emit: Emit): Promise<void> {
           : {
               connected: (ctx: ProtocolSessionContext) => {
                 got.set(ctx.session.id, 0)
-                emit({ open: cpu() })
+                emit({ open: cpu(), gc: majorGcs })
               },
               received: (ctx: ProtocolSessionContext, data: Uint8Array) => {
                 const n = (got.get(ctx.session.id) ?? 0) + data.length
                 got.set(ctx.session.id, n)
                 if (n === total) {
-                  emit({ got: cpu() })
+                  emit({ got: cpu(), gc: majorGcs })
                   ctx.send(ACK)
                 }
               },
@@ -128,13 +136,13 @@ async function secioSink(c: Command, emit: Emit): Promise<void> {
   const { port, close } = await listenTcp((socket) => {
     handshake(socket, { key: secioKey, ciphers: ['AES-128-GCM'] }).then(
       ({ stream }) => {
-        emit({ open: cpu() })
+        emit({ open: cpu(), gc: majorGcs })
         stream.on('error', () => {})
         let got = 0
         stream.on('data', (b: Buffer) => {
           got += b.length
           if (got === total) {
-            emit({ got: cpu() })
+            emit({ got: cpu(), gc: majorGcs })
             stream.write(ACK)
           }
         })
