@@ -27,7 +27,7 @@ import {
   TYPE_PING,
   TYPE_WINDOW_UPDATE,
 } from './frame.js'
-import { Stream, type StreamHost } from './stream.js'
+import { Stream } from './stream.js'
 
 /** Options of a Session: its role plus any YamuxConfig field. */
 export interface SessionOptions extends Partial<YamuxConfig> {
@@ -55,7 +55,7 @@ const MAX_STREAM_ID = 0xffffffff
  * A yamux session. Create one per connection, on each side:
  * `new Session(socket, { role: 'client' })` on the dialer, `{ role: 'server' }` on the listener.
  */
-export class Session implements StreamHost {
+export class Session {
   readonly role: 'client' | 'server'
   readonly config: Readonly<YamuxConfig>
   /** @internal */
@@ -252,6 +252,9 @@ export class Session implements StreamHost {
   }
 
   // ------------------------------------------------------- StreamHost (internal)
+  // What each Stream needs from its session (`new Stream(id, this, …)` checks
+  // the shape); not declared with `implements` so that the stripped
+  // declarations stay consistent.
 
   /** @internal */
   writeRefusal(): YamuxError | undefined {

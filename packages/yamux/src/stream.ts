@@ -139,7 +139,9 @@ export class Stream {
   /**
    * Takes buffered data without waiting: a chunk, `null` at EOF, or `undefined`
    * when nothing is available yet. Throws ERR_STREAM_RESET / ERR_SESSION_CLOSED.
-   * @internal Used by the Duplex adapter.
+   * With {@link Stream.onReadable}, the promise-free way to read for a layer
+   * that pumps many streams (tentacle's protocol streams, the Duplex adapter):
+   * read until `undefined`, then register for the next read event.
    */
   readNow(max = Infinity): Uint8Array | null | undefined {
     if (this.bufferedBytes > 0) {
@@ -169,7 +171,11 @@ export class Stream {
     return undefined
   }
 
-  /** @internal Registers the one callback the Duplex adapter wants on the next read event. */
+  /**
+   * Registers the one callback to run at the next read event (data, EOF, reset
+   * or the session's end); it replaces any earlier one and runs once. See
+   * {@link Stream.readNow}.
+   */
   onReadable(waiter: () => void): void {
     this.readWaiter = waiter
   }
@@ -228,7 +234,12 @@ export class Stream {
     })
   }
 
-  /** Callback flavour of write() (no promise on the fast path). @internal */
+  /**
+   * Callback flavour of {@link Stream.write}, same semantics: `cb()` once every
+   * byte went to the session's writer, `cb(err)` on refusal. No promise is
+   * made on the fast path, which matters to a layer writing per message.
+   * `cb` may run before writeCb returns.
+   */
   writeCb(data: Uint8Array, cb: WriteCallback): void {
     const sent = this.writeNow(data)
     if (sent === data.length) return cb()
@@ -336,7 +347,7 @@ export class Stream {
     })
   }
 
-  /** @internal Callback flavour of close(). */
+  /** Callback flavour of {@link Stream.close}; `cb` may run before closeCb returns. */
   closeCb(cb: WriteCallback): void {
     if (this.sendState !== 'open') return cb()
     if (this.sessionError !== undefined) return cb(this.sessionError)
