@@ -41,7 +41,7 @@ const cpu = (): number => {
 /** Major (mark-compact) GCs of this process so far, for the verbose output of bench/rust.ts. */
 let majorGcs = 0
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
+  for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
 }).observe({ entryTypes: ['gc'] })
 
 const yamuxConfig = (window?: number) => (window === undefined ? {} : { yamux: { maxStreamWindowSize: window } })
