@@ -38,7 +38,7 @@ const cpu = (): number => {
   const u = process.cpuUsage()
   return u.user + u.system
 }
-/** Major (mark-compact) GCs of this process so far, for the verbose output of bench/rust.ts. */
+/** Major (mark-compact) GCs of this process so far (bench/rust.ts: receiver-major-gc). */
 let majorGcs = 0
 new PerformanceObserver((list) => {
   for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
