@@ -183,9 +183,8 @@ export async function runIntegrity(opts: IntegrityOptions): Promise<IntegrityRes
   }, 20)
 
   const t0 = performance.now()
-  const byId = new Map<string, StreamOutcome>()
   const unattributed: string[] = []
-  const acceptLoop = async (s: Session, side: string): Promise<void> => {
+  const acceptLoop = async (s: Session): Promise<void> => {
     for (let st = await s.accept(); st !== null; st = await s.accept()) {
       const stream = st
       // The first 4 bytes name the stream (its index), as an application header would.
@@ -197,7 +196,6 @@ export async function runIntegrity(opts: IntegrityOptions): Promise<IntegrityRes
         continue
       }
       const o = outcomes[head.readUInt32BE(0)]!
-      byId.set(`${side}:${stream.id}`, o)
       live.add(stream)
       const slow = rng.below(100) < opts.slowPercent
       const resetAt = o.plan === 'reset-by-receiver' ? rng.below(Math.max(1, o.size >> 1)) : undefined
@@ -216,7 +214,7 @@ export async function runIntegrity(opts: IntegrityOptions): Promise<IntegrityRes
     halves.set(o.index, n)
     if (n === 2 && ++finished === opts.streams) allDone()
   }
-  const accepting = [acceptLoop(a, 'a'), acceptLoop(b, 'b')]
+  const accepting = [acceptLoop(a), acceptLoop(b)]
   for (const o of outcomes) {
     const opener = o.index % 2 === 0 ? a : b
     const stream = await opener.openStream()
