@@ -193,8 +193,22 @@ cmd_down() {
       case "$b" in br-*|docker0) log "removing bridge $b"; ip link delete "$b" 2>/dev/null || true ;; esac
     done
   fi
-  rm -rf "$DIR"
-  log "engine removed"
+  # What is left is a failure (CI runs this last): processes, namespaces, bridges, files.
+  local left=""
+  for p in $(pgrep -f -- "$DIR/" || true); do [ "$p" != "$$" ] && left+=" process $p"; done
+  grep -q " $DIR" /proc/self/mounts && left+=" mounts under $DIR"
+  if [ -f "$DIR/bridges.before" ]; then
+    local extra
+    extra=$(ip -o link show type bridge 2>/dev/null | awk -F': ' '{ print $2 }' | sed 's/@.*//' | sort | comm -13 "$DIR/bridges.before" - | tr '\n' ' ')
+    [ -n "${extra// /}" ] && left+=" bridges $extra"
+  fi
+  rm -rf "$DIR" 2>/dev/null || true
+  [ -e "$DIR" ] && left+=" $DIR"
+  if [ -n "$left" ]; then
+    log "LEFT BEHIND:$left"
+    return 1
+  fi
+  log "engine removed; nothing left"
 }
 
 case "${1:-}" in
