@@ -34,8 +34,12 @@ export type YamuxDecoderState =
 const EMPTY = new Uint8Array(0)
 
 export class YamuxFrameDecoder {
-  /** Current named state. */
-  state: YamuxDecoderState = 'header'
+  private named: YamuxDecoderState = 'header'
+
+  /** Current named state (read-only: only the decoder moves it). */
+  get state(): YamuxDecoderState {
+    return this.named
+  }
 
   // Fields of the last header (valid after DECODED_HEADER, and during its body).
   type = 0
@@ -84,7 +88,7 @@ export class YamuxFrameDecoder {
    * @throws YamuxError ERR_INVALID_VERSION | ERR_INVALID_TYPE | ERR_FRAME_TOO_LARGE on a bad header.
    */
   next(): DecodeResult {
-    switch (this.state) {
+    switch (this.named) {
       case 'header':
         return this.readHeaderState()
       case 'body':
@@ -141,7 +145,7 @@ export class YamuxFrameDecoder {
     this.length = length
     if (type === TYPE_DATA && length > 0) {
       this.bodyRemaining = length
-      this.state = 'body'
+      this.named = 'body'
     }
     return DECODED_HEADER
   }
@@ -156,7 +160,7 @@ export class YamuxFrameDecoder {
     this.bodyRemaining -= n
     if (this.bodyRemaining === 0) {
       this.bodyDone = true
-      this.state = 'header'
+      this.named = 'header'
     } else {
       this.bodyDone = false
     }
@@ -164,7 +168,7 @@ export class YamuxFrameDecoder {
   }
 
   private fail(err: YamuxError): never {
-    this.state = 'failed'
+    this.named = 'failed'
     this.error = err
     this.chunks = []
     this.head = 0

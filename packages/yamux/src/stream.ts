@@ -70,10 +70,9 @@ export class Stream {
    */
   private owedFlag: number
 
-  /** State of our sending direction: 'closed' once FIN is sent. */
-  sendState: DirectionState = 'open'
-  /** State of the peer's sending direction: 'closed' once its FIN arrived. */
-  recvState: DirectionState = 'open'
+  // Read-only from outside through the getters below; only this class moves them.
+  private sendDir: DirectionState = 'open'
+  private recvDir: DirectionState = 'open'
   private sessionError: YamuxError | undefined
   private removed = false
 
@@ -93,8 +92,7 @@ export class Stream {
   private readWaiter: (() => void) | null = null
 
   // Send side (§8.4).
-  /** Bytes we may still send before the peer grants more. */
-  sendWindow = INITIAL_STREAM_WINDOW
+  private sendCredit = INITIAL_STREAM_WINDOW
   private writes: WriteOp[] = []
   private writesHead = 0
   private closeWaiters: WriteCallback[] | null = null
@@ -108,9 +106,24 @@ export class Stream {
     this.owedFlag = inbound ? FLAG_ACK : FLAG_SYN
   }
 
+  /** State of our sending direction: 'closed' once FIN is sent. */
+  get sendState(): DirectionState {
+    return this.sendDir
+  }
+
+  /** State of the peer's sending direction: 'closed' once its FIN arrived. */
+  get recvState(): DirectionState {
+    return this.recvDir
+  }
+
+  /** Bytes we may still send before the peer grants more (§8.4). */
+  get sendWindow(): number {
+    return this.sendCredit
+  }
+
   /** True once both directions are closed or the stream was reset. */
   get isClosed(): boolean {
-    return this.sendState !== 'open' && this.recvState !== 'open'
+    return this.sendDir !== 'open' && this.recvDir !== 'open'
   }
 
   // ---------------------------------------------------------------- reading
@@ -165,8 +178,8 @@ export class Stream {
       this.consumed()
       return chunk
     }
-    if (this.recvState === 'closed') return null
-    if (this.recvState === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.recvDir === 'closed') return null
+    if (this.recvDir === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
     if (this.sessionError !== undefined) throw this.sessionError
     return undefined
   }
@@ -182,7 +195,7 @@ export class Stream {
 
   /** §8.4: after the application consumed data, grant the peer more window (Rust's threshold rule). */
   private consumed(): void {
-    if (this.recvState !== 'open' || this.sessionError !== undefined) return
+    if (this.recvDir !== 'open' || this.sessionError !== undefined) return
     this.sendWindowUpdate()
   }
 
@@ -266,14 +279,14 @@ export class Stream {
   /** Sends as much of `data` from `offset` as window and queue allow; returns the new offset. */
   private writeSome(data: Uint8Array, offset: number): number {
     const host = this.host
-    while (offset < data.length && this.sendWindow > 0 && host.hasQueueSpace()) {
+    while (offset < data.length && this.sendCredit > 0 && host.hasQueueSpace()) {
       // §8.4: one frame carries min(send window, remaining) bytes, like tokio-yamux, but never
       // more than 256 KiB: every tokio-yamux peer accepts that (its max window is ≥ 256 KiB),
       // and it bounds how far one frame can overshoot the session's queue cap.
-      const n = Math.min(this.sendWindow, data.length - offset, MAX_DATA_FRAME)
+      const n = Math.min(this.sendCredit, data.length - offset, MAX_DATA_FRAME)
       const payload = offset === 0 && n === data.length ? data : data.subarray(offset, offset + n)
       host.writer.data(this.takeFlags(), this.id, payload)
-      this.sendWindow -= n
+      this.sendCredit -= n
       offset += n
     }
     return offset
@@ -281,7 +294,7 @@ export class Stream {
 
   /** Registers with the session when the head write waits on queue space (a window wait needs nothing: the WindowUpdate arrives here). */
   private blockedOn(): void {
-    if (this.sendWindow > 0) this.host.waitQueueSpace(this)
+    if (this.sendCredit > 0) this.host.waitQueueSpace(this)
   }
 
   /** @internal Continues queued writes (window grew or queue has space). */
@@ -319,7 +332,7 @@ export class Stream {
 
   /** Why a new write is refused (also after close() was requested: it queues behind the FIN). */
   private writeRefusal(): YamuxError | undefined {
-    if (this.closeWaiters !== null && this.sendState === 'open') {
+    if (this.closeWaiters !== null && this.sendDir === 'open') {
       return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     }
     return this.queuedWriteRefusal()
@@ -327,8 +340,8 @@ export class Stream {
 
   /** Why a write already queued cannot go on. */
   private queuedWriteRefusal(): YamuxError | undefined {
-    if (this.sendState === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
-    if (this.sendState === 'closed') return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
+    if (this.sendDir === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.sendDir === 'closed') return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     if (this.sessionError !== undefined) return this.sessionError
     return this.host.writeRefusal()
   }
@@ -349,7 +362,7 @@ export class Stream {
 
   /** Callback flavour of {@link Stream.close}; `cb` may run before closeCb returns. */
   closeCb(cb: WriteCallback): void {
-    if (this.sendState !== 'open') return cb()
+    if (this.sendDir !== 'open') return cb()
     if (this.sessionError !== undefined) return cb(this.sessionError)
     if (this.closeWaiters !== null) {
       this.closeWaiters.push(cb)
@@ -362,8 +375,8 @@ export class Stream {
   private finishClose(): void {
     const waiters = this.closeWaiters ?? []
     this.closeWaiters = null
-    if (this.sendState === 'open') {
-      this.sendState = 'closed'
+    if (this.sendDir === 'open') {
+      this.sendDir = 'closed'
       this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_FIN, this.id, 0)
       this.transition()
     }
@@ -375,11 +388,11 @@ export class Stream {
    * pending and later reads and writes fail with ERR_STREAM_RESET, buffered data is dropped.
    */
   reset(): void {
-    if (this.sendState === 'reset' && this.recvState === 'reset') return
+    if (this.sendDir === 'reset' && this.recvDir === 'reset') return
     // Not once the stream is out of the session (closed both ways, or the session ended).
     if (!this.removed) this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_RST, this.id, 0)
-    this.sendState = 'reset'
-    this.recvState = 'reset'
+    this.sendDir = 'reset'
+    this.recvDir = 'reset'
     this.readBuf = []
     this.readHead = 0
     this.bufferedBytes = 0
@@ -410,8 +423,8 @@ export class Stream {
   onWindowUpdate(flags: number, delta: number): void {
     if (flags & FLAG_FIN) this.remoteFin()
     if (flags & FLAG_RST) this.remoteRst()
-    if (delta > 0 && this.sendState === 'open') {
-      const w = this.sendWindow + delta
+    if (delta > 0 && this.sendDir === 'open') {
+      const w = this.sendCredit + delta
       if (w > 0xffffffff) {
         // tokio-yamux: checked_add fails → protocol error → GoAway(1).
         this.host.protocolError(
@@ -419,7 +432,7 @@ export class Stream {
         )
         return
       }
-      this.sendWindow = w
+      this.sendCredit = w
       if (this.writesHead < this.writes.length || this.closeWaiters !== null) this.pumpWrites()
     }
   }
@@ -430,7 +443,7 @@ export class Stream {
    * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
    */
   onDataHeader(flags: number, length: number): boolean {
-    if (this.recvState !== 'open') return false
+    if (this.recvDir !== 'open') return false
     if (length > this.recvWindow) {
       throw new YamuxError(
         'ERR_RECV_WINDOW_EXCEEDED',
@@ -449,7 +462,7 @@ export class Stream {
   onDataFragment(fragment: Uint8Array, last: boolean): void {
     const n = fragment.length
     this.pendingBody -= n
-    if (this.recvState === 'open') {
+    if (this.recvDir === 'open') {
       // Keep a view of the connection's chunk only if it is a large part of it; otherwise
       // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
       const keep = n >= fragment.buffer.byteLength >>> 3 ? fragment : copyOf(fragment)
@@ -475,16 +488,16 @@ export class Stream {
   private remoteFin(): void {
     // A FIN after the receive side is already closed is ignored (see §8.3: in
     // tokio-yamux 0.3.20 such a FIN is never processed because the stream stops reading frames).
-    if (this.recvState !== 'open') return
-    this.recvState = 'closed'
+    if (this.recvDir !== 'open') return
+    this.recvDir = 'closed'
     this.wakeReaders()
     this.transition()
   }
 
   private remoteRst(): void {
-    if (this.sendState === 'reset' && this.recvState !== 'open') return
-    this.sendState = 'reset'
-    if (this.recvState === 'open') this.recvState = 'reset'
+    if (this.sendDir === 'reset' && this.recvDir !== 'open') return
+    this.sendDir = 'reset'
+    if (this.recvDir === 'open') this.recvDir = 'reset'
     this.failWrites(new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
     this.wakeReaders()
     this.transition()
