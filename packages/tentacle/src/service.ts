@@ -54,7 +54,7 @@ type State = 'running' | 'closing' | 'closed'
  * protocol handlers. Every control method only queues work and returns, so
  * calling one from inside a handler never deadlocks (ckb #3738).
  */
-export class Service implements ServiceControl, SessionHost {
+export class Service implements ServiceControl {
   readonly config: ServiceConfig
   readonly key: SecioKeyPair | undefined
   readonly metrics: ServiceMetrics
@@ -457,7 +457,7 @@ export class Service implements ServiceControl, SessionHost {
     }
     const id = this.allocSessionId()
     const sessionAddress = up.remotePeerId !== undefined ? withPeerId(address, up.remotePeerId) : address
-    const session = new TentacleSession(id, this, up.mux, {
+    const session = new TentacleSession(id, this.host, up.mux, {
       address: sessionAddress,
       direction,
       remotePublicKey: up.remotePublicKey,
@@ -487,31 +487,37 @@ export class Service implements ServiceControl, SessionHost {
 
   // ------------------------------------------------------------ SessionHost
 
-  get timeoutMs(): number {
-    return this.config.timeoutMs
+  /**
+   * What the sessions of this service see of it. A separate object so that
+   * the session-host methods stay off Service's public surface.
+   */
+  private readonly host: SessionHost = this.makeSessionHost()
+
+  private makeSessionHost(): SessionHost {
+    const config = (): ServiceConfig => this.config
+    return {
+      control: this,
+      get timeoutMs() {
+        return config().timeoutMs
+      },
+      get sendBufferSize() {
+        return config().sendBufferSize
+      },
+      get channelSize() {
+        return config().channelSize
+      },
+      protocol: (id) => this.registry.get(id),
+      protocolByName: (name) => this.registry.byWireName(name),
+      protocols: () => this.registry.all(),
+      handlerQueue: (id) => this.handlerQueue(id),
+      newQueue: (id) => this.newQueue(id),
+      emitError: (ev) => this.emitError(ev),
+      sessionEnded: (session) => this.sessionEnded(session),
+      countBytes: (dir, n, proto) => this.metrics.countBytes(dir, n, proto, this.registry),
+    }
   }
 
-  get sendBufferSize(): number {
-    return this.config.sendBufferSize
-  }
-
-  get channelSize(): number {
-    return this.config.channelSize
-  }
-
-  protocol(id: ProtocolId) {
-    return this.registry.get(id)
-  }
-
-  protocolByName(name: string) {
-    return this.registry.byWireName(name)
-  }
-
-  protocols() {
-    return this.registry.all()
-  }
-
-  handlerQueue(id: ProtocolId): SerialQueue {
+  private handlerQueue(id: ProtocolId): SerialQueue {
     let q = this.protoQueues.get(id)
     if (q === undefined) {
       q = this.newQueue(id)
@@ -520,7 +526,7 @@ export class Service implements ServiceControl, SessionHost {
     return q
   }
 
-  newQueue(id: ProtocolId): SerialQueue {
+  private newQueue(id: ProtocolId): SerialQueue {
     return new SerialQueue((err) => {
       this.emitError({
         type: 'protocol-handle-error',
@@ -531,7 +537,7 @@ export class Service implements ServiceControl, SessionHost {
     })
   }
 
-  emitError(ev: ServiceErrorEvent): void {
+  private emitError(ev: ServiceErrorEvent): void {
     this.logger.debug({ type: ev.type, code: ev.error.code, err: ev.error.message }, 'service error')
     const h = this.handler.handleError
     if (h) this.events.push(() => h.call(this.handler, ev, this))
@@ -542,13 +548,9 @@ export class Service implements ServiceControl, SessionHost {
     if (h) this.events.push(() => h.call(this.handler, ev, this))
   }
 
-  sessionEnded(session: TentacleSession): void {
+  private sessionEnded(session: TentacleSession): void {
     if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id)
     this.emitEvent({ type: 'session-close', session: session.info })
-  }
-
-  countBytes(dir: 'in' | 'out', n: number, proto: ProtocolId): void {
-    this.metrics.countBytes(dir, n, proto, this.registry)
   }
 
   // ------------------------------------------------------------ helpers
