@@ -1,4 +1,4 @@
-import { sha256 } from '@noble/hashes/sha2.js'
+import * as nc from 'node:crypto'
 import { base58Decode, base58Encode } from './base58.js'
 import { SecioError } from './errors.js'
 
@@ -8,6 +8,13 @@ const SHA256_CODE = 0x12
 const SHA256_SIZE = 32
 /** A PeerId is always 34 bytes: code, length, digest (§5.1). */
 const PEER_ID_LENGTH = 2 + SHA256_SIZE
+
+/** node:crypto's one-shot hash (node ≥ 20.12): ~2 µs against ~21 µs for @noble/hashes, once per session. */
+const oneShotHash = (nc as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
+
+function sha256(data: Uint8Array): Uint8Array {
+  return oneShotHash !== undefined ? oneShotHash('sha256', data, 'buffer') : nc.createHash('sha256').update(data).digest()
+}
 
 /**
  * Identifier of a peer: the sha2-256 multihash of its raw 33-byte compressed
