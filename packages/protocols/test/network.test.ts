@@ -125,14 +125,16 @@ describe('CKB rules and options', () => {
         worst = Math.max(worst, n.net.peers().filter((p) => p.direction === 'outbound' && !p.feeler).length)
       })
     }
-    // Each node fills its 2 outbound slots from what it learnt, then stays there while ticks go by.
+    // Each node dials until its 2 outbound slots are full or no one is left to dial (every other
+    // node connected in one direction or the other: CKB never dials a connected peer), then stays.
     const outbound = (n: TestNode) => n.net.peers().filter((p) => p.direction === 'outbound' && !p.feeler).length
-    await Promise.all(nodes.slice(1).map((n) => n.until(() => outbound(n) === 2, 'two outbound sessions', 20_000)))
+    const saturated = (n: TestNode) => outbound(n) === 2 || n.identifiedPeers().size === nodes.length - 1
+    await Promise.all(nodes.slice(1).map((n) => n.until(() => saturated(n), 'two outbound sessions or no one left to dial', 20_000)))
     const pings = (n: TestNode) => n.log.filter((l) => l.event === 'ping').length
     const base = nodes.map(pings)
     await Promise.all(nodes.map((n, i) => n.until(() => pings(n) >= base[i]! + 10, 'ten more pings', 15_000)))
     assert.ok(worst <= 2, `a node had ${worst} full outbound sessions`)
-    for (const n of nodes.slice(1)) assert.equal(outbound(n), 2)
+    for (const n of nodes.slice(1)) assert.ok(saturated(n) && outbound(n) <= 2)
   })
 
   test('an address book file: a restarted node with no bootnodes dials the peers it learnt', async (t) => {
