@@ -82,7 +82,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
     const max = Math.min(MAX_ADDR_TO_SEND, msg.count)
     if (items.length > max) items = shuffle(items).slice(0, max)
     for (const [a] of items) d.known.add(a)
-    ctx.send(encodeDiscoveryMessage({ type: 'nodes', announce: false, items: items.map(([a, flags]) => ({ addresses: [a], flags })) }))
+    ctx.send(encodeDiscoveryMessage({ type: 'nodes', announce: false, items: items.map(([a, flags]) => ({ addresses: [a], flags })) }, opts.discoveryForm))
   }
 
   return {
@@ -109,7 +109,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
             break
           }
         }
-        ctx.send(encodeDiscoveryMessage({ type: 'get-nodes', version: GET_NODES_VERSION, count: MAX_ADDR_TO_SEND, listenPort, requiredFlags: opts.requiredFlags }))
+        ctx.send(encodeDiscoveryMessage({ type: 'get-nodes', version: GET_NODES_VERSION, count: MAX_ADDR_TO_SEND, listenPort, requiredFlags: opts.requiredFlags }, opts.discoveryForm))
         d.known.add(s.address)
         d.remote = { kind: 'listen', address: s.address }
       }
@@ -123,7 +123,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
       const d = s.discovery
       let msg
       try {
-        msg = decodeDiscoveryMessage(data)
+        msg = decodeDiscoveryMessage(data, opts.discoveryForm)
       } catch (err) {
         core.misbehave(ctx.control, s, { kind: 'invalid-data', protocol: name, detail: (err as Error).message, error: err as Error, ckbVerdict: 'disconnect' })
         return
@@ -157,7 +157,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
         states.push(d)
         if (d.announce.length > 0) {
           const items = d.announce.splice(0).map(([a, flags]) => ({ addresses: [a], flags }))
-          ctx.control.send(s.info.id, ctx.protoId, encodeDiscoveryMessage({ type: 'nodes', announce: true, items }))
+          ctx.control.send(s.info.id, ctx.protoId, encodeDiscoveryMessage({ type: 'nodes', announce: true, items }, opts.discoveryForm))
         }
         if (d.lastAnnounceAt === undefined || now - d.lastAnnounceAt > opts.announceIntervalMs) {
           d.lastAnnounceAt = now

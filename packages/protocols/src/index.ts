@@ -44,4 +44,4 @@ export {
   type IdentifyMessage,
   type IdentifyBlob,
 } from './messages/identify.js'
-export { encodeDiscoveryMessage, decodeDiscoveryMessage, type DiscoveryMessage, type DiscoveryNode } from './messages/discovery.js'
+export { encodeDiscoveryMessage, decodeDiscoveryMessage, type DiscoveryForm, type DiscoveryMessage, type DiscoveryNode } from './messages/discovery.js'

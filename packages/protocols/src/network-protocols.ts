@@ -90,6 +90,7 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
     names,
     versions: [...preset.versions],
     maxFrameLengths: { ...preset.maxFrameLengths },
+    discoveryForm: preset.discoveryForm,
     pingIntervalMs: positive('pingIntervalMs', o.pingIntervalMs, preset.pingIntervalMs),
     pingTimeoutMs,
     pingCheckIntervalMs: positive('pingCheckIntervalMs', o.pingCheckIntervalMs, pingTimeoutMs),

@@ -22,11 +22,12 @@ export const CKB_PRESET: Preset = {
   pingIntervalMs: 120_000,
   pingTimeoutMs: 1_200_000,
   discoveryIntervalMs: 60_000,
+  discoveryForm: 'ckb',
 }
 
 const TENTACLE_IDS: ProtocolIds = { ping: 1, discovery: 2, identify: 3, feeler: 4, disconnectMessage: 5 }
 
-/** tentacle's examples: default names `/p2p/<id>`, version `0.0.1`, 8 MiB frames, ping 5 s / 15 s, discovery check 3 s. */
+/** tentacle's examples: default names `/p2p/<id>`, version `0.0.1`, 8 MiB frames, ping 5 s / 15 s, discovery check 3 s, tentacle-discovery's wire form. */
 export const TENTACLE_PRESET: Preset = {
   ids: TENTACLE_IDS,
   names: {
@@ -41,6 +42,7 @@ export const TENTACLE_PRESET: Preset = {
   pingIntervalMs: 5_000,
   pingTimeoutMs: 15_000,
   discoveryIntervalMs: 3_000,
+  discoveryForm: 'tentacle',
 }
 
 /** The preset of a name. */

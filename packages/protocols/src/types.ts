@@ -1,5 +1,6 @@
 import type { Direction, ProtocolId, ProtocolSpec, Service, ServiceHandler, SessionId } from '@tentacle-ts/tentacle'
 import type { AddressBook } from './address-book.js'
+import type { DiscoveryForm } from './messages/discovery.js'
 
 /** `'ckb'`: CKB's ids 0..4, names, versions `["3"]`, frame limits and timings. `'tentacle'`: tentacle's example defaults. */
 export type PresetName = 'ckb' | 'tentacle'
@@ -223,6 +224,8 @@ export interface Preset {
   pingIntervalMs: number
   pingTimeoutMs: number
   discoveryIntervalMs: number
+  /** Discovery's wire form: CKB's, or tentacle-discovery's older one (no flags, inner length prefix). */
+  discoveryForm: DiscoveryForm
 }
 
 /** Options after the preset and defaults are applied. */

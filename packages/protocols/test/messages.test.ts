@@ -237,6 +237,20 @@ describe('discovery (§11.3)', () => {
     assert.deepEqual(decodeDiscoveryMessage(hex(old)), { type: 'nodes', announce: false, items: [{ addresses: [ADDR1], flags: 1n }] })
   })
 
+  test("tentacle-discovery's older form: GetNodes/Nodes without flags, inside a u32be inner length prefix (§11.3)", () => {
+    const be32 = (n: number): string => n.toString(16).padStart(8, '0')
+    const getNodes = table([union(0, table([u32(0), u32(1000), '431f']))])
+    const wire = be32(getNodes.length / 2) + getNodes
+    assert.equal(toHex(encodeDiscoveryMessage({ type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 14n }, 'tentacle')), wire)
+    assert.deepEqual(decodeDiscoveryMessage(hex(wire), 'tentacle'), { type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 1n })
+    const nodes = table([union(1, table(['01', dynvec([table([dynvec([fixvec(ADDR1_HEX)])])])]))])
+    assert.equal(toHex(encodeDiscoveryMessage({ type: 'nodes', announce: true, items: [{ addresses: [ADDR1], flags: 3n }] }, 'tentacle')), be32(nodes.length / 2) + nodes)
+    // A prefix that does not match, or none at all, is malformed.
+    assert.equal(code(() => decodeDiscoveryMessage(hex(be32(nodes.length / 2 + 1) + nodes), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(code(() => decodeDiscoveryMessage(hex(nodes), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(code(() => decodeDiscoveryMessage(hex('0000'), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
+  })
+
   test('unknown flag bits are dropped (from_bits_truncate)', () => {
     const wire = table([union(0, table([u32(1), u32(5), '', u64(0xff00n | 14n)]))])
     assert.equal((decodeDiscoveryMessage(hex(wire)) as { requiredFlags: bigint }).requiredFlags, 14n)
@@ -286,6 +300,10 @@ describe('properties of the identify and discovery codecs', () => {
     fc.assert(
       fc.property(fc.oneof(nodes, getNodes), (msg) => {
         assert.deepEqual(plain(decodeDiscoveryMessage(encodeDiscoveryMessage(msg))), plain(msg))
+        // The older form carries no flags: they come back as COMPATIBILITY.
+        const old = decodeDiscoveryMessage(encodeDiscoveryMessage(msg, 'tentacle'), 'tentacle')
+        const noFlags = msg.type === 'nodes' ? { ...msg, items: msg.items.map((i) => ({ ...i, flags: 1n })) } : { ...msg, requiredFlags: 1n }
+        assert.deepEqual(plain(old), plain(noFlags))
       }),
       { numRuns: 300 },
     )
@@ -296,6 +314,11 @@ describe('properties of the identify and discovery codecs', () => {
     ['Identify blob', decodeIdentifyBlob, () => encodeIdentifyBlob({ flag: 3n, name: '/ckb/x', clientVersion: 'v' })],
     ['DiscoveryMessage (Nodes)', decodeDiscoveryMessage, () => encodeDiscoveryMessage({ type: 'nodes', announce: false, items: [{ addresses: [ADDR1, OBS], flags: 3n }] })],
     ['DiscoveryMessage (GetNodes)', decodeDiscoveryMessage, () => encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 1, requiredFlags: 14n })],
+    [
+      'DiscoveryMessage (tentacle form)',
+      (b) => decodeDiscoveryMessage(b, 'tentacle'),
+      () => encodeDiscoveryMessage({ type: 'nodes', announce: false, items: [{ addresses: [ADDR1], flags: 3n }] }, 'tentacle'),
+    ],
     ['PingMessage', decodePingMessage, () => encodePingMessage({ type: 'ping', nonce: 7 })],
   ]
   for (const [name, decode, valid] of decoders) {

@@ -158,7 +158,7 @@ describe('CKB rules and options', () => {
     assert.equal(id.direction, 'outbound')
   })
 
-  test('the tentacle preset: /p2p/<id> names, version 0.0.1, and two nodes identify and ping', async (t) => {
+  test('the tentacle preset: /p2p/<id> names, version 0.0.1; nodes identify, ping and discover in tentacle-discovery form', async (t) => {
     const b = await new TestNode({ ...FAST, preset: 'tentacle' }).start()
     const a = await new TestNode({ ...FAST, preset: 'tentacle', bootnodes: [b.address] }).start()
     t.after(() => Promise.all([a.stop(), b.stop()]))
@@ -173,6 +173,10 @@ describe('CKB rules and options', () => {
       ],
     )
     await a.waitFor('ping', (p) => p.peerId === b.peerId)
+    // Discovery in tentacle-discovery's form: a third node learns A through B.
+    const c = await new TestNode({ ...FAST, preset: 'tentacle', bootnodes: [b.address] }).start()
+    t.after(() => c.stop())
+    await c.until(() => c.net.addressBook.entries().some((e) => e.peerId === a.peerId), 'C learns A')
   })
 
   test('the ckb preset: CKB ids, names, versions and frame limits', async (t) => {

@@ -63,8 +63,33 @@ export type DiscoveryMessage =
   | { type: 'get-nodes'; version: number; count: number; listenPort: number | undefined; requiredFlags: bigint }
   | { type: 'nodes'; announce: boolean; items: DiscoveryNode[] }
 
-/** Encodes as CKB does (GetNodes2 / Nodes2 bodies). */
-export function encodeDiscoveryMessage(msg: DiscoveryMessage): Uint8Array {
+/**
+ * Wire form: `'ckb'` (CKB's discovery, version "3": GetNodes2/Nodes2 bodies, no
+ * inner prefix) or `'tentacle'` (tentacle-discovery: GetNodes/Nodes without
+ * flags, and the molecule message itself prefixed by a u32 big-endian length
+ * inside the protocol frame, "for historical reasons", §11.3).
+ */
+export type DiscoveryForm = 'ckb' | 'tentacle'
+
+const INNER_PREFIX = 4
+
+/** Encodes as CKB does (GetNodes2 / Nodes2 bodies), or in tentacle-discovery's older form. */
+export function encodeDiscoveryMessage(msg: DiscoveryMessage, form: DiscoveryForm = 'ckb'): Uint8Array {
+  if (form === 'tentacle') {
+    const body =
+      msg.type === 'get-nodes'
+        ? DiscoveryIn.encode({ payload: { type: 'GetNodes', value: { version: msg.version, count: msg.count, listenPort: msg.listenPort } } })
+        : DiscoveryIn.encode({
+            payload: {
+              type: 'Nodes',
+              value: { announce: Uint8Array.of(msg.announce ? 1 : 0), items: msg.items.map((n) => ({ addresses: n.addresses.map(encodeMultiaddr) })) },
+            },
+          })
+    const out = new Uint8Array(INNER_PREFIX + body.length)
+    new DataView(out.buffer).setUint32(0, body.length, false)
+    out.set(body, INNER_PREFIX)
+    return out
+  }
   if (msg.type === 'get-nodes') {
     return DiscoveryOut.encode({
       payload: {
@@ -90,12 +115,19 @@ function fieldCount(t: Uint8Array): number {
 }
 
 /**
- * Decodes as CKB does: compatible mode; GetNodes/Node with extra fields are
+ * Decodes as CKB does (`form` 'tentacle': after checking and removing the inner prefix): compatible mode; GetNodes/Node with extra fields are
  * re-read as GetNodes2/Node2 for their flags (unknown flag bits dropped); an
  * announce byte other than 0/1 or any address that is not a multiaddr fails
  * the whole message. Throws ProtocolsError ERR_MALFORMED_MESSAGE.
  */
-export function decodeDiscoveryMessage(data: Uint8Array): DiscoveryMessage {
+export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = 'ckb'): DiscoveryMessage {
+  if (form === 'tentacle') {
+    const n = data.length >= INNER_PREFIX ? new DataView(data.buffer, data.byteOffset, INNER_PREFIX).getUint32(0, false) : -1
+    if (n !== data.length - INNER_PREFIX) {
+      throw new ProtocolsError('ERR_MALFORMED_MESSAGE', `malformed DiscoveryMessage: inner length prefix ${n} does not match ${data.length - INNER_PREFIX} bytes`)
+    }
+    return decodeDiscoveryMessage(data.subarray(INNER_PREFIX), 'ckb')
+  }
   try {
     const { payload } = DiscoveryIn.decode(data)
     // The union's item body: the payload field minus its 4-byte item id (verified by the decode above).
