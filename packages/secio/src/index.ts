@@ -19,12 +19,8 @@ export {
   DEFAULT_DIGESTS,
   CIPHER_KEY_SIZE,
   EPHEMERAL_KEY_SIZE,
-  selectBest,
-  compareBytes,
 } from './support.js'
 export type { AgreementName, CipherName, DigestName, Suite, Ordering } from './support.js'
-export { stretchKey, deriveSessionKeys } from './stretch.js'
-export type { SessionKeys } from './stretch.js'
 export { ProposeCodec, ExchangeCodec, PublicKeyCodec, encodePublicKey, decodePublicKey } from './messages.js'
 export type { Propose, Exchange } from './messages.js'
 export { nodeCryptoProvider, createNodeCryptoProvider } from './crypto/node-provider.js'

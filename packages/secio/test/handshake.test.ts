@@ -15,10 +15,10 @@ import {
   nodeCryptoProvider,
   SecioError,
   SecioKeyPair,
-  selectBest,
   type CryptoProvider,
   type HandshakeOptions,
 } from '../src/index.js'
+import { selectBest } from '../src/support.js'
 import { pattern, readBytes, tcpPair, within } from './helpers.js'
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, nobleCryptoProvider]

@@ -8,15 +8,14 @@ import {
   CIPHERS,
   AGREEMENTS,
   DIGESTS,
-  compareBytes,
-  deriveSessionKeys,
   encodePublicKey,
   ExchangeCodec,
   nodeCryptoProvider,
   ProposeCodec,
-  selectBest,
   type SecioKeyPair,
 } from '../src/index.js'
+import { deriveSessionKeys } from '../src/stretch.js'
+import { compareBytes, selectBest } from '../src/support.js'
 import { tcpPair } from './helpers.js'
 
 export type Direction = 'd2l' | 'l2d'

@@ -4,9 +4,7 @@
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import {
-  compareBytes,
   createNodeCryptoProvider,
-  deriveSessionKeys,
   ExchangeCodec,
   handshake,
   nobleCryptoProvider,
@@ -14,10 +12,11 @@ import {
   PeerId,
   ProposeCodec,
   SecioKeyPair,
-  stretchKey,
   type CryptoProvider,
   type HandshakeOptions,
 } from '../src/index.js'
+import { deriveSessionKeys, stretchKey } from '../src/stretch.js'
+import { compareBytes } from '../src/support.js'
 import { hex, readBytes, splitFrames, tcpPair, toHex, within } from './helpers.js'
 
 const providers: CryptoProvider[] = [nodeCryptoProvider, nobleCryptoProvider]
