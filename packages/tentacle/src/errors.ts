@@ -54,6 +54,8 @@ export interface TentacleErrorOptions {
   phase?: string
   /** For handshake errors: bytes received from the peer before the failure. */
   bytesReceived?: number
+  /** For ERR_INVALID_CONFIG: the setting at fault (`timeoutMs`, `yamux.maxQueuedBytes`, `secio.ciphers[0]`). */
+  field?: string
 }
 
 export class TentacleError extends Error {
@@ -61,12 +63,15 @@ export class TentacleError extends Error {
   /** For handshake errors: 'connecting', or secio's 'awaiting-propose' | 'awaiting-exchange' | 'awaiting-nonce-echo'. */
   readonly phase?: string
   readonly bytesReceived?: number
+  /** For ERR_INVALID_CONFIG: the setting at fault. */
+  readonly field?: string
   constructor(code: TentacleErrorCode, message: string, options?: TentacleErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'TentacleError'
     this.code = code
     if (options?.phase !== undefined) this.phase = options.phase
     if (options?.bytesReceived !== undefined) this.bytesReceived = options.bytesReceived
+    if (options?.field !== undefined) this.field = options.field
   }
 }
 

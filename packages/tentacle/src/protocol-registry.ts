@@ -1,3 +1,4 @@
+import { DEFAULT_MAX_FRAME_LENGTH } from '@tentacle-ts/codec'
 import { TentacleError } from './errors.js'
 import type { ProtocolId, ProtocolSpec, ServiceProtocolHandler, SessionProtocolHandler } from './types.js'
 
@@ -15,7 +16,8 @@ export interface ResolvedProtocol {
 }
 
 export const DEFAULT_PROTOCOL_VERSIONS = ['0.0.1'] // §10.2
-export const DEFAULT_PROTOCOL_MAX_FRAME = 8 * 1024 * 1024 // §10.1
+/** A protocol's default frame limit (§10.1): the length-delimited codec's own default, 8 MiB. */
+export const DEFAULT_PROTOCOL_MAX_FRAME = DEFAULT_MAX_FRAME_LENGTH
 
 export function resolveProtocol(spec: ProtocolSpec): ResolvedProtocol {
   if (!Number.isInteger(spec.id) || spec.id < 0) {
