@@ -117,6 +117,11 @@ function anchorsOf(markdown: string): Set<string> {
   return out
 }
 
+/** `[text](target "title")` and `![alt](target)`. */
+const INLINE_LINK = /\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g
+/** `[label]: target "title"` on a line of its own. */
+const REFERENCE_LINK = /^[ \t]*\[[^\]]+\]:[ \t]+<?(\S+?)>?(?:[ \t]+"[^"]*")?[ \t]*$/gm
+
 /**
  * Relative links of a markdown file (`[t](target)`, `[t]: target`) whose file
  * or anchor does not exist. `read(path)` returns a repository file's text, or
@@ -130,8 +135,8 @@ function badLinks(
   const out: Problem[] = []
   const text = stripCode(file.text)
   const targets: Array<{ target: string; index: number }> = []
-  for (const m of text.matchAll(/\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g)) targets.push({ target: m[1], index: m.index })
-  for (const m of text.matchAll(/^[ \t]*\[[^\]]+\]:[ \t]+<?(\S+?)>?(?:[ \t]+"[^"]*")?[ \t]*$/gm)) targets.push({ target: m[1], index: m.index })
+  for (const m of text.matchAll(INLINE_LINK)) targets.push({ target: m[1], index: m.index })
+  for (const m of text.matchAll(REFERENCE_LINK)) targets.push({ target: m[1], index: m.index })
   for (const { target, index } of targets) {
     if (/^[a-z][a-z0-9+.-]*:/i.test(target)) continue // http:, https:, mailto:, ...
     const hash = target.indexOf('#')
