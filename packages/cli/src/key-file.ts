@@ -6,9 +6,11 @@ export async function loadKey(file: string): Promise<SecioKeyPair> {
   try {
     return await SecioKeyPair.load(file)
   } catch (err) {
+    // SecioKeyPair.load rejects with ERR_INVALID_KEY_FILE, the fs error as its cause.
     const e = err as NodeJS.ErrnoException
+    const fsCode = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.code
     const why =
-      e.code === 'ENOENT'
+      fsCode === 'ENOENT'
         ? `${file} does not exist (create it with: tentacle keygen --out ${file})`
         : e.code?.startsWith('ERR_')
           ? e.message
