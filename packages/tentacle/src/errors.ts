@@ -18,6 +18,10 @@ export type TentacleErrorCode =
   | 'ERR_HANDSHAKE_FAILED'
   /** The remote key does not match the /p2p/ id of the dialed address. §5.2 */
   | 'ERR_PEER_ID_MISMATCH'
+  /** The handshake found our own key on the other side: we dialed ourselves. §3.3, §3.13 */
+  | 'ERR_CONNECT_SELF'
+  /** A /p2p/ address dialed by a service without a key, which cannot verify the id. */
+  | 'ERR_UNVERIFIABLE_PEER_ID'
   /** A session with the same remote public key already exists. §12.2 RepeatedConnection */
   | 'ERR_REPEATED_CONNECTION'
   /** The address is already being dialed. §5.2 */

@@ -137,8 +137,19 @@ export class Service implements ServiceControl {
   }
 
   private async doListen(address: string | Multiaddr): Promise<Multiaddr> {
-    this.assertRunning()
-    const ma = toMultiaddr(address)
+    let ma: Multiaddr | string = address
+    try {
+      this.assertRunning()
+      ma = toMultiaddr(address)
+      return await this.bind(ma)
+    } catch (err) {
+      const error = err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
+      if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'listen-error', address: ma, error })
+      throw error
+    }
+  }
+
+  private async bind(ma: Multiaddr): Promise<Multiaddr> {
     const target = tcpTarget(ma)
     const listener = new TcpListener({
       host: target.host,
@@ -155,9 +166,7 @@ export class Service implements ServiceControl {
     try {
       bound = await listener.listen()
     } catch (err) {
-      const error = err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
-      this.emitError({ type: 'listen-error', address: ma, error })
-      throw error
+      throw err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
     }
     if (this.state !== 'running') {
       await listener.close()
@@ -174,12 +183,18 @@ export class Service implements ServiceControl {
   }
 
   private async doDial(address: string | Multiaddr, target: TargetProtocol): Promise<SessionInfo> {
-    this.assertRunning()
-    const ma = toMultiaddr(address)
+    let ma: Multiaddr | string = address
     try {
+      this.assertRunning()
+      ma = toMultiaddr(address)
       const t = tcpTarget(ma)
       let expected: PeerId | undefined
       if (t.peerId !== undefined) {
+        // Without a key there is no handshake to check the id (plaintext yamux):
+        // accepting the session would claim an identity nobody verified.
+        if (this.key === undefined) {
+          throw new TentacleError('ERR_UNVERIFIABLE_PEER_ID', `${ma.toString()} names a peer id, which a service without a key cannot verify`)
+        }
         try {
           expected = PeerId.parse(t.peerId)
         } catch (err) {

@@ -149,8 +149,10 @@ export type ServiceEvent =
   | { type: 'listen-close'; address: Multiaddr }
 
 export type ServiceErrorEvent =
-  | { type: 'dial-error'; address: Multiaddr; error: TentacleError }
-  | { type: 'listen-error'; address: Multiaddr; error: TentacleError }
+  /** A dial failed; `address` is the text given when it did not parse as a multiaddr. */
+  | { type: 'dial-error'; address: Multiaddr | string; error: TentacleError }
+  /** A listen failed; `address` is the text given when it did not parse as a multiaddr. */
+  | { type: 'listen-error'; address: Multiaddr | string; error: TentacleError }
   /** An inbound upgrade failed (Rust drops these silently; here they are reported). */
   | { type: 'handshake-error'; address: Multiaddr; error: TentacleError }
   | { type: 'protocol-select-error'; session: SessionInfo; protoName: string | undefined; error: TentacleError }

@@ -125,8 +125,8 @@ function toUpgradeError(err: unknown): TentacleError {
     const code =
       err.code === 'ERR_HANDSHAKE_TIMEOUT'
         ? 'ERR_HANDSHAKE_TIMEOUT'
-        : err.code === 'ERR_PEER_ID_MISMATCH'
-          ? 'ERR_PEER_ID_MISMATCH'
+        : err.code === 'ERR_PEER_ID_MISMATCH' || err.code === 'ERR_CONNECT_SELF'
+          ? err.code
           : 'ERR_HANDSHAKE_FAILED'
     const phase = err.phase !== undefined ? ` (phase ${err.phase}, ${err.bytesReceived ?? 0} bytes received)` : ''
     return stacklessError(code, `${err.message}${phase}`, { cause: err, phase: err.phase, bytesReceived: err.bytesReceived })

@@ -108,11 +108,11 @@ test('re-dialing a connected peer gives ERR_REPEATED_CONNECTION on both sides an
   }
 })
 
-test('dialing oneself fails in the handshake (ERR_HANDSHAKE_FAILED, connect-self)', async () => {
+test('dialing oneself fails in the handshake with ERR_CONNECT_SELF (the secio error as cause)', async () => {
   const node = new Node({ protocols: [{ id: 1 }] })
   try {
     const addr = await node.service.listen('/ip4/127.0.0.1/tcp/0')
-    await assert.rejects(node.service.dial(addr), (e: { code?: string }) => e.code === 'ERR_HANDSHAKE_FAILED')
+    await assert.rejects(node.service.dial(addr), (e: { code?: string }) => e.code === 'ERR_CONNECT_SELF')
     assert.equal(node.service.sessions().length, 0)
   } finally {
     await stop(node)
