@@ -44,12 +44,9 @@ export type TentacleErrorCode =
   | 'ERR_MUXER'
   /** Unsent bytes of a session passed `sendBufferSize`. §12.2 SessionBlocked */
   | 'ERR_SESSION_BLOCKED'
-  /** A protocol id or session id that the service does not know. */
-  | 'ERR_UNKNOWN_PROTOCOL'
-  | 'ERR_UNKNOWN_SESSION'
   /** A message exceeded the protocol's max frame length on send. */
   | 'ERR_MESSAGE_TOO_LARGE'
-  /** Invalid builder or config input. */
+  /** Invalid builder or config input; `field` names the setting. */
   | 'ERR_INVALID_CONFIG'
 
 export interface TentacleErrorOptions {
