@@ -16,14 +16,15 @@ interface Figure {
   ok: boolean
 }
 
-function soak(args: string[]): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
+/** Runs the soak; the test's own signal kills it if the test times out (its churn peer then sees stdin close and exits). */
+function soak(args: string[], signal: AbortSignal): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
     child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
+    child.on('error', (err) => (err.name === 'AbortError' ? undefined : reject(err)))
     child.on('exit', (code) => {
       const figures = new Map<string, Figure>()
       for (const line of out.split('\n')) {
@@ -42,21 +43,21 @@ const SECONDS = process.env.SOAK_TEST_SECONDS ?? '20'
 // the JIT are still growing after the short warm-up, leak or no leak.
 const JUDGED_SHORT = ['soak.heap_growth', 'soak.fds', 'soak.timers', 'soak.handles', 'soak.process_listeners', 'soak.connections_left', 'soak.unaccounted_errors']
 
-test(`a clean node passes a ${SECONDS} s churn soak (all but RSS)`, { timeout: 120_000 }, async () => {
-  const r = await soak(['--seconds', SECONDS])
+test(`a clean node passes a ${SECONDS} s churn soak (all but RSS)`, { timeout: 120_000 }, async (t) => {
+  const r = await soak(['--seconds', SECONDS], t.signal)
   const failed = JUDGED_SHORT.map((b) => r.figures.get(b)).filter((f) => f === undefined || !f.ok)
   assert.deepEqual(failed, [], `soak failed: ${JSON.stringify(failed)}\n${r.stderr}`)
   assert.ok((r.figures.get('soak.sessions')?.value ?? 0) > 100, 'too little churn to judge anything')
 })
 
-test(`a node leaking 4 KiB per session fails the same soak on heap growth`, { timeout: 120_000 }, async () => {
-  const r = await soak(['--seconds', SECONDS, '--inject-leak', 'heap:4096'])
+test(`a node leaking 4 KiB per session fails the same soak on heap growth`, { timeout: 120_000 }, async (t) => {
+  const r = await soak(['--seconds', SECONDS, '--inject-leak', 'heap:4096'], t.signal)
   assert.equal(r.code, 1, r.stderr)
   assert.equal(r.figures.get('soak.heap_growth')?.ok, false, r.stderr)
 })
 
-test('a node leaking one timer per 20 sessions fails a short soak on timers', { timeout: 120_000 }, async () => {
-  const r = await soak(['--seconds', '10', '--inject-leak', 'timer'])
+test('a node leaking one timer per 20 sessions fails a short soak on timers', { timeout: 120_000 }, async (t) => {
+  const r = await soak(['--seconds', '10', '--inject-leak', 'timer'], t.signal)
   assert.equal(r.code, 1, r.stderr)
   assert.equal(r.figures.get('soak.timers')?.ok, false, r.stderr)
 })

@@ -60,8 +60,16 @@ const note = (k: string, ok: boolean): void => {
   if (!ok) unaccountedCount++
 }
 let unaccountedCount = 0
-process.on('uncaughtException', (err) => note(`uncaught:${(err as Error).message}`, false))
-process.on('unhandledRejection', (err) => note(`unhandled-rejection:${(err as Error)?.message}`, false))
+/** Ends the run at once, churn peer included: for an uncaught error, a stall or a harness failure. */
+function abort(why: string): never {
+  console.error(`soak: ABORTED: ${why}`)
+  figure({ bench: 'soak.aborted', value: 1, unit: 'runs', target: 0, ok: false })
+  child?.kill('SIGKILL')
+  process.exit(1)
+}
+// An uncaught error in the node under test is a finding, and must not leave a run idling.
+process.on('uncaughtException', (err) => abort(`uncaught exception: ${(err as Error)?.stack ?? String(err)}`))
+process.on('unhandledRejection', (err) => abort(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`))
 
 const leaked: unknown[] = []
 const leakedTimers: NodeJS.Timeout[] = []
@@ -105,7 +113,10 @@ async function spawnChurn(): Promise<void> {
   c.stdout!.setEncoding('utf8')
   let buf = ''
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('churn peer did not start')), 20_000)
+    const t = setTimeout(() => {
+      c.kill('SIGKILL')
+      reject(new Error('churn peer did not start within 60 s'))
+    }, 60_000)
     c.stdout!.on('data', (d: string) => {
       buf += d
       const m = /LISTENING (\d+) (\S+)/.exec(buf)
@@ -211,6 +222,8 @@ async function quiescentSnapshot(): Promise<Snapshot> {
   }
 }
 
+// The whole run is bounded: churn, two quiescence waits (≤ 15 s each) and slack.
+setTimeout(() => abort(`still running ${seconds + 180} s after the start`), (seconds + 180) * 1000).unref()
 console.error(`soak: ${seconds} s (warm-up ${warmupMs / 1000} s), churn peer respawned every ${KILL_EVERY_MS / 1000} s${leak ? `, INJECTED LEAK ${leak}` : ''}`)
 await churnFor(warmupMs)
 const base = await quiescentSnapshot()
