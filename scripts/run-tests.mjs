@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs the node:test suites through the tsx loader.
 //   node scripts/run-tests.mjs             unit + cross-package tests (packages/*/test, test/ but
-//                                          not test/interop nor *.docker.test.ts)
+//                                          not test/interop, *.interop.test.ts nor *.docker.test.ts)
 //   node scripts/run-tests.mjs --interop   builds the interop peers, then runs test/interop/**/*.test.ts
+//                                          and every test/**/*.interop.test.ts (suites that need them)
 //   node scripts/run-tests.mjs --docker    the test net on a Docker engine: test/**/*.docker.test.ts
 //                                          (test/testnet/docker-engine.sh starts one where none runs)
 //   node scripts/run-tests.mjs FILE...     just those files
@@ -34,16 +35,17 @@ function walk(dir, out, keep = (p) => p.endsWith('.test.ts')) {
 }
 
 const isDockerTest = (p) => p.endsWith('.docker.test.ts')
+const isInteropTest = (p) => p.endsWith('.interop.test.ts')
 const interopDir = join(root, 'test', 'interop')
 
 let files
 if (explicit.length > 0) files = explicit
-else if (interop) files = walk(interopDir, [])
+else if (interop) files = walk(interopDir, walk(join(root, 'test'), [], (p) => isInteropTest(p) && !p.startsWith(interopDir)))
 else if (docker) files = walk(join(root, 'test'), [], isDockerTest)
 else {
   files = []
   for (const pkg of readdirSync(join(root, 'packages'))) walk(join(root, 'packages', pkg, 'test'), files)
-  walk(join(root, 'test'), files, (p) => p.endsWith('.test.ts') && !isDockerTest(p) && !p.startsWith(interopDir))
+  walk(join(root, 'test'), files, (p) => p.endsWith('.test.ts') && !isDockerTest(p) && !isInteropTest(p) && !p.startsWith(interopDir))
 }
 files.sort()
 
@@ -66,7 +68,7 @@ const res = spawnSync(
     '--conditions=source',
     '--import', 'tsx',
     '--test',
-    '--test-timeout=' + (process.env.TEST_TIMEOUT_MS ?? (interop ? '600000' : '180000')),
+    '--test-timeout=' + (process.env.TEST_TIMEOUT_MS ?? (interop || docker ? '600000' : '180000')),
     '--test-concurrency=' + (process.env.TEST_CONCURRENCY ?? '1'),
     ...files,
   ],
