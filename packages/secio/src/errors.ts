@@ -36,11 +36,24 @@ export type SecioErrorCode =
   | 'ERR_INVALID_PEER_ID'
   | 'ERR_INVALID_OPTION'
   | 'ERR_UNSUPPORTED'
+  | 'ERR_SIGNING_FAILED'
 
 export interface SecioErrorOptions {
   cause?: unknown
   phase?: HandshakePhase
   bytesReceived?: number
+}
+
+
+/**
+ * Marks a SecioError made by any installed copy of this package: `Symbol.for` is
+ * shared by the whole process, so isSecioError() holds for an error from a second
+ * copy (two versions in node_modules), where `instanceof` would not.
+ */
+const SECIOERROR_BRAND = Symbol.for('@tentacle-ts/secio:SecioError')
+
+function hasSecioErrorBrand(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[SECIOERROR_BRAND] === true
 }
 
 /** Error raised by the secio layer; `code` is stable. */
@@ -55,14 +68,15 @@ export class SecioError extends Error {
   constructor(code: SecioErrorCode, message: string, opts: SecioErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.code = code
+    Object.defineProperty(this, SECIOERROR_BRAND, { value: true })
     if (opts.phase !== undefined) this.phase = opts.phase
     if (opts.bytesReceived !== undefined) this.bytesReceived = opts.bytesReceived
   }
 }
 
-/** True when `err` is a {@link SecioError}, optionally with the given code. */
+/** True when `err` is a {@link SecioError} (from any installed copy), optionally with the given code. */
 export function isSecioError(err: unknown, code?: SecioErrorCode): err is SecioError {
-  return err instanceof SecioError && (code === undefined || err.code === code)
+  return hasSecioErrorBrand(err) && (code === undefined || (err as SecioError).code === code)
 }
 
 /**

@@ -435,7 +435,7 @@ class Handshake {
           this.#setBusy(false)
           this.#pump()
         },
-        (err: unknown) => this.#fail(new SecioError('ERR_UNSUPPORTED', `signing failed: ${String(err)}`, { cause: err })),
+        (err: unknown) => this.#fail(new SecioError('ERR_SIGNING_FAILED', `signing failed: ${String(err)}`, { cause: err })),
       )
   }
 

@@ -59,6 +59,18 @@ export interface TentacleErrorOptions {
   field?: string
 }
 
+/**
+ * Marks a TentacleError made by any installed copy of this package: `Symbol.for` is
+ * shared by the whole process, so isTentacleError() holds for an error from a second
+ * copy (two versions in node_modules), where `instanceof` would not.
+ */
+const TENTACLEERROR_BRAND = Symbol.for('@tentacle-ts/tentacle:TentacleError')
+
+function hasTentacleErrorBrand(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[TENTACLEERROR_BRAND] === true
+}
+
+/** Error of the tentacle service, with a stable `code`. */
 export class TentacleError extends Error {
   readonly code: TentacleErrorCode
   /** For handshake errors: 'connecting', or secio's 'awaiting-propose' | 'awaiting-exchange' | 'awaiting-nonce-echo'. */
@@ -70,6 +82,7 @@ export class TentacleError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'TentacleError'
     this.code = code
+    Object.defineProperty(this, TENTACLEERROR_BRAND, { value: true })
     if (options?.phase !== undefined) this.phase = options.phase
     if (options?.bytesReceived !== undefined) this.bytesReceived = options.bytesReceived
     if (options?.field !== undefined) this.field = options.field
@@ -98,4 +111,9 @@ export function errorCode(err: unknown): string | undefined {
     return typeof code === 'string' ? code : undefined
   }
   return undefined
+}
+
+/** True when `err` is a {@link TentacleError} (from any installed copy), optionally with the given code. */
+export function isTentacleError(err: unknown, code?: TentacleErrorCode): err is TentacleError {
+  return hasTentacleErrorBrand(err) && (code === undefined || (err as TentacleError).code === code)
 }

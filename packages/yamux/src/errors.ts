@@ -34,6 +34,18 @@ export type YamuxErrorCode =
   /** A configuration value is out of range. */
   | 'ERR_INVALID_CONFIG'
 
+
+/**
+ * Marks a YamuxError made by any installed copy of this package: `Symbol.for` is
+ * shared by the whole process, so isYamuxError() holds for an error from a second
+ * copy (two versions in node_modules), where `instanceof` would not.
+ */
+const YAMUXERROR_BRAND = Symbol.for('@tentacle-ts/yamux:YamuxError')
+
+function hasYamuxErrorBrand(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[YAMUXERROR_BRAND] === true
+}
+
 /** Error of the yamux family, with a stable `code`. */
 export class YamuxError extends Error {
   readonly code: YamuxErrorCode
@@ -44,6 +56,12 @@ export class YamuxError extends Error {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'YamuxError'
     this.code = code
+    Object.defineProperty(this, YAMUXERROR_BRAND, { value: true })
     if (options?.goAwayCode !== undefined) this.goAwayCode = options.goAwayCode
   }
+}
+
+/** True when `err` is a {@link YamuxError} (from any installed copy), optionally with the given code. */
+export function isYamuxError(err: unknown, code?: YamuxErrorCode): err is YamuxError {
+  return hasYamuxErrorBrand(err) && (code === undefined || (err as YamuxError).code === code)
 }
