@@ -17,6 +17,7 @@
  *   mid-handshake TCP, part of (or all of) a secio Propose, then RST or FIN
  *   mid-transfer  hand-driven session, half of a 200 KiB message, then RST
  *   tcp-only      TCP connect, then RST at once
+ * CHURN_ONLY=graceful|abrupt|mid-handshake|mid-transfer|tcp-only: that action only.
  */
 import net from 'node:net'
 import { randomBytes } from 'node:crypto'
@@ -77,8 +78,11 @@ async function handSession(): Promise<{ socket: net.Socket; write: (b: Uint8Arra
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
+/** CHURN_ONLY=<action> runs one action only (to find which one a finding comes from). */
+const ONLY: Record<string, number> = { graceful: 0, 'abrupt': 40, 'mid-handshake': 60, 'mid-transfer': 80, 'tcp-only': 95 }
+
 async function act(service: Service): Promise<void> {
-  const pick = rng.below(100)
+  const pick = process.env.CHURN_ONLY !== undefined ? ONLY[process.env.CHURN_ONLY]! : rng.below(100)
   if (pick < 35) {
     count('graceful')
     const session = await service.dial(ADDR)
@@ -104,7 +108,7 @@ async function act(service: Service): Promise<void> {
     socket.write(propose.subarray(0, rng.below(propose.length + 1)))
     await sleep(rng.below(50))
     if (rng.oneIn(2)) socket.resetAndDestroy()
-    else socket.end()
+    else socket.end().resume() // read on, so the node's close reaches us and the socket is freed
   } else if (pick < 90) {
     count('mid-transfer')
     const { socket, write } = await handSession()
