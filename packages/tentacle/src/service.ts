@@ -65,6 +65,8 @@ export class Service implements ServiceControl {
   private state: State = 'running'
   private readonly listeners = new Map<string, ListenEntry>()
   private readonly sessionsById = new Map<SessionId, TentacleSession>()
+  /** When each session came up (crossing-dial window, §12.2). */
+  private readonly sessionUpAt = new WeakMap<TentacleSession, number>()
   /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
   private readonly upgrading = new Set<net.Socket>()
   /** Sockets of dials from connect() until the upgrade starts (one per dial, however many dedup keys it has). */
@@ -460,6 +462,12 @@ export class Service implements ServiceControl {
       for (const s of this.sessionsById.values()) {
         const k = s.info.remotePublicKey
         if (k !== undefined && Buffer.compare(k, up.remotePublicKey) === 0) {
+          if (this.winsCrossing(s, direction, up.remotePeerId)) {
+            // §12.2: two crossing dials; both sides keep the one dialed by the smaller peer id.
+            this.logger.debug({ session: s.id, peer: up.remotePeerId }, 'crossing dial: the new connection replaces the session')
+            s.disconnect()
+            continue
+          }
           up.mux.destroy()
           const error = new TentacleError('ERR_REPEATED_CONNECTION', `already connected to ${up.remotePeerId} as session ${s.id}`)
           if (direction === 'inbound') {
@@ -481,6 +489,7 @@ export class Service implements ServiceControl {
       handshakeMs: up.durationMs,
     })
     this.sessionsById.set(id, session)
+    this.sessionUpAt.set(session, performance.now())
     this.metrics.sessionsTotal.inc({ direction })
     this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
     // §10.3: session-open is handled before any protocol runs.
@@ -489,6 +498,23 @@ export class Service implements ServiceControl {
       () => session.start(target),
     )
     return Promise.resolve(session.info)
+  }
+
+  /**
+   * Crossing dials (§12.2): a connection to a peer whose session in the other
+   * direction came up within the handshake timeout. Rust tentacle keeps the
+   * first established on each side, so two nodes dialing each other at once
+   * can each keep a different one and lose both. Here both sides keep the
+   * connection dialed by the smaller peer id (true: the new one replaces `s`).
+   */
+  private winsCrossing(s: TentacleSession, direction: Direction, remotePeerId: string | undefined): boolean {
+    const self = this.peerId
+    if (s.isClosed || s.info.direction === direction || self === undefined || remotePeerId === undefined) return false
+    const upAt = this.sessionUpAt.get(s)
+    if (upAt === undefined || performance.now() - upAt > this.config.timeoutMs) return false
+    const newDialer = direction === 'outbound' ? self : remotePeerId
+    const oldDialer = direction === 'outbound' ? remotePeerId : self
+    return newDialer < oldDialer
   }
 
   private allocSessionId(): SessionId {

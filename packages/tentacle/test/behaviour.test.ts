@@ -387,3 +387,37 @@ test('session-open is fully handled (a 2 s handler) before any protocol connecte
     await stop(client, server)
   }
 })
+
+test('two peers dialing each other at once keep exactly one session, the same on both sides (crossing dials, §12.2)', async () => {
+  // Rust keeps the first established on each side; when the two sides' firsts differ
+  // both connections die. Both sides must keep the connection dialed by the smaller peer id.
+  const settled = (n: Node): boolean => {
+    const opens = n.log.filter((r) => r.type === 'session-open').length
+    const closes = n.log.filter((r) => r.type === 'session-close').length
+    const refused = n.errors().filter((e) => e.error.code === 'ERR_REPEATED_CONNECTION').length
+    return opens + refused === 2 && opens - closes === 1
+  }
+  for (let round = 0; round < 8; round++) {
+    // b greets on every session where protocol 1 opens; a echoes; b notes which session got its echo.
+    const echoed = new Map<number, ReturnType<typeof deferred<string>>>()
+    const echoOn = (id: number) => echoed.get(id) ?? echoed.set(id, deferred<string>()).get(id)!
+    const a = new Node({ protocols: [{ id: 1, handler: { received: (ctx, d) => ctx.send(d) } }] })
+    const b = new Node({
+      protocols: [{ id: 1, handler: { connected: (ctx) => ctx.send(enc(`round ${round}`)), received: (ctx, d) => echoOn(ctx.session.id).resolve(dec(d)) } }],
+    })
+    try {
+      const [addrA, addrB] = await Promise.all([a.service.listen('/ip4/127.0.0.1/tcp/0'), b.service.listen('/ip4/127.0.0.1/tcp/0')])
+      await Promise.allSettled([a.service.dial(addrB), b.service.dial(addrA)])
+      await Promise.all([a, b].map((n) => n.waitFor(() => settled(n), 5000, `round ${round}: one session left after the crossing`)))
+      const [sa] = a.service.sessions()
+      const [sb] = b.service.sessions()
+      assert.equal(a.service.sessions().length, 1)
+      assert.equal(b.service.sessions().length, 1)
+      assert.notEqual(sa!.direction, sb!.direction, 'both sides keep the same connection')
+      // The kept session works end to end.
+      assert.equal(await echoOn(sb!.id).promise, `round ${round}`)
+    } finally {
+      await stop(a, b)
+    }
+  }
+})
