@@ -91,9 +91,12 @@ export class AddressBook {
   }
 
   /**
-   * Adds a discovered address (CKB `add_addr`): never connected, unless it is
-   * known already (then only its flags change). Ignored when its IP is banned
-   * or it has no `/p2p/`. Returns true when it was new.
+   * Adds a discovered address (CKB `add_addr`): never connected. A known
+   * address that never connected starts over (flags, no tries: CKB replaces
+   * the entry), so a peer that was down and announces itself again is
+   * feelered at once instead of being purged for the tries that failed while
+   * it was down; a connected one only gets the new flags. Ignored when its IP
+   * is banned or it has no `/p2p/`. Returns true when it was new.
    */
   add(address: string, flags: bigint): boolean {
     const peerId = addressPeerId(address)
@@ -101,6 +104,10 @@ export class AddressBook {
     const known = this.#byAddress.get(address)
     if (known !== undefined) {
       known.flags = flags.toString()
+      if (known.lastConnectedAt === 0) {
+        known.attempts = 0
+        known.lastTriedAt = 0
+      }
       this.#dirty = true
       return false
     }

@@ -60,6 +60,28 @@ describe('AddressBook', () => {
     assert.equal(b.purge(), 1)
   })
 
+  test('a never-connected address learnt again starts over (CKB add_addr replaces it): a peer that comes back is not purged', () => {
+    // A peer down for a while: its never-connected address failed 3 feelers. It comes back and
+    // announces itself (GetNodes listen port, identify, a Nodes item): the address must be
+    // feelered again, not purged on the next tick as a dead one.
+    const { clock, book: b } = book()
+    const all = () => true
+    b.add(addr(0), 1n)
+    for (let i = 0; i < 3; i++) b.markTried(addr(0))
+    clock.now += 61_000
+    assert.equal(b.add(addr(0), 3n), false, 'known already')
+    assert.equal(b.get(addr(0))!.attempts, 0)
+    assert.equal(b.get(addr(0))!.flags, '3')
+    assert.equal(b.purge(), 0, 'learnt again: kept')
+    assert.deepEqual(b.fetchToFeeler(10, 60_000, all).map((e) => e.address), [addr(0)], 'feelered at once, not after feelerRetryMs')
+    // A connected address keeps its history (CKB keeps the entry with the later last-connected time).
+    b.addOutbound(addr(1), 3n)
+    b.markTried(addr(1))
+    b.add(addr(1), 3n)
+    assert.equal(b.get(addr(1))!.attempts, 1)
+    assert.ok(b.get(addr(1))!.lastConnectedAt > 0)
+  })
+
   test('bans cover the whole IP, drop its addresses, refuse new ones, and expire', () => {
     const { clock, book: b } = book()
     b.add(addr(0, '10.1.1.1'), 1n)
