@@ -13,7 +13,7 @@
  * - destroy() destroys the socket; a socket error or close destroys the stream.
  */
 import { Duplex } from 'node:stream'
-import type { Aead, AeadOpener } from './crypto/provider.js'
+import type { Aead } from './crypto/provider.js'
 import { encodeFramePieces, FRAME_HEADER_SIZE, frameHeader, type LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import { fromCodecError, SecioError } from './errors.js'
 import type { PeerId } from './peer-id.js'
@@ -57,6 +57,9 @@ export interface SecureStreamInit {
   suite: Suite
 }
 
+/** Writable's write callback. */
+type WriteCallback = (error: Error | null | undefined) => void
+
 /**
  * @internal The plaintext cap of one sent frame: min(maxSendFrameLength, maxFrameLength) − tag.
  * Throws ERR_INVALID_OPTION unless that leaves room for at least one plaintext byte.
@@ -97,16 +100,14 @@ export class SecureStream extends Duplex {
   #socketEnded = false
   #socketClosed = false
   #eofPushed = false
-  // The frame being decrypted piece by piece (§4.1: ciphertext ‖ 16-byte tag).
-  #opener: AeadOpener | null = null
+  // The frame being received (§4.1: ciphertext ‖ 16-byte tag).
   /** Ciphertext bytes of the current frame not seen yet. */
   #cipherLeft = 0
   readonly #tag = Buffer.allocUnsafe(AEAD_TAG_SIZE)
   #tagFill = 0
-  /** Plaintext of the current frame, held until its tag is checked (emptied, not replaced, per frame). */
-  readonly #plain: Uint8Array[] = []
-  /** Without incremental decryption (noble): the ciphertext pieces of the current frame. */
+  /** The ciphertext pieces of the current frame (views of socket reads; emptied, not replaced, per frame). */
   readonly #cipherParts: Buffer[] = []
+  #cipherLength = 0
 
   /** Callback of the write waiting for the socket's 'drain'. */
   #pendingWrite: ((err?: Error | null) => void) | null = null
@@ -242,7 +243,6 @@ export class SecureStream extends Duplex {
     }
     this.#cipherLeft = length - AEAD_TAG_SIZE
     this.#tagFill = 0
-    this.#opener = this.#decryptor.beginOpen?.() ?? null
   }
 
   #takePiece(piece: Buffer): void {
@@ -255,24 +255,40 @@ export class SecureStream extends Duplex {
     }
     if (cipher.length === 0) return
     this.#cipherLeft -= cipher.length
-    if (this.#opener !== null) this.#plain.push(this.#opener.update(cipher))
-    else this.#cipherParts.push(cipher)
+    this.#cipherParts.push(cipher)
+    this.#cipherLength += cipher.length
   }
 
+  /**
+   * The frame is in: decrypt its ciphertext in ONE cipher call, so the reader
+   * gets one plaintext buffer per frame. Per-piece decryption made one buffer
+   * (and its objects) per socket read, and messages spanning those buffers were
+   * copied again upstream (yamux, protocol messages). A frame in several socket
+   * reads is joined in a process-wide scratch buffer first (no allocation; the
+   * pieces are views of socket reads the decoder held anyway, ≤ one frame).
+   */
   #endFrame(): void {
-    if (this.#opener !== null) {
-      this.#opener.finish(this.#tag)
-      this.#opener = null
-      const plain = this.#plain
-      for (let i = 0; i < plain.length; i++) this.#pushPlain(plain[i]!)
-      plain.length = 0
-    } else {
-      const parts = this.#cipherParts
+    const parts = this.#cipherParts
+    const n = this.#cipherLength
+    this.#cipherLength = 0
+    if (this.#decryptor.beginOpen === undefined) {
       parts.push(this.#tag)
       const payload = Buffer.concat(parts)
       parts.length = 0
       this.#pushPlain(this.#decryptor.open(payload))
+      return
     }
+    const opener = this.#decryptor.beginOpen()
+    let plain: Uint8Array
+    if (parts.length <= 1) {
+      plain = opener.update(parts.length === 1 ? parts[0]! : EMPTY)
+    } else {
+      const joined = joinInScratch(parts, n)
+      plain = opener.update(joined)
+    }
+    parts.length = 0
+    opener.finish(this.#tag)
+    this.#pushPlain(plain)
   }
 
   #pushPlain(p: Uint8Array): void {
@@ -281,13 +297,13 @@ export class SecureStream extends Duplex {
 
   // ------------------------------------------------------------------ write side
 
-  override write(chunk: any, encoding?: any, cb?: any): boolean {
+  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
     if (this.#autoCork && !this.#autoCorked && !this.writableEnded) {
       this.#autoCorked = true
       this.cork()
       process.nextTick(uncorkAuto, this)
     }
-    return super.write(chunk, encoding, cb)
+    return typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding as BufferEncoding, cb)
   }
 
   /** @internal */
@@ -409,6 +425,32 @@ export class SecureStream extends Duplex {
 }
 
 function noop(): void {}
+
+const EMPTY = Buffer.alloc(0)
+/** Frames up to this size are joined in the shared scratch buffer; larger ones in a buffer of their own. */
+const SCRATCH_MAX = 1024 * 1024 + 64 * 1024
+let scratch = Buffer.allocUnsafe(0)
+
+/**
+ * Copies `parts` (`length` bytes) into one contiguous view. The scratch buffer is
+ * shared by every stream: it is only used synchronously, for one cipher call.
+ */
+function joinInScratch(parts: readonly Buffer[], length: number): Buffer {
+  let out: Buffer
+  if (length > SCRATCH_MAX) {
+    out = Buffer.allocUnsafe(length)
+  } else {
+    if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, scratch.length * 2, 64 * 1024)))
+    out = scratch
+  }
+  let at = 0
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i]!
+    p.copy(out, at)
+    at += p.length
+  }
+  return out.subarray(0, length)
+}
 
 /**
  * Joins runs of small plaintext chunks (yamux headers, message prefixes) so a
