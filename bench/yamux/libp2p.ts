@@ -5,7 +5,6 @@ import { yamux } from '@chainsafe/libp2p-yamux'
 import { AbstractMultiaddrConnection } from '@libp2p/utils'
 import { logger } from '@libp2p/logger'
 import { multiaddr } from '@multiformats/multiaddr'
-import type { Uint8ArrayList } from 'uint8arraylist'
 import '../with-resolvers.ts'
 
 class SocketConnection extends AbstractMultiaddrConnection {

@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeDiscoveryMessage, decodeIdentifyBlob, decodeIdentifyMessage, decodePingMessage } from '@tentacle-ts/protocols'
 import { CkbNetworkPeer, type CkbNetworkPeerOptions } from './lib/ckb-network-peer.js'
-import { RawTap, discoveryItemId, pingItemId, toHex, type TapMessage } from './lib/ckb-raw-tap.js'
+import { RawTap, pingItemId, toHex, type TapMessage } from './lib/ckb-raw-tap.js'
 
 const fixturesDir = join(fileURLToPath(new URL('.', import.meta.url)), 'fixtures')
 const WRITE = process.env.CKB_NETWORK_WRITE_FIXTURES === '1'

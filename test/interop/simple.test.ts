@@ -47,6 +47,7 @@ async function assertPortFree(): Promise<void> {
     throw new Error(
       `127.0.0.1:${PORT} is busy (${(err as NodeJS.ErrnoException).code}); tentacle's simple example can only use port ${PORT}: ` +
         `stop whatever listens there (ss -ltnp 'sport = :${PORT}') and run again`,
+      { cause: err },
     )
   } finally {
     await new Promise<void>((resolve) => (probe.listening ? probe.close(() => resolve()) : resolve()))

@@ -15,7 +15,7 @@ import assert from 'node:assert/strict'
 import { Duplex } from 'node:stream'
 import net from 'node:net'
 import { Client as JsClient, Server as JsServer } from 'yamux-js'
-import { Session, type Stream } from '@tentacle-ts/yamux'
+import { Session } from '@tentacle-ts/yamux'
 import { checkPattern, patternBytes } from './lib/index.js'
 import { readN, sleep, within } from '../../packages/yamux/test/helpers.ts'
 
@@ -24,7 +24,6 @@ const quiet = (): void => {}
 
 /** An in-memory connection; `piece` > 0 splits every chunk into pieces of that size. */
 function pipePair(piece = 0): [Duplex, Duplex] {
-  let a!: Duplex
   let b!: Duplex
   const make = (peer: () => Duplex) =>
     new Duplex({
@@ -41,7 +40,7 @@ function pipePair(piece = 0): [Duplex, Duplex] {
       },
       read() {},
     })
-  a = make(() => b)
+  const a = make(() => b)
   b = make(() => a)
   return [a, b]
 }

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- Kubernetes manifests parsed from YAML, walked by path */
 /**
  * k8s/: the test net on a Kubernetes cluster. Validated offline against the Kubernetes schemas
  * (kubernetes-validate, installed by test/testnet/k8s-validate.sh into ~/.cache; if it cannot be

@@ -50,7 +50,7 @@ test('dial: nothing listening -> exit 1, phase tcp-connect, ECONNREFUSED', async
   assert.deepEqual(res.phases, [])
   const human = await runCli(['dial', `/ip4/127.0.0.1/tcp/${port}`])
   assert.equal(human.code, 1)
-  assert.match(human.stdout, /^  tcp connect +FAILED  ECONNREFUSED: /m)
+  assert.match(human.stdout, /^ {2}tcp connect +FAILED {2}ECONNREFUSED: /m)
 })
 
 test('dial: a peer that accepts and never answers the handshake -> exit 1 naming secio-propose, ERR_HANDSHAKE_TIMEOUT, 0 bytes', async () => {
@@ -113,7 +113,7 @@ test('dial pings a tentacle node with either preset: the preset\'s ping protocol
       assert.deepEqual(res.phases.map((p) => p.phase), [...SECURE, 'protocol-select', 'ping'])
       assert.ok(typeof res.pingRttMs === 'number' && res.pingRttMs > 0, preset)
       const human = await runCli(['dial', node.ready.listen[0], '--preset', preset])
-      assert.match(human.stdout, /^ping RTT  \d+\.\d+ ms$/m)
+      assert.match(human.stdout, /^ping RTT {2}\d+\.\d+ ms$/m)
     } finally {
       await node.stop()
     }

@@ -112,7 +112,7 @@ test('doctor: a stopped node with connections queued -> process-stopped, accept-
     assert.ok((stuck?.data?.min as number) >= 2)
     assert.equal(find(report, 'listen-overflow')?.severity, 'critical', JSON.stringify(report.observed.listenCounters))
     assert.equal(find(report, 'metrics-unreachable')?.severity, 'warn')
-    assert.match(text, /^CRITICAL  process \d+ \(.*\) is stopped$/m)
+    assert.match(text, /^CRITICAL {2}process \d+ \(.*\) is stopped$/m)
     assert.match(text, /kill -CONT \d+/)
     assert.match(text, /connections wait in the kernel's accept queue and are not being accepted/)
   } finally {

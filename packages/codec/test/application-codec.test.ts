@@ -206,7 +206,7 @@ test('decodeMessage / encodeMessage turn whatever a hand-written codec throws in
     },
     decode: (b) => {
       const v = JSON.parse(new TextDecoder().decode(b)) as unknown
-      if (typeof v !== 'object' || v === null || typeof (v as { n?: unknown }).n !== 'number') throw 'not a {n} object' // eslint-disable-line no-throw-literal
+      if (typeof v !== 'object' || v === null || typeof (v as { n?: unknown }).n !== 'number') throw 'not a {n} object'
       return v as { n: number }
     },
   }

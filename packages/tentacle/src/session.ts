@@ -94,6 +94,7 @@ export class TentacleSession implements ProtocolStreamHost {
     this.id = id
     this.host = host
     this.mux = mux
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the info object's getters read the live session
     const self = this
     this.info = {
       id,

@@ -9,7 +9,6 @@ import type { Duplex } from 'node:stream'
 import { resolveConfig, type YamuxConfig } from './config.js'
 import { YamuxError } from './errors.js'
 import {
-  DECODED_BODY,
   DECODED_HEADER,
   YamuxFrameDecoder,
   NEED_MORE,

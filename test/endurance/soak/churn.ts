@@ -71,7 +71,9 @@ async function handSession(): Promise<{ socket: net.Socket; write: (b: Uint8Arra
   void (async () => {
     try {
       while ((await s.read()) !== null);
-    } catch {}
+    } catch {
+      // the connection ended: nothing to drain
+    }
   })()
   return { socket, write: (b) => s.write(b) }
 }

@@ -74,7 +74,6 @@ process.on('unhandledRejection', (err) => abort(`unhandled rejection: ${(err as 
 const leaked: unknown[] = []
 const leakedTimers: NodeJS.Timeout[] = []
 let opened = 0
-let closed = 0
 const service = new Service({
   key: SecioKeyPair.generate(),
   protocols: [{ id: 1, handler: { received: (ctx, data) => ctx.send(data) } }],
@@ -86,7 +85,6 @@ const service = new Service({
         if (leak?.startsWith('heap:')) leaked.push({ session: e.session.id, payload: Array.from({ length: Number(leak.slice(5)) / 8 }, (_, i) => i + 0.5) })
         if (leak === 'timer' && opened % 20 === 0) leakedTimers.push(setInterval(() => {}, 3_600_000))
       }
-      if (e.type === 'session-close') closed++
     },
     handleError: (e) => {
       const code = e.error instanceof TentacleError ? e.error.code : 'untyped'

@@ -27,7 +27,7 @@ export async function scrape(url: string, timeoutMs: number): Promise<Sample[]> 
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) })
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } }
-    throw new Error(e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message))
+    throw new Error(e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause?.code ?? e.message), { cause: err })
   }
   if (!res.ok) throw new Error(`HTTP ${res.status}`)
   return parsePrometheus(await res.text())

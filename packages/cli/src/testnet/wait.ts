@@ -23,7 +23,7 @@ export interface WaitOptions {
 export async function waitForStatus(net: TestNet, done: (rows: NodeStatus[]) => boolean, what: string, opts: WaitOptions = {}): Promise<NodeStatus[]> {
   const timeoutMs = opts.timeoutMs ?? 30_000
   const deadline = Date.now() + timeoutMs
-  let rows: NodeStatus[] = []
+  let rows: NodeStatus[]
   for (;;) {
     opts.signal?.throwIfAborted()
     rows = await net.status(opts.names)

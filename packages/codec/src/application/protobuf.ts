@@ -11,10 +11,10 @@ import type { MessageCodec } from './message-codec.js'
 export interface ProtobufMessageType {
   /** Type name, for error messages. */
   readonly name?: string
-  fromObject(object: { [k: string]: any }): unknown
-  encode(message: any): { finish(): Uint8Array }
+  fromObject(object: { [k: string]: unknown }): unknown
+  encode(message: unknown): { finish(): Uint8Array }
   decode(bytes: Uint8Array): unknown
-  toObject(message: any, options?: ProtobufConversionOptions): { [k: string]: any }
+  toObject(message: unknown, options?: ProtobufConversionOptions): { [k: string]: unknown }
 }
 
 /** protobufjs `IConversionOptions`: how decoded fields become plain values. */
@@ -62,7 +62,7 @@ export function protobufCodec<T extends object>(type: ProtobufMessageType, optio
   return {
     encode(msg: T): Uint8Array {
       try {
-        return type.encode(type.fromObject(msg as { [k: string]: any })).finish()
+        return type.encode(type.fromObject(msg as { [k: string]: unknown })).finish()
       } catch (err) {
         throw new CodecError('ERR_MESSAGE_ENCODE', `${name}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
       }

@@ -78,6 +78,7 @@ export interface RawProtocolHandler<Ctx> {
   connected?(ctx: Ctx, version: string): Awaitable
   disconnected?(ctx: Ctx): Awaitable
   received?(ctx: Ctx, data: Uint8Array): Awaitable
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tentacle's notify context type, which codec cannot name without depending on tentacle
   notify?(ctx: any, token: number): Awaitable
 }
 

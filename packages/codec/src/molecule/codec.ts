@@ -303,6 +303,7 @@ class DynvecCodec<T> extends BaseCodec<T[]> {
 // ---------------------------------------------------------------- composites
 
 /** One named field of a table or struct. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- any codec; its value type is inferred per field (Codec<unknown> would reject them: Codec is invariant)
 export type Field = readonly [name: string, codec: Codec<any>]
 /** The object a list of fields encodes. */
 export type FieldsValue<F extends readonly Field[]> = { [E in F[number] as E[0]]: CodecValue<E[1]> }
@@ -391,6 +392,7 @@ class OptionCodec<T> extends BaseCodec<T | undefined> {
 }
 
 /** One variant of a union: key, codec, and optionally an explicit item id (default: its index). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- as in Field
 export type UnionItem = readonly [key: string, codec: Codec<any>, id?: number]
 /** The tagged value a union encodes: `{ type: key, value }`. */
 export type UnionValue<U extends readonly UnionItem[]> = {
