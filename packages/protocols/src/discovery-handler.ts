@@ -17,7 +17,7 @@ import { shuffle } from './shuffle.js'
 import type { Core } from './core.js'
 import { Flags } from './flags.js'
 import { decodeDiscoveryMessage, encodeDiscoveryMessage, type DiscoveryNode } from './messages/discovery.js'
-import { KnownAddresses, type DiscoveryState, type SessionState } from './session-state.js'
+import { ANNOUNCE_FANOUT, KnownAddresses, type DiscoveryState, type SessionState } from './session-state.js'
 import type { MisbehaviourKind } from './types.js'
 
 /** Max addresses in a first Nodes reply (CKB `MAX_ADDR_TO_SEND`). */
@@ -96,6 +96,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
         known: new KnownAddresses(),
         announce: [],
         lastAnnounceAt: undefined,
+        announcedTo: 0,
         receivedGetNodes: false,
         receivedNodes: false,
       }
@@ -149,7 +150,7 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
     },
     notify(ctx: ProtocolContext) {
       const now = opts.now()
-      const announceList: Array<[string, bigint]> = []
+      const announceList: Array<[DiscoveryState, string, bigint]> = []
       const states: DiscoveryState[] = []
       for (const s of core.sessions()) {
         const d = s.discovery
@@ -159,18 +160,24 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
           const items = d.announce.splice(0).map(([a, flags]) => ({ addresses: [a], flags }))
           ctx.control.send(s.info.id, ctx.protoId, encodeDiscoveryMessage({ type: 'nodes', announce: true, items }, opts.discoveryForm))
         }
+        // A round begins once the listen address and flags are known (CKB starts it at the first
+        // tick even without them, and then announces nothing for a day), and lasts until the
+        // address reached ANNOUNCE_FANOUT sessions that did not know it (CKB: 3 random sessions
+        // at that one tick, which may be none when the peer was our only one).
+        const flags = s.identified?.flags
+        if (d.remote.kind !== 'listen' || flags === undefined || !core.isValidAddr(d.remote.address)) continue
         if (d.lastAnnounceAt === undefined || now - d.lastAnnounceAt > opts.announceIntervalMs) {
           d.lastAnnounceAt = now
-          const flags = s.identified?.flags
-          if (d.remote.kind === 'listen' && flags !== undefined && core.isValidAddr(d.remote.address)) announceList.push([d.remote.address, flags])
+          d.announcedTo = 0
         }
+        if (d.announcedTo < ANNOUNCE_FANOUT) announceList.push([d, d.remote.address, flags])
       }
-      for (const [address, flags] of announceList) {
-        for (const d of shuffle(states).slice(0, 3)) {
-          if (d.announce.length < ANNOUNCE_THRESHOLD && !d.known.has(address)) {
-            d.announce.push([address, flags])
-            d.known.add(address)
-          }
+      for (const [source, address, flags] of announceList) {
+        for (const d of shuffle(states.filter((x) => x !== source && x.announce.length < ANNOUNCE_THRESHOLD && !x.known.has(address)))) {
+          if (source.announcedTo >= ANNOUNCE_FANOUT) break
+          d.announce.push([address, flags])
+          d.known.add(address)
+          source.announcedTo++
         }
       }
     },

@@ -15,6 +15,9 @@ export class KnownAddresses {
   }
 }
 
+/** How many sessions a peer's listen address is announced to per round (CKB: 3). */
+export const ANNOUNCE_FANOUT = 3
+
 /** Discovery's per-session state (CKB `SessionState`). */
 export interface DiscoveryState {
   /** The peer's address: `init` (inbound, port unknown) or `listen` (announceable). */
@@ -22,7 +25,10 @@ export interface DiscoveryState {
   known: KnownAddresses
   /** Addresses (with flags) waiting for the next announce tick (at most 10). */
   announce: Array<[address: string, flags: bigint]>
+  /** When this peer's listen address was last due for announcement (its round began). */
   lastAnnounceAt: number | undefined
+  /** Sessions this peer's listen address reached in the current round (at most {@link ANNOUNCE_FANOUT}). */
+  announcedTo: number
   receivedGetNodes: boolean
   receivedNodes: boolean
 }

@@ -98,6 +98,25 @@ describe('discovery', () => {
   })
 })
 
+describe('announcements', () => {
+  test('a peer that joined a hub alone is announced to peers that join later (3 recipients, not one tick at which nobody else was there)', async (t) => {
+    // A and B never dial anyone but the hub (long outbound ticks), and the hub never dialed A, so
+    // its Nodes reply to B cannot carry A: only the hub's announcement can tell B about A.
+    const SLOW = { ...FAST, outboundIntervalMs: 600_000 }
+    const hub = await new TestNode({ ...FAST, discoveryIntervalMs: 50 }).start()
+    const a = await new TestNode({ ...SLOW, bootnodes: [hub.address] }).start()
+    t.after(() => Promise.all([hub.stop(), a.stop()]))
+    await hub.waitFor('identified', (p) => p.peerId === a.peerId)
+    // Let the hub's announce ticks run while A is its only peer (CKB announces A then, to nobody, and not again for a day).
+    await new Promise((r) => setTimeout(r, 400))
+    const b = await new TestNode({ ...SLOW, bootnodes: [hub.address] }).start()
+    t.after(() => b.stop())
+    const hubSession = (await b.waitFor('identified', (p) => p.peerId === hub.peerId)).sessionId
+    const got = await b.waitFor('discovered', (p) => p.addresses.some((x) => x.endsWith(`/p2p/${a.peerId}`)), 5000)
+    assert.equal(got.sessionId, hubSession, 'learnt from the hub')
+  })
+})
+
 describe('CKB rules and options', () => {
   test('without allowLocalAddresses (CKB default) loopback addresses never travel: A and C stay strangers behind B', async (t) => {
     const local = { ...FAST, allowLocalAddresses: false }
