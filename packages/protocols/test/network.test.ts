@@ -117,6 +117,25 @@ describe('announcements', () => {
   })
 })
 
+describe('convergence', () => {
+  test("three nodes started together with equal ticks and CKB's 60 s feeler retry form the full mesh within a few ticks (3 rounds)", async (t) => {
+    // The two that learn each other from the hub at the same tick feeler (or dial) each other at
+    // once; a lost crossing would cost a whole feelerRetryMs (60 s) before the next try.
+    const EQUAL = { ...FAST, feelerRetryMs: 60_000 }
+    for (let round = 0; round < 3; round++) {
+      const hub = await new TestNode(EQUAL).start()
+      const nodes = await Promise.all([0, 1].map(() => new TestNode({ ...EQUAL, bootnodes: [hub.address] }).start()))
+      const all = [hub, ...nodes]
+      try {
+        const meshed = (n: TestNode) => all.every((o) => o === n || n.identifiedPeers().has(o.peerId))
+        await Promise.all(all.map((n) => n.until(() => meshed(n), `round ${round}: full mesh`, 8000)))
+      } finally {
+        await Promise.all(all.map((n) => n.stop()))
+      }
+    }
+  })
+})
+
 describe('CKB rules and options', () => {
   test('without allowLocalAddresses (CKB default) loopback addresses never travel: A and C stay strangers behind B', async (t) => {
     const local = { ...FAST, allowLocalAddresses: false }
