@@ -57,9 +57,6 @@ export interface SecureStreamInit {
   suite: Suite
 }
 
-/** Writable's write callback. */
-type WriteCallback = (error: Error | null | undefined) => void
-
 /**
  * @internal The plaintext cap of one sent frame: min(maxSendFrameLength, maxFrameLength) − tag.
  * Throws ERR_INVALID_OPTION unless that leaves room for at least one plaintext byte.
@@ -297,7 +294,7 @@ export class SecureStream extends Duplex {
 
   // ------------------------------------------------------------------ write side
 
-  override write(chunk: unknown, encoding?: BufferEncoding | WriteCallback, cb?: WriteCallback): boolean {
+  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
     if (this.#autoCork && !this.#autoCorked && !this.writableEnded) {
       this.#autoCorked = true
       this.cork()

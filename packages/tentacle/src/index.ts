@@ -13,9 +13,10 @@ export { clientSelect, readOneFrame, MAX_SELECT_FRAME } from './protocol-select.
 export { kernelSockets, socketStateCounts, TCP_STATES, type KernelSocket } from './kernel-sockets.js'
 export { tcpTarget, toMultiaddr, withPeerId, withoutPeerId, socketMultiaddr, type TcpTarget } from './address.js'
 export { DEFAULT_PROTOCOL_MAX_FRAME, DEFAULT_PROTOCOL_VERSIONS } from './protocol-registry.js'
-export type { ServiceMetrics, MetricsOptions } from './metrics.js'
+export type { ServiceMetrics, MetricsOptions, MetricsSource } from './metrics.js'
 export { serveMetrics, type MetricsServer, type MetricsServerOptions } from './metrics-server.js'
 export type {
+  Awaitable,
   Direction,
   ProtocolContext,
   ProtocolId,

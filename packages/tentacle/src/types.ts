@@ -100,7 +100,8 @@ export interface ProtocolSessionContext extends ProtocolContext {
   sendAsync(data: Uint8Array, opts?: SendOptions): Promise<boolean>
 }
 
-type Awaitable = void | Promise<void>
+/** What a handler may return: nothing, or a promise the handler queue waits for. */
+export type Awaitable = void | Promise<void>
 
 /**
  * A service-wide protocol handler (tentacle `ServiceProtocol`): one object for

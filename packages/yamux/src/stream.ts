@@ -38,7 +38,8 @@ export interface StreamHost {
   protocolError(err: YamuxError): void
 }
 
-type WriteCallback = (err?: YamuxError) => void
+/** Called once a write (or close) went to the session's writer, or with the refusal. */
+export type WriteCallback = (err?: YamuxError) => void
 interface WriteOp {
   data: Uint8Array
   offset: number
