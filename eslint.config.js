@@ -1,6 +1,6 @@
 // ESLint (flat config) with typescript-eslint. `npm run lint`; test/lint runs it in `npm test`.
 // Type-aware where it matters: no-floating-promises needs the types (tsconfig.check.json).
-// No formatter is enforced yet (no Prettier): see the lint section of docs/reading-the-code.md.
+// No formatter is enforced yet (no Prettier): ESLint checks correctness rules only.
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
