@@ -79,7 +79,8 @@ export interface FuzzReport {
   maxHeapUsed: number
 }
 
-const PACKAGE_SOURCES = /\/packages\/[^/]+\/src\//
+/** Package code, as TypeScript sources (the `source` condition) or built JS (when a package resolves to dist). */
+const PACKAGE_SOURCES = /\/packages\/[^/]+\/(src|dist)\//
 
 /** The process-wide coverage collector (one inspector session). */
 class Coverage {
