@@ -35,8 +35,15 @@ export class LengthDelimitedDecoder {
   /** Largest frame accepted; see {@link setMaxFrameLength}. */
   maxFrameLength: number
 
-  /** Input chunks not consumed yet; the first one from `#offset`. */
+  /**
+   * Input chunks not consumed yet: `#queue[#head]` up to `#tail`, the first one
+   * from `#offset`. Taken by index (a consumed slot is cleared, not shifted out)
+   * and rewound when empty, keeping the array's capacity: `length = 0` or
+   * shift() would make V8 regrow it for every chunk.
+   */
   #queue: Buffer[] = []
+  #head = 0
+  #tail = 0
   #offset = 0
   #queued = 0
   /** Length prefix being collected when it spans chunks. */
@@ -75,7 +82,7 @@ export class LengthDelimitedDecoder {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
-    this.#queue.push(buf)
+    this.#queue[this.#tail++] = buf
     this.#queued += buf.length
   }
 
@@ -124,8 +131,8 @@ export class LengthDelimitedDecoder {
       this.#parts = []
       this.#partsLength = 0
     } else {
-      const head = this.#queue[0]
-      if (head === undefined) return null
+      if (this.#head === this.#tail) return null
+      const head = this.#queue[this.#head]!
       const available = head.length - this.#offset
       const take = Math.min(available, this.#need - this.#delivered)
       piece = head.subarray(this.#offset, this.#offset + take)
@@ -166,6 +173,8 @@ export class LengthDelimitedDecoder {
 
   #drop(): void {
     this.#queue = []
+    this.#head = 0
+    this.#tail = 0
     this.#offset = 0
     this.#queued = 0
     this.#parts = []
@@ -199,8 +208,8 @@ export class LengthDelimitedDecoder {
   /** Fills the 4-byte header from the queue; true when complete. */
   #readHeader(): boolean {
     while (this.#headerFill < FRAME_HEADER_SIZE) {
-      const head = this.#queue[0]
-      if (head === undefined) return false
+      if (this.#head === this.#tail) return false
+      const head = this.#queue[this.#head]!
       const available = head.length - this.#offset
       const take = Math.min(available, FRAME_HEADER_SIZE - this.#headerFill)
       if (take === FRAME_HEADER_SIZE) {
@@ -220,8 +229,8 @@ export class LengthDelimitedDecoder {
 
   /** Collects the body; returns it when complete. */
   #readBody(): Buffer | null {
-    while (this.#queue.length > 0) {
-      const head = this.#queue[0]!
+    while (this.#head < this.#tail) {
+      const head = this.#queue[this.#head]!
       const available = head.length - this.#offset
       const missing = this.#need - this.#partsLength
       if (this.#partsLength === 0 && available >= missing) {
@@ -247,8 +256,19 @@ export class LengthDelimitedDecoder {
   #advance(taken: number, available: number): void {
     this.#queued -= taken
     if (taken === available) {
-      this.#queue.shift()
+      const q = this.#queue
+      q[this.#head] = EMPTY
       this.#offset = 0
+      if (++this.#head === this.#tail) {
+        this.#head = 0
+        this.#tail = 0
+        // A queue that grew long (a burst of small chunks) is released, not kept.
+        if (q.length > 64) this.#queue = []
+      } else if (this.#head > 64 && this.#head * 2 > this.#tail) {
+        this.#queue = q.slice(this.#head, this.#tail)
+        this.#tail -= this.#head
+        this.#head = 0
+      }
     } else {
       this.#offset += taken
     }

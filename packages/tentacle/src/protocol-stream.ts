@@ -58,8 +58,12 @@ export class ProtocolStream {
   /** High-priority messages go out before any normal one still queued (§12.3). */
   private readonly high = new SendQueue()
   private readonly normal = new SendQueue()
-  /** Callbacks of the messages in the write yamux holds now. */
+  /** Callback of the one message in the write yamux holds now (a large message, or a batch of one). */
+  private inFlightCb: SentCallback | undefined = undefined
+  /** Callbacks of the messages of a batch in the write yamux holds now (more than one). */
   private inFlightCbs: SentCallback[] = []
+  /** The data of the write {@link takeBatch} prepared. */
+  private batchData: Uint8Array = EMPTY
   /** Bytes queued here and not yet handed to yamux (prefixes included). */
   queuedBytes = 0
   private writing = false
@@ -144,13 +148,15 @@ export class ProtocolStream {
   private pumpWrites(): void {
     if (this.writing) return
     for (;;) {
-      const batch = this.takeBatch()
-      if (batch === undefined) break
+      const bytes = this.takeBatch()
+      if (bytes < 0) break
+      const data = this.batchData
+      this.batchData = EMPTY
       this.writing = true
-      this.inFlight = batch.bytes
+      this.inFlight = bytes
       this.writeSync = true
       this.writeSyncDone = false
-      this.stream.writeCb(batch.data, this.writeDoneBound)
+      this.stream.writeCb(data, this.writeDoneBound)
       this.writeSync = false
       if (!this.writeSyncDone) return // resumes in writeDone
       const err = this.writeSyncErr
@@ -183,6 +189,11 @@ export class ProtocolStream {
     this.inFlight = 0
     this.queuedBytes -= n
     this.host.pendingChanged(-n)
+    const one = this.inFlightCb
+    if (one !== undefined) {
+      this.inFlightCb = undefined
+      one(err === undefined)
+    }
     if (this.inFlightCbs.length > 0) {
       const cbs = this.inFlightCbs
       this.inFlightCbs = []
@@ -196,12 +207,17 @@ export class ProtocolStream {
     }
   }
 
-  /** Next write: one large message (prefix included) or a batch of small ones in one buffer. */
-  private takeBatch(): { data: Uint8Array; bytes: number } | undefined {
+  /**
+   * Next write: one large message (prefix included) or a batch of small ones in
+   * one buffer, left in {@link batchData}; returns its queued bytes, or -1 when
+   * nothing is queued. Its sent-callbacks go to inFlightCb / inFlightCbs.
+   */
+  private takeBatch(): number {
     const first = this.peekAt(0)
-    if (first === undefined) return undefined
+    if (first === undefined) return -1
     if (first.length > COALESCE_MAX) {
-      this.shift(this.inFlightCbs)
+      this.shift()
+      this.inFlightCb = this.takenCb
       // The prefix and a large payload go out as two writes so the payload
       // is never copied; yamux coalesces them on the socket.
       const prefix = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
@@ -209,7 +225,8 @@ export class ProtocolStream {
       this.stream.writeCb(prefix, noop)
       this.queuedBytes -= FRAME_HEADER_SIZE
       this.host.pendingChanged(-FRAME_HEADER_SIZE)
-      return { data: first, bytes: first.length }
+      this.batchData = first
+      return first.length
     }
     // `first` is at most COALESCE_MAX < BATCH_SIZE, so the batch has at least one message.
     let size = 0
@@ -223,12 +240,18 @@ export class ProtocolStream {
     const buf = Buffer.allocUnsafe(size)
     let off = 0
     for (let i = 0; i < count; i++) {
-      const m = this.shift(this.inFlightCbs) as Uint8Array
+      const m = this.shift() as Uint8Array
+      const cb = this.takenCb
+      if (cb !== undefined) {
+        if (count === 1) this.inFlightCb = cb
+        else this.inFlightCbs.push(cb)
+      }
       buf.writeUInt32BE(m.length, off)
       buf.set(m, off + FRAME_HEADER_SIZE)
       off += m.length + FRAME_HEADER_SIZE
     }
-    return { data: buf, bytes: size }
+    this.batchData = buf
+    return size
   }
 
   /** The i-th message in send order (high first). */
@@ -237,10 +260,16 @@ export class ProtocolStream {
     return i < h ? this.high.peek(i) : this.normal.peek(i - h)
   }
 
-  /** Takes the next message in send order; its sent-callback, if any, goes to `cbs`. */
-  private shift(cbs: SentCallback[]): Uint8Array | undefined {
-    return this.high.length > 0 ? this.high.shift(cbs) : this.normal.shift(cbs)
+  /** Takes the next message in send order; its sent-callback, if any, is left in {@link takenCb}. */
+  private shift(): Uint8Array | undefined {
+    const q = this.high.length > 0 ? this.high : this.normal
+    const m = q.shift()
+    this.takenCb = q.takenCb
+    return m
   }
+
+  /** The sent-callback of the message {@link shift} took last. */
+  private takenCb: SentCallback | undefined = undefined
 
   private dropQueues(): void {
     const dropped = this.queuedBytes - this.inFlight
@@ -356,3 +385,5 @@ export class ProtocolStream {
 }
 
 function noop(): void {}
+
+const EMPTY = new Uint8Array(0)

@@ -55,9 +55,12 @@ export class YamuxFrameDecoder {
   private error: YamuxError | undefined
   private readonly maxDataLength: number
 
-  // Input queue: chunks[head] is current, consumed up to `offset`.
+  // Input queue: chunks[head] is current, consumed up to `offset`; slots up to
+  // `tail` are live. Rewound (not truncated) when empty: `length = 0` would make
+  // V8 regrow the array for every chunk.
   private chunks: Uint8Array[] = []
   private head = 0
+  private tail = 0
   private offset = 0
   private queued = 0
 
@@ -78,7 +81,7 @@ export class YamuxFrameDecoder {
   /** Queues a chunk of input. The decoder keeps a reference; the caller must not reuse it. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    this.chunks.push(chunk)
+    this.chunks[this.tail++] = chunk
     this.queued += chunk.length
   }
 
@@ -172,13 +175,14 @@ export class YamuxFrameDecoder {
     this.error = err
     this.chunks = []
     this.head = 0
+    this.tail = 0
     this.offset = 0
     this.queued = 0
     throw err
   }
 
   private current(): Uint8Array | undefined {
-    return this.head < this.chunks.length ? this.chunks[this.head] : undefined
+    return this.head < this.tail ? this.chunks[this.head] : undefined
   }
 
   private consume(n: number): void {
@@ -187,12 +191,16 @@ export class YamuxFrameDecoder {
     const chunk = this.chunks[this.head]
     if (this.offset === chunk.length) {
       this.offset = 0
+      this.chunks[this.head] = EMPTY
       this.head++
-      if (this.head === this.chunks.length) {
-        this.chunks.length = 0
+      if (this.head === this.tail) {
         this.head = 0
+        this.tail = 0
+        // A queue that grew long (a burst of small chunks) is released, not kept.
+        if (this.chunks.length > 64) this.chunks = []
       } else if (this.head > 64) {
-        this.chunks.splice(0, this.head)
+        this.chunks = this.chunks.slice(this.head, this.tail)
+        this.tail -= this.head
         this.head = 0
       }
     }

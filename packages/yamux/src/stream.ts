@@ -83,8 +83,10 @@ export class Stream {
   recvWindow = INITIAL_STREAM_WINDOW
   /** Bytes of a Data frame announced by its header and not yet arrived. */
   private pendingBody = 0
+  /** Received chunks: readBuf[readHead] up to readTail (rewound, not truncated, when emptied). */
   private readBuf: Uint8Array[] = []
   private readHead = 0
+  private readTail = 0
   /** Bytes received and not yet read by the application. */
   bufferedBytes = 0
   private finPending = false // FIN/RST seen on a Data frame whose body is still arriving
@@ -165,13 +167,15 @@ export class Stream {
         this.readBuf[this.readHead] = chunk.subarray(max)
         chunk = head
       } else {
-        this.readBuf[this.readHead] = undefined as unknown as Uint8Array
+        this.readBuf[this.readHead] = EMPTY
         this.readHead++
-        if (this.readHead === this.readBuf.length) {
-          this.readBuf.length = 0
+        if (this.readHead === this.readTail) {
           this.readHead = 0
+          this.readTail = 0
+          if (this.readBuf.length > 64) this.readBuf = []
         } else if (this.readHead >= 64) {
-          this.readBuf.splice(0, this.readHead)
+          this.readBuf = this.readBuf.slice(this.readHead, this.readTail)
+          this.readTail -= this.readHead
           this.readHead = 0
         }
       }
@@ -396,6 +400,7 @@ export class Stream {
     this.recvDir = 'reset'
     this.readBuf = []
     this.readHead = 0
+    this.readTail = 0
     this.bufferedBytes = 0
     const err = new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
     this.failWrites(err)
@@ -467,7 +472,7 @@ export class Stream {
       // Keep a view of the connection's chunk only if it is a large part of it; otherwise
       // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
       const keep = n >= fragment.buffer.byteLength >>> 3 ? fragment : copyOf(fragment)
-      this.readBuf.push(keep)
+      this.readBuf[this.readTail++] = keep
       this.bufferedBytes += n
     }
     if (last) this.onDataEnd()
@@ -528,6 +533,8 @@ export class Stream {
     return f
   }
 }
+
+const EMPTY = new Uint8Array(0)
 
 function copyOf(b: Uint8Array): Uint8Array {
   const c = Buffer.allocUnsafe(b.length)
