@@ -37,7 +37,7 @@ for (const target of TARGETS) {
   test(`fuzz ${target.name}: ${SECONDS} s from the seed corpus, no crash`, async () => {
     const corpus = loadCorpus(SEED_DIR, target.name)
     assert.ok(corpus.length > 0, `no seed corpus for ${target.name} (run test/endurance/fuzz/capture.ts)`)
-    const r = await fuzz(target, { durationMs: SECONDS * 1000, seed: 1, corpus })
+    const r = await fuzz(target, { durationMs: SECONDS * 1000, minMutations: 200, seed: 1, corpus })
     const detail = r.crashes.map((c) => `${c.signature}\n  input: ${Buffer.from(c.input).toString('hex')}`).join('\n')
     assert.equal(r.crashes.length, 0, detail)
     assert.ok(r.execs > r.seeds, 'the target did not run past its seeds')

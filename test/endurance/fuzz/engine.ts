@@ -41,6 +41,8 @@ export interface FuzzOptions {
   durationMs: number
   /** Stop earlier after this many executions. */
   maxExecs?: number
+  /** Go on past the budget until this many mutated inputs ran (a loaded machine still tests something). Default 0. */
+  minMutations?: number
   /** PRNG seed (runs are reproducible for a given seed and corpus). */
   seed?: number
   /** Initial corpus (seeds); an empty input is always added. */
@@ -268,7 +270,8 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   const seeds = corpus.length
   const deadline = t0 + opts.durationMs
   const maxExecs = opts.maxExecs ?? Infinity
-  while (execs < maxExecs && crashes.length < maxCrashes && performance.now() < deadline) {
+  const minExecs = seeds + 1 + (opts.minMutations ?? 0)
+  while (execs < maxExecs && crashes.length < maxCrashes && (performance.now() < deadline || execs < minExecs)) {
     // Favour recent finds a little: they sit at the frontier.
     const base = added.length > 0 && rng.oneIn(3) ? added[added.length - 1 - rng.below(Math.min(16, added.length))]! : corpus[rng.below(corpus.length)]!
     const other = corpus[rng.below(corpus.length)]
