@@ -15,9 +15,15 @@ import { bridges, dockerJson, processesNaming, startEngine, type Engine } from '
 import { COMPOSE_FILE, expectMesh, killAndRestart, ROOT } from './lib/scenarios.js'
 
 /**
- * The mixed mesh gets 60 s, not 30: ckb-network (CKB's OutboundPeerService) dials an address it
- * has just probed with a feeler only after a minute, so a Rust-side link can wait for the TS side
- * to dial it. Measured here: 20-22 s usually, over 30 s about one run in four.
+ * The mixed mesh gets 60 s on Docker (container start-up varies). It used to take 20-30 s and
+ * sometimes never formed: the bootnode announced the Rust node's address once, to 3 random
+ * sessions of the few it had then, so the TS nodes waited for ckb-network to dial them (15 s
+ * after its feeler); and a TS node dialing ckb1 while ckb1 feelered it could be taken by ckb1
+ * for its feeler (CKB marks feelers by peer id, not by session) and never registered, while the
+ * TS node listed ckb1. Now addresses are announced until 3 peers that did not know them got
+ * them, and crossing dials keep the one dialed by the smaller peer id (§12.2): ckb1's own against
+ * node2-node5, so a TS dial that ckb1 took for its feeler is dropped on the TS side too and tried
+ * again (node1, whose id is smaller, is dialed by ckb1 as its bootnode). Measured since: about 10 s.
  */
 const MIXED_MESH_MS = 60_000
 
