@@ -118,7 +118,7 @@ describe('announcements', () => {
 })
 
 describe('convergence', () => {
-  test("three nodes started together with equal ticks and CKB's 60 s feeler retry form the full mesh within a few ticks (3 rounds)", async (t) => {
+  test("three nodes started together with equal ticks and CKB's 60 s feeler retry form the full mesh within a few ticks (3 rounds)", async () => {
     // The two that learn each other from the hub at the same tick feeler (or dial) each other at
     // once; a lost crossing would cost a whole feelerRetryMs (60 s) before the next try.
     const EQUAL = { ...FAST, feelerRetryMs: 60_000 }
