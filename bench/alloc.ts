@@ -10,7 +10,6 @@
 // TCP measured in the same run:
 //   alloc.<kind>.<side>.heap-kib-per-mib       JS heap KiB allocated per MiB (the figure to cut)
 //   alloc.<kind>.<side>.scavenges-per-64mib    young-generation GCs (1 MB young generation)
-//   alloc.<kind>.<side>.mark-compacts-per-64mib old-generation GCs
 //   alloc.<kind>.<side>.cpu-ms-per-mib         CPU (user+sys) per MiB: load-dependent, for shape only
 // The external bytes (Usage.externalBytes, BENCH_VERBOSE=1) are only a lower
 // bound (backing stores are freed concurrently with the mutator), so not a figure.
@@ -20,12 +19,13 @@ import { report } from './lib.ts'
 import type { Command, Kind, Usage } from './alloc/peer.ts'
 
 /**
- * A fixed 1 MB young generation: every ~1 MB allocated is one scavenge, and V8's
- * small-heap rule (marking whenever the old generation's slack is below the young
- * generation's capacity, see README "Where the time goes") cannot fire, so the
- * before/after accounting is not blurred by mark-compacts started at random.
+ * A fixed 1 MB young generation (every ~1 MB allocated is one scavenge) and no
+ * incremental marking: with it, the receivers run mark-compacts at random points
+ * (see README) whose concurrent marking blurs the before/after accounting by
+ * ±15 % between runs of the same code; without it a mark-compact comes only at
+ * the hard limit, and the figures repeat within ~2 %.
  */
-const FIXED_HEAP = ['--max-semi-space-size=1', '--min-semi-space-size=1']
+const FIXED_HEAP = ['--max-semi-space-size=1', '--min-semi-space-size=1', '--no-incremental-marking', '--single-threaded-gc']
 
 class Peer {
   #next = 1
@@ -131,7 +131,6 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const measures = {
       'heap-kib-per-mib': (u: Usage) => perMib(u.heapBytes),
       'scavenges-per-64mib': (u: Usage) => (u.scavenges * 64) / mib,
-      'mark-compacts-per-64mib': (u: Usage) => (u.markCompacts * 64) / mib,
       'cpu-ms-per-mib': (u: Usage) => u.cpuUs / 1000 / mib,
     } as const
     for (const side of ['receiver', 'sender'] as const) {
