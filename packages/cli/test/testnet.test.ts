@@ -11,7 +11,8 @@ import { SecioKeyPair } from '@tentacle-ts/secio'
 import { interpolate, loadCompose, optionValues } from '../src/testnet/compose.js'
 import { isFullMesh, LocalTestNet, renderTable, run, TestnetError, type NodeStatus } from '../src/testnet/index.js'
 import { socketStates } from '../src/testnet/sockets.js'
-import { fetchNodeStatus, parseMetrics, statusFrom } from '../src/testnet/status.js'
+import { parsePrometheus } from '../src/doctor/metrics.js'
+import { fetchNodeStatus, statusFrom } from '../src/testnet/status.js'
 
 const COMPOSE = fileURLToPath(new URL('../../../docker-compose.yml', import.meta.url))
 
@@ -149,7 +150,7 @@ describe('status', () => {
       'tentacle_handshakes_total{direction="out",outcome="ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 2',
       'tentacle_handshakes_total{direction="in",outcome="ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 1',
     ].join('\n')
-    assert.equal(parseMetrics(text).length, 3)
+    assert.equal(parsePrometheus(text).length, 3)
     assert.deepEqual(statusFrom('n', { peers: [] }, text).handshakeFailures, { 'awaiting-propose': 3 })
   })
 

@@ -1,3 +1,5 @@
+import { parsePrometheus } from '../doctor/metrics.js'
+
 /** One node as the driver sees it, from its own GET /status and GET /metrics. */
 export interface NodeStatus {
   /** Service name (node1, …). */
@@ -81,7 +83,7 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
   }
   const listen = Array.isArray(s.listen) ? s.listen : Array.isArray(s.listenAddrs) ? s.listenAddrs : Array.isArray(s.addresses) ? s.addresses : []
   const sessions = num(s.sessions) ?? (Array.isArray(s.sessions) ? s.sessions.length : undefined) ?? num(s.sessionCount) ?? peers.length
-  const metrics = parseMetrics(metricsText)
+  const metrics = parsePrometheus(metricsText)
   if (rtt === undefined) {
     // tentacle_ping_rtt_seconds{peer=…} (gauge) when /status does not carry it.
     for (const m of metrics) if (m.name === 'tentacle_ping_rtt_seconds' && Number.isFinite(m.value)) rtt = m.value * 1000
@@ -109,26 +111,6 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
     lastPingRttMs: rtt,
     handshakeFailures,
   }
-}
-
-export interface Sample {
-  name: string
-  labels: Record<string, string>
-  value: number
-}
-
-/** The samples of a Prometheus text exposition (comments skipped). */
-export function parseMetrics(text: string): Sample[] {
-  const out: Sample[] = []
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue
-    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line)
-    if (m === null) continue
-    const labels: Record<string, string> = {}
-    for (const l of (m[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]] = l[2]
-    out.push({ name: m[1], labels, value: Number(m[3]) })
-  }
-  return out
 }
 
 /**
