@@ -1,7 +1,7 @@
 // Test nodes: a tentacle-ts service with the network protocols, and a way to
 // wait for a protocols event (past or future) with a deadline.
 import { SecioKeyPair } from '@tentacle-ts/secio'
-import { ServiceBuilder, type Service } from '@tentacle-ts/tentacle'
+import { ServiceBuilder, type ProtocolSpec, type Service } from '@tentacle-ts/tentacle'
 import { createNetworkProtocols, type NetworkProtocols, type NetworkProtocolsEvents, type NetworkProtocolsOptions } from '../src/index.js'
 
 export const TEST_NETWORK = '/ckb/testnet0'
@@ -16,10 +16,11 @@ export class TestNode {
   readonly log: Array<{ event: EventName; payload: unknown; at: number }> = []
   address = ''
 
-  constructor(opts: Partial<NetworkProtocolsOptions> = {}) {
+  /** `apps`: the application's own protocols, registered beside the preset's. */
+  constructor(opts: Partial<NetworkProtocolsOptions> = {}, apps: ProtocolSpec[] = []) {
     this.net = createNetworkProtocols({ networkName: TEST_NETWORK, allowLocalAddresses: true, ...opts })
     const builder = new ServiceBuilder().key(this.key).timeout(5000)
-    for (const spec of this.net.protocols) builder.protocol(spec)
+    for (const spec of [...this.net.protocols, ...apps]) builder.protocol(spec)
     this.service = builder.build(this.net.serviceHandler())
     for (const e of ['identified', 'ping', 'misbehaviour', 'discovered', 'peer-dropped', 'disconnect-message', 'feeler'] as const) {
       this.net.on(e, (payload: unknown) => this.log.push({ event: e, payload, at: Date.now() }))

@@ -3,6 +3,7 @@
 // discovery on a line A–B–C where A and C learn each other and connect.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
+import type { ProtocolSpec } from '@tentacle-ts/tentacle'
 import { FAST, TestNode } from './helpers.js'
 
 describe('two nodes', () => {
@@ -24,6 +25,37 @@ describe('two nodes', () => {
     assert.match(text, new RegExp(`tentacle_peer_ping_rtt_seconds\\{session="\\d+",peer_id="${b.peerId}"\\} [0-9.e-]+`))
     assert.match(text, /tentacle_ping_rtt_seconds_count [1-9]/)
     assert.match(text, new RegExp(`tentacle_peer_last_seen_timestamp_seconds\\{session="\\d+",peer_id="${b.peerId}"\\}`))
+  })
+})
+
+describe('application protocols beside the preset', () => {
+  test('a /ckb/syn registered beside the ckb preset is opened by the dialer once identify succeeded (a full CKB node closes a session without it after 10 s)', async (t) => {
+    const opened = new Map<string, { version: string; at: number }>()
+    let bothOpen!: () => void
+    const both = new Promise<void>((resolve) => (bothOpen = resolve))
+    const sync = (who: string): ProtocolSpec => ({
+      id: 100,
+      name: '/ckb/syn',
+      versions: ['3'],
+      maxFrameLength: 2 * 1024 * 1024,
+      handler: {
+        connected: (_ctx, version) => {
+          opened.set(who, { version, at: Date.now() })
+          if (opened.size === 2) bothOpen()
+        },
+      },
+    })
+    const b = await new TestNode(FAST, [sync('b')]).start()
+    const a = await new TestNode({ ...FAST, bootnodes: [b.address] }, [sync('a')]).start()
+    t.after(() => Promise.all([a.stop(), b.stop()]))
+    await a.waitFor('identified', (p) => p.peerId === b.peerId)
+    await both
+    const identifiedAt = a.log.find((l) => l.event === 'identified')!.at
+    assert.equal(opened.get('a')!.version, '3')
+    assert.equal(opened.get('b')!.version, '3')
+    assert.ok(opened.get('a')!.at >= identifiedAt, 'the dialer opened /ckb/syn only after identify succeeded')
+    const session = a.service.sessions().find((s) => s.remotePeerId === b.peerId)!
+    assert.ok(session.openProtocols.has(100))
   })
 })
 
