@@ -233,7 +233,6 @@ export class Service implements ServiceControl {
     }
   }
 
-  /** TCP connect under the service timeout (§12.4). */
   /**
    * A dial to a loopback address leaves from the 127.x address this service listens on, if any.
    * The kernel would pick 127.0.0.1, and the peer would see (and discovery would share, §11)
@@ -250,6 +249,7 @@ export class Service implements ServiceControl {
     return undefined
   }
 
+  /** TCP connect under the service timeout (§12.4). */
   private connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`, { phase: 'connecting' })), this.config.timeoutMs)
