@@ -72,6 +72,15 @@ const res = spawnSync(
     '--test-concurrency=' + (process.env.TEST_CONCURRENCY ?? '1'),
     ...files,
   ],
-  { stdio: 'inherit', cwd: root, env: { ...process.env, TENTACLE_TS_ROOT: root } },
+  {
+    stdio: 'inherit',
+    cwd: root,
+    env: { ...process.env, TENTACLE_TS_ROOT: root },
+    // node:test waits for a timed-out file's pipes to close; a process that file left behind
+    // holding one would keep the whole run waiting forever. The run as a whole is bounded too.
+    timeout: Number(process.env.TEST_RUN_TIMEOUT_MS ?? 45 * 60_000),
+    killSignal: 'SIGKILL',
+  },
 )
+if (res.error?.code === 'ETIMEDOUT') console.error(`run-tests: the test run exceeded ${Number(process.env.TEST_RUN_TIMEOUT_MS ?? 45 * 60_000) / 60_000} min and was killed`)
 process.exit(res.status ?? 1)

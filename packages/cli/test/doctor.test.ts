@@ -193,34 +193,38 @@ test('doctor: sockets its peers closed but the process never closes -> close-wai
   const leaky = spawn(
     process.execPath,
     ['-e', "const s=require('net').createServer({allowHalfOpen:true},c=>c.on('end',()=>console.log('END'))).listen(0,'127.0.0.1',()=>console.log('PORT '+s.address().port))"],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+    // stderr not inherited: a child left behind must not hold the test runner's pipe open.
+    { stdio: ['ignore', 'pipe', 'ignore'] },
   )
   const clients: net.Socket[] = []
   try {
+    // One listener for the child's whole life: output that arrives between two waits is kept
+    // (a flowing stream with no 'data' listener drops it: the ENDs of fast clients were lost).
     let out = ''
-    const lines = (pred: (o: string) => boolean): Promise<void> =>
-      new Promise((resolve) => {
-        const check = (): void => {
-          if (pred(out)) {
-            leaky.stdout.off('data', onData)
-            resolve()
-          }
+    let changed = (): void => {}
+    leaky.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      changed()
+    })
+    const lines = (pred: (o: string) => boolean, what: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`leaky server: no ${what} within 20 s; output: ${JSON.stringify(out)}`)), 20_000)
+        changed = () => {
+          if (!pred(out)) return
+          clearTimeout(timer)
+          changed = () => {}
+          resolve()
         }
-        const onData = (d: Buffer): void => {
-          out += d.toString()
-          check()
-        }
-        leaky.stdout.on('data', onData)
-        check()
+        changed()
       })
-    await lines((o) => /PORT \d+\n/.test(o))
+    await lines((o) => /PORT \d+\n/.test(o), 'PORT line')
     const port = Number(/PORT (\d+)/.exec(out)?.[1])
     for (let i = 0; i < 3; i++) {
       const c = await silentClient(port)
       clients.push(c)
       c.end()
     }
-    await lines((o) => (o.match(/END/g) ?? []).length === 3)
+    await lines((o) => (o.match(/END/g) ?? []).length === 3, 'three ENDs')
     const { code, report, text } = await doctor(['--port', String(port), '--sample-ms', '300'])
     assert.equal(code, 1)
     const f = find(report, 'close-wait')
