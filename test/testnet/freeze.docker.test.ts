@@ -8,52 +8,20 @@
  * Run by `node scripts/run-tests.mjs --docker` (root: the engine, nsenter for tc and /proc).
  */
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { after, before, describe, test } from 'node:test'
-import { DockerTestNet, loadCompose } from '../../packages/cli/src/testnet/index.js'
-import { bridges, dockerJson, nsMounts, processesNaming, startEngine, type Engine } from './lib/engine.js'
-import { COMPOSE_FILE, freezeAndThaw } from './lib/scenarios.js'
+import { describe, test } from 'node:test'
+import { dockerNet } from './lib/docker-net.js'
+import { freezeAndThaw } from './lib/scenarios.js'
 
 const project = `tnfreeze${process.pid}`
 
 describe('docker test net: a frozen node', { timeout: 900_000 }, () => {
-  let engine: Engine
-  let net: DockerTestNet
-
-  before(async () => {
-    engine = await startEngine()
-    net = new DockerTestNet(loadCompose(COMPOSE_FILE, engine.env), { project, env: engine.env })
-    await net.up()
-  })
-
-  after(async () => {
-    let downError: unknown
-    try {
-      await net?.down()
-    } catch (err) {
-      downError = err
-    }
-    const label = `label=com.docker.compose.project=${project}`
-    const containers = engine ? dockerJson(engine.env, ['ps', '-aq', '--filter', label]).trim() : ''
-    const networks = engine ? dockerJson(engine.env, ['network', 'ls', '-q', '--filter', label]).trim() : ''
-    await engine?.stop()
-    if (downError !== undefined) throw downError
-    assert.equal(containers, '', 'containers left after compose down')
-    assert.equal(networks, '', 'networks left after compose down')
-    const newBridges = [...bridges()].filter((b) => !engine.bridgesBefore.has(b))
-    assert.deepEqual(newBridges, [], 'bridges left on the host')
-    if (engine.ours && engine.dir !== undefined) {
-      assert.equal(existsSync(engine.dir), false, `${engine.dir} left behind`)
-      assert.deepEqual(processesNaming(engine.dir), [], 'engine processes left (dockerd, containerd, shims)')
-      assert.deepEqual(nsMounts(engine.dir), [], 'network namespaces left mounted')
-    }
-  })
+  const docker = dockerNet(project)
 
   test('a node paused for 30 s: dropped, handshakes time out in a named phase, doctor names the overflow; resumed, serves within 2 s, no CLOSE_WAIT', async (t) => {
-    const r = await freezeAndThaw(net, 'node4', {
+    const r = await freezeAndThaw(docker.net, 'node4', {
       holdMs: 30_000,
       doctor: {
-        pid: () => net.nodePid('node4'),
+        pid: () => docker.net.nodePid('node4'),
         // Doctor runs on the host in the container's network namespace (its /proc/net), like an
         // operator with nsenter. docker pause freezes the cgroup, which /proc does not show as a
         // stopped process, so only the queue findings are expected.

@@ -9,10 +9,9 @@ import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { after, before, describe, test } from 'node:test'
-import { DockerTestNet, loadCompose } from '../../packages/cli/src/testnet/index.js'
-import { bridges, dockerJson, processesNaming, startEngine, type Engine } from './lib/engine.js'
-import { COMPOSE_FILE, expectMesh, killAndRestart, ROOT } from './lib/scenarios.js'
+import { describe, test } from 'node:test'
+import { dockerNet } from './lib/docker-net.js'
+import { expectMesh, killAndRestart, ROOT } from './lib/scenarios.js'
 
 /**
  * The mixed mesh gets 60 s on Docker (container start-up varies). It used to take 20-30 s and
@@ -30,42 +29,23 @@ const MIXED_MESH_MS = 60_000
 const PEER = join(homedir(), '.cache', 'tentacle-ts', 'bin', 'ckb-network-peer')
 const project = `tnmixed${process.pid}`
 
+/** The Rust node's binary, mounted into its container: built by test/interop/build.sh when missing. */
+function buildPeer(): void {
+  if (!existsSync(PEER)) execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
+  assert.ok(existsSync(PEER), `${PEER} was not built by test/interop/build.sh`)
+}
+
 describe('docker mixed net: tentacle-ts containers and a Rust ckb-network container', { timeout: 1_500_000 }, () => {
-  let engine: Engine
-  let net: DockerTestNet
-
-  before(async () => {
-    if (!existsSync(PEER)) execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
-    assert.ok(existsSync(PEER), `${PEER} was not built by test/interop/build.sh`)
-    engine = await startEngine()
-    net = new DockerTestNet(loadCompose(COMPOSE_FILE, engine.env), { project, env: engine.env, profiles: ['ckb'] })
-    await net.up()
-  })
-
-  after(async () => {
-    let downError: unknown
-    try {
-      await net?.down()
-    } catch (err) {
-      downError = err
-    }
-    const label = `label=com.docker.compose.project=${project}`
-    const left = engine ? dockerJson(engine.env, ['ps', '-aq', '--filter', label]).trim() + dockerJson(engine.env, ['volume', 'ls', '-q', '--filter', label]).trim() : ''
-    await engine?.stop()
-    if (downError !== undefined) throw downError
-    assert.equal(left, '', 'containers or volumes left after compose down')
-    assert.deepEqual([...bridges()].filter((b) => !engine.bridgesBefore.has(b)), [])
-    if (engine.ours && engine.dir !== undefined) assert.deepEqual(processesNaming(engine.dir), [])
-  })
+  const docker = dockerNet(project, { profiles: ['ckb'], prepare: buildPeer })
 
   test('six containers, one of them Rust, converge to a full mesh within 60 s', async (t) => {
-    assert.deepEqual(net.nodes, ['node1', 'node2', 'node3', 'node4', 'node5', 'ckb1'])
-    const rows = await expectMesh(net, net.nodes, MIXED_MESH_MS)
+    assert.deepEqual(docker.net.nodes, ['node1', 'node2', 'node3', 'node4', 'node5', 'ckb1'])
+    const rows = await expectMesh(docker.net, docker.net.nodes, MIXED_MESH_MS)
     t.diagnostic(`full mesh of 6 after ${(rows as { elapsedMs?: number }).elapsedMs} ms`)
   })
 
   test('the Rust container killed is dropped by every TS node; restarted, it is back', async (t) => {
-    const r = await killAndRestart(net, 'ckb1')
+    const r = await killAndRestart(docker.net, 'ckb1')
     t.diagnostic(`dropped after ${r.droppedMs} ms, back after ${r.backMs} ms`)
   })
 })
