@@ -8,6 +8,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { eventsSoFar, waitJsonEvent } from './json-events.js'
 import { DEFAULT_WAIT_MS, spawnPeer } from './peer-process.js'
 import type { PeerProcess, SpawnPeerOptions } from './peer-process.js'
 
@@ -190,12 +191,7 @@ export class CkbNetworkPeer {
   }
 
   events(): CkbEvent[] {
-    const out: CkbEvent[] = []
-    for (const l of this.process.stdout) {
-      const e = parseEvent(l)
-      if (e !== undefined) out.push(e)
-    }
-    return out
+    return eventsSoFar(this.process, parseEvent)
   }
 
   eventsOf<K extends CkbEventName>(name: K): Array<CkbEventOf<K>> {
@@ -208,20 +204,7 @@ export class CkbNetworkPeer {
     match?: Partial<CkbEventOf<K>> | ((e: CkbEventOf<K>) => boolean),
     timeoutMs = DEFAULT_WAIT_MS,
   ): Promise<CkbEventOf<K>> {
-    const test = (e: CkbEventOf<K>): boolean => {
-      if (match === undefined) return true
-      if (typeof match === 'function') return match(e)
-      for (const [k, v] of Object.entries(match)) {
-        if ((e as Record<string, unknown>)[k] !== v) return false
-      }
-      return true
-    }
-    const pred = function eventMatches(line: string): boolean {
-      const e = parseEvent(line)
-      return e !== undefined && e.event === name && test(e as CkbEventOf<K>)
-    }
-    Object.defineProperty(pred, 'name', { value: `event ${name} ${typeof match === 'object' ? JSON.stringify(match) : ''}` })
-    return parseEvent(await this.process.waitFor(pred, timeoutMs)) as CkbEventOf<K>
+    return waitJsonEvent(this.process, parseEvent, name, match, timeoutMs)
   }
 
   command(cmd: CkbCommand): void {

@@ -2,6 +2,7 @@
  * Typed access to the tentacle-peer driver (a Rust tentacle 0.7.x service
  * driven by JSON lines; protocol in interop/README.md "tentacle-peer").
  */
+import { eventsSoFar, waitJsonEvent } from './json-events.js'
 import { DEFAULT_WAIT_MS, spawnPeer } from './peer-process.js'
 import type { PeerProcess, SpawnPeerOptions } from './peer-process.js'
 
@@ -115,13 +116,9 @@ export class TentaclePeer {
 
   /** Every event printed so far, in order. */
   events(): TentacleEvent[] {
-    const out: TentacleEvent[] = []
-    for (const l of this.process.stdout) {
-      const e = parseEvent(l)
-      if (e !== undefined) out.push(e)
-    }
-    return out
+    return eventsSoFar(this.process, parseEvent)
   }
+
 
   /** Events of one kind printed so far. */
   eventsOf<K extends TentacleEventName>(name: K): Array<EventOf<K>> {
@@ -139,21 +136,7 @@ export class TentaclePeer {
     match?: Partial<EventOf<K>> | ((e: EventOf<K>) => boolean),
     timeoutMs = DEFAULT_WAIT_MS,
   ): Promise<EventOf<K>> {
-    const test = (e: EventOf<K>): boolean => {
-      if (match === undefined) return true
-      if (typeof match === 'function') return match(e)
-      for (const [k, v] of Object.entries(match)) {
-        if ((e as Record<string, unknown>)[k] !== v) return false
-      }
-      return true
-    }
-    const pred = function eventMatches(line: string): boolean {
-      const e = parseEvent(line)
-      return e !== undefined && e.event === name && test(e as EventOf<K>)
-    }
-    Object.defineProperty(pred, 'name', { value: `event ${name} ${typeof match === 'object' ? JSON.stringify(match) : ''}` })
-    const line = await this.process.waitFor(pred, timeoutMs)
-    return parseEvent(line) as EventOf<K>
+    return waitJsonEvent(this.process, parseEvent, name, match, timeoutMs)
   }
 
   /** Send a command. */
