@@ -25,7 +25,12 @@ import type { Command, Kind, Usage } from './alloc/peer.ts'
  * ±15 % between runs of the same code; without it a mark-compact comes only at
  * the hard limit, and the figures repeat within ~2 %.
  */
-const FIXED_HEAP = ['--max-semi-space-size=1', '--min-semi-space-size=1', '--no-incremental-marking', '--single-threaded-gc']
+const FIXED_HEAP = [
+  '--max-semi-space-size=1',
+  '--min-semi-space-size=1',
+  '--no-incremental-marking',
+  '--single-threaded-gc',
+]
 
 class Peer {
   #next = 1
@@ -49,7 +54,14 @@ class Peer {
   static async start(): Promise<Peer> {
     const child = fork(fileURLToPath(new URL('./alloc/peer.ts', import.meta.url)), ['--bench-alloc-peer'], {
       // BENCH_ALLOC_V8='--trace-gc …': V8 flags for the peers (NODE_OPTIONS refuses most).
-      execArgv: ['--conditions=source', '--import', 'tsx', '--expose-gc', ...FIXED_HEAP, ...(process.env.BENCH_ALLOC_V8?.split(' ').filter(Boolean) ?? [])],
+      execArgv: [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        '--expose-gc',
+        ...FIXED_HEAP,
+        ...(process.env.BENCH_ALLOC_V8?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     await new Promise<void>((resolve, reject) => {
@@ -76,7 +88,14 @@ interface Pair {
 }
 
 /** One measured transfer of `total` bytes: both sides' usage. */
-async function transfer(sink: Peer, sender: Peer, kind: Kind, dial: string | number, total: number, sinkResult: () => Promise<Usage>): Promise<Pair> {
+async function transfer(
+  sink: Peer,
+  sender: Peer,
+  kind: Kind,
+  dial: string | number,
+  total: number,
+  sinkResult: () => Promise<Usage>,
+): Promise<Pair> {
   let sent!: Promise<Usage>
   await new Promise<void>((resolve) => {
     sent = new Promise((res) => void sender.ask({ cmd: 'connect', kind, dial, total }, res).then(() => resolve()))
@@ -126,7 +145,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       }
     }
     if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(Object.fromEntries(results)))
-    const fig = (kind: Kind, side: 'receiver' | 'sender', f: (u: Usage) => number): number => median(results.get(kind)!.map((p) => f(p[side])))
+    const fig = (kind: Kind, side: 'receiver' | 'sender', f: (u: Usage) => number): number =>
+      median(results.get(kind)!.map((p) => f(p[side])))
     const perMib = (bytes: number): number => bytes / 1024 / mib
     const measures = {
       'heap-kib-per-mib': (u: Usage) => perMib(u.heapBytes),
@@ -137,9 +157,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       for (const [name, f] of Object.entries(measures)) {
         const unit = name.endsWith('-per-64mib') ? 'GCs/64MiB' : name === 'cpu-ms-per-mib' ? 'ms/MiB' : 'KiB/MiB'
         const service = fig('service', side, f)
-        report({ bench: `alloc.service.${side}.${name}`, value: service, unit, baseline: fig('secio', side, f), against: 'secio-alone' })
-        report({ bench: `alloc.service.${side}.${name}`, value: service, unit, baseline: fig('tcp', side, f), against: 'raw-tcp' })
-        report({ bench: `alloc.secio.${side}.${name}`, value: fig('secio', side, f), unit, baseline: fig('tcp', side, f), against: 'raw-tcp' })
+        report({
+          bench: `alloc.service.${side}.${name}`,
+          value: service,
+          unit,
+          baseline: fig('secio', side, f),
+          against: 'secio-alone',
+        })
+        report({
+          bench: `alloc.service.${side}.${name}`,
+          value: service,
+          unit,
+          baseline: fig('tcp', side, f),
+          against: 'raw-tcp',
+        })
+        report({
+          bench: `alloc.secio.${side}.${name}`,
+          value: fig('secio', side, f),
+          unit,
+          baseline: fig('tcp', side, f),
+          against: 'raw-tcp',
+        })
       }
     }
   } finally {

@@ -56,7 +56,11 @@ function median(xs: number[]): number {
  * from other processes on the machine hits them alike) and returns each one's
  * median. BENCH_VERBOSE=1 prints every round's figures on stderr.
  */
-export async function alternate<K extends string>(rounds: number, contenders: readonly K[], measure: (c: K) => Promise<number>): Promise<Record<K, number>> {
+export async function alternate<K extends string>(
+  rounds: number,
+  contenders: readonly K[],
+  measure: (c: K) => Promise<number>,
+): Promise<Record<K, number>> {
   const all = Object.fromEntries(contenders.map((c) => [c, [] as number[]])) as Record<K, number[]>
   for (let r = 0; r < rounds; r++) for (const c of contenders) all[c].push(await measure(c))
   if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
@@ -67,7 +71,9 @@ export async function alternate<K extends string>(rounds: number, contenders: re
  * A TCP server on 127.0.0.1 (any free port, no Nagle) that hands every
  * connection to `onSocket`; close() also destroys the connections still open.
  */
-export async function listenTcp(onSocket: (socket: net.Socket) => void): Promise<{ port: number; close: () => Promise<void> }> {
+export async function listenTcp(
+  onSocket: (socket: net.Socket) => void,
+): Promise<{ port: number; close: () => Promise<void> }> {
   const sockets = new Set<net.Socket>()
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket)

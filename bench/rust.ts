@@ -42,7 +42,10 @@ class Job {
   private readonly events: Event[] = []
   private readonly waiters: { key: string; resolve: (e: Event) => void; reject: (e: Error) => void }[] = []
   private failed: Error | undefined
-  constructor(readonly stopFn: () => Promise<void>, readonly ask: () => void = () => {}) {}
+  constructor(
+    readonly stopFn: () => Promise<void>,
+    readonly ask: () => void = () => {},
+  ) {}
 
   push(e: Event): void {
     if (typeof e.error === 'string') return this.fail(new Error(e.error))
@@ -64,7 +67,9 @@ class Job {
     return new Promise((resolve, reject) => {
       // A stuck measurement fails the bench instead of hanging it.
       const timer = setTimeout(() => this.fail(new Error(`no "${key}" within ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS)
-      const done = <T>(f: (v: T) => void) => (v: T) => (clearTimeout(timer), f(v))
+      const done =
+        <T>(f: (v: T) => void) =>
+        (v: T) => (clearTimeout(timer), f(v))
       this.waiters.push({ key, resolve: done(resolve), reject: done(reject) })
     })
   }
@@ -81,7 +86,11 @@ class Job {
   }
 }
 
-const RUST_BIN = join(process.env.TENTACLE_TS_CACHE ?? join(homedir(), '.cache', 'tentacle-ts'), 'bin', 'tentacle-bench')
+const RUST_BIN = join(
+  process.env.TENTACLE_TS_CACHE ?? join(homedir(), '.cache', 'tentacle-ts'),
+  'bin',
+  'tentacle-bench',
+)
 
 function rustJob(args: string[]): Job {
   const child = spawn(RUST_BIN, args, { stdio: ['pipe', 'pipe', 'inherit'] })
@@ -158,7 +167,8 @@ interface Peers {
 function start(p: Peers, impl: Impl, side: 'listen' | 'dial', c: Omit<Command, 'id'>, nodelay: boolean): Job {
   if (impl === 'ts') return (side === 'listen' ? p.tsListen : p.tsDial).run(c)
   const args: string[] = [c.cmd]
-  for (const k of ['total', 'window', 'dial', 'port', 'lanes', 'ms'] as const) if (c[k] !== undefined) args.push(`--${k}`, String(c[k]))
+  for (const k of ['total', 'window', 'dial', 'port', 'lanes', 'ms'] as const)
+    if (c[k] !== undefined) args.push(`--${k}`, String(c[k]))
   if (c.echo) args.push('--echo')
   if (nodelay) args.push('--nodelay')
   return rustJob(args)
@@ -174,14 +184,26 @@ interface Flow {
 }
 
 /** One one-way transfer of `total` bytes: a sink on one side, a sender on the other. */
-async function flow(p: Peers, kind: 'service' | 'secio', sender: Impl, receiver: Impl, total: number, window?: number): Promise<Flow> {
+async function flow(
+  p: Peers,
+  kind: 'service' | 'secio',
+  sender: Impl,
+  receiver: Impl,
+  total: number,
+  window?: number,
+): Promise<Flow> {
   const sink = start(p, receiver, 'listen', { cmd: `${kind}-sink`, total, ...(window ? { window } : {}) }, true)
   let send: Job | undefined
   try {
     const where = (await sink.next('listening')).listening
     const to = kind === 'service' ? { dial: where as string } : { port: where as number }
     send = start(p, sender, 'dial', { cmd: `${kind}-send`, total, ...to, ...(window ? { window } : {}) }, true)
-    const [s, o, d, g] = [await send.next('start'), await sink.next('open'), await send.next('done'), await sink.next('got')]
+    const [s, o, d, g] = [
+      await send.next('start'),
+      await sink.next('open'),
+      await send.next('done'),
+      await sink.next('got'),
+    ]
     const mib = total / MiB
     return {
       mibs: mib / ((d.done as number) / 1000),
@@ -214,7 +236,11 @@ async function setupRate(p: Peers, impl: Impl, nodelay: boolean, lanes: number, 
     const end = await dial.next('rate')
     const l1 = await echo.cpu()
     const sessions = (end.rate as number) * ((performance.now() - t0) / 1000)
-    return { rate: end.rate as number, listenCpu: (l1 - l0) / 1000 / sessions, dialCpu: ((end.cpu as number) - clock) / 1000 / sessions }
+    return {
+      rate: end.rate as number,
+      listenCpu: (l1 - l0) / 1000 / sessions,
+      dialCpu: ((end.cpu as number) - clock) / 1000 / sessions,
+    }
   } finally {
     await dial?.stop().catch(() => {})
     await echo.stop()
@@ -222,17 +248,27 @@ async function setupRate(p: Peers, impl: Impl, nodelay: boolean, lanes: number, 
 }
 
 /** Measures every contender once per round, in order; per contender, the median of each field. */
-async function alternateAll<K extends string, R extends object>(rounds: number, contenders: readonly K[], measure: (c: K) => Promise<R>): Promise<Record<K, R>> {
+async function alternateAll<K extends string, R extends object>(
+  rounds: number,
+  contenders: readonly K[],
+  measure: (c: K) => Promise<R>,
+): Promise<Record<K, R>> {
   const all = Object.fromEntries(contenders.map((c) => [c, [] as R[]])) as Record<K, R[]>
   for (let r = 0; r < rounds; r++) for (const c of contenders) all[c].push(await measure(c))
   if (process.env.BENCH_VERBOSE) console.error(JSON.stringify(all))
   const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
   return Object.fromEntries(
-    contenders.map((c) => [c, Object.fromEntries(Object.keys(all[c][0]!).map((k) => [k, med(all[c].map((x) => (x as Record<string, number>)[k]!))]))]),
+    contenders.map((c) => [
+      c,
+      Object.fromEntries(
+        Object.keys(all[c][0]!).map((k) => [k, med(all[c].map((x) => (x as Record<string, number>)[k]!))]),
+      ),
+    ]),
   ) as Record<K, R>
 }
 
-const fig = (bench: string, value: number, baseline: number, unit: string) => report({ bench, value, baseline, unit, against: 'rust-tentacle' })
+const fig = (bench: string, value: number, baseline: number, unit: string) =>
+  report({ bench, value, baseline, unit, against: 'rust-tentacle' })
 
 // ------------------------------------------------------------------ run
 
@@ -245,12 +281,27 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const peers: Peers = { tsListen: await TsPeer.start(), tsDial: await TsPeer.start() }
   try {
     // Warm up every code path once.
-    for (const [s, r] of [['ts', 'ts'], ['rust', 'ts'], ['ts', 'rust']] as const) await flow(peers, 'service', s, r, 32 * MiB)
+    for (const [s, r] of [
+      ['ts', 'ts'],
+      ['rust', 'ts'],
+      ['ts', 'rust'],
+    ] as const)
+      await flow(peers, 'service', s, r, 32 * MiB)
     await flow(peers, 'secio', 'ts', 'ts', 32 * MiB)
 
-    const pairs = { ts: ['ts', 'ts'], rust: ['rust', 'rust'], 'ts-to-rust': ['ts', 'rust'], 'rust-to-ts': ['rust', 'ts'] } as const
-    for (const [tag, window] of [['', undefined], ['.window-1MiB', CKB_WINDOW]] as const) {
-      const t = await alternateAll(rounds, Object.keys(pairs) as (keyof typeof pairs)[], (k) => flow(peers, 'service', pairs[k][0], pairs[k][1], total, window))
+    const pairs = {
+      ts: ['ts', 'ts'],
+      rust: ['rust', 'rust'],
+      'ts-to-rust': ['ts', 'rust'],
+      'rust-to-ts': ['rust', 'ts'],
+    } as const
+    for (const [tag, window] of [
+      ['', undefined],
+      ['.window-1MiB', CKB_WINDOW],
+    ] as const) {
+      const t = await alternateAll(rounds, Object.keys(pairs) as (keyof typeof pairs)[], (k) =>
+        flow(peers, 'service', pairs[k][0], pairs[k][1], total, window),
+      )
       const name = `rust.service.throughput${tag}`
       fig(name, t.ts.mibs, t.rust.mibs, 'MiB/s')
       fig(`${name}.receiver-cpu`, t.ts.recvCpu, t.rust.recvCpu, 'cpu-ms/MiB')
@@ -270,8 +321,13 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     fig('rust.secio.throughput.aes-128-gcm.sender-cpu', sec.ts.sendCpu, sec.rust.sendCpu, 'cpu-ms/MiB')
 
     const setups = { ts: ['ts', true], rust: ['rust', true], 'rust-as-shipped': ['rust', false] } as const
-    for (const [tag, lanes] of [['sequential', 1], ['concurrent16', 16]] as const) {
-      const s = await alternateAll(rounds, Object.keys(setups) as (keyof typeof setups)[], (k) => setupRate(peers, setups[k][0], setups[k][1], lanes, setupMs))
+    for (const [tag, lanes] of [
+      ['sequential', 1],
+      ['concurrent16', 16],
+    ] as const) {
+      const s = await alternateAll(rounds, Object.keys(setups) as (keyof typeof setups)[], (k) =>
+        setupRate(peers, setups[k][0], setups[k][1], lanes, setupMs),
+      )
       const name = `rust.service.setup.${tag}`
       fig(name, s.ts.rate, s.rust.rate, 'sessions/s')
       fig(`${name}.as-shipped`, s.ts.rate, s['rust-as-shipped'].rate, 'sessions/s')

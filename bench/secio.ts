@@ -92,7 +92,9 @@ async function throughput(peer: Peer, mode: PeerMode, total: number): Promise<nu
 const MODES: readonly PeerMode[] = ['raw', 'secio']
 
 export async function run(opts: { quick: boolean }): Promise<void> {
-  const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
+  const setupArg =
+    process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ??
+    (opts.quick ? 'two-process' : 'both')
   const setups = setupArg === 'both' ? ['two-process', 'in-process'] : [setupArg]
   const rounds = 3
   const seq = opts.quick ? 200 : 1000
@@ -104,11 +106,29 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     const tag = setup === 'in-process' ? '.in-process' : ''
     try {
       const s = await alternate(rounds, MODES, (mode) => handshakeRate(peer, mode, seq, 1))
-      report({ bench: `secio.handshakes.sequential${tag}`, value: s.secio, unit: 'handshakes/s', baseline: s.raw, against: 'raw-tcp-connect-rtt' })
+      report({
+        bench: `secio.handshakes.sequential${tag}`,
+        value: s.secio,
+        unit: 'handshakes/s',
+        baseline: s.raw,
+        against: 'raw-tcp-connect-rtt',
+      })
       const c = await alternate(rounds, MODES, (mode) => handshakeRate(peer, mode, conc, 16))
-      report({ bench: `secio.handshakes.concurrent16${tag}`, value: c.secio, unit: 'handshakes/s', baseline: c.raw, against: 'raw-tcp-connect-rtt' })
+      report({
+        bench: `secio.handshakes.concurrent16${tag}`,
+        value: c.secio,
+        unit: 'handshakes/s',
+        baseline: c.raw,
+        against: 'raw-tcp-connect-rtt',
+      })
       const t = await alternate(rounds, MODES, (mode) => throughput(peer, mode, bytes))
-      report({ bench: `secio.throughput.aes-128-gcm${tag}`, value: t.secio, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
+      report({
+        bench: `secio.throughput.aes-128-gcm${tag}`,
+        value: t.secio,
+        unit: 'MiB/s',
+        baseline: t.raw,
+        against: 'raw-tcp',
+      })
     } finally {
       peer.exit()
     }

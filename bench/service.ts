@@ -41,7 +41,8 @@ const PING = new Uint8Array(32).fill(7)
 export type Peer = PeerHost<PeerSpec, Started>
 
 export const inProcessPeer = (): Peer => inProcessHost(startPeer, (p) => p.started)
-export const childPeer = (): Promise<Peer> => childHost(new URL('./service/peer.ts', import.meta.url), '--bench-service-child')
+export const childPeer = (): Promise<Peer> =>
+  childHost(new URL('./service/peer.ts', import.meta.url), '--bench-service-child')
 
 function deferred<T = void>() {
   let resolve!: (v: T) => void
@@ -166,7 +167,12 @@ const libp2pSetup: SetupRun = async ({ addr }, ms, concurrency) => {
 
 const setups: Record<'tentacle' | 'libp2p', SetupRun> = { tentacle: tentacleSetup, libp2p: libp2pSetup }
 
-export async function setupRate(peer: Peer, stack: 'tentacle' | 'libp2p', ms: number, concurrency: number): Promise<number> {
+export async function setupRate(
+  peer: Peer,
+  stack: 'tentacle' | 'libp2p',
+  ms: number,
+  concurrency: number,
+): Promise<number> {
   const started = await peer.start({ stack, kind: 'echo' })
   try {
     return await setups[stack](started, ms, concurrency)
@@ -178,7 +184,9 @@ export async function setupRate(peer: Peer, stack: 'tentacle' | 'libp2p', ms: nu
 // ------------------------------------------------------------------ run
 
 export async function run(opts: { quick: boolean }): Promise<void> {
-  const setupArg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? (opts.quick ? 'two-process' : 'both')
+  const setupArg =
+    process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ??
+    (opts.quick ? 'two-process' : 'both')
   const setupNames = setupArg === 'both' ? ['two-process', 'in-process'] : [setupArg]
   const n = 3
   const bytes = (opts.quick ? 128 : 1024) * MiB
@@ -193,16 +201,52 @@ export async function run(opts: { quick: boolean }): Promise<void> {
       for (const s of ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'] as const) await throughput(peer, s, 16 * MiB)
 
       const t = await alternate(n, ['raw', 'tentacle', 'libp2p', 'tentacle-1mib'], (s) => throughput(peer, s, bytes))
-      report({ bench: `service.throughput${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
-      report({ bench: `service.throughput.vs-libp2p${tag}`, value: t.tentacle, unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
+      report({
+        bench: `service.throughput${tag}`,
+        value: t.tentacle,
+        unit: 'MiB/s',
+        baseline: t.raw,
+        against: 'raw-tcp',
+      })
+      report({
+        bench: `service.throughput.vs-libp2p${tag}`,
+        value: t.tentacle,
+        unit: 'MiB/s',
+        baseline: t.libp2p,
+        against: 'js-libp2p',
+      })
       report({ bench: `libp2p.throughput${tag}`, value: t.libp2p, unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
-      report({ bench: `service.throughput.window-1MiB${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.raw, against: 'raw-tcp' })
-      report({ bench: `service.throughput.window-1MiB.vs-libp2p${tag}`, value: t['tentacle-1mib'], unit: 'MiB/s', baseline: t.libp2p, against: 'js-libp2p' })
+      report({
+        bench: `service.throughput.window-1MiB${tag}`,
+        value: t['tentacle-1mib'],
+        unit: 'MiB/s',
+        baseline: t.raw,
+        against: 'raw-tcp',
+      })
+      report({
+        bench: `service.throughput.window-1MiB.vs-libp2p${tag}`,
+        value: t['tentacle-1mib'],
+        unit: 'MiB/s',
+        baseline: t.libp2p,
+        against: 'js-libp2p',
+      })
 
       const s = await alternate(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 1))
-      report({ bench: `service.setup.sequential${tag}`, value: s.tentacle, unit: 'sessions/s', baseline: s.libp2p, against: 'js-libp2p' })
+      report({
+        bench: `service.setup.sequential${tag}`,
+        value: s.tentacle,
+        unit: 'sessions/s',
+        baseline: s.libp2p,
+        against: 'js-libp2p',
+      })
       const c = await alternate(n, ['tentacle', 'libp2p'], (st) => setupRate(peer, st, setupMs, 16))
-      report({ bench: `service.setup.concurrent16${tag}`, value: c.tentacle, unit: 'sessions/s', baseline: c.libp2p, against: 'js-libp2p' })
+      report({
+        bench: `service.setup.concurrent16${tag}`,
+        value: c.tentacle,
+        unit: 'sessions/s',
+        baseline: c.libp2p,
+        against: 'js-libp2p',
+      })
     } finally {
       peer.exit()
     }

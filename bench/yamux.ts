@@ -49,7 +49,9 @@ interface Receiver {
 }
 
 /** A receiver host whose start() also returns a promise of the byte count the receiver reports. */
-async function withDone(makeHost: (done: (bytes: number) => void) => PeerHost<Spec, number> | Promise<PeerHost<Spec, number>>): Promise<Receiver> {
+async function withDone(
+  makeHost: (done: (bytes: number) => void) => PeerHost<Spec, number> | Promise<PeerHost<Spec, number>>,
+): Promise<Receiver> {
   let resolveDone: (n: number) => void = () => {}
   const host = await makeHost((n) => resolveDone(n))
   return {
@@ -63,7 +65,12 @@ async function withDone(makeHost: (done: (bytes: number) => void) => PeerHost<Sp
 }
 
 const inProcessReceiver = (): Promise<Receiver> =>
-  withDone((done) => inProcessHost((spec: Spec) => startReceiver(spec, done), (r) => r.port))
+  withDone((done) =>
+    inProcessHost(
+      (spec: Spec) => startReceiver(spec, done),
+      (r) => r.port,
+    ),
+  )
 
 const childReceiver = (): Promise<Receiver> =>
   withDone((done) =>
@@ -173,7 +180,11 @@ async function measure(receiver: Receiver, spec: Spec): Promise<number> {
 }
 
 /** One warm-up round, then `rounds` rounds alternating the contenders; median MiB/s of each. */
-async function compare(receiver: Receiver, rounds: number, specs: Record<string, Spec>): Promise<Record<string, number>> {
+async function compare(
+  receiver: Receiver,
+  rounds: number,
+  specs: Record<string, Spec>,
+): Promise<Record<string, number>> {
   const names = Object.keys(specs)
   for (const n of names) await measure(receiver, specs[n]!)
   return alternate(rounds, names, (n) => measure(receiver, specs[n]!))
@@ -193,12 +204,48 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
     ours1MiB: { mode: 'yamux', streams: 1, each: single, window: MiB },
     libp2p: { mode: 'libp2p', streams: 1, each: single },
   })
-  report({ bench: name('yamux.single.throughput'), value: s.ours!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
-  report({ bench: name('yamux.single.read-api'), value: s.oursRead!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
-  report({ bench: name('yamux.single.window-ceiling'), value: s.ceiling!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
-  report({ bench: name('yamux.single.window-1MiB'), value: s.ours1MiB!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
-  report({ bench: name('libp2p-yamux.single.throughput'), value: s.libp2p!, unit: 'MiB/s', baseline: s.raw!, against: 'raw-tcp' })
-  report({ bench: name('yamux.single.vs-libp2p'), value: s.ours!, unit: 'MiB/s', baseline: s.libp2p!, against: 'libp2p-yamux' })
+  report({
+    bench: name('yamux.single.throughput'),
+    value: s.ours!,
+    unit: 'MiB/s',
+    baseline: s.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('yamux.single.read-api'),
+    value: s.oursRead!,
+    unit: 'MiB/s',
+    baseline: s.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('yamux.single.window-ceiling'),
+    value: s.ceiling!,
+    unit: 'MiB/s',
+    baseline: s.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('yamux.single.window-1MiB'),
+    value: s.ours1MiB!,
+    unit: 'MiB/s',
+    baseline: s.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('libp2p-yamux.single.throughput'),
+    value: s.libp2p!,
+    unit: 'MiB/s',
+    baseline: s.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('yamux.single.vs-libp2p'),
+    value: s.ours!,
+    unit: 'MiB/s',
+    baseline: s.libp2p!,
+    against: 'libp2p-yamux',
+  })
 
   const each = quick ? 64 * 1024 : 256 * 1024
   const m = await compare(receiver, rounds, {
@@ -206,8 +253,20 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
     ours: { mode: 'yamux', streams: 1000, each },
     libp2p: { mode: 'libp2p', streams: 1000, each },
   })
-  report({ bench: name('yamux.streams1000.throughput'), value: m.ours!, unit: 'MiB/s', baseline: m.raw!, against: 'raw-tcp' })
-  report({ bench: name('yamux.streams1000.vs-libp2p'), value: m.ours!, unit: 'MiB/s', baseline: m.libp2p!, against: 'libp2p-yamux' })
+  report({
+    bench: name('yamux.streams1000.throughput'),
+    value: m.ours!,
+    unit: 'MiB/s',
+    baseline: m.raw!,
+    against: 'raw-tcp',
+  })
+  report({
+    bench: name('yamux.streams1000.vs-libp2p'),
+    value: m.ours!,
+    unit: 'MiB/s',
+    baseline: m.libp2p!,
+    against: 'libp2p-yamux',
+  })
 
   // Fairness at scale: streams opened (and answered) before the clock starts, so the figure is
   // about moving data through 2000 live streams, not about opening them.
@@ -218,13 +277,26 @@ async function runSetup(receiver: Receiver, quick: boolean, suffix: string): Pro
     streams20read: { mode: 'yamux', streams: 20, each: 100 * perStream2000, prepared: true, reader: 'read' },
     streams2000read: { mode: 'yamux', streams: 2000, each: perStream2000, prepared: true, reader: 'read' },
   })
-  report({ bench: name('yamux.fairness.streams2000'), value: f.streams2000!, unit: 'MiB/s', baseline: f.streams20!, against: 'yamux-20-streams' })
-  report({ bench: name('yamux.fairness.streams2000.read-api'), value: f.streams2000read!, unit: 'MiB/s', baseline: f.streams20read!, against: 'yamux-20-streams-read-api' })
+  report({
+    bench: name('yamux.fairness.streams2000'),
+    value: f.streams2000!,
+    unit: 'MiB/s',
+    baseline: f.streams20!,
+    against: 'yamux-20-streams',
+  })
+  report({
+    bench: name('yamux.fairness.streams2000.read-api'),
+    value: f.streams2000read!,
+    unit: 'MiB/s',
+    baseline: f.streams20read!,
+    against: 'yamux-20-streams-read-api',
+  })
 }
 
 export async function run(opts: { quick: boolean }): Promise<void> {
   const arg = process.argv.find((a) => a.startsWith('--setup='))?.slice('--setup='.length) ?? 'in-process'
-  if (!['in-process', 'two-process', 'both'].includes(arg)) throw new Error(`--setup must be in-process, two-process or both`)
+  if (!['in-process', 'two-process', 'both'].includes(arg))
+    throw new Error(`--setup must be in-process, two-process or both`)
   if (arg !== 'two-process') await runSetup(await inProcessReceiver(), opts.quick, '')
   if (arg !== 'in-process') {
     const child = await childReceiver()

@@ -119,7 +119,9 @@ const receiver = new Service({
 })
 
 const addr = await sender.listen('/ip4/127.0.0.1/tcp/0')
-console.log(`sender: listening on ${addr.toString()} (${values.plaintext ? 'plaintext yamux' : 'secio'}), ${COUNT} blocks of ${SIZE} bytes`)
+console.log(
+  `sender: listening on ${addr.toString()} (${values.plaintext ? 'plaintext yamux' : 'secio'}), ${COUNT} blocks of ${SIZE} bytes`,
+)
 await receiver.dial(values.plaintext ? addr : addr.encapsulate(`/p2p/${sender.peerId}`))
 const ok = await finished
 const seconds = (performance.now() - startedAt) / 1000

@@ -52,7 +52,10 @@ const NETWORK_NAME = '/tentacle-ts/chat'
 /** How many (origin, seq) a node remembers to drop lines it has already printed and passed on. */
 const SEEN_LIMIT = 4096
 
-const codec: MessageCodec<ChatLine> = await loadProtobufCodec<ChatLine>(fileURLToPath(new URL('chat.proto', import.meta.url)), 'chat.ChatLine')
+const codec: MessageCodec<ChatLine> = await loadProtobufCodec<ChatLine>(
+  fileURLToPath(new URL('chat.proto', import.meta.url)),
+  'chat.ChatLine',
+)
 
 interface ChatNode {
   readonly nick: string
@@ -169,7 +172,13 @@ async function startNode(opts: {
     net,
     address,
     say(text: string): void {
-      const line: ChatLine = { origin: service.peerId ?? '', seq: String(++seq), nick: opts.nick, text, sentAtMs: String(Date.now()) }
+      const line: ChatLine = {
+        origin: service.peerId ?? '',
+        seq: String(++seq),
+        nick: opts.nick,
+        text,
+        sentAtMs: String(Date.now()),
+      }
       firstSight(line)
       relay(line)
     },
@@ -192,7 +201,11 @@ if (values.single) {
     tickMs: 800 + Math.floor(Math.random() * 600),
   })
   console.log(`${nick} listening on ${node.address}`)
-  console.log(values.bootnode === undefined ? `others join with: --single --bootnode ${node.address}` : `joining through ${values.bootnode}`)
+  console.log(
+    values.bootnode === undefined
+      ? `others join with: --single --bootnode ${node.address}`
+      : `joining through ${values.bootnode}`,
+  )
   const rl = createInterface({ input: process.stdin, terminal: false })
   rl.on('line', (text) => {
     if (text === '/peers') printPeers(node, (l) => console.log(l))
@@ -258,10 +271,13 @@ async function runMany(): Promise<void> {
     new Promise((resolve, reject) => {
       if (pred()) return resolve()
       // unref: the running nodes keep the process alive, a pending deadline alone does not.
-      const timer = setTimeout(() => {
-        progress.delete(check)
-        reject(new Error(`timed out waiting for ${what}`))
-      }, Math.max(0, deadline - Date.now())).unref()
+      const timer = setTimeout(
+        () => {
+          progress.delete(check)
+          reject(new Error(`timed out waiting for ${what}`))
+        },
+        Math.max(0, deadline - Date.now()),
+      ).unref()
       const check = (): void => {
         if (!pred()) return
         clearTimeout(timer)
@@ -285,13 +301,15 @@ async function runMany(): Promise<void> {
     try {
       await meshAnnounced
       nodes.forEach((n, i) => n.say(`hello from node ${i + 1}`))
-      const everyoneHeard = (): boolean => heard.every((h, i) => nodes.every((_, j) => j === i || h.has(`hello from node ${j + 1}`)))
+      const everyoneHeard = (): boolean =>
+        heard.every((h, i) => nodes.every((_, j) => j === i || h.has(`hello from node ${j + 1}`)))
       await until(everyoneHeard, 'every line at every other node', deadline)
       console.log(`chat: every node printed the line of every other node`)
       process.exitCode = 0
     } catch (err) {
       console.log(`chat: FAILED: ${(err as Error).message}`)
-      for (const [i, n] of nodes.entries()) console.log(`chat: node ${i + 1} is connected to [${[...connectedTo(n)].join(', ')}]`)
+      for (const [i, n] of nodes.entries())
+        console.log(`chat: node ${i + 1} is connected to [${[...connectedTo(n)].join(', ')}]`)
       process.exitCode = 1
     }
     await shutdown()
@@ -302,7 +320,10 @@ async function runMany(): Promise<void> {
   const rl = createInterface({ input: process.stdin, terminal: false })
   rl.on('line', (input) => {
     if (input === '/peers') {
-      for (const [i, n] of nodes.entries()) printPeers(n, (l) => console.log(`node ${i + 1}| ${l.replace(/Qm[1-9A-HJ-NP-Za-km-z]{44}/g, (id) => label(id))}`))
+      for (const [i, n] of nodes.entries())
+        printPeers(n, (l) =>
+          console.log(`node ${i + 1}| ${l.replace(/Qm[1-9A-HJ-NP-Za-km-z]{44}/g, (id) => label(id))}`),
+        )
       return
     }
     const m = input.match(/^@(\d+)\s+(.*)$/)

@@ -74,7 +74,9 @@ function client(done: (ok: boolean) => void): Service {
       },
       received(ctx: ProtocolSessionContext, reply) {
         const ok = reply === `hello #${n}`
-        console.log(`alice: echo reply ${n}/${count}: ${JSON.stringify(reply)} in ${(performance.now() - sentAt).toFixed(2)} ms${ok ? '' : ' (WRONG)'}`)
+        console.log(
+          `alice: echo reply ${n}/${count}: ${JSON.stringify(reply)} in ${(performance.now() - sentAt).toFixed(2)} ms${ok ? '' : ' (WRONG)'}`,
+        )
         if (!ok || n === count) done(ok)
         else next(ctx)
       },

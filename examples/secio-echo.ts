@@ -44,14 +44,19 @@ if (mode === 'server') {
       stream.on('error', (err) => console.log(`${peer}: ${err.message}`))
       stream.pipe(stream)
     } catch (err) {
-      console.log(`${peer}: handshake failed: ${(err as Error & { code?: string }).code ?? ''} ${(err as Error).message}`)
+      console.log(
+        `${peer}: handshake failed: ${(err as Error & { code?: string }).code ?? ''} ${(err as Error).message}`,
+      )
     }
   })
   server.listen(port, '127.0.0.1', () => console.log(`listening on 127.0.0.1:${port} as ${key.peerId.toString()}`))
 } else if (mode === 'client') {
   const peer = flag('--peer')
   const socket = net.connect(port, '127.0.0.1')
-  const { stream, remotePeerId } = await handshake(socket, { key, expectedPeerId: peer === undefined ? undefined : PeerId.parse(peer) })
+  const { stream, remotePeerId } = await handshake(socket, {
+    key,
+    expectedPeerId: peer === undefined ? undefined : PeerId.parse(peer),
+  })
   console.log(`connected to ${remotePeerId.toString()}`)
   stream.write('hello world')
   let echo = ''

@@ -13,7 +13,12 @@
 // Options: --port P (default 1337), --exit-after-ms MS (shut down after MS).
 import { parseArgs } from 'node:util'
 import { SecioKeyPair } from '@tentacle-ts/secio'
-import { ServiceBuilder, type ProtocolId, type ProtocolSessionContext, type ServiceHandler } from '@tentacle-ts/tentacle'
+import {
+  ServiceBuilder,
+  type ProtocolId,
+  type ProtocolSessionContext,
+  type ServiceHandler,
+} from '@tentacle-ts/tentacle'
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -28,8 +33,13 @@ function printing(id: ProtocolId) {
   return {
     connected(ctx: ProtocolSessionContext, version: string): void {
       const { session } = ctx
-      console.log(`proto id [${id}] open on session [${session.id}], address: [${session.address}], type: [${session.direction}], version: ${version}`)
-      const ids = ctx.control.sessions().filter((s) => s.openProtocols.has(id)).map((s) => s.id)
+      console.log(
+        `proto id [${id}] open on session [${session.id}], address: [${session.address}], type: [${session.direction}], version: ${version}`,
+      )
+      const ids = ctx.control
+        .sessions()
+        .filter((s) => s.openProtocols.has(id))
+        .map((s) => s.id)
       console.log(`connected sessions are: [${ids.join(', ')}]`)
     },
     disconnected(ctx: ProtocolSessionContext): void {
@@ -37,7 +47,9 @@ function printing(id: ProtocolId) {
     },
     received(ctx: ProtocolSessionContext, data: Uint8Array): void {
       count++
-      console.log(`received from [${ctx.session.id}]: proto [${id}] data ${JSON.stringify(decode(data))}, message count: ${count}`)
+      console.log(
+        `received from [${ctx.session.id}]: proto [${id}] data ${JSON.stringify(decode(data))}, message count: ${count}`,
+      )
     },
   }
 }
@@ -57,7 +69,10 @@ const interval = {
 
 const handler: ServiceHandler = {
   handleEvent(event, control) {
-    const detail = 'session' in event ? `[${event.session.id}] ${event.session.address} ${event.session.direction}` : `${event.address}`
+    const detail =
+      'session' in event
+        ? `[${event.session.id}] ${event.session.address} ${event.session.direction}`
+        : `${event.address}`
     console.log(`service event: ${event.type} ${detail}`)
     if (event.type === 'session-open') {
       // unref: a pending delay alone does not keep the process alive.

@@ -27,13 +27,25 @@ const bob = new ServiceBuilder()
 // Alice: opens both protocols once the session is up, prints what comes back.
 let replies = 0
 const show = (ctx: ProtocolSessionContext, data: Uint8Array): void => {
-  console.log(`alice <- ${ctx.session.remotePeerId?.slice(0, 12)}… [${ctx.protoId === 1 ? '/demo/echo' : '/demo/count'} v${ctx.version}] "${text(data)}"`)
+  console.log(
+    `alice <- ${ctx.session.remotePeerId?.slice(0, 12)}… [${ctx.protoId === 1 ? '/demo/echo' : '/demo/count'} v${ctx.version}] "${text(data)}"`,
+  )
   if (++replies === 2) ctx.control.disconnect(ctx.session.id)
 }
 const alice = new ServiceBuilder()
   .key(SecioKeyPair.generate())
-  .protocol({ id: 1, name: '/demo/echo', versions: ['1.0.0'], handler: { connected: (ctx) => ctx.send(bytes('hello, bob')), received: show } })
-  .protocol({ id: 2, name: '/demo/count', versions: ['2.0.0'], handler: { connected: (ctx) => ctx.send(bytes('tentacle-ts')), received: show } })
+  .protocol({
+    id: 1,
+    name: '/demo/echo',
+    versions: ['1.0.0'],
+    handler: { connected: (ctx) => ctx.send(bytes('hello, bob')), received: show },
+  })
+  .protocol({
+    id: 2,
+    name: '/demo/count',
+    versions: ['2.0.0'],
+    handler: { connected: (ctx) => ctx.send(bytes('tentacle-ts')), received: show },
+  })
   .build({
     handleEvent: (e) => {
       if (e.type === 'session-close') done()

@@ -79,7 +79,9 @@ try {
     })
     const result = Extractor.invoke(config, { localBuild: update, showVerboseMessages: false, messageCallback: quiet })
     if (!update && result.apiReportChanged) {
-      failed.push(`${name}: the public API differs from api/${name}.api.md (run npm run api:update, review and commit the report)`)
+      failed.push(
+        `${name}: the public API differs from api/${name}.api.md (run npm run api:update, review and commit the report)`,
+      )
     } else if (result.errorCount > 0 || (!update && result.warningCount > 0)) {
       failed.push(`${name}: API Extractor reported ${result.errorCount} error(s), ${result.warningCount} warning(s)`)
     } else {

@@ -40,12 +40,20 @@ const interopDir = join(root, 'test', 'interop')
 
 let files
 if (explicit.length > 0) files = explicit
-else if (interop) files = walk(interopDir, walk(join(root, 'test'), [], (p) => isInteropTest(p) && !p.startsWith(interopDir)))
+else if (interop)
+  files = walk(
+    interopDir,
+    walk(join(root, 'test'), [], (p) => isInteropTest(p) && !p.startsWith(interopDir)),
+  )
 else if (docker) files = walk(join(root, 'test'), [], isDockerTest)
 else {
   files = []
   for (const pkg of readdirSync(join(root, 'packages'))) walk(join(root, 'packages', pkg, 'test'), files)
-  walk(join(root, 'test'), files, (p) => p.endsWith('.test.ts') && !isDockerTest(p) && !isInteropTest(p) && !p.startsWith(interopDir))
+  walk(
+    join(root, 'test'),
+    files,
+    (p) => p.endsWith('.test.ts') && !isDockerTest(p) && !isInteropTest(p) && !p.startsWith(interopDir),
+  )
 }
 files.sort()
 
@@ -66,7 +74,8 @@ const res = spawnSync(
   process.execPath,
   [
     '--conditions=source',
-    '--import', 'tsx',
+    '--import',
+    'tsx',
     '--test',
     '--test-timeout=' + (process.env.TEST_TIMEOUT_MS ?? (interop || docker ? '600000' : '180000')),
     '--test-concurrency=' + (process.env.TEST_CONCURRENCY ?? '1'),
@@ -82,5 +91,8 @@ const res = spawnSync(
     killSignal: 'SIGKILL',
   },
 )
-if (res.error?.code === 'ETIMEDOUT') console.error(`run-tests: the test run exceeded ${Number(process.env.TEST_RUN_TIMEOUT_MS ?? 45 * 60_000) / 60_000} min and was killed`)
+if (res.error?.code === 'ETIMEDOUT')
+  console.error(
+    `run-tests: the test run exceeded ${Number(process.env.TEST_RUN_TIMEOUT_MS ?? 45 * 60_000) / 60_000} min and was killed`,
+  )
 process.exit(res.status ?? 1)

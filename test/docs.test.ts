@@ -21,13 +21,92 @@ const WIRE_DOC = 'docs/wire-protocol.md'
  * so docs/wire-protocol.md keeps every one as a heading.
  */
 const WIRE_SECTIONS = [
-  '0', '0.1', '0.2', '1', '2', '2.1', '2.2', '2.3',
-  '3', '3.1', '3.2', '3.3', '3.4', '3.5', '3.6', '3.7', '3.8', '3.9', '3.10', '3.11', '3.12', '3.13', '3.14',
-  '4', '4.1', '4.2', '4.3', '5', '5.1', '5.2', '5.3', '6', '6.1', '6.2', '7', '7.1', '7.2',
-  '8', '8.1', '8.2', '8.3', '8.4', '8.5', '8.6', '8.7', '8.8', '8.9', '9', '9.1', '9.2', '9.3', '9.4',
-  '10', '10.1', '10.2', '10.3', '10.4', '11', '11.0', '11.1', '11.2', '11.3', '11.4', '11.5', '11.6',
-  '12', '12.1', '12.2', '12.3', '12.4', '13', '14',
-  '15', '15.1', '15.2', '15.3', '15.4', '15.5', '15.6', '15.7', '15.8', '15.9', '15.10', '15.11', '15.12', '16',
+  '0',
+  '0.1',
+  '0.2',
+  '1',
+  '2',
+  '2.1',
+  '2.2',
+  '2.3',
+  '3',
+  '3.1',
+  '3.2',
+  '3.3',
+  '3.4',
+  '3.5',
+  '3.6',
+  '3.7',
+  '3.8',
+  '3.9',
+  '3.10',
+  '3.11',
+  '3.12',
+  '3.13',
+  '3.14',
+  '4',
+  '4.1',
+  '4.2',
+  '4.3',
+  '5',
+  '5.1',
+  '5.2',
+  '5.3',
+  '6',
+  '6.1',
+  '6.2',
+  '7',
+  '7.1',
+  '7.2',
+  '8',
+  '8.1',
+  '8.2',
+  '8.3',
+  '8.4',
+  '8.5',
+  '8.6',
+  '8.7',
+  '8.8',
+  '8.9',
+  '9',
+  '9.1',
+  '9.2',
+  '9.3',
+  '9.4',
+  '10',
+  '10.1',
+  '10.2',
+  '10.3',
+  '10.4',
+  '11',
+  '11.0',
+  '11.1',
+  '11.2',
+  '11.3',
+  '11.4',
+  '11.5',
+  '11.6',
+  '12',
+  '12.1',
+  '12.2',
+  '12.3',
+  '12.4',
+  '13',
+  '14',
+  '15',
+  '15.1',
+  '15.2',
+  '15.3',
+  '15.4',
+  '15.5',
+  '15.6',
+  '15.7',
+  '15.8',
+  '15.9',
+  '15.10',
+  '15.11',
+  '15.12',
+  '16',
 ]
 
 /** Spelled in pieces so that this file does not contain what it forbids. */
@@ -154,7 +233,13 @@ function badLinks(
       out.push({ path: file.path, line, what: `link ${target}: no file ${resolved}` })
       continue
     }
-    if (anchor !== undefined && anchor !== '' && resolved.endsWith('.md') && body !== undefined && !anchorsOf(body).has(anchor)) {
+    if (
+      anchor !== undefined &&
+      anchor !== '' &&
+      resolved.endsWith('.md') &&
+      body !== undefined &&
+      !anchorsOf(body).has(anchor)
+    ) {
       out.push({ path: file.path, line, what: `link ${target}: no heading #${anchor} in ${resolved}` })
     }
   }
@@ -166,7 +251,11 @@ function outsideReferences(file: TextFile): Problem[] {
   const out: Problem[] = []
   for (const needle of FORBIDDEN) {
     for (let i = file.text.indexOf(needle); i !== -1; i = file.text.indexOf(needle, i + 1)) {
-      out.push({ path: file.path, line: lineOf(file.text, i), what: `mentions ${needle} (outside the repository; cite docs/ instead)` })
+      out.push({
+        path: file.path,
+        line: lineOf(file.text, i),
+        what: `mentions ${needle} (outside the repository; cite docs/ instead)`,
+      })
     }
   }
   return out
@@ -250,7 +339,10 @@ describe('the checks fail on broken input', () => {
     const read = (p: string): string | undefined => files[p]
     const isDir = (p: string): boolean => p === 'src'
     const md = (text: string): Problem[] => badLinks({ path: 'docs/b.md', text }, read, isDir)
-    assert.deepEqual(md('[a](a.md) [h](a.md#alpha-beta) [s](a.md#310-key-stretching) [d](../src) [f](../src/x.ts) [w](https://x.y/z)'), [])
+    assert.deepEqual(
+      md('[a](a.md) [h](a.md#alpha-beta) [s](a.md#310-key-stretching) [d](../src) [f](../src/x.ts) [w](https://x.y/z)'),
+      [],
+    )
     assert.deepEqual(md('`[no](link.md)`\n```\n[no](fenced.md)\n```\n'), [])
     assert.match(fmt(md('\n[x](missing.md)')), /^docs\/b\.md:2: link missing\.md: no file docs\/missing\.md$/)
     assert.match(fmt(md('[x](a.md#nope)')), /no heading #nope in docs\/a\.md/)
@@ -259,7 +351,10 @@ describe('the checks fail on broken input', () => {
   })
 
   test('GitHub anchors: symbols dropped, repeats numbered', () => {
-    assert.equal(githubSlug('§8.9 Differences from the hashicorp yamux spec'), '89-differences-from-the-hashicorp-yamux-spec')
+    assert.equal(
+      githubSlug('§8.9 Differences from the hashicorp yamux spec'),
+      '89-differences-from-the-hashicorp-yamux-spec',
+    )
     assert.deepEqual([...anchorsOf('## Errors\n## Errors\n')], ['errors', 'errors-1'])
   })
 
@@ -293,7 +388,10 @@ describe('the repository stands on its own', () => {
 
   test('every relative markdown link points to an existing file and heading', () => {
     const md = files.filter((f) => f.path.endsWith('.md'))
-    assert.ok(md.some((f) => f.path === 'docs/README.md'), 'docs/README.md is missing')
+    assert.ok(
+      md.some((f) => f.path === 'docs/README.md'),
+      'docs/README.md is missing',
+    )
     const probs = md.flatMap((f) => badLinks(f, readRepo, isRepoDir))
     assert.equal(probs.length, 0, fmt(probs))
   })
@@ -304,7 +402,11 @@ describe('the repository stands on its own', () => {
   })
 
   test('the files scanned are the repository, not the build output', () => {
-    for (const p of ['package.json', 'README.md', WIRE_DOC]) assert.ok(files.some((f) => f.path === p), `${p} not scanned`)
+    for (const p of ['package.json', 'README.md', WIRE_DOC])
+      assert.ok(
+        files.some((f) => f.path === p),
+        `${p} not scanned`,
+      )
     assert.ok(!files.some((f) => f.path.includes('/dist/') || f.path.startsWith('node_modules/')))
   })
 })

@@ -38,11 +38,28 @@ test("README's embedding snippet type-checks and runs as written", { timeout: 12
     await writeFile(file, code)
     await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n')
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-    const opts = ['--noEmit', '--strict', '--module', 'NodeNext', '--moduleResolution', 'NodeNext', '--target', 'ES2022', '--types', 'node', '--customConditions', 'source', '--skipLibCheck']
+    const opts = [
+      '--noEmit',
+      '--strict',
+      '--module',
+      'NodeNext',
+      '--moduleResolution',
+      'NodeNext',
+      '--target',
+      'ES2022',
+      '--types',
+      'node',
+      '--customConditions',
+      'source',
+      '--skipLibCheck',
+    ]
     await run(process.execPath, [tsc, ...opts, file], { cwd: dir, timeout: 90_000 }).catch((e: { stdout?: string }) => {
       assert.fail(`the snippet does not type-check:\n${e.stdout ?? ''}`)
     })
-    const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file], { cwd: dir, timeout: 60_000 })
+    const { stdout, stderr } = await run(process.execPath, ['--conditions=source', '--import', 'tsx', file], {
+      cwd: dir,
+      timeout: 60_000,
+    })
     assert.equal(stdout, 'alice <- bob: hello, bob\n')
     assert.equal(stderr, '')
   } finally {

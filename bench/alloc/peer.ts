@@ -71,7 +71,11 @@ class Meter {
     if (process.env.BENCH_ALLOC_PROFILE) {
       this.#sampler ??= new InspectorSession()
       this.#sampler.connect()
-      this.#sampler.post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+      this.#sampler.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMajorGC: true,
+        includeObjectsCollectedByMinorGC: true,
+      })
     }
     const c = process.cpuUsage()
     this.#cpu0 = c.user + c.system
@@ -89,7 +93,11 @@ class Meter {
         sampler.disconnect()
       })
     }
-    const stats = (this.#profiler!.stop() as unknown as { statistics: Array<{ gcType: string; beforeGC: { heapStatistics: Stats }; afterGC: { heapStatistics: Stats } }> }).statistics
+    const stats = (
+      this.#profiler!.stop() as unknown as {
+        statistics: Array<{ gcType: string; beforeGC: { heapStatistics: Stats }; afterGC: { heapStatistics: Stats } }>
+      }
+    ).statistics
     this.#profiler = undefined
     let heapBytes = 0
     let externalBytes = 0
@@ -142,7 +150,10 @@ async function sink(c: Command, emit: Emit): Promise<void> {
           id: 1,
           handler: {
             connected: (ctx: ProtocolSessionContext) => {
-              got.set(ctx.session.id, counter(total, emit, () => ctx.send(ACK)))
+              got.set(
+                ctx.session.id,
+                counter(total, emit, () => ctx.send(ACK)),
+              )
             },
             received: (ctx: ProtocolSessionContext, data: Uint8Array) => got.get(ctx.session.id)!(data.length),
             disconnected: (ctx: ProtocolSessionContext) => {
@@ -164,11 +175,14 @@ async function sink(c: Command, emit: Emit): Promise<void> {
       socket.on('data', (b: Buffer) => count(b.length))
       return
     }
-    handshake(socket, { key, ciphers: ['AES-128-GCM'] }).then(({ stream }) => {
-      const count = counter(total, emit, () => stream.write(ACK))
-      stream.on('error', () => {})
-      stream.on('data', (b: Buffer) => count(b.length))
-    }, () => {})
+    handshake(socket, { key, ciphers: ['AES-128-GCM'] }).then(
+      ({ stream }) => {
+        const count = counter(total, emit, () => stream.write(ACK))
+        stream.on('error', () => {})
+        stream.on('data', (b: Buffer) => count(b.length))
+      },
+      () => {},
+    )
   })
   closers.push(close)
   emit({ listening: port })
@@ -183,7 +197,10 @@ async function connect(c: Command, emit: Emit): Promise<void> {
     let acked!: () => void
     const opened = new Promise<ProtocolSessionContext>((res) => (open = res))
     const ack = new Promise<void>((res) => (acked = res))
-    const service = new Service({ key: SecioKeyPair.generate(), protocols: [{ id: 1, handler: { connected: (ctx) => open(ctx), received: () => acked() } }] })
+    const service = new Service({
+      key: SecioKeyPair.generate(),
+      protocols: [{ id: 1, handler: { connected: (ctx) => open(ctx), received: () => acked() } }],
+    })
     try {
       await service.dial(c.dial as string, { kind: 'single', id: 1 })
       const ctx = await opened
@@ -203,7 +220,8 @@ async function connect(c: Command, emit: Emit): Promise<void> {
   const socket = net.connect({ port: c.dial as number, host: '127.0.0.1', noDelay: true })
   socket.on('error', () => {})
   let s: net.Socket | SecureStream = socket
-  if (c.kind === 'secio') s = (await handshake(socket, { key: SecioKeyPair.generate(), ciphers: ['AES-128-GCM'] })).stream
+  if (c.kind === 'secio')
+    s = (await handshake(socket, { key: SecioKeyPair.generate(), ciphers: ['AES-128-GCM'] })).stream
   else await once(socket, 'connect')
   s.on('error', () => {})
   const ack = once(s, 'data')

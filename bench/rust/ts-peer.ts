@@ -41,7 +41,8 @@ const cpu = (): number => {
 /** Major (mark-compact) GCs of this process so far (bench/rust.ts: receiver-major-gc). */
 let majorGcs = 0
 new PerformanceObserver((list) => {
-  for (const e of list.getEntries()) if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
+  for (const e of list.getEntries())
+    if ((e as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++
 }).observe({ entryTypes: ['gc'] })
 
 const yamuxConfig = (window?: number) => (window === undefined ? {} : { yamux: { maxStreamWindowSize: window } })
@@ -122,7 +123,12 @@ async function setup(c: Command, emit: Emit): Promise<void> {
   const n = c.lanes ?? 1
   const clients = Array.from({ length: n }, tentacleClient)
   try {
-    const rate = await lanes(c.ms ?? 1000, n, (i) => () => clients[i]!.session(c.dial!), () => emit({ clock: cpu() }))
+    const rate = await lanes(
+      c.ms ?? 1000,
+      n,
+      (i) => () => clients[i]!.session(c.dial!),
+      () => emit({ clock: cpu() }),
+    )
     emit({ rate, cpu: cpu() })
   } finally {
     await Promise.all(clients.map((cl) => cl.service.shutdown()))
@@ -182,7 +188,15 @@ async function cpuNow(_: Command, emit: Emit): Promise<void> {
   emit({ cpu: cpu() })
 }
 
-const roles = { 'service-sink': serviceSink, 'service-send': serviceSend, setup, 'secio-sink': secioSink, 'secio-send': secioSend, stop, cpu: cpuNow }
+const roles = {
+  'service-sink': serviceSink,
+  'service-send': serviceSend,
+  setup,
+  'secio-sink': secioSink,
+  'secio-send': secioSend,
+  stop,
+  cpu: cpuNow,
+}
 
 if (process.send !== undefined && process.argv.includes('--bench-rust-ts-peer')) {
   const send = process.send.bind(process)

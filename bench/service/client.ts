@@ -62,7 +62,12 @@ export function tentacleClient() {
  * all), then new jobs for `ms` milliseconds; returns jobs completed per second
  * (until the last one ended). `onClock` is called when the clock starts.
  */
-export async function lanes(ms: number, concurrency: number, job: (lane: number) => () => Promise<void>, onClock?: () => void): Promise<number> {
+export async function lanes(
+  ms: number,
+  concurrency: number,
+  job: (lane: number) => () => Promise<void>,
+  onClock?: () => void,
+): Promise<number> {
   const warmUp = Math.max(2, Math.ceil(10 / concurrency))
   await Promise.all(
     Array.from({ length: concurrency }, async (_, i) => {
@@ -84,4 +89,3 @@ export async function lanes(ms: number, concurrency: number, job: (lane: number)
   )
   return done / ((performance.now() - t0) / 1000)
 }
-

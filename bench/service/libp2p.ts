@@ -7,7 +7,6 @@ import { tcp } from '@libp2p/tcp'
 import { createLibp2p } from 'libp2p'
 import '../with-resolvers.ts'
 
-
 export const LIBP2P_PROTOCOL = '/bench/1.0.0'
 
 export type Libp2pNode = Awaited<ReturnType<typeof createLibp2pNode>>

@@ -142,4 +142,8 @@ export async function startReceiver(
 
 // Child-process entry (two-process setup, bench/peer-host.ts): {start: spec} -> {started: port};
 // then {done: bytes} when the receiver has everything.
-serveChildHost('--bench-yamux-child', (spec: ReceiverSpec, send) => startReceiver(spec, (bytes) => send({ done: bytes })), (r) => r.port)
+serveChildHost(
+  '--bench-yamux-child',
+  (spec: ReceiverSpec, send) => startReceiver(spec, (bytes) => send({ done: bytes })),
+  (r) => r.port,
+)

@@ -13,10 +13,22 @@ const { PlantedError, plantedDecode } = await import('./fuzz/fixtures/planted.js
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 3)
 
-const planted = { name: 'planted', maxLen: 4, expected: (e: unknown) => e instanceof PlantedError, run: (b: Uint8Array) => void plantedDecode(b) }
+const planted = {
+  name: 'planted',
+  maxLen: 4,
+  expected: (e: unknown) => e instanceof PlantedError,
+  run: (b: Uint8Array) => void plantedDecode(b),
+}
 
 test('the engine finds a bug behind four nested checks, guided by block coverage, and minimises it', async () => {
-  const r = await fuzz(planted, { durationMs: 60_000, maxExecs: 100_000, maxCrashes: 1, seed: 42, corpus: [], coverageUrl: /\/fixtures\/planted\.ts/ })
+  const r = await fuzz(planted, {
+    durationMs: 60_000,
+    maxExecs: 100_000,
+    maxCrashes: 1,
+    seed: 42,
+    corpus: [],
+    coverageUrl: /\/fixtures\/planted\.ts/,
+  })
   assert.equal(r.crashes.length, 1, `no crash found in ${r.execs} executions`)
   assert.deepEqual([...r.crashes[0]!.input], [0x7f, 0x80, 0xff, 0x10])
   assert.match(r.crashes[0]!.signature, /TypeError: planted bug reached/)
@@ -28,7 +40,13 @@ let blindBudget = 0
 
 test('the same search without coverage feedback (blind mutation of the seeds) does not find it in the same budget', async () => {
   assert.ok(blindBudget > 0)
-  const r = await fuzz(planted, { durationMs: 60_000, maxExecs: blindBudget, seed: 42, corpus: [], coverageUrl: /no-such-script/ })
+  const r = await fuzz(planted, {
+    durationMs: 60_000,
+    maxExecs: blindBudget,
+    seed: 42,
+    corpus: [],
+    coverageUrl: /no-such-script/,
+  })
   assert.equal(r.added.length, 0)
   assert.equal(r.crashes.length, 0)
 })

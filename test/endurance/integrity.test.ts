@@ -13,7 +13,10 @@ let result: IntegrityResult | undefined
 test(`${opts.totalBytes / 2 ** 20} MiB over ${opts.streams} streams: whole, in order, resets reported on both sides, memory within the windows`, async () => {
   result = await runIntegrity(opts)
   assert.equal(judge(opts, result), true, 'a figure missed its target (see the JSON lines)')
-  assert.ok(result.outcomes.some((o) => o.plan === 'reset-by-sender') && result.outcomes.some((o) => o.plan === 'reset-by-receiver'))
+  assert.ok(
+    result.outcomes.some((o) => o.plan === 'reset-by-sender') &&
+      result.outcomes.some((o) => o.plan === 'reset-by-receiver'),
+  )
 })
 
 test('the judge fails on one corrupted stream, one silently truncated stream and one reset not reported', () => {

@@ -31,8 +31,14 @@ function resources(): { sockets: number; timers: number } {
   return { sockets: r.filter((x) => x === 'TCPSocketWrap').length, timers: r.filter((x) => x === 'Timeout').length }
 }
 
-function spawnPeer(args: string[]): { child: ChildProcess; line: (re: RegExp) => Promise<RegExpMatchArray>; exited: Promise<void> } {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', PEER, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
+function spawnPeer(args: string[]): {
+  child: ChildProcess
+  line: (re: RegExp) => Promise<RegExpMatchArray>
+  exited: Promise<void>
+} {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', PEER, ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out = ''
   const waiters = new Set<() => void>()
   child.stdout!.on('data', (d: Buffer) => {
@@ -108,7 +114,11 @@ function survivor(): Survivor {
       const timer = setTimeout(() => {
         wakers.delete(check)
         clearInterval(poll)
-        reject(new Error(`not within ${PROMPT_MS} ms: ${what}; errors ${JSON.stringify(errors)}, events ${events}, protocol ${protocol}`))
+        reject(
+          new Error(
+            `not within ${PROMPT_MS} ms: ${what}; errors ${JSON.stringify(errors)}, events ${events}, protocol ${protocol}`,
+          ),
+        )
       }, PROMPT_MS)
       wakers.add(check)
       check()
@@ -128,49 +138,63 @@ function reported(s: Survivor, phase: (typeof PHASES)[number], dialError: unknow
     return closed && proto && !s.protocol.includes('received')
   }
   // No session yet: a handshake (or dial) error with a code, and no session must appear later.
-  return s.errors.some((e) => typed(e.code)) && (phase !== 'select' && phase !== 'message')
+  return s.errors.some((e) => typed(e.code)) && phase !== 'select' && phase !== 'message'
 }
 
 for (const killed of ['dialer', 'listener'] as const) {
   for (const phase of PHASES) {
-    test(`the ${killed} is SIGKILLed at "${phase}": the survivor reports it and frees everything`, { timeout: 30_000 }, async () => {
-      const s = survivor()
-      let peer: ReturnType<typeof spawnPeer> | undefined
-      let base = resources()
-      let dialError: unknown
-      try {
-        if (killed === 'dialer') {
-          const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
-          base = resources()
-          peer = spawnPeer(['dial', addr.toString().split('/')[4]!, phase])
-          await peer.line(/PHASE (\S+)/)
-        } else {
-          base = resources()
-          peer = spawnPeer(['listen', phase])
-          const m = await peer.line(/LISTENING (\d+) (\S+)/)
-          const dialed = s.service.dial(`/ip4/127.0.0.1/tcp/${m[1]}/p2p/${m[2]}`).then(
-            () => undefined,
-            (err: unknown) => err,
-          )
-          await peer.line(/PHASE (\S+)/)
-          dialError = await dialed
-        }
-        await peer.exited
-        assert.equal(peer.child.signalCode, 'SIGKILL', 'the peer died by SIGKILL at its phase')
-        await s.until(() => reported(s, phase, dialError), 'a typed error (or a closed session) reported')
-        await s.until(() => {
-          const r = resources()
-          // Two of the timers are until()'s own (its deadline and its 20 ms look).
-          return s.service.connectionCount === 0 && s.service.sessions().length === 0 && r.sockets <= base.sockets && r.timers - 2 <= base.timers
-        }, `everything freed (connections ${s.service.connectionCount}, sessions ${s.service.sessions().length}, resources ${JSON.stringify(resources())} vs ${JSON.stringify(base)})`)
-        console.log(`# ${killed} killed at ${phase}: dial ${dialError instanceof TentacleError ? dialError.code : '-'}, errors ${JSON.stringify(s.errors)}, events ${s.events.join(',')}, protocol ${s.protocol.join(',')}`)
-      } finally {
-        if (peer !== undefined && peer.child.exitCode === null && peer.child.signalCode === null) {
-          peer.child.kill('SIGKILL')
+    test(
+      `the ${killed} is SIGKILLed at "${phase}": the survivor reports it and frees everything`,
+      { timeout: 30_000 },
+      async () => {
+        const s = survivor()
+        let peer: ReturnType<typeof spawnPeer> | undefined
+        let base = resources()
+        let dialError: unknown
+        try {
+          if (killed === 'dialer') {
+            const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
+            base = resources()
+            peer = spawnPeer(['dial', addr.toString().split('/')[4]!, phase])
+            await peer.line(/PHASE (\S+)/)
+          } else {
+            base = resources()
+            peer = spawnPeer(['listen', phase])
+            const m = await peer.line(/LISTENING (\d+) (\S+)/)
+            const dialed = s.service.dial(`/ip4/127.0.0.1/tcp/${m[1]}/p2p/${m[2]}`).then(
+              () => undefined,
+              (err: unknown) => err,
+            )
+            await peer.line(/PHASE (\S+)/)
+            dialError = await dialed
+          }
           await peer.exited
+          assert.equal(peer.child.signalCode, 'SIGKILL', 'the peer died by SIGKILL at its phase')
+          await s.until(() => reported(s, phase, dialError), 'a typed error (or a closed session) reported')
+          await s.until(
+            () => {
+              const r = resources()
+              // Two of the timers are until()'s own (its deadline and its 20 ms look).
+              return (
+                s.service.connectionCount === 0 &&
+                s.service.sessions().length === 0 &&
+                r.sockets <= base.sockets &&
+                r.timers - 2 <= base.timers
+              )
+            },
+            `everything freed (connections ${s.service.connectionCount}, sessions ${s.service.sessions().length}, resources ${JSON.stringify(resources())} vs ${JSON.stringify(base)})`,
+          )
+          console.log(
+            `# ${killed} killed at ${phase}: dial ${dialError instanceof TentacleError ? dialError.code : '-'}, errors ${JSON.stringify(s.errors)}, events ${s.events.join(',')}, protocol ${s.protocol.join(',')}`,
+          )
+        } finally {
+          if (peer !== undefined && peer.child.exitCode === null && peer.child.signalCode === null) {
+            peer.child.kill('SIGKILL')
+            await peer.exited
+          }
+          await s.service.shutdown()
         }
-        await s.service.shutdown()
-      }
-    })
+      },
+    )
   }
 }

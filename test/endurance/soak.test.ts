@@ -17,9 +17,16 @@ interface Figure {
 }
 
 /** Runs the soak; the test's own signal kills it if the test times out (its churn peer then sees stdin close and exits). */
-function soak(args: string[], signal: AbortSignal): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
+function soak(
+  args: string[],
+  signal: AbortSignal,
+): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], { stdio: ['ignore', 'pipe', 'pipe'], signal, killSignal: 'SIGKILL' })
+    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      signal,
+      killSignal: 'SIGKILL',
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -41,7 +48,15 @@ const SECONDS = process.env.SOAK_TEST_SECONDS ?? '20'
 
 // RSS is judged by the full-length soak only: in a 20 s run the allocator and
 // the JIT are still growing after the short warm-up, leak or no leak.
-const JUDGED_SHORT = ['soak.heap_growth', 'soak.fds', 'soak.timers', 'soak.handles', 'soak.process_listeners', 'soak.connections_left', 'soak.unaccounted_errors']
+const JUDGED_SHORT = [
+  'soak.heap_growth',
+  'soak.fds',
+  'soak.timers',
+  'soak.handles',
+  'soak.process_listeners',
+  'soak.connections_left',
+  'soak.unaccounted_errors',
+]
 
 test(`a clean node passes a ${SECONDS} s churn soak (all but RSS)`, { timeout: 120_000 }, async (t) => {
   const r = await soak(['--seconds', SECONDS], t.signal)

@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { ExampleProcess } from './child.js'
 
-const RATE = /^block-send: (\d+) blocks of (\d+) bytes sent and acknowledged in [\d.]+ s: \d+ blocks\/s, [\d.]+ MiB\/s; at most (\d+) blocks unacknowledged$/
+const RATE =
+  /^block-send: (\d+) blocks of (\d+) bytes sent and acknowledged in [\d.]+ s: \d+ blocks\/s, [\d.]+ MiB\/s; at most (\d+) blocks unacknowledged$/
 
 test('examples/block-send.ts: 1024 blocks of 4 KiB, each acknowledged, with the sender held back by the window', async () => {
   const run = new ExampleProcess('block-send', [], { deadlineMs: 120_000 })
@@ -25,7 +26,9 @@ test('examples/block-send.ts: 1024 blocks of 4 KiB, each acknowledged, with the 
 })
 
 test('examples/block-send.ts: plaintext, other sizes', async () => {
-  const run = new ExampleProcess('block-send', ['--plaintext', '--count', '300', '--size', '65536'], { deadlineMs: 120_000 })
+  const run = new ExampleProcess('block-send', ['--plaintext', '--count', '300', '--size', '65536'], {
+    deadlineMs: 120_000,
+  })
   try {
     const exit = await run.exited
     assert.deepEqual(exit, { code: 0, signal: null }, run.transcript())

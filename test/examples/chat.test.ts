@@ -7,13 +7,22 @@ import { ExampleProcess } from './child.js'
 const DEADLINE_MS = 120_000
 
 test('examples/chat.ts --script: 3 nodes meet through discovery from node 1 and every line reaches every other node', async () => {
-  const chat = new ExampleProcess('chat', ['--script', '--nodes', '3', '--timeout-ms', '90000'], { deadlineMs: DEADLINE_MS })
+  const chat = new ExampleProcess('chat', ['--script', '--nodes', '3', '--timeout-ms', '90000'], {
+    deadlineMs: DEADLINE_MS,
+  })
   try {
     const exit = await chat.exited
     assert.deepEqual(exit, { code: 0, signal: null }, chat.transcript())
-    assert.ok(chat.lines.includes('chat: mesh complete, each of the 3 nodes is connected to the 2 others'), chat.transcript())
+    assert.ok(
+      chat.lines.includes('chat: mesh complete, each of the 3 nodes is connected to the 2 others'),
+      chat.transcript(),
+    )
     // Nodes 2 and 3 were told only node 1's address: they met through discovery.
-    assert.ok(chat.matching(/^node 2\| connected to node 3 /).length + chat.matching(/^node 3\| connected to node 2 /).length >= 1, chat.transcript())
+    assert.ok(
+      chat.matching(/^node 2\| connected to node 3 /).length + chat.matching(/^node 3\| connected to node 2 /).length >=
+        1,
+      chat.transcript(),
+    )
     for (let k = 1; k <= 3; k++) {
       for (let j = 1; j <= 3; j++) {
         const printed = chat.matching(new RegExp(`^node ${k}\\| <node${j}> hello from node ${j}$`))
@@ -31,9 +40,15 @@ test('examples/chat.ts: lines typed on stdin are printed by the other nodes; end
   try {
     await chat.waitForLine(/^chat: mesh complete/, 90_000)
     chat.type('hi from the test\n')
-    await Promise.all([chat.waitForLine(/^node 2\| <node1> hi from the test$/), chat.waitForLine(/^node 3\| <node1> hi from the test$/)])
+    await Promise.all([
+      chat.waitForLine(/^node 2\| <node1> hi from the test$/),
+      chat.waitForLine(/^node 3\| <node1> hi from the test$/),
+    ])
     chat.type('@3 and from node three\n')
-    await Promise.all([chat.waitForLine(/^node 1\| <node3> and from node three$/), chat.waitForLine(/^node 2\| <node3> and from node three$/)])
+    await Promise.all([
+      chat.waitForLine(/^node 1\| <node3> and from node three$/),
+      chat.waitForLine(/^node 2\| <node3> and from node three$/),
+    ])
     chat.type('/peers\n')
     await chat.waitForLine(/^node 1\| peer node [23] (inbound|outbound) \/ip4\/127\.0\.0\.1\//)
     chat.endInput()
@@ -64,7 +79,10 @@ test('examples/chat.ts --single: three processes, two of them told only the firs
     const [, , bobId] = await bob.waitForLine(/^bob listening on (\/ip4\/\S+\/p2p\/(Qm\w+))$/)
     const [, , carolId] = await carol.waitForLine(/^carol listening on (\/ip4\/\S+\/p2p\/(Qm\w+))$/)
     // bob and carol know only alice; they connect to each other through discovery.
-    await Promise.race([bob.waitForLine(new RegExp(`^connected to ${carolId} `), 90_000), carol.waitForLine(new RegExp(`^connected to ${bobId} `), 90_000)])
+    await Promise.race([
+      bob.waitForLine(new RegExp(`^connected to ${carolId} `), 90_000),
+      carol.waitForLine(new RegExp(`^connected to ${bobId} `), 90_000),
+    ])
     carol.type('hello everyone\n')
     await Promise.all([alice.waitForLine(/^<carol> hello everyone$/), bob.waitForLine(/^<carol> hello everyone$/)])
     for (const p of procs) p.endInput()
@@ -87,7 +105,14 @@ test('examples/chat.ts: a peer sending bytes that are not a ChatLine is dropped 
   const closed = new Promise<void>((resolve) => (garbageClosed = resolve))
   const garbage = new Service({
     key: SecioKeyPair.generate(),
-    protocols: [{ id: 100, name: '/tentacle-ts/chat', versions: ['1'], handler: { connected: (ctx) => ctx.send(Uint8Array.from([0x0f, 0x01, 0x02])) } }],
+    protocols: [
+      {
+        id: 100,
+        name: '/tentacle-ts/chat',
+        versions: ['1'],
+        handler: { connected: (ctx) => ctx.send(Uint8Array.from([0x0f, 0x01, 0x02])) },
+      },
+    ],
     handler: { handleEvent: (e) => (e.type === 'session-close' ? garbageClosed() : undefined) },
   })
   try {

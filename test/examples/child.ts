@@ -61,7 +61,9 @@ export class ExampleProcess {
         this.exit = { code, signal }
         for (const w of this.waiters) {
           clearTimeout(w.timer)
-          w.reject(new Error(`${this.name} exited (${code ?? signal}) before printing ${w.pattern}\n${this.transcript()}`))
+          w.reject(
+            new Error(`${this.name} exited (${code ?? signal}) before printing ${w.pattern}\n${this.transcript()}`),
+          )
         }
         this.waiters = []
         resolve(this.exit)
@@ -76,7 +78,11 @@ export class ExampleProcess {
       if (m !== null) return Promise.resolve(m)
     }
     if (this.exit !== undefined) {
-      return Promise.reject(new Error(`${this.name} exited (${this.exit.code ?? this.exit.signal}) without printing ${pattern}\n${this.transcript()}`))
+      return Promise.reject(
+        new Error(
+          `${this.name} exited (${this.exit.code ?? this.exit.signal}) without printing ${pattern}\n${this.transcript()}`,
+        ),
+      )
     }
     return new Promise((resolve, reject) => {
       const waiter: LineWaiter = {

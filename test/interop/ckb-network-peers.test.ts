@@ -16,7 +16,9 @@ const FAST: CkbNetworkPeerOptions = {
   discoveryLocalAddress: true,
 }
 
-async function withPeers(fn: (start: (o?: CkbNetworkPeerOptions) => Promise<CkbNetworkPeer>) => Promise<void>): Promise<void> {
+async function withPeers(
+  fn: (start: (o?: CkbNetworkPeerOptions) => Promise<CkbNetworkPeer>) => Promise<void>,
+): Promise<void> {
   const started: CkbNetworkPeer[] = []
   try {
     await fn(async (o = {}) => {
@@ -68,10 +70,16 @@ test('ckb-network-peer: a different network name is refused and the peer IP bann
     // Whoever gets the other's IdentifyMessage first refuses it, bans the IP
     // and disconnects at once; the other's own identify may then never be
     // delivered (tentacle drops what is queued), so it may never refuse.
-    await Promise.race([a.waitEvent('identify_refused', undefined, 10_000), b.waitEvent('identify_refused', undefined, 10_000)])
+    await Promise.race([
+      a.waitEvent('identify_refused', undefined, 10_000),
+      b.waitEvent('identify_refused', undefined, 10_000),
+    ])
     await b.waitEvent('session_close', undefined, 10_000)
     const names: Record<string, string> = { [a.peerId]: '/ckb/aaaaaaaa', [b.peerId]: '/ckb/bbbbbbbb' }
-    for (const [p, other] of [[a, b], [b, a]] as const) {
+    for (const [p, other] of [
+      [a, b],
+      [b, a],
+    ] as const) {
       for (const ref of p.eventsOf('identify_refused')) {
         assert.deepEqual([ref.reason, ref.local, ref.remote], ['network_name', names[p.peerId], names[other.peerId]])
         const ban = await p.waitEvent('ban', undefined, 10_000)
@@ -117,8 +125,12 @@ test('ckb-network-peer: three in a line (B – A – C): B and C learn each othe
     // After the feeler's session closed, the other end may feeler back and
     // either may make the full dial first; the other then sees it connected.
     const full = await Promise.race([
-      b.waitEvent('identify_accepted', (e) => e.peer_id === c.peerId && e.ty === 'outbound', 40_000).then((e) => ({ e, by: b })),
-      c.waitEvent('identify_accepted', (e) => e.peer_id === b.peerId && e.ty === 'outbound', 40_000).then((e) => ({ e, by: c })),
+      b
+        .waitEvent('identify_accepted', (e) => e.peer_id === c.peerId && e.ty === 'outbound', 40_000)
+        .then((e) => ({ e, by: b })),
+      c
+        .waitEvent('identify_accepted', (e) => e.peer_id === b.peerId && e.ty === 'outbound', 40_000)
+        .then((e) => ({ e, by: c })),
     ])
     const after = Date.now() - feeler.at
     assert.ok(after >= 14_000, `full dial ${after} ms after the feeler`)

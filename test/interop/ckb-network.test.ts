@@ -80,7 +80,10 @@ async function checkSession(k: CkbNetworkPeer, t: CkbNetworkTsNode, tsDialed: bo
   const ping = await t.waitFor('ping', (e) => e.peerId === k.peerId, 10_000)
   assert.ok(ping.rttMs >= 0 && ping.rttMs < 2000, `ts rtt ${ping.rttMs}`)
   const peer = t.net.peers().find((p) => p.peerId === k.peerId)
-  assert.ok(peer !== undefined && peer.pingRttMs !== undefined && peer.identified?.name === NAME, JSON.stringify(peer, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))
+  assert.ok(
+    peer !== undefined && peer.pingRttMs !== undefined && peer.identified?.name === NAME,
+    JSON.stringify(peer, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+  )
   // Nobody misbehaved, nobody was dropped.
   assert.deepEqual(t.eventsOf('misbehaviour'), [])
   assert.equal(k.eventsOf('misbehaviour').length + k.eventsOf('ban').length + k.eventsOf('identify_refused').length, 0)
@@ -135,11 +138,14 @@ test('ckb-network: TS dials ckb-network with another network name — TS refuses
     for (const ref of k.eventsOf('identify_refused')) {
       assert.deepEqual([ref.reason, ref.local, ref.remote], ['network_name', NAME, '/ckb/deadbeef'])
       const ban = await k.waitEvent('banned', undefined, 10_000)
-      assert.deepEqual([ban.address, ban.seconds, ban.reason], ['127.0.0.1/32', 300, 'The nodes are not on the same network'])
+      assert.deepEqual(
+        [ban.address, ban.seconds, ban.reason],
+        ['127.0.0.1/32', 300, 'The nodes are not on the same network'],
+      )
     }
     assert.equal(t.eventsOf('identified').length, 0)
     assert.equal(k.eventsOf('identify_accepted').length, 0)
-    assert.ok(t.net.addressBook.isBanned(k.dialAddress), 'TS banned the ckb-network node\'s IP')
+    assert.ok(t.net.addressBook.isBanned(k.dialAddress), "TS banned the ckb-network node's IP")
   })
 })
 
@@ -185,20 +191,48 @@ test('ckb-network: discovery TS – ckb-network – TS — each end learns the o
     // open may never complete: the inbound end closes the session as soon as
     // its side opens, as CKB does).
     const feelerDrop = (a: CkbNetworkTsNode, b: CkbNetworkTsNode): { at: number } | undefined =>
-      a.log.find((l) => l.event === 'peer-dropped' && (l.payload as { peerId?: string; reason: string }).peerId === b.peerId && (l.payload as { reason: string }).reason === 'feeler')
-    await t1.until(() => feelerDrop(t1, t2) !== undefined || feelerDrop(t2, t1) !== undefined, 'a feeler between t1 and t2', 20_000).catch((e: Error) => {
-      throw new Error(`${e.message}\nt2 ${t2.peerId}: ${t2.describe()}\nckb: ${k.process.stdout.filter((l) => !/ping_/.test(l)).slice(-30).join('\n')}`)
-    })
+      a.log.find(
+        (l) =>
+          l.event === 'peer-dropped' &&
+          (l.payload as { peerId?: string; reason: string }).peerId === b.peerId &&
+          (l.payload as { reason: string }).reason === 'feeler',
+      )
+    await t1
+      .until(
+        () => feelerDrop(t1, t2) !== undefined || feelerDrop(t2, t1) !== undefined,
+        'a feeler between t1 and t2',
+        20_000,
+      )
+      .catch((e: Error) => {
+        throw new Error(
+          `${e.message}\nt2 ${t2.peerId}: ${t2.describe()}\nckb: ${k.process.stdout
+            .filter((l) => !/ping_/.test(l))
+            .slice(-30)
+            .join('\n')}`,
+        )
+      })
     const feelerAt = Math.min(feelerDrop(t1, t2)?.at ?? Infinity, feelerDrop(t2, t1)?.at ?? Infinity)
     // Then a full session, dialed no sooner than CKB's DIAL_INTERVAL (15 s)
     // after the feeler.
     const fullBy = (a: CkbNetworkTsNode, b: CkbNetworkTsNode): { at: number } | undefined =>
       a.log.find((l) => {
         const p = l.payload as { peerId?: string; direction?: string; sessionId: number }
-        return l.event === 'identified' && p.peerId === b.peerId && p.direction === 'outbound' && a.net.peer(p.sessionId)?.feeler === false
+        return (
+          l.event === 'identified' &&
+          p.peerId === b.peerId &&
+          p.direction === 'outbound' &&
+          a.net.peer(p.sessionId)?.feeler === false
+        )
       })
-    await t1.until(() => fullBy(t1, t2) !== undefined || fullBy(t2, t1) !== undefined, 'a full session between t1 and t2', 40_000)
-    const f = fullBy(t1, t2) !== undefined ? { by: t1, to: t2, at: fullBy(t1, t2)!.at } : { by: t2, to: t1, at: fullBy(t2, t1)!.at }
+    await t1.until(
+      () => fullBy(t1, t2) !== undefined || fullBy(t2, t1) !== undefined,
+      'a full session between t1 and t2',
+      40_000,
+    )
+    const f =
+      fullBy(t1, t2) !== undefined
+        ? { by: t1, to: t2, at: fullBy(t1, t2)!.at }
+        : { by: t2, to: t1, at: fullBy(t2, t1)!.at }
     assert.ok(f.at - feelerAt >= 14_000, `full dial ${f.at - feelerAt} ms after the feeler`)
     await f.by.waitFor('ping', (e) => e.peerId === f.to.peerId, 10_000)
   })
@@ -220,8 +254,12 @@ test('ckb-network: discovery ckb-network – TS – ckb-network — each end lea
       k2.waitEvent('feeler_open', (e) => e.address.includes(k1.peerId), 20_000).then(() => Date.now()),
     ])
     const full = await Promise.race([
-      k1.waitEvent('identify_accepted', (e) => e.peer_id === k2.peerId && e.ty === 'outbound', 40_000).then((e) => ({ e, by: k1 })),
-      k2.waitEvent('identify_accepted', (e) => e.peer_id === k1.peerId && e.ty === 'outbound', 40_000).then((e) => ({ e, by: k2 })),
+      k1
+        .waitEvent('identify_accepted', (e) => e.peer_id === k2.peerId && e.ty === 'outbound', 40_000)
+        .then((e) => ({ e, by: k1 })),
+      k2
+        .waitEvent('identify_accepted', (e) => e.peer_id === k1.peerId && e.ty === 'outbound', 40_000)
+        .then((e) => ({ e, by: k2 })),
     ])
     assert.ok(Date.now() - f >= 14_000, `full dial ${Date.now() - f} ms after the feeler`)
     const acc = full.e
@@ -281,12 +319,20 @@ test('ckb-network: disconnect message TS → ckb-network — CKB logs the text a
     const peer = t.net.peers().find((p) => p.peerId === k.peerId)!
     // CKB counts a protocol open when it answers the selection, a moment
     // before our side does; wait for ours.
-    await t.until(() => t.opens.some((o) => o.session === peer.sessionId && o.proto === 4), 'disconnectmsg open', 10_000)
+    await t.until(
+      () => t.opens.some((o) => o.session === peer.sessionId && o.proto === 4),
+      'disconnectmsg open',
+      10_000,
+    )
     // Our bytes on /ckb/disconnectmsg: CKB's handler logs the text and closes.
     t.service.send(peer.sessionId, 4, new TextEncoder().encode('tentacle-ts says goodbye'))
-    const m = await k.waitEvent('disconnect_message', { message: 'tentacle-ts says goodbye' }, 10_000).catch((e: Error) => {
-      throw new Error(`${e.message}\nckb sessions: ${k.process.stdout.filter((l) => /session_|feeler|dialing/.test(l)).join('\n')}\nts: ${t.describe()}`)
-    })
+    const m = await k
+      .waitEvent('disconnect_message', { message: 'tentacle-ts says goodbye' }, 10_000)
+      .catch((e: Error) => {
+        throw new Error(
+          `${e.message}\nckb sessions: ${k.process.stdout.filter((l) => /session_|feeler|dialing/.test(l)).join('\n')}\nts: ${t.describe()}`,
+        )
+      })
     assert.equal(m.session, acc.session)
     await k.waitEvent('session_close', { session: acc.session }, 10_000)
 
@@ -296,12 +342,20 @@ test('ckb-network: disconnect message TS → ckb-network — CKB logs the text a
     // machine it does not always (the same race as CKB's own).
     const acc2 = await k.waitEvent('identify_accepted', { peer_id: t.peerId }, 30_000)
     const peer2 = await (async () => {
-      await t.until(() => t.net.peers().some((p) => p.peerId === k.peerId && t.opens.some((o) => o.session === p.sessionId && o.proto === 4)), 'second session with disconnectmsg open', 10_000)
+      await t.until(
+        () =>
+          t.net
+            .peers()
+            .some((p) => p.peerId === k.peerId && t.opens.some((o) => o.session === p.sessionId && o.proto === 4)),
+        'second session with disconnectmsg open',
+        10_000,
+      )
       return t.net.peers().find((p) => p.peerId === k.peerId)!
     })()
     t.net.disconnectWithMessage(peer2.sessionId, 'tentacle-ts says goodbye again')
     await k.waitEvent('session_close', { session: acc2.session }, 10_000)
-    for (const d of k.eventsOf('disconnect_message').filter((e) => e.session === acc2.session)) assert.equal(d.message, 'tentacle-ts says goodbye again')
+    for (const d of k.eventsOf('disconnect_message').filter((e) => e.session === acc2.session))
+      assert.equal(d.message, 'tentacle-ts says goodbye again')
   })
 })
 
@@ -314,7 +368,12 @@ test('ckb-network: disconnect message ckb-network → TS — TS reports the text
     // The bytes CKB's disconnect_with_message sends, without CKB's own
     // disconnect right behind them (which mostly loses them): the receiver
     // must close the session itself.
-    await k.call({ cmd: 'send', session: acc.session, proto: 4, hex: Buffer.from('evict because accepted better peer').toString('hex') })
+    await k.call({
+      cmd: 'send',
+      session: acc.session,
+      proto: 4,
+      hex: Buffer.from('evict because accepted better peer').toString('hex'),
+    })
     const m = await t.waitFor('disconnect-message', (e) => e.peerId === k.peerId, 10_000)
     assert.equal(m.message, 'evict because accepted better peer')
     await k.waitEvent('session_close', { session: acc.session }, 10_000)
@@ -331,7 +390,12 @@ test('ckb-network: disconnect message ckb-network → TS — TS reports the text
 test('ckb-network: ping timeout — a frozen ckb-network node is dropped by TS within the ping timeout', async () => {
   await world(async (w) => {
     const k = await w.ckb()
-    const t = await w.ts({ bootnodes: [k.dialAddress], pingIntervalMs: 500, pingTimeoutMs: 3000, pingCheckIntervalMs: 250 })
+    const t = await w.ts({
+      bootnodes: [k.dialAddress],
+      pingIntervalMs: 500,
+      pingTimeoutMs: 3000,
+      pingCheckIntervalMs: 250,
+    })
     await t.waitFor('ping', (e) => e.peerId === k.peerId, 10_000)
     const pid = k.process.pid!
     process.kill(pid, 'SIGSTOP')
@@ -347,7 +411,7 @@ test('ckb-network: ping timeout — a frozen ckb-network node is dropped by TS w
   })
 })
 
-test('ckb-network: ckb-network dialing a TS node whose flags lack what it requires closes the session (no ban) — CKB\'s required_flags', async () => {
+test("ckb-network: ckb-network dialing a TS node whose flags lack what it requires closes the session (no ban) — CKB's required_flags", async () => {
   await world(async (w) => {
     // DISCOVERY alone: neither COMPATIBILITY nor SYNC | DISCOVERY | RELAY.
     const t = await w.ts({ flags: Flags.DISCOVERY })
@@ -365,7 +429,7 @@ test('ckb-network: ckb-network dialing a TS node whose flags lack what it requir
   })
 })
 
-test('ckb-network: a TS session passes CKB\'s protocol-type check (all but feeler open after 10 s, checked every 30 s); an identify-only session is closed by it', async () => {
+test("ckb-network: a TS session passes CKB's protocol-type check (all but feeler open after 10 s, checked every 30 s); an identify-only session is closed by it", async () => {
   await world(async (w) => {
     const k = await w.ckb()
     const t = await w.ts({ bootnodes: [k.dialAddress] })

@@ -35,9 +35,22 @@ interface Result {
 }
 
 test('cli-dial: tentacle dial --protocol NAME --json against Rust tentacle: every phase timed, its peer id, the suite, the version it chose', async () => {
-  const rust = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0', '--protocol', '7:/tentacle-ts/dial-test:0.0.1,0.0.2'])
+  const rust = await TentaclePeer.start([
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--protocol',
+    '7:/tentacle-ts/dial-test:0.0.1,0.0.2',
+  ])
   try {
-    const r = await tentacle(['dial', rust.dialAddress, '--protocol', '/tentacle-ts/dial-test', '--versions', '0.0.2,0.0.3', '--json'])
+    const r = await tentacle([
+      'dial',
+      rust.dialAddress,
+      '--protocol',
+      '/tentacle-ts/dial-test',
+      '--versions',
+      '0.0.2,0.0.3',
+      '--json',
+    ])
     assert.equal(r.code, 0, r.stderr + r.stdout)
     const res = JSON.parse(r.stdout) as Result
     assert.equal(res.ok, true)
@@ -78,7 +91,7 @@ test('cli-dial: against Rust tentacle without ping, the default dial reports tha
   }
 })
 
-test('cli-dial: tentacle dial --preset ckb against CKB\'s own network service: /ckb/ping version 3 and a ping RTT', async () => {
+test("cli-dial: tentacle dial --preset ckb against CKB's own network service: /ckb/ping version 3 and a ping RTT", async () => {
   const ckb = await CkbNetworkPeer.start()
   try {
     const r = await tentacle(['dial', ckb.dialAddress, '--preset', 'ckb', '--json'])

@@ -58,7 +58,12 @@ async function tsClientRustServer(serverArgs: string[], opts: Partial<HandshakeO
   const server = await startServer('secio-peer', ['server', '--secret', RUST_SECRET, ...serverArgs])
   try {
     const socket = net.connect({ port: server.port, host: '127.0.0.1' })
-    const r = await handshake(socket, { key: TS_KEY, expectedPeerId: PeerId.parse(server.peerId!), timeoutMs: 10_000, ...opts })
+    const r = await handshake(socket, {
+      key: TS_KEY,
+      expectedPeerId: PeerId.parse(server.peerId!),
+      timeoutMs: 10_000,
+      ...opts,
+    })
     try {
       assert.equal(r.remotePeerId.toString(), server.peerId)
       assert.equal(await server.peer.waitFor(/^HANDSHAKE_/), `HANDSHAKE_OK ${TS_KEY.peerId.toString()}`)
@@ -97,7 +102,16 @@ async function tsServer(opts: Partial<HandshakeOptions>) {
 async function rustClientTsServer(clientArgs: string[], opts: Partial<HandshakeOptions>, bytes = MIB) {
   const ts = await tsServer(opts)
   try {
-    const client = await runToExit('secio-peer', ['client', '--port', String(ts.port), '--secret', RUST_SECRET, '--bytes', String(bytes), ...clientArgs])
+    const client = await runToExit('secio-peer', [
+      'client',
+      '--port',
+      String(ts.port),
+      '--secret',
+      RUST_SECRET,
+      '--bytes',
+      String(bytes),
+      ...clientArgs,
+    ])
     assert.equal(client.code, 0, client.lines.join('\n') + '\n' + client.proc.stderrTail.join('\n'))
     assert.deepEqual(client.lines, [`HANDSHAKE_OK ${TS_KEY.peerId.toString()}`, `OK ${bytes}`])
     assert.equal(ts.results.length, 1)
@@ -154,7 +168,11 @@ describe('negotiation and limits against Rust', () => {
   })
 
   test('TS prefers CHACHA20_POLY1305, Rust prefers AES-256-GCM: both agree on one', T, async () => {
-    const r = await tsClientRustServer(['--ciphers', 'AES-256-GCM,CHACHA20_POLY1305'], { ciphers: ['CHACHA20_POLY1305', 'AES-256-GCM'] }, 64 * 1024)
+    const r = await tsClientRustServer(
+      ['--ciphers', 'AES-256-GCM,CHACHA20_POLY1305'],
+      { ciphers: ['CHACHA20_POLY1305', 'AES-256-GCM'] },
+      64 * 1024,
+    )
     assert.ok(['AES-256-GCM', 'CHACHA20_POLY1305'].includes(r.suite.cipher))
   })
 
@@ -166,7 +184,10 @@ describe('negotiation and limits against Rust', () => {
     const server = await startServer('secio-peer', ['server', '--ciphers', 'AES-256-GCM'])
     try {
       const socket = net.connect({ port: server.port, host: '127.0.0.1' })
-      await assert.rejects(handshake(socket, { key: TS_KEY, ciphers: ['CHACHA20_POLY1305'] }), (e: unknown) => e instanceof SecioError && e.code === 'ERR_NO_COMMON_SUITE')
+      await assert.rejects(
+        handshake(socket, { key: TS_KEY, ciphers: ['CHACHA20_POLY1305'] }),
+        (e: unknown) => e instanceof SecioError && e.code === 'ERR_NO_COMMON_SUITE',
+      )
       assert.match(await server.peer.waitFor(/^HANDSHAKE_ERR /), /NoSupportIntersection/)
     } finally {
       await server.peer.kill()
@@ -188,7 +209,11 @@ describe('negotiation and limits against Rust', () => {
   })
 
   test('a Rust client that expects nothing can connect to a TS server that expects it by peer id', T, async () => {
-    const r = await rustClientTsServer([], { expectedPeerId: PeerId.parse('QmUVWwwx6RDmtMcWWmNEeuxBk5VryScchC431DKRiEac7v') }, 64 * 1024)
+    const r = await rustClientTsServer(
+      [],
+      { expectedPeerId: PeerId.parse('QmUVWwwx6RDmtMcWWmNEeuxBk5VryScchC431DKRiEac7v') },
+      64 * 1024,
+    )
     assert.equal(r.remotePeerId.toString(), 'QmUVWwwx6RDmtMcWWmNEeuxBk5VryScchC431DKRiEac7v')
   })
 })

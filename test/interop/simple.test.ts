@@ -20,19 +20,27 @@ const WAIT_MS = 10_000
  */
 function rustSimple(role: 'server' | 'client'): Promise<PeerProcess> {
   const args = role === 'server' ? ['server'] : []
-  return spawnPeer('/bin/bash', ['-c', 'exec timeout -s KILL 60 "$@" 2>&1', 'bash', binPath('tentacle-simple'), ...args], {
-    env: { RUST_LOG: 'info' },
-    label: `rust simple ${role}`,
-  })
+  return spawnPeer(
+    '/bin/bash',
+    ['-c', 'exec timeout -s KILL 60 "$@" 2>&1', 'bash', binPath('tentacle-simple'), ...args],
+    {
+      env: { RUST_LOG: 'info' },
+      label: `rust simple ${role}`,
+    },
+  )
 }
 
 /** examples/simple.ts, bounded by its own --exit-after-ms. */
 function tsSimple(role: 'server' | 'client'): Promise<PeerProcess> {
   const args = role === 'server' ? ['server'] : []
-  return spawnPeer(process.execPath, ['--conditions=source', '--import', 'tsx', 'examples/simple.ts', ...args, '--exit-after-ms', '30000'], {
-    cwd: ROOT,
-    label: `ts simple ${role}`,
-  })
+  return spawnPeer(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', 'examples/simple.ts', ...args, '--exit-after-ms', '30000'],
+    {
+      cwd: ROOT,
+      label: `ts simple ${role}`,
+    },
+  )
 }
 
 /** Fails at once, with the reason, when something already listens on 127.0.0.1:1337. */
@@ -59,7 +67,8 @@ const rustLines = {
   listening: /service event: ListenStarted \{ address: "\/ip4\/127\.0\.0\.1\/tcp\/1337" \}/,
   open: (id: number) => new RegExp(`proto id \\[ProtocolId\\(${id}\\)\\] open on session`),
   selectFailed: /service error: ProtocolSelectError \{ proto_name: Some\("\/p2p\/2"\)/,
-  received: (id: number, text: string) => new RegExp(`received from \\[SessionId\\(\\d+\\)\\]: proto \\[ProtocolId\\(${id}\\)\\] data "${text}"`),
+  received: (id: number, text: string) =>
+    new RegExp(`received from \\[SessionId\\(\\d+\\)\\]: proto \\[ProtocolId\\(${id}\\)\\] data "${text}"`),
 }
 const tsLines = {
   listening: /^service event: listen-started \/ip4\/127\.0\.0\.1\/tcp\/1337$/,
@@ -83,32 +92,40 @@ async function assertConversation(rust: PeerProcess, ts: PeerProcess): Promise<v
   assert.ok(!ts.stdout.some((l) => tsLines.open(2).test(l)), 'protocol 2 never opens on the TS side')
 }
 
-test('Rust simple server <-> TS simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways', { timeout: 30_000 }, async () => {
-  await assertPortFree()
-  let rust: PeerProcess | undefined
-  let ts: PeerProcess | undefined
-  try {
-    rust = await rustSimple('server')
-    await rust.waitFor(rustLines.listening, WAIT_MS)
-    ts = await tsSimple('client')
-    await assertConversation(rust, ts)
-  } finally {
-    await killAll(ts, rust)
-  }
-  assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
-})
+test(
+  'Rust simple server <-> TS simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways',
+  { timeout: 30_000 },
+  async () => {
+    await assertPortFree()
+    let rust: PeerProcess | undefined
+    let ts: PeerProcess | undefined
+    try {
+      rust = await rustSimple('server')
+      await rust.waitFor(rustLines.listening, WAIT_MS)
+      ts = await tsSimple('client')
+      await assertConversation(rust, ts)
+    } finally {
+      await killAll(ts, rust)
+    }
+    assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
+  },
+)
 
-test('TS simple server <-> Rust simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways', { timeout: 30_000 }, async () => {
-  await assertPortFree()
-  let rust: PeerProcess | undefined
-  let ts: PeerProcess | undefined
-  try {
-    ts = await tsSimple('server')
-    await ts.waitFor(tsLines.listening, WAIT_MS)
-    rust = await rustSimple('client')
-    await assertConversation(rust, ts)
-  } finally {
-    await killAll(rust, ts)
-  }
-  assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
-})
+test(
+  'TS simple server <-> Rust simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways',
+  { timeout: 30_000 },
+  async () => {
+    await assertPortFree()
+    let rust: PeerProcess | undefined
+    let ts: PeerProcess | undefined
+    try {
+      ts = await tsSimple('server')
+      await ts.waitFor(tsLines.listening, WAIT_MS)
+      rust = await rustSimple('client')
+      await assertConversation(rust, ts)
+    } finally {
+      await killAll(rust, ts)
+    }
+    assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
+  },
+)

@@ -133,7 +133,11 @@ test('a protocol only the TS dialer knows fails selection cleanly; the others st
   const ts = tsNode([{ id: 1 }, { id: 2 }, { id: 3, name: '/only/ts' }])
   try {
     const info = await ts.service.dial(`/ip4/127.0.0.1/tcp/${rust.port}/p2p/${rust.peerId}`)
-    await ts.until(() => ts.opened.length === 2 && ts.events.some((e) => e.type === 'protocol-select-error'), 10_000, 'two open, one refused')
+    await ts.until(
+      () => ts.opened.length === 2 && ts.events.some((e) => e.type === 'protocol-select-error'),
+      10_000,
+      'two open, one refused',
+    )
     const err = ts.events.find((e) => e.type === 'protocol-select-error')
     assert.ok(err && err.type === 'protocol-select-error')
     assert.equal(err.protoName, '/only/ts')
@@ -152,10 +156,23 @@ test('a protocol only the Rust dialer knows fails selection cleanly on both side
   let rust: TentaclePeer | undefined
   try {
     const addr = await ts.service.listen('/ip4/127.0.0.1/tcp/0')
-    rust = await TentaclePeer.start(['--dial', addr.toString(), '--protocol', '1', '--protocol', '2', '--protocol', '3:/only/rust:1.0'])
+    rust = await TentaclePeer.start([
+      '--dial',
+      addr.toString(),
+      '--protocol',
+      '1',
+      '--protocol',
+      '2',
+      '--protocol',
+      '3:/only/rust:1.0',
+    ])
     const open = await rust.waitEvent('session_open', {}, 10_000)
     await rust.waitEvent('protocol_select_error', { name: '/only/rust' }, 10_000)
-    await ts.until(() => ts.events.some((e) => e.type === 'protocol-select-error' && e.protoName === '/only/rust'), 10_000, 'select error on TS')
+    await ts.until(
+      () => ts.events.some((e) => e.type === 'protocol-select-error' && e.protoName === '/only/rust'),
+      10_000,
+      'select error on TS',
+    )
     await ts.until(() => ts.opened.length === 2, 10_000, 'protocols 1 and 2 open on TS')
     await rust.call({ cmd: 'send', session: open.session, proto: 2, text: 'after refusal' })
     const e = await rust.waitEvent('received', { proto: 2 }, 10_000)
@@ -170,7 +187,10 @@ test('TS dialing Rust with a wrong /p2p/ id fails with ERR_PEER_ID_MISMATCH and 
   const ts = tsNode([{ id: 1 }])
   try {
     const wrong = SecioKeyPair.generate().peerId.toString()
-    await assert.rejects(ts.service.dial(`/ip4/127.0.0.1/tcp/${rust.port}/p2p/${wrong}`), (e: Error & { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH')
+    await assert.rejects(
+      ts.service.dial(`/ip4/127.0.0.1/tcp/${rust.port}/p2p/${wrong}`),
+      (e: Error & { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH',
+    )
     assert.ok(ts.events.some((e) => e.type === 'dial-error' && e.error.code === 'ERR_PEER_ID_MISMATCH'))
     assert.ok(!ts.events.some((e) => e.type === 'session-open'))
   } finally {

@@ -79,79 +79,91 @@ test('works: a small echo when every chunk holds whole frames', T, async () => {
   }
 })
 
-test('fails: yamux-js never delivers our FIN, so its echo never ends; our pending read settles ERR_SESSION_CLOSED on close', T, async () => {
-  const [ours, theirs] = pipePair()
-  const js = jsEchoServer(theirs)
-  const session = new Session(ours, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 300 })
-  try {
-    const s = await session.openStream()
-    await s.write(patternBytes(100))
-    await s.close() // FIN
-    assert.equal((await within(readN(s, 100), 5000, 'echo')).length, 100)
-    let jsEnded = false
-    js.streams[0].on('end', () => (jsEnded = true))
-    const eof = s.read()
-    const outcome = eof.then(
-      (v) => (v === null ? 'EOF' : 'data'),
-      (e: { code?: string }) => e.code,
-    )
-    await sleep(300)
-    assert.equal(jsEnded, false, 'yamux-js did not see the FIN')
-    // yamux-js does not answer our GoAway either: the deadline ends our session.
-    const t0 = Date.now()
-    await within(session.close(), 5000, 'close against yamux-js')
-    assert.ok(Date.now() - t0 >= 250, 'ended by the GoAway deadline')
-    assert.equal(await outcome, 'ERR_SESSION_CLOSED')
-    assert.equal(session.streamCount, 0)
-  } finally {
-    session.destroy()
-    js.server.destroy()
-  }
-})
+test(
+  'fails: yamux-js never delivers our FIN, so its echo never ends; our pending read settles ERR_SESSION_CLOSED on close',
+  T,
+  async () => {
+    const [ours, theirs] = pipePair()
+    const js = jsEchoServer(theirs)
+    const session = new Session(ours, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 300 })
+    try {
+      const s = await session.openStream()
+      await s.write(patternBytes(100))
+      await s.close() // FIN
+      assert.equal((await within(readN(s, 100), 5000, 'echo')).length, 100)
+      let jsEnded = false
+      js.streams[0].on('end', () => (jsEnded = true))
+      const eof = s.read()
+      const outcome = eof.then(
+        (v) => (v === null ? 'EOF' : 'data'),
+        (e: { code?: string }) => e.code,
+      )
+      await sleep(300)
+      assert.equal(jsEnded, false, 'yamux-js did not see the FIN')
+      // yamux-js does not answer our GoAway either: the deadline ends our session.
+      const t0 = Date.now()
+      await within(session.close(), 5000, 'close against yamux-js')
+      assert.ok(Date.now() - t0 >= 250, 'ended by the GoAway deadline')
+      assert.equal(await outcome, 'ERR_SESSION_CLOSED')
+      assert.equal(session.streamCount, 0)
+    } finally {
+      session.destroy()
+      js.server.destroy()
+    }
+  },
+)
 
-test('fails: frames split across chunks desynchronise yamux-js; our side ends with typed errors, bounded', T, async () => {
-  const [ours, theirs] = pipePair(100) // every chunk cut into 100-byte pieces
-  const js = jsEchoServer(theirs)
-  const session = new Session(ours, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 300 })
-  try {
-    const s = await session.openStream() // 12-byte SYN: arrives whole
-    const data = patternBytes(10_000)
-    await s.write(data) // one 10 012-byte frame, cut into 100-byte pieces
-    const reading = readN(s, data.length).then(
-      (b) => (b.length === data.length && checkPattern(b) === -1 ? 'echoed' : `short or corrupt (${b.length})`),
-      (e: { code?: string }) => e.code,
-    )
-    // Whatever yamux-js made of it, nothing correct comes back.
-    const early = await Promise.race([reading, sleep(500).then(() => 'pending')])
-    assert.notEqual(early, 'echoed')
-    assert.equal(js.streams[0]?.readableLength ?? 0, 0, 'yamux-js delivered nothing of the split frame')
-    await within(session.close(), 5000, 'close')
-    assert.equal(await within(reading, 2000, 'settled'), 'ERR_SESSION_CLOSED')
-  } finally {
-    session.destroy()
-    js.server.destroy()
-  }
-})
+test(
+  'fails: frames split across chunks desynchronise yamux-js; our side ends with typed errors, bounded',
+  T,
+  async () => {
+    const [ours, theirs] = pipePair(100) // every chunk cut into 100-byte pieces
+    const js = jsEchoServer(theirs)
+    const session = new Session(ours, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 300 })
+    try {
+      const s = await session.openStream() // 12-byte SYN: arrives whole
+      const data = patternBytes(10_000)
+      await s.write(data) // one 10 012-byte frame, cut into 100-byte pieces
+      const reading = readN(s, data.length).then(
+        (b) => (b.length === data.length && checkPattern(b) === -1 ? 'echoed' : `short or corrupt (${b.length})`),
+        (e: { code?: string }) => e.code,
+      )
+      // Whatever yamux-js made of it, nothing correct comes back.
+      const early = await Promise.race([reading, sleep(500).then(() => 'pending')])
+      assert.notEqual(early, 'echoed')
+      assert.equal(js.streams[0]?.readableLength ?? 0, 0, 'yamux-js delivered nothing of the split frame')
+      await within(session.close(), 5000, 'close')
+      assert.equal(await within(reading, 2000, 'settled'), 'ERR_SESSION_CLOSED')
+    } finally {
+      session.destroy()
+      js.server.destroy()
+    }
+  },
+)
 
-test('fails: yamux-js grants window for data nobody reads (no backpressure); our writer is never blocked', T, async () => {
-  const [ours, theirs] = pipePair()
-  const streams: Duplex[] = []
-  const server = new JsServer((s) => void streams.push(s), { enableKeepAlive: false, logger: quiet })
-  server.on('error', quiet)
-  theirs.pipe(server).pipe(theirs)
-  const session = new Session(ours, { role: 'client', enableKeepalive: false })
-  try {
-    const s = await session.openStream()
-    const size = 4 * 1024 * 1024 // 16 windows; the yamux-js application never reads
-    await within(s.write(patternBytes(size)), 10_000, 'write completes')
-    await sleep(50)
-    // yamux-js buffered everything: far more than one window.
-    assert.ok((streams[0]?.readableLength ?? 0) >= size - 256 * 1024, `yamux-js holds ${streams[0]?.readableLength}`)
-  } finally {
-    session.destroy()
-    server.destroy()
-  }
-})
+test(
+  'fails: yamux-js grants window for data nobody reads (no backpressure); our writer is never blocked',
+  T,
+  async () => {
+    const [ours, theirs] = pipePair()
+    const streams: Duplex[] = []
+    const server = new JsServer((s) => void streams.push(s), { enableKeepAlive: false, logger: quiet })
+    server.on('error', quiet)
+    theirs.pipe(server).pipe(theirs)
+    const session = new Session(ours, { role: 'client', enableKeepalive: false })
+    try {
+      const s = await session.openStream()
+      const size = 4 * 1024 * 1024 // 16 windows; the yamux-js application never reads
+      await within(s.write(patternBytes(size)), 10_000, 'write completes')
+      await sleep(50)
+      // yamux-js buffered everything: far more than one window.
+      assert.ok((streams[0]?.readableLength ?? 0) >= size - 256 * 1024, `yamux-js holds ${streams[0]?.readableLength}`)
+    } finally {
+      session.destroy()
+      server.destroy()
+    }
+  },
+)
 
 test('fails: yamux-js waits for send window by polling a 100 ms timer; we still receive everything', T, async () => {
   const [ours, theirs] = pipePair()
@@ -217,36 +229,40 @@ test('yamux-js answers our keepalive pings: the session stays up', T, async () =
   }
 })
 
-test('over real TCP: a 1 MiB echo with yamux-js either completes or ends in typed errors, within the bound', T, async (t) => {
-  const listener = net.createServer((socket) => {
-    socket.on('error', quiet)
-    jsEchoServer(socket)
-  })
-  await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
-  const socket = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1')
-  await new Promise((resolve) => socket.once('connect', resolve))
-  const session = new Session(socket, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 500 })
-  try {
-    const s = await session.openStream()
-    const size = 1024 * 1024
-    const reading = readN(s, size).then(
-      (b) => (b.length === size && checkPattern(b) === -1 ? 'echoed' : 'corrupt'),
-      (e: { code?: string }) => `error ${e.code}`,
-    )
-    const writing = s.write(patternBytes(size)).then(
-      () => 'written',
-      (e: { code?: string }) => `error ${e.code}`,
-    )
-    const first = await Promise.race([reading, sleep(3000).then(() => 'stalled')])
-    // Give up after the bound: every pending operation must settle with a typed code.
-    await within(session.close(), 5000, 'close')
-    const outcomes = await within(Promise.all([reading, writing]), 3000, 'settled')
-    for (const o of outcomes) assert.match(o, /^(echoed|corrupt|written|error ERR_SESSION_CLOSED)$/)
-    // TCP decides where reads split our 64 KiB frames, so the yamux-js outcome varies; record it.
-    t.diagnostic(`yamux-js over TCP: first outcome ${first}; read → ${outcomes[0]}, write → ${outcomes[1]}`)
-  } finally {
-    session.destroy()
-    socket.destroy()
-    await new Promise<void>((resolve) => listener.close(() => resolve()))
-  }
-})
+test(
+  'over real TCP: a 1 MiB echo with yamux-js either completes or ends in typed errors, within the bound',
+  T,
+  async (t) => {
+    const listener = net.createServer((socket) => {
+      socket.on('error', quiet)
+      jsEchoServer(socket)
+    })
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve))
+    const socket = net.connect((listener.address() as net.AddressInfo).port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const session = new Session(socket, { role: 'client', enableKeepalive: false, connectionWriteTimeoutMs: 500 })
+    try {
+      const s = await session.openStream()
+      const size = 1024 * 1024
+      const reading = readN(s, size).then(
+        (b) => (b.length === size && checkPattern(b) === -1 ? 'echoed' : 'corrupt'),
+        (e: { code?: string }) => `error ${e.code}`,
+      )
+      const writing = s.write(patternBytes(size)).then(
+        () => 'written',
+        (e: { code?: string }) => `error ${e.code}`,
+      )
+      const first = await Promise.race([reading, sleep(3000).then(() => 'stalled')])
+      // Give up after the bound: every pending operation must settle with a typed code.
+      await within(session.close(), 5000, 'close')
+      const outcomes = await within(Promise.all([reading, writing]), 3000, 'settled')
+      for (const o of outcomes) assert.match(o, /^(echoed|corrupt|written|error ERR_SESSION_CLOSED)$/)
+      // TCP decides where reads split our 64 KiB frames, so the yamux-js outcome varies; record it.
+      t.diagnostic(`yamux-js over TCP: first outcome ${first}; read → ${outcomes[0]}, write → ${outcomes[1]}`)
+    } finally {
+      session.destroy()
+      socket.destroy()
+      await new Promise<void>((resolve) => listener.close(() => resolve()))
+    }
+  },
+)

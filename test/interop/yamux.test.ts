@@ -16,7 +16,10 @@ const PEERS = [
   { name: 'Go hashicorp/yamux', bin: 'go-yamux-peer', rust: false },
 ] as const
 
-async function dial(port: number, opts: Partial<SessionOptions> = {}): Promise<{ session: Session; socket: net.Socket }> {
+async function dial(
+  port: number,
+  opts: Partial<SessionOptions> = {},
+): Promise<{ session: Session; socket: net.Socket }> {
   const socket = net.connect(port, '127.0.0.1')
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve)
@@ -116,28 +119,35 @@ for (const peer of PEERS) {
       }
     })
 
-    test('RST both ways: we reset a SINK stream (the server sees it), the server resets an RSET stream (we see it)', T, async () => {
-      assert.ok(server)
-      const { session } = await dial(server.port, { connectionWriteTimeoutMs: 2000 })
-      try {
-        const sink = await session.openStream()
-        await sink.write(Buffer.concat([Buffer.from('SINK'), patternBytes(1000)]))
-        await new Promise((r) => setTimeout(r, 100))
-        sink.reset()
-        assert.match(await server.peer.waitFor(/^STREAM_RESET_SEEN /), new RegExp(`^STREAM_RESET_SEEN ${sink.id} (0|1000)$`))
-        const rset = await session.openStream()
-        await rset.write(Buffer.from('RSET'))
-        await assert.rejects(within(rset.read(), 10_000, 'read of a reset stream'), { code: 'ERR_STREAM_RESET' })
-        await server.peer.waitFor(/^STREAM_RESET_SENT \d+$/)
-        await assert.rejects(rset.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
-        // The session is still fine.
-        await within(echo(await session.openStream(), 4096, false), 10_000, 'echo after resets')
-        assert.equal(session.streamCount, 0)
-        assert.equal(session.state, 'open')
-      } finally {
-        await session.close()
-      }
-    })
+    test(
+      'RST both ways: we reset a SINK stream (the server sees it), the server resets an RSET stream (we see it)',
+      T,
+      async () => {
+        assert.ok(server)
+        const { session } = await dial(server.port, { connectionWriteTimeoutMs: 2000 })
+        try {
+          const sink = await session.openStream()
+          await sink.write(Buffer.concat([Buffer.from('SINK'), patternBytes(1000)]))
+          await new Promise((r) => setTimeout(r, 100))
+          sink.reset()
+          assert.match(
+            await server.peer.waitFor(/^STREAM_RESET_SEEN /),
+            new RegExp(`^STREAM_RESET_SEEN ${sink.id} (0|1000)$`),
+          )
+          const rset = await session.openStream()
+          await rset.write(Buffer.from('RSET'))
+          await assert.rejects(within(rset.read(), 10_000, 'read of a reset stream'), { code: 'ERR_STREAM_RESET' })
+          await server.peer.waitFor(/^STREAM_RESET_SENT \d+$/)
+          await assert.rejects(rset.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+          // The session is still fine.
+          await within(echo(await session.openStream(), 4096, false), 10_000, 'echo after resets')
+          assert.equal(session.streamCount, 0)
+          assert.equal(session.state, 'open')
+        } finally {
+          await session.close()
+        }
+      },
+    )
   })
 
   describe(`tentacle-ts client -> ${peer.name} server with a 1 MiB window (CKB)`, () => {
@@ -241,7 +251,9 @@ async function serve(session: Session, events: string[]): Promise<void> {
   for (;;) {
     const s = await session.accept()
     if (s === null) break
-    handlers.push(handle(s, events).catch((err: { code?: string }) => void events.push(`ERR ${err.code ?? String(err)}`)))
+    handlers.push(
+      handle(s, events).catch((err: { code?: string }) => void events.push(`ERR ${err.code ?? String(err)}`)),
+    )
   }
   await Promise.all(handlers)
   await session.closed

@@ -149,7 +149,10 @@ describe('pack and consume', { timeout: 6 * MINUTE }, () => {
       for (const sub of await readdir(join(pkg, 'dist'), { recursive: true })) {
         const s = String(sub)
         if (!s.endsWith('.js')) continue
-        assert.ok(existsSync(join(pkg, 'src', s.replace(/\.js$/, '.ts'))), `${name}: dist/${s} has no source (stale build output)`)
+        assert.ok(
+          existsSync(join(pkg, 'src', s.replace(/\.js$/, '.ts'))),
+          `${name}: dist/${s} has no source (stale build output)`,
+        )
       }
     }
   })
@@ -159,10 +162,22 @@ describe('pack and consume', { timeout: 6 * MINUTE }, () => {
     await mkdir(app)
     const deps: Record<string, string> = {}
     for (const [name, tgz] of tarballs) deps[`@tentacle-ts/${name}`] = `file:${tgz}`
-    const typesNode = JSON.parse(await readFile(join(ROOT, 'node_modules', '@types', 'node', 'package.json'), 'utf8')).version
+    const typesNode = JSON.parse(
+      await readFile(join(ROOT, 'node_modules', '@types', 'node', 'package.json'), 'utf8'),
+    ).version
     await writeFile(
       join(app, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: deps, devDependencies: { '@types/node': typesNode } }, null, 2),
+      JSON.stringify(
+        {
+          name: 'consumer',
+          private: true,
+          type: 'module',
+          dependencies: deps,
+          devDependencies: { '@types/node': typesNode },
+        },
+        null,
+        2,
+      ),
     )
     await run(NPM, ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--loglevel=error'], {
       cwd: app,
@@ -172,7 +187,11 @@ describe('pack and consume', { timeout: 6 * MINUTE }, () => {
     await writeFile(join(app, 'main.mjs'), MAIN_MJS)
     for (const flags of [[], ['--conditions=source']]) {
       const { stdout } = await run(process.execPath, [...flags, 'main.mjs'], { cwd: app, timeout: MINUTE })
-      assert.deepEqual(JSON.parse(stdout.trim().split('\n').at(-1) ?? ''), { text: 'hello from a tarball', remote: true }, flags.join(' '))
+      assert.deepEqual(
+        JSON.parse(stdout.trim().split('\n').at(-1) ?? ''),
+        { text: 'hello from a tarball', remote: true },
+        flags.join(' '),
+      )
     }
   })
 
@@ -207,7 +226,13 @@ describe('pack and consume', { timeout: 6 * MINUTE }, () => {
       // Third-party declarations are not ours to fix (pino's own .d.ts needs
       // allowSyntheticDefaultImports); every diagnostic in the consumer or in
       // a @tentacle-ts package fails the test.
-      const ours = out.split('\n').filter((line) => /^(consumer\.ts|node_modules\/@tentacle-ts\/)/.test(line) || (line.startsWith('error') && !line.includes('node_modules/')))
+      const ours = out
+        .split('\n')
+        .filter(
+          (line) =>
+            /^(consumer\.ts|node_modules\/@tentacle-ts\/)/.test(line) ||
+            (line.startsWith('error') && !line.includes('node_modules/')),
+        )
       assert.deepEqual(ours, [], `tsc (${label}):\n${out}`)
     })
   }

@@ -30,6 +30,8 @@ describe('docker test net: a frozen node', { timeout: 900_000 }, () => {
       },
     })
     assert.ok(r.frozenMs >= 30_000)
-    t.diagnostic(`frozen ${r.frozenMs} ms; dropped after ${r.droppedMs} ms; ${r.handshakeError.code} (${r.handshakeError.phase}); served ${r.servesAfterMs} ms after resuming; mesh back after ${r.backMs} ms`)
+    t.diagnostic(
+      `frozen ${r.frozenMs} ms; dropped after ${r.droppedMs} ms; ${r.handshakeError.code} (${r.handshakeError.phase}); served ${r.servesAfterMs} ms after resuming; mesh back after ${r.backMs} ms`,
+    )
   })
 })

@@ -42,7 +42,8 @@ describe('k8s manifests', { timeout: 320_000 }, () => {
     const { code, out } = await validate()
     assert.notEqual(code, 3, `kubernetes-validate could not be installed, so nothing was validated:\n${out}`)
     assert.equal(code, 0, out)
-    for (const f of readdirSync(K8S).filter((x) => x.endsWith('.yaml'))) assert.match(out, new RegExp(`k8s/${f} passed`))
+    for (const f of readdirSync(K8S).filter((x) => x.endsWith('.yaml')))
+      assert.match(out, new RegExp(`k8s/${f} passed`))
   })
 
   test('the validator rejects a manifest with an unknown field (the check can fail)', async () => {
@@ -69,7 +70,10 @@ describe('k8s manifests', { timeout: 320_000 }, () => {
       assert.equal(c.env.find((e: { name: string }) => e.name === 'BOOTNODE_PEER_ID').value, id)
       const script: string = c.args[0]
       assert.match(script, /\*-0\) exec .* node \$common --key \/keys\/node\.key/)
-      assert.match(script, /--bootnode "\/dns4\/\$\{POD_NAME%-\*\}-0\.\$SERVICE_NAME\.\$POD_NAMESPACE\.svc\.cluster\.local\/tcp\/8115\/p2p\/\$BOOTNODE_PEER_ID"/)
+      assert.match(
+        script,
+        /--bootnode "\/dns4\/\$\{POD_NAME%-\*\}-0\.\$SERVICE_NAME\.\$POD_NAMESPACE\.svc\.cluster\.local\/tcp\/8115\/p2p\/\$BOOTNODE_PEER_ID"/,
+      )
     } finally {
       rmSync(dir, { recursive: true, force: true })
     }

@@ -50,7 +50,10 @@ describe('local test net (docker-compose.yml as processes)', { timeout: 170_000 
 
   test('a frozen node: dropped by ping timeout, handshakes time out in a named phase, doctor names the overflow; resumed, it serves within 2 s with no CLOSE_WAIT', async (t) => {
     const r = await freezeAndThaw(net, 'node4', {
-      doctor: { pid: async () => net.pid('node4')!, expect: ['process-stopped', 'accept-queue-stuck', 'listen-overflow'] },
+      doctor: {
+        pid: async () => net.pid('node4')!,
+        expect: ['process-stopped', 'accept-queue-stuck', 'listen-overflow'],
+      },
     })
     assert.equal(r.closeWait, 0)
     assert.ok(r.servesAfterMs <= 2_000)

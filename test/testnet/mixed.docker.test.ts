@@ -31,7 +31,8 @@ const project = `tnmixed${process.pid}`
 
 /** The Rust node's binary, mounted into its container: built by test/interop/build.sh when missing. */
 function buildPeer(): void {
-  if (!existsSync(PEER)) execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
+  if (!existsSync(PEER))
+    execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
   assert.ok(existsSync(PEER), `${PEER} was not built by test/interop/build.sh`)
 }
 

@@ -30,10 +30,14 @@ describe('mixed test net: tentacle-ts nodes and a Rust ckb-network node', { time
   let net: LocalTestNet
 
   before(() => {
-    if (!existsSync(PEER)) execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
+    if (!existsSync(PEER))
+      execFileSync('bash', [join(ROOT, 'test/interop/build.sh')], { stdio: 'inherit', timeout: 1_200_000 })
     assert.ok(existsSync(PEER), `${PEER} was not built by test/interop/build.sh`)
     const spec = loadCompose(COMPOSE_FILE)
-    net = new LocalTestNet(spec, { loopbackPrefix: prefix, only: [...spec.services.filter((s) => s.profiles.length === 0).map((s) => s.name), 'ckb1'] })
+    net = new LocalTestNet(spec, {
+      loopbackPrefix: prefix,
+      only: [...spec.services.filter((s) => s.profiles.length === 0).map((s) => s.name), 'ckb1'],
+    })
     return net.up()
   })
 

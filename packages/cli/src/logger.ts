@@ -12,7 +12,13 @@ export type LogFormat = 'json' | 'pretty'
 export function createLogger(level: LevelWithSilent, format: LogFormat | undefined): Logger {
   const usePretty = format === undefined ? process.stderr.isTTY === true : format === 'pretty'
   const dest = usePretty
-    ? pretty({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' })
+    ? pretty({
+        destination: 2,
+        sync: true,
+        colorize: process.stderr.isTTY === true,
+        translateTime: 'SYS:HH:MM:ss.l',
+        ignore: 'pid,hostname',
+      })
     : pino.destination({ dest: 2, sync: true })
   return pino({ level, base: { pid: process.pid } }, dest)
 }

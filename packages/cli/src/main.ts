@@ -30,7 +30,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined
   try {
-    if (load === undefined) throw new UsageError(name.startsWith('-') ? `unknown option '${name}'` : `unknown command '${name}'`)
+    if (load === undefined)
+      throw new UsageError(name.startsWith('-') ? `unknown option '${name}'` : `unknown command '${name}'`)
     const run = await load()
     return await run(rest)
   } catch (err) {

@@ -19,7 +19,9 @@ export interface NetworkOptions {
 }
 
 /** One peer in GET /status (JSON-safe: identify flags as a decimal string). */
-export type PeerView = Omit<PeerInfo, 'identified'> & { identified?: Omit<NonNullable<PeerInfo['identified']>, 'flags'> & { flags: string } }
+export type PeerView = Omit<PeerInfo, 'identified'> & {
+  identified?: Omit<NonNullable<PeerInfo['identified']>, 'flags'> & { flags: string }
+}
 
 /** The preset's protocols (ping, identify, discovery, feeler, disconnect message, §11), logging what they report. */
 export function createNetwork(opts: NetworkOptions, logger: Logger): NetworkProtocols {
@@ -27,10 +29,22 @@ export function createNetwork(opts: NetworkOptions, logger: Logger): NetworkProt
     ...stripUndefined(opts),
     networkName: opts.networkName ?? DEFAULT_NETWORK_NAME[opts.preset],
   })
-  net.on('identified', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, name: e.info.name, clientVersion: e.info.clientVersion }, 'identified'))
+  net.on('identified', (e) =>
+    logger.info(
+      { session: e.sessionId, peerId: e.peerId, name: e.info.name, clientVersion: e.info.clientVersion },
+      'identified',
+    ),
+  )
   net.on('misbehaviour', (e) => logger.warn(jsonSafe(e) as object, 'misbehaviour'))
-  net.on('peer-dropped', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, address: e.address, reason: jsonSafe(e.reason) }, 'peer-dropped'))
-  net.on('disconnect-message', (e) => logger.info({ session: e.sessionId, peerId: e.peerId, message: e.message }, 'disconnect-message'))
+  net.on('peer-dropped', (e) =>
+    logger.info(
+      { session: e.sessionId, peerId: e.peerId, address: e.address, reason: jsonSafe(e.reason) },
+      'peer-dropped',
+    ),
+  )
+  net.on('disconnect-message', (e) =>
+    logger.info({ session: e.sessionId, peerId: e.peerId, message: e.message }, 'disconnect-message'),
+  )
   net.on('ping', (e) => logger.debug({ session: e.sessionId, peerId: e.peerId, rttMs: e.rttMs }, 'ping'))
   return net
 }
@@ -39,7 +53,9 @@ export function createNetwork(opts: NetworkOptions, logger: Logger): NetworkProt
 export function peerViews(net: NetworkProtocols): PeerView[] {
   return net.peers().map((p) => {
     const { identified, ...rest } = p
-    return identified === undefined ? rest : { ...rest, identified: { ...identified, flags: identified.flags.toString() } }
+    return identified === undefined
+      ? rest
+      : { ...rest, identified: { ...identified, flags: identified.flags.toString() } }
   })
 }
 

@@ -32,9 +32,13 @@ export async function nodeStatus(service: Service, network: NetworkProtocols, li
     const code = String(labels.outcome)
     byCode[code] = (byCode[code] ?? 0) + value
   }
-  const sum = async (c: { get(): Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }> }, label: string): Promise<Record<string, number>> => {
+  const sum = async (
+    c: { get(): Promise<{ values: Array<{ labels: Record<string, string | number>; value: number }> }> },
+    label: string,
+  ): Promise<Record<string, number>> => {
     const out: Record<string, number> = {}
-    for (const { labels, value } of (await c.get()).values) out[String(labels[label])] = (out[String(labels[label])] ?? 0) + value
+    for (const { labels, value } of (await c.get()).values)
+      out[String(labels[label])] = (out[String(labels[label])] ?? 0) + value
     return out
   }
   const sessions = service.sessions()

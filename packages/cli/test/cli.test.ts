@@ -9,7 +9,8 @@ import { json, runCli } from './helpers.js'
 test('tentacle --help lists every command on stdout, exit 0; no arguments prints it on stderr, exit 2', async () => {
   const help = await runCli(['--help'])
   assert.equal(help.code, 0)
-  for (const c of ['keygen', 'node', 'dial', 'doctor', 'testnet']) assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'))
+  for (const c of ['keygen', 'node', 'dial', 'doctor', 'testnet'])
+    assert.match(help.stdout, new RegExp(`^  ${c} `, 'm'))
   const none = await runCli([])
   assert.equal(none.code, 2)
   assert.match(none.stderr, /^Usage: tentacle <command>/)
@@ -31,9 +32,18 @@ test('bad arguments: one-line error, then usage, exit 2, never a stack trace', a
     [['node', '--listen', 'not-an-address'], /^tentacle node: --listen 'not-an-address': /],
     [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--metrics', 'nope'], /^tentacle node: --metrics must be HOST:PORT/],
     [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--max-connections', '-3'], /^tentacle node: /],
-    [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--preset', 'eth'], /^tentacle node: --preset must be one of tentacle, ckb/],
-    [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--bootnode', '/ip4/127.0.0.1/tcp/1'], /^tentacle node: bootnode \/ip4\/127\.0\.0\.1\/tcp\/1 has no \/p2p\/<peer id>$/],
-    [['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'loud'], /^tentacle node: --log-level must be one of fatal, /],
+    [
+      ['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--preset', 'eth'],
+      /^tentacle node: --preset must be one of tentacle, ckb/,
+    ],
+    [
+      ['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--bootnode', '/ip4/127.0.0.1/tcp/1'],
+      /^tentacle node: bootnode \/ip4\/127\.0\.0\.1\/tcp\/1 has no \/p2p\/<peer id>$/,
+    ],
+    [
+      ['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--log-level', 'loud'],
+      /^tentacle node: --log-level must be one of fatal, /,
+    ],
     [['dial'], /^tentacle dial: missing argument$/],
     [['dial', '/ip4/127.0.0.1/tcp/1/p2p/notapeerid'], /^tentacle dial: bad address/],
     [['dial', '/ip4/127.0.0.1/tcp/1', '--timeout', 'soon'], /^tentacle dial: --timeout must be an integer/],
@@ -91,7 +101,10 @@ test('a key file that is missing or malformed is a one-line error, exit 1', asyn
     const missing = join(dir, 'none.key')
     const r = await runCli(['node', '--listen', '/ip4/127.0.0.1/tcp/0', '--key', missing])
     assert.equal(r.code, 1)
-    assert.equal(r.stderr, `tentacle node: ${missing} does not exist (create it with: tentacle keygen --out ${missing})\n`)
+    assert.equal(
+      r.stderr,
+      `tentacle node: ${missing} does not exist (create it with: tentacle keygen --out ${missing})\n`,
+    )
     const bad = join(dir, 'bad.key')
     writeFileSync(bad, 'hello\n')
     const r2 = await runCli(['dial', '/ip4/127.0.0.1/tcp/1', '--key', bad])

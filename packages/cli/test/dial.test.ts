@@ -63,7 +63,10 @@ test('dial: a peer that accepts and never answers the handshake -> exit 1 naming
     const r = await runCli(['dial', `/ip4/127.0.0.1/tcp/${port}`, '--json', '--timeout', '400'])
     assert.equal(r.code, 1)
     const res = json<ProbeResult>(r)
-    assert.deepEqual(res.phases.map((p) => p.phase), ['tcp-connect'])
+    assert.deepEqual(
+      res.phases.map((p) => p.phase),
+      ['tcp-connect'],
+    )
     assert.equal(res.failedPhase, 'secio-propose')
     assert.equal(res.error?.code, 'ERR_HANDSHAKE_TIMEOUT')
     assert.equal(res.error?.bytesReceived, 0)
@@ -93,7 +96,10 @@ test('dial --protocol NAME the peer does not have -> exit 1, phase protocol-sele
     const r = await runCli(['dial', node.ready.listen[0], '--protocol', '/no/such/proto', '--json'])
     assert.equal(r.code, 1)
     const res = json<ProbeResult>(r)
-    assert.deepEqual(res.phases.map((p) => p.phase), SECURE)
+    assert.deepEqual(
+      res.phases.map((p) => p.phase),
+      SECURE,
+    )
     assert.equal(res.failedPhase, 'protocol-select')
     assert.equal(res.error?.code, 'ERR_PROTOCOL_SELECT')
     assert.match(res.error?.message ?? '', /does not support \/no\/such\/proto/)
@@ -102,15 +108,21 @@ test('dial --protocol NAME the peer does not have -> exit 1, phase protocol-sele
   }
 })
 
-test('dial pings a tentacle node with either preset: the preset\'s ping protocol is selected and its RTT reported', async () => {
+test("dial pings a tentacle node with either preset: the preset's ping protocol is selected and its RTT reported", async () => {
   for (const preset of ['tentacle', 'ckb'] as const) {
     const node = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0', '--preset', preset, '--log-level', 'warn'])
     try {
       const r = await runCli(['dial', node.ready.listen[0], '--preset', preset, '--json'])
       assert.equal(r.code, 0, r.stderr)
       const res = json<ProbeResult>(r)
-      assert.deepEqual(res.protocol, preset === 'ckb' ? { name: '/ckb/ping', version: '3' } : { name: '/p2p/1', version: '0.0.1' })
-      assert.deepEqual(res.phases.map((p) => p.phase), [...SECURE, 'protocol-select', 'ping'])
+      assert.deepEqual(
+        res.protocol,
+        preset === 'ckb' ? { name: '/ckb/ping', version: '3' } : { name: '/p2p/1', version: '0.0.1' },
+      )
+      assert.deepEqual(
+        res.phases.map((p) => p.phase),
+        [...SECURE, 'protocol-select', 'ping'],
+      )
       assert.ok(typeof res.pingRttMs === 'number' && res.pingRttMs > 0, preset)
       const human = await runCli(['dial', node.ready.listen[0], '--preset', preset])
       assert.match(human.stdout, /^ping RTT {2}\d+\.\d+ ms$/m)
@@ -136,7 +148,10 @@ test('dial: a peer that opens the stream but never answers the selection -> prot
     const r = await runCli(['dial', `/ip4/127.0.0.1/tcp/${port}`, '--protocol', '/x/y', '--timeout', '500', '--json'])
     assert.equal(r.code, 1)
     const res = json<ProbeResult>(r)
-    assert.deepEqual(res.phases.map((p) => p.phase), SECURE)
+    assert.deepEqual(
+      res.phases.map((p) => p.phase),
+      SECURE,
+    )
     assert.equal(res.failedPhase, 'protocol-select')
     assert.equal(res.error?.code, 'ERR_PROTOCOL_SELECT_TIMEOUT')
   } finally {

@@ -44,7 +44,10 @@ test('doctor: a healthy node gets a clean report (exit 0) with its port, process
     assert.deepEqual(byPort.report.observed.ports, [node.port])
     assert.deepEqual(byPort.report.observed.acceptQueue[node.port], { min: 0, max: 0 })
     assert.ok((byPort.report.observed.fds?.open ?? 0) > 0)
-    assert.deepEqual(byPort.report.observed.metrics, { ok: true, samples: byPort.report.observed.metrics?.ok ? byPort.report.observed.metrics.samples : -1 })
+    assert.deepEqual(byPort.report.observed.metrics, {
+      ok: true,
+      samples: byPort.report.observed.metrics?.ok ? byPort.report.observed.metrics.samples : -1,
+    })
     assert.match(byPort.text, /^Healthy: nothing to fix\.$/m)
 
     const byPid = await doctor(['--pid', String(node.child.pid), '--metrics', await metricsBase(node)])
@@ -63,7 +66,10 @@ test('doctor: finds the metrics of a node from its command line, also when --met
   await new Promise((r) => probe.close(r))
   const node = await startNode(['--listen', `/ip4/127.0.0.1/tcp/${port}`, '--log-level', 'warn'])
   try {
-    for (const by of [['--port', String(port)], ['--pid', String(node.child.pid)]]) {
+    for (const by of [
+      ['--port', String(port)],
+      ['--pid', String(node.child.pid)],
+    ]) {
       const { code, report } = await doctor([...by, '--sample-ms', '0'])
       assert.equal(code, 0, JSON.stringify(report))
       assert.equal(report.observed.metricsUrl, node.ready.metrics)
@@ -129,7 +135,14 @@ test('doctor: a node whose event loop was blocked -> event-loop-delay (from its 
     node.child.kill('SIGSTOP')
     await new Promise((r) => setTimeout(r, 1_200))
     node.child.kill('SIGCONT')
-    const { code, report } = await doctor(['--pid', String(node.child.pid), '--metrics', await metricsBase(node), '--sample-ms', '200'])
+    const { code, report } = await doctor([
+      '--pid',
+      String(node.child.pid),
+      '--metrics',
+      await metricsBase(node),
+      '--sample-ms',
+      '200',
+    ])
     assert.equal(code, 1, JSON.stringify(report))
     const f = find(report, 'event-loop-delay')
     assert.equal(f?.severity, 'critical', JSON.stringify(report))
@@ -145,7 +158,14 @@ test('doctor: peers that never answer the handshake -> handshake-failures in pha
     const silent = await Promise.all([1, 2, 3].map(() => silentClient(node.port)))
     // The node closes each at its handshake deadline.
     await Promise.all(silent.map((s) => (s.destroyed ? undefined : once(s, 'close'))))
-    const { code, report, text } = await doctor(['--port', String(node.port), '--metrics', await metricsBase(node), '--sample-ms', '200'])
+    const { code, report, text } = await doctor([
+      '--port',
+      String(node.port),
+      '--metrics',
+      await metricsBase(node),
+      '--sample-ms',
+      '200',
+    ])
     assert.equal(code, 1)
     const f = find(report, 'handshake-failures')
     assert.equal(f?.severity, 'warn')
@@ -192,7 +212,10 @@ test('doctor: sockets its peers closed but the process never closes -> close-wai
   // A server that leaks: it keeps every socket half-open after the peer's FIN.
   const leaky = spawn(
     process.execPath,
-    ['-e', "const s=require('net').createServer({allowHalfOpen:true},c=>c.on('end',()=>console.log('END'))).listen(0,'127.0.0.1',()=>console.log('PORT '+s.address().port))"],
+    [
+      '-e',
+      "const s=require('net').createServer({allowHalfOpen:true},c=>c.on('end',()=>console.log('END'))).listen(0,'127.0.0.1',()=>console.log('PORT '+s.address().port))",
+    ],
     // stderr not inherited: a child left behind must not hold the test runner's pipe open.
     { stdio: ['ignore', 'pipe', 'ignore'] },
   )
@@ -208,7 +231,10 @@ test('doctor: sockets its peers closed but the process never closes -> close-wai
     })
     const lines = (pred: (o: string) => boolean, what: string): Promise<void> =>
       new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`leaky server: no ${what} within 20 s; output: ${JSON.stringify(out)}`)), 20_000)
+        const timer = setTimeout(
+          () => reject(new Error(`leaky server: no ${what} within 20 s; output: ${JSON.stringify(out)}`)),
+          20_000,
+        )
         changed = () => {
           if (!pred(out)) return
           clearTimeout(timer)

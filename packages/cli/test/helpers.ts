@@ -23,7 +23,10 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** `prefix` runs the bin through another program, e.g. `['prlimit', '--nofile=64:64', '--']`. */
-export function spawnCli(args: string[], opts: { prefix?: string[]; env?: Record<string, string> } = {}): ChildProcessWithoutNullStreams {
+export function spawnCli(
+  args: string[],
+  opts: { prefix?: string[]; env?: Record<string, string> } = {},
+): ChildProcessWithoutNullStreams {
   const argv = [...(opts.prefix ?? []), process.execPath, BIN, ...args]
   const child = spawn(argv[0], argv.slice(1), { env: env(opts.env), stdio: ['pipe', 'pipe', 'pipe'] })
   live.add(child)
@@ -70,7 +73,10 @@ export interface NodeProc {
 }
 
 /** Starts `tentacle node ARGS` and waits for its ready line. */
-export async function startNode(args: string[], opts: { prefix?: string[]; timeoutMs?: number } = {}): Promise<NodeProc> {
+export async function startNode(
+  args: string[],
+  opts: { prefix?: string[]; timeoutMs?: number } = {},
+): Promise<NodeProc> {
   const child = spawnCli(['node', '--log-format', 'json', ...args], { prefix: opts.prefix })
   const stdout: string[] = []
   let stderr = ''
@@ -146,12 +152,18 @@ export async function startNode(args: string[], opts: { prefix?: string[]; timeo
 /** Parses the one JSON object a `--json` run printed. */
 export function json<T = Record<string, unknown>>(run: Run): T {
   const lines = run.stdout.trim().split('\n')
-  if (lines.length !== 1) throw new Error(`expected one JSON line, got ${lines.length}: ${run.stdout}\nstderr: ${run.stderr}`)
+  if (lines.length !== 1)
+    throw new Error(`expected one JSON line, got ${lines.length}: ${run.stdout}\nstderr: ${run.stderr}`)
   return JSON.parse(lines[0]) as T
 }
 
 /** Retries `fn` until it returns a value (not undefined) or `timeoutMs` passes. For states only observable by polling (/proc, HTTP). */
-export async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 15_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+  everyMs = 100,
+): Promise<T> {
   const end = Date.now() + timeoutMs
   for (;;) {
     const v = await fn()

@@ -23,7 +23,13 @@ test('node --key --metrics: ready line with peer id, listen address and metrics 
     assert.match(ready.listen[0], new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${peerId}$`))
     assert.match(ready.metrics ?? '', /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
     const text = await (await fetch(ready.metrics!)).text()
-    for (const name of ['tentacle_connections_accepted_total', 'tentacle_handshakes_total', 'tentacle_sessions_open', 'tentacle_streams_open', 'tentacle_event_loop_delay_seconds']) {
+    for (const name of [
+      'tentacle_connections_accepted_total',
+      'tentacle_handshakes_total',
+      'tentacle_sessions_open',
+      'tentacle_streams_open',
+      'tentacle_event_loop_delay_seconds',
+    ]) {
       assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'))
     }
     // A dial makes a session, seen in /status and in the log.
@@ -105,7 +111,10 @@ test('node: a port in use is a one-line error, exit 1', async () => {
   try {
     const r = await runCli(['node', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--log-level', 'silent'])
     assert.equal(r.code, 1)
-    assert.match(r.stderr, new RegExp(`^tentacle node: cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port}: .*EADDRINUSE`))
+    assert.match(
+      r.stderr,
+      new RegExp(`^tentacle node: cannot listen on /ip4/127\\.0\\.0\\.1/tcp/${port}: .*EADDRINUSE`),
+    )
     assert.equal(r.stderr.trim().split('\n').length, 1)
     assert.equal(r.stdout, '')
   } finally {

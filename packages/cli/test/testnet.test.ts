@@ -19,12 +19,20 @@ const COMPOSE = fileURLToPath(new URL('../../../docker-compose.yml', import.meta
 describe('docker-compose.yml', () => {
   const spec = loadCompose(COMPOSE)
   const tentacleNodes = spec.services.filter((s) => s.profiles.length === 0)
-  const raw = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as { services: Record<string, Record<string, unknown>> }
+  const raw = parse(readFileSync(COMPOSE, 'utf8'), { merge: true }) as {
+    services: Record<string, Record<string, unknown>>
+  }
 
   test('five tentacle nodes, one bootnode, every other pointing at its peer id', async () => {
-    assert.deepEqual(tentacleNodes.map((s) => s.name), ['node1', 'node2', 'node3', 'node4', 'node5'])
+    assert.deepEqual(
+      tentacleNodes.map((s) => s.name),
+      ['node1', 'node2', 'node3', 'node4', 'node5'],
+    )
     const boot = tentacleNodes.filter((s) => s.bootnode)
-    assert.deepEqual(boot.map((s) => s.name), ['node1'])
+    assert.deepEqual(
+      boot.map((s) => s.name),
+      ['node1'],
+    )
     const keyFile = optionValues(boot[0].command, '--key')[0]
     const hostKey = boot[0].mounts.get('/keys') + keyFile.slice('/keys'.length)
     const bootId = (await SecioKeyPair.load(hostKey)).peerId.toString()
@@ -38,7 +46,10 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(ckb.profiles, ['ckb'])
     assert.deepEqual(ckb.entrypoint, ['/peers/ckb-network-peer'])
     assert.equal(ckb.metricsPort, undefined)
-    assert.deepEqual(optionValues(ckb.command, '--network-name'), optionValues(tentacleNodes[0].command, '--network-name'))
+    assert.deepEqual(
+      optionValues(ckb.command, '--network-name'),
+      optionValues(tentacleNodes[0].command, '--network-name'),
+    )
     assert.equal(ckb.volumes.get('/data'), 'ckb1-data')
     assert.ok(ckb.command.includes('--discovery-local-address'))
   })
@@ -66,7 +77,10 @@ describe('docker-compose.yml', () => {
       const a1 = net.args('node1')
       assert.deepEqual(optionValues(a1, '--listen'), ['/ip4/127.9.8.11/tcp/8115'])
       assert.deepEqual(optionValues(a1, '--metrics'), ['127.9.8.11:9100'])
-      assert.equal(optionValues(a1, '--key')[0], fileURLToPath(new URL('../../../test/testnet/keys/node1.key', import.meta.url)))
+      assert.equal(
+        optionValues(a1, '--key')[0],
+        fileURLToPath(new URL('../../../test/testnet/keys/node1.key', import.meta.url)),
+      )
       // A named volume is a directory of the node's own.
       assert.equal(optionValues(a1, '--address-book')[0], join(net.logDir, 'node1', 'node1-data', 'address-book.json'))
       // node3 (index 2): its own ports are offset by 2; the bootnode's are node1's.
@@ -102,8 +116,15 @@ describe('compose parsing', () => {
       'networks: {}\n',
       'services: [\n',
     ]
-    for (const text of bad) assert.throws(() => loadCompose(write(text)), (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE')
-    assert.throws(() => loadCompose(join(dir, 'missing.yml')), (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE')
+    for (const text of bad)
+      assert.throws(
+        () => loadCompose(write(text)),
+        (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE',
+      )
+    assert.throws(
+      () => loadCompose(join(dir, 'missing.yml')),
+      (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE',
+    )
   })
 
   test('services with a profile are left out of the local net unless named', () => {
@@ -113,14 +134,24 @@ describe('compose parsing', () => {
         '  r:\n    profiles: [rust]\n    command: [node, --listen, /ip4/0.0.0.0/tcp/1, --metrics, "0.0.0.0:2", --bootnode, /dns4/a/tcp/1]\n',
     )
     assert.deepEqual(new LocalTestNet(loadCompose(f), { loopbackPrefix: '127.9.9' }).nodes, ['a'])
-    assert.deepEqual(new LocalTestNet(loadCompose(f), { loopbackPrefix: '127.9.9', only: ['a', 'r'] }).nodes, ['a', 'r'])
+    assert.deepEqual(new LocalTestNet(loadCompose(f), { loopbackPrefix: '127.9.9', only: ['a', 'r'] }).nodes, [
+      'a',
+      'r',
+    ])
   })
 
   test.after(() => rmSync(dir, { recursive: true, force: true }))
 })
 
 describe('status', () => {
-  const row = (name: string, peerId: string, peers: string[]): NodeStatus => ({ name, up: true, peerId, peers, sessions: peers.length, handshakeFailures: {} })
+  const row = (name: string, peerId: string, peers: string[]): NodeStatus => ({
+    name,
+    up: true,
+    peerId,
+    peers,
+    sessions: peers.length,
+    handshakeFailures: {},
+  })
 
   test('reads /status of tentacle node and the ping RTT and handshake failures', () => {
     const st = statusFrom(
@@ -166,7 +197,12 @@ describe('status', () => {
 
   test('the table names peers by node and shows failures by phase', () => {
     const t = renderTable([
-      { ...row('a', 'QmAAAAAAAAAAAA', ['QmBBBBBBBBBBBB']), handshakeFailures: { 'awaiting-propose': 2 }, lastPingRttMs: 0.42, closeWait: 0 },
+      {
+        ...row('a', 'QmAAAAAAAAAAAA', ['QmBBBBBBBBBBBB']),
+        handshakeFailures: { 'awaiting-propose': 2 },
+        lastPingRttMs: 0.42,
+        closeWait: 0,
+      },
       row('b', 'QmBBBBBBBBBBBB', ['QmAAAAAAAAAAAA']),
       { name: 'c', up: false, error: 'no answer in 1500 ms', peers: [], sessions: 0, handshakeFailures: {} },
     ])
@@ -206,9 +242,21 @@ describe('socket counts from /proc/net/tcp', () => {
   ].join('\n')
 
   test('by local port and address', () => {
-    assert.deepEqual([...socketStates(tcp, 8115, '127.0.0.11')], [['LISTEN', 1], ['CLOSE_WAIT', 2]])
+    assert.deepEqual(
+      [...socketStates(tcp, 8115, '127.0.0.11')],
+      [
+        ['LISTEN', 1],
+        ['CLOSE_WAIT', 2],
+      ],
+    )
     assert.deepEqual([...socketStates(tcp, 8115, '127.0.0.12')], [['CLOSE_WAIT', 1]])
-    assert.deepEqual([...socketStates(tcp, 8115)], [['LISTEN', 1], ['CLOSE_WAIT', 3]])
+    assert.deepEqual(
+      [...socketStates(tcp, 8115)],
+      [
+        ['LISTEN', 1],
+        ['CLOSE_WAIT', 3],
+      ],
+    )
   })
 })
 
@@ -225,7 +273,15 @@ describe('tentacle testnet command line', () => {
   }
 
   test('bad arguments: one line and the usage, exit 2', async () => {
-    for (const argv of [[], ['bogus'], ['up', '--backend', 'nope'], ['kill'], ['up', '--timeout', 'x'], ['up', '--nope'], ['down']]) {
+    for (const argv of [
+      [],
+      ['bogus'],
+      ['up', '--backend', 'nope'],
+      ['kill'],
+      ['up', '--timeout', 'x'],
+      ['up', '--nope'],
+      ['down'],
+    ]) {
       const { code, err } = await quiet(argv)
       assert.equal(code, 2, argv.join(' '))
       assert.match(err, /^tentacle testnet: [^\n]+\n\nUsage: tentacle testnet/)

@@ -182,7 +182,10 @@ export class LengthDelimitedDecoder {
   }
 
   #tooLarge(length: number): CodecError {
-    return new CodecError('ERR_FRAME_TOO_LARGE', `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`)
+    return new CodecError(
+      'ERR_FRAME_TOO_LARGE',
+      `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`,
+    )
   }
 
   /**
@@ -277,7 +280,10 @@ export class LengthDelimitedDecoder {
 
 function checkMaxFrameLength(maxFrameLength: number): number {
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
-    throw new CodecError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`)
+    throw new CodecError(
+      'ERR_INVALID_OPTION',
+      `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`,
+    )
   }
   return maxFrameLength
 }

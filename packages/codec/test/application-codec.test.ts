@@ -6,7 +6,13 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import protobuf from 'protobufjs'
 import { isCodecError, type CodecErrorCode } from '../src/errors.js'
-import { decodeMessage, encodeMessage, loadProtobufCodec, protobufCodec, type MessageCodec } from '../src/application/index.js'
+import {
+  decodeMessage,
+  encodeMessage,
+  loadProtobufCodec,
+  protobufCodec,
+  type MessageCodec,
+} from '../src/application/index.js'
 
 const PROTO = `
 syntax = "proto3";
@@ -101,17 +107,20 @@ test('protobuf codec: every message survives encode then decode, all fields pres
 
 test('protobuf codec: an empty frame is the message with every default', () => {
   const m = sample.decode(new Uint8Array(0))
-  assert.deepEqual({ ...m, blob: Uint8Array.from(m.blob), attrs: { ...m.attrs } }, {
-    text: '',
-    seq: '0',
-    blob: new Uint8Array(0),
-    mood: 'CALM',
-    nums: [],
-    inner: null,
-    attrs: {},
-    delta: 0,
-    flag: false,
-  })
+  assert.deepEqual(
+    { ...m, blob: Uint8Array.from(m.blob), attrs: { ...m.attrs } },
+    {
+      text: '',
+      seq: '0',
+      blob: new Uint8Array(0),
+      mood: 'CALM',
+      nums: [],
+      inner: null,
+      attrs: {},
+      delta: 0,
+      flag: false,
+    },
+  )
 })
 
 test('protobuf codec: malformed bytes are CodecError ERR_MESSAGE_DECODE with protobufjs error as the cause', () => {
@@ -138,7 +147,10 @@ test('protobuf codec: malformed bytes are CodecError ERR_MESSAGE_DECODE with pro
 
 test('protobuf codec: a proto2 required field that is missing is ERR_MESSAGE_DECODE', () => {
   assert.equal(strict.decode(strict.encode({ id: 'x' })).id, 'x')
-  assert.equal(codecErrorOf(() => strict.decode(new Uint8Array(0))), 'ERR_MESSAGE_DECODE')
+  assert.equal(
+    codecErrorOf(() => strict.decode(new Uint8Array(0))),
+    'ERR_MESSAGE_DECODE',
+  )
 })
 
 test('protobuf codec: nesting deep enough to overflow the stack is ERR_MESSAGE_DECODE, not a crash', () => {
@@ -158,7 +170,10 @@ test('protobuf codec: nesting deep enough to overflow the stack is ERR_MESSAGE_D
     pos = writeVarint(out, pos, lengths[i])
   }
   assert.equal(pos, len)
-  assert.equal(codecErrorOf(() => nest.decode(out)), 'ERR_MESSAGE_DECODE')
+  assert.equal(
+    codecErrorOf(() => nest.decode(out)),
+    'ERR_MESSAGE_DECODE',
+  )
   // A shallow one still decodes.
   assert.deepEqual(nest.decode(Uint8Array.from([0x0a, 0x02, 0x0a, 0x00])), { child: { child: { child: null } } })
 })
@@ -174,7 +189,11 @@ test('protobuf codec: arbitrary bytes either decode or throw CodecError ERR_MESS
 
 test('protobuf codec: mutated valid messages decode or throw only the typed error', () => {
   const mutated = fc
-    .tuple(sampleArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat())
+    .tuple(
+      sampleArb,
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+      fc.nat(),
+    )
     .map(([msg, flips, cut]) => {
       const bytes = sample.encode(msg)
       for (const [at, v] of flips) if (bytes.length > 0) bytes[at % bytes.length] = v
@@ -188,11 +207,16 @@ test('protobuf codec: mutated valid messages decode or throw only the typed erro
 
 test('protobuf codec: a value protobufjs cannot convert is CodecError ERR_MESSAGE_ENCODE', () => {
   const bad = { text: 'x', inner: 'not an object' } as unknown as Sample
-  assert.equal(codecErrorOf(() => sample.encode(bad)), 'ERR_MESSAGE_ENCODE')
+  assert.equal(
+    codecErrorOf(() => sample.encode(bad)),
+    'ERR_MESSAGE_ENCODE',
+  )
 })
 
 test('conversion options: longs as BigInt, enums as numbers', () => {
-  const codec = protobufCodec<{ seq: bigint; mood: number }>(root.lookupType('test.Sample'), { conversion: { longs: BigInt, enums: undefined } })
+  const codec = protobufCodec<{ seq: bigint; mood: number }>(root.lookupType('test.Sample'), {
+    conversion: { longs: BigInt, enums: undefined },
+  })
   const back = codec.decode(codec.encode({ seq: 2n ** 63n + 5n, mood: 2 }))
   assert.equal(back.seq, 2n ** 63n + 5n)
   assert.equal(back.mood, 2)
@@ -211,9 +235,18 @@ test('decodeMessage / encodeMessage turn whatever a hand-written codec throws in
     },
   }
   assert.deepEqual(decodeMessage(json, encodeMessage(json, { n: 3 })), { n: 3 })
-  assert.equal(codecErrorOf(() => decodeMessage(json, Uint8Array.from([0x7b]))), 'ERR_MESSAGE_DECODE') // SyntaxError
-  assert.equal(codecErrorOf(() => decodeMessage(json, new TextEncoder().encode('[1]'))), 'ERR_MESSAGE_DECODE') // a thrown string
-  assert.equal(codecErrorOf(() => encodeMessage(json, { n: Infinity })), 'ERR_MESSAGE_ENCODE')
+  assert.equal(
+    codecErrorOf(() => decodeMessage(json, Uint8Array.from([0x7b]))),
+    'ERR_MESSAGE_DECODE',
+  ) // SyntaxError
+  assert.equal(
+    codecErrorOf(() => decodeMessage(json, new TextEncoder().encode('[1]'))),
+    'ERR_MESSAGE_DECODE',
+  ) // a thrown string
+  assert.equal(
+    codecErrorOf(() => encodeMessage(json, { n: Infinity })),
+    'ERR_MESSAGE_ENCODE',
+  )
   try {
     decodeMessage(json, new TextEncoder().encode('[1]'))
   } catch (err) {
@@ -231,17 +264,31 @@ test('loadProtobufCodec: a .proto file gives a working codec; a missing file or 
     const back = codec.decode(codec.encode({ ...sampleArbDefault(), text: 'from a file', seq: '18446744073709551615' }))
     assert.equal(back.text, 'from a file')
     assert.equal(back.seq, '18446744073709551615')
-    await assert.rejects(loadProtobufCodec(join(dir, 'nope.proto'), 'test.Sample'), (e) => isCodecError(e, 'ERR_INVALID_OPTION'))
+    await assert.rejects(loadProtobufCodec(join(dir, 'nope.proto'), 'test.Sample'), (e) =>
+      isCodecError(e, 'ERR_INVALID_OPTION'),
+    )
     await assert.rejects(loadProtobufCodec(file, 'test.Missing'), (e) => isCodecError(e, 'ERR_INVALID_OPTION'))
     await writeFile(join(dir, 'broken.proto'), 'syntax = "proto3"; message {')
-    await assert.rejects(loadProtobufCodec(join(dir, 'broken.proto'), 'X'), (e) => isCodecError(e, 'ERR_INVALID_OPTION'))
+    await assert.rejects(loadProtobufCodec(join(dir, 'broken.proto'), 'X'), (e) =>
+      isCodecError(e, 'ERR_INVALID_OPTION'),
+    )
   } finally {
     await rm(dir, { recursive: true, force: true })
   }
 })
 
 function sampleArbDefault(): Sample {
-  return { text: '', seq: '0', blob: new Uint8Array(0), mood: 'CALM', nums: [], inner: null, attrs: {}, delta: 0, flag: false }
+  return {
+    text: '',
+    seq: '0',
+    blob: new Uint8Array(0),
+    mood: 'CALM',
+    nums: [],
+    inner: null,
+    attrs: {},
+    delta: 0,
+    flag: false,
+  }
 }
 
 function varintSize(n: number): number {

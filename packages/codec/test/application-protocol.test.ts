@@ -27,7 +27,12 @@ const bytes = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 /** Resolves when `pred()` holds after some event; checked on every `poke()`. */
 class Signal {
-  private waiters: Array<{ pred: () => boolean; resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }> = []
+  private waiters: Array<{
+    pred: () => boolean
+    resolve: () => void
+    reject: (e: Error) => void
+    timer: NodeJS.Timeout
+  }> = []
   poke(): void {
     this.waiters = this.waiters.filter((w) => {
       if (!w.pred()) return true
@@ -122,7 +127,11 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
           },
         },
       },
-      { id: 2, name: '/test/raw', handler: { received: (_ctx, data) => (badRawReplies.push(new TextDecoder().decode(data)), signal.poke()) } },
+      {
+        id: 2,
+        name: '/test/raw',
+        handler: { received: (_ctx, data) => (badRawReplies.push(new TextDecoder().decode(data)), signal.poke()) },
+      },
     ],
   })
 
@@ -133,7 +142,10 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
     assert.deepEqual({ ...goodReplies[0], note: goodReplies[0].note ?? null }, { n: 2, text: 'GOOD', note: null })
 
     const badSession = await bad.dial(addr)
-    await signal.until(() => serverErrors.some((e) => e.type === 'protocol-error'), 'the protocol-error for the malformed frame')
+    await signal.until(
+      () => serverErrors.some((e) => e.type === 'protocol-error'),
+      'the protocol-error for the malformed frame',
+    )
     const err = serverErrors.find((e) => e.type === 'protocol-error')
     assert.ok(err !== undefined && err.type === 'protocol-error')
     assert.equal(err.protoId, 1)
@@ -143,8 +155,14 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
     assert.notEqual(badOnServer, serverGot[0].session)
 
     // The valid message before the garbage arrived typed; the garbage reached no handler.
-    assert.deepEqual(serverGot.map((g) => g.msg.text), ['good', 'valid first'])
-    await signal.until(() => badProtoClosed && serverClosedOn.includes(badOnServer), 'protocol 1 closed on both ends of the bad session')
+    assert.deepEqual(
+      serverGot.map((g) => g.msg.text),
+      ['good', 'valid first'],
+    )
+    await signal.until(
+      () => badProtoClosed && serverClosedOn.includes(badOnServer),
+      'protocol 1 closed on both ends of the bad session',
+    )
 
     // The bad session itself is still up: its other protocol works.
     bad.send(badSession.id, 2, bytes('still here'))
@@ -162,8 +180,13 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
 
     // A message the codec refuses is the caller's typed error, nothing is sent.
     const notAMessage = { n: 1, text: 'x', note: 'not an object' } as unknown as Req
-    assert.throws(() => goodProto.send(good, goodSession.id, notAMessage), (e) => isCodecError(e, 'ERR_MESSAGE_ENCODE'))
-    await assert.rejects(goodProto.sendAsync(good, goodSession.id, notAMessage), (e) => isCodecError(e, 'ERR_MESSAGE_ENCODE'))
+    assert.throws(
+      () => goodProto.send(good, goodSession.id, notAMessage),
+      (e) => isCodecError(e, 'ERR_MESSAGE_ENCODE'),
+    )
+    await assert.rejects(goodProto.sendAsync(good, goodSession.id, notAMessage), (e) =>
+      isCodecError(e, 'ERR_MESSAGE_ENCODE'),
+    )
   } finally {
     await Promise.all([good.shutdown(), bad.shutdown(), server.shutdown()])
   }
@@ -209,7 +232,7 @@ test('typed protocol: a protocol without a received handler still refuses malfor
   }
 })
 
-test('typed protocol: beforeSend/beforeReceive wrap the encoded bytes (here: XOR), maxFrameLength is tentacle\'s', async () => {
+test("typed protocol: beforeSend/beforeReceive wrap the encoded bytes (here: XOR), maxFrameLength is tentacle's", async () => {
   const xor = (data: Uint8Array): Uint8Array => data.map((b) => b ^ 0x5a)
   const got: Req[] = []
   const errors: ServiceErrorEvent[] = []
@@ -249,7 +272,10 @@ test('typed protocol: beforeSend/beforeReceive wrap the encoded bytes (here: XOR
     await signal.until(() => got.length === 1, 'the xored message')
     assert.deepEqual([got[0].n, got[0].text], [7, 'xored'])
     // Over the protocol's max frame: tentacle's own typed error, before anything is sent.
-    await assert.rejects(clientProto.sendAsync(client, session.id, { n: 8, text: 'x'.repeat(100) }), (e: { code?: string }) => e.code === 'ERR_MESSAGE_TOO_LARGE')
+    await assert.rejects(
+      clientProto.sendAsync(client, session.id, { n: 8, text: 'x'.repeat(100) }),
+      (e: { code?: string }) => e.code === 'ERR_MESSAGE_TOO_LARGE',
+    )
     assert.deepEqual(errors, [])
   } finally {
     await Promise.all([client.shutdown(), server.shutdown()])

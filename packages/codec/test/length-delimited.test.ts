@@ -66,12 +66,18 @@ describe('LengthDelimitedDecoder', () => {
     header.writeUInt32BE(max + 1)
     // The header plus the first 64 KiB of the claimed body arrive together.
     d.push(Buffer.concat([header, Buffer.alloc(64 * 1024)]))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(
+      () => d.next(),
+      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+    )
     assert.equal(d.state, 'failed')
     assert.equal(d.bufferedBytes, 0, 'nothing of the oversized frame is kept')
     // Later input is neither kept nor decoded.
     d.push(Buffer.alloc(1024))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(
+      () => d.next(),
+      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+    )
   })
 
   test('the header alone is enough to reject: 0xffffffff', () => {
@@ -79,7 +85,10 @@ describe('LengthDelimitedDecoder', () => {
     d.push(Buffer.from([0xff, 0xff]))
     assert.equal(d.next(), null)
     d.push(Buffer.from([0xff, 0xff]))
-    assert.throws(() => d.next(), (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
+    assert.throws(
+      () => d.next(),
+      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+    )
   })
 
   test('hasPartialFrame tells a clean boundary from a truncated frame', () => {
@@ -94,22 +103,26 @@ describe('LengthDelimitedDecoder', () => {
 describe('LengthDelimitedDecoder properties', () => {
   test('arbitrary bytes in arbitrary chunks give frames or ERR_FRAME_TOO_LARGE, nothing else; memory stays bounded', () => {
     fc.assert(
-      fc.property(fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }), fc.integer({ min: 0, max: 200 }), (chunks, max) => {
-        const d = new LengthDelimitedDecoder(max)
-        let total = 0
-        try {
-          for (const c of chunks) {
-            d.push(c)
-            total += c.length
-            for (let f = d.next(); f !== null; f = d.next()) assert.ok(f.length <= max)
-            // Held bytes never exceed one frame (max + header) or the input.
-            assert.ok(d.bufferedBytes <= Math.min(total, max + 4))
+      fc.property(
+        fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }),
+        fc.integer({ min: 0, max: 200 }),
+        (chunks, max) => {
+          const d = new LengthDelimitedDecoder(max)
+          let total = 0
+          try {
+            for (const c of chunks) {
+              d.push(c)
+              total += c.length
+              for (let f = d.next(); f !== null; f = d.next()) assert.ok(f.length <= max)
+              // Held bytes never exceed one frame (max + header) or the input.
+              assert.ok(d.bufferedBytes <= Math.min(total, max + 4))
+            }
+          } catch (e) {
+            if (!(e instanceof CodecError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
+            assert.equal(d.bufferedBytes, 0)
           }
-        } catch (e) {
-          if (!(e instanceof CodecError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
-          assert.equal(d.bufferedBytes, 0)
-        }
-      }),
+        },
+      ),
       { numRuns: 3000 },
     )
   })
@@ -194,9 +207,15 @@ describe('LengthDelimitedDecoder properties', () => {
 describe('options and encoders', () => {
   test('a max frame length that is not an integer in [0, 2^32-1] is ERR_INVALID_OPTION', () => {
     for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
-      assert.throws(() => new LengthDelimitedDecoder(bad), (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION')
+      assert.throws(
+        () => new LengthDelimitedDecoder(bad),
+        (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION',
+      )
       const d = new LengthDelimitedDecoder(10)
-      assert.throws(() => d.setMaxFrameLength(bad), (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION')
+      assert.throws(
+        () => d.setMaxFrameLength(bad),
+        (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION',
+      )
     }
   })
 

@@ -115,42 +115,90 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     ])
     const extra = Three.encode({ a: Uint8Array.of(1), b: Uint8Array.of(2, 3), c: 'future' })
     assert.deepEqual(Two.decode(extra), { a: Uint8Array.of(1), b: Uint8Array.of(2, 3) })
-    assert.equal(code(() => Two.decode(extra, { compatible: false })), 'ERR_MOLECULE_FIELD_COUNT')
+    assert.equal(
+      code(() => Two.decode(extra, { compatible: false })),
+      'ERR_MOLECULE_FIELD_COUNT',
+    )
   })
 
   test('fewer fields than the schema is an error', () => {
     const One = table('One', [['a', bytes()]])
-    assert.equal(code(() => Two.decode(One.encode({ a: Uint8Array.of(1) }))), 'ERR_MOLECULE_FIELD_COUNT')
+    assert.equal(
+      code(() => Two.decode(One.encode({ a: Uint8Array.of(1) }))),
+      'ERR_MOLECULE_FIELD_COUNT',
+    )
   })
 
   test('total size must equal the slice length', () => {
-    assert.equal(code(() => Two.decode(Buffer.concat([good, Buffer.of(0)]))), 'ERR_MOLECULE_TOTAL_SIZE')
-    assert.equal(code(() => Two.decode(good.subarray(0, good.length - 1))), 'ERR_MOLECULE_TOTAL_SIZE')
+    assert.equal(
+      code(() => Two.decode(Buffer.concat([good, Buffer.of(0)]))),
+      'ERR_MOLECULE_TOTAL_SIZE',
+    )
+    assert.equal(
+      code(() => Two.decode(good.subarray(0, good.length - 1))),
+      'ERR_MOLECULE_TOTAL_SIZE',
+    )
   })
 
   test('short headers, bad first offset, decreasing offsets', () => {
-    assert.equal(code(() => Two.decode(new Uint8Array(0))), 'ERR_MOLECULE_HEADER')
-    assert.equal(code(() => Two.decode(hex('04000000'))), 'ERR_MOLECULE_HEADER')
-    assert.equal(code(() => Two.decode(hex('0800000006000000'))), 'ERR_MOLECULE_OFFSETS')
-    assert.equal(code(() => Two.decode(hex('0800000004000000'))), 'ERR_MOLECULE_OFFSETS')
-    assert.equal(code(() => Two.decode(hex('0c0000001000000000000000'))), 'ERR_MOLECULE_HEADER')
+    assert.equal(
+      code(() => Two.decode(new Uint8Array(0))),
+      'ERR_MOLECULE_HEADER',
+    )
+    assert.equal(
+      code(() => Two.decode(hex('04000000'))),
+      'ERR_MOLECULE_HEADER',
+    )
+    assert.equal(
+      code(() => Two.decode(hex('0800000006000000'))),
+      'ERR_MOLECULE_OFFSETS',
+    )
+    assert.equal(
+      code(() => Two.decode(hex('0800000004000000'))),
+      'ERR_MOLECULE_OFFSETS',
+    )
+    assert.equal(
+      code(() => Two.decode(hex('0c0000001000000000000000'))),
+      'ERR_MOLECULE_HEADER',
+    )
     // offsets 12, 8: decreasing
-    assert.equal(code(() => Two.decode(hex('140000000c000000080000000000000000000000'))), 'ERR_MOLECULE_OFFSETS')
+    assert.equal(
+      code(() => Two.decode(hex('140000000c000000080000000000000000000000'))),
+      'ERR_MOLECULE_OFFSETS',
+    )
   })
 
   test('fixvec size must be exactly 4 + count × item size', () => {
-    assert.equal(code(() => bytes().decode(hex('0500000001020304'))), 'ERR_MOLECULE_TOTAL_SIZE')
-    assert.equal(code(() => bytes().decode(hex('ffffffff'))), 'ERR_MOLECULE_TOTAL_SIZE')
+    assert.equal(
+      code(() => bytes().decode(hex('0500000001020304'))),
+      'ERR_MOLECULE_TOTAL_SIZE',
+    )
+    assert.equal(
+      code(() => bytes().decode(hex('ffffffff'))),
+      'ERR_MOLECULE_TOTAL_SIZE',
+    )
     assert.equal(bytes().decode(hex('00000000')).length, 0)
     const U32s = fixvec('U32s', uint32)
     assert.deepEqual(U32s.decode(hex('020000000100000002000000')), [1, 2])
-    assert.equal(code(() => U32s.decode(hex('0200000001000000020000'))), 'ERR_MOLECULE_TOTAL_SIZE')
+    assert.equal(
+      code(() => U32s.decode(hex('0200000001000000020000'))),
+      'ERR_MOLECULE_TOTAL_SIZE',
+    )
   })
 
   test('unknown union id, arrays of the wrong size, invalid UTF-8', () => {
-    assert.equal(code(() => PublicKeyCodec.decode(hex('0100000000000000'))), 'ERR_MOLECULE_UNKNOWN_ITEM')
-    assert.equal(code(() => array('H', 32).decode(new Uint8Array(31))), 'ERR_MOLECULE_SIZE')
-    assert.equal(code(() => string().decode(hex('02000000c328'))), 'ERR_MOLECULE_UTF8')
+    assert.equal(
+      code(() => PublicKeyCodec.decode(hex('0100000000000000'))),
+      'ERR_MOLECULE_UNKNOWN_ITEM',
+    )
+    assert.equal(
+      code(() => array('H', 32).decode(new Uint8Array(31))),
+      'ERR_MOLECULE_SIZE',
+    )
+    assert.equal(
+      code(() => string().decode(hex('02000000c328'))),
+      'ERR_MOLECULE_UTF8',
+    )
   })
 
   test('empty table (no fields) is 04000000; extra fields only in compatible mode', () => {
@@ -159,7 +207,10 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.deepEqual(Empty.decode(hex('04000000')), {})
     const extra = table('X', [['x', bytes()]]).encode({ x: Uint8Array.of(9) })
     assert.deepEqual(Empty.decode(extra), {})
-    assert.equal(code(() => Empty.decode(extra, { compatible: false })), 'ERR_MOLECULE_FIELD_COUNT')
+    assert.equal(
+      code(() => Empty.decode(extra, { compatible: false })),
+      'ERR_MOLECULE_FIELD_COUNT',
+    )
   })
 
   test('option, struct, uint64, union with explicit ids', () => {
@@ -174,30 +225,63 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.equal(byte.fixedSize, 1)
     assert.equal(toHex(byte.encode(255)), 'ff')
     assert.equal(byte.decode(hex('ff')), 255)
-    assert.equal(code(() => byte.decode(hex('0102'))), 'ERR_MOLECULE_SIZE')
+    assert.equal(
+      code(() => byte.decode(hex('0102'))),
+      'ERR_MOLECULE_SIZE',
+    )
     assert.equal(Point.fixedSize, 5)
     assert.deepEqual(Point.decode(Point.encode({ x: 7, y: 9 })), { x: 7, y: 9 })
-    assert.equal(code(() => Point.decode(new Uint8Array(4))), 'ERR_MOLECULE_SIZE')
+    assert.equal(
+      code(() => Point.decode(new Uint8Array(4))),
+      'ERR_MOLECULE_SIZE',
+    )
     assert.equal(uint64.decode(uint64.encode(2n ** 64n - 1n)), 2n ** 64n - 1n)
     const U = union('U', [
       ['A', bytes(), 5],
       ['B', uint32, 9],
     ])
     assert.equal(toHex(U.encode({ type: 'B', value: 1 })), '0900000001000000')
-    assert.equal(code(() => U.decode(hex('0000000001000000'))), 'ERR_MOLECULE_UNKNOWN_ITEM')
+    assert.equal(
+      code(() => U.decode(hex('0000000001000000'))),
+      'ERR_MOLECULE_UNKNOWN_ITEM',
+    )
   })
 
   test('encoding a value that does not fit is ERR_MOLECULE_ENCODE', () => {
-    assert.equal(code(() => array('H', 32).encode(new Uint8Array(3))), 'ERR_MOLECULE_ENCODE')
-    assert.equal(code(() => uint32.encode(-1)), 'ERR_MOLECULE_ENCODE')
-    assert.equal(code(() => byte.encode(256)), 'ERR_MOLECULE_ENCODE')
-    assert.equal(code(() => byte.encode(1.5)), 'ERR_MOLECULE_ENCODE')
-    assert.equal(code(() => PublicKeyCodec.encode({ type: 'Nope' } as never)), 'ERR_MOLECULE_ENCODE')
-    assert.equal(code(() => Ping.encode({} as never)), 'ERR_MOLECULE_ENCODE')
+    assert.equal(
+      code(() => array('H', 32).encode(new Uint8Array(3))),
+      'ERR_MOLECULE_ENCODE',
+    )
+    assert.equal(
+      code(() => uint32.encode(-1)),
+      'ERR_MOLECULE_ENCODE',
+    )
+    assert.equal(
+      code(() => byte.encode(256)),
+      'ERR_MOLECULE_ENCODE',
+    )
+    assert.equal(
+      code(() => byte.encode(1.5)),
+      'ERR_MOLECULE_ENCODE',
+    )
+    assert.equal(
+      code(() => PublicKeyCodec.encode({ type: 'Nope' } as never)),
+      'ERR_MOLECULE_ENCODE',
+    )
+    assert.equal(
+      code(() => Ping.encode({} as never)),
+      'ERR_MOLECULE_ENCODE',
+    )
   })
 
   test('the error path names the failing field', () => {
-    const bad = ProposeCodec.encode({ rand: Uint8Array.of(1), pubkey: Uint8Array.of(2), exchanges: 'a', ciphers: 'b', hashes: 'c' })
+    const bad = ProposeCodec.encode({
+      rand: Uint8Array.of(1),
+      pubkey: Uint8Array.of(2),
+      exchanges: 'a',
+      ciphers: 'b',
+      hashes: 'c',
+    })
     const b = Buffer.from(bad)
     // Corrupt the `ciphers` string into invalid UTF-8.
     const at = b.indexOf(Buffer.from('b'), 30)
@@ -247,30 +331,41 @@ describe('properties', () => {
       hashes: fc.string({ maxLength: 20 }),
     })
     fc.assert(
-      fc.property(proposeArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }), (p, edits) => {
-        const enc = ProposeCodec.encode(p)
-        const dec = ProposeCodec.decode(enc)
-        assert.deepEqual(
-          [Array.from(dec.rand), Array.from(dec.pubkey), dec.exchanges, dec.ciphers, dec.hashes],
-          [Array.from(p.rand), Array.from(p.pubkey), p.exchanges, p.ciphers, p.hashes],
-        )
-        const m = Buffer.from(enc)
-        for (const [i, v] of edits) m[i % m.length] = v
-        try {
-          ProposeCodec.decode(m)
-        } catch (e) {
-          if (!(e instanceof MoleculeError)) throw e
-        }
-      }),
+      fc.property(
+        proposeArb,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        (p, edits) => {
+          const enc = ProposeCodec.encode(p)
+          const dec = ProposeCodec.decode(enc)
+          assert.deepEqual(
+            [Array.from(dec.rand), Array.from(dec.pubkey), dec.exchanges, dec.ciphers, dec.hashes],
+            [Array.from(p.rand), Array.from(p.pubkey), p.exchanges, p.ciphers, p.hashes],
+          )
+          const m = Buffer.from(enc)
+          for (const [i, v] of edits) m[i % m.length] = v
+          try {
+            ProposeCodec.decode(m)
+          } catch (e) {
+            if (!(e instanceof MoleculeError)) throw e
+          }
+        },
+      ),
       { numRuns: 2000 },
     )
   })
 
   test('ProtocolInfo round-trips', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 40 }), fc.array(fc.string({ maxLength: 10 }), { maxLength: 8 }), (name, supportVersions) => {
-        assert.deepEqual(ProtocolInfo.decode(ProtocolInfo.encode({ name, supportVersions })), { name, supportVersions })
-      }),
+      fc.property(
+        fc.string({ maxLength: 40 }),
+        fc.array(fc.string({ maxLength: 10 }), { maxLength: 8 }),
+        (name, supportVersions) => {
+          assert.deepEqual(ProtocolInfo.decode(ProtocolInfo.encode({ name, supportVersions })), {
+            name,
+            supportVersions,
+          })
+        },
+      ),
       { numRuns: 1000 },
     )
   })

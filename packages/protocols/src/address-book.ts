@@ -187,7 +187,13 @@ export class AddressBook {
    */
   fetchToFeeler(count: number, retryMs: number, filter: (e: AddressEntry) => boolean): AddressEntry[] {
     const now = this.#opts.now()
-    return this.#random(count, (e) => filter(e) && !(e.lastTriedAt > 0 && e.lastTriedAt >= now - retryMs) && !(e.lastConnectedAt > now - ADDR_TRY_TIMEOUT_MS))
+    return this.#random(
+      count,
+      (e) =>
+        filter(e) &&
+        !(e.lastTriedAt > 0 && e.lastTriedAt >= now - retryMs) &&
+        !(e.lastConnectedAt > now - ADDR_TRY_TIMEOUT_MS),
+    )
   }
 
   /**
@@ -195,7 +201,12 @@ export class AddressBook {
    * 3 days but at least `dialIntervalMs` ago (so a feeler's address waits),
    * flags passing `requiredFlags`, passing `filter`; random order.
    */
-  fetchToAttempt(count: number, requiredFlags: bigint, dialIntervalMs: number, filter: (e: AddressEntry) => boolean): AddressEntry[] {
+  fetchToAttempt(
+    count: number,
+    requiredFlags: bigint,
+    dialIntervalMs: number,
+    filter: (e: AddressEntry) => boolean,
+  ): AddressEntry[] {
     const now = this.#opts.now()
     return this.#random(
       count,
@@ -210,7 +221,10 @@ export class AddressBook {
   /** Addresses to share in discovery (CKB `fetch_random_addrs`): connected within 7 days, flags passing `requiredFlags`. */
   fetchRandom(count: number, requiredFlags: bigint): AddressEntry[] {
     const now = this.#opts.now()
-    return this.#random(count, (e) => e.lastConnectedAt > now - ADDR_TIMEOUT_MS && requiredFlagsFilter(requiredFlags, BigInt(e.flags)))
+    return this.#random(
+      count,
+      (e) => e.lastConnectedAt > now - ADDR_TIMEOUT_MS && requiredFlagsFilter(requiredFlags, BigInt(e.flags)),
+    )
   }
 
   /** Drops addresses that are no longer worth dialing (CKB `is_connectable`) and expired bans. */
@@ -242,7 +256,11 @@ export class AddressBook {
         await rename(tmp, file)
       } catch (err) {
         this.#dirty = true
-        throw new ProtocolsError('ERR_ADDRESS_BOOK_FILE', `cannot write the address book ${file}: ${(err as Error).message}`, { cause: err })
+        throw new ProtocolsError(
+          'ERR_ADDRESS_BOOK_FILE',
+          `cannot write the address book ${file}: ${(err as Error).message}`,
+          { cause: err },
+        )
       }
     })
     const done = this.#saving
@@ -283,7 +301,10 @@ export class AddressBook {
       if (victim === undefined) victim = e
       else if ((e.lastConnectedAt === 0) !== (victim.lastConnectedAt === 0)) {
         if (e.lastConnectedAt === 0) victim = e
-      } else if (e.lastConnectedAt < victim.lastConnectedAt || (e.lastConnectedAt === victim.lastConnectedAt && e.attempts > victim.attempts)) {
+      } else if (
+        e.lastConnectedAt < victim.lastConnectedAt ||
+        (e.lastConnectedAt === victim.lastConnectedAt && e.attempts > victim.attempts)
+      ) {
         victim = e
       }
     }
@@ -309,18 +330,28 @@ export class AddressBook {
       text = readFileSync(file, 'utf8')
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
-      throw new ProtocolsError('ERR_ADDRESS_BOOK_FILE', `cannot read the address book ${file}: ${(err as Error).message}`, { cause: err })
+      throw new ProtocolsError(
+        'ERR_ADDRESS_BOOK_FILE',
+        `cannot read the address book ${file}: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
     let body: StoredBook
     try {
       body = JSON.parse(text) as StoredBook
-      if (body === null || typeof body !== 'object' || !Array.isArray(body.addresses) || !Array.isArray(body.bans)) throw new Error('not an address book')
+      if (body === null || typeof body !== 'object' || !Array.isArray(body.addresses) || !Array.isArray(body.bans))
+        throw new Error('not an address book')
     } catch (err) {
-      throw new ProtocolsError('ERR_ADDRESS_BOOK_FILE', `the address book ${file} is not valid: ${(err as Error).message}`, { cause: err })
+      throw new ProtocolsError(
+        'ERR_ADDRESS_BOOK_FILE',
+        `the address book ${file} is not valid: ${(err as Error).message}`,
+        { cause: err },
+      )
     }
     const now = this.#opts.now()
     for (const b of body.bans) {
-      if (typeof b?.ip === 'string' && typeof b.until === 'number' && b.until > now) this.#bans.set(b.ip, { ip: b.ip, until: b.until, reason: String(b.reason ?? '') })
+      if (typeof b?.ip === 'string' && typeof b.until === 'number' && b.until > now)
+        this.#bans.set(b.ip, { ip: b.ip, until: b.until, reason: String(b.reason ?? '') })
     }
     for (const e of body.addresses) {
       if (this.#byAddress.size >= this.#opts.maxAddresses) break

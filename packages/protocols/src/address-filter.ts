@@ -16,7 +16,12 @@ export function isReachableIp(ip: string): boolean {
     if (a === 127) return false // loopback
     if (a === 169 && b === 254) return false // link-local
     if (ip === '255.255.255.255') return false // broadcast
-    if ((a === 192 && b === 0 && c === 2) || (a === 198 && b === 51 && c === 100) || (a === 203 && b === 0 && c === 113)) return false // documentation
+    if (
+      (a === 192 && b === 0 && c === 2) ||
+      (a === 198 && b === 51 && c === 100) ||
+      (a === 203 && b === 0 && c === 113)
+    )
+      return false // documentation
     if (ip === '0.0.0.0') return false
     return true
   }
@@ -54,7 +59,8 @@ export function socketOf(address: string): { ip: string; port: number } | undefi
   const c = components(address)
   if (c === undefined) return undefined
   for (let i = 0; i + 1 < c.length; i++) {
-    if ((c[i]!.code === MA.IP4 || c[i]!.code === MA.IP6) && c[i + 1]!.code === MA.TCP) return { ip: c[i]!.value!, port: Number(c[i + 1]!.value) }
+    if ((c[i]!.code === MA.IP4 || c[i]!.code === MA.IP6) && c[i + 1]!.code === MA.TCP)
+      return { ip: c[i]!.value!, port: Number(c[i + 1]!.value) }
   }
   return undefined
 }
@@ -82,7 +88,11 @@ export function isDialable(address: string): boolean {
   const c = components(address)
   if (c === undefined || c.length !== 3) return false
   const [host, tcp, p2p] = c as [MultiaddrComponent, MultiaddrComponent, MultiaddrComponent]
-  return (host.code === MA.IP4 || host.code === MA.IP6 || host.code === MA.DNS4 || host.code === MA.DNS6) && tcp.code === MA.TCP && p2p.code === MA.P2P
+  return (
+    (host.code === MA.IP4 || host.code === MA.IP6 || host.code === MA.DNS4 || host.code === MA.DNS6) &&
+    tcp.code === MA.TCP &&
+    p2p.code === MA.P2P
+  )
 }
 
 /** The address with its tcp port replaced (CKB `RemoteAddress::update_port`). */

@@ -1,7 +1,13 @@
 import type { ServiceControl, SessionId, SessionInfo } from '@tentacle-ts/tentacle'
 import type { AddressBook } from './address-book.js'
 import type { SessionState } from './session-state.js'
-import type { MisbehaviourKind, MisbehaviourVerdict, NetworkProtocolsEvents, PeerDropReason, ResolvedNetworkOptions } from './types.js'
+import type {
+  MisbehaviourKind,
+  MisbehaviourVerdict,
+  NetworkProtocolsEvents,
+  PeerDropReason,
+  ResolvedNetworkOptions,
+} from './types.js'
 
 /** What a misbehaving peer's report says about CKB's reaction. */
 export interface MisbehaviourInput {

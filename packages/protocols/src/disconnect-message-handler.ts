@@ -19,7 +19,13 @@ export function disconnectMessageHandler(core: Core): ServiceProtocolHandler {
       } catch (err) {
         // CKB only logs a malformed message, then disconnects as for any other.
         const error = new ProtocolsError('ERR_MALFORMED_MESSAGE', 'disconnect message is not UTF-8', { cause: err })
-        core.misbehave(ctx.control, s, { kind: 'invalid-data', protocol: core.opts.names.disconnectMessage, detail: error.message, error, ckbVerdict: 'disconnect' })
+        core.misbehave(ctx.control, s, {
+          kind: 'invalid-data',
+          protocol: core.opts.names.disconnectMessage,
+          detail: error.message,
+          error,
+          ckbVerdict: 'disconnect',
+        })
         return
       }
       core.emit('disconnect-message', { sessionId: s.info.id, peerId: s.info.remotePeerId, message })

@@ -39,18 +39,29 @@ export const REUSE_PORT_VERSION = 1
 const FETCH_FOR_REPLY = 2500
 
 /** CKB `verify_nodes_message`: the first misbehaviour of a Nodes message, if any. */
-export function verifyNodes(announce: boolean, items: readonly DiscoveryNode[]): { kind: MisbehaviourKind; detail: string } | undefined {
+export function verifyNodes(
+  announce: boolean,
+  items: readonly DiscoveryNode[],
+): { kind: MisbehaviourKind; detail: string } | undefined {
   const maxItems = announce ? ANNOUNCE_THRESHOLD : MAX_ADDR_TO_SEND
-  if (items.length > maxItems) return { kind: 'too-many-items', detail: `${items.length} items (announce=${announce}), at most ${maxItems}` }
+  if (items.length > maxItems)
+    return { kind: 'too-many-items', detail: `${items.length} items (announce=${announce}), at most ${maxItems}` }
   let total = 0
   for (const item of items) {
-    if (item.addresses.length > MAX_ADDRS_PER_NODE) return { kind: 'too-many-addresses', detail: `${item.addresses.length} addresses in one item, at most ${MAX_ADDRS_PER_NODE}` }
+    if (item.addresses.length > MAX_ADDRS_PER_NODE)
+      return {
+        kind: 'too-many-addresses',
+        detail: `${item.addresses.length} addresses in one item, at most ${MAX_ADDRS_PER_NODE}`,
+      }
     total += item.addresses.length
   }
-  if (total > maxItems) return { kind: 'too-many-addresses', detail: `${total} addresses in all (announce=${announce}), at most ${maxItems}` }
+  if (total > maxItems)
+    return {
+      kind: 'too-many-addresses',
+      detail: `${total} addresses in all (announce=${announce}), at most ${maxItems}`,
+    }
   return undefined
 }
-
 
 export function discoveryHandler(core: Core): ServiceProtocolHandler {
   const { opts } = core
@@ -59,13 +70,27 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
   const addAddresses = (s: SessionState, addrs: Array<[string, bigint]>): void => {
     const added: string[] = []
     const self = core.localPeerId()
-    for (const [a, flags] of addrs) if (core.isValidAddr(a) && addressPeerId(a) !== self && core.book.add(a, flags)) added.push(a)
+    for (const [a, flags] of addrs)
+      if (core.isValidAddr(a) && addressPeerId(a) !== self && core.book.add(a, flags)) added.push(a)
     if (added.length > 0) core.emit('discovered', { sessionId: s.info.id, addresses: added })
   }
 
-  const onGetNodes = (ctx: ProtocolSessionContext, s: SessionState, d: DiscoveryState, msg: { version: number; count: number; listenPort: number | undefined; requiredFlags: bigint }): void => {
+  const onGetNodes = (
+    ctx: ProtocolSessionContext,
+    s: SessionState,
+    d: DiscoveryState,
+    msg: { version: number; count: number; listenPort: number | undefined; requiredFlags: bigint },
+  ): void => {
     if (d.receivedGetNodes) {
-      if (core.misbehave(ctx.control, s, { kind: 'duplicate-get-nodes', protocol: name, detail: 'a second GetNodes', ckbVerdict: 'disconnect' }) !== 'continue') return
+      if (
+        core.misbehave(ctx.control, s, {
+          kind: 'duplicate-get-nodes',
+          protocol: name,
+          detail: 'a second GetNodes',
+          ckbVerdict: 'disconnect',
+        }) !== 'continue'
+      )
+        return
     }
     d.receivedGetNodes = true
     // Taken before the peer's own listen address is added, as CKB does.
@@ -78,11 +103,17 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
       d.known.add(d.remote.address)
       addAddresses(s, [[d.remote.address, s.identified?.flags ?? Flags.COMPATIBILITY]])
     }
-    if (msg.version >= REUSE_PORT_VERSION && d.remote.kind === 'init') d.remote = { kind: 'listen', address: d.remote.address }
+    if (msg.version >= REUSE_PORT_VERSION && d.remote.kind === 'init')
+      d.remote = { kind: 'listen', address: d.remote.address }
     const max = Math.min(MAX_ADDR_TO_SEND, msg.count)
     if (items.length > max) items = shuffle(items).slice(0, max)
     for (const [a] of items) d.known.add(a)
-    ctx.send(encodeDiscoveryMessage({ type: 'nodes', announce: false, items: items.map(([a, flags]) => ({ addresses: [a], flags })) }, opts.discoveryForm))
+    ctx.send(
+      encodeDiscoveryMessage(
+        { type: 'nodes', announce: false, items: items.map(([a, flags]) => ({ addresses: [a], flags })) },
+        opts.discoveryForm,
+      ),
+    )
   }
 
   return {
@@ -110,7 +141,18 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
             break
           }
         }
-        ctx.send(encodeDiscoveryMessage({ type: 'get-nodes', version: GET_NODES_VERSION, count: MAX_ADDR_TO_SEND, listenPort, requiredFlags: opts.requiredFlags }, opts.discoveryForm))
+        ctx.send(
+          encodeDiscoveryMessage(
+            {
+              type: 'get-nodes',
+              version: GET_NODES_VERSION,
+              count: MAX_ADDR_TO_SEND,
+              listenPort,
+              requiredFlags: opts.requiredFlags,
+            },
+            opts.discoveryForm,
+          ),
+        )
         d.known.add(s.address)
         d.remote = { kind: 'listen', address: s.address }
       }
@@ -126,7 +168,13 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
       try {
         msg = decodeDiscoveryMessage(data, opts.discoveryForm)
       } catch (err) {
-        core.misbehave(ctx.control, s, { kind: 'invalid-data', protocol: name, detail: (err as Error).message, error: err as Error, ckbVerdict: 'disconnect' })
+        core.misbehave(ctx.control, s, {
+          kind: 'invalid-data',
+          protocol: name,
+          detail: (err as Error).message,
+          error: err as Error,
+          ckbVerdict: 'disconnect',
+        })
         return
       }
       if (msg.type === 'get-nodes') {
@@ -139,7 +187,12 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
       }
       if (d === undefined) return
       if (!msg.announce && d.receivedNodes) {
-        core.misbehave(ctx.control, s, { kind: 'duplicate-first-nodes', protocol: name, detail: 'a second Nodes (announce=false)', ckbVerdict: 'disconnect' })
+        core.misbehave(ctx.control, s, {
+          kind: 'duplicate-first-nodes',
+          protocol: name,
+          detail: 'a second Nodes (announce=false)',
+          ckbVerdict: 'disconnect',
+        })
         return
       }
       const addrs: Array<[string, bigint]> = []
@@ -158,7 +211,11 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
         states.push(d)
         if (d.announce.length > 0) {
           const items = d.announce.splice(0).map(([a, flags]) => ({ addresses: [a], flags }))
-          ctx.control.send(s.info.id, ctx.protoId, encodeDiscoveryMessage({ type: 'nodes', announce: true, items }, opts.discoveryForm))
+          ctx.control.send(
+            s.info.id,
+            ctx.protoId,
+            encodeDiscoveryMessage({ type: 'nodes', announce: true, items }, opts.discoveryForm),
+          )
         }
         // A round begins once the listen address and flags are known (CKB starts it at the first
         // tick even without them, and then announces nothing for a day), and lasts until the
@@ -173,7 +230,9 @@ export function discoveryHandler(core: Core): ServiceProtocolHandler {
         if (d.announcedTo < ANNOUNCE_FANOUT) announceList.push([d, d.remote.address, flags])
       }
       for (const [source, address, flags] of announceList) {
-        for (const d of shuffle(states.filter((x) => x !== source && x.announce.length < ANNOUNCE_THRESHOLD && !x.known.has(address)))) {
+        for (const d of shuffle(
+          states.filter((x) => x !== source && x.announce.length < ANNOUNCE_THRESHOLD && !x.known.has(address)),
+        )) {
           if (source.announcedTo >= ANNOUNCE_FANOUT) break
           d.announce.push([address, flags])
           d.known.add(address)

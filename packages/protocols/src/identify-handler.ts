@@ -16,7 +16,12 @@ import { addressPeerId } from './address-book.js'
 import { isGlobalListenAddr, withPeer } from './address-filter.js'
 import type { Core } from './core.js'
 import { requiredFlagsFilter } from './flags.js'
-import { decodeIdentifyBlob, decodeIdentifyMessage, encodeIdentifyBlob, encodeIdentifyMessage } from './messages/identify.js'
+import {
+  decodeIdentifyBlob,
+  decodeIdentifyMessage,
+  encodeIdentifyBlob,
+  encodeIdentifyMessage,
+} from './messages/identify.js'
 import type { SessionState } from './session-state.js'
 
 /** At most this many listen addresses are sent or accepted (CKB `MAX_ADDRS`). */
@@ -53,12 +58,26 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
     try {
       msg = decodeIdentifyMessage(data)
     } catch (err) {
-      core.misbehave(ctx.control, s, { kind: 'invalid-data', protocol: name, detail: (err as Error).message, error: err as Error, ckbVerdict: 'disconnect' })
+      core.misbehave(ctx.control, s, {
+        kind: 'invalid-data',
+        protocol: name,
+        detail: (err as Error).message,
+        error: err as Error,
+        ckbVerdict: 'disconnect',
+      })
       return
     }
     const state = s.identify!
     if (state.received) {
-      if (core.misbehave(ctx.control, s, { kind: 'duplicate-identify', protocol: name, detail: 'a second IdentifyMessage', ckbVerdict: 'disconnect' }) !== 'continue') return
+      if (
+        core.misbehave(ctx.control, s, {
+          kind: 'duplicate-identify',
+          protocol: name,
+          detail: 'a second IdentifyMessage',
+          ckbVerdict: 'disconnect',
+        }) !== 'continue'
+      )
+        return
     }
     state.received = true
 
@@ -109,13 +128,29 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
         ctx.control.openProtocols(s.info.id, { kind: 'filter', filter: (id) => id !== feeler })
       } else {
         const detail = `flags ${flags} miss the required ${opts.requiredFlags}`
-        if (core.misbehave(ctx.control, s, { kind: 'insufficient-flags', protocol: name, detail, ckbVerdict: 'disconnect' }) !== 'continue') return
+        if (
+          core.misbehave(ctx.control, s, {
+            kind: 'insufficient-flags',
+            protocol: name,
+            detail,
+            ckbVerdict: 'disconnect',
+          }) !== 'continue'
+        )
+          return
       }
     }
 
     if (msg.listenAddrs.length > MAX_IDENTIFY_ADDRS) {
       const detail = `${msg.listenAddrs.length} listen addresses, at most ${MAX_IDENTIFY_ADDRS}`
-      if (core.misbehave(ctx.control, s, { kind: 'too-many-addresses', protocol: name, detail, ckbVerdict: 'disconnect' }) !== 'continue') return
+      if (
+        core.misbehave(ctx.control, s, {
+          kind: 'too-many-addresses',
+          protocol: name,
+          detail,
+          ckbVerdict: 'disconnect',
+        }) !== 'continue'
+      )
+        return
     } else {
       info.listenAddrs = msg.listenAddrs.filter(isGlobalListenAddr)
       const self = core.localPeerId()
@@ -125,7 +160,12 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
 
     const self = core.localPeerId()
     s.observedAddr = self === undefined ? msg.observedAddr : withPeer(msg.observedAddr, self)
-    core.emit('identified', { sessionId: s.info.id, peerId: s.info.remotePeerId, direction: s.info.direction, info: { ...info } })
+    core.emit('identified', {
+      sessionId: s.info.id,
+      peerId: s.info.remotePeerId,
+      direction: s.info.direction,
+      info: { ...info },
+    })
   }
 
   return {
@@ -135,7 +175,9 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
     connected(ctx: ProtocolSessionContext) {
       const s = core.session(ctx.session)
       s.identify = { openedAt: opts.now(), received: false, timeoutReported: false }
-      ctx.send(encodeIdentifyMessage({ listenAddrs: localListenAddrs(), observedAddr: s.address, identify: blob }), { priority: 'high' })
+      ctx.send(encodeIdentifyMessage({ listenAddrs: localListenAddrs(), observedAddr: s.address, identify: blob }), {
+        priority: 'high',
+      })
     },
     disconnected(ctx: ProtocolSessionContext) {
       const s = core.sessionById(ctx.session.id)
@@ -157,9 +199,15 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
       const now = opts.now()
       for (const s of core.sessions()) {
         const st = s.identify
-        if (st === undefined || st.received || st.timeoutReported || st.openedAt + opts.identifyTimeoutMs > now) continue
+        if (st === undefined || st.received || st.timeoutReported || st.openedAt + opts.identifyTimeoutMs > now)
+          continue
         st.timeoutReported = true
-        core.misbehave(ctx.control, s, { kind: 'identify-timeout', protocol: name, detail: `nothing within ${opts.identifyTimeoutMs} ms`, ckbVerdict: 'disconnect' })
+        core.misbehave(ctx.control, s, {
+          kind: 'identify-timeout',
+          protocol: name,
+          detail: `nothing within ${opts.identifyTimeoutMs} ms`,
+          ckbVerdict: 'disconnect',
+        })
       }
     },
   }

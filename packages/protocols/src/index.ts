@@ -34,7 +34,13 @@ export { AddressBook, type BanEntry } from './address-book.js'
 export { CKB_PRESET, TENTACLE_PRESET, PRESETS } from './presets.js'
 export { Flags, DEFAULT_REQUIRED_FLAGS, requiredFlagsFilter } from './flags.js'
 export { ProtocolsError, isProtocolsError, type ProtocolsErrorCode } from './errors.js'
-export { decodeMultiaddr, encodeMultiaddr, canonicalMultiaddr, type DecodedMultiaddr, type MultiaddrComponent } from './multiaddr-binary.js'
+export {
+  decodeMultiaddr,
+  encodeMultiaddr,
+  canonicalMultiaddr,
+  type DecodedMultiaddr,
+  type MultiaddrComponent,
+} from './multiaddr-binary.js'
 export { encodePingMessage, decodePingMessage, type PingMessage } from './messages/ping.js'
 export {
   encodeIdentifyMessage,
@@ -44,4 +50,10 @@ export {
   type IdentifyMessage,
   type IdentifyBlob,
 } from './messages/identify.js'
-export { encodeDiscoveryMessage, decodeDiscoveryMessage, type DiscoveryForm, type DiscoveryMessage, type DiscoveryNode } from './messages/discovery.js'
+export {
+  encodeDiscoveryMessage,
+  decodeDiscoveryMessage,
+  type DiscoveryForm,
+  type DiscoveryMessage,
+  type DiscoveryNode,
+} from './messages/discovery.js'

@@ -11,7 +11,12 @@ export class ProtocolsMetrics {
   readonly rtt: Histogram
   readonly misbehaviour: Counter<'kind' | 'verdict'>
 
-  constructor(registry: Registry, sessions: () => Iterable<SessionState>, addressBookSize: () => number, prefix = 'tentacle_') {
+  constructor(
+    registry: Registry,
+    sessions: () => Iterable<SessionState>,
+    addressBookSize: () => number,
+    prefix = 'tentacle_',
+  ) {
     const registers = [registry]
     this.rtt = new Histogram({
       name: `${prefix}ping_rtt_seconds`,
@@ -33,7 +38,8 @@ export class ProtocolsMetrics {
       collect() {
         this.reset()
         for (const s of sessions()) {
-          if (s.pingRttMs !== undefined) this.set({ session: String(s.info.id), peer_id: s.info.remotePeerId ?? '' }, s.pingRttMs / 1000)
+          if (s.pingRttMs !== undefined)
+            this.set({ session: String(s.info.id), peer_id: s.info.remotePeerId ?? '' }, s.pingRttMs / 1000)
         }
       },
     })
@@ -44,7 +50,8 @@ export class ProtocolsMetrics {
       registers,
       collect() {
         this.reset()
-        for (const s of sessions()) this.set({ session: String(s.info.id), peer_id: s.info.remotePeerId ?? '' }, s.lastSeenAt / 1000)
+        for (const s of sessions())
+          this.set({ session: String(s.info.id), peer_id: s.info.remotePeerId ?? '' }, s.lastSeenAt / 1000)
       },
     })
     new Gauge({

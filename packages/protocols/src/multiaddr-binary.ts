@@ -98,7 +98,7 @@ function ip6Text(p: Uint8Array): string {
   // RFC 5952: the longest run (>= 2) of zero groups becomes "::", the first one on ties.
   let best = -1
   let bestLen = 0
-  for (let i = 0; i < 8; ) {
+  for (let i = 0; i < 8;) {
     if (groups[i] !== 0) {
       i++
       continue
@@ -186,7 +186,8 @@ export function decodeMultiaddr(bytes: Uint8Array): DecodedMultiaddr {
           }
           // Rust keeps such names in binary form; we keep text, where an empty
           // name or a "/" would read back as other components (found by fuzzing).
-          if (value === '' || value.includes('/')) throw bad(`${NAMES.get(code)} name ${JSON.stringify(value)} has no text form`)
+          if (value === '' || value.includes('/'))
+            throw bad(`${NAMES.get(code)} name ${JSON.stringify(value)} has no text form`)
         }
         break
       }
@@ -217,7 +218,8 @@ export function decodeMultiaddr(bytes: Uint8Array): DecodedMultiaddr {
 /** The text form of decoded components. */
 export function multiaddrText(components: readonly MultiaddrComponent[]): string {
   let text = ''
-  for (const { code, value } of components) text += value === undefined ? `/${NAMES.get(code)}` : `/${NAMES.get(code)}/${value}`
+  for (const { code, value } of components)
+    text += value === undefined ? `/${NAMES.get(code)}` : `/${NAMES.get(code)}/${value}`
   return text
 }
 
@@ -229,7 +231,9 @@ export function encodeMultiaddr(text: string): Uint8Array {
   try {
     bytes = multiaddr(text).bytes
   } catch (err) {
-    throw new ProtocolsError('ERR_INVALID_MULTIADDR', `invalid multiaddr "${text}": ${(err as Error).message}`, { cause: err })
+    throw new ProtocolsError('ERR_INVALID_MULTIADDR', `invalid multiaddr "${text}": ${(err as Error).message}`, {
+      cause: err,
+    })
   }
   decodeMultiaddr(bytes)
   return bytes

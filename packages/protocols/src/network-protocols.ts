@@ -5,7 +5,16 @@
  * one tentacle-ts service.
  */
 import { EventEmitter } from 'node:events'
-import type { ProtocolSpec, Service, ServiceControl, ServiceErrorEvent, ServiceEvent, ServiceHandler, SessionId, SessionInfo } from '@tentacle-ts/tentacle'
+import type {
+  ProtocolSpec,
+  Service,
+  ServiceControl,
+  ServiceErrorEvent,
+  ServiceEvent,
+  ServiceHandler,
+  SessionId,
+  SessionInfo,
+} from '@tentacle-ts/tentacle'
 import { AddressBook, addressIp, addressPeerId } from './address-book.js'
 import { isDialable, isReachableIp, isValidDiscoveryAddr, socketOf, withPeer } from './address-filter.js'
 import { shuffle } from './shuffle.js'
@@ -41,13 +50,15 @@ const CROSS_DIAL_WINDOW_MS = 10_000
 
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
-  if (!Number.isFinite(x) || x <= 0) throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`)
+  if (!Number.isFinite(x) || x <= 0)
+    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`)
   return x
 }
 
 function count(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
-  if (!Number.isInteger(x) || x < 0) throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${String(v)}`)
+  if (!Number.isInteger(x) || x < 0)
+    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${String(v)}`)
   return x
 }
 
@@ -56,16 +67,22 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
   const presetName = o.preset ?? 'ckb'
   const preset = PRESETS[presetName]
   if (preset === undefined) throw new ProtocolsError('ERR_INVALID_OPTION', `unknown preset ${String(presetName)}`)
-  if (typeof o.networkName !== 'string' || o.networkName.length === 0) throw new ProtocolsError('ERR_INVALID_OPTION', 'networkName is required')
+  if (typeof o.networkName !== 'string' || o.networkName.length === 0)
+    throw new ProtocolsError('ERR_INVALID_OPTION', 'networkName is required')
   const ids: ProtocolIds = { ...preset.ids, ...o.ids }
   const idList = Object.values(ids)
   if (new Set(idList).size !== idList.length || idList.some((id) => !Number.isInteger(id) || id < 0)) {
-    throw new ProtocolsError('ERR_INVALID_OPTION', `protocol ids must be distinct non-negative integers, got ${JSON.stringify(ids)}`)
+    throw new ProtocolsError(
+      'ERR_INVALID_OPTION',
+      `protocol ids must be distinct non-negative integers, got ${JSON.stringify(ids)}`,
+    )
   }
   const names = { ...preset.names }
-  if (presetName === 'tentacle') for (const k of Object.keys(ids) as Array<keyof ProtocolIds>) names[k] = `/p2p/${ids[k]}`
+  if (presetName === 'tentacle')
+    for (const k of Object.keys(ids) as Array<keyof ProtocolIds>) names[k] = `/p2p/${ids[k]}`
   const flags = o.flags ?? Flags.COMPATIBILITY | Flags.DISCOVERY
-  if (typeof flags !== 'bigint' || flags <= 0n || flags > 0xffffffffffffffffn) throw new ProtocolsError('ERR_INVALID_OPTION', 'flags must be a non-zero u64 bigint (CKB refuses zero flags)')
+  if (typeof flags !== 'bigint' || flags <= 0n || flags > 0xffffffffffffffffn)
+    throw new ProtocolsError('ERR_INVALID_OPTION', 'flags must be a non-zero u64 bigint (CKB refuses zero flags)')
   const requiredFlags = o.requiredFlags ?? DEFAULT_REQUIRED_FLAGS
   const canon = (what: string, a: string): string => {
     try {
@@ -76,7 +93,8 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
   }
   const bootnodes = (o.bootnodes ?? []).map((b) => {
     const a = canon('bootnode', b)
-    if (addressPeerId(a) === undefined) throw new ProtocolsError('ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`)
+    if (addressPeerId(a) === undefined)
+      throw new ProtocolsError('ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`)
     return a
   })
   const pingTimeoutMs = positive('pingTimeoutMs', o.pingTimeoutMs, preset.pingTimeoutMs)
@@ -136,7 +154,11 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   constructor(options: NetworkProtocolsOptions) {
     super()
     this.opts = resolveNetworkOptions(options)
-    this.book = new AddressBook({ maxAddresses: this.opts.maxAddresses, file: this.opts.addressBookFile, now: this.opts.now })
+    this.book = new AddressBook({
+      maxAddresses: this.opts.maxAddresses,
+      file: this.opts.addressBookFile,
+      now: this.opts.now,
+    })
     const { ids, names, versions, maxFrameLengths } = this.opts
     const spec = (k: keyof ProtocolIds, handler: ProtocolSpec['handler']): ProtocolSpec => ({
       id: ids[k],
@@ -361,7 +383,13 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
         // Our dial died before identify while the same peer was dialing us: a crossing dial
         // (each side kept its own, §12.2 RepeatedConnection), not a dead address. Let the next tick retry.
         const inboundAt = peerId === undefined ? undefined : this.#lastInbound.get(peerId)
-        if (s.info.direction === 'outbound' && s.dropReason === undefined && s.identified === undefined && inboundAt !== undefined && this.opts.now() - inboundAt <= CROSS_DIAL_WINDOW_MS) {
+        if (
+          s.info.direction === 'outbound' &&
+          s.dropReason === undefined &&
+          s.identified === undefined &&
+          inboundAt !== undefined &&
+          this.opts.now() - inboundAt <= CROSS_DIAL_WINDOW_MS
+        ) {
           this.book.forgiveTry(s.address)
         }
         this.drop(s, 'closed')
@@ -400,12 +428,18 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   attach(service: Service): void {
     if (this.#service !== undefined) throw new ProtocolsError('ERR_INVALID_OPTION', 'attach() was called already')
     this.#service = service
-    this.#metrics = new ProtocolsMetrics(service.metrics.registry, () => this.sessions(), () => this.book.size)
+    this.#metrics = new ProtocolsMetrics(
+      service.metrics.registry,
+      () => this.sessions(),
+      () => this.book.size,
+    )
     service.setServiceNotify(this.opts.ids.identify, this.opts.outboundIntervalMs, OUTBOUND_TOKEN)
     // CKB `NetworkService::start`: dial max(maxOutbound / 2, 1) from the address book, topped up with bootnodes.
     const want = Math.max(this.opts.maxOutbound >> 1, 1)
     const cx = this.#dialContext()
-    const addrs = this.book.fetchToAttempt(want, this.opts.requiredFlags, 0, (e) => this.#canDial(e.address, cx)).map((e) => e.address)
+    const addrs = this.book
+      .fetchToAttempt(want, this.opts.requiredFlags, 0, (e) => this.#canDial(e.address, cx))
+      .map((e) => e.address)
     for (const b of shuffle([...this.opts.bootnodes]).slice(0, Math.max(0, want - addrs.length))) addrs.push(b)
     for (const a of addrs) this.#dial(service, a, false)
   }
@@ -419,7 +453,9 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     this.book.purge()
     // Feelers: addresses never (recently) connected, not tried within feelerRetryMs.
     const cx = this.#dialContext()
-    for (const e of this.book.fetchToFeeler(this.opts.feelersPerTick, this.opts.feelerRetryMs, (x) => this.#canDial(x.address, cx))) {
+    for (const e of this.book.fetchToFeeler(this.opts.feelersPerTick, this.opts.feelerRetryMs, (x) =>
+      this.#canDial(x.address, cx),
+    )) {
       this.book.markTried(e.address)
       this.#dial(control, e.address, true, this.#jitter())
     }
@@ -444,7 +480,9 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     const attempt = (n: number): string[] => {
       const out: string[] = []
       const cx = this.#dialContext()
-      for (const e of this.book.fetchToAttempt(n, this.opts.requiredFlags, this.opts.dialIntervalMs, (x) => this.#canDial(x.address, cx))) {
+      for (const e of this.book.fetchToAttempt(n, this.opts.requiredFlags, this.opts.dialIntervalMs, (x) =>
+        this.#canDial(x.address, cx),
+      )) {
         this.book.markTried(e.address)
         out.push(e.address)
       }
@@ -472,7 +510,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   #canDial(address: string, cx = this.#dialContext()): boolean {
     const peerId = addressPeerId(address)
     if (peerId === undefined || peerId === this.localPeerId()) return false
-    if (cx.pub.has(address) || cx.connected.has(peerId) || this.#dialing.has(peerId) || this.#feelers.has(peerId)) return false
+    if (cx.pub.has(address) || cx.connected.has(peerId) || this.#dialing.has(peerId) || this.#feelers.has(peerId))
+      return false
     return isDialable(address) && !this.book.isBanned(address)
   }
 
@@ -487,7 +526,9 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
       if (feeler) this.#feelers.delete(peerId)
     }
     const go = (): void => {
-      control.dial(address, { kind: 'single', id: this.opts.ids.identify }).then(() => this.#dialing.delete(peerId), release)
+      control
+        .dial(address, { kind: 'single', id: this.opts.ids.identify })
+        .then(() => this.#dialing.delete(peerId), release)
     }
     if (delayMs <= 0) {
       go()
@@ -525,7 +566,6 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   }
 }
 
-
 function canonicalOr(text: string): string {
   try {
     return canonicalMultiaddr(text)
@@ -541,7 +581,9 @@ function peerInfo(s: SessionState): PeerInfo {
     address: s.address,
     direction: s.info.direction,
     feeler: s.feeler,
-    ...(s.identified !== undefined ? { identified: { ...s.identified, listenAddrs: [...s.identified.listenAddrs] } } : {}),
+    ...(s.identified !== undefined
+      ? { identified: { ...s.identified, listenAddrs: [...s.identified.listenAddrs] } }
+      : {}),
     ...(s.pingRttMs !== undefined ? { pingRttMs: s.pingRttMs } : {}),
     lastSeenAt: s.lastSeenAt,
     connectedAt: s.connectedAt,

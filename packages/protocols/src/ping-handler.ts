@@ -25,7 +25,13 @@ export function pingHandler(core: Core): ServiceProtocolHandler {
     },
     connected(ctx: ProtocolSessionContext) {
       const s = core.session(ctx.session)
-      s.ping ??= { processing: false, sentAt: opts.now(), sentAtHr: performance.now(), nonce: 0, timeoutReported: false }
+      s.ping ??= {
+        processing: false,
+        sentAt: opts.now(),
+        sentAtHr: performance.now(),
+        nonce: 0,
+        timeoutReported: false,
+      }
     },
     disconnected(ctx: ProtocolSessionContext) {
       const s = core.sessionById(ctx.session.id)
@@ -37,7 +43,14 @@ export function pingHandler(core: Core): ServiceProtocolHandler {
       try {
         msg = decodePingMessage(data)
       } catch (err) {
-        core.misbehave(ctx.control, s, { kind: 'invalid-data', protocol: name, detail: (err as Error).message, error: err as Error, ckbVerdict: 'disconnect', message: 'ping failed' })
+        core.misbehave(ctx.control, s, {
+          kind: 'invalid-data',
+          protocol: name,
+          detail: (err as Error).message,
+          error: err as Error,
+          ckbVerdict: 'disconnect',
+          message: 'ping failed',
+        })
         return
       }
       if (msg.type === 'ping') {
@@ -55,8 +68,16 @@ export function pingHandler(core: Core): ServiceProtocolHandler {
         core.emit('ping', { sessionId: s.info.id, peerId: s.info.remotePeerId, rttMs })
         return
       }
-      const detail = p?.processing ? `pong nonce ${msg.nonce}, expected ${p.nonce}` : `pong nonce ${msg.nonce} with no ping outstanding`
-      core.misbehave(ctx.control, s, { kind: 'unexpected-pong', protocol: name, detail, ckbVerdict: 'disconnect', message: 'ping failed' })
+      const detail = p?.processing
+        ? `pong nonce ${msg.nonce}, expected ${p.nonce}`
+        : `pong nonce ${msg.nonce} with no ping outstanding`
+      core.misbehave(ctx.control, s, {
+        kind: 'unexpected-pong',
+        protocol: name,
+        detail,
+        ckbVerdict: 'disconnect',
+        message: 'ping failed',
+      })
     },
     notify(ctx: ProtocolContext, token: number) {
       if (token === SEND_PING_TOKEN) {
@@ -72,7 +93,8 @@ export function pingHandler(core: Core): ServiceProtocolHandler {
           p.timeoutReported = false
           ids.push(s.info.id)
         }
-        if (ids.length > 0) ctx.control.broadcast({ kind: 'multi', ids }, ctx.protoId, encodePingMessage({ type: 'ping', nonce }))
+        if (ids.length > 0)
+          ctx.control.broadcast({ kind: 'multi', ids }, ctx.protoId, encodePingMessage({ type: 'ping', nonce }))
       } else if (token === CHECK_TIMEOUT_TOKEN) {
         const now = performance.now()
         for (const s of core.sessions()) {

@@ -10,7 +10,11 @@ import fc from 'fast-check'
 import { AddressBook, Flags, ProtocolsError } from '../src/index.js'
 import { isDialable, isReachableIp, isValidDiscoveryAddr, withTcpPort } from '../src/address-filter.js'
 
-const PEERS = ['QmPNw5ZmLkgnBr69vL3CFw5hwyBqDcTPctUaYJJ9egVtSF', 'QmX8jHamUA57S818EZuDj2YKb9c9mmLpFrBc4gnrnwnGYQ', 'QmavZHEisFPdkKbTBeMX2hTCfiZ4aqAjYUbZEaoM3SiohN']
+const PEERS = [
+  'QmPNw5ZmLkgnBr69vL3CFw5hwyBqDcTPctUaYJJ9egVtSF',
+  'QmX8jHamUA57S818EZuDj2YKb9c9mmLpFrBc4gnrnwnGYQ',
+  'QmavZHEisFPdkKbTBeMX2hTCfiZ4aqAjYUbZEaoM3SiohN',
+]
 const addr = (i: number, ip = `10.0.0.${i}`) => `/ip4/${ip}/tcp/${8000 + i}/p2p/${PEERS[i % PEERS.length]}`
 const DAY = 24 * 3600 * 1000
 
@@ -27,7 +31,10 @@ describe('AddressBook', () => {
     assert.equal(b.get(addr(0))!.flags, '3')
     assert.equal(b.add('/ip4/1.2.3.4/tcp/1', 1n), false, 'no /p2p/, not kept')
     const all = () => true
-    assert.deepEqual(b.fetchToFeeler(10, 60_000, all).map((e) => e.address), [addr(0)])
+    assert.deepEqual(
+      b.fetchToFeeler(10, 60_000, all).map((e) => e.address),
+      [addr(0)],
+    )
     assert.deepEqual(b.fetchToAttempt(10, 14n, 15_000, all), [])
     b.markTried(addr(0))
     assert.deepEqual(b.fetchToFeeler(10, 60_000, all), [], 'tried within a minute')
@@ -35,9 +42,15 @@ describe('AddressBook', () => {
     assert.deepEqual(b.fetchToFeeler(10, 60_000, all), [], 'connected within 3 days: no more feelers')
     assert.deepEqual(b.fetchToAttempt(10, 14n, 15_000, all), [], 'a full dial waits dialIntervalMs after the feeler')
     clock.now += 15_000
-    assert.deepEqual(b.fetchToAttempt(10, 14n, 15_000, all).map((e) => e.address), [addr(0)])
+    assert.deepEqual(
+      b.fetchToAttempt(10, 14n, 15_000, all).map((e) => e.address),
+      [addr(0)],
+    )
     assert.deepEqual(b.fetchToAttempt(10, Flags.LIGHT_CLIENT, 15_000, all), [], 'flags must pass requiredFlags')
-    assert.deepEqual(b.fetchRandom(10, 14n).map((e) => e.address), [addr(0)])
+    assert.deepEqual(
+      b.fetchRandom(10, 14n).map((e) => e.address),
+      [addr(0)],
+    )
     clock.now += 8 * DAY
     assert.deepEqual(b.fetchRandom(10, 14n), [], 'not connected for 7 days: not shared any more')
   })
@@ -73,7 +86,11 @@ describe('AddressBook', () => {
     assert.equal(b.get(addr(0))!.attempts, 0)
     assert.equal(b.get(addr(0))!.flags, '3')
     assert.equal(b.purge(), 0, 'learnt again: kept')
-    assert.deepEqual(b.fetchToFeeler(10, 60_000, all).map((e) => e.address), [addr(0)], 'feelered at once, not after feelerRetryMs')
+    assert.deepEqual(
+      b.fetchToFeeler(10, 60_000, all).map((e) => e.address),
+      [addr(0)],
+      'feelered at once, not after feelerRetryMs',
+    )
     // A connected address keeps its history (CKB keeps the entry with the later last-connected time).
     b.addOutbound(addr(1), 3n)
     b.markTried(addr(1))
@@ -88,10 +105,16 @@ describe('AddressBook', () => {
     b.add(addr(1, '10.1.1.1'), 1n)
     b.add(addr(2, '10.1.1.2'), 1n)
     b.ban('10.1.1.1', 300_000, 'test')
-    assert.deepEqual(b.entries().map((e) => e.address), [addr(2, '10.1.1.2')])
+    assert.deepEqual(
+      b.entries().map((e) => e.address),
+      [addr(2, '10.1.1.2')],
+    )
     assert.equal(b.isBanned(`/ip4/10.1.1.1/tcp/1/p2p/${PEERS[0]}`), true)
     assert.equal(b.add(addr(0, '10.1.1.1'), 1n), false)
-    assert.deepEqual(b.bans().map((x) => [x.ip, x.reason]), [['10.1.1.1', 'test']])
+    assert.deepEqual(
+      b.bans().map((x) => [x.ip, x.reason]),
+      [['10.1.1.1', 'test']],
+    )
     clock.now += 300_000
     assert.equal(b.isBanned(addr(0, '10.1.1.1')), false)
     assert.deepEqual(b.bans(), [])
@@ -100,15 +123,19 @@ describe('AddressBook', () => {
 
   test('property: the book never holds more than maxAddresses, whatever is added', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 8 }), fc.array(fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 65535 }), fc.boolean()), { maxLength: 60 }), (max, adds) => {
-        const { book: b } = book(max)
-        for (const [ip, port, connected] of adds) {
-          const a = `/ip4/${ip}/tcp/${port}/p2p/${PEERS[port % 3]}`
-          if (connected) b.addOutbound(a, 1n)
-          else b.add(a, 1n)
-          assert.ok(b.size <= max)
-        }
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 8 }),
+        fc.array(fc.tuple(fc.ipV4(), fc.integer({ min: 0, max: 65535 }), fc.boolean()), { maxLength: 60 }),
+        (max, adds) => {
+          const { book: b } = book(max)
+          for (const [ip, port, connected] of adds) {
+            const a = `/ip4/${ip}/tcp/${port}/p2p/${PEERS[port % 3]}`
+            if (connected) b.addOutbound(a, 1n)
+            else b.add(a, 1n)
+            assert.ok(b.size <= max)
+          }
+        },
+      ),
       { numRuns: 300 },
     )
   })
@@ -118,7 +145,13 @@ describe('AddressBook', () => {
     b.addOutbound(addr(0), 1n)
     b.add(addr(1), 1n)
     b.add(addr(2), 1n)
-    assert.deepEqual(b.entries().map((e) => e.address).sort(), [addr(0), addr(2)].sort())
+    assert.deepEqual(
+      b
+        .entries()
+        .map((e) => e.address)
+        .sort(),
+      [addr(0), addr(2)].sort(),
+    )
   })
 
   test('the JSON file: written atomically (no temporary left), read back, bans kept; a corrupt file is ERR_ADDRESS_BOOK_FILE', async (t) => {
@@ -138,7 +171,10 @@ describe('AddressBook', () => {
     assert.deepEqual(again.entries(), b.entries())
     assert.deepEqual(again.bans(), b.bans())
     await writeFile(file, '{"version":1,"addresses":')
-    assert.throws(() => new AddressBook({ maxAddresses: 100, file, now: () => clock.now }), (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_ADDRESS_BOOK_FILE')
+    assert.throws(
+      () => new AddressBook({ maxAddresses: 100, file, now: () => clock.now }),
+      (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_ADDRESS_BOOK_FILE',
+    )
     // A missing file is an empty book.
     assert.equal(new AddressBook({ maxAddresses: 100, file: join(dir, 'none.json'), now: () => clock.now }).size, 0)
   })
@@ -153,7 +189,27 @@ describe('AddressBook', () => {
 describe('address rules (tentacle is_reachable, CKB is_valid_addr)', () => {
   test('reachable IPs', () => {
     for (const ip of ['8.8.8.8', '1.1.1.1', '2606:4700::1111']) assert.equal(isReachableIp(ip), true, ip)
-    for (const ip of ['127.0.0.1', '127.3.4.5', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.1.1', '0.0.0.0', '255.255.255.255', '192.0.2.1', '198.51.100.1', '203.0.113.1', '::1', '::', 'fe80::1', 'fc00::1', 'fd12::1', '2001:db8::1', 'ff02::1']) {
+    for (const ip of [
+      '127.0.0.1',
+      '127.3.4.5',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.1.1',
+      '0.0.0.0',
+      '255.255.255.255',
+      '192.0.2.1',
+      '198.51.100.1',
+      '203.0.113.1',
+      '::1',
+      '::',
+      'fe80::1',
+      'fc00::1',
+      'fd12::1',
+      '2001:db8::1',
+      'ff02::1',
+    ]) {
       assert.equal(isReachableIp(ip), false, ip)
     }
   })

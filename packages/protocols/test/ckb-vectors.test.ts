@@ -37,13 +37,25 @@ test('ckb-network identify messages: decoded fields and re-encoded bytes match',
   const list = messages('identify').filter((m) => m.hex !== undefined)
   assert.ok(list.length >= 2)
   for (const m of list) {
-    const f = m.fields as { listen_addrs: number; observed_addr_hex: string; identify: { flag: string; name: string; client_version: string } }
+    const f = m.fields as {
+      listen_addrs: number
+      observed_addr_hex: string
+      identify: { flag: string; name: string; client_version: string }
+    }
     const msg = decodeIdentifyMessage(hex(m.hex!))
     assert.equal(msg.listenAddrs.length, f.listen_addrs, m.key)
     assert.equal(msg.observedAddr, decodeMultiaddr(hex(f.observed_addr_hex)).text)
     const blob = decodeIdentifyBlob(msg.identify)
-    assert.deepEqual(blob, { flag: BigInt(f.identify.flag), name: f.identify.name, clientVersion: f.identify.client_version })
-    const again = encodeIdentifyMessage({ listenAddrs: msg.listenAddrs, observedAddr: msg.observedAddr, identify: encodeIdentifyBlob(blob) })
+    assert.deepEqual(blob, {
+      flag: BigInt(f.identify.flag),
+      name: f.identify.name,
+      clientVersion: f.identify.client_version,
+    })
+    const again = encodeIdentifyMessage({
+      listenAddrs: msg.listenAddrs,
+      observedAddr: msg.observedAddr,
+      identify: encodeIdentifyBlob(blob),
+    })
     assert.equal(toHex(again), m.hex, m.key)
   }
 })
@@ -55,7 +67,11 @@ test('ckb-network discovery messages (GetNodes2, Nodes2 first and announced): de
     const msg = decodeDiscoveryMessage(hex(m.hex!))
     const f = m.fields as Record<string, unknown>
     if (msg.type === 'get-nodes') {
-      assert.deepEqual([msg.version, msg.count, msg.listenPort, msg.requiredFlags], [f.version, f.count, f.listen_port, BigInt(f.required_flags as string)], m.key)
+      assert.deepEqual(
+        [msg.version, msg.count, msg.listenPort, msg.requiredFlags],
+        [f.version, f.count, f.listen_port, BigInt(f.required_flags as string)],
+        m.key,
+      )
     } else {
       const items = f.items as Array<{ addresses_hex: string[]; flags: string }>
       assert.equal(msg.announce, f.announce, m.key)

@@ -12,8 +12,14 @@ const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 // component "/dns4/dns4": the address this package would store (as text) is
 // another address than the peer sent.
 test('fuzz protocol-messages: a dns4 name that is empty has no text form that reads back, so it is ERR_INVALID_MULTIADDR', () => {
-  assert.throws(() => decodeMultiaddr(hex('36003600')), (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'))
-  assert.throws(() => decodeMultiaddr(hex('3600')), (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'))
+  assert.throws(
+    () => decodeMultiaddr(hex('36003600')),
+    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+  )
+  assert.throws(
+    () => decodeMultiaddr(hex('3600')),
+    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+  )
 })
 
 // The same flaw, made worse: a name holding "/" re-reads as other components,
@@ -23,10 +29,16 @@ test('fuzz protocol-messages: a dns4/dns6/tls name holding "/" is ERR_INVALID_MU
   const name = Buffer.from('a/tcp/80')
   for (const code of [0x36, 0x37]) {
     const bytes = Buffer.concat([Buffer.from([code, name.length]), name])
-    assert.throws(() => decodeMultiaddr(bytes), (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'))
+    assert.throws(
+      () => decodeMultiaddr(bytes),
+      (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+    )
   }
   const tls = Buffer.concat([Buffer.from([0xc0, 0x03, name.length]), name]) // 0x01c0 as varint: c0 03
-  assert.throws(() => decodeMultiaddr(tls), (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'))
+  assert.throws(
+    () => decodeMultiaddr(tls),
+    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+  )
 })
 
 test('every multiaddr that decodes has a text that encodes back to the same bytes', () => {
@@ -44,7 +56,9 @@ test('every multiaddr that decodes has a text that encodes back to the same byte
 // count does not survive re-encoding; that was the target's invariant being
 // too strict, now fixed in the target.)
 test('fuzz protocol-messages: an identify listen address with an unknown protocol code is skipped and counted, the message still decodes', () => {
-  const x = hex('50000000100000002c000000400000001c00000008000000140000000800000008000000047f000001261fb3140000000800000008000000040a000001060fa00c000000000000000000000000000000')
+  const x = hex(
+    '50000000100000002c000000400000001c00000008000000140000000800000008000000047f000001261fb3140000000800000008000000040a000001060fa00c000000000000000000000000000000',
+  )
   const m = decodeIdentifyMessage(x)
   assert.equal(m.observedAddr, '/ip4/10.0.0.1/tcp/4000')
   assert.deepEqual(m.listenAddrs, [])

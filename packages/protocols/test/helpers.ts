@@ -2,7 +2,12 @@
 // wait for a protocols event (past or future) with a deadline.
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { ServiceBuilder, type ProtocolSpec, type Service } from '@tentacle-ts/tentacle'
-import { createNetworkProtocols, type NetworkProtocols, type NetworkProtocolsEvents, type NetworkProtocolsOptions } from '../src/index.js'
+import {
+  createNetworkProtocols,
+  type NetworkProtocols,
+  type NetworkProtocolsEvents,
+  type NetworkProtocolsOptions,
+} from '../src/index.js'
 
 export const TEST_NETWORK = '/ckb/testnet0'
 
@@ -22,7 +27,15 @@ export class TestNode {
     const builder = new ServiceBuilder().key(this.key).timeout(5000)
     for (const spec of [...this.net.protocols, ...apps]) builder.protocol(spec)
     this.service = builder.build(this.net.serviceHandler())
-    for (const e of ['identified', 'ping', 'misbehaviour', 'discovered', 'peer-dropped', 'disconnect-message', 'feeler'] as const) {
+    for (const e of [
+      'identified',
+      'ping',
+      'misbehaviour',
+      'discovered',
+      'peer-dropped',
+      'disconnect-message',
+      'feeler',
+    ] as const) {
       this.net.on(e, (payload: unknown) => this.log.push({ event: e, payload, at: Date.now() }))
     }
   }
@@ -38,7 +51,11 @@ export class TestNode {
   }
 
   /** Resolves with the first event `e` (past or future) whose payload matches `pred`. */
-  waitFor<E extends EventName>(e: E, pred: (p: Payload<E>) => boolean = () => true, timeoutMs = 15_000): Promise<Payload<E>> {
+  waitFor<E extends EventName>(
+    e: E,
+    pred: (p: Payload<E>) => boolean = () => true,
+    timeoutMs = 15_000,
+  ): Promise<Payload<E>> {
     const past = this.log.find((l) => l.event === e && pred(l.payload as Payload<E>))
     if (past !== undefined) return Promise.resolve(past.payload as Payload<E>)
     return new Promise((resolve, reject) => {
@@ -80,7 +97,12 @@ export class TestNode {
 
   /** Peer ids of identified, non-feeler peers. */
   identifiedPeers(): Set<string> {
-    return new Set(this.net.peers().filter((p) => p.identified !== undefined && !p.feeler && p.peerId !== undefined).map((p) => p.peerId!))
+    return new Set(
+      this.net
+        .peers()
+        .filter((p) => p.identified !== undefined && !p.feeler && p.peerId !== undefined)
+        .map((p) => p.peerId!),
+    )
   }
 
   async stop(): Promise<void> {

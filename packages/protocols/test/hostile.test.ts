@@ -19,17 +19,34 @@ import {
 import { FAST, TEST_NETWORK, TestNode } from './helpers.js'
 
 type Key = keyof ProtocolIds
-type Script = Partial<Record<Key, { connected?: (ctx: ProtocolSessionContext) => void; received?: (ctx: ProtocolSessionContext, data: Uint8Array) => void }>>
+type Script = Partial<
+  Record<
+    Key,
+    {
+      connected?: (ctx: ProtocolSessionContext) => void
+      received?: (ctx: ProtocolSessionContext, data: Uint8Array) => void
+    }
+  >
+>
 
 const goodIdentify = (observed: string, name = TEST_NETWORK): Uint8Array =>
-  encodeIdentifyMessage({ listenAddrs: [], observedAddr: observed, identify: encodeIdentifyBlob({ flag: 3n, name, clientVersion: 'hostile' }) })
+  encodeIdentifyMessage({
+    listenAddrs: [],
+    observedAddr: observed,
+    identify: encodeIdentifyBlob({ flag: 3n, name, clientVersion: 'hostile' }),
+  })
 
 /** A peer speaking the CKB protocol names with scripted handlers; dials `target` and opens `open`. */
 async function hostile(target: string, script: Script, open: Key[]): Promise<Service> {
   const builder = new ServiceBuilder().key(SecioKeyPair.generate()).timeout(5000)
   for (const key of Object.keys(CKB_PRESET.ids) as Key[]) {
     const h = script[key]
-    builder.protocol({ id: CKB_PRESET.ids[key], name: CKB_PRESET.names[key], versions: ['3'], handler: { connected: h?.connected, received: h?.received } })
+    builder.protocol({
+      id: CKB_PRESET.ids[key],
+      name: CKB_PRESET.names[key],
+      versions: ['3'],
+      handler: { connected: h?.connected, received: h?.received },
+    })
   }
   const service = builder.build({})
   const session = await service.dial(target, { kind: 'single', id: CKB_PRESET.ids[open[0]!] })
@@ -72,7 +89,11 @@ const bytes = (...b: number[]) => Uint8Array.from(b)
 
 describe('identify', () => {
   test('garbage → invalid-data, disconnect', () =>
-    expectMisbehaviour(() => ({ identify: { connected: (ctx) => ctx.send(bytes(1, 2, 3, 4, 5)) } }), ['identify'], 'invalid-data'))
+    expectMisbehaviour(
+      () => ({ identify: { connected: (ctx) => ctx.send(bytes(1, 2, 3, 4, 5)) } }),
+      ['identify'],
+      'invalid-data',
+    ))
 
   test('two IdentifyMessages → duplicate-identify', () =>
     expectMisbehaviour(
@@ -111,7 +132,13 @@ describe('identify', () => {
       () => ({
         identify: {
           connected: (ctx) =>
-            ctx.send(encodeIdentifyMessage({ listenAddrs: [], observedAddr: '/ip4/127.0.0.1/tcp/1', identify: encodeIdentifyBlob({ flag: 0n, name: TEST_NETWORK, clientVersion: 'x' }) })),
+            ctx.send(
+              encodeIdentifyMessage({
+                listenAddrs: [],
+                observedAddr: '/ip4/127.0.0.1/tcp/1',
+                identify: encodeIdentifyBlob({ flag: 0n, name: TEST_NETWORK, clientVersion: 'x' }),
+              }),
+            ),
         },
       }),
       ['identify'],
@@ -141,30 +168,58 @@ describe('identify', () => {
 })
 
 describe('ping', () => {
-  test('garbage → invalid-data', () => expectMisbehaviour(() => ({ ping: { connected: (ctx) => ctx.send(bytes(9, 9, 9)) } }), ['ping'], 'invalid-data'))
+  test('garbage → invalid-data', () =>
+    expectMisbehaviour(() => ({ ping: { connected: (ctx) => ctx.send(bytes(9, 9, 9)) } }), ['ping'], 'invalid-data'))
 
   test('a Pong with a wrong nonce → unexpected-pong', () =>
-    expectMisbehaviour(() => ({ ping: { received: (ctx) => ctx.send(encodePingMessage({ type: 'pong', nonce: 0xdeadbeef })) } }), ['ping'], 'unexpected-pong'))
+    expectMisbehaviour(
+      () => ({ ping: { received: (ctx) => ctx.send(encodePingMessage({ type: 'pong', nonce: 0xdeadbeef })) } }),
+      ['ping'],
+      'unexpected-pong',
+    ))
 
   test('a Pong nobody asked for → unexpected-pong', () =>
-    expectMisbehaviour(() => ({ ping: { connected: (ctx) => ctx.send(encodePingMessage({ type: 'pong', nonce: 0 })) } }), ['ping'], 'unexpected-pong'))
+    expectMisbehaviour(
+      () => ({ ping: { connected: (ctx) => ctx.send(encodePingMessage({ type: 'pong', nonce: 0 })) } }),
+      ['ping'],
+      'unexpected-pong',
+    ))
 
   test('pings never answered → ping-timeout', () => expectMisbehaviour(() => ({ ping: {} }), ['ping'], 'ping-timeout'))
 
   test('a message over the protocol max (1 KiB) → protocol-error, banned 5 min as CKB', () =>
-    expectMisbehaviour(() => ({ ping: { connected: (ctx) => ctx.send(new Uint8Array(2048)) } }), ['ping'], 'protocol-error', { verdict: 'ban' }))
+    expectMisbehaviour(
+      () => ({ ping: { connected: (ctx) => ctx.send(new Uint8Array(2048)) } }),
+      ['ping'],
+      'protocol-error',
+      { verdict: 'ban' },
+    ))
 })
 
 describe('discovery', () => {
-  const getNodes = encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: undefined, requiredFlags: 14n })
+  const getNodes = encodeDiscoveryMessage({
+    type: 'get-nodes',
+    version: 1,
+    count: 1000,
+    listenPort: undefined,
+    requiredFlags: 14n,
+  })
   const nodes = (announce: boolean, n: number, per = 1) =>
     encodeDiscoveryMessage({
       type: 'nodes',
       announce,
-      items: Array.from({ length: n }, (_, i) => ({ addresses: Array.from({ length: per }, (_, j) => `/ip4/8.8.${i}.${j}/tcp/8115`), flags: 3n })),
+      items: Array.from({ length: n }, (_, i) => ({
+        addresses: Array.from({ length: per }, (_, j) => `/ip4/8.8.${i}.${j}/tcp/8115`),
+        flags: 3n,
+      })),
     })
 
-  test('garbage → invalid-data', () => expectMisbehaviour(() => ({ discovery: { connected: (ctx) => ctx.send(bytes(0, 0, 0, 0)) } }), ['discovery'], 'invalid-data'))
+  test('garbage → invalid-data', () =>
+    expectMisbehaviour(
+      () => ({ discovery: { connected: (ctx) => ctx.send(bytes(0, 0, 0, 0)) } }),
+      ['discovery'],
+      'invalid-data',
+    ))
 
   test('two GetNodes → duplicate-get-nodes', () =>
     expectMisbehaviour(
@@ -195,19 +250,35 @@ describe('discovery', () => {
     ))
 
   test('an announcement of 11 items → too-many-items', () =>
-    expectMisbehaviour(() => ({ discovery: { connected: (ctx) => ctx.send(nodes(true, 11)) } }), ['discovery'], 'too-many-items'))
+    expectMisbehaviour(
+      () => ({ discovery: { connected: (ctx) => ctx.send(nodes(true, 11)) } }),
+      ['discovery'],
+      'too-many-items',
+    ))
 
   test('an item with 4 addresses → too-many-addresses', () =>
-    expectMisbehaviour(() => ({ discovery: { connected: (ctx) => ctx.send(nodes(false, 1, 4)) } }), ['discovery'], 'too-many-addresses'))
+    expectMisbehaviour(
+      () => ({ discovery: { connected: (ctx) => ctx.send(nodes(false, 1, 4)) } }),
+      ['discovery'],
+      'too-many-addresses',
+    ))
 
   test('an announcement of 10 items with 2 addresses each (20 in all) → too-many-addresses', () =>
-    expectMisbehaviour(() => ({ discovery: { connected: (ctx) => ctx.send(nodes(true, 10, 2)) } }), ['discovery'], 'too-many-addresses'))
+    expectMisbehaviour(
+      () => ({ discovery: { connected: (ctx) => ctx.send(nodes(true, 10, 2)) } }),
+      ['discovery'],
+      'too-many-addresses',
+    ))
 })
 
 describe('disconnect message', () => {
   test('a peer that sends one is reported as an event and dropped', async () => {
     const victim = await new TestNode(FAST).start()
-    const peer = await hostile(victim.address, { disconnectMessage: { connected: (ctx) => ctx.send(new TextEncoder().encode('bye now')) } }, ['disconnectMessage'])
+    const peer = await hostile(
+      victim.address,
+      { disconnectMessage: { connected: (ctx) => ctx.send(new TextEncoder().encode('bye now')) } },
+      ['disconnectMessage'],
+    )
     try {
       const m = await victim.waitFor('disconnect-message')
       assert.equal(m.message, 'bye now')

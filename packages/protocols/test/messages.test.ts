@@ -93,8 +93,16 @@ describe('binary multiaddr (§5.3)', () => {
       '36' + '05' + '6161', // dns4 shorter than its length
       'ffffffffff0f', // protocol code past u32
     ]
-    for (const h of bad) assert.equal(code(() => decodeMultiaddr(hex(h))), 'ERR_INVALID_MULTIADDR', h)
-    assert.equal(code(() => encodeMultiaddr('not a multiaddr')), 'ERR_INVALID_MULTIADDR')
+    for (const h of bad)
+      assert.equal(
+        code(() => decodeMultiaddr(hex(h))),
+        'ERR_INVALID_MULTIADDR',
+        h,
+      )
+    assert.equal(
+      code(() => encodeMultiaddr('not a multiaddr')),
+      'ERR_INVALID_MULTIADDR',
+    )
   })
 
   test('canonical text: ip6 compressed as RFC 5952', () => {
@@ -138,14 +146,32 @@ describe('binary multiaddr (§5.3)', () => {
 
 describe('ping (§11.1)', () => {
   test('Ping and Pong with nonce 0x12345678 (§6.2)', () => {
-    assert.equal(toHex(encodePingMessage({ type: 'ping', nonce: 0x12345678 })), '180000000800000000000000' + '0c0000000800000078563412')
-    assert.equal(toHex(encodePingMessage({ type: 'pong', nonce: 0x12345678 })), '180000000800000001000000' + '0c0000000800000078563412')
-    assert.deepEqual(decodePingMessage(hex('1800000008000000010000000c0000000800000078563412')), { type: 'pong', nonce: 0x12345678 })
+    assert.equal(
+      toHex(encodePingMessage({ type: 'ping', nonce: 0x12345678 })),
+      '180000000800000000000000' + '0c0000000800000078563412',
+    )
+    assert.equal(
+      toHex(encodePingMessage({ type: 'pong', nonce: 0x12345678 })),
+      '180000000800000001000000' + '0c0000000800000078563412',
+    )
+    assert.deepEqual(decodePingMessage(hex('1800000008000000010000000c0000000800000078563412')), {
+      type: 'pong',
+      nonce: 0x12345678,
+    })
   })
 
   test('malformed: unknown union id, short nonce, garbage → ERR_MALFORMED_MESSAGE with the molecule cause', () => {
-    for (const h of ['1800000008000000020000000c0000000800000078563412', '17000000080000000000000008000000080000007856', 'deadbeef', '']) {
-      assert.equal(code(() => decodePingMessage(hex(h))), 'ERR_MALFORMED_MESSAGE', h)
+    for (const h of [
+      '1800000008000000020000000c0000000800000078563412',
+      '17000000080000000000000008000000080000007856',
+      'deadbeef',
+      '',
+    ]) {
+      assert.equal(
+        code(() => decodePingMessage(hex(h))),
+        'ERR_MALFORMED_MESSAGE',
+        h,
+      )
     }
     try {
       decodePingMessage(hex('deadbeef'))
@@ -161,9 +187,13 @@ describe('ping (§11.1)', () => {
 
   test('property: round trip; arbitrary bytes decode or throw ERR_MALFORMED_MESSAGE', () => {
     fc.assert(
-      fc.property(fc.constantFrom('ping' as const, 'pong' as const), fc.integer({ min: 0, max: 0xffffffff }), (type, nonce) => {
-        assert.deepEqual(decodePingMessage(encodePingMessage({ type, nonce })), { type, nonce })
-      }),
+      fc.property(
+        fc.constantFrom('ping' as const, 'pong' as const),
+        fc.integer({ min: 0, max: 0xffffffff }),
+        (type, nonce) => {
+          assert.deepEqual(decodePingMessage(encodePingMessage({ type, nonce })), { type, nonce })
+        },
+      ),
     )
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
@@ -187,45 +217,102 @@ describe('identify (§11.2)', () => {
   const blobHex = table([u64(3n), fixvec(utf8hex('/ckb/92b197aa')), fixvec(utf8hex('tentacle-ts/0.1.0'))])
 
   test("CKB's Identify blob: { flag: Uint64, name: Bytes, client_version: Bytes }", () => {
-    assert.equal(toHex(encodeIdentifyBlob({ flag: 3n, name: '/ckb/92b197aa', clientVersion: 'tentacle-ts/0.1.0' })), blobHex)
-    assert.deepEqual(decodeIdentifyBlob(hex(blobHex)), { flag: 3n, name: '/ckb/92b197aa', clientVersion: 'tentacle-ts/0.1.0' })
+    assert.equal(
+      toHex(encodeIdentifyBlob({ flag: 3n, name: '/ckb/92b197aa', clientVersion: 'tentacle-ts/0.1.0' })),
+      blobHex,
+    )
+    assert.deepEqual(decodeIdentifyBlob(hex(blobHex)), {
+      flag: 3n,
+      name: '/ckb/92b197aa',
+      clientVersion: 'tentacle-ts/0.1.0',
+    })
   })
 
   test('the blob is read strictly (CKB IdentifyReader::from_slice): an extra field, bad UTF-8 or a short flag is malformed', () => {
     const extra = table([u64(3n), fixvec(utf8hex('/ckb/x')), fixvec(''), fixvec('')])
-    assert.equal(code(() => decodeIdentifyBlob(hex(extra))), 'ERR_MALFORMED_MESSAGE')
-    assert.equal(code(() => decodeIdentifyBlob(hex(table([u64(3n), fixvec('c328'), fixvec('')])))), 'ERR_MALFORMED_MESSAGE')
-    assert.equal(code(() => decodeIdentifyBlob(hex(table([u32(3), fixvec(''), fixvec('')])))), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(
+      code(() => decodeIdentifyBlob(hex(extra))),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    assert.equal(
+      code(() => decodeIdentifyBlob(hex(table([u64(3n), fixvec('c328'), fixvec('')])))),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    assert.equal(
+      code(() => decodeIdentifyBlob(hex(table([u32(3), fixvec(''), fixvec('')])))),
+      'ERR_MALFORMED_MESSAGE',
+    )
   })
 
   test('IdentifyMessage { listen_addrs: [Address { bytes }], observed_addr, identify }', () => {
     const wire = table([dynvec([table([fixvec(ADDR1_HEX)])]), table([fixvec(OBS_HEX)]), fixvec(blobHex)])
-    assert.equal(toHex(encodeIdentifyMessage({ listenAddrs: [ADDR1], observedAddr: OBS, identify: hex(blobHex) })), wire)
+    assert.equal(
+      toHex(encodeIdentifyMessage({ listenAddrs: [ADDR1], observedAddr: OBS, identify: hex(blobHex) })),
+      wire,
+    )
     const m = decodeIdentifyMessage(hex(wire))
-    assert.deepEqual([m.listenAddrs, m.observedAddr, toHex(m.identify), m.invalidListenAddrs], [[ADDR1], OBS, blobHex, 0])
+    assert.deepEqual(
+      [m.listenAddrs, m.observedAddr, toHex(m.identify), m.invalidListenAddrs],
+      [[ADDR1], OBS, blobHex, 0],
+    )
   })
 
   test('as CKB: a listen address that is not a multiaddr is skipped, an observed one fails the message', () => {
-    const skip = table([dynvec([table([fixvec('05')]), table([fixvec(ADDR1_HEX)])]), table([fixvec(OBS_HEX)]), fixvec('')])
+    const skip = table([
+      dynvec([table([fixvec('05')]), table([fixvec(ADDR1_HEX)])]),
+      table([fixvec(OBS_HEX)]),
+      fixvec(''),
+    ])
     const m = decodeIdentifyMessage(hex(skip))
     assert.deepEqual([m.listenAddrs, m.invalidListenAddrs], [[ADDR1], 1])
     const badObserved = table([dynvec([]), table([fixvec('05')]), fixvec('')])
-    assert.equal(code(() => decodeIdentifyMessage(hex(badObserved))), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(
+      code(() => decodeIdentifyMessage(hex(badObserved))),
+      'ERR_MALFORMED_MESSAGE',
+    )
   })
 })
 
 describe('discovery (§11.3)', () => {
   test('GetNodes is written as GetNodes2 { version, count, listen_port: PortOpt, required_flags }', () => {
     const some = table([union(0, table([u32(1), u32(1000), '431f', u64(14n)]))])
-    assert.equal(toHex(encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8003, requiredFlags: 14n })), some)
-    assert.deepEqual(decodeDiscoveryMessage(hex(some)), { type: 'get-nodes', version: 1, count: 1000, listenPort: 8003, requiredFlags: 14n })
+    assert.equal(
+      toHex(
+        encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8003, requiredFlags: 14n }),
+      ),
+      some,
+    )
+    assert.deepEqual(decodeDiscoveryMessage(hex(some)), {
+      type: 'get-nodes',
+      version: 1,
+      count: 1000,
+      listenPort: 8003,
+      requiredFlags: 14n,
+    })
     const none = table([union(0, table([u32(0), u32(1000), '', u64(14n)]))])
-    assert.equal(toHex(encodeDiscoveryMessage({ type: 'get-nodes', version: 0, count: 1000, listenPort: undefined, requiredFlags: 14n })), none)
+    assert.equal(
+      toHex(
+        encodeDiscoveryMessage({
+          type: 'get-nodes',
+          version: 0,
+          count: 1000,
+          listenPort: undefined,
+          requiredFlags: 14n,
+        }),
+      ),
+      none,
+    )
   })
 
   test("tentacle's GetNodes without required_flags reads as COMPATIBILITY (as CKB)", () => {
     const old = table([union(0, table([u32(0), u32(1000), '431f']))])
-    assert.deepEqual(decodeDiscoveryMessage(hex(old)), { type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 1n })
+    assert.deepEqual(decodeDiscoveryMessage(hex(old)), {
+      type: 'get-nodes',
+      version: 0,
+      count: 1000,
+      listenPort: 8003,
+      requiredFlags: 1n,
+    })
   })
 
   test('Nodes is written as Nodes2 { announce: Bool, items: [Node2 { addresses, flags }] }; a Node without flags reads as COMPATIBILITY', () => {
@@ -234,21 +321,56 @@ describe('discovery (§11.3)', () => {
     assert.equal(toHex(encodeDiscoveryMessage(msg)), wire)
     assert.deepEqual(decodeDiscoveryMessage(hex(wire)), msg)
     const old = table([union(1, table(['00', dynvec([table([dynvec([fixvec(ADDR1_HEX)])])])]))])
-    assert.deepEqual(decodeDiscoveryMessage(hex(old)), { type: 'nodes', announce: false, items: [{ addresses: [ADDR1], flags: 1n }] })
+    assert.deepEqual(decodeDiscoveryMessage(hex(old)), {
+      type: 'nodes',
+      announce: false,
+      items: [{ addresses: [ADDR1], flags: 1n }],
+    })
   })
 
   test("tentacle-discovery's older form: GetNodes/Nodes without flags, inside a u32be inner length prefix (§11.3)", () => {
     const be32 = (n: number): string => n.toString(16).padStart(8, '0')
     const getNodes = table([union(0, table([u32(0), u32(1000), '431f']))])
     const wire = be32(getNodes.length / 2) + getNodes
-    assert.equal(toHex(encodeDiscoveryMessage({ type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 14n }, 'tentacle')), wire)
-    assert.deepEqual(decodeDiscoveryMessage(hex(wire), 'tentacle'), { type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 1n })
+    assert.equal(
+      toHex(
+        encodeDiscoveryMessage(
+          { type: 'get-nodes', version: 0, count: 1000, listenPort: 8003, requiredFlags: 14n },
+          'tentacle',
+        ),
+      ),
+      wire,
+    )
+    assert.deepEqual(decodeDiscoveryMessage(hex(wire), 'tentacle'), {
+      type: 'get-nodes',
+      version: 0,
+      count: 1000,
+      listenPort: 8003,
+      requiredFlags: 1n,
+    })
     const nodes = table([union(1, table(['01', dynvec([table([dynvec([fixvec(ADDR1_HEX)])])])]))])
-    assert.equal(toHex(encodeDiscoveryMessage({ type: 'nodes', announce: true, items: [{ addresses: [ADDR1], flags: 3n }] }, 'tentacle')), be32(nodes.length / 2) + nodes)
+    assert.equal(
+      toHex(
+        encodeDiscoveryMessage(
+          { type: 'nodes', announce: true, items: [{ addresses: [ADDR1], flags: 3n }] },
+          'tentacle',
+        ),
+      ),
+      be32(nodes.length / 2) + nodes,
+    )
     // A prefix that does not match, or none at all, is malformed.
-    assert.equal(code(() => decodeDiscoveryMessage(hex(be32(nodes.length / 2 + 1) + nodes), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
-    assert.equal(code(() => decodeDiscoveryMessage(hex(nodes), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
-    assert.equal(code(() => decodeDiscoveryMessage(hex('0000'), 'tentacle')), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex(be32(nodes.length / 2 + 1) + nodes), 'tentacle')),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex(nodes), 'tentacle')),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex('0000'), 'tentacle')),
+      'ERR_MALFORMED_MESSAGE',
+    )
   })
 
   test('unknown flag bits are dropped (from_bits_truncate)', () => {
@@ -258,10 +380,21 @@ describe('discovery (§11.3)', () => {
 
   test('as CKB: announce other than 0/1, or any address that is not a multiaddr, fails the message', () => {
     const announce2 = table([union(1, table(['02', dynvec([])]))])
-    assert.equal(code(() => decodeDiscoveryMessage(hex(announce2))), 'ERR_MALFORMED_MESSAGE')
-    const badAddr = table([union(1, table(['00', dynvec([table([dynvec([fixvec(ADDR1_HEX), fixvec('05')]), u64(3n)])])]))])
-    assert.equal(code(() => decodeDiscoveryMessage(hex(badAddr))), 'ERR_MALFORMED_MESSAGE')
-    assert.equal(code(() => decodeDiscoveryMessage(hex(table([union(2, '')])))), 'ERR_MALFORMED_MESSAGE')
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex(announce2))),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    const badAddr = table([
+      union(1, table(['00', dynvec([table([dynvec([fixvec(ADDR1_HEX), fixvec('05')]), u64(3n)])])])),
+    ])
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex(badAddr))),
+      'ERR_MALFORMED_MESSAGE',
+    )
+    assert.equal(
+      code(() => decodeDiscoveryMessage(hex(table([union(2, '')])))),
+      'ERR_MALFORMED_MESSAGE',
+    )
   })
 })
 
@@ -273,15 +406,27 @@ describe('properties of the identify and discovery codecs', () => {
 
   test('round trips', () => {
     fc.assert(
-      fc.property(fc.array(addr, { maxLength: 12 }), addr, fc.uint8Array({ maxLength: 40 }), (listenAddrs, observedAddr, identify) => {
-        const m = decodeIdentifyMessage(encodeIdentifyMessage({ listenAddrs, observedAddr, identify }))
-        assert.deepEqual([m.listenAddrs, m.observedAddr, toHex(m.identify)], [listenAddrs, observedAddr, toHex(identify)])
-      }),
+      fc.property(
+        fc.array(addr, { maxLength: 12 }),
+        addr,
+        fc.uint8Array({ maxLength: 40 }),
+        (listenAddrs, observedAddr, identify) => {
+          const m = decodeIdentifyMessage(encodeIdentifyMessage({ listenAddrs, observedAddr, identify }))
+          assert.deepEqual(
+            [m.listenAddrs, m.observedAddr, toHex(m.identify)],
+            [listenAddrs, observedAddr, toHex(identify)],
+          )
+        },
+      ),
       { numRuns: 300 },
     )
     fc.assert(
       fc.property(flags, fc.string({ maxLength: 20 }), fc.string({ maxLength: 20 }), (flag, name, clientVersion) => {
-        assert.deepEqual(decodeIdentifyBlob(encodeIdentifyBlob({ flag, name, clientVersion })), { flag, name, clientVersion })
+        assert.deepEqual(decodeIdentifyBlob(encodeIdentifyBlob({ flag, name, clientVersion })), {
+          flag,
+          name,
+          clientVersion,
+        })
       }),
       { numRuns: 300 },
     )
@@ -302,7 +447,10 @@ describe('properties of the identify and discovery codecs', () => {
         assert.deepEqual(plain(decodeDiscoveryMessage(encodeDiscoveryMessage(msg))), plain(msg))
         // The older form carries no flags: they come back as COMPATIBILITY.
         const old = decodeDiscoveryMessage(encodeDiscoveryMessage(msg, 'tentacle'), 'tentacle')
-        const noFlags = msg.type === 'nodes' ? { ...msg, items: msg.items.map((i) => ({ ...i, flags: 1n })) } : { ...msg, requiredFlags: 1n }
+        const noFlags =
+          msg.type === 'nodes'
+            ? { ...msg, items: msg.items.map((i) => ({ ...i, flags: 1n })) }
+            : { ...msg, requiredFlags: 1n }
         assert.deepEqual(plain(old), plain(noFlags))
       }),
       { numRuns: 300 },
@@ -310,14 +458,30 @@ describe('properties of the identify and discovery codecs', () => {
   })
 
   const decoders: Array<[string, (b: Uint8Array) => unknown, () => Uint8Array]> = [
-    ['IdentifyMessage', decodeIdentifyMessage, () => encodeIdentifyMessage({ listenAddrs: [ADDR1], observedAddr: OBS, identify: hex('0102') })],
+    [
+      'IdentifyMessage',
+      decodeIdentifyMessage,
+      () => encodeIdentifyMessage({ listenAddrs: [ADDR1], observedAddr: OBS, identify: hex('0102') }),
+    ],
     ['Identify blob', decodeIdentifyBlob, () => encodeIdentifyBlob({ flag: 3n, name: '/ckb/x', clientVersion: 'v' })],
-    ['DiscoveryMessage (Nodes)', decodeDiscoveryMessage, () => encodeDiscoveryMessage({ type: 'nodes', announce: false, items: [{ addresses: [ADDR1, OBS], flags: 3n }] })],
-    ['DiscoveryMessage (GetNodes)', decodeDiscoveryMessage, () => encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 1, requiredFlags: 14n })],
+    [
+      'DiscoveryMessage (Nodes)',
+      decodeDiscoveryMessage,
+      () => encodeDiscoveryMessage({ type: 'nodes', announce: false, items: [{ addresses: [ADDR1, OBS], flags: 3n }] }),
+    ],
+    [
+      'DiscoveryMessage (GetNodes)',
+      decodeDiscoveryMessage,
+      () => encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 1, requiredFlags: 14n }),
+    ],
     [
       'DiscoveryMessage (tentacle form)',
       (b) => decodeDiscoveryMessage(b, 'tentacle'),
-      () => encodeDiscoveryMessage({ type: 'nodes', announce: false, items: [{ addresses: [ADDR1], flags: 3n }] }, 'tentacle'),
+      () =>
+        encodeDiscoveryMessage(
+          { type: 'nodes', announce: false, items: [{ addresses: [ADDR1], flags: 3n }] },
+          'tentacle',
+        ),
     ],
     ['PingMessage', decodePingMessage, () => encodePingMessage({ type: 'ping', nonce: 7 })],
   ]
@@ -333,12 +497,16 @@ describe('properties of the identify and discovery codecs', () => {
       fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), check), { numRuns: 2000 })
       const base = valid()
       fc.assert(
-        fc.property(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), (edits, cut) => {
-          const m = Uint8Array.from(base)
-          for (const [i, v] of edits) m[i % m.length] = v
-          check(m)
-          check(m.subarray(0, cut % (m.length + 1)))
-        }),
+        fc.property(
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
+          fc.nat(),
+          (edits, cut) => {
+            const m = Uint8Array.from(base)
+            for (const [i, v] of edits) m[i % m.length] = v
+            check(m)
+            check(m.subarray(0, cut % (m.length + 1)))
+          },
+        ),
         { numRuns: 2000 },
       )
     })

@@ -11,20 +11,29 @@ describe('two nodes', () => {
     const b = await new TestNode(FAST).start()
     const a = await new TestNode({ ...FAST, bootnodes: [b.address] }).start()
     t.after(() => Promise.all([a.stop(), b.stop()]))
-    const [ia, ib] = await Promise.all([a.waitFor('identified', (p) => p.peerId === b.peerId), b.waitFor('identified', (p) => p.peerId === a.peerId)])
+    const [ia, ib] = await Promise.all([
+      a.waitFor('identified', (p) => p.peerId === b.peerId),
+      b.waitFor('identified', (p) => p.peerId === a.peerId),
+    ])
     assert.equal(ia.direction, 'outbound')
     assert.equal(ib.direction, 'inbound')
     assert.equal(ia.info.name, '/ckb/testnet0')
     assert.equal(ia.info.clientVersion, 'tentacle-ts/0.1.0')
     assert.equal(ia.info.flags, 3n)
-    await Promise.all([a.waitFor('ping', (p) => p.peerId === b.peerId), b.waitFor('ping', (p) => p.peerId === a.peerId)])
+    await Promise.all([
+      a.waitFor('ping', (p) => p.peerId === b.peerId),
+      b.waitFor('ping', (p) => p.peerId === a.peerId),
+    ])
     const pa = a.net.peers().find((p) => p.peerId === b.peerId)!
     assert.ok(pa.pingRttMs !== undefined && pa.pingRttMs >= 0 && pa.pingRttMs < 1000, `rtt ${pa.pingRttMs}`)
     assert.ok(pa.lastSeenAt >= pa.connectedAt)
     const text = await a.service.metrics.text()
     assert.match(text, new RegExp(`tentacle_peer_ping_rtt_seconds\\{session="\\d+",peer_id="${b.peerId}"\\} [0-9.e-]+`))
     assert.match(text, /tentacle_ping_rtt_seconds_count [1-9]/)
-    assert.match(text, new RegExp(`tentacle_peer_last_seen_timestamp_seconds\\{session="\\d+",peer_id="${b.peerId}"\\}`))
+    assert.match(
+      text,
+      new RegExp(`tentacle_peer_last_seen_timestamp_seconds\\{session="\\d+",peer_id="${b.peerId}"\\}`),
+    )
   })
 })
 
@@ -89,7 +98,12 @@ describe('identify', () => {
 
   test('onMisbehaviour decides: "continue" keeps a peer of another network connected', async (t) => {
     const b = await new TestNode({ ...FAST, onMisbehaviour: () => 'continue' }).start()
-    const a = await new TestNode({ ...FAST, networkName: '/ckb/othernet', onMisbehaviour: () => 'continue', bootnodes: [b.address] }).start()
+    const a = await new TestNode({
+      ...FAST,
+      networkName: '/ckb/othernet',
+      onMisbehaviour: () => 'continue',
+      bootnodes: [b.address],
+    }).start()
     t.after(() => Promise.all([a.stop(), b.stop()]))
     await Promise.all([a.waitFor('misbehaviour'), b.waitFor('misbehaviour')])
     await a.waitFor('ping', (p) => p.peerId === b.peerId)
@@ -108,16 +122,26 @@ describe('discovery', () => {
     const learnt = (n: TestNode, other: TestNode) => n.net.addressBook.entries().some((e) => e.peerId === other.peerId)
     await Promise.all([a.until(() => learnt(a, c), 'A learns C'), c.until(() => learnt(c, a), 'C learns A')])
     // CKB's order: a feeler connection first, and the full dial at least dialIntervalMs (300 ms here) after it.
-    const fullOut = (n: TestNode, other: TestNode) => n.net.peers().some((p) => p.peerId === other.peerId && p.direction === 'outbound' && !p.feeler && p.identified !== undefined)
+    const fullOut = (n: TestNode, other: TestNode) =>
+      n.net
+        .peers()
+        .some((p) => p.peerId === other.peerId && p.direction === 'outbound' && !p.feeler && p.identified !== undefined)
     await a.until(() => fullOut(a, c) || fullOut(c, a), 'a full outbound session between A and C')
     type Ev = { peerId: string; direction?: string; sessionId: number }
-    const feelerOf = (n: TestNode, other: TestNode) => n.log.find((l) => l.event === 'feeler' && (l.payload as Ev).peerId === other.peerId)
+    const feelerOf = (n: TestNode, other: TestNode) =>
+      n.log.find((l) => l.event === 'feeler' && (l.payload as Ev).peerId === other.peerId)
     const fullDial = (n: TestNode, other: TestNode) => {
       const f = feelerOf(n, other)
       if (f === undefined) return undefined
       return n.log.find((l) => {
         const p = l.payload as Ev
-        return l.event === 'identified' && p.peerId === other.peerId && p.direction === 'outbound' && p.sessionId !== (f.payload as Ev).sessionId && l.at >= f.at
+        return (
+          l.event === 'identified' &&
+          p.peerId === other.peerId &&
+          p.direction === 'outbound' &&
+          p.sessionId !== (f.payload as Ev).sessionId &&
+          l.at >= f.at
+        )
       })
     }
     const dialer = [a, c].find((n) => fullDial(n, n === a ? c : a) !== undefined)
@@ -126,7 +150,10 @@ describe('discovery', () => {
     const feeler = feelerOf(dialer, other)!
     const full = fullDial(dialer, other)!
     assert.ok(full.at - feeler.at >= 300 - 20, `full dial ${full.at - feeler.at} ms after the feeler`)
-    await Promise.all([a.waitFor('ping', (p) => p.peerId === c.peerId), c.waitFor('ping', (p) => p.peerId === a.peerId)])
+    await Promise.all([
+      a.waitFor('ping', (p) => p.peerId === c.peerId),
+      c.waitFor('ping', (p) => p.peerId === a.peerId),
+    ])
   })
 })
 
@@ -176,9 +203,14 @@ describe('CKB rules and options', () => {
     const c = await new TestNode({ ...local, bootnodes: [b.address] }).start()
     t.after(() => Promise.all([a.stop(), b.stop(), c.stop()]))
     // Ten pings from B = ten ping intervals = several discovery and outbound ticks (200 ms each).
-    await Promise.all([a, c].map((n) => n.until(() => n.log.filter((l) => l.event === 'ping').length >= 10, 'ten pings', 15_000)))
+    await Promise.all(
+      [a, c].map((n) => n.until(() => n.log.filter((l) => l.event === 'ping').length >= 10, 'ten pings', 15_000)),
+    )
     for (const n of [a, b, c]) assert.equal(n.log.filter((l) => l.event === 'discovered').length, 0)
-    assert.equal(a.net.addressBook.entries().some((e) => e.peerId === c.peerId), false)
+    assert.equal(
+      a.net.addressBook.entries().some((e) => e.peerId === c.peerId),
+      false,
+    )
     assert.deepEqual([...a.identifiedPeers()], [b.peerId])
   })
 
@@ -188,7 +220,8 @@ describe('CKB rules and options', () => {
     t.after(async () => {
       for (const n of nodes) await n.stop()
     })
-    for (let i = 0; i < 4; i++) nodes.push(await new TestNode({ ...FAST, maxOutbound: 2, bootnodes: [boot.address] }).start())
+    for (let i = 0; i < 4; i++)
+      nodes.push(await new TestNode({ ...FAST, maxOutbound: 2, bootnodes: [boot.address] }).start())
     let worst = 0
     for (const n of nodes) {
       n.net.on('identified', () => {
@@ -199,7 +232,9 @@ describe('CKB rules and options', () => {
     // node connected in one direction or the other: CKB never dials a connected peer), then stays.
     const outbound = (n: TestNode) => n.net.peers().filter((p) => p.direction === 'outbound' && !p.feeler).length
     const saturated = (n: TestNode) => outbound(n) === 2 || n.identifiedPeers().size === nodes.length - 1
-    await Promise.all(nodes.slice(1).map((n) => n.until(() => saturated(n), 'two outbound sessions or no one left to dial', 20_000)))
+    await Promise.all(
+      nodes.slice(1).map((n) => n.until(() => saturated(n), 'two outbound sessions or no one left to dial', 20_000)),
+    )
     const pings = (n: TestNode) => n.log.filter((l) => l.event === 'ping').length
     const base = nodes.map(pings)
     await Promise.all(nodes.map((n, i) => n.until(() => pings(n) >= base[i]! + 10, 'ten more pings', 15_000)))
@@ -280,7 +315,12 @@ describe('CKB rules and options', () => {
       { networkName: 'x', pingIntervalMs: 0 },
       { networkName: 'x', ids: { ping: 1 } },
     ]
-    for (const o of bad) assert.throws(() => createNetworkProtocols(o), (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_INVALID_OPTION', JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v)))
+    for (const o of bad)
+      assert.throws(
+        () => createNetworkProtocols(o),
+        (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_INVALID_OPTION',
+        JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
+      )
   })
 
   test('disconnectWithMessage: the peer receives the message and both drop the session', async (t) => {

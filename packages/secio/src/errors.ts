@@ -44,7 +44,6 @@ export interface SecioErrorOptions {
   bytesReceived?: number
 }
 
-
 /**
  * Marks a SecioError made by any installed copy of this package: `Symbol.for` is
  * shared by the whole process, so isSecioError() holds for an error from a second

@@ -14,7 +14,13 @@ import type { Duplex } from 'node:stream'
 import { performance } from 'node:perf_hooks'
 import { nodeCryptoProvider } from './crypto/node-provider.js'
 import type { Aead, CryptoProvider, EphemeralKey } from './crypto/provider.js'
-import { DEFAULT_MAX_FRAME_LENGTH, encodeFrame, encodeFramePieces, LengthDelimitedDecoder, MoleculeError } from '@tentacle-ts/codec'
+import {
+  DEFAULT_MAX_FRAME_LENGTH,
+  encodeFrame,
+  encodeFramePieces,
+  LengthDelimitedDecoder,
+  MoleculeError,
+} from '@tentacle-ts/codec'
 import { fromCodecError, SecioError, type HandshakePhase } from './errors.js'
 import type { SecioKeyPair } from './key-pair.js'
 import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
@@ -134,14 +140,26 @@ function resolveConfig(opts: HandshakeOptions): Config {
   }
   const maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 1024 || maxFrameLength > 0xffffffff) {
-    throw new SecioError('ERR_INVALID_OPTION', `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`)
+    throw new SecioError(
+      'ERR_INVALID_OPTION',
+      `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`,
+    )
   }
   // Checked now, not when the stream is built after the nonce echo.
   maxSendPlaintext(opts.maxSendFrameLength, maxFrameLength)
   return {
-    agreements: opts.agreements === undefined ? DEFAULT_PROPOSITIONS.agreements : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS),
-    ciphers: opts.ciphers === undefined ? DEFAULT_PROPOSITIONS.ciphers : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS),
-    digests: opts.digests === undefined ? DEFAULT_PROPOSITIONS.digests : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS),
+    agreements:
+      opts.agreements === undefined
+        ? DEFAULT_PROPOSITIONS.agreements
+        : propositionString('agreement', opts.agreements, AGREEMENTS, DEFAULT_AGREEMENTS),
+    ciphers:
+      opts.ciphers === undefined
+        ? DEFAULT_PROPOSITIONS.ciphers
+        : propositionString('cipher', opts.ciphers, CIPHERS, DEFAULT_CIPHERS),
+    digests:
+      opts.digests === undefined
+        ? DEFAULT_PROPOSITIONS.digests
+        : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS),
     maxFrameLength,
     timeoutMs,
   }
@@ -157,7 +175,13 @@ const proposeTemplates = new WeakMap<SecioKeyPair, Map<string, Uint8Array>>()
 
 function encodePropose(key: SecioKeyPair, config: Config, nonce: Uint8Array): Uint8Array {
   if (nonce.length !== NONCE_SIZE) {
-    return ProposeCodec.encode({ rand: nonce, pubkey: encodePublicKey(key.publicKey), exchanges: config.agreements, ciphers: config.ciphers, hashes: config.digests })
+    return ProposeCodec.encode({
+      rand: nonce,
+      pubkey: encodePublicKey(key.publicKey),
+      exchanges: config.agreements,
+      ciphers: config.ciphers,
+      hashes: config.digests,
+    })
   }
   let perKey = proposeTemplates.get(key)
   if (perKey === undefined) proposeTemplates.set(key, (perKey = new Map()))
@@ -389,19 +413,27 @@ class Handshake {
       propose = ProposeCodec.decode(this.#remotePropose)
       remoteKey = decodePublicKey(propose.pubkey)
     } catch (err) {
-      if (err instanceof MoleculeError) throw new SecioError('ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
+      if (err instanceof MoleculeError)
+        throw new SecioError('ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
       throw err
     }
     const local = this.#opts.key.publicKey
-    if (compareBytes(remoteKey, local) === 0) throw new SecioError('ERR_CONNECT_SELF', 'the peer has our own public key')
+    if (compareBytes(remoteKey, local) === 0)
+      throw new SecioError('ERR_CONNECT_SELF', 'the peer has our own public key')
     if (!this.#crypto.isValidPublicKey(remoteKey)) {
-      throw new SecioError('ERR_INVALID_PUBLIC_KEY', `the peer's public key is not a secp256k1 point (${remoteKey.length} bytes)`)
+      throw new SecioError(
+        'ERR_INVALID_PUBLIC_KEY',
+        `the peer's public key is not a secp256k1 point (${remoteKey.length} bytes)`,
+      )
     }
     this.#remotePublicKey = Uint8Array.from(remoteKey)
     this.#remotePeerId = PeerId.fromPublicKey(this.#remotePublicKey)
     const expected = this.#opts.expectedPeerId
     if (expected !== undefined && !expected.equals(this.#remotePeerId)) {
-      throw new SecioError('ERR_PEER_ID_MISMATCH', `expected peer ${expected.toString()}, got ${this.#remotePeerId.toString()}`)
+      throw new SecioError(
+        'ERR_PEER_ID_MISMATCH',
+        `expected peer ${expected.toString()}, got ${this.#remotePeerId.toString()}`,
+      )
     }
     this.#remoteNonce = propose.rand
 
@@ -435,7 +467,8 @@ class Handshake {
           this.#setBusy(false)
           this.#pump()
         },
-        (err: unknown) => this.#fail(new SecioError('ERR_SIGNING_FAILED', `signing failed: ${String(err)}`, { cause: err })),
+        (err: unknown) =>
+          this.#fail(new SecioError('ERR_SIGNING_FAILED', `signing failed: ${String(err)}`, { cause: err })),
       )
   }
 
@@ -445,7 +478,8 @@ class Handshake {
     try {
       exchange = ExchangeCodec.decode(frame)
     } catch (err) {
-      if (err instanceof MoleculeError) throw new SecioError('ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
+      if (err instanceof MoleculeError)
+        throw new SecioError('ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
       throw err
     }
     const epubkey = Uint8Array.from(exchange.epubkey)

@@ -13,7 +13,9 @@ const PEER_ID_LENGTH = 2 + SHA256_SIZE
 const oneShotHash = (nc as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
 
 function sha256(data: Uint8Array): Uint8Array {
-  return oneShotHash !== undefined ? oneShotHash('sha256', data, 'buffer') : nc.createHash('sha256').update(data).digest()
+  return oneShotHash !== undefined
+    ? oneShotHash('sha256', data, 'buffer')
+    : nc.createHash('sha256').update(data).digest()
 }
 
 /**

@@ -64,7 +64,10 @@ export interface SecureStreamInit {
 export function maxSendPlaintext(maxSendFrameLength: number | undefined, maxFrameLength: number): number {
   const maxSend = Math.min(maxSendFrameLength ?? DEFAULT_MAX_SEND_FRAME_LENGTH + AEAD_TAG_SIZE, maxFrameLength)
   if (!Number.isInteger(maxSend) || maxSend <= AEAD_TAG_SIZE) {
-    throw new SecioError('ERR_INVALID_OPTION', `maxSendFrameLength must be an integer greater than ${AEAD_TAG_SIZE}, got ${maxSendFrameLength}`)
+    throw new SecioError(
+      'ERR_INVALID_OPTION',
+      `maxSendFrameLength must be an integer greater than ${AEAD_TAG_SIZE}, got ${maxSendFrameLength}`,
+    )
   }
   return maxSend - AEAD_TAG_SIZE
 }
@@ -172,7 +175,9 @@ export class SecureStream extends Duplex {
     if (s.readableEnded) this.#socketEnded = true
     if (s.destroyed) this.#socketClosed = true
     if (this.#socketClosed && !this.#socketEnded) {
-      process.nextTick(() => this.destroy(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed during the handshake')))
+      process.nextTick(() =>
+        this.destroy(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed during the handshake')),
+      )
     } else {
       if (!this.#socketClosed && s.isPaused()) s.resume()
       // Frames that arrived together with the nonce echo (and a clean EOF, if any).
@@ -218,7 +223,12 @@ export class SecureStream extends Duplex {
     if (starved && this.#socketEnded) {
       if (this.#eofPushed) return
       if (this.#decoder.hasPartialFrame) {
-        this.destroy(new SecioError('ERR_UNEXPECTED_EOF', `connection ended inside a frame (${this.#decoder.bufferedBytes} bytes held)`))
+        this.destroy(
+          new SecioError(
+            'ERR_UNEXPECTED_EOF',
+            `connection ended inside a frame (${this.#decoder.bufferedBytes} bytes held)`,
+          ),
+        )
         return
       }
       this.#eofPushed = true
@@ -236,7 +246,10 @@ export class SecureStream extends Duplex {
 
   #beginFrame(length: number): void {
     if (length < AEAD_TAG_SIZE) {
-      throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`)
+      throw new SecioError(
+        'ERR_FRAME_TOO_SHORT',
+        `encrypted frame of ${length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`,
+      )
     }
     this.#cipherLeft = length - AEAD_TAG_SIZE
     this.#tagFill = 0
@@ -294,13 +307,19 @@ export class SecureStream extends Duplex {
 
   // ------------------------------------------------------------------ write side
 
-  override write(chunk: unknown, encoding?: BufferEncoding | ((error: Error | null | undefined) => void), cb?: (error: Error | null | undefined) => void): boolean {
+  override write(
+    chunk: unknown,
+    encoding?: BufferEncoding | ((error: Error | null | undefined) => void),
+    cb?: (error: Error | null | undefined) => void,
+  ): boolean {
     if (this.#autoCork && !this.#autoCorked && !this.writableEnded) {
       this.#autoCorked = true
       this.cork()
       process.nextTick(uncorkAuto, this)
     }
-    return typeof encoding === 'function' ? super.write(chunk, encoding) : super.write(chunk, encoding as BufferEncoding, cb)
+    return typeof encoding === 'function'
+      ? super.write(chunk, encoding)
+      : super.write(chunk, encoding as BufferEncoding, cb)
   }
 
   /** @internal */
@@ -416,7 +435,8 @@ export class SecureStream extends Duplex {
     this.#decoder.reset()
     const pending = this.#pendingWrite
     this.#pendingWrite = null
-    if (pending !== null) pending(err ?? new SecioError('ERR_CONNECTION_CLOSED', 'stream destroyed before the write was accepted'))
+    if (pending !== null)
+      pending(err ?? new SecioError('ERR_CONNECTION_CLOSED', 'stream destroyed before the write was accepted'))
     cb(err)
   }
 }
@@ -437,7 +457,8 @@ function joinInScratch(parts: readonly Buffer[], length: number): Buffer {
   if (length > SCRATCH_MAX) {
     out = Buffer.allocUnsafe(length)
   } else {
-    if (scratch.length < length) scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, scratch.length * 2, 64 * 1024)))
+    if (scratch.length < length)
+      scratch = Buffer.allocUnsafe(Math.min(SCRATCH_MAX, Math.max(length, scratch.length * 2, 64 * 1024)))
     out = scratch
   }
   let at = 0

@@ -30,7 +30,10 @@ async function pairHandshake(dialer: Partial<HandshakeOptions>, listener: Partia
   try {
     const [d, l] = await within(
       15_000,
-      Promise.all([handshake(client, { key: dialerKey, ...dialer }), handshake(server, { key: listenerKey, ...listener })]),
+      Promise.all([
+        handshake(client, { key: dialerKey, ...dialer }),
+        handshake(server, { key: listenerKey, ...listener }),
+      ]),
       'handshake',
     )
     const closeAll = (): void => {
@@ -46,7 +49,11 @@ async function pairHandshake(dialer: Partial<HandshakeOptions>, listener: Partia
 }
 
 /** Client writes `n` pattern bytes, listener echoes them, client checks them. */
-async function echo(d: Awaited<ReturnType<typeof pairHandshake>>['d'], l: Awaited<ReturnType<typeof pairHandshake>>['l'], n: number) {
+async function echo(
+  d: Awaited<ReturnType<typeof pairHandshake>>['d'],
+  l: Awaited<ReturnType<typeof pairHandshake>>['l'],
+  n: number,
+) {
   l.stream.pipe(l.stream)
   const data = pattern(n)
   const got = readBytes(d.stream, n)
@@ -122,7 +129,11 @@ describe('negotiation', () => {
         const x = selectBest(1, a.join(','), b.join(','), CIPHERS)
         const y = selectBest(-1, b.join(','), a.join(','), CIPHERS)
         assert.equal(x, y)
-        if (x !== undefined) assert.equal(x, a.find((n) => b.includes(n)))
+        if (x !== undefined)
+          assert.equal(
+            x,
+            a.find((n) => b.includes(n)),
+          )
       }),
     )
   })
@@ -174,11 +185,19 @@ describe('options', () => {
   })
 
   test('an unknown cipher name, an empty list, a bad timeout are ERR_INVALID_OPTION and the socket is destroyed', async () => {
-    const bad: Array<Partial<HandshakeOptions>> = [{ ciphers: ['AES-512'] }, { agreements: [] }, { timeoutMs: -1 }, { maxFrameLength: 10 }]
+    const bad: Array<Partial<HandshakeOptions>> = [
+      { ciphers: ['AES-512'] },
+      { agreements: [] },
+      { timeoutMs: -1 },
+      { maxFrameLength: 10 },
+    ]
     for (const opts of bad) {
       const { client, close } = await tcpPair()
       try {
-        await assert.rejects(handshake(client, { key: dialerKey, ...opts }), (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION')
+        await assert.rejects(
+          handshake(client, { key: dialerKey, ...opts }),
+          (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION',
+        )
         assert.equal(client.destroyed, true)
       } finally {
         close()
@@ -193,7 +212,10 @@ describe('options', () => {
         // The peer is silent: the option must be rejected before any byte is awaited.
         await within(
           2000,
-          assert.rejects(handshake(client, { key: dialerKey, maxSendFrameLength }), (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION'),
+          assert.rejects(
+            handshake(client, { key: dialerKey, maxSendFrameLength }),
+            (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION',
+          ),
           `handshake with maxSendFrameLength ${maxSendFrameLength}`,
         )
         assert.equal(client.destroyed, true)
@@ -208,7 +230,10 @@ describe('options', () => {
     try {
       const results = await within(
         5000,
-        Promise.allSettled([handshake(client, { key: dialerKey, maxSendFrameLength: 8 }), handshake(server, { key: listenerKey, timeoutMs: 3000 })]),
+        Promise.allSettled([
+          handshake(client, { key: dialerKey, maxSendFrameLength: 8 }),
+          handshake(server, { key: listenerKey, timeoutMs: 3000 }),
+        ]),
         'handshakes',
       )
       assert.equal(results[0].status, 'rejected')
@@ -235,7 +260,10 @@ describe('options', () => {
   test('connecting to ourselves is ERR_CONNECT_SELF (§3.3)', async () => {
     const { client, server, close } = await tcpPair()
     try {
-      const results = await Promise.allSettled([handshake(client, { key: dialerKey }), handshake(server, { key: dialerKey })])
+      const results = await Promise.allSettled([
+        handshake(client, { key: dialerKey }),
+        handshake(server, { key: dialerKey }),
+      ])
       for (const r of results) {
         assert.equal(r.status, 'rejected')
         assert.equal((r.reason as SecioError).code, 'ERR_CONNECT_SELF')

@@ -27,7 +27,9 @@ export async function tcpPair(): Promise<{ client: net.Socket; server: net.Socke
 }
 
 /** A listening server on 127.0.0.1 that hands each socket to `onSocket`. */
-export async function listen(onSocket: (s: net.Socket) => void): Promise<{ port: number; server: net.Server; close: () => Promise<void> }> {
+export async function listen(
+  onSocket: (s: net.Socket) => void,
+): Promise<{ port: number; server: net.Server; close: () => Promise<void> }> {
   const server = net.createServer(onSocket)
   server.listen(0, '127.0.0.1')
   await once(server, 'listening')

@@ -61,11 +61,14 @@ async function expectFailure(
   assert.equal(err.code, code, err.message)
   if (opts.phase !== undefined) assert.equal(err.phase, opts.phase)
   assert.equal(typeof err.bytesReceived, 'number')
-  if (opts.minMs !== undefined) assert.ok(elapsed >= opts.minMs - 50, `failed after ${elapsed} ms, before ${opts.minMs} ms`)
+  if (opts.minMs !== undefined)
+    assert.ok(elapsed >= opts.minMs - 50, `failed after ${elapsed} ms, before ${opts.minMs} ms`)
   assert.equal(socket.destroyed, true, 'socket destroyed')
   // Only a no-op 'error' guard may stay on the dead socket.
   const after = listenerCounts(socket)
-  EVENTS.forEach((ev, i) => assert.ok(after[i]! <= before[i]! + (ev === 'error' ? 1 : 0), `'${ev}' listeners ${before[i]} -> ${after[i]}`))
+  EVENTS.forEach((ev, i) =>
+    assert.ok(after[i]! <= before[i]! + (ev === 'error' ? 1 : 0), `'${ev}' listeners ${before[i]} -> ${after[i]}`),
+  )
   // The handshake's deadline timer is gone (the `within` timer was cleared too).
   assert.ok(timeouts() <= timersBefore, `timers before ${timersBefore}, after ${timeouts()}`)
   return err
@@ -92,15 +95,21 @@ async function withPair(fn: (peer: net.Socket, victim: net.Socket) => Promise<vo
   }
 }
 
-const listen = (socket: net.Socket, extra: Partial<HandshakeOptions> = {}) => handshake(socket, { key: honestKey, timeoutMs: 3000, ...extra })
+const listen = (socket: net.Socket, extra: Partial<HandshakeOptions> = {}) =>
+  handshake(socket, { key: honestKey, timeoutMs: 3000, ...extra })
 
 describe('hostile peers during the handshake', () => {
   test('wrong expected PeerId → ERR_PEER_ID_MISMATCH', async () => {
     await withPair(async (peer, victim) => {
       const honest = handshake(peer, { key: otherKey }).catch((e: unknown) => e)
-      const err = await expectFailure(victim, () => handshake(victim, { key: honestKey, expectedPeerId: SecioKeyPair.generate().peerId }), 'ERR_PEER_ID_MISMATCH', {
-        phase: 'awaiting-propose',
-      })
+      const err = await expectFailure(
+        victim,
+        () => handshake(victim, { key: honestKey, expectedPeerId: SecioKeyPair.generate().peerId }),
+        'ERR_PEER_ID_MISMATCH',
+        {
+          phase: 'awaiting-propose',
+        },
+      )
       assert.match(err.message, /expected peer Qm/)
       // The honest side sees the connection drop, as a typed error too.
       assert.ok((await within(5000, honest)) instanceof SecioError)
@@ -117,7 +126,10 @@ describe('hostile peers during the handshake', () => {
   test('an HTTP request instead of a Propose → ERR_FRAME_TOO_LARGE at once', async () => {
     await withPair(async (peer, victim) => {
       peer.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-      await expectFailure(victim, () => listen(victim), 'ERR_FRAME_TOO_LARGE', { phase: 'awaiting-propose', maxMs: 2000 })
+      await expectFailure(victim, () => listen(victim), 'ERR_FRAME_TOO_LARGE', {
+        phase: 'awaiting-propose',
+        maxMs: 2000,
+      })
     })
   })
 
@@ -142,7 +154,9 @@ describe('hostile peers during the handshake', () => {
       const h = Buffer.alloc(4)
       h.writeUInt32BE(8 * 1024 * 1024 + 1)
       peer.write(h)
-      const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 10_000 }), 'ERR_FRAME_TOO_LARGE', { maxMs: 2000 })
+      const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 10_000 }), 'ERR_FRAME_TOO_LARGE', {
+        maxMs: 2000,
+      })
       assert.equal(err.bytesReceived, 4)
     })
   })
@@ -179,9 +193,14 @@ describe('hostile peers during the handshake', () => {
   test('no common cipher → ERR_NO_COMMON_SUITE on both sides', async () => {
     await withPair(async (peer, victim) => {
       const other = handshake(peer, { key: otherKey, ciphers: ['CHACHA20_POLY1305'] })
-      const a = expectFailure(victim, () => listen(victim, { ciphers: ['AES-128-GCM', 'AES-256-GCM'] }), 'ERR_NO_COMMON_SUITE', {
-        phase: 'awaiting-propose',
-      })
+      const a = expectFailure(
+        victim,
+        () => listen(victim, { ciphers: ['AES-128-GCM', 'AES-256-GCM'] }),
+        'ERR_NO_COMMON_SUITE',
+        {
+          phase: 'awaiting-propose',
+        },
+      )
       const b = expectFailure(peer, () => other, 'ERR_NO_COMMON_SUITE')
       await Promise.all([a, b])
     })
@@ -247,7 +266,10 @@ describe('hostile peers during the handshake', () => {
       peer.write(encodeFrame(validPropose(otherKey)))
       await sleep(50)
       peer.resetAndDestroy()
-      const err = await within(5000, listen(victim).catch((e: unknown) => e))
+      const err = await within(
+        5000,
+        listen(victim).catch((e: unknown) => e),
+      )
       assert.ok(err instanceof SecioError)
       assert.ok(['ERR_SOCKET', 'ERR_CONNECTION_CLOSED', 'ERR_UNEXPECTED_EOF'].includes(err.code), err.code)
       assert.equal(victim.destroyed, true)
@@ -276,8 +298,13 @@ describe('hostile peers during the handshake', () => {
       const flood = 24
       peer.write(encodeFrame(validPropose(otherKey)))
       for (let i = 0; i < flood; i++) peer.write(encodeFrame(Buffer.alloc(1024 * 1024)))
-      const err = await expectFailure(victim, () => listen(victim, { crypto: slowSigner }), 'ERR_INVALID_EXCHANGE', { phase: 'awaiting-exchange' })
-      assert.ok(err.bytesReceived! < 4 * 1024 * 1024, `${err.bytesReceived} bytes taken in while signing (flood of ${flood} MiB)`)
+      const err = await expectFailure(victim, () => listen(victim, { crypto: slowSigner }), 'ERR_INVALID_EXCHANGE', {
+        phase: 'awaiting-exchange',
+      })
+      assert.ok(
+        err.bytesReceived! < 4 * 1024 * 1024,
+        `${err.bytesReceived} bytes taken in while signing (flood of ${flood} MiB)`,
+      )
     })
   })
 
@@ -285,7 +312,9 @@ describe('hostile peers during the handshake', () => {
     await withPair(async (_peer, victim) => {
       const ac = new AbortController()
       setTimeout(() => ac.abort(), 100)
-      await expectFailure(victim, () => listen(victim, { signal: ac.signal }), 'ERR_HANDSHAKE_ABORTED', { phase: 'awaiting-propose' })
+      await expectFailure(victim, () => listen(victim, { signal: ac.signal }), 'ERR_HANDSHAKE_ABORTED', {
+        phase: 'awaiting-propose',
+      })
     })
   })
 })
@@ -307,7 +336,9 @@ describe('hostile peers that lie inside the handshake', () => {
 
   test('signed ephemeral key that is not a curve point → ERR_INVALID_EPHEMERAL_KEY', async () => {
     await withPair(async (peer, victim) => {
-      void scriptedPeer(peer, otherKey, { epubkey: (k) => Uint8Array.from(k, (b, i) => (i === 0 ? 4 : 0x5a)) }).catch(() => {})
+      void scriptedPeer(peer, otherKey, { epubkey: (k) => Uint8Array.from(k, (b, i) => (i === 0 ? 4 : 0x5a)) }).catch(
+        () => {},
+      )
       await expectFailure(victim, () => listen(victim), 'ERR_INVALID_EPHEMERAL_KEY', { phase: 'awaiting-exchange' })
     })
   })
@@ -358,7 +389,9 @@ async function tamperedHandshake(tamperExchange: (sig: Buffer) => Buffer, code: 
   const m = await mitm((dir, i, frame) => (dir === 'd2l' && i === 1 ? rewriteSignature(frame, tamperExchange) : frame))
   try {
     const dialer = handshake(m.dialer, { key: otherKey }).catch((e: unknown) => e)
-    await expectFailure(m.listener, () => handshake(m.listener, { key: honestKey, timeoutMs: 3000 }), code, { phase: 'awaiting-exchange' })
+    await expectFailure(m.listener, () => handshake(m.listener, { key: honestKey, timeoutMs: 3000 }), code, {
+      phase: 'awaiting-exchange',
+    })
     assert.ok((await within(5000, dialer)) instanceof SecioError)
   } finally {
     m.close()
@@ -399,9 +432,14 @@ describe('a man in the middle', () => {
     })
     try {
       const dialer = handshake(m.dialer, { key: otherKey }).catch((e: unknown) => e)
-      await expectFailure(m.listener, () => handshake(m.listener, { key: honestKey, timeoutMs: 3000 }), 'ERR_DECRYPT_FAILED', {
-        phase: 'awaiting-nonce-echo',
-      })
+      await expectFailure(
+        m.listener,
+        () => handshake(m.listener, { key: honestKey, timeoutMs: 3000 }),
+        'ERR_DECRYPT_FAILED',
+        {
+          phase: 'awaiting-nonce-echo',
+        },
+      )
       await within(5000, dialer)
     } finally {
       m.close()
@@ -412,11 +450,16 @@ describe('a man in the middle', () => {
     const m = await mitm((dir, i, frame) => (dir === 'd2l' && i >= 2 ? null : frame))
     try {
       const dialer = handshake(m.dialer, { key: otherKey, timeoutMs: 3000 }).catch((e: unknown) => e)
-      await expectFailure(m.listener, () => handshake(m.listener, { key: honestKey, timeoutMs: 1000 }), 'ERR_HANDSHAKE_TIMEOUT', {
-        phase: 'awaiting-nonce-echo',
-        minMs: 1000,
-        maxMs: 4000,
-      })
+      await expectFailure(
+        m.listener,
+        () => handshake(m.listener, { key: honestKey, timeoutMs: 1000 }),
+        'ERR_HANDSHAKE_TIMEOUT',
+        {
+          phase: 'awaiting-nonce-echo',
+          minMs: 1000,
+          maxMs: 4000,
+        },
+      )
       await within(5000, dialer)
     } finally {
       m.close()
@@ -437,7 +480,10 @@ describe('hostile peers after the handshake', () => {
     })
     try {
       const before = listenerCounts(m.listener)
-      const [d, l] = await within(5000, Promise.all([handshake(m.dialer, { key: otherKey }), handshake(m.listener, { key: honestKey })]))
+      const [d, l] = await within(
+        5000,
+        Promise.all([handshake(m.dialer, { key: otherKey }), handshake(m.listener, { key: honestKey })]),
+      )
       d.stream.on('error', () => {})
       const failed = new Promise<Error>((resolve) => l.stream.once('error', resolve))
       l.stream.resume()
@@ -451,7 +497,9 @@ describe('hostile peers after the handshake', () => {
       assert.equal(l.stream.destroyed, true)
       assert.equal(m.listener.destroyed, true, 'socket destroyed with the stream')
       const after = listenerCounts(m.listener)
-      EVENTS.forEach((ev, i) => assert.ok(after[i]! <= before[i]! + (ev === 'error' ? 1 : 0), `'${ev}' listeners ${before[i]} -> ${after[i]}`))
+      EVENTS.forEach((ev, i) =>
+        assert.ok(after[i]! <= before[i]! + (ev === 'error' ? 1 : 0), `'${ev}' listeners ${before[i]} -> ${after[i]}`),
+      )
       d.stream.destroy()
     } finally {
       m.close()

@@ -5,7 +5,15 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { base58Decode, base58Encode, nobleCryptoProvider, nodeCryptoProvider, PeerId, SecioError, SecioKeyPair } from '../src/index.js'
+import {
+  base58Decode,
+  base58Encode,
+  nobleCryptoProvider,
+  nodeCryptoProvider,
+  PeerId,
+  SecioError,
+  SecioKeyPair,
+} from '../src/index.js'
 import { hex, toHex } from './helpers.js'
 
 const isCode = (code: string) => (e: unknown) => e instanceof SecioError && e.code === code
@@ -50,7 +58,10 @@ describe('SecioKeyPair', () => {
   test('load of a missing or unreadable path rejects with ERR_INVALID_KEY_FILE, the fs error as cause', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'secio-key-'))
     try {
-      for (const [path, cause] of [[join(dir, 'missing'), 'ENOENT'], [dir, 'EISDIR']]) {
+      for (const [path, cause] of [
+        [join(dir, 'missing'), 'ENOENT'],
+        [dir, 'EISDIR'],
+      ]) {
         await assert.rejects(SecioKeyPair.load(path), (e: unknown) => {
           assert.ok(isCode('ERR_INVALID_KEY_FILE')(e), `${path}: ${String(e)}`)
           assert.equal(((e as Error).cause as NodeJS.ErrnoException).code, cause)
@@ -65,9 +76,15 @@ describe('SecioKeyPair', () => {
 
   test('fromSecret rejects 0, n and wrong lengths with ERR_INVALID_SECRET_KEY', () => {
     assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(32)), isCode('ERR_INVALID_SECRET_KEY'))
-    assert.throws(() => SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')), isCode('ERR_INVALID_SECRET_KEY'))
+    assert.throws(
+      () => SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')),
+      isCode('ERR_INVALID_SECRET_KEY'),
+    )
     assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(31).fill(1)), isCode('ERR_INVALID_SECRET_KEY'))
-    assert.equal(SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140')).publicKey.length, 33)
+    assert.equal(
+      SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140')).publicKey.length,
+      33,
+    )
   })
 
   test('the secret is not exposed by JSON or inspection', () => {
@@ -140,7 +157,9 @@ describe('peer key checks, the same in both providers', () => {
     test(`${p.name}: an AEAD opens what it sealed and rejects a flipped tag bit with ERR_DECRYPT_FAILED`, () => {
       const key = new Uint8Array(16).fill(9)
       const sealer = p.createAead('AES-128-GCM', key)
-      const frames = [Buffer.from('first frame'), Buffer.from('second')].map((m) => Buffer.concat(sealer.seal([m], m.length)))
+      const frames = [Buffer.from('first frame'), Buffer.from('second')].map((m) =>
+        Buffer.concat(sealer.seal([m], m.length)),
+      )
       const opener = p.createAead('AES-128-GCM', key)
       assert.equal(Buffer.from(opener.open(frames[0]!)).toString(), 'first frame')
       frames[1]![frames[1]!.length - 1]! ^= 1

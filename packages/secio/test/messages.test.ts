@@ -17,8 +17,14 @@ describe('handshake messages', () => {
   })
 
   test('an unknown PublicKey union id is ERR_MOLECULE_UNKNOWN_ITEM', () => {
-    assert.throws(() => PublicKeyCodec.decode(hex('0100000000000000')), (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_UNKNOWN_ITEM')
-    assert.throws(() => PublicKeyCodec.encode({ type: 'Nope' } as never), (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_ENCODE')
+    assert.throws(
+      () => PublicKeyCodec.decode(hex('0100000000000000')),
+      (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_UNKNOWN_ITEM',
+    )
+    assert.throws(
+      () => PublicKeyCodec.encode({ type: 'Nope' } as never),
+      (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_ENCODE',
+    )
   })
 })
 

@@ -11,8 +11,14 @@ test('onPhase: each side reports propose, exchange, nonce echo in order, with ri
       handshake(client, { key: SecioKeyPair.generate(), onPhase: (p, ms) => seen.a.push([p, ms]) }),
       handshake(server, { key: SecioKeyPair.generate(), onPhase: (p, ms) => seen.b.push([p, ms]) }),
     ])
-    for (const [side, res] of [['a', a], ['b', b]] as const) {
-      assert.deepEqual(seen[side].map(([p]) => p), ['awaiting-propose', 'awaiting-exchange', 'awaiting-nonce-echo'])
+    for (const [side, res] of [
+      ['a', a],
+      ['b', b],
+    ] as const) {
+      assert.deepEqual(
+        seen[side].map(([p]) => p),
+        ['awaiting-propose', 'awaiting-exchange', 'awaiting-nonce-echo'],
+      )
       const times = seen[side].map(([, ms]) => ms)
       assert.ok(times[0] > 0 && times[0] <= times[1] && times[1] <= times[2], `rising: ${times}`)
       assert.ok(times[2] <= res.durationMs)
@@ -30,7 +36,8 @@ test('onPhase: a peer that never answers reports no phase, and the timeout names
   try {
     await assert.rejects(
       handshake(client, { key: SecioKeyPair.generate(), timeoutMs: 200, onPhase: (p) => seen.push(p) }),
-      (err: Error & { code?: string; phase?: string }) => err.code === 'ERR_HANDSHAKE_TIMEOUT' && err.phase === 'awaiting-propose',
+      (err: Error & { code?: string; phase?: string }) =>
+        err.code === 'ERR_HANDSHAKE_TIMEOUT' && err.phase === 'awaiting-propose',
     )
     assert.deepEqual(seen, [])
   } finally {

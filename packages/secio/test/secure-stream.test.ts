@@ -24,7 +24,10 @@ const keyB = SecioKeyPair.generate()
 
 async function securePair(opts: Partial<HandshakeOptions> = {}, optsB: Partial<HandshakeOptions> = opts) {
   const { client, server, close } = await tcpPair()
-  const [a, b] = await within(10_000, Promise.all([handshake(client, { key: keyA, ...opts }), handshake(server, { key: keyB, ...optsB })]))
+  const [a, b] = await within(
+    10_000,
+    Promise.all([handshake(client, { key: keyA, ...opts }), handshake(server, { key: keyB, ...optsB })]),
+  )
   return {
     a: a.stream,
     b: b.stream,
@@ -53,29 +56,37 @@ function mulberry32(seed: number): () => number {
 describe('chaotic chunking', () => {
   test('handshake and stream survive delivery in 1..50-byte pieces (property, both providers)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.integer(), fc.boolean(), fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 12 }), async (seed, noble, writes) => {
-        const [x, y] = chaoticPair(mulberry32(seed))
-        try {
-          const crypto = noble ? nobleCryptoProvider : nodeCryptoProvider
-          const [a, b] = await within(10_000, Promise.all([handshake(x, { key: keyA, crypto }), handshake(y, { key: keyB })]))
-          const total = writes.reduce((s, n) => s + n, 0)
-          const expected = pattern(total)
-          const got = readBytes(b.stream, total)
-          let at = 0
-          for (const n of writes) {
-            a.stream.write(expected.subarray(at, at + n))
-            at += n
-            if (n % 3 === 0) await sleep(0)
+      fc.asyncProperty(
+        fc.integer(),
+        fc.boolean(),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 12 }),
+        async (seed, noble, writes) => {
+          const [x, y] = chaoticPair(mulberry32(seed))
+          try {
+            const crypto = noble ? nobleCryptoProvider : nodeCryptoProvider
+            const [a, b] = await within(
+              10_000,
+              Promise.all([handshake(x, { key: keyA, crypto }), handshake(y, { key: keyB })]),
+            )
+            const total = writes.reduce((s, n) => s + n, 0)
+            const expected = pattern(total)
+            const got = readBytes(b.stream, total)
+            let at = 0
+            for (const n of writes) {
+              a.stream.write(expected.subarray(at, at + n))
+              at += n
+              if (n % 3 === 0) await sleep(0)
+            }
+            const back = await within(10_000, got)
+            assert.ok(back.subarray(0, total).equals(expected))
+            a.stream.destroy()
+            b.stream.destroy()
+          } finally {
+            x.destroy()
+            y.destroy()
           }
-          const back = await within(10_000, got)
-          assert.ok(back.subarray(0, total).equals(expected))
-          a.stream.destroy()
-          b.stream.destroy()
-        } finally {
-          x.destroy()
-          y.destroy()
-        }
-      }),
+        },
+      ),
       { numRuns: 25 },
     )
   })
@@ -184,7 +195,12 @@ describe('backpressure', () => {
     try {
       b.resume()
       const t0 = performance.now()
-      await within(5000, new Promise<void>((resolve, reject) => a.write(Buffer.alloc(1000), (e?: Error | null) => (e ? reject(e) : resolve()))))
+      await within(
+        5000,
+        new Promise<void>((resolve, reject) =>
+          a.write(Buffer.alloc(1000), (e?: Error | null) => (e ? reject(e) : resolve())),
+        ),
+      )
       assert.ok(performance.now() - t0 < 1000)
     } finally {
       close()
@@ -198,9 +214,16 @@ describe('backpressure', () => {
       const n = 8 * 1024 * 1024
       const data = pattern(n)
       const got = readBytes(a, n)
-      await within(30_000, pipeline(async function* () {
-        for (let i = 0; i < n; i += 100_000) yield data.subarray(i, i + 100_000)
-      }, a, { end: false }))
+      await within(
+        30_000,
+        pipeline(
+          async function* () {
+            for (let i = 0; i < n; i += 100_000) yield data.subarray(i, i + 100_000)
+          },
+          a,
+          { end: false },
+        ),
+      )
       assert.ok((await within(30_000, got)).subarray(0, n).equals(data))
     } finally {
       close()
@@ -241,8 +264,14 @@ describe('framing of writes', () => {
       const got = readBytes(b, n)
       a.write(pattern(n))
       assert.ok((await within(5000, got)).equals(pattern(n)))
-      assert.ok(counter.frames.every((f) => f <= 64 * 1024), String(counter.frames))
-      assert.equal(counter.frames.reduce((s, f) => s + f - 16, 0), n)
+      assert.ok(
+        counter.frames.every((f) => f <= 64 * 1024),
+        String(counter.frames),
+      )
+      assert.equal(
+        counter.frames.reduce((s, f) => s + f - 16, 0),
+        n,
+      )
     } finally {
       close()
     }

@@ -115,22 +115,33 @@ describe('§6.1 Propose encoding', () => {
 describe('§3.10 stretch check values from Rust procedure.rs', () => {
   for (const p of providers) {
     test(`${p.name}: HMAC-SHA256 key 32×00 and two more keys`, () => {
-      assert.equal(toHex(stretchKey(p, 'SHA256', new Uint8Array(32), 32)), '67903cc75591ef474fc655a420358fcd3230990a25205501e23dc1019a78cf50')
+      assert.equal(
+        toHex(stretchKey(p, 'SHA256', new Uint8Array(32), 32)),
+        '67903cc75591ef474fc655a420358fcd3230990a25205501e23dc1019a78cf50',
+      )
       const key2 = Uint8Array.from([
-        157, 166, 80, 144, 77, 193, 198, 6, 23, 220, 87, 220, 191, 72, 168, 197, 54, 33, 219, 225, 84, 156, 165, 37, 149, 224, 244, 32, 170, 79, 125, 35,
-        171, 26, 178, 176, 92, 168, 22, 27, 205, 44, 229, 61, 152, 21, 222, 81, 241, 81, 116, 236, 74, 166, 89, 145, 5, 162, 108, 230, 55, 54, 9, 17,
+        157, 166, 80, 144, 77, 193, 198, 6, 23, 220, 87, 220, 191, 72, 168, 197, 54, 33, 219, 225, 84, 156, 165, 37,
+        149, 224, 244, 32, 170, 79, 125, 35, 171, 26, 178, 176, 92, 168, 22, 27, 205, 44, 229, 61, 152, 21, 222, 81,
+        241, 81, 116, 236, 74, 166, 89, 145, 5, 162, 108, 230, 55, 54, 9, 17,
       ])
       assert.deepEqual(
         Array.from(stretchKey(p, 'SHA256', key2, 32)),
-        [39, 151, 182, 63, 180, 175, 224, 139, 42, 131, 130, 116, 55, 146, 62, 31, 157, 95, 217, 15, 73, 81, 10, 83, 243, 141, 64, 227, 103, 144, 99, 121],
+        [
+          39, 151, 182, 63, 180, 175, 224, 139, 42, 131, 130, 116, 55, 146, 62, 31, 157, 95, 217, 15, 73, 81, 10, 83,
+          243, 141, 64, 227, 103, 144, 99, 121,
+        ],
       )
       const key3 = Uint8Array.from([
-        98, 219, 94, 104, 97, 70, 139, 13, 185, 110, 56, 36, 66, 3, 80, 224, 32, 205, 102, 170, 59, 32, 140, 245, 86, 102, 231, 68, 85, 249, 227, 243,
-        57, 53, 171, 36, 62, 225, 178, 74, 89, 142, 151, 94, 183, 231, 208, 166, 244, 130, 130, 209, 248, 65, 19, 48, 127, 127, 55, 82, 117, 154, 124, 108,
+        98, 219, 94, 104, 97, 70, 139, 13, 185, 110, 56, 36, 66, 3, 80, 224, 32, 205, 102, 170, 59, 32, 140, 245, 86,
+        102, 231, 68, 85, 249, 227, 243, 57, 53, 171, 36, 62, 225, 178, 74, 89, 142, 151, 94, 183, 231, 208, 166, 244,
+        130, 130, 209, 248, 65, 19, 48, 127, 127, 55, 82, 117, 154, 124, 108,
       ])
       assert.deepEqual(
         Array.from(stretchKey(p, 'SHA256', key3, 32)),
-        [28, 39, 158, 206, 164, 16, 211, 194, 99, 43, 208, 36, 24, 141, 90, 93, 157, 236, 238, 111, 170, 0, 60, 11, 49, 174, 177, 121, 30, 12, 182, 25],
+        [
+          28, 39, 158, 206, 164, 16, 211, 194, 99, 43, 208, 36, 24, 141, 90, 93, 157, 236, 238, 111, 170, 0, 60, 11, 49,
+          174, 177, 121, 30, 12, 182, 25,
+        ],
       )
     })
   }
@@ -189,7 +200,6 @@ describe('§7 derivation steps', () => {
       const encB = p.createAead('CHACHA20_POLY1305', keysA.remoteKey)
       assert.equal('00000020' + toHex(Buffer.concat(encB.seal([NONCE_A], 16))), V2.bFrame1)
     })
-
   }
 })
 
@@ -215,7 +225,12 @@ describe('§3.9 signatures', () => {
 })
 
 /** Runs A (dialer) and B (listener) with the vector inputs and returns what each put on the wire. */
-async function wireHandshake(pa: CryptoProvider, pb: CryptoProvider, aOpts: Partial<HandshakeOptions>, message?: Buffer) {
+async function wireHandshake(
+  pa: CryptoProvider,
+  pb: CryptoProvider,
+  aOpts: Partial<HandshakeOptions>,
+  message?: Buffer,
+) {
   const { client, server, close } = await tcpPair()
   try {
     const fromA: Buffer[] = []
@@ -225,8 +240,17 @@ async function wireHandshake(pa: CryptoProvider, pb: CryptoProvider, aOpts: Part
     const [ra, rb] = await within(
       5000,
       Promise.all([
-        handshake(client, { key: SecioKeyPair.fromSecret(A_SECRET), crypto: pa, testing: { nonce: NONCE_A, ephemeralSecret: E_A }, ...aOpts }),
-        handshake(server, { key: SecioKeyPair.fromSecret(B_SECRET), crypto: pb, testing: { nonce: NONCE_B, ephemeralSecret: E_B } }),
+        handshake(client, {
+          key: SecioKeyPair.fromSecret(A_SECRET),
+          crypto: pa,
+          testing: { nonce: NONCE_A, ephemeralSecret: E_A },
+          ...aOpts,
+        }),
+        handshake(server, {
+          key: SecioKeyPair.fromSecret(B_SECRET),
+          crypto: pb,
+          testing: { nonce: NONCE_B, ephemeralSecret: E_B },
+        }),
       ]),
       'handshake',
     )

@@ -41,7 +41,10 @@ export function tcpTarget(addr: Multiaddr): TcpTarget {
   const comps = addr.getComponents()
   const [host, port, ...rest] = comps
   const unsupported = (): never => {
-    throw new TentacleError('ERR_UNSUPPORTED_MULTIADDR', `unsupported multiaddr ${addr.toString()} (want /ip4|ip6|dns4|dns6/.../tcp/PORT[/p2p/ID])`)
+    throw new TentacleError(
+      'ERR_UNSUPPORTED_MULTIADDR',
+      `unsupported multiaddr ${addr.toString()} (want /ip4|ip6|dns4|dns6/.../tcp/PORT[/p2p/ID])`,
+    )
   }
   if (host === undefined || port === undefined || port.code !== TCP || port.value === undefined) return unsupported()
   let family: 4 | 6

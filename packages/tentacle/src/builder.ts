@@ -68,6 +68,13 @@ export class ServiceBuilder {
   }
 
   build(handler?: ServiceHandler): Service {
-    return new Service({ key: this.identity, protocols: this.protocols, handler, config: this.config, logger: this.log, metrics: this.metricsOptions })
+    return new Service({
+      key: this.identity,
+      protocols: this.protocols,
+      handler,
+      config: this.config,
+      logger: this.log,
+      metrics: this.metricsOptions,
+    })
   }
 }

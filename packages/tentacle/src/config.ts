@@ -1,6 +1,10 @@
 import { DEFAULT_MAX_FRAME_LENGTH } from '@tentacle-ts/codec'
 import { AGREEMENTS, CIPHERS, DIGESTS, type AgreementName, type CipherName, type DigestName } from '@tentacle-ts/secio'
-import { DEFAULT_CONFIG as YAMUX_DEFAULTS, resolveConfig as resolveYamuxConfig, type YamuxConfig } from '@tentacle-ts/yamux'
+import {
+  DEFAULT_CONFIG as YAMUX_DEFAULTS,
+  resolveConfig as resolveYamuxConfig,
+  type YamuxConfig,
+} from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 
 /**
@@ -97,10 +101,19 @@ export type ServiceConfigInput = Partial<Omit<ServiceConfig, 'yamux' | 'secio'>>
 export function resolveConfig(input: ServiceConfigInput = {}): ServiceConfig {
   const base = defaultConfig()
   const merged = { ...base, ...stripUndefined(input) }
-  const positive = ['timeoutMs', 'maxFrameLength', 'maxConnections', 'maxConcurrentHandshakes', 'sendBufferSize', 'listenBacklog', 'channelSize'] as const
+  const positive = [
+    'timeoutMs',
+    'maxFrameLength',
+    'maxConnections',
+    'maxConcurrentHandshakes',
+    'sendBufferSize',
+    'listenBacklog',
+    'channelSize',
+  ] as const
   for (const name of positive) {
     const v: unknown = merged[name]
-    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw invalid(name, `must be a positive integer, got ${String(v)}`)
+    if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0)
+      throw invalid(name, `must be a positive integer, got ${String(v)}`)
   }
   const cfg: ServiceConfig = { ...merged, yamux: resolveYamux(input.yamux), secio: resolveSecio(input.secio) }
   // §2.2: tentacle asserts max_frame_length >= yamux max_stream_window_size.
@@ -135,10 +148,14 @@ function resolveSecio(input: ServiceConfigInput['secio'] = {}): ServiceConfig['s
   for (const [list, known] of Object.entries(SECIO_NAMES) as Array<[keyof typeof SECIO_NAMES, readonly string[]]>) {
     const names = input[list]
     if (names === undefined) continue
-    if (!Array.isArray(names) || names.length === 0) throw invalid(`secio.${list}`, `must be a non-empty list of ${known.join(', ')}`)
+    if (!Array.isArray(names) || names.length === 0)
+      throw invalid(`secio.${list}`, `must be a non-empty list of ${known.join(', ')}`)
     names.forEach((name: unknown, i: number) => {
       if (typeof name !== 'string' || !known.includes(name)) {
-        throw invalid(`secio.${list}[${i}]`, `is ${JSON.stringify(name)}, not one of ${known.join(', ')} (names are case-sensitive)`)
+        throw invalid(
+          `secio.${list}[${i}]`,
+          `is ${JSON.stringify(name)}, not one of ${known.join(', ')} (names are case-sensitive)`,
+        )
       }
     })
     out[list] = [...names]

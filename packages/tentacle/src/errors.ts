@@ -94,7 +94,11 @@ export class TentacleError extends Error {
  * connection (the incident, slowloris: thousands a second), where the stack
  * would only show the event-loop callback that noticed the failure.
  */
-export function stacklessError(code: TentacleErrorCode, message: string, options?: TentacleErrorOptions): TentacleError {
+export function stacklessError(
+  code: TentacleErrorCode,
+  message: string,
+  options?: TentacleErrorOptions,
+): TentacleError {
   const limit = Error.stackTraceLimit
   Error.stackTraceLimit = 0
   try {

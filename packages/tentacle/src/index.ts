@@ -4,7 +4,13 @@
  */
 export { Service, type ServiceOptions } from './service.js'
 export { ServiceBuilder } from './builder.js'
-export { TentacleError, isTentacleError, errorCode, type TentacleErrorCode, type TentacleErrorOptions } from './errors.js'
+export {
+  TentacleError,
+  isTentacleError,
+  errorCode,
+  type TentacleErrorCode,
+  type TentacleErrorOptions,
+} from './errors.js'
 export { defaultConfig, resolveConfig, type ServiceConfig, type ServiceConfigInput } from './config.js'
 export { TcpListener, type ListenerStats, type ListenerOptions, type AcceptedSocket } from './listener.js'
 export { selectVersion } from './select-version.js'

@@ -77,7 +77,13 @@ export class TcpListener {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
         this.server.off('listening', onListening)
-        reject(new TentacleError('ERR_LISTEN_FAILED', `listen on ${this.opts.host}:${this.opts.port} failed: ${err.message}`, { cause: err }))
+        reject(
+          new TentacleError(
+            'ERR_LISTEN_FAILED',
+            `listen on ${this.opts.host}:${this.opts.port} failed: ${err.message}`,
+            { cause: err },
+          ),
+        )
       }
       const onListening = (): void => {
         this.server.off('error', onError)

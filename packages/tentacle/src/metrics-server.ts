@@ -39,7 +39,8 @@ export async function serveMetrics(opts: MetricsServerOptions): Promise<MetricsS
       res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) })
       res.end(req.method === 'HEAD' ? undefined : body)
     }
-    const fail = (err: unknown): void => answer(500, 'text/plain; charset=utf-8', `error: ${(err as Error)?.message ?? String(err)}\n`)
+    const fail = (err: unknown): void =>
+      answer(500, 'text/plain; charset=utf-8', `error: ${(err as Error)?.message ?? String(err)}\n`)
     if (path === '/metrics') {
       Promise.resolve()
         .then(opts.metrics)
@@ -53,11 +54,21 @@ export async function serveMetrics(opts: MetricsServerOptions): Promise<MetricsS
         .then((v) => answer(200, 'application/json', JSON.stringify(v) + '\n'), fail)
       return
     }
-    answer(404, 'text/plain; charset=utf-8', `not found; try /metrics${[...json.keys()].map((p) => ' or ' + p).join('')}\n`)
+    answer(
+      404,
+      'text/plain; charset=utf-8',
+      `not found; try /metrics${[...json.keys()].map((p) => ' or ' + p).join('')}\n`,
+    )
   })
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new TentacleError('ERR_LISTEN_FAILED', `metrics server on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.code ?? err.message}`, { cause: err })),
+      reject(
+        new TentacleError(
+          'ERR_LISTEN_FAILED',
+          `metrics server on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.code ?? err.message}`,
+          { cause: err },
+        ),
+      ),
     )
     server.listen({ host: opts.host ?? '127.0.0.1', port: opts.port }, () => resolve())
   })

@@ -71,7 +71,11 @@ export class ServiceMetrics {
         },
       })
     }
-    liveTotal('connections_accepted_total', 'TCP connections accepted by listeners', () => source.listenerTotals().accepted)
+    liveTotal(
+      'connections_accepted_total',
+      'TCP connections accepted by listeners',
+      () => source.listenerTotals().accepted,
+    )
     liveTotal(
       'connections_closed_before_handled_total',
       'Accepted sockets that the peer had already closed or reset (no remote address)',

@@ -31,7 +31,10 @@ export function resolveProtocol(spec: ProtocolSpec): ResolvedProtocol {
     throw new TentacleError('ERR_INVALID_CONFIG', `protocol ${name}: maxFrameLength must be a positive u32`)
   }
   if (spec.handler !== undefined && spec.sessionHandler !== undefined) {
-    throw new TentacleError('ERR_INVALID_CONFIG', `protocol ${name}: give a service handler or a session handler factory, not both`)
+    throw new TentacleError(
+      'ERR_INVALID_CONFIG',
+      `protocol ${name}: give a service handler or a session handler factory, not both`,
+    )
   }
   return {
     id: spec.id,
@@ -54,7 +57,8 @@ export class ProtocolRegistry {
   add(spec: ProtocolSpec): ResolvedProtocol {
     const p = resolveProtocol(spec)
     if (this.byId.has(p.id)) throw new TentacleError('ERR_INVALID_CONFIG', `protocol id ${p.id} registered twice`)
-    if (this.byName.has(p.name)) throw new TentacleError('ERR_INVALID_CONFIG', `protocol name ${p.name} registered twice`)
+    if (this.byName.has(p.name))
+      throw new TentacleError('ERR_INVALID_CONFIG', `protocol name ${p.name} registered twice`)
     this.byId.set(p.id, p)
     this.byName.set(p.name, p)
     return p

@@ -16,7 +16,11 @@ export const MAX_SELECT_FRAME = 64 * 1024
  * bytes, §9.2 step 4). Rejects with ERR_PROTOCOL_SELECT on EOF, reset,
  * malformed length or `signal` abort.
  */
-export function readOneFrame(stream: Stream, decoder: LengthDelimitedDecoder, signal: AbortSignal): Promise<Uint8Array> {
+export function readOneFrame(
+  stream: Stream,
+  decoder: LengthDelimitedDecoder,
+  signal: AbortSignal,
+): Promise<Uint8Array> {
   return new Promise((resolve, reject) => {
     const fail = (why: string, cause?: unknown): void => {
       signal.removeEventListener('abort', onAbort)

@@ -112,7 +112,10 @@ export class ProtocolStream {
     if (this.state !== 'open') return false
     const msg = this.opts.beforeSend ? this.opts.beforeSend(data) : data
     if (msg.length > this.opts.maxFrameLength) {
-      throw new TentacleError('ERR_MESSAGE_TOO_LARGE', `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`)
+      throw new TentacleError(
+        'ERR_MESSAGE_TOO_LARGE',
+        `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`,
+      )
     }
     ;(high ? this.high : this.normal).push(msg, onSent)
     const n = msg.length + FRAME_HEADER_SIZE
@@ -326,7 +329,9 @@ export class ProtocolStream {
         frame = this.decoder.next()
       } catch (err) {
         const code = isCodecError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
-        this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, { cause: err }))
+        this.reset(
+          new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, { cause: err }),
+        )
         return false
       }
       if (frame === null) return true
@@ -336,7 +341,13 @@ export class ProtocolStream {
         try {
           data = this.opts.beforeReceive(frame)
         } catch (err) {
-          this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`, { cause: err }))
+          this.reset(
+            new TentacleError(
+              'ERR_PROTOCOL_CODEC',
+              `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`,
+              { cause: err },
+            ),
+          )
           return false
         }
       }
@@ -349,7 +360,11 @@ export class ProtocolStream {
         released = true
         this.pendingMessages--
         this.pendingBytes -= n
-        if (this.readPaused && this.pendingMessages < this.opts.maxPendingMessages && this.pendingBytes < this.opts.maxPendingBytes) {
+        if (
+          this.readPaused &&
+          this.pendingMessages < this.opts.maxPendingMessages &&
+          this.pendingBytes < this.opts.maxPendingBytes
+        ) {
           this.readPaused = false
           queueMicrotask(this.pumpReadsBound)
         }

@@ -82,7 +82,11 @@ export class SerialQueue {
         this.onError(err)
         continue
       }
-      if (result !== null && typeof result === 'object' && typeof (result as PromiseLike<unknown>).then === 'function') {
+      if (
+        result !== null &&
+        typeof result === 'object' &&
+        typeof (result as PromiseLike<unknown>).then === 'function'
+      ) {
         this.running = true
         ;(result as PromiseLike<unknown>).then(
           () => {

@@ -92,23 +92,26 @@ export class Service implements ServiceControl {
     this.logger = opts.logger ?? pino({ level: 'silent' })
     for (const spec of opts.protocols) this.registry.add(spec)
     this.events = new SerialQueue((err) => this.logger.error({ err }, 'service handler failed'))
-    this.metrics = new ServiceMetrics({
-      sessionCount: () => this.sessionsById.size,
-      streamCount: () => {
-        let n = 0
-        for (const s of this.sessionsById.values()) n += s.mux.streamCount
-        return n
+    this.metrics = new ServiceMetrics(
+      {
+        sessionCount: () => this.sessionsById.size,
+        streamCount: () => {
+          let n = 0
+          for (const s of this.sessionsById.values()) n += s.mux.streamCount
+          return n
+        },
+        handshakingCount: () => this.upgrading.size,
+        listenerTotals: () => {
+          const t = { accepted: 0, closedBeforeHandled: 0 }
+          for (const { listener } of this.listeners.values()) {
+            t.accepted += listener.stats.accepted
+            t.closedBeforeHandled += listener.stats.closedBeforeHandled
+          }
+          return t
+        },
       },
-      handshakingCount: () => this.upgrading.size,
-      listenerTotals: () => {
-        const t = { accepted: 0, closedBeforeHandled: 0 }
-        for (const { listener } of this.listeners.values()) {
-          t.accepted += listener.stats.accepted
-          t.closedBeforeHandled += listener.stats.closedBeforeHandled
-        }
-        return t
-      },
-    }, opts.metrics)
+      opts.metrics,
+    )
     for (const p of this.registry.all()) {
       const init = p.handler?.init
       if (init) this.handlerQueue(p.id).push(() => init.call(p.handler, this.protoContext(p.id)))
@@ -145,7 +148,8 @@ export class Service implements ServiceControl {
       ma = toMultiaddr(address)
       return await this.bind(ma)
     } catch (err) {
-      const error = err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
+      const error =
+        err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
       if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'listen-error', address: ma, error })
       throw error
     }
@@ -195,7 +199,10 @@ export class Service implements ServiceControl {
         // Without a key there is no handshake to check the id (plaintext yamux):
         // accepting the session would claim an identity nobody verified.
         if (this.key === undefined) {
-          throw new TentacleError('ERR_UNVERIFIABLE_PEER_ID', `${ma.toString()} names a peer id, which a service without a key cannot verify`)
+          throw new TentacleError(
+            'ERR_UNVERIFIABLE_PEER_ID',
+            `${ma.toString()} names a peer id, which a service without a key cannot verify`,
+          )
         }
         try {
           expected = PeerId.parse(t.peerId)
@@ -212,7 +219,13 @@ export class Service implements ServiceControl {
         throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
       }
       const localAddress = this.loopbackSource(t.host)
-      const socket = net.connect({ host: t.host, port: t.port, family: t.family, noDelay: true, ...(localAddress ? { localAddress } : {}) })
+      const socket = net.connect({
+        host: t.host,
+        port: t.port,
+        family: t.family,
+        noDelay: true,
+        ...(localAddress ? { localAddress } : {}),
+      })
       this.dials.add(socket)
       for (const k of keys) this.dialing.set(k, socket)
       let up: Upgraded
@@ -227,7 +240,8 @@ export class Service implements ServiceControl {
       }
       return await this.sessionUp(up, ma, 'outbound', target)
     } catch (err) {
-      const error = err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
+      const error =
+        err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
       if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'dial-error', address: ma, error })
       throw error
     }
@@ -252,7 +266,17 @@ export class Service implements ServiceControl {
   /** TCP connect under the service timeout (§12.4). */
   private connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`, { phase: 'connecting' })), this.config.timeoutMs)
+      const timer = setTimeout(
+        () =>
+          fail(
+            new TentacleError(
+              'ERR_DIAL_FAILED',
+              `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`,
+              { phase: 'connecting' },
+            ),
+          ),
+        this.config.timeoutMs,
+      )
       const onAbort = (): void => fail(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed'))
       const cleanup = (): void => {
         clearTimeout(timer)
@@ -270,7 +294,12 @@ export class Service implements ServiceControl {
         resolve()
       }
       const onError = (err: NodeJS.ErrnoException): void =>
-        fail(new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} failed: ${err.code ?? err.message}`, { cause: err, phase: 'connecting' }))
+        fail(
+          new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} failed: ${err.code ?? err.message}`, {
+            cause: err,
+            phase: 'connecting',
+          }),
+        )
       socket.once('connect', onConnect)
       socket.once('error', onError)
       this.closeAbort.signal.addEventListener('abort', onAbort, { once: true })
@@ -422,12 +451,17 @@ export class Service implements ServiceControl {
       .catch((err: unknown) => {
         // ERR_REPEATED_CONNECTION and ERR_SERVICE_CLOSED were reported (or are expected); anything else is a bug.
         const code = errorCode(err)
-        if (code !== 'ERR_REPEATED_CONNECTION' && code !== 'ERR_SERVICE_CLOSED') this.logger.error({ err }, 'inbound connection failed after accept')
+        if (code !== 'ERR_REPEATED_CONNECTION' && code !== 'ERR_SERVICE_CLOSED')
+          this.logger.error({ err }, 'inbound connection failed after accept')
       })
   }
 
   /** Runs the upgrade with the socket tracked from first to last (js-libp2p #2995). */
-  private async upgradeTracked(socket: net.Socket, direction: Direction, expectedPeerId: PeerId | undefined): Promise<Upgraded> {
+  private async upgradeTracked(
+    socket: net.Socket,
+    direction: Direction,
+    expectedPeerId: PeerId | undefined,
+  ): Promise<Upgraded> {
     this.upgrading.add(socket)
     try {
       const up = await upgrade(socket, {
@@ -443,7 +477,8 @@ export class Service implements ServiceControl {
     } catch (err) {
       const e = err as TentacleError
       this.metrics.handshakes.inc({ direction, outcome: errorCode(e) ?? 'error', phase: e.phase ?? '' })
-      if (this.state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake', { cause: err })
+      if (this.state !== 'running')
+        throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake', { cause: err })
       throw e
     } finally {
       this.upgrading.delete(socket)
@@ -453,7 +488,12 @@ export class Service implements ServiceControl {
   // ------------------------------------------------------------ sessions
 
   /** Service checks after the handshake (§12.2), then the session, then `session-open` (§10.3). */
-  private sessionUp(up: Upgraded, address: Multiaddr, direction: Direction, target: TargetProtocol | undefined): Promise<SessionInfo> {
+  private sessionUp(
+    up: Upgraded,
+    address: Multiaddr,
+    direction: Direction,
+    target: TargetProtocol | undefined,
+  ): Promise<SessionInfo> {
     if (this.state !== 'running') {
       up.mux.destroy()
       return Promise.reject(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
@@ -464,12 +504,18 @@ export class Service implements ServiceControl {
         if (k !== undefined && Buffer.compare(k, up.remotePublicKey) === 0) {
           if (this.winsCrossing(s, direction, up.remotePeerId)) {
             // §12.2: two crossing dials; both sides keep the one dialed by the smaller peer id.
-            this.logger.debug({ session: s.id, peer: up.remotePeerId }, 'crossing dial: the new connection replaces the session')
+            this.logger.debug(
+              { session: s.id, peer: up.remotePeerId },
+              'crossing dial: the new connection replaces the session',
+            )
             s.disconnect()
             continue
           }
           up.mux.destroy()
-          const error = new TentacleError('ERR_REPEATED_CONNECTION', `already connected to ${up.remotePeerId} as session ${s.id}`)
+          const error = new TentacleError(
+            'ERR_REPEATED_CONNECTION',
+            `already connected to ${up.remotePeerId} as session ${s.id}`,
+          )
           if (direction === 'inbound') {
             const listen = [...this.listeners.values()][0]?.address ?? address
             this.emitError({ type: 'listen-error', address: listen, error })
@@ -573,7 +619,11 @@ export class Service implements ServiceControl {
         type: 'protocol-handle-error',
         session: undefined,
         protoId: id,
-        error: new TentacleError('ERR_PROTOCOL_HANDLER', `protocol ${id} handler failed: ${(err as Error)?.message ?? String(err)}`, { cause: err }),
+        error: new TentacleError(
+          'ERR_PROTOCOL_HANDLER',
+          `protocol ${id} handler failed: ${(err as Error)?.message ?? String(err)}`,
+          { cause: err },
+        ),
       })
     })
   }

@@ -162,7 +162,11 @@ export class TentacleSession implements ProtocolStreamHost {
 
   openProtocols(target: TargetProtocol): void {
     for (const p of this.host.protocols()) {
-      if (target.kind === 'all' || (target.kind === 'single' && target.id === p.id) || (target.kind === 'filter' && target.filter(p.id))) {
+      if (
+        target.kind === 'all' ||
+        (target.kind === 'single' && target.id === p.id) ||
+        (target.kind === 'filter' && target.filter(p.id))
+      ) {
         this.openProtocol(p.id)
       }
     }
@@ -260,7 +264,10 @@ export class TentacleSession implements ProtocolStreamHost {
       this.host.emitError({
         type: 'session-blocked',
         session: this.info,
-        error: new TentacleError('ERR_SESSION_BLOCKED', `${this.pendingBytes} unsent bytes exceed sendBufferSize ${this.host.sendBufferSize}`),
+        error: new TentacleError(
+          'ERR_SESSION_BLOCKED',
+          `${this.pendingBytes} unsent bytes exceed sendBufferSize ${this.host.sendBufferSize}`,
+        ),
       })
       this.destroy(undefined)
     }
@@ -333,7 +340,10 @@ export class TentacleSession implements ProtocolStreamHost {
           type: 'protocol-select-error',
           session: this.info,
           protoName: undefined,
-          error: new TentacleError('ERR_PROTOCOL_SELECT_UNKNOWN_NAME', `asked for "${proto.name}", the peer answered "${reply.name}"`),
+          error: new TentacleError(
+            'ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
+            `asked for "${proto.name}", the peer answered "${reply.name}"`,
+          ),
         })
         this.destroy(undefined)
         return
@@ -376,7 +386,12 @@ export class TentacleSession implements ProtocolStreamHost {
     })
   }
 
-  private protocolSelected(stream: Stream, decoder: LengthDelimitedDecoder, proto: ResolvedProtocol, version: string): void {
+  private protocolSelected(
+    stream: Stream,
+    decoder: LengthDelimitedDecoder,
+    proto: ResolvedProtocol,
+    version: string,
+  ): void {
     if (this.state !== 'open' || this.open.has(proto.id)) {
       // §9.4: already open on this session (or we are closing): drop the new stream.
       stream.reset()

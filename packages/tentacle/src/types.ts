@@ -29,9 +29,7 @@ export interface SessionInfo {
 
 /** Which protocols a dial opens (§10.3 `TargetProtocol`). */
 export type TargetProtocol =
-  | { kind: 'all' }
-  | { kind: 'single'; id: ProtocolId }
-  | { kind: 'filter'; filter: (id: ProtocolId) => boolean }
+  { kind: 'all' } | { kind: 'single'; id: ProtocolId } | { kind: 'filter'; filter: (id: ProtocolId) => boolean }
 
 /** Which sessions a broadcast goes to (§12.3 `TargetSession`). */
 export type TargetSession =

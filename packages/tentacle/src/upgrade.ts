@@ -97,7 +97,13 @@ function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal |
     const fail = (code: 'ERR_HANDSHAKE_TIMEOUT' | 'ERR_HANDSHAKE_FAILED', why: string, cause?: unknown): void => {
       cleanup()
       socket.destroy()
-      reject(stacklessError(code, `${why} (phase awaiting-propose, 0 bytes received)`, { cause, phase: 'awaiting-propose', bytesReceived: 0 }))
+      reject(
+        stacklessError(code, `${why} (phase awaiting-propose, 0 bytes received)`, {
+          cause,
+          phase: 'awaiting-propose',
+          bytesReceived: 0,
+        }),
+      )
     }
     const onReadable = (): void => {
       if (socket.readableLength > 0) {
@@ -108,9 +114,13 @@ function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal |
       }
     }
     const onEnd = (): void => fail('ERR_HANDSHAKE_FAILED', 'the peer closed before sending anything')
-    const onError = (err: Error): void => fail('ERR_HANDSHAKE_FAILED', `socket error before the handshake: ${err.message}`, err)
+    const onError = (err: Error): void =>
+      fail('ERR_HANDSHAKE_FAILED', `socket error before the handshake: ${err.message}`, err)
     const onAbort = (): void => fail('ERR_HANDSHAKE_FAILED', 'aborted')
-    const timer = setTimeout(() => fail('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${timeoutMs} ms`), timeoutMs)
+    const timer = setTimeout(
+      () => fail('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${timeoutMs} ms`),
+      timeoutMs,
+    )
     socket.on('readable', onReadable)
     socket.once('end', onEnd)
     socket.once('error', onError)
@@ -129,7 +139,11 @@ function toUpgradeError(err: unknown): TentacleError {
           ? err.code
           : 'ERR_HANDSHAKE_FAILED'
     const phase = err.phase !== undefined ? ` (phase ${err.phase}, ${err.bytesReceived ?? 0} bytes received)` : ''
-    return stacklessError(code, `${err.message}${phase}`, { cause: err, phase: err.phase, bytesReceived: err.bytesReceived })
+    return stacklessError(code, `${err.message}${phase}`, {
+      cause: err,
+      phase: err.phase,
+      bytesReceived: err.bytesReceived,
+    })
   }
   return stacklessError('ERR_HANDSHAKE_FAILED', (err as Error)?.message ?? String(err), { cause: err })
 }

@@ -25,10 +25,18 @@ test('before_send runs once on the sender and before_receive once on the receive
   let receives = 0
   const got = deferred<Uint8Array>()
   const server = new Node({
-    protocols: [{ id: 1, beforeReceive: (d) => (receives++, d), handler: { received: (_c, d) => got.resolve(Uint8Array.from(d)) } }],
+    protocols: [
+      {
+        id: 1,
+        beforeReceive: (d) => (receives++, d),
+        handler: { received: (_c, d) => got.resolve(Uint8Array.from(d)) },
+      },
+    ],
   })
   const client = new Node({
-    protocols: [{ id: 1, beforeSend: (d) => (sends++, d), handler: { connected: (ctx) => ctx.send(enc('0123456789')) } }],
+    protocols: [
+      { id: 1, beforeSend: (d) => (sends++, d), handler: { connected: (ctx) => ctx.send(enc('0123456789')) } },
+    ],
   })
   try {
     await pair(server, client)
@@ -55,13 +63,17 @@ for (const kind of ['service', 'session'] as const) {
       got.push(new DataView(d.buffer, d.byteOffset, d.byteLength).getUint32(0))
       if (got.length === 1024) all.resolve()
     }
-    const spec = (h: SessionProtocolHandler) => (kind === 'service' ? { id: 1, handler: h } : { id: 1, sessionHandler: () => ({ ...h }) })
+    const spec = (h: SessionProtocolHandler) =>
+      kind === 'service' ? { id: 1, handler: h } : { id: 1, sessionHandler: () => ({ ...h }) }
     const server = new Node({ protocols: [spec({ connected: onOpen })] })
     const client = new Node({ protocols: [spec({ received: onReceived })] })
     try {
       await pair(server, client)
       await all.promise
-      assert.deepEqual(got, Array.from({ length: 1024 }, (_, i) => i))
+      assert.deepEqual(
+        got,
+        Array.from({ length: 1024 }, (_, i) => i),
+      )
     } finally {
       await stop(client, server)
     }
@@ -71,7 +83,10 @@ for (const kind of ['service', 'session'] as const) {
 for (const how of ['close', 'shutdown'] as const) {
   test(`${how}() ends a busy service: 1 listener, 4 dialers, 3 protocols of endless echo (test_close)`, async () => {
     const echo = { received: (ctx: ProtocolSessionContext, d: Uint8Array) => ctx.send(d) }
-    const protocols = [1, 2, 3].map((id) => ({ id, handler: { ...echo, connected: (ctx: ProtocolSessionContext) => ctx.send(new Uint8Array(1024)) } }))
+    const protocols = [1, 2, 3].map((id) => ({
+      id,
+      handler: { ...echo, connected: (ctx: ProtocolSessionContext) => ctx.send(new Uint8Array(1024)) },
+    }))
     const server = new Node({ protocols: [1, 2, 3].map((id) => ({ id, handler: echo })) })
     const clients = Array.from({ length: 4 }, () => new Node({ protocols }))
     try {
@@ -99,7 +114,10 @@ test('re-dialing a connected peer gives ERR_REPEATED_CONNECTION on both sides an
     for (let i = 0; i < 10; i++) {
       await assert.rejects(client.service.dial(addr), (e: { code?: string }) => e.code === 'ERR_REPEATED_CONNECTION')
     }
-    assert.equal(client.errors().filter((e) => e.type === 'dial-error' && e.error.code === 'ERR_REPEATED_CONNECTION').length, 10)
+    assert.equal(
+      client.errors().filter((e) => e.type === 'dial-error' && e.error.code === 'ERR_REPEATED_CONNECTION').length,
+      10,
+    )
     await server.waitFor((r) => r.type === 'listen-error' && r.error.code === 'ERR_REPEATED_CONNECTION')
     assert.equal(client.service.sessions().length, 1)
     assert.equal(server.service.sessions().length, 1)
@@ -141,7 +159,10 @@ test('dialing closed ports gives ERR_DIAL_FAILED for each dial (test_dial b)', a
     const fresh = new Node({ protocols: [{ id: 1 }] })
     try {
       for (let i = 0; i < 3; i++) {
-        await assert.rejects(fresh.service.dial(tmp), (e: { code?: string; phase?: string }) => e.code === 'ERR_DIAL_FAILED' && e.phase === 'connecting')
+        await assert.rejects(
+          fresh.service.dial(tmp),
+          (e: { code?: string; phase?: string }) => e.code === 'ERR_DIAL_FAILED' && e.phase === 'connecting',
+        )
       }
       assert.equal(fresh.errors().filter((e) => e.type === 'dial-error').length, 3)
     } finally {
@@ -155,13 +176,19 @@ test('dialing closed ports gives ERR_DIAL_FAILED for each dial (test_dial b)', a
 test('dials to unsupported addresses each fail in order without hanging (test_dial_unsupported_order)', async () => {
   const node = new Node({ protocols: [{ id: 1 }] })
   try {
-    const results = await Promise.allSettled([node.service.dial('/ip4/127.0.0.1/tcp/1/ws'), node.service.dial('/ip4/127.0.0.1/tcp/2/wss')])
+    const results = await Promise.allSettled([
+      node.service.dial('/ip4/127.0.0.1/tcp/1/ws'),
+      node.service.dial('/ip4/127.0.0.1/tcp/2/wss'),
+    ])
     for (const r of results) {
       assert.equal(r.status, 'rejected')
       assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_UNSUPPORTED_MULTIADDR')
     }
     const errs = node.errors().filter((e) => e.type === 'dial-error')
-    assert.deepEqual(errs.map((e) => (e.type === 'dial-error' ? e.address.toString() : '')), ['/ip4/127.0.0.1/tcp/1/ws', '/ip4/127.0.0.1/tcp/2/wss'])
+    assert.deepEqual(
+      errs.map((e) => (e.type === 'dial-error' ? e.address.toString() : '')),
+      ['/ip4/127.0.0.1/tcp/1/ws', '/ip4/127.0.0.1/tcp/2/wss'],
+    )
   } finally {
     await stop(node)
   }
@@ -217,7 +244,10 @@ test('dialing with a random /p2p/ id fails with ERR_PEER_ID_MISMATCH and no sess
     const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
     for (let i = 0; i < 3; i++) {
       const wrong = SecioKeyPair.generate().peerId.toString()
-      await assert.rejects(client.service.dial(addr.encapsulate(`/p2p/${wrong}`)), (e: { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH')
+      await assert.rejects(
+        client.service.dial(addr.encapsulate(`/p2p/${wrong}`)),
+        (e: { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH',
+      )
     }
     assert.ok(!client.log.some((r) => r.type === 'session-open'))
     const ok = await client.service.dial(addr.encapsulate(`/p2p/${server.service.peerId}`))
@@ -305,7 +335,20 @@ test('a protocol opened from session-open works; a remote disconnecting in conne
   let created = 0
   let connectedCount = 0
   const server = new Node({
-    protocols: [{ id: 1, sessionHandler: () => (created++, { connected: (ctx) => { connectedCount++; ctx.control.disconnect(ctx.session.id) } }) }],
+    protocols: [
+      {
+        id: 1,
+        sessionHandler: () => (
+          created++,
+          {
+            connected: (ctx) => {
+              connectedCount++
+              ctx.control.disconnect(ctx.session.id)
+            },
+          }
+        ),
+      },
+    ],
   })
   const client = new Node({
     protocols: [{ id: 1, sessionHandler: () => ({}) }],
@@ -318,7 +361,11 @@ test('a protocol opened from session-open works; a remote disconnecting in conne
     for (let i = 0; i < 10; i++) {
       const closes = client.log.filter((r) => r.type === 'session-close').length
       await client.service.dial(addr, { kind: 'filter', filter: () => false })
-      await client.waitFor(() => client.log.filter((r) => r.type === 'session-close').length > closes, 10_000, `close #${i + 1}`)
+      await client.waitFor(
+        () => client.log.filter((r) => r.type === 'session-close').length > closes,
+        10_000,
+        `close #${i + 1}`,
+      )
     }
     assert.equal(created, 10)
     assert.equal(connectedCount, 10)
@@ -366,7 +413,17 @@ test('session-open is fully handled (a 2 s handler) before any protocol connecte
   let n = 0
   const mk = (side: string) =>
     new Node({
-      protocols: [{ id: 1, handler: { connected: () => { order.push(`${side}:connected`); if (++n === 2) both.resolve() } } }],
+      protocols: [
+        {
+          id: 1,
+          handler: {
+            connected: () => {
+              order.push(`${side}:connected`)
+              if (++n === 2) both.resolve()
+            },
+          },
+        },
+      ],
       onEvent: async (e) => {
         if (e.type === 'session-open') {
           order.push(`${side}:open-start`)
@@ -403,12 +460,25 @@ test('two peers dialing each other at once keep exactly one session, the same on
     const echoOn = (id: number) => echoed.get(id) ?? echoed.set(id, deferred<string>()).get(id)!
     const a = new Node({ protocols: [{ id: 1, handler: { received: (ctx, d) => ctx.send(d) } }] })
     const b = new Node({
-      protocols: [{ id: 1, handler: { connected: (ctx) => ctx.send(enc(`round ${round}`)), received: (ctx, d) => echoOn(ctx.session.id).resolve(dec(d)) } }],
+      protocols: [
+        {
+          id: 1,
+          handler: {
+            connected: (ctx) => ctx.send(enc(`round ${round}`)),
+            received: (ctx, d) => echoOn(ctx.session.id).resolve(dec(d)),
+          },
+        },
+      ],
     })
     try {
-      const [addrA, addrB] = await Promise.all([a.service.listen('/ip4/127.0.0.1/tcp/0'), b.service.listen('/ip4/127.0.0.1/tcp/0')])
+      const [addrA, addrB] = await Promise.all([
+        a.service.listen('/ip4/127.0.0.1/tcp/0'),
+        b.service.listen('/ip4/127.0.0.1/tcp/0'),
+      ])
       await Promise.allSettled([a.service.dial(addrB), b.service.dial(addrA)])
-      await Promise.all([a, b].map((n) => n.waitFor(() => settled(n), 5000, `round ${round}: one session left after the crossing`)))
+      await Promise.all(
+        [a, b].map((n) => n.waitFor(() => settled(n), 5000, `round ${round}: one session left after the crossing`)),
+      )
       const [sa] = a.service.sessions()
       const [sb] = b.service.sessions()
       assert.equal(a.service.sessions().length, 1)

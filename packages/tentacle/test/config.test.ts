@@ -32,8 +32,14 @@ describe('service configuration', () => {
   })
 
   test('known secio names are accepted and kept in order', () => {
-    const cfg = resolveConfig({ secio: { ciphers: ['CHACHA20_POLY1305', 'AES-128-GCM'], digests: ['SHA512'], agreements: ['X25519'] } })
-    assert.deepEqual(cfg.secio, { ciphers: ['CHACHA20_POLY1305', 'AES-128-GCM'], digests: ['SHA512'], agreements: ['X25519'] })
+    const cfg = resolveConfig({
+      secio: { ciphers: ['CHACHA20_POLY1305', 'AES-128-GCM'], digests: ['SHA512'], agreements: ['X25519'] },
+    })
+    assert.deepEqual(cfg.secio, {
+      ciphers: ['CHACHA20_POLY1305', 'AES-128-GCM'],
+      digests: ['SHA512'],
+      agreements: ['X25519'],
+    })
   })
 
   test('bad numbers fail build() naming the field, yamux ones under yamux.', () => {
@@ -48,11 +54,16 @@ describe('service configuration', () => {
     rejects({ yamux: { acceptBacklog: 0 } }, 'yamux.acceptBacklog')
   })
 
-  test('defaults are the owning layers\' own; every yamux setting is reachable', () => {
+  test("defaults are the owning layers' own; every yamux setting is reachable", () => {
     const d = defaultConfig()
     assert.equal(d.maxFrameLength, DEFAULT_MAX_FRAME_LENGTH)
     assert.deepEqual(d.yamux, { ...YAMUX_DEFAULTS })
-    const every = { pingTimeoutMs: 5_000, maxQueuedBytes: 2 << 20, maxControlBacklogBytes: 512 << 10, keepaliveIntervalMs: 1_000 }
+    const every = {
+      pingTimeoutMs: 5_000,
+      maxQueuedBytes: 2 << 20,
+      maxControlBacklogBytes: 512 << 10,
+      keepaliveIntervalMs: 1_000,
+    }
     const cfg = resolveConfig({ yamux: every })
     for (const [k, v] of Object.entries(every)) assert.equal(cfg.yamux[k as keyof typeof every], v, k)
     assert.deepEqual(Object.keys(cfg.yamux).sort(), Object.keys(YAMUX_DEFAULTS).sort())

@@ -10,7 +10,9 @@ import { Node, deferred, isType } from './service-helpers.js'
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
 test('disconnect() called inside received closes the session on both sides', async () => {
-  const server = new Node({ protocols: [{ id: 1, handler: { received: (ctx) => ctx.control.disconnect(ctx.session.id) } }] })
+  const server = new Node({
+    protocols: [{ id: 1, handler: { received: (ctx) => ctx.control.disconnect(ctx.session.id) } }],
+  })
   const client = new Node({ protocols: [{ id: 1, handler: { connected: (ctx) => ctx.send(enc('bye')) } }] })
   try {
     const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
@@ -29,7 +31,17 @@ test('awaiting close() inside a protocol handler resolves; awaiting dial() insid
   const dialedInside = deferred<string | undefined>()
   let dialedOnce = false
   const server = new Node({
-    protocols: [{ id: 1, handler: { received: async (ctx) => { await ctx.control.dial(thirdAddr).catch(() => undefined); closed.resolve() } } }],
+    protocols: [
+      {
+        id: 1,
+        handler: {
+          received: async (ctx) => {
+            await ctx.control.dial(thirdAddr).catch(() => undefined)
+            closed.resolve()
+          },
+        },
+      },
+    ],
     onEvent: async (e, s) => {
       if (e.type === 'session-open' && !dialedOnce) {
         dialedOnce = true
@@ -46,7 +58,17 @@ test('awaiting close() inside a protocol handler resolves; awaiting dial() insid
     await closed.promise
     const inHandler = deferred()
     const closer = new Node({
-      protocols: [{ id: 1, handler: { received: async (ctx) => { await (ctx.control as unknown as { close(): Promise<void> }).close(); inHandler.resolve() } } }],
+      protocols: [
+        {
+          id: 1,
+          handler: {
+            received: async (ctx) => {
+              await (ctx.control as unknown as { close(): Promise<void> }).close()
+              inHandler.resolve()
+            },
+          },
+        },
+      ],
     })
     const closerAddr = await closer.service.listen('/ip4/127.0.0.1/tcp/0')
     const c2 = new Node({ protocols: [{ id: 1, handler: { connected: (ctx) => ctx.send(enc('close please')) } }] })
@@ -107,8 +129,25 @@ test('service notify fires on its interval and stops when removed; session notif
   const ticked = deferred()
   const server = new Node({
     protocols: [
-      { id: 1, handler: { init: (ctx) => ctx.control.setServiceNotify(1, 20, 7), notify: (_c, token) => { assert.equal(token, 7); serviceTicks++ } } },
-      { id: 2, sessionHandler: () => ({ connected: (ctx) => ctx.control.setSessionNotify(ctx.session.id, 2, 20, 9), notify: () => { if (++sessionTicks === 3) ticked.resolve() } }) },
+      {
+        id: 1,
+        handler: {
+          init: (ctx) => ctx.control.setServiceNotify(1, 20, 7),
+          notify: (_c, token) => {
+            assert.equal(token, 7)
+            serviceTicks++
+          },
+        },
+      },
+      {
+        id: 2,
+        sessionHandler: () => ({
+          connected: (ctx) => ctx.control.setSessionNotify(ctx.session.id, 2, 20, 9),
+          notify: () => {
+            if (++sessionTicks === 3) ticked.resolve()
+          },
+        }),
+      },
     ],
   })
   const client = new Node({ protocols: [{ id: 1 }, { id: 2 }] })
@@ -164,13 +203,20 @@ for (const kind of ['service', 'session'] as const) {
       throw new Error('boom in disconnected')
     }
     const handler = { disconnected: boom }
-    const server = new Node({ protocols: [kind === 'service' ? { id: 1, handler } : { id: 1, sessionHandler: () => handler }] })
+    const server = new Node({
+      protocols: [kind === 'service' ? { id: 1, handler } : { id: 1, sessionHandler: () => handler }],
+    })
     const client = new Node({ protocols: [{ id: 1 }] })
     try {
       const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
       const info = await client.service.dial(addr)
       const open = await server.waitFor(isType('session-open'))
-      for (let i = 0; i < 200 && server.service.session(open.type === 'session-open' ? open.session.id : 0)?.openProtocols.size !== 1; i++) await sleep(10)
+      for (
+        let i = 0;
+        i < 200 && server.service.session(open.type === 'session-open' ? open.session.id : 0)?.openProtocols.size !== 1;
+        i++
+      )
+        await sleep(10)
       client.service.disconnect(info.id)
       await server.waitFor(isType('session-close'), 5000, 'session-close after a throwing disconnected')
       assert.equal(server.service.connectionCount, 0)

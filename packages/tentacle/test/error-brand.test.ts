@@ -9,7 +9,8 @@ import { isSecioError, SecioError } from '@tentacle-ts/secio'
 import { isYamuxError, YamuxError } from '@tentacle-ts/yamux'
 
 type Module = Record<string, unknown>
-const secondCopy = (relative: string): Promise<Module> => import(new URL(`${relative}?second-copy`, import.meta.url).href) as Promise<Module>
+const secondCopy = (relative: string): Promise<Module> =>
+  import(new URL(`${relative}?second-copy`, import.meta.url).href) as Promise<Module>
 
 test('error checks recognise errors from a second installed copy, and only their own family', async () => {
   const copies: Array<[Module, string, (e: unknown, code?: never) => boolean]> = [

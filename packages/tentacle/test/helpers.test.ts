@@ -7,7 +7,9 @@ import { spawn } from 'node:child_process'
 import { reap, waitForLine } from './helpers.js'
 
 test('two lines in one chunk just before exit are both seen by consecutive waitForLine calls', async () => {
-  const child = spawn(process.execPath, ['-e', "process.stdout.write('HONEST ok\\nSTATS {}\\n')"], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, ['-e', "process.stdout.write('HONEST ok\\nSTATS {}\\n')"], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   try {
     const [, reply] = await waitForLine(child, /^HONEST (.*)$/, 10_000)
     assert.equal(reply, 'ok')

@@ -6,7 +6,11 @@ import { setTimeout as sleep } from 'node:timers/promises'
 export const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/${name}`, import.meta.url))
 
 /** Spawns `node --import tsx <script> ...args`; the caller must `reap()` it. */
-export function spawnTs(script: string, args: string[], opts: { shellPrefix?: string; stdin?: boolean } = {}): ChildProcess {
+export function spawnTs(
+  script: string,
+  args: string[],
+  opts: { shellPrefix?: string; stdin?: boolean } = {},
+): ChildProcess {
   const nodeArgs = ['--conditions=source', '--import', 'tsx', script, ...args]
   const stdio: ['pipe' | 'ignore', 'pipe', 'inherit'] = [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'inherit']
   if (opts.shellPrefix) {
@@ -119,7 +123,11 @@ export function readText(file: string): string {
 }
 
 /** Waits (asynchronously, event-driven where possible, else by short sleeps) until `pred()` holds. */
-export async function eventually(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function eventually(
+  pred: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const t0 = Date.now()
   while (!(await pred())) {
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms: ${what}`)

@@ -33,7 +33,9 @@ interface Variant {
   hold?: number
 }
 
-async function incident(variant: Variant): Promise<{ report: Report; honestMs: number; closeWait: number; held: number }> {
+async function incident(
+  variant: Variant,
+): Promise<{ report: Report; honestMs: number; closeWait: number; held: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'tentacle-incident-'))
   const doneFile = join(dir, 'flood-done')
   const node = spawnTs(fixture('incident-node.ts'), [], { shellPrefix: variant.shellPrefix, stdin: true })
@@ -52,10 +54,15 @@ async function incident(variant: Variant): Promise<{ report: Report; honestMs: n
       s.on('error', () => {})
       held.push(s)
     }
-    await Promise.all(held.map((s) => new Promise((resolve) => {
-      s.once('connect', resolve)
-      s.once('close', resolve)
-    })))
+    await Promise.all(
+      held.map(
+        (s) =>
+          new Promise((resolve) => {
+            s.once('connect', resolve)
+            s.once('close', resolve)
+          }),
+      ),
+    )
     node.stdin?.write(`block ${doneFile}\n`)
     await waitForLine(node, /^BLOCKING$/, 10_000)
     flood = spawnTs(fixture('connect-and-close.ts'), ['127.0.0.1', portText, '2000', '4', doneFile])

@@ -102,7 +102,8 @@ class Listener {
 
   /** White box: bytes queued on a session's protocols and not yet handed to yamux. */
   pendingBytes(id: SessionId): number | undefined {
-    return (this.service as unknown as { sessionsById: Map<SessionId, { pendingBytes: number }> }).sessionsById.get(id)?.pendingBytes
+    return (this.service as unknown as { sessionsById: Map<SessionId, { pendingBytes: number }> }).sessionsById.get(id)
+      ?.pendingBytes
   }
 
   private wake(): void {
@@ -134,12 +135,20 @@ class Listener {
 }
 
 /** Spawns the peer and waits until its protocol 1 is open on our side too. */
-async function startPeer(l: Listener, mode: 'echo' | 'sink', security: 'secio' | 'plain'): Promise<{ child: ChildProcess; id: SessionId }> {
+async function startPeer(
+  l: Listener,
+  mode: 'echo' | 'sink',
+  security: 'secio' | 'plain',
+): Promise<{ child: ChildProcess; id: SessionId }> {
   const before = l.sessions.size
   const child = spawnTs(fixture('kill-peer.ts'), [l.address, mode, security], { stdin: true })
   try {
     await waitForLine(child, /^open$/, 30_000)
-    await l.until(() => l.sessions.size > before && l.sessions.get(l.newest() as SessionId)?.connected === true, 10_000, 'protocol 1 open')
+    await l.until(
+      () => l.sessions.size > before && l.sessions.get(l.newest() as SessionId)?.connected === true,
+      10_000,
+      'protocol 1 open',
+    )
     return { child, id: l.newest() as SessionId }
   } catch (err) {
     await reap(child)
@@ -148,7 +157,11 @@ async function startPeer(l: Listener, mode: 'echo' | 'sink', security: 'secio' |
 }
 
 /** SIGKILLs the peer; resolves with how long our side took to see `disconnected` and `session-close`. */
-async function killAndWait(l: Listener, child: ChildProcess, id: SessionId): Promise<{ disconnectedMs: number; closedMs: number }> {
+async function killAndWait(
+  l: Listener,
+  child: ChildProcess,
+  id: SessionId,
+): Promise<{ disconnectedMs: number; closedMs: number }> {
   const r = l.sessions.get(id) as SessionRecord
   const t0 = performance.now()
   await reap(child) // SIGKILL, then wait for the exit
@@ -186,106 +199,129 @@ async function cpuOver(ms: number): Promise<number> {
 }
 
 for (const security of ['secio', 'plain'] as const) {
-  test(`peer SIGKILLed mid-stream, ${CYCLES} times (${security}): disconnected and session-close at once, then idle CPU, no heap growth, sessions collected (test_kill)`, { timeout: 120_000 }, async (t) => {
-    const l = new Listener({ secio: security === 'secio', echo: true })
-    await l.listen()
-    try {
-      const timersBefore = activeTimers()
-      let heapBase = 0
-      const closes: number[] = []
-      for (let cycle = 0; cycle < CYCLES; cycle++) {
-        const { child, id } = await startPeer(l, 'echo', security)
-        // Mid-stream: both sides echo every message, so traffic never stops.
-        await l.until(() => (l.sessions.get(id)?.received ?? 0) >= 200, 10_000, '200 messages from the peer')
-        const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
-        assert.ok(closedMs < PROMPT_MS, `cycle ${cycle}: session-close ${closedMs.toFixed(0)} ms after the kill`)
-        assert.ok(disconnectedMs < PROMPT_MS, `cycle ${cycle}: disconnected ${disconnectedMs.toFixed(0)} ms after the kill`)
-        closes.push(Math.round(closedMs))
-        assert.equal(l.service.sessions().length, 0)
-        // The first cycle warms up (code loaded and compiled): the heap is measured from after it.
-        if (cycle === 0) heapBase = heapAfterGc()
+  test(
+    `peer SIGKILLed mid-stream, ${CYCLES} times (${security}): disconnected and session-close at once, then idle CPU, no heap growth, sessions collected (test_kill)`,
+    { timeout: 120_000 },
+    async (t) => {
+      const l = new Listener({ secio: security === 'secio', echo: true })
+      await l.listen()
+      try {
+        const timersBefore = activeTimers()
+        let heapBase = 0
+        const closes: number[] = []
+        for (let cycle = 0; cycle < CYCLES; cycle++) {
+          const { child, id } = await startPeer(l, 'echo', security)
+          // Mid-stream: both sides echo every message, so traffic never stops.
+          await l.until(() => (l.sessions.get(id)?.received ?? 0) >= 200, 10_000, '200 messages from the peer')
+          const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
+          assert.ok(closedMs < PROMPT_MS, `cycle ${cycle}: session-close ${closedMs.toFixed(0)} ms after the kill`)
+          assert.ok(
+            disconnectedMs < PROMPT_MS,
+            `cycle ${cycle}: disconnected ${disconnectedMs.toFixed(0)} ms after the kill`,
+          )
+          closes.push(Math.round(closedMs))
+          assert.equal(l.service.sessions().length, 0)
+          // The first cycle warms up (code loaded and compiled): the heap is measured from after it.
+          if (cycle === 0) heapBase = heapAfterGc()
+        }
+        await collectAll(l)
+        const heapEnd = heapAfterGc()
+        const growth = (heapEnd - heapBase) / heapBase
+        t.diagnostic(
+          `session-close after kill (ms): ${closes.join(' ')}; heap after GC ${heapBase} -> ${heapEnd} bytes (${(growth * 100).toFixed(1)}%)`,
+        )
+        assert.ok(
+          growth < 0.1,
+          `heap after GC grew ${(growth * 100).toFixed(1)}% (${heapBase} -> ${heapEnd} bytes) over ${CYCLES - 1} kill cycles`,
+        )
+        assert.equal(activeTimers(), timersBefore, 'no timer outlives its session')
+        assert.equal(l.service.connectionCount, 0)
+        const cpu = await cpuOver(1_000)
+        t.diagnostic(`idle CPU ${(cpu * 100).toFixed(2)}% of a core`)
+        assert.ok(cpu < 0.1, `idle after the kills: ${(cpu * 100).toFixed(1)}% of a core`)
+      } finally {
+        await l.service.shutdown()
       }
-      await collectAll(l)
-      const heapEnd = heapAfterGc()
-      const growth = (heapEnd - heapBase) / heapBase
-      t.diagnostic(`session-close after kill (ms): ${closes.join(' ')}; heap after GC ${heapBase} -> ${heapEnd} bytes (${(growth * 100).toFixed(1)}%)`)
-      assert.ok(growth < 0.1, `heap after GC grew ${(growth * 100).toFixed(1)}% (${heapBase} -> ${heapEnd} bytes) over ${CYCLES - 1} kill cycles`)
-      assert.equal(activeTimers(), timersBefore, 'no timer outlives its session')
-      assert.equal(l.service.connectionCount, 0)
-      const cpu = await cpuOver(1_000)
-      t.diagnostic(`idle CPU ${(cpu * 100).toFixed(2)}% of a core`)
-      assert.ok(cpu < 0.1, `idle after the kills: ${(cpu * 100).toFixed(1)}% of a core`)
-    } finally {
-      await l.service.shutdown()
-    }
-  })
+    },
+  )
 }
 
-test('a peer we dialed is SIGKILLed mid-stream (secio): disconnected and session-close at once, no session or timer left', { timeout: 60_000 }, async (t) => {
-  // The other direction of test_kill: here the killed process is the listener and our side
-  // holds the outbound connection.
-  const l = new Listener({ secio: true, echo: true })
-  const timersBefore = activeTimers()
-  const child = spawnTs(fixture('kill-peer.ts'), ['listen', 'echo', 'secio'], { stdin: true })
-  try {
-    const [, address] = await waitForLine(child, /^LISTENING (\S+)$/, 30_000)
-    await l.service.dial(address!)
-    await l.until(() => l.sessions.get(l.newest() as SessionId)?.connected === true, 10_000, 'protocol 1 open')
-    const id = l.newest() as SessionId
-    await l.until(() => (l.sessions.get(id)?.received ?? 0) >= 200, 10_000, '200 messages from the peer')
-    const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
-    t.diagnostic(`session-close ${closedMs.toFixed(0)} ms after the kill`)
-    assert.ok(closedMs < PROMPT_MS, `session-close ${closedMs.toFixed(0)} ms after the kill`)
-    assert.ok(disconnectedMs < PROMPT_MS, `disconnected ${disconnectedMs.toFixed(0)} ms after the kill`)
-    assert.deepEqual(l.service.sessions(), [])
-    assert.equal(l.service.connectionCount, 0)
-    assert.equal(activeTimers(), timersBefore, 'no timer outlives the session')
-    await collectAll(l)
-  } finally {
-    await reap(child)
-    await l.service.shutdown()
-  }
-})
-
-for (const how of ['stopped reading', 'frozen by SIGSTOP'] as const) {
-  test(`peer SIGKILLed while our writes to it are blocked (${how}): the send queue is released, no session and no timer left`, { timeout: 60_000 }, async (t) => {
-    const l = new Listener({ secio: true, echo: false })
-    await l.listen()
-    let child: ChildProcess | undefined
+test(
+  'a peer we dialed is SIGKILLed mid-stream (secio): disconnected and session-close at once, no session or timer left',
+  { timeout: 60_000 },
+  async (t) => {
+    // The other direction of test_kill: here the killed process is the listener and our side
+    // holds the outbound connection.
+    const l = new Listener({ secio: true, echo: true })
+    const timersBefore = activeTimers()
+    const child = spawnTs(fixture('kill-peer.ts'), ['listen', 'echo', 'secio'], { stdin: true })
     try {
-      const timersBefore = activeTimers()
-      const started = await startPeer(l, 'sink', 'secio')
-      child = started.child
-      const { id } = started
-      // Frozen, it reads nothing at all: the kernel buffers fill and its socket
-      // holds unread bytes when it dies (the kernel then answers with RST).
-      if (how === 'frozen by SIGSTOP') child.kill('SIGSTOP')
-      // 4 MiB in 64 KiB messages. Stopped reading, the peer takes one message,
-      // then its yamux window (256 KiB) fills; either way our protocol stream
-      // ends up waiting for send window with the rest queued.
-      for (let i = 0; i < 64; i++) l.service.send(id, 1, new Uint8Array(64 * 1024).fill(i))
-      if (how === 'stopped reading') await waitForLine(child, /^received$/, 10_000)
-      await sleep(300)
-      const pending = l.pendingBytes(id) ?? 0
-      assert.ok(pending > 1024 * 1024, `our writes are blocked: ${pending} bytes still queued`)
-      assert.ok(timersBefore < activeTimers(), 'the blocked session holds timers (keepalive, write stall)')
-
+      const [, address] = await waitForLine(child, /^LISTENING (\S+)$/, 30_000)
+      await l.service.dial(address!)
+      await l.until(() => l.sessions.get(l.newest() as SessionId)?.connected === true, 10_000, 'protocol 1 open')
+      const id = l.newest() as SessionId
+      await l.until(() => (l.sessions.get(id)?.received ?? 0) >= 200, 10_000, '200 messages from the peer')
       const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
-      t.diagnostic(`${pending} bytes queued when killed; session-close ${closedMs.toFixed(0)} ms after the kill`)
+      t.diagnostic(`session-close ${closedMs.toFixed(0)} ms after the kill`)
       assert.ok(closedMs < PROMPT_MS, `session-close ${closedMs.toFixed(0)} ms after the kill`)
       assert.ok(disconnectedMs < PROMPT_MS, `disconnected ${disconnectedMs.toFixed(0)} ms after the kill`)
       assert.deepEqual(l.service.sessions(), [])
       assert.equal(l.service.connectionCount, 0)
-      assert.equal(activeTimers(), timersBefore, 'the blocked session left no timer behind')
-      await collectAll(l) // the session, its yamux session and the megabytes it had queued are freed
+      assert.equal(activeTimers(), timersBefore, 'no timer outlives the session')
+      await collectAll(l)
     } finally {
-      if (child) await reap(child)
+      await reap(child)
       await l.service.shutdown()
     }
-    // shutdown() closed the listening socket's fd; libuv drops the handle in its close phase.
-    const keepingAlive = (): string[] => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout')
-    await eventually(() => keepingAlive().length === 0, 2_000, 'handles released').catch(() => {})
-    // Whatever is still active now would keep this file's process from exiting by itself.
-    assert.deepEqual(keepingAlive(), [], 'nothing keeps the process alive after shutdown')
-  })
+  },
+)
+
+for (const how of ['stopped reading', 'frozen by SIGSTOP'] as const) {
+  test(
+    `peer SIGKILLed while our writes to it are blocked (${how}): the send queue is released, no session and no timer left`,
+    { timeout: 60_000 },
+    async (t) => {
+      const l = new Listener({ secio: true, echo: false })
+      await l.listen()
+      let child: ChildProcess | undefined
+      try {
+        const timersBefore = activeTimers()
+        const started = await startPeer(l, 'sink', 'secio')
+        child = started.child
+        const { id } = started
+        // Frozen, it reads nothing at all: the kernel buffers fill and its socket
+        // holds unread bytes when it dies (the kernel then answers with RST).
+        if (how === 'frozen by SIGSTOP') child.kill('SIGSTOP')
+        // 4 MiB in 64 KiB messages. Stopped reading, the peer takes one message,
+        // then its yamux window (256 KiB) fills; either way our protocol stream
+        // ends up waiting for send window with the rest queued.
+        for (let i = 0; i < 64; i++) l.service.send(id, 1, new Uint8Array(64 * 1024).fill(i))
+        if (how === 'stopped reading') await waitForLine(child, /^received$/, 10_000)
+        await sleep(300)
+        const pending = l.pendingBytes(id) ?? 0
+        assert.ok(pending > 1024 * 1024, `our writes are blocked: ${pending} bytes still queued`)
+        assert.ok(timersBefore < activeTimers(), 'the blocked session holds timers (keepalive, write stall)')
+
+        const { disconnectedMs, closedMs } = await killAndWait(l, child, id)
+        t.diagnostic(`${pending} bytes queued when killed; session-close ${closedMs.toFixed(0)} ms after the kill`)
+        assert.ok(closedMs < PROMPT_MS, `session-close ${closedMs.toFixed(0)} ms after the kill`)
+        assert.ok(disconnectedMs < PROMPT_MS, `disconnected ${disconnectedMs.toFixed(0)} ms after the kill`)
+        assert.deepEqual(l.service.sessions(), [])
+        assert.equal(l.service.connectionCount, 0)
+        assert.equal(activeTimers(), timersBefore, 'the blocked session left no timer behind')
+        await collectAll(l) // the session, its yamux session and the megabytes it had queued are freed
+      } finally {
+        if (child) await reap(child)
+        await l.service.shutdown()
+      }
+      // shutdown() closed the listening socket's fd; libuv drops the handle in its close phase.
+      const keepingAlive = (): string[] =>
+        process
+          .getActiveResourcesInfo()
+          .filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout')
+      await eventually(() => keepingAlive().length === 0, 2_000, 'handles released').catch(() => {})
+      // Whatever is still active now would keep this file's process from exiting by itself.
+      assert.deepEqual(keepingAlive(), [], 'nothing keeps the process alive after shutdown')
+    },
+  )
 }

@@ -32,7 +32,9 @@ test(`maxConnections = N (${N}): sessions number N−1 and N are accepted, conne
     const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
     for (let i = 0; i < N; i++) {
       await clients[i].service.dial(addr)
-      await server.waitFor((r) => r.type === 'session-open' && server.log.filter((x) => x.type === 'session-open').length === i + 1)
+      await server.waitFor(
+        (r) => r.type === 'session-open' && server.log.filter((x) => x.type === 'session-open').length === i + 1,
+      )
       assert.equal(server.service.connectionCount, i + 1)
     }
     await assert.rejects(clients[N].service.dial(addr))

@@ -56,7 +56,11 @@ test('2000 peers that close (FIN and RST) before accept while the loop is blocke
     const t0 = Date.now()
     assert.equal(await echoOnce(port, 'honest'), 'honest')
     assert.ok(Date.now() - t0 < 1000, `honest peer served in ${Date.now() - t0} ms`)
-    await eventually(() => listener.stats.accepted >= 2001 && live.size === 0, 10_000, 'all sockets accepted and closed')
+    await eventually(
+      () => listener.stats.accepted >= 2001 && live.size === 0,
+      10_000,
+      'all sockets accepted and closed',
+    )
     const s = listener.stats
     // The RSTs reproduce tentacle #333: accepted sockets with no peer address.
     assert.ok(s.closedBeforeHandled > 0, 'some sockets were reset before they were handled')
@@ -128,10 +132,15 @@ test('EMFILE: under a low open-file limit the listener keeps accepting and serve
       s.on('close', () => closedByServer++)
       held.push(s)
     }
-    await Promise.all(held.map((s) => new Promise((resolve) => {
-      s.once('connect', resolve)
-      s.once('close', resolve)
-    })))
+    await Promise.all(
+      held.map(
+        (s) =>
+          new Promise((resolve) => {
+            s.once('connect', resolve)
+            s.once('close', resolve)
+          }),
+      ),
+    )
     // libuv answers EMFILE by accepting and closing the excess: the peers see
     // their connection closed instead of waiting in a full kernel queue.
     await eventually(() => closedByServer > 0, 10_000, 'excess connections closed by the server')
@@ -139,7 +148,13 @@ test('EMFILE: under a low open-file limit the listener keeps accepting and serve
     const [, reply] = await waitForLine(child, /^HONEST (.*)$/, 20_000)
     assert.equal(reply, 'ok')
     const [, statsJson] = await waitForLine(child, /^STATS (.*)$/, 5_000)
-    const st = JSON.parse(statsJson) as { accepted: number; handedOff: number; closedBeforeHandled: number; handlerErrors: number; maxLive: number }
+    const st = JSON.parse(statsJson) as {
+      accepted: number
+      handedOff: number
+      closedBeforeHandled: number
+      handlerErrors: number
+      maxLive: number
+    }
     assert.ok(st.maxLive < 64, `held ${st.maxLive} sockets under ulimit 64`)
     assert.equal(st.handlerErrors, 0)
     assert.equal(st.accepted, st.handedOff + st.closedBeforeHandled)

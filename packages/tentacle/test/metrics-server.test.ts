@@ -7,7 +7,11 @@ import { serveMetrics } from '../src/metrics-server.js'
 
 test('serveMetrics: /metrics is the service Prometheus text, JSON routes, 404, 405, and close() ends open connections', async () => {
   const service = new Service({ key: SecioKeyPair.generate(), protocols: [{ id: 1 }] })
-  const server = await serveMetrics({ port: 0, metrics: () => service.metrics.text(), json: { '/status': () => ({ peerId: service.peerId }) } })
+  const server = await serveMetrics({
+    port: 0,
+    metrics: () => service.metrics.text(),
+    json: { '/status': () => ({ peerId: service.peerId }) },
+  })
   try {
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/)
     const m = await fetch(server.url + '/metrics')

@@ -21,7 +21,10 @@ const indexOf = (d: Uint8Array): number => new DataView(d.buffer, d.byteOffset, 
 async function within<T>(p: Promise<T>, ms: number, why: () => string): Promise<T> {
   let timer: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms)))])
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why())), ms))),
+    ])
   } finally {
     clearTimeout(timer)
   }
@@ -63,7 +66,10 @@ test('a sender awaiting sendAsync moves 16 MiB through a 1 MiB send buffer to a 
       assert.equal(await sender.service.sendAsync(session.id, 1, numbered(i)), true)
     }
     await within(all.promise, 20_000, () => `only ${got.length} of ${total} arrived`)
-    assert.deepEqual(got, Array.from({ length: total }, (_, i) => i))
+    assert.deepEqual(
+      got,
+      Array.from({ length: total }, (_, i) => i),
+    )
     assert.deepEqual(sender.errors(), [])
     assert.deepEqual(receiver.errors(), [])
   } finally {
@@ -132,7 +138,10 @@ test('sendAsync resolves false for an unknown session and for a protocol not ope
   const opened = deferred<SessionInfo>()
   const receiver = new Node({ protocols: [{ id: 1 }] })
   const sender = new Node({
-    protocols: [{ id: 1, handler: { connected: (ctx: ProtocolSessionContext) => opened.resolve(ctx.session) } }, { id: 2 }],
+    protocols: [
+      { id: 1, handler: { connected: (ctx: ProtocolSessionContext) => opened.resolve(ctx.session) } },
+      { id: 2 },
+    ],
   })
   try {
     const addr = await receiver.service.listen('/ip4/127.0.0.1/tcp/0')
@@ -151,13 +160,21 @@ test('sendAsync rejects ERR_MESSAGE_TOO_LARGE for a message over the protocol ma
   const opened = deferred<SessionInfo>()
   const receiver = new Node({ protocols: [{ id: 1, maxFrameLength: 1024 }] })
   const sender = new Node({
-    protocols: [{ id: 1, maxFrameLength: 1024, handler: { connected: (ctx: ProtocolSessionContext) => opened.resolve(ctx.session) } }],
+    protocols: [
+      {
+        id: 1,
+        maxFrameLength: 1024,
+        handler: { connected: (ctx: ProtocolSessionContext) => opened.resolve(ctx.session) },
+      },
+    ],
   })
   try {
     const addr = await receiver.service.listen('/ip4/127.0.0.1/tcp/0')
     await sender.service.dial(addr)
     const session = await opened.promise
-    await assert.rejects(sender.service.sendAsync(session.id, 1, new Uint8Array(1025)), { code: 'ERR_MESSAGE_TOO_LARGE' })
+    await assert.rejects(sender.service.sendAsync(session.id, 1, new Uint8Array(1025)), {
+      code: 'ERR_MESSAGE_TOO_LARGE',
+    })
     assert.equal(await sender.service.sendAsync(session.id, 1, new Uint8Array(1024)), true)
   } finally {
     await sender.service.shutdown()
@@ -214,7 +231,10 @@ test('peer stops reading, then the session is torn down: sent messages resolved 
     await within(Promise.all(settled), 10_000, () => 'a sendAsync promise never settled')
     const firstFalse = results.indexOf(false)
     assert.ok(firstFalse > 0, `some messages went out before the teardown (${results.filter((r) => r).length})`)
-    assert.ok(results.every((r, i) => r === (i < firstFalse)), 'true for a prefix, false for the rest')
+    assert.ok(
+      results.every((r, i) => r === i < firstFalse),
+      'true for a prefix, false for the rest',
+    )
     assert.deepEqual(sender.errors(), [])
   } finally {
     stuck.resolve()

@@ -15,18 +15,20 @@ test('tasks run one at a time in order, async ones holding the queue, across com
     running--
   })
   for (let i = 0; i < 5000; i++) {
-    q.push(i % 500 === 0
-      ? async () => {
-          assert.equal(running, 0)
-          running++
-          await sleep(1)
-          ran.push(i)
-          running--
-        }
-      : () => {
-          assert.equal(running, 0)
-          ran.push(i)
-        })
+    q.push(
+      i % 500 === 0
+        ? async () => {
+            assert.equal(running, 0)
+            running++
+            await sleep(1)
+            ran.push(i)
+            running--
+          }
+        : () => {
+            assert.equal(running, 0)
+            ran.push(i)
+          },
+    )
   }
   for (let k = 0; k < 500 && ran.length < 5001; k++) await sleep(10)
   assert.deepEqual(ran, [-1, ...Array.from({ length: 5000 }, (_, i) => i)])
@@ -59,20 +61,49 @@ test('after is called once for every task however it ends: returned, threw, reso
   const errors: string[] = []
   const q = new SerialQueue((e) => errors.push((e as Error).message))
   const afters: string[] = []
-  q.push(() => 1, () => afters.push('returned'))
-  q.push(() => {
-    throw new Error('sync boom')
-  }, () => afters.push('threw'))
-  q.push(() => sleep(5), () => afters.push('resolved'))
-  q.push(async () => {
-    throw new Error('async boom')
-  }, () => afters.push('rejected'))
+  q.push(
+    () => 1,
+    () => afters.push('returned'),
+  )
+  q.push(
+    () => {
+      throw new Error('sync boom')
+    },
+    () => afters.push('threw'),
+  )
+  q.push(
+    () => sleep(5),
+    () => afters.push('resolved'),
+  )
+  q.push(
+    async () => {
+      throw new Error('async boom')
+    },
+    () => afters.push('rejected'),
+  )
   await sleep(20)
-  q.push(() => sleep(20), () => afters.push('running at close'))
-  q.push(() => afters.push('must not run'), () => afters.push('dropped'))
+  q.push(
+    () => sleep(20),
+    () => afters.push('running at close'),
+  )
+  q.push(
+    () => afters.push('must not run'),
+    () => afters.push('dropped'),
+  )
   q.close()
-  q.push(() => afters.push('must not run'), () => afters.push('pushed after close'))
+  q.push(
+    () => afters.push('must not run'),
+    () => afters.push('pushed after close'),
+  )
   await sleep(40)
-  assert.deepEqual(afters, ['returned', 'threw', 'resolved', 'rejected', 'dropped', 'pushed after close', 'running at close'])
+  assert.deepEqual(afters, [
+    'returned',
+    'threw',
+    'resolved',
+    'rejected',
+    'dropped',
+    'pushed after close',
+    'running at close',
+  ])
   assert.deepEqual(errors, ['sync boom', 'async boom'])
 })

@@ -1,9 +1,14 @@
 import { SecioKeyPair } from '@tentacle-ts/secio'
-import { Service, type ProtocolSpec, type ServiceConfigInput, type ServiceErrorEvent, type ServiceEvent, type SessionInfo } from '../src/index.js'
+import {
+  Service,
+  type ProtocolSpec,
+  type ServiceConfigInput,
+  type ServiceErrorEvent,
+  type ServiceEvent,
+  type SessionInfo,
+} from '../src/index.js'
 
-export type Recorded =
-  | (ServiceEvent & { at: number })
-  | (ServiceErrorEvent & { at: number })
+export type Recorded = (ServiceEvent & { at: number }) | (ServiceErrorEvent & { at: number })
 
 /** A service whose events and errors are recorded, with a way to wait for one. */
 export class Node {
@@ -11,7 +16,13 @@ export class Node {
   readonly log: Recorded[] = []
   private waiters: Array<{ pred: (r: Recorded) => boolean; resolve: (r: Recorded) => void }> = []
 
-  constructor(opts: { protocols: ProtocolSpec[]; config?: ServiceConfigInput; secio?: boolean; key?: SecioKeyPair; onEvent?: (e: ServiceEvent, s: Service) => void | Promise<void> }) {
+  constructor(opts: {
+    protocols: ProtocolSpec[]
+    config?: ServiceConfigInput
+    secio?: boolean
+    key?: SecioKeyPair
+    onEvent?: (e: ServiceEvent, s: Service) => void | Promise<void>
+  }) {
     const key = opts.secio === false ? undefined : (opts.key ?? SecioKeyPair.generate())
     this.service = new Service({
       key,
@@ -46,7 +57,11 @@ export class Node {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiters = this.waiters.filter((w) => w !== waiter)
-        reject(new Error(`timed out waiting for ${what}; log: ${this.log.map((l) => l.type + ('error' in l ? ':' + l.error.code : '')).join(', ')}`))
+        reject(
+          new Error(
+            `timed out waiting for ${what}; log: ${this.log.map((l) => l.type + ('error' in l ? ':' + l.error.code : '')).join(', ')}`,
+          ),
+        )
       }, timeoutMs)
       const waiter = {
         pred,

@@ -8,7 +8,10 @@ import { Node, deferred } from './service-helpers.js'
 const DEADLINE = 2000
 
 test('200 silent or trickling connections are closed at the handshake deadline while honest peers connect as usual', async () => {
-  const server = new Node({ protocols: [{ id: 1, handler: { received: (ctx: ProtocolSessionContext, d: Uint8Array) => ctx.send(d) } }], config: { timeoutMs: DEADLINE } })
+  const server = new Node({
+    protocols: [{ id: 1, handler: { received: (ctx: ProtocolSessionContext, d: Uint8Array) => ctx.send(d) } }],
+    config: { timeoutMs: DEADLINE },
+  })
   const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
   const port = Number(addr.getComponents()[1]?.value)
   const slow: Array<{ socket: net.Socket; opened: number; closedAt?: number }> = []
@@ -43,7 +46,17 @@ test('200 silent or trickling connections are closed at the handshake deadline w
     // Honest peers, one after another, while the 200 wait.
     for (let i = 0; i < 3; i++) {
       const echoed = deferred<string>()
-      const honest = new Node({ protocols: [{ id: 1, handler: { connected: (ctx) => ctx.send(new TextEncoder().encode(`hi ${i}`)), received: (_c, d) => echoed.resolve(new TextDecoder().decode(d)) } }] })
+      const honest = new Node({
+        protocols: [
+          {
+            id: 1,
+            handler: {
+              connected: (ctx) => ctx.send(new TextEncoder().encode(`hi ${i}`)),
+              received: (_c, d) => echoed.resolve(new TextDecoder().decode(d)),
+            },
+          },
+        ],
+      })
       honestNodes.push(honest)
       const t0 = Date.now()
       await honest.service.dial(addr)
@@ -56,11 +69,16 @@ test('200 silent or trickling connections are closed at the handshake deadline w
       assert.ok(lived >= DEADLINE - 100, `closed after ${lived} ms, before the deadline`)
       assert.ok(lived < DEADLINE + 1500, `closed after ${lived} ms, long after the deadline`)
     }
-    const timeouts = server.errors().filter((e) => e.type === 'handshake-error' && e.error.code === 'ERR_HANDSHAKE_TIMEOUT')
+    const timeouts = server
+      .errors()
+      .filter((e) => e.type === 'handshake-error' && e.error.code === 'ERR_HANDSHAKE_TIMEOUT')
     assert.equal(timeouts.length, 200)
     const phases = new Set(timeouts.map((e) => e.error.phase))
     assert.deepEqual([...phases], ['awaiting-propose'])
-    assert.ok(timeouts.some((e) => (e.error.bytesReceived ?? 0) > 0), 'tricklers reported the bytes they sent')
+    assert.ok(
+      timeouts.some((e) => (e.error.bytesReceived ?? 0) > 0),
+      'tricklers reported the bytes they sent',
+    )
     assert.equal(server.service.connectionCount, 3)
   } finally {
     for (const t of trickleTimers) clearInterval(t)

@@ -34,7 +34,6 @@ export type YamuxErrorCode =
   /** A configuration value is out of range. */
   | 'ERR_INVALID_CONFIG'
 
-
 /**
  * Marks a YamuxError made by any installed copy of this package: `Symbol.for` is
  * shared by the whole process, so isYamuxError() holds for an error from a second

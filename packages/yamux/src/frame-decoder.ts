@@ -8,13 +8,7 @@
 // fragments (DECODED_BODY), the last one with `bodyDone = true`. A Data frame with
 // length 0 has no fragments.
 import { YamuxError } from './errors.js'
-import {
-  HEADER_SIZE,
-  PROTOCOL_VERSION,
-  TYPE_DATA,
-  TYPE_GO_AWAY,
-  readU32BE,
-} from './frame.js'
+import { HEADER_SIZE, PROTOCOL_VERSION, TYPE_DATA, TYPE_GO_AWAY, readU32BE } from './frame.js'
 
 /** What `next()` produced. */
 export const NEED_MORE = 0

@@ -8,11 +8,7 @@
 import type { Duplex } from 'node:stream'
 import { resolveConfig, type YamuxConfig } from './config.js'
 import { YamuxError } from './errors.js'
-import {
-  DECODED_HEADER,
-  YamuxFrameDecoder,
-  NEED_MORE,
-} from './frame-decoder.js'
+import { DECODED_HEADER, YamuxFrameDecoder, NEED_MORE } from './frame-decoder.js'
 import { FrameWriter } from './frame-writer.js'
 import {
   FLAG_ACK,
@@ -182,7 +178,8 @@ export class Session {
 
   /** Synchronous flavour of openStream(); throws instead of rejecting. */
   openStreamSync(): Stream {
-    if (this.remoteGoAway) throw new YamuxError('ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
+    if (this.remoteGoAway)
+      throw new YamuxError('ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
     if (this.sessionState !== 'open') throw this.sessionClosedError()
     const id = this.nextStreamId
     // tokio-yamux advances with checked_add(2) before using the id (§8.2).
@@ -415,9 +412,13 @@ export class Session {
     const err =
       code === GO_AWAY_NORMAL
         ? undefined
-        : new YamuxError('ERR_GO_AWAY', `the peer sent GoAway(${code === GO_AWAY_INTERNAL_ERROR ? 'InternalError' : 'ProtocolError'})`, {
-            goAwayCode: code,
-          })
+        : new YamuxError(
+            'ERR_GO_AWAY',
+            `the peer sent GoAway(${code === GO_AWAY_INTERNAL_ERROR ? 'InternalError' : 'ProtocolError'})`,
+            {
+              goAwayCode: code,
+            },
+          )
     const answered = this.sessionState === 'closing'
     this.finish(err, err !== undefined ? 'error' : answered ? 'local-close' : 'remote-go-away')
   }
@@ -613,17 +614,16 @@ export class Session {
 
   private onConnError(cause: Error): void {
     if (this.sessionState === 'ended') return
-    this.terminate(
-      new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }),
-      'error',
-    )
+    this.terminate(new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }), 'error')
   }
 
   private onConnClose(): void {
     try {
       if (this.sessionState !== 'ended') {
         this.terminate(
-          this.localGoAway ? undefined : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
+          this.localGoAway
+            ? undefined
+            : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
           this.localGoAway ? 'local-close' : 'error',
         )
       }

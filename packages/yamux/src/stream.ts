@@ -8,14 +8,7 @@
 //   writers are woken by: window update, session queue space, RST, session end
 import type { Duplex } from 'node:stream'
 import { YamuxError } from './errors.js'
-import {
-  FLAG_ACK,
-  FLAG_FIN,
-  FLAG_RST,
-  FLAG_SYN,
-  INITIAL_STREAM_WINDOW,
-  TYPE_WINDOW_UPDATE,
-} from './frame.js'
+import { FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, INITIAL_STREAM_WINDOW, TYPE_WINDOW_UPDATE } from './frame.js'
 import type { FrameWriter } from './frame-writer.js'
 import { streamToDuplex, type DuplexOptions } from './duplex.js'
 

@@ -85,7 +85,10 @@ test('backpressure: writing into a Duplex whose peer does not read makes write()
     for (let i = 0; i < 64; i++) if (!d.write(random(64 * KiB))) refused++
     await sleep(50)
     assert.ok(refused > 0, 'write() signalled backpressure')
-    assert.ok(d.writableLength >= 4 * 1024 * KiB - INITIAL_STREAM_WINDOW - 128 * KiB, 'held in the Writable, not in yamux')
+    assert.ok(
+      d.writableLength >= 4 * 1024 * KiB - INITIAL_STREAM_WINDOW - 128 * KiB,
+      'held in the Writable, not in yamux',
+    )
     assert.ok(c.sendWindow === 0)
     const s = (await server.accept())!
     const drained = new Promise((resolve) => d.once('drain', resolve))

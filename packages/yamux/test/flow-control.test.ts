@@ -84,7 +84,11 @@ test('a partial read sends a window update once half the window is consumed (Rus
   assert.equal(wuBefore, 0, 'nothing consumed yet: no update')
   await readN(s, 128 * KiB - 1)
   await sleep(20)
-  assert.equal(peer.frames.filter((f) => f.type === TYPE_WINDOW_UPDATE && f.length > 0).length, 0, 'below the threshold')
+  assert.equal(
+    peer.frames.filter((f) => f.type === TYPE_WINDOW_UPDATE && f.length > 0).length,
+    0,
+    'below the threshold',
+  )
   await readN(s, 1)
   const wu = await peer.waitFor((f) => f.type === TYPE_WINDOW_UPDATE && f.streamId === 1 && f.length > 0)
   assert.equal(wu.length, 128 * KiB)
@@ -120,12 +124,20 @@ test('a peer overrunning the receive window ends the session with GoAway(Protoco
 
 test('memory bound: a peer that never reads holds at most the window per stream; the writer waits', async () => {
   for (const window of [INITIAL_STREAM_WINDOW, 1 * MiB]) {
-    const { client, server, cleanup } = await sessionPair('memory', { maxStreamWindowSize: window }, { maxStreamWindowSize: window })
+    const { client, server, cleanup } = await sessionPair(
+      'memory',
+      { maxStreamWindowSize: window },
+      { maxStreamWindowSize: window },
+    )
     try {
       const streams = await Promise.all(Array.from({ length: 8 }, () => client.openStream()))
       const writes = streams.map((st) => st.write(random(4 * MiB)))
       let settled = 0
-      for (const w of writes) void w.then(() => settled++, () => settled++)
+      for (const w of writes)
+        void w.then(
+          () => settled++,
+          () => settled++,
+        )
       const accepted = []
       for (let i = 0; i < 8; i++) accepted.push((await server.accept())!)
       await sleep(150) // let everything that can flow, flow

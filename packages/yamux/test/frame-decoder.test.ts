@@ -24,12 +24,14 @@ interface Frame extends Omit<FrameHeader, 'version'> {
 const MAX = 4096
 
 const frameArb: fc.Arbitrary<Frame> = fc.oneof(
-  fc.record({
-    type: fc.constant(TYPE_DATA),
-    flags: fc.integer({ min: 0, max: 0xffff }),
-    streamId: fc.integer({ min: 0, max: 0xffffffff }),
-    body: fc.uint8Array({ maxLength: 300 }),
-  }).map((f) => ({ ...f, length: f.body.length })),
+  fc
+    .record({
+      type: fc.constant(TYPE_DATA),
+      flags: fc.integer({ min: 0, max: 0xffff }),
+      streamId: fc.integer({ min: 0, max: 0xffffffff }),
+      body: fc.uint8Array({ maxLength: 300 }),
+    })
+    .map((f) => ({ ...f, length: f.body.length })),
   fc.record({
     type: fc.integer({ min: 1, max: 3 }),
     flags: fc.integer({ min: 0, max: 0xffff }),
@@ -203,7 +205,10 @@ test('the decoder names its state: header → body → header; GoAway carries it
 
 test('body fragments are views of the input, not copies', () => {
   const d = new YamuxFrameDecoder(MAX)
-  const input = Buffer.concat([encodeHeader({ type: TYPE_DATA, flags: 0, streamId: 1, length: 4 }), Buffer.from('wxyz')])
+  const input = Buffer.concat([
+    encodeHeader({ type: TYPE_DATA, flags: 0, streamId: 1, length: 4 }),
+    Buffer.from('wxyz'),
+  ])
   d.push(input)
   assert.equal(d.next(), DECODED_HEADER)
   assert.equal(d.next(), DECODED_BODY)

@@ -267,7 +267,10 @@ test('close() waits for pending writes, then sends FIN after the data', async ()
   const finAt = frames.findIndex((f) => f.flags & FLAG_FIN)
   const lastData = frames.map((f) => f.type).lastIndexOf(TYPE_DATA)
   assert.ok(finAt > lastData, 'FIN follows the last data frame')
-  assert.equal(frames.filter((f) => f.type === TYPE_DATA).reduce((n, f) => n + f.length, 0), data.length)
+  assert.equal(
+    frames.filter((f) => f.type === TYPE_DATA).reduce((n, f) => n + f.length, 0),
+    data.length,
+  )
   session.destroy()
 })
 

@@ -282,7 +282,10 @@ export class RawPeer {
       const f = this.frames.find(pred)
       if (f) return f
       const left = deadline - Date.now()
-      if (left <= 0) throw new Error(`timed out waiting for ${what}; got ${JSON.stringify(this.frames.map(({ body: _body, ...x }) => x))}`)
+      if (left <= 0)
+        throw new Error(
+          `timed out waiting for ${what}; got ${JSON.stringify(this.frames.map(({ body: _body, ...x }) => x))}`,
+        )
       await within(new Promise<void>((resolve) => this.waiters.push(resolve)), left, what).catch(() => {})
     }
   }

@@ -5,19 +5,17 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import {
-  Session,
-  FLAG_ACK,
-  FLAG_SYN,
-  INITIAL_STREAM_WINDOW,
-  TYPE_PING,
-  TYPE_WINDOW_UPDATE,
-} from '../src/index.js'
+import { Session, FLAG_ACK, FLAG_SYN, INITIAL_STREAM_WINDOW, TYPE_PING, TYPE_WINDOW_UPDATE } from '../src/index.js'
 import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
 
 test('ping flood while our writes are blocked: memory stays bounded, reading pauses, all answered later', async () => {
   const [a, b] = duplexPair({ highWaterMark: 16 * 1024 })
-  const session = new Session(a, { role: 'server', enableKeepalive: false, maxControlBacklogBytes: 64 * 1024, connectionWriteTimeoutMs: 60_000 })
+  const session = new Session(a, {
+    role: 'server',
+    enableKeepalive: false,
+    maxControlBacklogBytes: 64 * 1024,
+    connectionWriteTimeoutMs: 60_000,
+  })
   const peer = new RawPeer(b, { read: false }) // does not read our answers (yet)
   const N = 50_000 // 600 KB of pings; answers would be 600 KB
   let sent = 0
@@ -109,7 +107,10 @@ test('a session is garbage-collectable after close; no listeners are left on the
 test('no timer or immediate is left behind by ended sessions', async () => {
   const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'Immediate').length
   const pairs = []
-  for (let i = 0; i < 10; i++) pairs.push(await sessionPair('memory', { keepaliveIntervalMs: 1000, enableKeepalive: true }, { enableKeepalive: true }))
+  for (let i = 0; i < 10; i++)
+    pairs.push(
+      await sessionPair('memory', { keepaliveIntervalMs: 1000, enableKeepalive: true }, { enableKeepalive: true }),
+    )
   for (const p of pairs) {
     const s = await p.client.openStream()
     await s.write(Buffer.from('x'))
@@ -126,7 +127,13 @@ test('no timer or immediate is left behind by ended sessions', async () => {
 test('idle sessions with keepalive do not spin (CPU near idle, tentacle test_kill)', async () => {
   const pairs = []
   for (let i = 0; i < 20; i++) {
-    pairs.push(await sessionPair('memory', { enableKeepalive: true, keepaliveIntervalMs: 100 }, { enableKeepalive: true, keepaliveIntervalMs: 100 }))
+    pairs.push(
+      await sessionPair(
+        'memory',
+        { enableKeepalive: true, keepaliveIntervalMs: 100 },
+        { enableKeepalive: true, keepaliveIntervalMs: 100 },
+      ),
+    )
   }
   try {
     const c0 = process.cpuUsage()
@@ -136,7 +143,7 @@ test('idle sessions with keepalive do not spin (CPU near idle, tentacle test_kil
     const cpuMs = (c.user + c.system) / 1000
     const wall = performance.now() - t0
     // 40 sessions pinging every 100 ms is ~400 tiny frames per second.
-    assert.ok(cpuMs / wall < 0.2, `CPU ${(100 * cpuMs / wall).toFixed(1)}% while idle`)
+    assert.ok(cpuMs / wall < 0.2, `CPU ${((100 * cpuMs) / wall).toFixed(1)}% while idle`)
     for (const p of pairs) assert.equal(p.client.state, 'open')
   } finally {
     for (const p of pairs) await p.cleanup()
@@ -182,7 +189,9 @@ test('a write callback that throws when the session is destroyed: every other st
     const pendingRead = other.read()
     await sleep(20)
     assert.throws(() => client.destroy(), /application callback threw/)
-    await assert.rejects(within(pendingRead, 2000, 'the other stream’s read is settled'), { code: 'ERR_SESSION_CLOSED' })
+    await assert.rejects(within(pendingRead, 2000, 'the other stream’s read is settled'), {
+      code: 'ERR_SESSION_CLOSED',
+    })
     await within(client.closed, 2000, 'the session is closed')
     assert.equal(a.destroyed, true, 'the connection was destroyed')
   } finally {

@@ -118,7 +118,11 @@ test('keepalive: a peer that answers pings keeps the session up (the negative ca
 })
 
 test('keepalive: an ACK forgets that ping id and every smaller one (tentacle #183)', async () => {
-  const { session, peer } = rawSetup('client', { enableKeepalive: true, keepaliveIntervalMs: 30, pingTimeoutMs: 10_000 })
+  const { session, peer } = rawSetup('client', {
+    enableKeepalive: true,
+    keepaliveIntervalMs: 30,
+    pingTimeoutMs: 10_000,
+  })
   await peer.waitFor((f) => f.type === TYPE_PING && f.length === 3, 3000, 'ping 3')
   assert.ok(session.unansweredPings >= 3)
   peer.send(TYPE_PING, FLAG_ACK, 0, 3)
@@ -148,7 +152,15 @@ test('accept backlog: beyond it (nobody accepting) SYNs get ACK|RST; accepting m
   for (let i = 0; i < 7; i++) peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1 + 2 * i, 0)
   await peer.waitFor((f) => f.streamId === 13, 3000, 'answer to the 7th SYN')
   const answers = [1, 3, 5, 7, 9, 11, 13].map((id) => peer.frames.find((f) => f.streamId === id)!.flags)
-  assert.deepEqual(answers, [FLAG_ACK, FLAG_ACK, FLAG_ACK, FLAG_ACK, FLAG_ACK | FLAG_RST, FLAG_ACK | FLAG_RST, FLAG_ACK | FLAG_RST])
+  assert.deepEqual(answers, [
+    FLAG_ACK,
+    FLAG_ACK,
+    FLAG_ACK,
+    FLAG_ACK,
+    FLAG_ACK | FLAG_RST,
+    FLAG_ACK | FLAG_RST,
+    FLAG_ACK | FLAG_RST,
+  ])
   assert.equal(session.pendingAcceptCount, 4)
   assert.equal((await session.accept())?.id, 1)
   peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 15, 0)
@@ -222,7 +234,9 @@ for (const how of ['close', 'destroy', 'peer-vanishes'] as const) {
       assert.equal(acc.status, 'fulfilled')
       assert.equal((acc as PromiseFulfilledResult<unknown>).value, null)
       await within(client.closed, 5000, 'client session over')
-      await assert.rejects(client.openStream(), (e: { code: string }) => ['ERR_SESSION_CLOSED', 'ERR_GO_AWAY'].includes(e.code))
+      await assert.rejects(client.openStream(), (e: { code: string }) =>
+        ['ERR_SESSION_CLOSED', 'ERR_GO_AWAY'].includes(e.code),
+      )
       await assert.rejects(c.write(Buffer.from('late')), { code: 'ERR_SESSION_CLOSED' })
       assert.equal(client.streamCount, 0)
       if (how === 'peer-vanishes') assert.equal(client.error?.code, 'ERR_CONNECTION_CLOSED')
@@ -302,7 +316,12 @@ test('write-stall: the deadline fires while the peer keeps sending control frame
 })
 
 test('write-stall: a slow reader that keeps making progress is not a stall (the negative case)', async () => {
-  const { client, server, cleanup } = await sessionPair('memory', { connectionWriteTimeoutMs: 300 }, {}, { highWaterMark: 16 * KiB })
+  const { client, server, cleanup } = await sessionPair(
+    'memory',
+    { connectionWriteTimeoutMs: 300 },
+    {},
+    { highWaterMark: 16 * KiB },
+  )
   try {
     const c = await client.openStream()
     const data = random(1 * MiB)

@@ -26,7 +26,10 @@ function setup(role: 'client' | 'server', opts: Record<string, unknown> = {}) {
 test('§8.3 example bytes: SYN, ACK, FIN, RST, Ping and GoAway headers', () => {
   const hex = (h: Parameters<typeof encodeHeader>[0]) => Buffer.from(encodeHeader(h)).toString('hex')
   assert.equal(hex({ type: TYPE_WINDOW_UPDATE, flags: FLAG_SYN, streamId: 1, length: 0 }), '000100010000000100000000')
-  assert.equal(hex({ type: TYPE_WINDOW_UPDATE, flags: FLAG_SYN, streamId: 1, length: 0xc0000 }), '0001000100000001000c0000')
+  assert.equal(
+    hex({ type: TYPE_WINDOW_UPDATE, flags: FLAG_SYN, streamId: 1, length: 0xc0000 }),
+    '0001000100000001000c0000',
+  )
   assert.equal(hex({ type: TYPE_WINDOW_UPDATE, flags: FLAG_ACK, streamId: 1, length: 0 }), '000100020000000100000000')
   assert.equal(hex({ type: TYPE_DATA, flags: 0, streamId: 1, length: 43 }), '00000000000000010000002b')
   assert.equal(hex({ type: TYPE_WINDOW_UPDATE, flags: FLAG_FIN, streamId: 1, length: 0 }), '000100040000000100000000')

@@ -85,7 +85,7 @@ async function tap(targetPort: number): Promise<Tap> {
 /** u32be length-delimited frames of `b` (complete ones only). */
 function frames(b: Buffer): Buffer[] {
   const out: Buffer[] = []
-  for (let at = 0; at + 4 <= b.length; ) {
+  for (let at = 0; at + 4 <= b.length;) {
     const n = b.readUInt32BE(at)
     if (at + 4 + n > b.length) break
     out.push(b.subarray(at + 4, at + 4 + n))
@@ -97,7 +97,7 @@ function frames(b: Buffer): Buffer[] {
 /** Yamux frames of a capture: per stream id, the Data payload bytes in order (§8.1). */
 function yamuxStreams(b: Buffer): Map<number, Buffer> {
   const parts = new Map<number, Buffer[]>()
-  for (let at = 0; at + 12 <= b.length; ) {
+  for (let at = 0; at + 12 <= b.length;) {
     const type = b[at + 1]!
     const id = b.readUInt32BE(at + 4)
     const len = b.readUInt32BE(at + 8)
@@ -133,7 +133,10 @@ async function captureSecio(): Promise<void> {
   for (const c of t.conns) {
     const down = Buffer.concat(c.down)
     const up = Buffer.concat(c.up)
-    for (const [dir, bytes] of [['down', down], ['up', up]] as const) {
+    for (const [dir, bytes] of [
+      ['down', down],
+      ['up', up],
+    ] as const) {
       const f = frames(bytes)
       if (f.length < 2) throw new Error(`secio capture ${dir}: ${f.length} frames`)
       seed('molecule', Uint8Array.of(schemaIndex('Propose')), f[0]!)
@@ -153,8 +156,14 @@ async function captureYamux(): Promise<void> {
   const server = await startServer(binPath('yamux-peer'), ['server'])
   const t = await tap(server.port)
   try {
-    for (const args of [['--streams', '3', '--bytes', '300'], ['--mode', 'reset'], ['--mode', 'rset']]) {
-      const run = await runToExit(binPath('yamux-peer'), ['client', '--port', String(t.port), ...args], { exitWithinMs: 30_000 })
+    for (const args of [
+      ['--streams', '3', '--bytes', '300'],
+      ['--mode', 'reset'],
+      ['--mode', 'rset'],
+    ]) {
+      const run = await runToExit(binPath('yamux-peer'), ['client', '--port', String(t.port), ...args], {
+        exitWithinMs: 30_000,
+      })
       if (run.code !== 0) throw new Error(`yamux-peer client ${args.join(' ')}: exit ${run.code}`)
     }
   } finally {
@@ -174,7 +183,12 @@ async function captureYamux(): Promise<void> {
 }
 
 async function captureTentacle(): Promise<void> {
-  const listener = await startServer(binPath('tentacle-peer'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--plaintext', '--echo'])
+  const listener = await startServer(binPath('tentacle-peer'), [
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--plaintext',
+    '--echo',
+  ])
   const t = await tap(listener.port)
   const dialer = await spawnPeer(binPath('tentacle-peer'), ['--plaintext', '--dial', `/ip4/127.0.0.1/tcp/${t.port}`])
   try {
@@ -189,7 +203,10 @@ async function captureTentacle(): Promise<void> {
     await killAll(dialer, listener.peer)
   }
   for (const c of t.conns) {
-    for (const [role, bytes] of [[0, Buffer.concat(c.up)], [1, Buffer.concat(c.down)]] as const) {
+    for (const [role, bytes] of [
+      [0, Buffer.concat(c.up)],
+      [1, Buffer.concat(c.down)],
+    ] as const) {
       seed('yamux-session', Uint8Array.of(role, 0), cap(bytes, 4000))
       seed('yamux-frame', Uint8Array.of(4, 1), cap(bytes, 2000))
       for (const data of yamuxStreams(bytes).values()) {
@@ -204,7 +221,12 @@ async function captureTentacle(): Promise<void> {
 }
 
 async function captureCkb(): Promise<void> {
-  const ckb = await CkbNetworkPeer.start({ pingIntervalSecs: 1, pingTimeoutSecs: 5, discoveryIntervalSecs: 1, discoveryLocalAddress: true })
+  const ckb = await CkbNetworkPeer.start({
+    pingIntervalSecs: 1,
+    pingTimeoutSecs: 5,
+    discoveryIntervalSecs: 1,
+    discoveryLocalAddress: true,
+  })
   const got = new Map<number, Uint8Array[]>()
   const names = ['/ckb/ping', '/ckb/discovery', '/ckb/identify']
   const service = new Service({
@@ -216,10 +238,29 @@ async function captureCkb(): Promise<void> {
       handler: {
         connected: (ctx) => {
           if (id === 2) {
-            const blob = encodeIdentifyBlob({ flag: 0b111111n, name: ckb.ready.network_name, clientVersion: 'tentacle-ts capture' })
-            ctx.send(encodeIdentifyMessage({ listenAddrs: ['/ip4/127.0.0.1/tcp/8115'], observedAddr: '/ip4/127.0.0.1/tcp/8114', identify: blob }))
+            const blob = encodeIdentifyBlob({
+              flag: 0b111111n,
+              name: ckb.ready.network_name,
+              clientVersion: 'tentacle-ts capture',
+            })
+            ctx.send(
+              encodeIdentifyMessage({
+                listenAddrs: ['/ip4/127.0.0.1/tcp/8115'],
+                observedAddr: '/ip4/127.0.0.1/tcp/8114',
+                identify: blob,
+              }),
+            )
           }
-          if (id === 1) ctx.send(encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8115, requiredFlags: 1n }))
+          if (id === 1)
+            ctx.send(
+              encodeDiscoveryMessage({
+                type: 'get-nodes',
+                version: 1,
+                count: 1000,
+                listenPort: 8115,
+                requiredFlags: 1n,
+              }),
+            )
         },
         received: (ctx, data) => {
           got.set(id, [...(got.get(id) ?? []), Uint8Array.from(data)])
@@ -234,27 +275,54 @@ async function captureCkb(): Promise<void> {
   try {
     await service.dial(ckb.dialAddress)
     const t0 = Date.now()
-    while (((got.get(0)?.length ?? 0) < 2 || !got.has(2)) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100))
+    while (((got.get(0)?.length ?? 0) < 2 || !got.has(2)) && Date.now() - t0 < 15_000)
+      await new Promise((r) => setTimeout(r, 100))
   } finally {
     await service.shutdown()
     await ckb.kill()
   }
   if (!got.has(0) || !got.has(2)) throw new Error(`ckb capture: got protocols ${[...got.keys()]}`)
   // protocol-messages selector: 0 ping, 1 identify, 2 discovery (targets.ts PROTOCOL_DECODERS).
-  const selector = new Map([[0, 0], [2, 1], [1, 2]])
-  for (const [id, msgs] of got) for (const m of msgs.slice(0, 3)) seed('protocol-messages', Uint8Array.of(selector.get(id)!), m)
+  const selector = new Map([
+    [0, 0],
+    [2, 1],
+    [1, 2],
+  ])
+  for (const [id, msgs] of got)
+    for (const m of msgs.slice(0, 3)) seed('protocol-messages', Uint8Array.of(selector.get(id)!), m)
 }
 
 function encodedSeeds(): void {
   const ma = encodeMultiaddr('/ip4/127.0.0.1/tcp/8115/p2p/QmSsHu9iqvw3Dq7V3L6YvdX5qTJfVcqEqXSbTB4HJXWU9Y')
   seed('protocol-messages', Uint8Array.of(0), encodePingMessage({ type: 'ping', nonce: 7 }))
   seed('protocol-messages', Uint8Array.of(0), encodePingMessage({ type: 'pong', nonce: 0xffffffff }))
-  seed('protocol-messages', Uint8Array.of(1), encodeIdentifyMessage({ listenAddrs: ['/ip4/127.0.0.1/tcp/8115'], observedAddr: '/ip4/10.0.0.1/tcp/4000', identify: new Uint8Array(12) }))
-  seed('protocol-messages', Uint8Array.of(2), encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8115, requiredFlags: 1n }))
-  seed('protocol-messages', Uint8Array.of(2), encodeDiscoveryMessage({ type: 'nodes', announce: true, items: [{ addresses: ['/ip4/127.0.0.1/tcp/8115'], flags: 1n }] }))
+  seed(
+    'protocol-messages',
+    Uint8Array.of(1),
+    encodeIdentifyMessage({
+      listenAddrs: ['/ip4/127.0.0.1/tcp/8115'],
+      observedAddr: '/ip4/10.0.0.1/tcp/4000',
+      identify: new Uint8Array(12),
+    }),
+  )
+  seed(
+    'protocol-messages',
+    Uint8Array.of(2),
+    encodeDiscoveryMessage({ type: 'get-nodes', version: 1, count: 1000, listenPort: 8115, requiredFlags: 1n }),
+  )
+  seed(
+    'protocol-messages',
+    Uint8Array.of(2),
+    encodeDiscoveryMessage({
+      type: 'nodes',
+      announce: true,
+      items: [{ addresses: ['/ip4/127.0.0.1/tcp/8115'], flags: 1n }],
+    }),
+  )
   seed('protocol-messages', Uint8Array.of(3), ma)
   // secio-frames records: [op][u16be len][bytes] (op 0 valid, 1 raw, 2 bad tag, 3 short).
-  const rec = (op: number, data: string): Buffer => Buffer.concat([Uint8Array.of(op, 0, data.length), Buffer.from(data)])
+  const rec = (op: number, data: string): Buffer =>
+    Buffer.concat([Uint8Array.of(op, 0, data.length), Buffer.from(data)])
   seed('secio-frames', rec(0, 'hello'), rec(0, ''), rec(0, 'world'))
   seed('secio-frames', rec(0, 'a'.repeat(200)), rec(2, 'bad'), rec(0, 'lost'))
   seed('secio-frames', rec(0, 'x'), rec(3, 'short'))

@@ -104,7 +104,11 @@ class Coverage {
   /** Block features reached since the last call (the counters restart at zero). */
   take(out: Set<string>): void {
     const res = this.#post('Profiler.takePreciseCoverage') as {
-      result: { scriptId: string; url: string; functions: { ranges: { startOffset: number; endOffset: number; count: number }[] }[] }[]
+      result: {
+        scriptId: string
+        url: string
+        functions: { ranges: { startOffset: number; endOffset: number; count: number }[] }[]
+      }[]
     }
     for (const script of res.result) {
       let ok = this.#allowed.get(script.scriptId)
@@ -192,11 +196,16 @@ export function signatureOf(err: unknown): string {
 }
 
 /** Shrinks a crashing input while the same signature reproduces (bounded tries). */
-async function minimise(target: FuzzTarget, input: Uint8Array, signature: string, timeoutMs: number): Promise<Uint8Array> {
+async function minimise(
+  target: FuzzTarget,
+  input: Uint8Array,
+  signature: string,
+  timeoutMs: number,
+): Promise<Uint8Array> {
   let best = input
   let tries = 0
   for (let chunk = Math.max(1, best.length >> 1); chunk >= 1 && tries < 2000; chunk >>= 1) {
-    for (let at = 0; at < best.length && tries < 2000; ) {
+    for (let at = 0; at < best.length && tries < 2000;) {
       const candidate = Buffer.concat([best.subarray(0, at), best.subarray(at + chunk)])
       tries++
       const out = await execute(target, candidate, timeoutMs)
@@ -273,12 +282,25 @@ export async function fuzz(target: FuzzTarget, opts: FuzzOptions): Promise<FuzzR
   const minExecs = seeds + 1 + (opts.minMutations ?? 0)
   while (execs < maxExecs && crashes.length < maxCrashes && (performance.now() < deadline || execs < minExecs)) {
     // Favour recent finds a little: they sit at the frontier.
-    const base = added.length > 0 && rng.oneIn(3) ? added[added.length - 1 - rng.below(Math.min(16, added.length))]! : corpus[rng.below(corpus.length)]!
+    const base =
+      added.length > 0 && rng.oneIn(3)
+        ? added[added.length - 1 - rng.below(Math.min(16, added.length))]!
+        : corpus[rng.below(corpus.length)]!
     const other = corpus[rng.below(corpus.length)]
     const input = mutate(rng, base, other, target.maxLen)
     if (await runOne(input)) keep(input, false)
   }
   const ms = performance.now() - t0
   maxHeapUsed = Math.max(maxHeapUsed, process.memoryUsage().heapUsed)
-  return { target: target.name, execs, ms, seeds, added, features: seen.size, blocks: blocks.size, crashes, maxHeapUsed }
+  return {
+    target: target.name,
+    execs,
+    ms,
+    seeds,
+    added,
+    features: seen.size,
+    blocks: blocks.size,
+    crashes,
+    maxHeapUsed,
+  }
 }

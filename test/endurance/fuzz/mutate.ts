@@ -45,7 +45,9 @@ export class Rng {
 }
 
 const INTERESTING_8 = [0, 1, 0x7f, 0x80, 0xff, 4, 8, 12, 16, 32, 64]
-const INTERESTING_32 = [0, 1, 3, 4, 8, 12, 16, 0x7f, 0xff, 0x100, 0xffff, 0x10000, 0x40000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe]
+const INTERESTING_32 = [
+  0, 1, 3, 4, 8, 12, 16, 0x7f, 0xff, 0x100, 0xffff, 0x10000, 0x40000, 0x7fffffff, 0x80000000, 0xffffffff, 0xfffffffe,
+]
 
 /**
  * One havoc round on a copy of `input`: one mutation, or a stack of 2–8, optionally
@@ -109,7 +111,14 @@ function mutateOnce(rng: Rng, buf: Buffer, other: Uint8Array | undefined, maxLen
       // a 32-bit word, little or big endian: interesting, or the length-ish values of this input
       if (len < 4) return buf
       const at = rng.below(len - 3)
-      const candidates = [...INTERESTING_32, len, len - at, len - at - 4, buf.readUInt32LE(at) + 1, buf.readUInt32LE(at) - 1]
+      const candidates = [
+        ...INTERESTING_32,
+        len,
+        len - at,
+        len - at - 4,
+        buf.readUInt32LE(at) + 1,
+        buf.readUInt32LE(at) - 1,
+      ]
       const v = rng.pick(candidates) >>> 0
       if (rng.oneIn(2)) buf.writeUInt32LE(v, at)
       else buf.writeUInt32BE(v, at)

@@ -48,12 +48,26 @@ for (const t of targets) {
   figure({ bench: `fuzz.${t.name}.rate`, value: execsPerSec, unit: 'execs/s', target: null, ok: true })
   figure({ bench: `fuzz.${t.name}.blocks`, value: r.blocks, unit: 'blocks', target: null, ok: true })
   figure({ bench: `fuzz.${t.name}.corpus`, value: r.seeds + r.added.length, unit: 'inputs', target: null, ok: true })
-  figure({ bench: `fuzz.${t.name}.heap_max`, value: r.maxHeapUsed / 2 ** 20, unit: 'MiB', target: 256, ok: r.maxHeapUsed < 256 * 2 ** 20 })
-  figure({ bench: `fuzz.${t.name}.crashes`, value: r.crashes.length, unit: 'crashes', target: 0, ok: r.crashes.length === 0 })
+  figure({
+    bench: `fuzz.${t.name}.heap_max`,
+    value: r.maxHeapUsed / 2 ** 20,
+    unit: 'MiB',
+    target: 256,
+    ok: r.maxHeapUsed < 256 * 2 ** 20,
+  })
+  figure({
+    bench: `fuzz.${t.name}.crashes`,
+    value: r.crashes.length,
+    unit: 'crashes',
+    target: 0,
+    ok: r.crashes.length === 0,
+  })
   for (const c of r.crashes) {
     failed = true
     const path = saveInput(join(work, 'crashes'), t.name, c.input)
-    console.error(`CRASH ${t.name}: ${c.signature}\n  input (${c.input.length} bytes): ${Buffer.from(c.input).toString('hex')}\n  saved: ${path}\n  ${String((c.error as Error)?.stack ?? c.error)}`)
+    console.error(
+      `CRASH ${t.name}: ${c.signature}\n  input (${c.input.length} bytes): ${Buffer.from(c.input).toString('hex')}\n  saved: ${path}\n  ${String((c.error as Error)?.stack ?? c.error)}`,
+    )
   }
   if (r.maxHeapUsed >= 256 * 2 ** 20) failed = true
 }

@@ -51,7 +51,13 @@ import {
   handshake,
   nodeCryptoProvider,
 } from '@tentacle-ts/secio'
-import { MAX_SELECT_FRAME, TentacleError, decodeProtocolInfo, encodeProtocolInfo, selectVersion } from '@tentacle-ts/tentacle'
+import {
+  MAX_SELECT_FRAME,
+  TentacleError,
+  decodeProtocolInfo,
+  encodeProtocolInfo,
+  selectVersion,
+} from '@tentacle-ts/tentacle'
 import {
   ProtocolsError,
   decodeDiscoveryMessage,
@@ -74,7 +80,7 @@ export function chunksOf(data: Uint8Array, seed: number): Uint8Array[] {
   const rng = new Rng(seed)
   const out: Uint8Array[] = []
   const style = seed % 4
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const n = style === 0 ? data.length : style === 1 ? 1 : 1 + rng.below(style === 2 ? 7 : 64)
     out.push(data.subarray(at, at + n))
     at += n
@@ -114,7 +120,13 @@ const Everything = table('Everything', [
   ['opt', option('StringOpt', string('String'))],
   ['choice', Choice],
   ['n', uint64],
-  ['nested', table('Nested', [['names', dynvec('StringVec', string('String'))], ['empty', table('Empty', [])]])],
+  [
+    'nested',
+    table('Nested', [
+      ['names', dynvec('StringVec', string('String'))],
+      ['empty', table('Empty', [])],
+    ]),
+  ],
 ])
 const ProtocolInfoSchema = table('ProtocolInfo', [
   ['name', string('String')],
@@ -148,7 +160,11 @@ export const moleculeTarget: FuzzTarget = {
       strict = codec.decode(x, { compatible: false })
     } catch (err) {
       if (!(err instanceof MoleculeError)) throw err
-      assert.equal(err.code, 'ERR_MOLECULE_FIELD_COUNT', `${codec.name}: strict mode failed other than on the field count: ${err.message}`)
+      assert.equal(
+        err.code,
+        'ERR_MOLECULE_FIELD_COUNT',
+        `${codec.name}: strict mode failed other than on the field count: ${err.message}`,
+      )
       return
     }
     assert.ok(isDeepStrictEqual(strict, v), `${codec.name}: strict and compatible decodes differ`)
@@ -209,10 +225,17 @@ export const lengthDelimitedTarget: FuzzTarget = {
       if (!isCodecError(err, 'ERR_FRAME_TOO_LARGE')) throw err
       failed = err
       // Sticky: the decoder keeps failing and holds nothing.
-      assert.throws(() => (pieceMode ? dec.nextPiece() : dec.next()), (e: unknown) => isCodecError(e, 'ERR_FRAME_TOO_LARGE'))
+      assert.throws(
+        () => (pieceMode ? dec.nextPiece() : dec.next()),
+        (e: unknown) => isCodecError(e, 'ERR_FRAME_TOO_LARGE'),
+      )
       assert.equal(dec.bufferedBytes, 0, 'a failed decoder still holds bytes')
     }
-    assert.equal(failed !== undefined, ref.tooLarge, 'ERR_FRAME_TOO_LARGE exactly when a header announces more than the max')
+    assert.equal(
+      failed !== undefined,
+      ref.tooLarge,
+      'ERR_FRAME_TOO_LARGE exactly when a header announces more than the max',
+    )
     assert.equal(got.length, ref.frames.length, 'frame count differs from the reference parse')
     for (let i = 0; i < got.length; i++) assert.ok(Buffer.from(got[i]!).equals(ref.frames[i]!), `frame ${i} differs`)
     // encode(decode(x)) round-trips: the frames re-encoded are the consumed prefix of the stream.
@@ -262,7 +285,8 @@ export const yamuxFrameTarget: FuzzTarget = {
     const stream = input.subarray(2)
     const ref = referenceYamux(stream, max)
     const dec = new YamuxFrameDecoder(max)
-    const got: { type: number; flags: number; streamId: number; length: number; body: Uint8Array[]; done: boolean }[] = []
+    const got: { type: number; flags: number; streamId: number; length: number; body: Uint8Array[]; done: boolean }[] =
+      []
     let error: string | undefined
     try {
       for (const c of chunksOf(stream, input[1]!)) {
@@ -270,7 +294,14 @@ export const yamuxFrameTarget: FuzzTarget = {
         assert.ok(dec.bufferedBytes <= stream.length, 'decoder holds more bytes than it was given')
         for (let r = dec.next(); r !== NEED_MORE; r = dec.next()) {
           if (r === DECODED_HEADER) {
-            got.push({ type: dec.type, flags: dec.flags, streamId: dec.streamId, length: dec.length, body: [], done: !(dec.type === 0 && dec.length > 0) })
+            got.push({
+              type: dec.type,
+              flags: dec.flags,
+              streamId: dec.streamId,
+              length: dec.length,
+              body: [],
+              done: !(dec.type === 0 && dec.length > 0),
+            })
           } else if (r === DECODED_BODY) {
             const last = got[got.length - 1]!
             assert.ok(!last.done, 'a body fragment after the frame was complete')
@@ -282,7 +313,11 @@ export const yamuxFrameTarget: FuzzTarget = {
     } catch (err) {
       if (!(err instanceof YamuxError)) throw err
       error = err.code
-      assert.throws(() => dec.next(), (e: unknown) => e instanceof YamuxError && e.code === error, 'a failed decoder must stay failed')
+      assert.throws(
+        () => dec.next(),
+        (e: unknown) => e instanceof YamuxError && e.code === error,
+        'a failed decoder must stay failed',
+      )
       assert.equal(dec.bufferedBytes, 0, 'a failed decoder still holds bytes')
     }
     assert.equal(error, ref.error, 'decoder and reference disagree on the error')
@@ -290,10 +325,19 @@ export const yamuxFrameTarget: FuzzTarget = {
     for (let i = 0; i < got.length; i++) {
       const g = got[i]!
       const r = ref.frames[i]!
-      assert.deepEqual([g.type, g.flags, g.streamId, g.length], [r.type, r.flags, r.streamId, r.length], `header ${i} differs`)
+      assert.deepEqual(
+        [g.type, g.flags, g.streamId, g.length],
+        [r.type, r.flags, r.streamId, r.length],
+        `header ${i} differs`,
+      )
       assert.ok(Buffer.from(concat(g.body)).equals(r.body), `body ${i} differs`)
       // Round trip of the header codec.
-      assert.ok(Buffer.from(encodeHeader({ type: g.type, flags: g.flags, streamId: g.streamId, length: g.length })).equals(r.header), `header ${i} does not re-encode`)
+      assert.ok(
+        Buffer.from(encodeHeader({ type: g.type, flags: g.flags, streamId: g.streamId, length: g.length })).equals(
+          r.header,
+        ),
+        `header ${i} does not re-encode`,
+      )
     }
   },
 }
@@ -400,7 +444,8 @@ export const secioHandshakeTarget: FuzzTarget = {
       stream.destroy()
       throw new assert.AssertionError({ message: 'a handshake completed with a fuzzed peer' })
     } catch (err) {
-      if (err instanceof SecioError) assert.ok(socket.destroyed, 'the socket was not destroyed after a failed handshake')
+      if (err instanceof SecioError)
+        assert.ok(socket.destroyed, 'the socket was not destroyed after a failed handshake')
       throw err
     }
   },
@@ -428,7 +473,7 @@ export const secioFramesTarget: FuzzTarget = {
     const wire: Uint8Array[] = []
     const want: Uint8Array[] = []
     let bad = false
-    for (let at = 0; at + 3 <= input.length; ) {
+    for (let at = 0; at + 3 <= input.length;) {
       const op = input[at]! % 4
       const len = Math.min((input[at + 1]! << 8) | input[at + 2]!, input.length - at - 3)
       const data = input.subarray(at + 3, at + 3 + len)
@@ -473,7 +518,11 @@ export const secioFramesTarget: FuzzTarget = {
     const out = Buffer.concat(got)
     const expected = Buffer.concat(want)
     assert.ok(expected.subarray(0, out.length).equals(out), 'plaintext out is not a prefix of the valid frames sent')
-    if (bad) assert.ok(err instanceof SecioError || out.length === expected.length, 'a bad frame did not end the stream with a SecioError')
+    if (bad)
+      assert.ok(
+        err instanceof SecioError || out.length === expected.length,
+        'a bad frame did not end the stream with a SecioError',
+      )
     if (err === undefined) assert.equal(out.length, expected.length, 'a clean end lost plaintext')
     if (err !== undefined) throw err
   },
@@ -494,9 +543,16 @@ export const protocolSelectTarget: FuzzTarget = {
       dec.push(c)
       for (let f = dec.next(); f !== null; f = dec.next()) {
         const info = decodeProtocolInfo(plain(f))
-        assert.ok(isDeepStrictEqual(decodeProtocolInfo(encodeProtocolInfo(info)), info), 'ProtocolInfo does not round-trip')
+        assert.ok(
+          isDeepStrictEqual(decodeProtocolInfo(encodeProtocolInfo(info)), info),
+          'ProtocolInfo does not round-trip',
+        )
         const v = selectVersion(LOCAL_VERSIONS, info.supportVersions)
-        if (v !== undefined) assert.ok(LOCAL_VERSIONS.includes(v) && info.supportVersions.includes(v), `selected ${v} is not common to both lists`)
+        if (v !== undefined)
+          assert.ok(
+            LOCAL_VERSIONS.includes(v) && info.supportVersions.includes(v),
+            `selected ${v} is not common to both lists`,
+          )
       }
     }
   },
@@ -523,11 +579,16 @@ export const protocolMessagesTarget: FuzzTarget = {
     try {
       again = encode(v as never)
     } catch (err) {
-      throw new assert.AssertionError({ message: `${name}: a decoded message does not encode: ${(err as Error).message}` })
+      throw new assert.AssertionError({
+        message: `${name}: a decoded message does not encode: ${(err as Error).message}`,
+      })
     }
     // Listen addresses that did not decode are skipped and counted on decode (as CKB does); the count cannot survive re-encoding.
     const comparable = (m: unknown): unknown => (name === 'identify' ? { ...(m as object), invalidListenAddrs: 0 } : m)
-    assert.ok(isDeepStrictEqual(comparable(decode(again)), comparable(v)), `${name}: decode(encode(decode(x))) != decode(x)`)
+    assert.ok(
+      isDeepStrictEqual(comparable(decode(again)), comparable(v)),
+      `${name}: decode(encode(decode(x))) != decode(x)`,
+    )
   },
 }
 

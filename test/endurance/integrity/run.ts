@@ -79,7 +79,11 @@ async function send(stream: Stream, o: StreamOutcome, rng: Rng, resetAt: number 
         return
       }
       // Never write past the reset point in one go, so the reset always comes mid-stream.
-      const n = Math.min(o.size - o.sent, (resetAt ?? Infinity) - o.sent, 1 + rng.below(rng.oneIn(4) ? 256 * 1024 : 16 * 1024))
+      const n = Math.min(
+        o.size - o.sent,
+        (resetAt ?? Infinity) - o.sent,
+        1 + rng.below(rng.oneIn(4) ? 256 * 1024 : 16 * 1024),
+      )
       const at = rng.below(POOL.length - n + 1)
       const chunk = POOL.subarray(at, at + n)
       h.update(chunk)
@@ -100,7 +104,13 @@ async function send(stream: Stream, o: StreamOutcome, rng: Rng, resetAt: number 
   }
 }
 
-async function receive(stream: Stream, o: StreamOutcome, rng: Rng, slow: boolean, resetAt: number | undefined): Promise<void> {
+async function receive(
+  stream: Stream,
+  o: StreamOutcome,
+  rng: Rng,
+  slow: boolean,
+  resetAt: number | undefined,
+): Promise<void> {
   const h = createHash('sha256')
   try {
     for (;;) {
@@ -231,7 +241,10 @@ export async function runIntegrity(opts: IntegrityOptions): Promise<IntegrityRes
   // A stall is a failure, not a hang: give up after a generous deadline (≥ 5 MiB/s plus a minute).
   const deadlineMs = 60_000 + opts.totalBytes / (5 * 1024)
   let watchdog: NodeJS.Timeout | undefined
-  const stalled = await Promise.race([all.then(() => false), new Promise<boolean>((resolve) => (watchdog = setTimeout(() => resolve(true), deadlineMs)))])
+  const stalled = await Promise.race([
+    all.then(() => false),
+    new Promise<boolean>((resolve) => (watchdog = setTimeout(() => resolve(true), deadlineMs))),
+  ])
   clearTimeout(watchdog)
   if (stalled) {
     console.error(`integrity: stalled after ${deadlineMs} ms with ${opts.streams - finished} streams unfinished`)
@@ -281,32 +294,85 @@ export function judge(opts: IntegrityOptions, r: IntegrityResult): boolean {
   }
   const whole = r.outcomes.filter((o) => o.plan === 'whole')
   const reset = r.outcomes.filter((o) => o.plan !== 'whole')
-  const intact = whole.filter((o) => o.senderError === undefined && o.receiverError === undefined && o.sent === o.size && o.received === o.size && o.sentHash === o.recvHash)
+  const intact = whole.filter(
+    (o) =>
+      o.senderError === undefined &&
+      o.receiverError === undefined &&
+      o.sent === o.size &&
+      o.received === o.size &&
+      o.sentHash === o.recvHash,
+  )
   for (const o of whole) {
-    if (!intact.includes(o)) console.error(`stream ${o.index}: size ${o.size} sent ${o.sent} received ${o.received} hashes ${o.sentHash === o.recvHash ? 'equal' : 'DIFFER'} errors ${o.senderError}/${o.receiverError}`)
+    if (!intact.includes(o))
+      console.error(
+        `stream ${o.index}: size ${o.size} sent ${o.sent} received ${o.received} hashes ${o.sentHash === o.recvHash ? 'equal' : 'DIFFER'} errors ${o.senderError}/${o.receiverError}`,
+      )
   }
   // A reset stream: the side that reset knows; the other side must see ERR_STREAM_RESET;
   // the bytes the receiver did get must be exactly the first bytes sent (prefix hash).
   const reported = reset.filter((o) => {
     const remote = o.plan === 'reset-by-sender' ? o.receiverError : o.senderError
     const local = o.plan === 'reset-by-sender' ? o.senderError : o.receiverError
-    const good = remote === 'ERR_STREAM_RESET' && local === 'ERR_STREAM_RESET(local)' && o.received <= o.sent && o.recvHash === o.sentPrefixHash
-    if (!good) console.error(`reset stream ${o.index} (${o.plan}): sender ${o.senderError}, receiver ${o.receiverError}, sent ${o.sent} received ${o.received}, prefix ${o.recvHash === o.sentPrefixHash ? 'intact' : 'DIFFERS'}`)
+    const good =
+      remote === 'ERR_STREAM_RESET' &&
+      local === 'ERR_STREAM_RESET(local)' &&
+      o.received <= o.sent &&
+      o.recvHash === o.sentPrefixHash
+    if (!good)
+      console.error(
+        `reset stream ${o.index} (${o.plan}): sender ${o.senderError}, receiver ${o.receiverError}, sent ${o.sent} received ${o.received}, prefix ${o.recvHash === o.sentPrefixHash ? 'intact' : 'DIFFERS'}`,
+      )
     return good
   })
   const verified = intact.reduce((s, o) => s + o.size, 0)
   const wanted = whole.reduce((s, o) => s + o.size, 0)
   put('integrity.streams_intact', intact.length, 'streams', whole.length, intact.length === whole.length)
-  put('integrity.bytes_verified', verified / 2 ** 20, 'MiB', Math.round((wanted / 2 ** 20) * 100) / 100, verified === wanted)
-  put('integrity.resets_reported_both_sides', reported.length, 'streams', reset.length, reported.length === reset.length)
+  put(
+    'integrity.bytes_verified',
+    verified / 2 ** 20,
+    'MiB',
+    Math.round((wanted / 2 ** 20) * 100) / 100,
+    verified === wanted,
+  )
+  put(
+    'integrity.resets_reported_both_sides',
+    reported.length,
+    'streams',
+    reset.length,
+    reported.length === reset.length,
+  )
   put('integrity.session_errors', r.sessionErrors.length, 'errors', 0, r.sessionErrors.length === 0)
-  put('integrity.max_stream_buffered', r.maxStreamBuffered / 1024, 'KiB', opts.window / 1024, r.maxStreamBuffered <= opts.window)
-  put('integrity.max_session_queued', r.maxSessionQueued / 1024, 'KiB', 1024 + 256, r.maxSessionQueued <= (1024 + 256) * 1024)
+  put(
+    'integrity.max_stream_buffered',
+    r.maxStreamBuffered / 1024,
+    'KiB',
+    opts.window / 1024,
+    r.maxStreamBuffered <= opts.window,
+  )
+  put(
+    'integrity.max_session_queued',
+    r.maxSessionQueued / 1024,
+    'KiB',
+    1024 + 256,
+    r.maxSessionQueued <= (1024 + 256) * 1024,
+  )
   // Memory: both peers' receive windows full, plus the secio/socket buffers and the
   // 1 MiB pool; 2× the windows + 96 MiB for the runtime is the bound.
   const rssBound = 2 * opts.streams * opts.window + 96 * 2 ** 20
-  put('integrity.rss_growth', (r.rssPeak - r.rssBaseline) / 2 ** 20, 'MiB', Math.round(rssBound / 2 ** 20), r.rssPeak - r.rssBaseline <= rssBound)
-  put('integrity.throughput', r.outcomes.reduce((s, o) => s + o.received, 0) / 2 ** 20 / (r.ms / 1000), 'MiB/s', null, true)
+  put(
+    'integrity.rss_growth',
+    (r.rssPeak - r.rssBaseline) / 2 ** 20,
+    'MiB',
+    Math.round(rssBound / 2 ** 20),
+    r.rssPeak - r.rssBaseline <= rssBound,
+  )
+  put(
+    'integrity.throughput',
+    r.outcomes.reduce((s, o) => s + o.received, 0) / 2 ** 20 / (r.ms / 1000),
+    'MiB/s',
+    null,
+    true,
+  )
   return ok
 }
 
@@ -324,7 +390,9 @@ export function parseIntegrityArgs(args: readonly string[]): IntegrityOptions {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const opts = parseIntegrityArgs(process.argv.slice(2))
-  console.error(`integrity: ${opts.totalBytes / 2 ** 20} MiB over ${opts.streams} streams (secio + yamux, TCP 127.0.0.1), ${opts.resetPercent}% reset, seed ${opts.seed}`)
+  console.error(
+    `integrity: ${opts.totalBytes / 2 ** 20} MiB over ${opts.streams} streams (secio + yamux, TCP 127.0.0.1), ${opts.resetPercent}% reset, seed ${opts.seed}`,
+  )
   const r = await runIntegrity(opts)
   process.exitCode = judge(opts, r) ? 0 : 1
 }

@@ -40,7 +40,15 @@ const flows = new Map<number, Flow>()
 for (let p = 1; p <= P; p++) {
   let done!: () => void
   const finished = new Promise<void>((r) => (done = r))
-  flows.set(p, { sent: createHash('sha256'), recv: createHash('sha256'), sentBytes: 0, recvBytes: 0, target: Math.floor(total / P), done, finished })
+  flows.set(p, {
+    sent: createHash('sha256'),
+    recv: createHash('sha256'),
+    sentBytes: 0,
+    recvBytes: 0,
+    target: Math.floor(total / P),
+    done,
+    finished,
+  })
 }
 
 const protoArgs = [...flows.keys()].flatMap((p) => ['--protocol', String(p)])
@@ -84,7 +92,10 @@ try {
   )
   const deadline = 60_000 + total / 1024
   let timer: NodeJS.Timeout | undefined
-  await Promise.race([Promise.all([...flows.values()].map((f) => f.finished)), new Promise((r) => (timer = setTimeout(r, deadline)))])
+  await Promise.race([
+    Promise.all([...flows.values()].map((f) => f.finished)),
+    new Promise((r) => (timer = setTimeout(r, deadline))),
+  ])
   clearTimeout(timer)
 } finally {
   await service?.shutdown()
@@ -96,7 +107,10 @@ let bytes = 0
 for (const [p, f] of flows) {
   const ok = f.recvBytes === f.sentBytes && f.sent.digest('hex') === f.recv.digest('hex')
   if (ok) intact++
-  else console.error(`protocol ${p}: sent ${f.sentBytes}, echoed back ${f.recvBytes}${f.recvBytes === f.sentBytes ? ', bytes DIFFER' : ''}`)
+  else
+    console.error(
+      `protocol ${p}: sent ${f.sentBytes}, echoed back ${f.recvBytes}${f.recvBytes === f.sentBytes ? ', bytes DIFFER' : ''}`,
+    )
   bytes += f.recvBytes
 }
 let ok = true
@@ -105,7 +119,13 @@ const put = (bench: string, value: number, unit: string, target: number | null, 
   ok &&= pass
 }
 put('integrity.rust.protocols_intact', intact, 'streams', P, intact === P)
-put('integrity.rust.bytes_echoed', bytes / 2 ** 20, 'MiB', Math.round(((Math.floor(total / P) * P) / 2 ** 20) * 100) / 100, intact === P)
+put(
+  'integrity.rust.bytes_echoed',
+  bytes / 2 ** 20,
+  'MiB',
+  Math.round(((Math.floor(total / P) * P) / 2 ** 20) * 100) / 100,
+  intact === P,
+)
 put('integrity.rust.errors', errors.length, 'errors', 0, errors.length === 0)
 put('integrity.rust.throughput', (2 * bytes) / 2 ** 20 / (ms / 1000), 'MiB/s', null, true)
 if (errors.length > 0) console.error(errors.slice(0, 10).join('\n'))

@@ -103,6 +103,8 @@ if (role === 'dial') {
     server.close()
     void run(socket).catch(fail)
   })
-  server.listen(0, '127.0.0.1', () => console.log(`LISTENING ${(server.address() as net.AddressInfo).port} ${key.peerId.toString()}`))
+  server.listen(0, '127.0.0.1', () =>
+    console.log(`LISTENING ${(server.address() as net.AddressInfo).port} ${key.peerId.toString()}`),
+  )
 }
 setTimeout(() => process.exit(2), 30_000).unref()

@@ -16,7 +16,15 @@ export interface Figure {
 
 /** Prints one figure as one JSON line on stdout. */
 export function figure(f: Figure): void {
-  console.log(JSON.stringify({ bench: f.bench, value: Math.round(f.value * 100) / 100, unit: f.unit, target: f.target, ok: f.ok }))
+  console.log(
+    JSON.stringify({
+      bench: f.bench,
+      value: Math.round(f.value * 100) / 100,
+      unit: f.unit,
+      target: f.target,
+      ok: f.ok,
+    }),
+  )
 }
 
 export function flag(args: readonly string[], name: string): boolean {

@@ -39,8 +39,14 @@ const DIALERS = fileURLToPath(new URL('./dialers.ts', import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 function fdLimits(): { soft: number; hard: number } {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))!
-  const [soft, hard] = line.trim().split(/\s+/).slice(3, 5).map((v) => (v === 'unlimited' ? Infinity : Number(v)))
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'))!
+  const [soft, hard] = line
+    .trim()
+    .split(/\s+/)
+    .slice(3, 5)
+    .map((v) => (v === 'unlimited' ? Infinity : Number(v)))
   return { soft: soft!, hard: hard! }
 }
 
@@ -53,11 +59,19 @@ if (lim.soft < need && process.env.SCALE_FD_RAISED === undefined) {
     process.exit(1)
   }
   // Re-run under a raised soft limit (node has no setrlimit).
-  const quoted = [process.execPath, ...process.execArgv, self, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ')
-  const r = spawnSync('bash', ['-c', `ulimit -n ${lim.hard} && exec ${quoted}`], { stdio: 'inherit', env: { ...process.env, SCALE_FD_RAISED: String(lim.soft) } })
+  const quoted = [process.execPath, ...process.execArgv, self, ...args]
+    .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+    .join(' ')
+  const r = spawnSync('bash', ['-c', `ulimit -n ${lim.hard} && exec ${quoted}`], {
+    stdio: 'inherit',
+    env: { ...process.env, SCALE_FD_RAISED: String(lim.soft) },
+  })
   process.exit(r.status ?? 1)
 }
-if (process.env.SCALE_FD_RAISED !== undefined) console.error(`scale: file descriptor soft limit raised from ${process.env.SCALE_FD_RAISED} to ${fdLimits().soft} (ulimit -n)`)
+if (process.env.SCALE_FD_RAISED !== undefined)
+  console.error(
+    `scale: file descriptor soft limit raised from ${process.env.SCALE_FD_RAISED} to ${fdLimits().soft} (ulimit -n)`,
+  )
 
 v8.setFlagsFromString('--expose-gc')
 const gc = vm.runInNewContext('gc') as () => void
@@ -90,13 +104,29 @@ function startDialers(port: number): Dialers {
   let total = 0
   let failed = 0
   let readyResolve!: (v: { ms: number; sessions: number; failed: number; progress: [number, number][] }) => void
-  const ready = new Promise<{ ms: number; sessions: number; failed: number; progress: [number, number][] }>((r) => (readyResolve = r))
+  const ready = new Promise<{ ms: number; sessions: number; failed: number; progress: [number, number][] }>(
+    (r) => (readyResolve = r),
+  )
   let receipts = 0
   let receiptResolve: (() => void) | undefined
   const procs = Array.from({ length: PROCS }, (_, i) => {
-    const c = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', DIALERS, String(port), String(i === PROCS - 1 ? N - per * (PROCS - 1) : per), '16', '10000', String(Math.max(10, Math.floor(per / 50)))], {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    })
+    const c = spawn(
+      process.execPath,
+      [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        DIALERS,
+        String(port),
+        String(i === PROCS - 1 ? N - per * (PROCS - 1) : per),
+        '16',
+        '10000',
+        String(Math.max(10, Math.floor(per / 50))),
+      ],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    )
     let buf = ''
     c.stdout!.setEncoding('utf8')
     c.stdout!.on('data', (d: string) => {
@@ -161,7 +191,10 @@ function rateBetween(progress: [number, number][], from: number, to: number): nu
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let t: NodeJS.Timeout | undefined
   try {
-    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`scale: ${what} not within ${ms} ms`)), ms)))])
+    return await Promise.race([
+      p,
+      new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`scale: ${what} not within ${ms} ms`)), ms))),
+    ])
   } finally {
     clearTimeout(t)
   }
@@ -200,7 +233,13 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
     const m1 = process.memoryUsage()
     const n = service.sessions().length
     put('scale.rss_per_idle_session', (m1.rss - m0.rss) / n / 1024, 'KiB', 64, (m1.rss - m0.rss) / n <= 64 * 1024)
-    put('scale.heap_per_idle_session', (m1.heapUsed + m1.arrayBuffers - m0.heapUsed - m0.arrayBuffers) / n / 1024, 'KiB', null, true)
+    put(
+      'scale.heap_per_idle_session',
+      (m1.heapUsed + m1.arrayBuffers - m0.heapUsed - m0.arrayBuffers) / n / 1024,
+      'KiB',
+      null,
+      true,
+    )
     // Broadcast to all: the call itself, and until every session received it.
     d.expect(0xbb)
     await sleep(200)
@@ -218,7 +257,8 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
 
 // ---------------------------------------------------------------- the Rust node, for scale
 if (withRust && existsSync(binPath('tentacle-peer'))) {
-  const rss = (pid: number): number => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024
+  const rss = (pid: number): number =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) * 1024
   // It inherits this process's (raised) file descriptor limit.
   const server = await startServer(binPath('tentacle-peer'), ['--listen', '/ip4/127.0.0.1/tcp/0', '--echo'])
   const pid = server.peer.pid!

@@ -81,7 +81,13 @@ async function handSession(): Promise<{ socket: net.Socket; write: (b: Uint8Arra
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 
 /** CHURN_ONLY=<action> runs one action only (to find which one a finding comes from). */
-const ONLY: Record<string, number> = { graceful: 0, 'abrupt': 40, 'mid-handshake': 60, 'mid-transfer': 80, 'tcp-only': 95 }
+const ONLY: Record<string, number> = {
+  graceful: 0,
+  abrupt: 40,
+  'mid-handshake': 60,
+  'mid-transfer': 80,
+  'tcp-only': 95,
+}
 
 async function act(service: Service): Promise<void> {
   const pick = process.env.CHURN_ONLY !== undefined ? ONLY[process.env.CHURN_ONLY]! : rng.below(100)
@@ -105,7 +111,13 @@ async function act(service: Service): Promise<void> {
     const socket = await connect()
     socket.on('error', () => {})
     const propose = encodeFrame(
-      ProposeCodec.encode({ rand: randomBytes(16), pubkey: encodePublicKey(SecioKeyPair.generate().publicKey), exchanges: 'P-256', ciphers: 'AES-128-GCM', hashes: 'SHA256' }),
+      ProposeCodec.encode({
+        rand: randomBytes(16),
+        pubkey: encodePublicKey(SecioKeyPair.generate().publicKey),
+        exchanges: 'P-256',
+        ciphers: 'AES-128-GCM',
+        hashes: 'SHA256',
+      }),
     )
     socket.write(propose.subarray(0, rng.below(propose.length + 1)))
     await sleep(rng.below(50))

@@ -35,6 +35,11 @@ function byName(file: string): Map<string, { count: number; size: number }> {
 const [a, b, top] = process.argv.slice(2)
 const before = byName(a!)
 const after = byName(b!)
-const rows = [...after].map(([k, v]) => ({ k, dc: v.count - (before.get(k)?.count ?? 0), ds: v.size - (before.get(k)?.size ?? 0) }))
+const rows = [...after].map(([k, v]) => ({
+  k,
+  dc: v.count - (before.get(k)?.count ?? 0),
+  ds: v.size - (before.get(k)?.size ?? 0),
+}))
 rows.sort((x, y) => y.ds - x.ds)
-for (const r of rows.slice(0, Number(top ?? 25))) console.log(`${String(r.ds).padStart(10)} B ${String(r.dc).padStart(8)} objs  ${r.k}`)
+for (const r of rows.slice(0, Number(top ?? 25)))
+  console.log(`${String(r.ds).padStart(10)} B ${String(r.dc).padStart(8)} objs  ${r.k}`)

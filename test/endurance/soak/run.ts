@@ -82,7 +82,11 @@ const service = new Service({
       if (e.type === 'session-open') {
         opened++
         // JS objects on the V8 heap (a double array), as a forgotten per-session record would be.
-        if (leak?.startsWith('heap:')) leaked.push({ session: e.session.id, payload: Array.from({ length: Number(leak.slice(5)) / 8 }, (_, i) => i + 0.5) })
+        if (leak?.startsWith('heap:'))
+          leaked.push({
+            session: e.session.id,
+            payload: Array.from({ length: Number(leak.slice(5)) / 8 }, (_, i) => i + 0.5),
+          })
         if (leak === 'timer' && opened % 20 === 0) leakedTimers.push(setInterval(() => {}, 3_600_000))
       }
     },
@@ -104,9 +108,13 @@ let kills = 0
 let seed = 1
 
 async function spawnChurn(): Promise<void> {
-  const c = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', CHURN, port, service.peerId!, String(seed++)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  })
+  const c = spawn(
+    process.execPath,
+    ['--conditions=source', '--import', 'tsx', CHURN, port, service.peerId!, String(seed++)],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
   child = c
   c.stdout!.setEncoding('utf8')
   let buf = ''
@@ -222,10 +230,13 @@ async function quiescentSnapshot(): Promise<Snapshot> {
 
 // The whole run is bounded: churn, two quiescence waits (≤ 15 s each) and slack.
 setTimeout(() => abort(`still running ${seconds + 180} s after the start`), (seconds + 180) * 1000).unref()
-console.error(`soak: ${seconds} s (warm-up ${warmupMs / 1000} s), churn peer respawned every ${KILL_EVERY_MS / 1000} s${leak ? `, INJECTED LEAK ${leak}` : ''}`)
+console.error(
+  `soak: ${seconds} s (warm-up ${warmupMs / 1000} s), churn peer respawned every ${KILL_EVERY_MS / 1000} s${leak ? `, INJECTED LEAK ${leak}` : ''}`,
+)
 await churnFor(warmupMs)
 const base = await quiescentSnapshot()
-if (snapshotDir !== undefined) console.error(`soak: baseline snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-base.heapsnapshot`)}`)
+if (snapshotDir !== undefined)
+  console.error(`soak: baseline snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-base.heapsnapshot`)}`)
 const openedBefore = opened
 const delay = monitorEventLoopDelay({ resolution: 10 })
 delay.enable()
@@ -234,7 +245,8 @@ await churnFor(runMs)
 const churnSeconds = (Date.now() - t0) / 1000
 delay.disable()
 const end = await quiescentSnapshot()
-if (snapshotDir !== undefined) console.error(`soak: end snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-end.heapsnapshot`)}`)
+if (snapshotDir !== undefined)
+  console.error(`soak: end snapshot ${v8.writeHeapSnapshot(`${snapshotDir}/soak-end.heapsnapshot`)}`)
 const lingering = service.connectionCount
 
 let ok = true
@@ -251,13 +263,33 @@ put('soak.heap_growth', pct(end.heap, base.heap), '%', 10, end.heap <= base.heap
 put('soak.code_growth', pct(end.code, base.code), '%', null, true)
 put('soak.rss_growth', pct(end.rss, base.rss), '%', 10, end.rss <= base.rss * 1.1)
 put('soak.fds', end.fds, 'fds', `<= ${Math.floor(base.fds * 1.1)} (baseline ${base.fds})`, within(end.fds, base.fds))
-put('soak.timers', end.timers, 'timers', `<= ${Math.floor(base.timers * 1.1)} (baseline ${base.timers})`, within(end.timers, base.timers))
-put('soak.handles', end.handles, 'handles', `<= ${Math.floor(base.handles * 1.1)} (baseline ${base.handles})`, within(end.handles, base.handles))
-put('soak.process_listeners', end.listeners, 'listeners', `<= ${Math.floor(base.listeners * 1.1)} (baseline ${base.listeners})`, within(end.listeners, base.listeners))
+put(
+  'soak.timers',
+  end.timers,
+  'timers',
+  `<= ${Math.floor(base.timers * 1.1)} (baseline ${base.timers})`,
+  within(end.timers, base.timers),
+)
+put(
+  'soak.handles',
+  end.handles,
+  'handles',
+  `<= ${Math.floor(base.handles * 1.1)} (baseline ${base.handles})`,
+  within(end.handles, base.handles),
+)
+put(
+  'soak.process_listeners',
+  end.listeners,
+  'listeners',
+  `<= ${Math.floor(base.listeners * 1.1)} (baseline ${base.listeners})`,
+  within(end.listeners, base.listeners),
+)
 put('soak.connections_left', lingering, 'connections', 0, lingering === 0)
 put('soak.unaccounted_errors', unaccountedCount, 'errors', 0, unaccountedCount === 0)
 put('soak.event_loop_delay_p99', delay.percentile(99) / 1e6, 'ms', null, true)
-console.error(`soak: heap ${(base.heap / 2 ** 20).toFixed(1)} -> ${(end.heap / 2 ** 20).toFixed(1)} MiB, rss ${(base.rss / 2 ** 20).toFixed(1)} -> ${(end.rss / 2 ** 20).toFixed(1)} MiB; errors ${JSON.stringify(Object.fromEntries(errors))}`)
+console.error(
+  `soak: heap ${(base.heap / 2 ** 20).toFixed(1)} -> ${(end.heap / 2 ** 20).toFixed(1)} MiB, rss ${(base.rss / 2 ** 20).toFixed(1)} -> ${(end.rss / 2 ** 20).toFixed(1)} MiB; errors ${JSON.stringify(Object.fromEntries(errors))}`,
+)
 if (unaccounted.length > 0) console.error(`soak: unaccounted: ${unaccounted.join(', ')}`)
 for (const t of leakedTimers) clearInterval(t)
 leaked.length = 0

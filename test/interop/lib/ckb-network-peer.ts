@@ -61,7 +61,17 @@ export interface CkbPeerInfo {
 
 /** Events the driver prints (one JSON object per stdout line). */
 export type CkbEvent =
-  | { event: 'ready'; peer_id: string; listen: string[]; network_name: string; client_version: string; flags: number; required_flags: number; protocols: Array<{ id: number; name: string; versions: string[] }>; data_dir: string }
+  | {
+      event: 'ready'
+      peer_id: string
+      listen: string[]
+      network_name: string
+      client_version: string
+      flags: number
+      required_flags: number
+      protocols: Array<{ id: number; name: string; versions: string[] }>
+      data_dir: string
+    }
   | { event: 'session_open'; session: number; address: string; ty: CkbDirection }
   | { event: 'session_close'; session: number; address: string }
   | { event: 'dialing'; address: string }
@@ -72,7 +82,15 @@ export type CkbEvent =
   | { event: 'feeler_close'; address: string }
   | { event: 'peer_open'; peer: CkbPeerInfo }
   | { event: 'peer_close'; session: number; peer_id: string | null; address: string }
-  | { event: 'identify_accepted'; session: number; peer_id: string | null; ty: string; name: string; flags: number; client_version: string }
+  | {
+      event: 'identify_accepted'
+      session: number
+      peer_id: string | null
+      ty: string
+      name: string
+      flags: number
+      client_version: string
+    }
   | { event: 'identify_refused'; reason: 'network_name' | 'flags'; local?: string; remote?: string }
   | { event: 'identify_listen_addrs'; session: number | null; addresses: string[] }
   | { event: 'identify_observed'; session: number | null; address: string | null }
@@ -117,7 +135,8 @@ function parseEvent(line: string): CkbEvent | undefined {
   if (!line.startsWith('{')) return undefined
   try {
     const v: unknown = JSON.parse(line)
-    if (typeof v === 'object' && v !== null && typeof (v as { event?: unknown }).event === 'string') return v as CkbEvent
+    if (typeof v === 'object' && v !== null && typeof (v as { event?: unknown }).event === 'string')
+      return v as CkbEvent
   } catch {
     // not an event line
   }

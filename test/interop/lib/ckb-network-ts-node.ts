@@ -6,12 +6,25 @@
  */
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { ServiceBuilder, type Service, type ServiceErrorEvent, type ServiceEvent } from '@tentacle-ts/tentacle'
-import { createNetworkProtocols, type NetworkProtocols, type NetworkProtocolsEvents, type NetworkProtocolsOptions } from '@tentacle-ts/protocols'
+import {
+  createNetworkProtocols,
+  type NetworkProtocols,
+  type NetworkProtocolsEvents,
+  type NetworkProtocolsOptions,
+} from '@tentacle-ts/protocols'
 
 type EventName = keyof NetworkProtocolsEvents
 type Payload<E extends EventName> = NetworkProtocolsEvents[E][0]
 
-const EVENTS: EventName[] = ['identified', 'ping', 'misbehaviour', 'discovered', 'peer-dropped', 'disconnect-message', 'feeler']
+const EVENTS: EventName[] = [
+  'identified',
+  'ping',
+  'misbehaviour',
+  'discovered',
+  'peer-dropped',
+  'disconnect-message',
+  'feeler',
+]
 
 /** Loopback timings close to the ckb-network-peer FAST options (CKB's own timers are whole seconds). */
 export const TS_FAST: Partial<NetworkProtocolsOptions> = {
@@ -97,15 +110,24 @@ export class CkbNetworkTsNode {
       }
       const timer = setTimeout(() => {
         this.wakers.delete(check)
-        reject(new Error(`ts node ${this.peerId}: timed out (${timeoutMs} ms) waiting until ${what}; log: ${this.describe()}`))
+        reject(
+          new Error(
+            `ts node ${this.peerId}: timed out (${timeoutMs} ms) waiting until ${what}; log: ${this.describe()}`,
+          ),
+        )
       }, timeoutMs)
       this.wakers.add(check)
     })
   }
 
   /** The first protocols event `e` (past or future) matching `pred`. */
-  async waitFor<E extends EventName>(e: E, pred: (p: Payload<E>) => boolean = () => true, timeoutMs = 15_000): Promise<Payload<E> & { at: number }> {
-    const find = (): { payload: unknown; at: number } | undefined => this.log.find((l) => l.event === e && pred(l.payload as Payload<E>))
+  async waitFor<E extends EventName>(
+    e: E,
+    pred: (p: Payload<E>) => boolean = () => true,
+    timeoutMs = 15_000,
+  ): Promise<Payload<E> & { at: number }> {
+    const find = (): { payload: unknown; at: number } | undefined =>
+      this.log.find((l) => l.event === e && pred(l.payload as Payload<E>))
     await this.until(() => find() !== undefined, `event ${e}`, timeoutMs)
     const hit = find()!
     return { ...(hit.payload as Payload<E>), at: hit.at }
@@ -116,7 +138,14 @@ export class CkbNetworkTsNode {
     return this.log
       .filter((l) => l.event !== 'ping')
       .map((l) => {
-        const p = l.payload as { peerId?: string; reason?: string; direction?: string; sessionId?: number; report?: { kind: string }; addresses?: string[] }
+        const p = l.payload as {
+          peerId?: string
+          reason?: string
+          direction?: string
+          sessionId?: number
+          report?: { kind: string }
+          addresses?: string[]
+        }
         const detail = p.reason ?? p.report?.kind ?? p.direction ?? p.addresses?.join(' ') ?? ''
         return `${l.event}(s${p.sessionId} ${detail} ${p.peerId?.slice(-6) ?? ''})`
       })

@@ -107,7 +107,13 @@ export class RawTap {
         versions: ['3'],
         handler: {
           connected: (ctx: ProtocolSessionContext, version: string) => {
-            this.protocolEvents.push({ session: ctx.session.id, proto: ctx.protoId, kind: 'open', version, at: Date.now() })
+            this.protocolEvents.push({
+              session: ctx.session.id,
+              proto: ctx.protoId,
+              kind: 'open',
+              version,
+              at: Date.now(),
+            })
             this.wake()
           },
           disconnected: (ctx: ProtocolSessionContext) => {
@@ -157,7 +163,11 @@ export class RawTap {
       const timer = setTimeout(() => {
         this.wakers.delete(check)
         const seen = this.messages.map((m) => `${m.direction}:${m.protoName}:${m.bytes.length}`).join(' ')
-        reject(new Error(`tap: timed out (${ms} ms) waiting for ${what}; messages: ${seen}; events: ${this.serviceEvents.map((e) => e.type).join(',')}`))
+        reject(
+          new Error(
+            `tap: timed out (${ms} ms) waiting for ${what}; messages: ${seen}; events: ${this.serviceEvents.map((e) => e.type).join(',')}`,
+          ),
+        )
       }, ms)
       this.wakers.add(check)
     })

@@ -45,6 +45,8 @@ export async function waitJsonEvent<E extends JsonEvent, K extends E['event']>(
     const e = parse(line)
     return e !== undefined && e.event === name && test(e as Ev)
   }
-  Object.defineProperty(pred, 'name', { value: `event ${name} ${typeof match === 'object' ? JSON.stringify(match) : ''}` })
+  Object.defineProperty(pred, 'name', {
+    value: `event ${name} ${typeof match === 'object' ? JSON.stringify(match) : ''}`,
+  })
   return parse(await proc.waitFor(pred, timeoutMs)) as Ev
 }

@@ -362,7 +362,11 @@ export interface PeerRun {
  * Run a driver (a client) until it exits by itself; rejects if it has not
  * within `exitWithinMs` (default 60 s). The process is reaped either way.
  */
-export async function runToExit(bin: string, args: string[], opts: SpawnPeerOptions & { exitWithinMs?: number } = {}): Promise<PeerRun> {
+export async function runToExit(
+  bin: string,
+  args: string[],
+  opts: SpawnPeerOptions & { exitWithinMs?: number } = {},
+): Promise<PeerRun> {
   const proc = await spawnPeer(bin, args, opts)
   try {
     const exit = await proc.waitExit(opts.exitWithinMs ?? 60_000)

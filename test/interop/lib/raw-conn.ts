@@ -96,7 +96,8 @@ export class RawConn {
       const check = (): boolean => {
         if (cond()) return finish()
         if (this.failure !== undefined && !eofOk) return finish(this.failure)
-        if (this.ended && !eofOk) return finish(new Error(`EOF while waiting for ${what} (${this.bufferedLen} bytes buffered)`))
+        if (this.ended && !eofOk)
+          return finish(new Error(`EOF while waiting for ${what} (${this.bufferedLen} bytes buffered)`))
         return false
       }
       const finish = (err?: Error): true => {
@@ -106,7 +107,11 @@ export class RawConn {
         else reject(err)
         return true
       }
-      const timer = setTimeout(() => finish(new Error(`timeout after ${timeoutMs} ms waiting for ${what} (${this.bufferedLen} bytes buffered)`)), timeoutMs)
+      const timer = setTimeout(
+        () =>
+          finish(new Error(`timeout after ${timeoutMs} ms waiting for ${what} (${this.bufferedLen} bytes buffered)`)),
+        timeoutMs,
+      )
       if (!check()) this.wake = () => void check()
     })
   }

@@ -119,7 +119,6 @@ export class TentaclePeer {
     return eventsSoFar(this.process, parseEvent)
   }
 
-
   /** Events of one kind printed so far. */
   eventsOf<K extends TentacleEventName>(name: K): Array<EventOf<K>> {
     return this.events().filter((e): e is EventOf<K> => e.event === name)

@@ -26,7 +26,11 @@ export function dockerNet(project: string, opts: DockerNetOptions = {}): { reado
   before(async () => {
     opts.prepare?.()
     engine = await startEngine()
-    net = new DockerTestNet(loadCompose(COMPOSE_FILE, engine.env), { project, env: engine.env, ...(opts.profiles ? { profiles: opts.profiles } : {}) })
+    net = new DockerTestNet(loadCompose(COMPOSE_FILE, engine.env), {
+      project,
+      env: engine.env,
+      ...(opts.profiles ? { profiles: opts.profiles } : {}),
+    })
     await net.up()
   })
 
@@ -38,7 +42,8 @@ export function dockerNet(project: string, opts: DockerNetOptions = {}): { reado
       downError = err
     }
     const label = `label=com.docker.compose.project=${project}`
-    const left = (what: string[]): string => (engine ? dockerJson(engine.env, [...what, '-q', '--filter', label]).trim() : '')
+    const left = (what: string[]): string =>
+      engine ? dockerJson(engine.env, [...what, '-q', '--filter', label]).trim() : ''
     const containers = left(['ps', '-a'])
     const networks = left(['network', 'ls'])
     const volumes = left(['volume', 'ls'])
@@ -49,7 +54,11 @@ export function dockerNet(project: string, opts: DockerNetOptions = {}): { reado
     assert.equal(volumes, '', 'volumes left after compose down')
     if (engine === undefined) return
     const before = engine.bridgesBefore
-    assert.deepEqual([...bridges()].filter((b) => !before.has(b)), [], 'bridges left on the host')
+    assert.deepEqual(
+      [...bridges()].filter((b) => !before.has(b)),
+      [],
+      'bridges left on the host',
+    )
     if (engine.ours && engine.dir !== undefined) {
       assert.equal(existsSync(engine.dir), false, `${engine.dir} left behind`)
       assert.deepEqual(processesNaming(engine.dir), [], 'engine processes left (dockerd, containerd, shims)')

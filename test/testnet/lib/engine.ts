@@ -39,7 +39,10 @@ async function answers(env: NodeJS.ProcessEnv): Promise<boolean> {
 
 export async function startEngine(): Promise<Engine> {
   const bridgesBefore = bridges()
-  if (process.env.TENTACLE_DOCKER === 'system' || (process.env.DOCKER_HOST !== undefined && (await answers(process.env)))) {
+  if (
+    process.env.TENTACLE_DOCKER === 'system' ||
+    (process.env.DOCKER_HOST !== undefined && (await answers(process.env)))
+  ) {
     if (!(await answers(process.env))) throw new Error('TENTACLE_DOCKER=system but no Docker engine answers')
     return { env: { ...process.env }, ours: false, bridgesBefore, stop: async () => {} }
   }

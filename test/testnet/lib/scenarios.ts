@@ -35,12 +35,23 @@ export function peerIdOf(rows: readonly NodeStatus[], name: string): string {
 }
 
 /** Resolves when every node of `others` no longer has a session with `peerId`; returns the time it took. */
-export async function waitDropped(net: TestNet, others: readonly string[], peerId: string, timeoutMs: number, since = Date.now()): Promise<number> {
-  await waitForStatus(net, (rows) => rows.every((r) => r.up && !r.peers.includes(peerId)), `${others.join(',')} drop ${peerId.slice(0, 10)}`, {
-    names: others,
-    timeoutMs,
-    intervalMs: 100,
-  })
+export async function waitDropped(
+  net: TestNet,
+  others: readonly string[],
+  peerId: string,
+  timeoutMs: number,
+  since = Date.now(),
+): Promise<number> {
+  await waitForStatus(
+    net,
+    (rows) => rows.every((r) => r.up && !r.peers.includes(peerId)),
+    `${others.join(',')} drop ${peerId.slice(0, 10)}`,
+    {
+      names: others,
+      timeoutMs,
+      intervalMs: 100,
+    },
+  )
   return Date.now() - since
 }
 
@@ -62,7 +73,11 @@ async function dumpForDebugging(net: TestNet, why: string): Promise<void> {
 }
 
 /** The net converges to a full mesh within 30 s. */
-export async function expectMesh(net: TestNet, names: readonly string[] = net.nodes, timeoutMs = MESH_MS): Promise<NodeStatus[]> {
+export async function expectMesh(
+  net: TestNet,
+  names: readonly string[] = net.nodes,
+  timeoutMs = MESH_MS,
+): Promise<NodeStatus[]> {
   const t0 = Date.now()
   const rows = await waitForMesh(net, { names, timeoutMs }).catch(async (err: Error) => {
     await dumpForDebugging(net, err.message)
@@ -122,7 +137,11 @@ export interface DoctorCheck {
   expect: readonly string[]
 }
 
-export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?: DoctorCheck; holdMs?: number } = {}): Promise<FreezeResult> {
+export async function freezeAndThaw(
+  net: TestNet,
+  name: string,
+  opts: { doctor?: DoctorCheck; holdMs?: number } = {},
+): Promise<FreezeResult> {
   const rows = await expectMesh(net)
   const id = peerIdOf(rows, name)
   const others = net.nodes.filter((n) => n !== name)
@@ -166,7 +185,8 @@ export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?:
       const doctorRun = runDoctor(await opts.doctor.pid(), 1_500, opts.doctor.wrap).finally(() => clearInterval(knock))
       doctor = await doctorRun
       const ids = doctor.findings.map((f) => f.id)
-      for (const want of opts.doctor.expect) assert.ok(ids.includes(want), `doctor did not report ${want}: ${ids.join(', ')}`)
+      for (const want of opts.doctor.expect)
+        assert.ok(ids.includes(want), `doctor did not report ${want}: ${ids.join(', ')}`)
     }
     // The peers that gave up: their sockets wait, closed, in the node's queue.
     for (const s of flood) s.destroy()
@@ -204,7 +224,10 @@ export async function freezeAndThaw(net: TestNet, name: string, opts: { doctor?:
  * A partition: `group` is cut off the net's network. Both sides drop each other by ping
  * timeout (the rest keeps its own full mesh); healed, the whole mesh is back within 30 s.
  */
-export async function partitionAndHeal(net: TestNet, group: readonly string[]): Promise<{ splitMs: number; healMs: number }> {
+export async function partitionAndHeal(
+  net: TestNet,
+  group: readonly string[],
+): Promise<{ splitMs: number; healMs: number }> {
   const rows = await expectMesh(net)
   const ids = group.map((n) => peerIdOf(rows, n))
   const rest = net.nodes.filter((n) => !group.includes(n))
@@ -212,12 +235,20 @@ export async function partitionAndHeal(net: TestNet, group: readonly string[]): 
   const t0 = Date.now()
   for (const n of group) await net.cut(n)
   try {
-    await waitForStatus(net, (r) => isFullMesh(r, rest) && r.every((x) => !x.peers.some((p) => ids.includes(p))), 'the rest drops the cut nodes', {
-      names: rest,
+    await waitForStatus(
+      net,
+      (r) => isFullMesh(r, rest) && r.every((x) => !x.peers.some((p) => ids.includes(p))),
+      'the rest drops the cut nodes',
+      {
+        names: rest,
+        timeoutMs: bound,
+      },
+    )
+    // The cut nodes reach nobody: each has dropped every peer.
+    await waitForStatus(net, (r) => r.every((x) => x.up && x.peers.length === 0), 'the cut nodes drop everyone', {
+      names: group,
       timeoutMs: bound,
     })
-    // The cut nodes reach nobody: each has dropped every peer.
-    await waitForStatus(net, (r) => r.every((x) => x.up && x.peers.length === 0), 'the cut nodes drop everyone', { names: group, timeoutMs: bound })
   } finally {
     for (const n of group) await net.heal(n)
   }
@@ -231,7 +262,12 @@ export async function partitionAndHeal(net: TestNet, group: readonly string[]): 
  * Slowed links (a token-bucket filter on `slowed`): a node restarted into them still joins
  * the full mesh within 30 s.
  */
-export async function slowedConverges(net: TestNet, slowed: readonly string[], restart: string, rateKbit = 128): Promise<{ backMs: number }> {
+export async function slowedConverges(
+  net: TestNet,
+  slowed: readonly string[],
+  restart: string,
+  rateKbit = 128,
+): Promise<{ backMs: number }> {
   await expectMesh(net)
   for (const n of slowed) await net.slow(n, { rateKbit })
   try {
@@ -254,12 +290,18 @@ function hostPort(multiaddr: string): { host: string; port: number } {
 const execFileP = promisify(execFile)
 
 /** `tentacle doctor --pid PID --json` (exit 1 = findings, which is what we want here). */
-export async function runDoctor(pid: number, sampleMs: number, wrap?: (argv: string[]) => Promise<string[]>): Promise<{ findings: { id: string; title: string }[] }> {
+export async function runDoctor(
+  pid: number,
+  sampleMs: number,
+  wrap?: (argv: string[]) => Promise<string[]>,
+): Promise<{ findings: { id: string; title: string }[] }> {
   let argv = [process.execPath, TENTACLE_BIN, 'doctor', '--pid', String(pid), '--json', '--sample-ms', String(sampleMs)]
   if (wrap !== undefined) argv = await wrap(argv)
-  const res = await execFileP(argv[0], argv.slice(1), { timeout: sampleMs + 20_000 }).catch((err: { stdout?: string; code?: number }) => {
-    if (err.code === 1 && err.stdout) return { stdout: err.stdout }
-    throw err
-  })
+  const res = await execFileP(argv[0], argv.slice(1), { timeout: sampleMs + 20_000 }).catch(
+    (err: { stdout?: string; code?: number }) => {
+      if (err.code === 1 && err.stdout) return { stdout: err.stdout }
+      throw err
+    },
+  )
   return JSON.parse(res.stdout) as { findings: { id: string; title: string }[] }
 }

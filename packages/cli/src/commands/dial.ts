@@ -26,9 +26,11 @@ export async function dial(argv: string[]): Promise<number> {
   const preset: Preset = choice('dial', 'preset', values.preset, PRESETS) ?? 'tentacle'
   const ping = presetPing(preset)
   const versionsOpt = values.versions as string | undefined
-  if (versionsOpt !== undefined && values.protocol === undefined) throw new UsageError('--versions needs --protocol', 'dial')
+  if (versionsOpt !== undefined && values.protocol === undefined)
+    throw new UsageError('--versions needs --protocol', 'dial')
   const versions = versionsOpt?.split(',').filter((v) => v !== '')
-  if (versions !== undefined && versions.length === 0) throw new UsageError('--versions must list at least one version', 'dial')
+  if (versions !== undefined && versions.length === 0)
+    throw new UsageError('--versions must list at least one version', 'dial')
   const name = values.protocol as string | undefined
   const protocol =
     name === undefined ? undefined : { name, versions: versions ?? (name === ping?.name ? ping.versions : ['0.0.1']) }

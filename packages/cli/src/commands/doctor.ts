@@ -8,15 +8,23 @@ export async function doctor(argv: string[]): Promise<number> {
   const { values, help } = parse(
     'doctor',
     argv,
-    { port: { type: 'string' }, pid: { type: 'string' }, metrics: { type: 'string' }, json: { type: 'boolean' }, 'sample-ms': { type: 'string' } },
+    {
+      port: { type: 'string' },
+      pid: { type: 'string' },
+      metrics: { type: 'string' },
+      json: { type: 'boolean' },
+      'sample-ms': { type: 'string' },
+    },
     { min: 0, max: 0 },
   )
   if (help) return printHelp('doctor')
   const port = intOption('doctor', 'port', values.port, { min: 1, max: 65535 })
   const pid = intOption('doctor', 'pid', values.pid, { min: 1 })
-  if ((port === undefined) === (pid === undefined)) throw new UsageError('give exactly one of --port P or --pid PID', 'doctor')
+  if ((port === undefined) === (pid === undefined))
+    throw new UsageError('give exactly one of --port P or --pid PID', 'doctor')
   const metricsUrl = values.metrics as string | undefined
-  if (metricsUrl !== undefined && !/^https?:\/\/[^/]+/.test(metricsUrl)) throw new UsageError(`--metrics must be a URL like http://127.0.0.1:9100/metrics, got '${metricsUrl}'`, 'doctor')
+  if (metricsUrl !== undefined && !/^https?:\/\/[^/]+/.test(metricsUrl))
+    throw new UsageError(`--metrics must be a URL like http://127.0.0.1:9100/metrics, got '${metricsUrl}'`, 'doctor')
   if (process.platform !== 'linux') throw new UsageError('doctor reads /proc and works on Linux only', 'doctor')
   const sampleMs = intOption('doctor', 'sample-ms', values['sample-ms'], { min: 0, max: 60_000 })
   const report = await diagnose({ port, pid, metricsUrl, sampleMs })
@@ -41,7 +49,9 @@ export function render(r: DoctorReport): string {
   if (o.fds) lines.push(`  open files       ${o.fds.open}${o.fds.limit !== undefined ? ` of ${o.fds.limit}` : ''}`)
   if (o.listenCounters) {
     const { sinceBoot: b, duringSample: d } = o.listenCounters
-    lines.push(`  listen drops     ${d.listenDrops} during the sample (${b.listenDrops} since boot, ${b.listenOverflows} overflows; whole host)`)
+    lines.push(
+      `  listen drops     ${d.listenDrops} during the sample (${b.listenDrops} since boot, ${b.listenOverflows} overflows; whole host)`,
+    )
   }
   lines.push('')
   for (const f of r.findings) {
@@ -50,6 +60,10 @@ export function render(r: DoctorReport): string {
     lines.push(`          What to do: ${f.action}`)
     lines.push('')
   }
-  lines.push(r.healthy ? 'Healthy: nothing to fix.' : `${r.findings.filter((f) => f.severity !== 'info').length} problem(s) found.`)
+  lines.push(
+    r.healthy
+      ? 'Healthy: nothing to fix.'
+      : `${r.findings.filter((f) => f.severity !== 'info').length} problem(s) found.`,
+  )
   return lines.join('\n') + '\n'
 }

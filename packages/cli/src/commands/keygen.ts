@@ -6,8 +6,13 @@ import { printHelp } from '../usage.js'
 
 /** `tentacle keygen [--out FILE] [--force] [--json]` */
 export async function keygen(argv: string[]): Promise<number> {
-  const { values, help } = parse('keygen', argv, { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } }, { min: 0, max: 0 })
-  if (help) return printHelp("keygen")
+  const { values, help } = parse(
+    'keygen',
+    argv,
+    { out: { type: 'string' }, force: { type: 'boolean' }, json: { type: 'boolean' } },
+    { min: 0, max: 0 },
+  )
+  if (help) return printHelp('keygen')
   const key = SecioKeyPair.generate()
   const peerId = key.peerId.toString()
   const out = values.out as string | undefined
@@ -22,7 +27,11 @@ export async function keygen(argv: string[]): Promise<number> {
   try {
     await key.save(out)
   } catch (err) {
-    throw new CliError('ERR_KEY_FILE', `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err })
+    throw new CliError(
+      'ERR_KEY_FILE',
+      `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      { cause: err },
+    )
   }
   process.stdout.write(values.json === true ? JSON.stringify({ peerId, file: out }) + '\n' : peerId + '\n')
   return 0

@@ -1,7 +1,15 @@
 import { constants as osConstants } from 'node:os'
 import type { LevelWithSilent, Logger } from 'pino'
 import { SecioKeyPair } from '@tentacle-ts/secio'
-import { serveMetrics, ServiceBuilder, tcpTarget, toMultiaddr, type MetricsServer, type Service, type ServiceHandler } from '@tentacle-ts/tentacle'
+import {
+  serveMetrics,
+  ServiceBuilder,
+  tcpTarget,
+  toMultiaddr,
+  type MetricsServer,
+  type Service,
+  type ServiceHandler,
+} from '@tentacle-ts/tentacle'
 import { choice, hostPort, intOption, parse } from '../args.js'
 import { CliError, UsageError } from '../errors.js'
 import { loadKey } from '../key-file.js'
@@ -44,8 +52,12 @@ export async function node(argv: string[]): Promise<number> {
   const cmd = 'node'
   const listen = (v.listen as string[] | undefined) ?? []
   const bootnodes = (v.bootnode as string[] | undefined) ?? []
-  if (listen.length === 0 && bootnodes.length === 0) throw new UsageError('give at least one --listen (or a --bootnode to dial)', cmd)
-  for (const [flag, addrs] of [['listen', listen], ['bootnode', bootnodes]] as const) {
+  if (listen.length === 0 && bootnodes.length === 0)
+    throw new UsageError('give at least one --listen (or a --bootnode to dial)', cmd)
+  for (const [flag, addrs] of [
+    ['listen', listen],
+    ['bootnode', bootnodes],
+  ] as const) {
     for (const a of addrs) {
       try {
         tcpTarget(toMultiaddr(a))
@@ -58,7 +70,8 @@ export async function node(argv: string[]): Promise<number> {
   const level = choice(cmd, 'log-level', v['log-level'], LOG_LEVELS) ?? 'info'
   const format = choice<LogFormat>(cmd, 'log-format', v['log-format'], ['json', 'pretty'])
   // On by default, on a free loopback port (the ready line says which); `--metrics off` turns it off.
-  const metricsAddr = v.metrics === 'off' ? undefined : hostPort(cmd, 'metrics', (v.metrics as string | undefined) ?? '127.0.0.1:0')
+  const metricsAddr =
+    v.metrics === 'off' ? undefined : hostPort(cmd, 'metrics', (v.metrics as string | undefined) ?? '127.0.0.1:0')
   const int = (name: keyof typeof OPTIONS, min = 1): number | undefined => intOption(cmd, name, v[name], { min })
   const config = {
     timeoutMs: int('handshake-timeout'),
@@ -89,11 +102,16 @@ export async function node(argv: string[]): Promise<number> {
     network = createNetwork(networkOptions, logger.child({ component: 'protocols' }))
   } catch (err) {
     // The protocols package validates what we pass on (bootnodes without /p2p/, ...).
-    if (isProtocolsError(err, 'ERR_INVALID_OPTION') || isProtocolsError(err, 'ERR_INVALID_MULTIADDR')) throw new UsageError(err.message, cmd)
+    if (isProtocolsError(err, 'ERR_INVALID_OPTION') || isProtocolsError(err, 'ERR_INVALID_MULTIADDR'))
+      throw new UsageError(err.message, cmd)
     throw err
   }
-  if (v.key === undefined) logger.warn({ peerId: key.peerId.toString() }, 'no --key: using a new identity for this run only')
-  const builder = new ServiceBuilder().key(key).configure(config).logger(logger.child({ component: 'service' }))
+  if (v.key === undefined)
+    logger.warn({ peerId: key.peerId.toString() }, 'no --key: using a new identity for this run only')
+  const builder = new ServiceBuilder()
+    .key(key)
+    .configure(config)
+    .logger(logger.child({ component: 'service' }))
   for (const spec of network.protocols) builder.protocol(spec)
   const service = builder.build(network.serviceHandler(logEvents(logger)))
   const stopping = onStopSignal(logger)
@@ -150,7 +168,13 @@ export async function node(argv: string[]): Promise<number> {
 }
 
 /** Graceful close within `budgetMs`, then the immediate one. */
-async function closeAll(service: Service, network: NetworkProtocols, metrics: MetricsServer | undefined, logger: Logger, budgetMs: number): Promise<void> {
+async function closeAll(
+  service: Service,
+  network: NetworkProtocols,
+  metrics: MetricsServer | undefined,
+  logger: Logger,
+  budgetMs: number,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined
   const graceful = Promise.all([service.close(), network.close()]).then(() => 'closed' as const)
   const late = new Promise<'late'>((resolve) => {
@@ -196,7 +220,15 @@ function logEvents(logger: Logger): ServiceHandler {
       switch (e.type) {
         case 'session-open':
         case 'session-close':
-          logger.info({ session: e.session.id, peerId: e.session.remotePeerId, address: e.session.address.toString(), direction: e.session.direction }, e.type)
+          logger.info(
+            {
+              session: e.session.id,
+              peerId: e.session.remotePeerId,
+              address: e.session.address.toString(),
+              direction: e.session.direction,
+            },
+            e.type,
+          )
           break
         case 'listen-started':
         case 'listen-close':

@@ -6,7 +6,8 @@ import { clientSelect, MAX_SELECT_FRAME, readOneFrame, tcpTarget, toMultiaddr } 
 import { Session as MuxSession, type Stream } from '@tentacle-ts/yamux'
 
 /** The phases of a dial, in order (§1 timeline). */
-export type DialPhase = 'tcp-connect' | 'secio-propose' | 'secio-exchange' | 'secio-nonce-echo' | 'yamux' | 'protocol-select' | 'ping'
+export type DialPhase =
+  'tcp-connect' | 'secio-propose' | 'secio-exchange' | 'secio-nonce-echo' | 'yamux' | 'protocol-select' | 'ping'
 
 export interface PhaseTiming {
   phase: DialPhase
@@ -132,14 +133,24 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
     const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
     let selected
     try {
-      selected = await withDeadline(timeoutMs, (signal) => clientSelect(stream, { name: protocol.name, supportVersions: protocol.versions }, decoder, signal))
+      selected = await withDeadline(timeoutMs, (signal) =>
+        clientSelect(stream, { name: protocol.name, supportVersions: protocol.versions }, decoder, signal),
+      )
     } catch (err) {
       const why = err instanceof DeadlineError ? `no answer within ${timeoutMs} ms` : (err as Error).message
-      throw new PhaseError('protocol-select', err instanceof DeadlineError ? 'ERR_PROTOCOL_SELECT_TIMEOUT' : codeOf(err, 'ERR_PROTOCOL_SELECT'), muxReason(mux, why))
+      throw new PhaseError(
+        'protocol-select',
+        err instanceof DeadlineError ? 'ERR_PROTOCOL_SELECT_TIMEOUT' : codeOf(err, 'ERR_PROTOCOL_SELECT'),
+        muxReason(mux, why),
+      )
     }
     if (selected.version === undefined) {
       if (opts.protocol !== undefined) {
-        throw new PhaseError('protocol-select', 'ERR_PROTOCOL_SELECT', `the peer does not support ${protocol.name} ${JSON.stringify(protocol.versions)}`)
+        throw new PhaseError(
+          'protocol-select',
+          'ERR_PROTOCOL_SELECT',
+          `the peer does not support ${protocol.name} ${JSON.stringify(protocol.versions)}`,
+        )
       }
       // The default ping is only tried: a peer without it is still a good peer.
       done('protocol-select')
@@ -167,9 +178,16 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
           }
         })
       } catch (err) {
-        if (!(err instanceof DeadlineError)) throw new PhaseError('ping', 'ERR_PING', muxReason(mux, (err as Error).message.replace(/^protocol selection: /, '')))
+        if (!(err instanceof DeadlineError))
+          throw new PhaseError(
+            'ping',
+            'ERR_PING',
+            muxReason(mux, (err as Error).message.replace(/^protocol selection: /, '')),
+          )
         if (!guess) throw new PhaseError('ping', 'ERR_PING_TIMEOUT', `no Pong within ${pingTimeoutMs} ms`)
-        result.notes.push(`the peer took ${selected.name} but sent no Pong within ${pingTimeoutMs} ms: it is not a ping protocol there; no ping RTT`)
+        result.notes.push(
+          `the peer took ${selected.name} but sent no Pong within ${pingTimeoutMs} ms: it is not a ping protocol there; no ping RTT`,
+        )
         answered = false
       }
       if (answered) {
@@ -182,7 +200,11 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
   } catch (err) {
     if (err instanceof PhaseError) {
       result.failedPhase = err.phase
-      result.error = { code: err.code, message: err.message, ...(err.bytesReceived !== undefined ? { bytesReceived: err.bytesReceived } : {}) }
+      result.error = {
+        code: err.code,
+        message: err.message,
+        ...(err.bytesReceived !== undefined ? { bytesReceived: err.bytesReceived } : {}),
+      }
     } else {
       throw err
     }
@@ -203,14 +225,26 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
 function connect(host: string, port: number, family: 4 | 6 | undefined, timeoutMs: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port, family, noDelay: true })
-    const timer = setTimeout(() => fail(new PhaseError('tcp-connect', 'ERR_CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs} ms`)), timeoutMs)
+    const timer = setTimeout(
+      () =>
+        fail(
+          new PhaseError('tcp-connect', 'ERR_CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs} ms`),
+        ),
+      timeoutMs,
+    )
     const fail = (err: Error): void => {
       clearTimeout(timer)
       socket.destroy()
       reject(err)
     }
     socket.once('error', (err: NodeJS.ErrnoException) =>
-      fail(new PhaseError('tcp-connect', err.code ?? 'ERR_CONNECT', `connect to ${host}:${port} failed: ${err.code ?? err.message}`)),
+      fail(
+        new PhaseError(
+          'tcp-connect',
+          err.code ?? 'ERR_CONNECT',
+          `connect to ${host}:${port} failed: ${err.code ?? err.message}`,
+        ),
+      ),
     )
     socket.once('connect', () => {
       clearTimeout(timer)
@@ -239,7 +273,8 @@ async function withDeadline<T>(ms: number, fn: (signal: AbortSignal) => Promise<
 /** A stream failure is often the session's: say why the session ended when it did. */
 function muxReason(mux: MuxSession, message: string): string {
   if (mux.state !== 'ended') return message
-  const why = mux.error?.message ?? (mux.endReason === 'remote-go-away' ? 'the peer sent GoAway' : 'the connection closed')
+  const why =
+    mux.error?.message ?? (mux.endReason === 'remote-go-away' ? 'the peer sent GoAway' : 'the connection closed')
   return `${message} (${why})`
 }
 

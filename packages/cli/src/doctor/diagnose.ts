@@ -1,5 +1,14 @@
 import { kernelSockets, type KernelSocket } from '@tentacle-ts/tentacle'
-import { fdUsage, listenCounters, ownerOfInode, processInfo, socketInodes, type FdUsage, type ListenCounters, type ProcessInfo } from './proc.js'
+import {
+  fdUsage,
+  listenCounters,
+  ownerOfInode,
+  processInfo,
+  socketInodes,
+  type FdUsage,
+  type ListenCounters,
+  type ProcessInfo,
+} from './proc.js'
 import { scrape, type Sample } from './metrics.js'
 import { findingsFor } from './findings.js'
 
@@ -62,7 +71,11 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   const sampleMs = opts.sampleMs ?? 1_000
   const observed: Observations = { ports: [], acceptQueue: {}, socketStates: {}, closeWaitPersistent: 0 }
   const early: Finding[] = []
-  const finish = (findings: Finding[]): DoctorReport => ({ healthy: !findings.some((f) => f.severity !== 'info'), findings, observed })
+  const finish = (findings: Finding[]): DoctorReport => ({
+    healthy: !findings.some((f) => f.severity !== 'info'),
+    findings,
+    observed,
+  })
 
   // Who: the process and its listen ports.
   let pid = opts.pid
@@ -70,7 +83,9 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   const all0 = await kernelSockets()
   if (pid !== undefined) {
     inodes = await socketInodes(pid)
-    observed.ports = [...new Set(all0.filter((s) => s.state === 'LISTEN' && inodes.has(s.inode)).map((s) => s.localPort))].sort((a, b) => a - b)
+    observed.ports = [
+      ...new Set(all0.filter((s) => s.state === 'LISTEN' && inodes.has(s.inode)).map((s) => s.localPort)),
+    ].sort((a, b) => a - b)
   } else if (opts.port !== undefined) {
     observed.ports = [opts.port]
     const listen = all0.find((s) => s.state === 'LISTEN' && s.localPort === opts.port)
@@ -80,7 +95,8 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
           id: 'no-listener',
           severity: 'critical',
           title: `nothing listens on port ${opts.port}`,
-          detail: 'No socket is in the LISTEN state on this port: the node is not running, listens on another port, or closed its listener.',
+          detail:
+            'No socket is in the LISTEN state on this port: the node is not running, listens on another port, or closed its listener.',
           action: 'Start the node, or check its --listen address (tentacle doctor --pid PID finds its ports).',
         },
       ])
@@ -109,11 +125,14 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
       id: 'owner-unknown',
       severity: 'info',
       title: `the process listening on port ${opts.port} was not found`,
-      detail: 'Its socket belongs to a process this user cannot inspect (another user, or another PID namespace), so open files and outbound sockets are not checked.',
-      action: 'Run doctor as root or as the node\'s user, or pass --pid.',
+      detail:
+        'Its socket belongs to a process this user cannot inspect (another user, or another PID namespace), so open files and outbound sockets are not checked.',
+      action: "Run doctor as root or as the node's user, or pass --pid.",
     })
   }
-  const listening = [...new Set(all0.filter((s) => s.state === 'LISTEN' && inodes.has(s.inode)).map((s) => s.localPort))]
+  const listening = [
+    ...new Set(all0.filter((s) => s.state === 'LISTEN' && inodes.has(s.inode)).map((s) => s.localPort)),
+  ]
   observed.metricsUrl = opts.metricsUrl ?? (proc ? metricsFromArgv(proc.argv, listening) : undefined)
   if (observed.metricsUrl !== undefined && opts.port === undefined) {
     // The metrics server is one of the process's listeners, but not a p2p port.
@@ -122,7 +141,13 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   }
 
   // Watch the kernel for sampleMs while the metrics are fetched.
-  const scraping = observed.metricsUrl === undefined ? undefined : scrape(observed.metricsUrl, Math.max(2_000, sampleMs)).then((s) => ({ ok: true as const, s }), (err: Error) => ({ ok: false as const, error: err.message }))
+  const scraping =
+    observed.metricsUrl === undefined
+      ? undefined
+      : scrape(observed.metricsUrl, Math.max(2_000, sampleMs)).then(
+          (s) => ({ ok: true as const, s }),
+          (err: Error) => ({ ok: false as const, error: err.message }),
+        )
   const ports = new Set(observed.ports)
   const mine = (s: KernelSocket): boolean => ports.has(s.localPort) || (s.inode !== 0 && inodes.has(s.inode))
   const c0 = await listenCounters()
@@ -135,7 +160,10 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
   if (c0 && c1) {
     observed.listenCounters = {
       sinceBoot: c1,
-      duringSample: { listenOverflows: c1.listenOverflows - c0.listenOverflows, listenDrops: c1.listenDrops - c0.listenDrops },
+      duringSample: {
+        listenOverflows: c1.listenOverflows - c0.listenOverflows,
+        listenDrops: c1.listenDrops - c0.listenDrops,
+      },
     }
   }
   for (const port of observed.ports) {
@@ -143,7 +171,8 @@ export async function diagnose(opts: DoctorOptions): Promise<DoctorReport> {
     observed.acceptQueue[port] = { min: Math.min(...depths), max: Math.max(...depths) }
   }
   const last = samples[samples.length - 1]
-  for (const s of last) if (s.state !== 'LISTEN') observed.socketStates[s.state] = (observed.socketStates[s.state] ?? 0) + 1
+  for (const s of last)
+    if (s.state !== 'LISTEN') observed.socketStates[s.state] = (observed.socketStates[s.state] ?? 0) + 1
   const key = (s: KernelSocket): string => `${s.inode}:${s.localPort}:${s.remotePort}`
   let persistent = new Set(samples[0].filter((s) => s.state === 'CLOSE_WAIT').map(key))
   for (const ss of samples.slice(1)) {

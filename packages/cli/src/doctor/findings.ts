@@ -10,7 +10,8 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
       id: 'process-stopped',
       severity: 'critical',
       title: `process ${o.pid} (${o.process?.comm}) is stopped`,
-      detail: 'It was stopped by SIGSTOP (or a debugger, or Ctrl-Z): it accepts no connections, answers no peer and no metrics request until it is continued. Peers see their handshakes time out.',
+      detail:
+        'It was stopped by SIGSTOP (or a debugger, or Ctrl-Z): it accepts no connections, answers no peer and no metrics request until it is continued. Peers see their handshakes time out.',
       action: `Continue it with: kill -CONT ${o.pid}`,
     })
   }
@@ -33,7 +34,8 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
         id: 'accept-queue-busy',
         severity: 'info',
         title: `port ${port}: the accept queue was briefly non-empty (up to ${q.max})`,
-        detail: 'Connections arrive faster than one event-loop turn takes them; they were accepted within the sample, which is normal under load.',
+        detail:
+          'Connections arrive faster than one event-loop turn takes them; they were accepted within the sample, which is normal under load.',
         action: 'Nothing, unless it comes with handshake timeouts or event-loop delay.',
         data: { port: Number(port), ...q },
       })
@@ -49,15 +51,18 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
             id: 'listen-overflow',
             severity: 'critical',
             title: `the kernel dropped ${during.listenDrops} connection attempts during the sample (${during.listenOverflows} accept-queue overflows)`,
-            detail: "The node's accept queue is full, so the kernel throws away new SYNs and completed handshakes (TcpExt ListenOverflows/ListenDrops, what `nstat` shows). Peers see connect timeouts and retries.",
-            action: 'Fix what stops the node from accepting (see the accept-queue finding). A bigger --listen-backlog (and net.core.somaxconn) only buys time.',
+            detail:
+              "The node's accept queue is full, so the kernel throws away new SYNs and completed handshakes (TcpExt ListenOverflows/ListenDrops, what `nstat` shows). Peers see connect timeouts and retries.",
+            action:
+              'Fix what stops the node from accepting (see the accept-queue finding). A bigger --listen-backlog (and net.core.somaxconn) only buys time.',
             data: { ...during },
           }
         : {
             id: 'listen-overflow-elsewhere',
             severity: 'info',
             title: `the kernel dropped ${during.listenDrops} connection attempts during the sample, not on this node's ports`,
-            detail: "ListenOverflows/ListenDrops count for the whole network namespace; this node's accept queues were empty, so another listener on this host is overflowing.",
+            detail:
+              "ListenOverflows/ListenDrops count for the whole network namespace; this node's accept queues were empty, so another listener on this host is overflowing.",
             action: 'Run doctor on the other services of this host.',
             data: { ...during },
           },
@@ -71,7 +76,8 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
       title: `${o.closeWaitPersistent} sockets stayed in CLOSE_WAIT for the whole sample`,
       detail:
         'Their peers closed the connection, but this process has not closed its end. Each holds a file descriptor and memory until it does: a socket leak in the node, a stalled event loop, or connections still waiting in the accept queue. Growing counts end in EMFILE (the seed incident).',
-      action: 'Run doctor again: if the count grows, the node leaks sockets (report it with this output); restarting frees them.',
+      action:
+        'Run doctor again: if the count grows, the node leaks sockets (report it with this output); restarting frees them.',
       data: { count: o.closeWaitPersistent },
     })
   }
@@ -97,7 +103,7 @@ export function findingsFor(o: Observations, metrics: Sample[] | undefined): Fin
         severity: share >= 0.95 ? 'critical' : 'warn',
         title: `${open} of ${limit} file descriptors open (${Math.round(share * 100)}%)`,
         detail:
-          'At the limit accept(2) fails with EMFILE: new peers cannot connect, and files (key, address book) cannot be opened. Node (libuv) then accepts and closes each new connection at once, so the node\'s accept-error counter stays at zero: this count is where it shows. Every TCP connection, including those in CLOSE_WAIT, costs one.',
+          "At the limit accept(2) fails with EMFILE: new peers cannot connect, and files (key, address book) cannot be opened. Node (libuv) then accepts and closes each new connection at once, so the node's accept-error counter stays at zero: this count is where it shows. Every TCP connection, including those in CLOSE_WAIT, costs one.",
         action: `Raise the limit (ulimit -n, systemd LimitNOFILE=, or prlimit --pid ${o.pid} --nofile=65536:65536), lower --max-connections, and look for leaked sockets (CLOSE_WAIT).`,
         data: { open, limit },
       })
@@ -125,7 +131,7 @@ const PHASE_MEANING: Record<string, string> = {
   'awaiting-propose':
     'The peer sent no (complete) Propose: it connected and stayed silent or closed at once. Inbound, that is port scanners, TCP health checks, a slowloris, or something that does not speak secio on this port; outbound, the peer is not accepting (full accept queue, stopped process — run doctor there) or is not a tentacle node.',
   'awaiting-exchange':
-    "The peer sent its Propose but not its Exchange: it stalled mid-handshake, usually because its event loop (or ours) was blocked, or it refused our proposal (no common cipher/agreement: ERR_NO_COMMON_SUITE).",
+    'The peer sent its Propose but not its Exchange: it stalled mid-handshake, usually because its event loop (or ours) was blocked, or it refused our proposal (no common cipher/agreement: ERR_NO_COMMON_SUITE).',
   'awaiting-nonce-echo':
     'Keys were agreed but the peer never echoed our nonce: it is overloaded or stalled, or the link dropped the last frame. Rare; repeated, it points at the peer.',
   '': 'The connection failed before the handshake started (closed or reset right after connect).',
@@ -154,7 +160,10 @@ function metricFindings(samples: Sample[]): Finding[] {
         fd > 0
           ? 'EMFILE/ENFILE: the process (or the system) ran out of file descriptors, so connections were accepted by the kernel and then dropped. The listener kept going, but peers were turned away.'
           : 'The kernel refused to hand over accepted connections; the listener kept accepting.',
-      action: fd > 0 ? 'Raise the open-files limit and look for leaked sockets (CLOSE_WAIT); see the file-descriptor finding.' : 'Check the errno in the node log (accept failed).',
+      action:
+        fd > 0
+          ? 'Raise the open-files limit and look for leaked sockets (CLOSE_WAIT); see the file-descriptor finding.'
+          : 'Check the errno in the node log (accept failed).',
       data: byCode,
     })
   }
@@ -168,7 +177,8 @@ function metricFindings(samples: Sample[]): Finding[] {
       title: `event-loop delay up to ${(loopMax * 1000).toFixed(0)} ms since the last scrape (p99 ${((loop99 ?? 0) * 1000).toFixed(0)} ms)`,
       detail:
         'While the loop is blocked nothing runs: no accept, no handshake step, no ping answer. Long blocks make peers time out (10 s handshake deadline) and fill the accept queue. Causes: synchronous CPU work or I/O in a handler, a huge message decode, GC pressure, a stopped or starved process (CPU limits).',
-      action: 'Profile the node (node --cpu-prof, or the inspector) and move the blocking work off the loop; check CPU limits and swap.',
+      action:
+        'Profile the node (node --cpu-prof, or the inspector) and move the blocking work off the loop; check CPU limits and swap.',
       data: { maxSeconds: loopMax, p99Seconds: loop99 },
     })
   }
@@ -191,7 +201,10 @@ function metricFindings(samples: Sample[]): Finding[] {
         phase === 'awaiting-propose'
           ? 'If they come from your own peers, check that they dial the right port and run tentacle; `tentacle dial` from their host shows where it stops. Silent strangers are harmless but each holds a socket until the deadline.'
           : 'Run `tentacle dial` against the peer to see the phase times, and doctor on both ends for event-loop delay.',
-      data: { phase, byOutcome: Object.fromEntries(ss.map((s) => [`${s.labels.direction}:${s.labels.outcome}`, s.value])) },
+      data: {
+        phase,
+        byOutcome: Object.fromEntries(ss.map((s) => [`${s.labels.direction}:${s.labels.outcome}`, s.value])),
+      },
     })
   }
 
@@ -201,8 +214,10 @@ function metricFindings(samples: Sample[]): Finding[] {
       id: 'connections-rejected',
       severity: 'warn',
       title: `connections closed at once by limits: ${rejected.map((s) => `${s.labels.reason} ×${s.value}`).join(', ')}`,
-      detail: 'The node was at --max-connections (or its concurrent-handshake cap) and closed new connections right after accepting them, as designed, so the kernel queue never fills.',
-      action: 'Raise --max-connections if the host has room (file descriptors, memory), or find out who opens so many connections.',
+      detail:
+        'The node was at --max-connections (or its concurrent-handshake cap) and closed new connections right after accepting them, as designed, so the kernel queue never fills.',
+      action:
+        'Raise --max-connections if the host has room (file descriptors, memory), or find out who opens so many connections.',
       data: Object.fromEntries(rejected.map((s) => [s.labels.reason, s.value])),
     })
   }

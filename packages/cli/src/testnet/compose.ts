@@ -80,7 +80,8 @@ function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: No
   }
   const command = (raw.command as string[]).map((a) => interpolate(a, env))
   const entrypoint = Array.isArray(raw.entrypoint) ? raw.entrypoint.map((a) => interpolate(String(a), env)) : undefined
-  if (entrypoint === undefined && command[0] !== 'node') bad(`command must start with "node" (tentacle node …), got ${command[0]}`)
+  if (entrypoint === undefined && command[0] !== 'node')
+    bad(`command must start with "node" (tentacle node …), got ${command[0]}`)
   const listen = optionValues(command, '--listen')
   const port = /\/tcp\/(\d+)/.exec(listen[0] ?? '')
   if (port === null) bad('needs --listen /ip4/…/tcp/PORT')

@@ -32,7 +32,10 @@ async function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv,
     return stdout
   } catch (err) {
     const e = err as { stderr?: string; message: string; killed?: boolean }
-    const why = e.killed === true ? `timed out after ${timeoutMs} ms` : (e.stderr?.trim().split('\n').slice(-3).join(' | ') || e.message)
+    const why =
+      e.killed === true
+        ? `timed out after ${timeoutMs} ms`
+        : e.stderr?.trim().split('\n').slice(-3).join(' | ') || e.message
     throw new TestnetError('ERR_TESTNET_DOCKER', `${cmd} ${args.slice(0, 4).join(' ')}…: ${why}`, { cause: err })
   }
 }
@@ -68,14 +71,20 @@ export class DockerTestNet implements TestNet {
   constructor(spec: NetSpec, opts: DockerOptions = {}) {
     this.spec = spec
     this.project = opts.project ?? 'tentacle-testnet'
-    if (!/^[a-z0-9][a-z0-9_-]*$/.test(this.project)) throw new TestnetError('ERR_TESTNET_USAGE', `bad project name ${this.project}`)
+    if (!/^[a-z0-9][a-z0-9_-]*$/.test(this.project))
+      throw new TestnetError('ERR_TESTNET_USAGE', `bad project name ${this.project}`)
     const profiles = opts.profiles ?? []
     const services = spec.services.filter((s) =>
-      opts.only === undefined ? s.profiles.length === 0 || s.profiles.some((p) => profiles.includes(p)) : opts.only.includes(s.name),
+      opts.only === undefined
+        ? s.profiles.length === 0 || s.profiles.some((p) => profiles.includes(p))
+        : opts.only.includes(s.name),
     )
     this.#services = new Map(services.map((s) => [s.name, s]))
     this.nodes = services.map((s) => s.name)
-    this.#env = { ...(opts.env ?? process.env), ...(profiles.length > 0 ? { COMPOSE_PROFILES: profiles.join(',') } : {}) }
+    this.#env = {
+      ...(opts.env ?? process.env),
+      ...(profiles.length > 0 ? { COMPOSE_PROFILES: profiles.join(',') } : {}),
+    }
     this.#build = opts.build ?? true
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 60_000
   }
@@ -114,7 +123,10 @@ export class DockerTestNet implements TestNet {
       if (last.up) return
       await new Promise((r) => setTimeout(r, 250))
     }
-    throw new TestnetError('ERR_TESTNET_NODE_START', `${name}: /status did not answer within ${this.#readyTimeoutMs} ms (${last?.error}); log: ${(await this.logs(name)).slice(-500)}`)
+    throw new TestnetError(
+      'ERR_TESTNET_NODE_START',
+      `${name}: /status did not answer within ${this.#readyTimeoutMs} ms (${last?.error}); log: ${(await this.logs(name)).slice(-500)}`,
+    )
   }
 
   async down(): Promise<void> {
@@ -123,7 +135,8 @@ export class DockerTestNet implements TestNet {
   }
 
   #id(name: string): string {
-    if (!this.#services.has(name)) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
+    if (!this.#services.has(name))
+      throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
     const id = this.#ids.get(name)
     if (id === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name}: the net is not up`)
     return id
@@ -147,13 +160,21 @@ export class DockerTestNet implements TestNet {
   /** The host pid of the `tentacle node` process itself (the child of docker-init with `init: true`). */
   async nodePid(name: string): Promise<number> {
     const pid = await this.pid(name)
-    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean)
+    const children = (await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => ''))
+      .trim()
+      .split(/\s+/)
+      .filter(Boolean)
     return children.length > 0 ? Number(children[0]) : pid
   }
 
   /** The container's IPv4 addresses, by network name. */
   async addresses(name: string): Promise<Map<string, string>> {
-    const out = await this.#docker(['inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}\n{{end}}', this.#id(name)])
+    const out = await this.#docker([
+      'inspect',
+      '-f',
+      '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{$v.IPAddress}}\n{{end}}',
+      this.#id(name),
+    ])
     const m = new Map<string, string>()
     for (const line of out.split('\n')) {
       const [net, ip] = line.trim().split(' ')
@@ -172,13 +193,16 @@ export class DockerTestNet implements TestNet {
           // The Rust node: its status is what its events (the container's whole log) said.
           const events = new EventStatus()
           for (const line of (await this.#fullLog(name)).split('\n')) events.feed(line)
-          st = (await this.#running(name)) ? events.row(name) : { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
+          st = (await this.#running(name))
+            ? events.row(name)
+            : { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
         } else {
           let base: string
           if (s.publishedMetrics !== undefined) base = `http://${s.publishedMetrics.host}:${s.publishedMetrics.port}`
           else {
             const ip = [...(await this.addresses(name)).values()][0]
-            if (ip === undefined) return { name, up: false, error: 'no address', peers: [], sessions: 0, handshakeFailures: {} }
+            if (ip === undefined)
+              return { name, up: false, error: 'no address', peers: [], sessions: 0, handshakeFailures: {} }
             base = `http://${ip}:${s.metricsPort}`
           }
           st = await fetchNodeStatus(name, base)
@@ -202,7 +226,10 @@ export class DockerTestNet implements TestNet {
   async #running(name: string): Promise<boolean> {
     const id = this.#ids.get(name)
     if (id === undefined) return false
-    return (await this.#docker(['inspect', '-f', '{{.State.Running}} {{.State.Paused}}', id]).catch(() => '')).trim() === 'true false'
+    return (
+      (await this.#docker(['inspect', '-f', '{{.State.Running}} {{.State.Paused}}', id]).catch(() => '')).trim() ===
+      'true false'
+    )
   }
 
   /**
@@ -215,7 +242,10 @@ export class DockerTestNet implements TestNet {
       `Promise.all([get('/status').then((r) => r.json()), get('/metrics').then((r) => r.text())])` +
       `.then(([status, metrics]) => process.stdout.write(JSON.stringify({ status, metrics })), () => process.exit(1))`
     try {
-      const { status, metrics } = JSON.parse(await this.#nsenter(name, [process.execPath, '-e', script])) as { status: unknown; metrics: string }
+      const { status, metrics } = JSON.parse(await this.#nsenter(name, [process.execPath, '-e', script])) as {
+        status: unknown
+        metrics: string
+      }
       return statusFrom(name, status, metrics)
     } catch {
       return outside
@@ -253,7 +283,21 @@ export class DockerTestNet implements TestNet {
     const burst = opts.burstBytes ?? 16 * 1024
     const latency = opts.latencyMs ?? 400
     for (const dev of await this.#interfaces(name)) {
-      await this.#nsenter(name, ['tc', 'qdisc', 'replace', 'dev', dev, 'root', 'tbf', 'rate', `${rate}kbit`, 'burst', String(burst), 'latency', `${latency}ms`])
+      await this.#nsenter(name, [
+        'tc',
+        'qdisc',
+        'replace',
+        'dev',
+        dev,
+        'root',
+        'tbf',
+        'rate',
+        `${rate}kbit`,
+        'burst',
+        String(burst),
+        'latency',
+        `${latency}ms`,
+      ])
     }
   }
 
@@ -291,21 +335,28 @@ export class DockerTestNet implements TestNet {
   async socketStates(name: string): Promise<Map<string, number>> {
     const pid = await this.pid(name)
     // The container's own view: /proc/PID/net is the network namespace of PID.
-    const tcp = (await readFile(`/proc/${pid}/net/tcp`, 'utf8')) + (await readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => ''))
+    const tcp =
+      (await readFile(`/proc/${pid}/net/tcp`, 'utf8')) +
+      (await readFile(`/proc/${pid}/net/tcp6`, 'utf8').catch(() => ''))
     return socketStates(tcp, this.#services.get(name)!.p2pPort)
   }
 
   async #fullLog(name: string): Promise<string> {
     const id = this.#ids.get(name)
     if (id === undefined) return ''
-    const { stdout } = await execFileP('docker', ['logs', id], { env: this.#env, maxBuffer: 256 * 1024 * 1024 }).catch(() => ({ stdout: '' }))
+    const { stdout } = await execFileP('docker', ['logs', id], { env: this.#env, maxBuffer: 256 * 1024 * 1024 }).catch(
+      () => ({ stdout: '' }),
+    )
     return stdout
   }
 
   async logs(name: string): Promise<string> {
     const id = this.#ids.get(name)
     if (id === undefined) return ''
-    const { stdout, stderr } = await execFileP('docker', ['logs', '--tail', '200', id], { env: this.#env, maxBuffer: 16 * 1024 * 1024 }).catch(() => ({ stdout: '', stderr: '' }))
+    const { stdout, stderr } = await execFileP('docker', ['logs', '--tail', '200', id], {
+      env: this.#env,
+      maxBuffer: 16 * 1024 * 1024,
+    }).catch(() => ({ stdout: '', stderr: '' }))
     return stdout + stderr
   }
 }

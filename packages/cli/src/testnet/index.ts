@@ -100,7 +100,8 @@ export async function run(argv: string[]): Promise<number> {
   try {
     if (extra.length > 0) throw new Usage(`unexpected argument '${extra[0]}'`)
     const backend = v.backend ?? 'local'
-    if (backend !== 'local' && backend !== 'docker') throw new Usage(`--backend must be local or docker, got '${backend}'`)
+    if (backend !== 'local' && backend !== 'docker')
+      throw new Usage(`--backend must be local or docker, got '${backend}'`)
     const file = composeFile(v.file)
     const timeoutMs = int('timeout', v.timeout, 60_000)
     switch (cmd) {
@@ -110,13 +111,24 @@ export async function run(argv: string[]): Promise<number> {
         if (node !== undefined) throw new Usage(`unexpected argument '${node}'`)
         return backend === 'local'
           ? await upLocal(file, { once: v.once === true, timeoutMs, loopback: v.loopback, profiles: v.profile ?? [] })
-          : await upDocker(new DockerTestNet(loadCompose(file), { project: v.project, build: v['no-build'] !== true, profiles: v.profile ?? [] }), v.once === true, timeoutMs)
+          : await upDocker(
+              new DockerTestNet(loadCompose(file), {
+                project: v.project,
+                build: v['no-build'] !== true,
+                profiles: v.profile ?? [],
+              }),
+              v.once === true,
+              timeoutMs,
+            )
       case 'down':
         if (backend === 'local') throw new Usage("a local net stops with its 'up' process (Ctrl-C)")
         await new DockerTestNet(loadCompose(file), { project: v.project }).down()
         return 0
       case 'status': {
-        const rows = backend === 'local' ? await localStatus(readLocalState(v.loopback)) : await dockerNet(file, v.project).then((n) => n.status())
+        const rows =
+          backend === 'local'
+            ? await localStatus(readLocalState(v.loopback))
+            : await dockerNet(file, v.project).then((n) => n.status())
         process.stdout.write((v.json === true ? JSON.stringify(rows) : renderTable(rows)) + '\n')
         return 0
       }
@@ -131,9 +143,15 @@ export async function run(argv: string[]): Promise<number> {
         if (node === undefined) throw new Usage(`${cmd} needs a NODE`)
         if (backend === 'local') {
           if (cmd !== 'kill' && cmd !== 'freeze' && cmd !== 'thaw') {
-            throw new Usage(`${cmd} on the local back end: type '${cmd} ${node}' into the running 'up' (restart), or use --backend docker`)
+            throw new Usage(
+              `${cmd} on the local back end: type '${cmd} ${node}' into the running 'up' (restart), or use --backend docker`,
+            )
           }
-          signalLocal(readLocalState(v.loopback), node, cmd === 'kill' ? 'SIGKILL' : cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT')
+          signalLocal(
+            readLocalState(v.loopback),
+            node,
+            cmd === 'kill' ? 'SIGKILL' : cmd === 'freeze' ? 'SIGSTOP' : 'SIGCONT',
+          )
           return 0
         }
         const net = await dockerNet(file, v.project)
@@ -172,7 +190,9 @@ function tableWriter(): (rows: NodeStatus[]) => void {
   return (rows) => {
     const table = renderTable(rows)
     if (tty) {
-      process.stdout.write(`\x1b[H\x1b[2J${new Date().toISOString()}  ${isFullMesh(rows) ? 'full mesh' : 'converging…'}\n${table}\n`)
+      process.stdout.write(
+        `\x1b[H\x1b[2J${new Date().toISOString()}  ${isFullMesh(rows) ? 'full mesh' : 'converging…'}\n${table}\n`,
+      )
       return
     }
     const shape = rows.map((r) => `${r.name}:${r.up}:${[...r.peers].sort().join(',')}`).join(' ')
@@ -181,9 +201,14 @@ function tableWriter(): (rows: NodeStatus[]) => void {
   }
 }
 
-async function upLocal(file: string, o: { once: boolean; timeoutMs: number; loopback: string | undefined; profiles: string[] }): Promise<number> {
+async function upLocal(
+  file: string,
+  o: { once: boolean; timeoutMs: number; loopback: string | undefined; profiles: string[] },
+): Promise<number> {
   const spec = loadCompose(file)
-  const only = spec.services.filter((s) => s.profiles.length === 0 || s.profiles.some((p) => o.profiles.includes(p))).map((s) => s.name)
+  const only = spec.services
+    .filter((s) => s.profiles.length === 0 || s.profiles.some((p) => o.profiles.includes(p)))
+    .map((s) => s.name)
   const net = new LocalTestNet(spec, { loopbackPrefix: o.loopback, only })
   const stop = new AbortController()
   let signals = 0
@@ -200,7 +225,9 @@ async function upLocal(file: string, o: { once: boolean; timeoutMs: number; loop
     const show = tableWriter()
     try {
       const rows = await waitForMesh(net, { timeoutMs: o.timeoutMs, onRows: show, signal: stop.signal })
-      process.stdout.write(`\n${renderTable(rows)}\nfull mesh: ${rows.length} nodes, each sees the ${rows.length - 1} others\n`)
+      process.stdout.write(
+        `\n${renderTable(rows)}\nfull mesh: ${rows.length} nodes, each sees the ${rows.length - 1} others\n`,
+      )
     } catch (err) {
       if (stop.signal.aborted) return 0
       if (err instanceof TestnetError && err.code === 'ERR_TESTNET_TIMEOUT') {
@@ -209,7 +236,9 @@ async function upLocal(file: string, o: { once: boolean; timeoutMs: number; loop
       } else throw err
     }
     if (o.once) return 0
-    process.stdout.write("running; Ctrl-C stops the net. Commands: status, kill NODE, restart NODE, freeze NODE, thaw NODE\n")
+    process.stdout.write(
+      'running; Ctrl-C stops the net. Commands: status, kill NODE, restart NODE, freeze NODE, thaw NODE\n',
+    )
     await interactive(net, stop.signal)
     return 0
   } finally {

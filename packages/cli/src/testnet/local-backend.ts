@@ -76,7 +76,9 @@ export class LocalTestNet implements TestNet {
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix)) {
       throw new TestnetError('ERR_TESTNET_USAGE', `loopback prefix must be 127.X.Y, got ${prefix}`)
     }
-    const services = spec.services.filter((s) => (opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name)))
+    const services = spec.services.filter((s) =>
+      opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name),
+    )
     if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
     if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
     this.#runDir = join(tmpdir(), `tentacle-testnet-${process.pid}-${randomBytes(4).toString('hex')}`)
@@ -84,8 +86,18 @@ export class LocalTestNet implements TestNet {
     this.#places = places
     for (const s of services) {
       const { host, offset } = places.get(s.name)!
-      const args = [...rewriteArgs(s.command, s, places, this.#runDir), ...(s.entrypoint === undefined ? (opts.extraArgs ?? []) : [])]
-      this.#byName.set(s.name, { spec: s, host, p2pPort: s.p2pPort + offset, metricsPort: s.metricsPort === undefined ? undefined : s.metricsPort + offset, args, frozen: false })
+      const args = [
+        ...rewriteArgs(s.command, s, places, this.#runDir),
+        ...(s.entrypoint === undefined ? (opts.extraArgs ?? []) : []),
+      ]
+      this.#byName.set(s.name, {
+        spec: s,
+        host,
+        p2pPort: s.p2pPort + offset,
+        metricsPort: s.metricsPort === undefined ? undefined : s.metricsPort + offset,
+        args,
+        frozen: false,
+      })
     }
     this.nodes = services.map((s) => s.name)
     this.#readyTimeoutMs = opts.readyTimeoutMs ?? 20_000
@@ -144,7 +156,10 @@ export class LocalTestNet implements TestNet {
     if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
     this.#makeRunDir()
     const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
-    const [cmd, ...cmdArgs] = n.spec.entrypoint === undefined ? [process.execPath, BIN] : rewriteArgs(n.spec.entrypoint, n.spec, this.#places, this.#runDir)
+    const [cmd, ...cmdArgs] =
+      n.spec.entrypoint === undefined
+        ? [process.execPath, BIN]
+        : rewriteArgs(n.spec.entrypoint, n.spec, this.#places, this.#runDir)
     if (n.spec.entrypoint !== undefined) n.events = new EventStatus()
     const events = n.events
     const child = spawn(cmd, [...cmdArgs, ...n.args], {
@@ -161,7 +176,12 @@ export class LocalTestNet implements TestNet {
     const lines = createInterface({ input: child.stdout! })
     const ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${this.#logFile(n)})`))
+        reject(
+          new TestnetError(
+            'ERR_TESTNET_NODE_START',
+            `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${this.#logFile(n)})`,
+          ),
+        )
       }, this.#readyTimeoutMs)
       lines.on('line', (line) => {
         log.write(line + '\n')
@@ -173,7 +193,12 @@ export class LocalTestNet implements TestNet {
       })
       child.once('exit', (code, signal) => {
         clearTimeout(timer)
-        reject(new TestnetError('ERR_TESTNET_NODE_START', `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(this.#logFile(n))}`))
+        reject(
+          new TestnetError(
+            'ERR_TESTNET_NODE_START',
+            `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(this.#logFile(n))}`,
+          ),
+        )
       })
     })
     try {
@@ -197,7 +222,9 @@ export class LocalTestNet implements TestNet {
     const late = await Promise.race([Promise.all(running.map((n) => n.exited)).then(() => 'ok' as const), grace])
     if (late === 'late') for (const n of running) n.child?.kill('SIGKILL')
     await Promise.all(running.map((n) => n.exited))
-    await Promise.all([...this.#byName.values()].map((n) => new Promise<void>((r) => (n.log === undefined ? r() : n.log.end(r)))))
+    await Promise.all(
+      [...this.#byName.values()].map((n) => new Promise<void>((r) => (n.log === undefined ? r() : n.log.end(r)))),
+    )
     if (!this.#keepLogs && this.#runDirMade) rmSync(this.#runDir, { recursive: true, force: true })
   }
 
@@ -211,8 +238,10 @@ export class LocalTestNet implements TestNet {
     return Promise.all(
       names.map(async (name) => {
         const n = this.#node(name)
-        if (n.child === undefined) return { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
-        const st = n.events !== undefined ? n.events.row(name) : await fetchNodeStatus(name, `http://${n.host}:${n.metricsPort}`)
+        if (n.child === undefined)
+          return { name, up: false, error: 'not running', peers: [], sessions: 0, handshakeFailures: {} }
+        const st =
+          n.events !== undefined ? n.events.row(name) : await fetchNodeStatus(name, `http://${n.host}:${n.metricsPort}`)
         if (n.frozen) st.error = 'frozen'
         if (tcp !== '') st.closeWait = socketStates(tcp, n.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
         return st
@@ -246,7 +275,12 @@ export class LocalTestNet implements TestNet {
   }
 
   cut(): Promise<void> {
-    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'cut needs the docker back end (the local nodes share the loopback interface)'))
+    return Promise.reject(
+      new TestnetError(
+        'ERR_TESTNET_USAGE',
+        'cut needs the docker back end (the local nodes share the loopback interface)',
+      ),
+    )
   }
 
   heal(): Promise<void> {
@@ -254,7 +288,9 @@ export class LocalTestNet implements TestNet {
   }
 
   slow(): Promise<void> {
-    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'slow needs the docker back end (tc on a container interface)'))
+    return Promise.reject(
+      new TestnetError('ERR_TESTNET_USAGE', 'slow needs the docker back end (tc on a container interface)'),
+    )
   }
 
   unslow(): Promise<void> {
@@ -278,7 +314,8 @@ export class LocalTestNet implements TestNet {
 
   #node(name: string): LocalNode {
     const n = this.#byName.get(name)
-    if (n === undefined) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
+    if (n === undefined)
+      throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
     return n
   }
 
@@ -295,7 +332,12 @@ export class LocalTestNet implements TestNet {
  * becomes P + i, a path under a bind mount the host path, under a named volume a directory of
  * the node's own in the run directory.
  */
-function rewriteArgs(args: readonly string[], s: ServiceSpec, places: ReadonlyMap<string, { host: string; offset: number }>, runDir: string): string[] {
+function rewriteArgs(
+  args: readonly string[],
+  s: ServiceSpec,
+  places: ReadonlyMap<string, { host: string; offset: number }>,
+  runDir: string,
+): string[] {
   const mounts = new Map(s.mounts)
   for (const [target, vol] of s.volumes) mounts.set(target, join(runDir, s.name, vol))
   const own = places.get(s.name)!

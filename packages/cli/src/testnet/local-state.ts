@@ -44,12 +44,18 @@ export function readLocalState(prefix: string | undefined): LocalState {
   try {
     state = JSON.parse(readFileSync(file, 'utf8')) as LocalState
   } catch {
-    throw new TestnetError('ERR_TESTNET_STATE', `no local test net is running (no ${file}); start one with 'tentacle testnet up'`)
+    throw new TestnetError(
+      'ERR_TESTNET_STATE',
+      `no local test net is running (no ${file}); start one with 'tentacle testnet up'`,
+    )
   }
   try {
     process.kill(state.upPid, 0)
   } catch {
-    throw new TestnetError('ERR_TESTNET_STATE', `the local test net's 'up' (pid ${state.upPid}) is gone; ${file} is stale`)
+    throw new TestnetError(
+      'ERR_TESTNET_STATE',
+      `the local test net's 'up' (pid ${state.upPid}) is gone; ${file} is stale`,
+    )
   }
   return state
 }
@@ -58,7 +64,15 @@ export async function localStatus(state: LocalState): Promise<NodeStatus[]> {
   const tcp = await readFile('/proc/net/tcp', 'utf8').catch(() => '')
   return Promise.all(
     state.nodes.map(async (n) => {
-      if (n.metricsPort === undefined) return { name: n.name, up: false, error: "no /status (ask the 'up' process: status)", peers: [], sessions: 0, handshakeFailures: {} }
+      if (n.metricsPort === undefined)
+        return {
+          name: n.name,
+          up: false,
+          error: "no /status (ask the 'up' process: status)",
+          peers: [],
+          sessions: 0,
+          handshakeFailures: {},
+        }
       const st = await fetchNodeStatus(n.name, `http://${n.host}:${n.metricsPort}`)
       if (tcp !== '') st.closeWait = socketStates(tcp, n.p2pPort, n.host).get('CLOSE_WAIT') ?? 0
       return st
@@ -68,7 +82,11 @@ export async function localStatus(state: LocalState): Promise<NodeStatus[]> {
 
 export function signalLocal(state: LocalState, name: string, signal: NodeJS.Signals): void {
   const n = state.nodes.find((x) => x.name === name)
-  if (n === undefined) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${state.nodes.map((x) => x.name).join(', ')})`)
+  if (n === undefined)
+    throw new TestnetError(
+      'ERR_TESTNET_UNKNOWN_NODE',
+      `no node ${name} (nodes: ${state.nodes.map((x) => x.name).join(', ')})`,
+    )
   if (n.pid === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
   try {
     process.kill(n.pid, signal)

@@ -35,5 +35,9 @@ function ipv4Hex(ip: string): string {
 function matchesIp(hex: string, want: string): boolean {
   if (hex.length === 8) return hex.toUpperCase() === want
   // tcp6: an IPv4-mapped address ::ffff:a.b.c.d ends with the same 8 digits.
-  return hex.length === 32 && hex.toUpperCase().startsWith('0000000000000000FFFF0000') && hex.slice(24).toUpperCase() === want
+  return (
+    hex.length === 32 &&
+    hex.toUpperCase().startsWith('0000000000000000FFFF0000') &&
+    hex.slice(24).toUpperCase() === want
+  )
 }

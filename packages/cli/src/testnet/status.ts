@@ -50,7 +50,10 @@ export async function fetchNodeStatus(name: string, baseUrl: string, timeoutMs =
     return statusFrom(name, status, metrics)
   } catch (err) {
     const e = err as Error & { cause?: { code?: string } }
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer in ${timeoutMs} ms` : (e.cause?.code ?? e.message)
+    const why =
+      e.name === 'TimeoutError' || e.name === 'AbortError'
+        ? `no answer in ${timeoutMs} ms`
+        : (e.cause?.code ?? e.message)
     return { name, up: false, error: why, peers: [], sessions: 0, handshakeFailures: {} }
   } finally {
     clearTimeout(timer)
@@ -81,12 +84,23 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
       rttAt = at
     }
   }
-  const listen = Array.isArray(s.listen) ? s.listen : Array.isArray(s.listenAddrs) ? s.listenAddrs : Array.isArray(s.addresses) ? s.addresses : []
-  const sessions = num(s.sessions) ?? (Array.isArray(s.sessions) ? s.sessions.length : undefined) ?? num(s.sessionCount) ?? peers.length
+  const listen = Array.isArray(s.listen)
+    ? s.listen
+    : Array.isArray(s.listenAddrs)
+      ? s.listenAddrs
+      : Array.isArray(s.addresses)
+        ? s.addresses
+        : []
+  const sessions =
+    num(s.sessions) ??
+    (Array.isArray(s.sessions) ? s.sessions.length : undefined) ??
+    num(s.sessionCount) ??
+    peers.length
   const metrics = parsePrometheus(metricsText)
   if (rtt === undefined) {
     // tentacle_ping_rtt_seconds{peer=…} (gauge) when /status does not carry it.
-    for (const m of metrics) if (m.name === 'tentacle_ping_rtt_seconds' && Number.isFinite(m.value)) rtt = m.value * 1000
+    for (const m of metrics)
+      if (m.name === 'tentacle_ping_rtt_seconds' && Number.isFinite(m.value)) rtt = m.value * 1000
   }
   const handshakeFailures: Record<string, number> = {}
   if (isObj(s.handshakeFailures)) {
@@ -94,13 +108,14 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
     for (const [phase, n] of Object.entries(s.handshakeFailures)) {
       if (typeof n === 'number' && n > 0) handshakeFailures[phase || 'connect'] = n
     }
-  } else for (const m of metrics) {
-    if (m.name !== 'tentacle_handshakes_total') continue
-    const outcome = m.labels.outcome ?? ''
-    if (outcome === 'ok' || outcome === 'success' || outcome === 'succeeded' || m.value === 0) continue
-    const phase = m.labels.phase || outcome || 'unknown'
-    handshakeFailures[phase] = (handshakeFailures[phase] ?? 0) + m.value
-  }
+  } else
+    for (const m of metrics) {
+      if (m.name !== 'tentacle_handshakes_total') continue
+      const outcome = m.labels.outcome ?? ''
+      if (outcome === 'ok' || outcome === 'success' || outcome === 'succeeded' || m.value === 0) continue
+      const phase = m.labels.phase || outcome || 'unknown'
+      handshakeFailures[phase] = (handshakeFailures[phase] ?? 0) + m.value
+    }
   return {
     name,
     up: true,
@@ -117,7 +132,10 @@ export function statusFrom(name: string, status: unknown, metricsText: string): 
  * True when every node answered and sees every other node: a full mesh.
  * `expected` are the nodes that should be up (a killed node is not expected).
  */
-export function isFullMesh(rows: readonly NodeStatus[], expected: readonly string[] = rows.map((r) => r.name)): boolean {
+export function isFullMesh(
+  rows: readonly NodeStatus[],
+  expected: readonly string[] = rows.map((r) => r.name),
+): boolean {
   const want = rows.filter((r) => expected.includes(r.name))
   if (want.length !== expected.length || want.some((r) => !r.up || r.peerId === undefined)) return false
   for (const r of want) {
@@ -130,7 +148,11 @@ export function isFullMesh(rows: readonly NodeStatus[], expected: readonly strin
 export function meshReport(rows: readonly NodeStatus[]): string {
   const byId = new Map(rows.filter((r) => r.peerId !== undefined).map((r) => [r.peerId!, r.name]))
   return rows
-    .map((r) => (r.up ? `${r.name}: sees ${r.peers.map((p) => byId.get(p) ?? p.slice(0, 8)).join(',') || 'none'}` : `${r.name}: down (${r.error})`))
+    .map((r) =>
+      r.up
+        ? `${r.name}: sees ${r.peers.map((p) => byId.get(p) ?? p.slice(0, 8)).join(',') || 'none'}`
+        : `${r.name}: down (${r.error})`,
+    )
     .join('; ')
 }
 
@@ -147,7 +169,10 @@ export function renderTable(rows: readonly NodeStatus[]): string {
       r.name,
       r.peerId === undefined ? '?' : `${r.peerId.slice(0, 10)}…`,
       r.address === undefined ? '?' : r.address.replace(/\/p2p\/.*$/, ''),
-      r.peers.map((p) => byId.get(p) ?? `${p.slice(0, 6)}…`).sort().join(',') || 'none',
+      r.peers
+        .map((p) => byId.get(p) ?? `${p.slice(0, 6)}…`)
+        .sort()
+        .join(',') || 'none',
       String(r.sessions),
       r.lastPingRttMs === undefined ? '-' : `${r.lastPingRttMs.toFixed(1)} ms`,
       fails || '0',
@@ -155,7 +180,11 @@ export function renderTable(rows: readonly NodeStatus[]): string {
     ]
   })
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)))
-  const line = (cols: string[]): string => cols.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd()
+  const line = (cols: string[]): string =>
+    cols
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd()
   return [line(head), ...body.map(line)].join('\n')
 }
 

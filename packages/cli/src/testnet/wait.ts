@@ -20,7 +20,12 @@ export interface WaitOptions {
  * The nodes publish no change events over HTTP, so this reads at an interval,
  * bounded by `timeoutMs`; a timeout is `ERR_TESTNET_TIMEOUT` with what each node saw.
  */
-export async function waitForStatus(net: TestNet, done: (rows: NodeStatus[]) => boolean, what: string, opts: WaitOptions = {}): Promise<NodeStatus[]> {
+export async function waitForStatus(
+  net: TestNet,
+  done: (rows: NodeStatus[]) => boolean,
+  what: string,
+  opts: WaitOptions = {},
+): Promise<NodeStatus[]> {
   const timeoutMs = opts.timeoutMs ?? 30_000
   const deadline = Date.now() + timeoutMs
   let rows: NodeStatus[]

@@ -40,7 +40,13 @@ export interface ProtobufCodecOptions {
   conversion?: ProtobufConversionOptions
 }
 
-const DEFAULT_CONVERSION: ProtobufConversionOptions = { longs: String, enums: String, defaults: true, arrays: true, objects: true }
+const DEFAULT_CONVERSION: ProtobufConversionOptions = {
+  longs: String,
+  enums: String,
+  defaults: true,
+  arrays: true,
+  objects: true,
+}
 
 /**
  * A {@link MessageCodec} for one protobuf message type. `T` is the plain
@@ -56,7 +62,10 @@ const DEFAULT_CONVERSION: ProtobufConversionOptions = { longs: String, enums: St
  * proto2 `required` field, too deep nesting — with protobufjs's error as the
  * cause. Unknown fields are skipped, as protobuf requires.
  */
-export function protobufCodec<T extends object>(type: ProtobufMessageType, options: ProtobufCodecOptions = {}): MessageCodec<T> {
+export function protobufCodec<T extends object>(
+  type: ProtobufMessageType,
+  options: ProtobufCodecOptions = {},
+): MessageCodec<T> {
   const conversion = { ...DEFAULT_CONVERSION, ...options.conversion }
   const name = type.name ?? 'protobuf message'
   return {
@@ -93,14 +102,22 @@ export async function loadProtobufCodec<T extends object>(
   try {
     protobuf = (await import('protobufjs')).default
   } catch (err) {
-    throw new CodecError('ERR_INVALID_OPTION', 'loadProtobufCodec needs the protobufjs package (npm install protobufjs)', { cause: err })
+    throw new CodecError(
+      'ERR_INVALID_OPTION',
+      'loadProtobufCodec needs the protobufjs package (npm install protobufjs)',
+      { cause: err },
+    )
   }
   let type: ProtobufMessageType
   try {
     const root = await protobuf.load(protoFiles)
     type = root.lookupType(typeName)
   } catch (err) {
-    throw new CodecError('ERR_INVALID_OPTION', `cannot load ${typeName} from ${String(protoFiles)}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+    throw new CodecError(
+      'ERR_INVALID_OPTION',
+      `cannot load ${typeName} from ${String(protoFiles)}: ${(err as Error)?.message ?? String(err)}`,
+      { cause: err },
+    )
   }
   return protobufCodec<T>(type, options)
 }

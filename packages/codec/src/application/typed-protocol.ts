@@ -177,7 +177,8 @@ export function typedProtocol<T, Ctx extends SessionContextLike = SessionContext
     if (h.notify !== undefined) raw.notify = h.notify.bind(h)
     const received = h.received
     // Without a received handler the frames are still decoded (and refused when malformed), then dropped.
-    raw.received = received === undefined ? (_ctx, data) => void take(data) : (ctx, data) => received.call(h, ctx, take(data))
+    raw.received =
+      received === undefined ? (_ctx, data) => void take(data) : (ctx, data) => received.call(h, ctx, take(data))
     return raw
   }
 
@@ -198,7 +199,12 @@ export function typedProtocol<T, Ctx extends SessionContextLike = SessionContext
     if (isControl(target)) target.send(a as number, id, encode(b as T), c)
     else (target as SessionSender<O>).send(encode(a as T), b as O | undefined)
   }
-  function sendAsync<O>(target: SessionSender<O> | ControlSender<O>, a: number | T, b?: T | O, c?: O): Promise<boolean> {
+  function sendAsync<O>(
+    target: SessionSender<O> | ControlSender<O>,
+    a: number | T,
+    b?: T | O,
+    c?: O,
+  ): Promise<boolean> {
     try {
       if (isControl(target)) return target.sendAsync(a as number, id, encode(b as T), c)
       return (target as SessionSender<O>).sendAsync(encode(a as T), b as O | undefined)

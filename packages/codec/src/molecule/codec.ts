@@ -40,7 +40,8 @@ abstract class BaseCodec<T> implements Codec<T> {
   abstract encode(value: T): Uint8Array
   abstract read(bytes: Uint8Array, compatible: boolean, path: string): T
   decode(bytes: Uint8Array, opts?: DecodeOptions): T {
-    if (!(bytes instanceof Uint8Array)) throw new MoleculeError('ERR_MOLECULE_HEADER', this.name, 'input is not a Uint8Array')
+    if (!(bytes instanceof Uint8Array))
+      throw new MoleculeError('ERR_MOLECULE_HEADER', this.name, 'input is not a Uint8Array')
     return this.read(bytes, opts?.compatible ?? true, this.name)
   }
 }
@@ -97,16 +98,19 @@ export function readOffsets(
   compatible: boolean,
 ): Uint8Array[] {
   const len = bytes.length
-  if (len < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE}`)
+  if (len < NUMBER_SIZE)
+    throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE}`)
   const total = readU32LE(bytes, 0)
-  if (total !== len) throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `total size ${total} != slice length ${len}`)
+  if (total !== len)
+    throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `total size ${total} != slice length ${len}`)
   if (expected === 0 || (expected === undefined && len === NUMBER_SIZE)) {
     // A table without fields (or an empty dynvec) is only its total size; extra
     // fields are accepted in compatible mode without looking at them (molecule does the same).
     if (len === NUMBER_SIZE || (expected === 0 && compatible)) return []
     throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `expected 0 fields, got a ${len}-byte body`)
   }
-  if (len < NUMBER_SIZE * 2) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE * 2}`)
+  if (len < NUMBER_SIZE * 2)
+    throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE * 2}`)
   const first = readU32LE(bytes, NUMBER_SIZE)
   if (first % NUMBER_SIZE !== 0 || first < NUMBER_SIZE * 2) {
     throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `first offset ${first} is not a multiple of 4 that is >= 8`)
@@ -114,7 +118,8 @@ export function readOffsets(
   if (len < first) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${first}`)
   const count = first / NUMBER_SIZE - 1
   if (expected !== undefined) {
-    if (count < expected) throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected}`)
+    if (count < expected)
+      throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected}`)
     if (!compatible && count > expected) {
       throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected} (strict mode)`)
     }
@@ -124,7 +129,8 @@ export function readOffsets(
   let start = first
   for (let i = 0; i < count; i++) {
     const end = i + 1 < count ? readU32LE(bytes, NUMBER_SIZE * (2 + i)) : total
-    if (end < start || end > total) throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `offset ${end} out of order or bounds`)
+    if (end < start || end > total)
+      throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `offset ${end} out of order or bounds`)
     if (i < n) items[i] = bytes.subarray(start, end)
     start = end
   }
@@ -214,10 +220,15 @@ class BytesCodec extends BaseCodec<Uint8Array> {
     return out
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): Uint8Array {
-    if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+    if (bytes.length < NUMBER_SIZE)
+      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count !== bytes.length) {
-      throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `item count ${count} does not match ${bytes.length - NUMBER_SIZE} bytes`)
+      throw new MoleculeError(
+        'ERR_MOLECULE_TOTAL_SIZE',
+        path,
+        `item count ${count} does not match ${bytes.length - NUMBER_SIZE} bytes`,
+      )
     }
     return bytes.subarray(NUMBER_SIZE)
   }
@@ -255,7 +266,8 @@ class FixvecCodec<T> extends BaseCodec<T[]> {
     readonly item: Codec<T>,
   ) {
     super()
-    if (item.fixedSize === undefined) throw new TypeError(`fixvec ${name}: item ${item.name} has no fixed size (use dynvec)`)
+    if (item.fixedSize === undefined)
+      throw new TypeError(`fixvec ${name}: item ${item.name} has no fixed size (use dynvec)`)
     this.#itemSize = item.fixedSize
   }
   encode(value: readonly T[]): Uint8Array {
@@ -266,10 +278,15 @@ class FixvecCodec<T> extends BaseCodec<T[]> {
     return out
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): T[] {
-    if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+    if (bytes.length < NUMBER_SIZE)
+      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count * this.#itemSize !== bytes.length) {
-      throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `item count ${count} does not match ${bytes.length} bytes`)
+      throw new MoleculeError(
+        'ERR_MOLECULE_TOTAL_SIZE',
+        path,
+        `item count ${count} does not match ${bytes.length} bytes`,
+      )
     }
     const out = new Array<T>(count)
     for (let i = 0; i < count; i++) {
@@ -417,7 +434,8 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
   encode(value: UnionValue<U>): Uint8Array {
     const v = value as { type: string; value: unknown }
     const item = this.#byKey.get(v.type)
-    if (item === undefined) throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `unknown union item ${String(v.type)}`)
+    if (item === undefined)
+      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `unknown union item ${String(v.type)}`)
     const body = item.codec.encode(v.value)
     const out = new Uint8Array(NUMBER_SIZE + body.length)
     writeU32LE(out, 0, item.id)
@@ -425,7 +443,8 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
     return out
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): UnionValue<U> {
-    if (bytes.length < NUMBER_SIZE) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+    if (bytes.length < NUMBER_SIZE)
+      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const id = readU32LE(bytes, 0)
     const item = this.#byId.get(id)
     if (item === undefined) throw new MoleculeError('ERR_MOLECULE_UNKNOWN_ITEM', path, `unknown union item id ${id}`)

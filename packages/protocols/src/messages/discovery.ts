@@ -78,11 +78,19 @@ export function encodeDiscoveryMessage(msg: DiscoveryMessage, form: DiscoveryFor
   if (form === 'tentacle') {
     const body =
       msg.type === 'get-nodes'
-        ? DiscoveryIn.encode({ payload: { type: 'GetNodes', value: { version: msg.version, count: msg.count, listenPort: msg.listenPort } } })
+        ? DiscoveryIn.encode({
+            payload: {
+              type: 'GetNodes',
+              value: { version: msg.version, count: msg.count, listenPort: msg.listenPort },
+            },
+          })
         : DiscoveryIn.encode({
             payload: {
               type: 'Nodes',
-              value: { announce: Uint8Array.of(msg.announce ? 1 : 0), items: msg.items.map((n) => ({ addresses: n.addresses.map(encodeMultiaddr) })) },
+              value: {
+                announce: Uint8Array.of(msg.announce ? 1 : 0),
+                items: msg.items.map((n) => ({ addresses: n.addresses.map(encodeMultiaddr) })),
+              },
             },
           })
     const out = new Uint8Array(INNER_PREFIX + body.length)
@@ -122,9 +130,13 @@ function fieldCount(t: Uint8Array): number {
  */
 export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = 'ckb'): DiscoveryMessage {
   if (form === 'tentacle') {
-    const n = data.length >= INNER_PREFIX ? new DataView(data.buffer, data.byteOffset, INNER_PREFIX).getUint32(0, false) : -1
+    const n =
+      data.length >= INNER_PREFIX ? new DataView(data.buffer, data.byteOffset, INNER_PREFIX).getUint32(0, false) : -1
     if (n !== data.length - INNER_PREFIX) {
-      throw new ProtocolsError('ERR_MALFORMED_MESSAGE', `malformed DiscoveryMessage: inner length prefix ${n} does not match ${data.length - INNER_PREFIX} bytes`)
+      throw new ProtocolsError(
+        'ERR_MALFORMED_MESSAGE',
+        `malformed DiscoveryMessage: inner length prefix ${n} does not match ${data.length - INNER_PREFIX} bytes`,
+      )
     }
     return decodeDiscoveryMessage(data.subarray(INNER_PREFIX), 'ckb')
   }
@@ -134,7 +146,8 @@ export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = '
     const body = data.subarray(readU32LE(data, 4) + 4, fieldCount(data) > 1 ? readU32LE(data, 8) : data.length)
     if (payload.type === 'GetNodes') {
       const v = payload.value
-      const requiredFlags = fieldCount(body) > 3 ? GetNodes2.decode(body).requiredFlags & KNOWN_FLAGS : Flags.COMPATIBILITY
+      const requiredFlags =
+        fieldCount(body) > 3 ? GetNodes2.decode(body).requiredFlags & KNOWN_FLAGS : Flags.COMPATIBILITY
       return { type: 'get-nodes', version: v.version, count: v.count, listenPort: v.listenPort, requiredFlags }
     }
     const announceByte = payload.value.announce[0]

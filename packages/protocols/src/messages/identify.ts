@@ -38,7 +38,11 @@ export interface IdentifyBlob {
 }
 
 /** Encodes an IdentifyMessage from multiaddr texts. */
-export function encodeIdentifyMessage(msg: { listenAddrs: readonly string[]; observedAddr: string; identify: Uint8Array }): Uint8Array {
+export function encodeIdentifyMessage(msg: {
+  listenAddrs: readonly string[]
+  observedAddr: string
+  identify: Uint8Array
+}): Uint8Array {
   return IdentifyMessageCodec.encode({
     listenAddrs: msg.listenAddrs.map((a) => ({ bytes: encodeMultiaddr(a) })),
     observedAddr: { bytes: encodeMultiaddr(msg.observedAddr) },
@@ -75,7 +79,11 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 /** Encodes CKB's Identify blob. */
 export function encodeIdentifyBlob(blob: IdentifyBlob): Uint8Array {
-  return IdentifyCodec.encode({ flag: blob.flag, name: utf8.encode(blob.name), clientVersion: utf8.encode(blob.clientVersion) })
+  return IdentifyCodec.encode({
+    flag: blob.flag,
+    name: utf8.encode(blob.name),
+    clientVersion: utf8.encode(blob.clientVersion),
+  })
 }
 
 /**

@@ -3,5 +3,9 @@ import { ProtocolsError } from '../errors.js'
 /** Wraps a decoding failure (MoleculeError, ProtocolsError, …) as ERR_MALFORMED_MESSAGE, the cause kept. */
 export function malformed(what: string, err: unknown): ProtocolsError {
   if (err instanceof ProtocolsError && err.code === 'ERR_MALFORMED_MESSAGE') return err
-  return new ProtocolsError('ERR_MALFORMED_MESSAGE', `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  return new ProtocolsError(
+    'ERR_MALFORMED_MESSAGE',
+    `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`,
+    { cause: err },
+  )
 }

@@ -18,7 +18,9 @@ export type PingMessage = { type: 'ping' | 'pong'; nonce: number }
 
 /** Encodes Ping{nonce} or Pong{nonce} (24 bytes, §6.2). */
 export function encodePingMessage(msg: PingMessage): Uint8Array {
-  return PingMessageCodec.encode({ payload: { type: msg.type === 'ping' ? 'Ping' : 'Pong', value: { nonce: msg.nonce } } })
+  return PingMessageCodec.encode({
+    payload: { type: msg.type === 'ping' ? 'Ping' : 'Pong', value: { nonce: msg.nonce } },
+  })
 }
 
 /** Decodes a ping message in compatible mode (as CKB); throws ProtocolsError ERR_MALFORMED_MESSAGE. */

@@ -30,7 +30,10 @@ function concat(chunks: readonly Uint8Array[], length: number): Uint8Array {
 }
 
 class NobleAead implements Aead {
-  readonly #make: (key: Uint8Array, nonce: Uint8Array) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }
+  readonly #make: (
+    key: Uint8Array,
+    nonce: Uint8Array,
+  ) => { encrypt(p: Uint8Array): Uint8Array; decrypt(c: Uint8Array): Uint8Array }
   readonly #key: Uint8Array
   readonly #nonce = new Uint8Array(NONCE_SIZE)
 

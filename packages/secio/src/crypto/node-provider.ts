@@ -139,7 +139,11 @@ class X25519Ephemeral implements EphemeralKey {
   deriveSecret(remote: Uint8Array): Uint8Array {
     let secret: Buffer
     try {
-      const publicKey = nc.createPublicKey({ key: Buffer.concat([X25519_SPKI, asBuffer(remote)]), format: 'der', type: 'spki' })
+      const publicKey = nc.createPublicKey({
+        key: Buffer.concat([X25519_SPKI, asBuffer(remote)]),
+        format: 'der',
+        type: 'spki',
+      })
       secret = nc.diffieHellman({ privateKey: this.#private, publicKey })
     } catch (cause) {
       throw invalidEphemeral(cause)
@@ -174,7 +178,9 @@ function loadLibsecp256k1(): Libsecp256k1 | null {
 const oneShotHash = (nc as unknown as { hash?: (alg: string, data: Uint8Array, enc: 'buffer') => Buffer }).hash
 
 function sha256(message: Uint8Array): Buffer {
-  return oneShotHash !== undefined ? oneShotHash('sha256', message, 'buffer') : nc.createHash('sha256').update(message).digest()
+  return oneShotHash !== undefined
+    ? oneShotHash('sha256', message, 'buffer')
+    : nc.createHash('sha256').update(message).digest()
 }
 
 /** Random bytes from a refilled pool: one getrandom call per 256 nonces instead of one each. */
@@ -267,7 +273,10 @@ class NodeCryptoProvider implements CryptoProvider {
     const choice = opts.secp256k1 ?? 'auto'
     this.#lib = choice === 'openssl' ? null : loadLibsecp256k1()
     if (choice === 'libsecp256k1' && this.#lib === null) {
-      throw new SecioError('ERR_UNSUPPORTED', 'the optional `secp256k1` addon (libsecp256k1) is not installed or cannot load')
+      throw new SecioError(
+        'ERR_UNSUPPORTED',
+        'the optional `secp256k1` addon (libsecp256k1) is not installed or cannot load',
+      )
     }
     this.secp256k1Backend = this.#lib === null ? 'openssl' : 'libsecp256k1'
   }
@@ -353,9 +362,12 @@ class NodeCryptoProvider implements CryptoProvider {
 }
 
 /** Creates a node:crypto provider with non-default options. */
-export function createNodeCryptoProvider(opts?: NodeCryptoProviderOptions): CryptoProvider & { readonly secp256k1Backend: 'libsecp256k1' | 'openssl' } {
+export function createNodeCryptoProvider(
+  opts?: NodeCryptoProviderOptions,
+): CryptoProvider & { readonly secp256k1Backend: 'libsecp256k1' | 'openssl' } {
   return new NodeCryptoProvider(opts)
 }
 
 /** The default provider: node:crypto (identity signatures on libsecp256k1 when available). */
-export const nodeCryptoProvider: CryptoProvider & { readonly secp256k1Backend: 'libsecp256k1' | 'openssl' } = new NodeCryptoProvider()
+export const nodeCryptoProvider: CryptoProvider & { readonly secp256k1Backend: 'libsecp256k1' | 'openssl' } =
+  new NodeCryptoProvider()
