@@ -103,3 +103,14 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => 
 }
 
 export type { SessionInfo }
+
+/** Resolves as `p` does, or rejects after `ms` naming what was awaited (a bounded wait on an event). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}

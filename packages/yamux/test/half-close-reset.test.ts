@@ -12,7 +12,7 @@ import {
   TYPE_WINDOW_UPDATE,
   type Stream,
 } from '../src/index.js'
-import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
+import { duplexPair, RawPeer, readAll, readN, random, roundTrip, sessionPair, sha256, within } from './helpers.js'
 
 for (const transport of ['memory', 'tcp'] as const) {
   test(`half close in both directions: each side keeps writing after the other's FIN (${transport})`, async () => {
@@ -33,7 +33,7 @@ for (const transport of ['memory', 'tcp'] as const) {
       await within(s.write(down), 5000, 'the server writes after the client FIN')
       await s.close()
       assert.equal(sha256(await within(clientReads, 5000, 'client reads')), sha256(down))
-      await sleep(20)
+      // The client saw the server's FIN (its EOF) after sending its own: closed both ways.
       assert.equal(client.streamCount, 0)
       assert.equal(server.streamCount, 0)
     } finally {
@@ -51,7 +51,8 @@ for (const transport of ['memory', 'tcp'] as const) {
       const blockedWrite = c.write(random(INITIAL_STREAM_WINDOW * 2)) // blocks on window
       const blockedRead = c.read()
       const outcomes = Promise.allSettled([blockedWrite, blockedRead])
-      await sleep(30)
+      await roundTrip(client, server) // the server holds the whole window: the write is blocked
+      assert.equal(c.sendWindow, 0)
       s.reset()
       const [w, r] = await within(outcomes, 3000, 'both settle on RST')
       assert.equal(w.status, 'rejected')
@@ -60,7 +61,7 @@ for (const transport of ['memory', 'tcp'] as const) {
       assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
       await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
       await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
-      await sleep(20)
+      // The client's read failing was the RST arriving; the server reset locally.
       assert.equal(client.streamCount, 0)
       assert.equal(server.streamCount, 0)
       assert.equal(client.state, 'open', 'a reset ends the stream, not the session')
@@ -76,9 +77,8 @@ test('data buffered before a RST is still readable, then the reset is reported (
     const c = await client.openStream()
     await c.write(Buffer.from('before-reset'))
     const s = (await server.accept())!
-    await sleep(10)
     c.reset()
-    await sleep(10)
+    await roundTrip(client, server) // the server has handled the data and then the RST
     assert.equal(Buffer.from((await s.read())!).toString(), 'before-reset')
     await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
   } finally {
@@ -93,7 +93,7 @@ test('a local reset fails our own pending read and write with ERR_STREAM_RESET',
     const w = c.write(random(INITIAL_STREAM_WINDOW + 1))
     const r = c.read()
     const outcomes = Promise.allSettled([w, r])
-    await sleep(10)
+    assert.equal(c.sendWindow, 0, 'the write waits for window')
     c.reset()
     const res = await outcomes
     for (const o of res) assert.equal((o as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
@@ -110,15 +110,9 @@ test('a stream refused by the peer (ACK|RST) fails writes with ERR_STREAM_RESET 
     const first = await client.openStream()
     await first.write(Buffer.from('1'))
     const second = await client.openStream()
-    await assert.rejects(
-      (async () => {
-        for (let i = 0; i < 100; i++) {
-          await second.write(Buffer.from('2'))
-          await sleep(5)
-        }
-      })(),
-      { code: 'ERR_STREAM_RESET' },
-    )
+    await second.write(Buffer.from('2')) // sends the SYN; the server answers ACK|RST
+    await within(assert.rejects(second.read(), { code: 'ERR_STREAM_RESET' }), 5000, 'the refusal')
+    await assert.rejects(second.write(Buffer.from('2')), { code: 'ERR_STREAM_RESET' })
     assert.equal(client.streamCount, 1)
     assert.equal(server.streamCount, 1)
   } finally {
@@ -136,8 +130,7 @@ test('FIN after a local close frees the slot for max_stream_count (tentacle #458
       const s = (await server.accept())!
       assert.equal(Buffer.from(await readAll(s)).toString(), `round ${round}`)
       await s.close() // then the peer's FIN
-      assert.equal(await c.read(), null)
-      await sleep(10)
+      assert.equal(await c.read(), null) // the peer's FIN: closed both ways on both sides
       assert.equal(server.streamCount, 0, `round ${round}: the slot is free`)
       assert.equal(client.streamCount, 0)
     }
@@ -194,7 +187,9 @@ for (const [name, path] of Object.entries(closePaths)) {
       }
       assert.equal(client.streamCount, 20)
       await Promise.all(pairs.map(([c, s]) => path(c, s)))
-      await sleep(30)
+      // Both sides have handled every frame of the 20 streams (e.g. an RST for a stream
+      // they had already forgotten).
+      await roundTrip(client, server)
       assert.equal(client.streamCount, 0)
       assert.equal(server.streamCount, 0)
       assert.equal(client.state, 'open')
@@ -220,12 +215,12 @@ test('no frame for a stream after it is closed both ways, whatever the applicati
   await readAll(s) // consuming after both FINs must not send a window update
   s.reset() // nor an RST
   await s.close()
-  await sleep(30)
+  await peer.ping()
   assert.deepEqual(peer.frames.slice(mark), [])
   // And an inbound frame for the forgotten id is ignored.
   peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN | FLAG_ACK, 1, 10)
   peer.send(TYPE_WINDOW_UPDATE, FLAG_RST, 1, 0)
-  await sleep(20)
+  await peer.ping()
   assert.equal(session.state, 'open')
   assert.deepEqual(peer.frames.slice(mark), [])
   session.destroy()
@@ -258,7 +253,11 @@ test('close() waits for pending writes, then sends FIN after the data', async ()
   const w = s.write(data)
   const closing = s.close()
   await assert.rejects(s.write(Buffer.from('late')), { code: 'ERR_STREAM_CLOSED' })
-  await sleep(20)
+  await peer.ping() // everything the session queued so far has arrived
+  assert.ok(
+    peer.frames.some((f) => f.type === TYPE_DATA),
+    'the first window went out',
+  )
   assert.equal(peer.frames.filter((f) => f.flags & FLAG_FIN).length, 0, 'no FIN while data waits for window')
   peer.send(TYPE_WINDOW_UPDATE, FLAG_ACK, 1, 4096)
   await within(Promise.all([w, closing]), 2000, 'write and close complete')
@@ -281,7 +280,7 @@ test('FIN+RST flags: RST on a frame wins over FIN for the receiver', async () =>
   peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
   const s = (await session.accept())!
   peer.send(TYPE_WINDOW_UPDATE, FLAG_FIN | FLAG_RST, 1, 0)
-  await sleep(10)
+  await peer.ping()
   // FIN arrived first in the flag order, so reads see EOF; writes see the reset.
   assert.equal(await s.read(), null)
   await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })

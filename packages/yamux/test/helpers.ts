@@ -4,6 +4,7 @@ import { Duplex } from 'node:stream'
 import net from 'node:net'
 import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
+import assert from 'node:assert/strict'
 import {
   YamuxFrameDecoder,
   DECODED_BODY,
@@ -13,7 +14,10 @@ import {
   encodeHeader,
   type SessionOptions,
   type Stream,
+  FLAG_ACK,
+  FLAG_SYN,
   TYPE_DATA,
+  TYPE_PING,
 } from '../src/index.js'
 
 export { sleep }
@@ -152,6 +156,28 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer))
 }
 
+/**
+ * A barrier between two sessions: a stream round trip from `a` to `b` and back.
+ * When it resolves, `b` has handled every frame `a` queued before the call (frames
+ * leave a session in order and are handled in order), and `a` every frame `b` queued
+ * before it answered. The probe stream ends closed both ways, so stream counts are as
+ * before. `b` must have no other accept() pending, and room for one more stream.
+ */
+export async function roundTrip(a: Session, b: Session, ms = 5000): Promise<void> {
+  const probe = (async () => {
+    const x = await a.openStream()
+    await x.write(PROBE)
+    await x.close()
+    const y = await b.accept()
+    if (y === null) throw new Error('round trip: the session ended')
+    assert.deepEqual(await readAll(y), PROBE, 'round trip: probe bytes')
+    await y.close()
+    assert.equal((await readAll(x)).length, 0, 'round trip: EOF')
+  })()
+  await within(probe, ms, 'round trip')
+}
+const PROBE = Buffer.from('round-trip')
+
 /** Reads a stream to EOF, returning all bytes. */
 export async function readAll(s: Stream): Promise<Buffer> {
   const parts: Uint8Array[] = []
@@ -225,6 +251,9 @@ export class RawPeer {
   private body: Buffer[] = []
   private current: RawFrame | undefined
   private waiters: (() => void)[] = []
+  /** Answers to our own probe pings (see ping()); kept out of `frames`. */
+  private readonly probes = new Map<number, () => void>()
+  private probeId = 0xa0000000
 
   constructor(conn: Duplex, opts: { read?: boolean } = {}) {
     this.conn = conn
@@ -249,6 +278,12 @@ export class RawPeer {
         const d = this.decoder
         if (r === DECODED_HEADER) {
           const f: RawFrame = { type: d.type, flags: d.flags, streamId: d.streamId, length: d.length }
+          const probe = d.type === TYPE_PING && d.flags & FLAG_ACK ? this.probes.get(d.length) : undefined
+          if (probe) {
+            this.probes.delete(d.length)
+            probe()
+            continue
+          }
           if (d.type === TYPE_DATA && d.length > 0) {
             this.current = f
             this.body = []
@@ -273,6 +308,19 @@ export class RawPeer {
     const h = encodeHeader({ type, flags, streamId, length })
     if (body && body.length > 0) return this.conn.write(Buffer.concat([h, body]))
     return this.conn.write(h)
+  }
+
+  /**
+   * A barrier: sends a Ping and waits for its answer (§8.5). The session handles frames
+   * in order and sends frames in order, so once the answer is here it has handled every
+   * frame sent before the ping, and every frame it queued while doing so arrived before
+   * the answer. The answer is not recorded in `frames`.
+   */
+  async ping(ms = 5000): Promise<void> {
+    const id = ++this.probeId >>> 0
+    const answered = new Promise<void>((resolve) => this.probes.set(id, resolve))
+    this.send(TYPE_PING, FLAG_SYN, 0, id)
+    await within(answered, ms, `answer to ping ${id}`).finally(() => this.probes.delete(id))
   }
 
   /** Waits until a received frame matches `pred` (searching from index `from`); returns it. */
