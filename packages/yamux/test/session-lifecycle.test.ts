@@ -14,7 +14,19 @@ import {
   TYPE_PING,
   TYPE_WINDOW_UPDATE,
 } from '../src/index.js'
-import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
+import { setNextStreamIdForTest } from '../src/session.js'
+import {
+  duplexPair,
+  RawPeer,
+  readAll,
+  readN,
+  random,
+  roundTrip,
+  sessionPair,
+  sha256,
+  sleep,
+  within,
+} from './helpers.js'
 
 const KiB = 1024
 const MiB = 1024 * 1024
@@ -108,6 +120,9 @@ test('keepalive: a peer that answers pings keeps the session up (the negative ca
   const opts = { enableKeepalive: true, keepaliveIntervalMs: 40, pingTimeoutMs: 120 }
   const { client, server, cleanup } = await sessionPair('memory', opts, opts)
   try {
+    // Not a synchronization: the test is that nothing happens. 600 ms is 15 keepalive
+    // intervals and 5 ping timeouts; pings and answers cross in-memory, so a loaded
+    // machine delays both alike and cannot make an answered ping look unanswered.
     await sleep(600)
     assert.equal(client.state, 'open')
     assert.equal(server.state, 'open')
@@ -126,7 +141,7 @@ test('keepalive: an ACK forgets that ping id and every smaller one (tentacle #18
   await peer.waitFor((f) => f.type === TYPE_PING && f.length === 3, 3000, 'ping 3')
   assert.ok(session.unansweredPings >= 3)
   peer.send(TYPE_PING, FLAG_ACK, 0, 3)
-  await sleep(5)
+  await peer.ping() // the ACK has been handled
   assert.ok(session.unansweredPings <= 1, `still ${session.unansweredPings} unanswered`)
   session.destroy()
 })
@@ -172,18 +187,19 @@ test('a burst of 1000 SYNs is accepted by an accept loop (the backlog counts onl
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     let accepted = 0
+    let allAccepted!: () => void
+    const thousand = new Promise<void>((resolve) => (allAccepted = resolve))
     const loop = (async () => {
       for (;;) {
         const s = await server.accept()
         if (s === null) return
-        accepted++
+        if (++accepted === 1000) allAccepted()
       }
     })()
     const streams = await Promise.all(Array.from({ length: 1000 }, () => client.openStream()))
     await Promise.all(streams.map((s) => s.write(Buffer.from('hi'))))
-    const deadline = Date.now() + 5000
-    while (accepted < 1000 && Date.now() < deadline) await sleep(10)
-    assert.equal(accepted, 1000)
+    await within(thousand, 10_000, `1000 accepted (${accepted} so far)`)
+    await roundTrip(server, client) // any refusal (RST) the server sent has reached the client
     for (const s of streams) assert.equal(s.sendState, 'open', 'none was refused')
     await client.close()
     await loop
@@ -198,7 +214,7 @@ test('stream ids: client odd from 1, server even from 2; exhausted ids → ERR_S
     assert.deepEqual([(await client.openStream()).id, (await client.openStream()).id], [1, 3])
     assert.deepEqual([(await server.openStream()).id, (await server.openStream()).id], [2, 4])
     // tokio-yamux: checked_add(2) on the next id must not overflow u32.
-    ;(client as unknown as { nextStreamId: number }).nextStreamId = 0xfffffffd
+    setNextStreamIdForTest(client, 0xfffffffd)
     assert.equal((await client.openStream()).id, 0xfffffffd)
     await assert.rejects(client.openStream(), { code: 'ERR_STREAMS_EXHAUSTED' })
     await assert.rejects(client.openStream(), { code: 'ERR_STREAMS_EXHAUSTED' })
@@ -222,7 +238,8 @@ for (const how of ['close', 'destroy', 'peer-vanishes'] as const) {
       const blockedRead = c.read()
       const blockedAccept = client.accept()
       const outcomes = Promise.allSettled([blockedWrite, blockedRead, blockedAccept])
-      await sleep(30)
+      await roundTrip(client, server) // the server holds the whole window: the write is blocked
+      assert.equal(c.sendWindow, 0)
       if (how === 'close') void client.close()
       else if (how === 'destroy') client.destroy()
       else server.destroy() // the connection vanishes under the client
@@ -252,7 +269,7 @@ test('a pending close() of a stream is settled when the session ends', async () 
     const c = await client.openStream()
     const w = c.write(random(INITIAL_STREAM_WINDOW + 1))
     const closing = c.close() // waits behind the blocked write
-    await sleep(20)
+    assert.equal(c.sendWindow, 0, 'the write waits for window')
     server.destroy()
     await assert.rejects(w, { code: 'ERR_SESSION_CLOSED' })
     await assert.rejects(closing, { code: 'ERR_SESSION_CLOSED' })
@@ -301,6 +318,7 @@ test('write-stall: the deadline fires while the peer keeps sending control frame
     (e: { code: string }) => e.code,
   )
   let pingId = 0
+  // Not a synchronization: the peer's steady control traffic during the stall is the test.
   const pinger = setInterval(() => peer.send(TYPE_PING, FLAG_SYN, 0, ++pingId), 20)
   try {
     const t0 = performance.now()
