@@ -12,7 +12,19 @@ import {
   TYPE_GO_AWAY,
   TYPE_WINDOW_UPDATE,
 } from '../src/index.js'
-import { duplexPair, RawPeer, readN, random, sessionPair, sha256, sleep, within, hashAll } from './helpers.js'
+import {
+  duplexPair,
+  RawPeer,
+  readN,
+  random,
+  roundTrip,
+  sessionPair,
+  sha256,
+  sleep,
+  within,
+  hashAll,
+} from './helpers.js'
+import { once } from 'node:events'
 
 const KiB = 1024
 const MiB = 1024 * 1024
@@ -58,7 +70,7 @@ for (const transport of ['memory', 'tcp'] as const) {
       let writeDone = false
       void blockedWrite.then(() => (writeDone = true))
       const blockedRead = s.read()
-      await sleep(50)
+      await roundTrip(client, server) // the client holds the whole window and granted nothing
       assert.equal(writeDone, false, 'the write waits for window')
       await c.write(Buffer.from('x'))
       assert.equal(Buffer.from((await within(blockedRead, 2000, 'read while write blocked'))!).toString(), 'x')
@@ -79,11 +91,11 @@ test('a partial read sends a window update once half the window is consumed (Rus
   const s = (await session.accept())!
   const full = random(INITIAL_STREAM_WINDOW)
   peer.send(TYPE_DATA, 0, 1, full.length, full)
-  await sleep(20)
+  await peer.ping() // any update the data caused has arrived
   const wuBefore = peer.frames.filter((f) => f.type === TYPE_WINDOW_UPDATE && f.streamId === 1 && f.length > 0).length
   assert.equal(wuBefore, 0, 'nothing consumed yet: no update')
   await readN(s, 128 * KiB - 1)
-  await sleep(20)
+  await peer.ping()
   assert.equal(
     peer.frames.filter((f) => f.type === TYPE_WINDOW_UPDATE && f.length > 0).length,
     0,
@@ -140,7 +152,13 @@ test('memory bound: a peer that never reads holds at most the window per stream;
         )
       const accepted = []
       for (let i = 0; i < 8; i++) accepted.push((await server.accept())!)
-      await sleep(150) // let everything that can flow, flow
+      // Let everything that can flow, flow: round trips (each carries what the writers queued
+      // before it; they feed the connection as maxQueuedBytes lets them) until every stream
+      // holds a full window, then one more, so that any byte past the window would be here too.
+      for (let i = 0; i < 500 && accepted.some((s) => s.bufferedBytes < window); i++) {
+        await roundTrip(client, server)
+      }
+      await roundTrip(client, server)
       for (const s of accepted) {
         assert.ok(s.bufferedBytes <= window, `buffered ${s.bufferedBytes} > window ${window}`)
         assert.ok(s.bufferedBytes > 0)
@@ -169,13 +187,16 @@ test('our outgoing queue is bounded when the connection does not drain: writes w
   const peer = new RawPeer(b, { read: false }) // never reads the connection
   const s = await session.openStream()
   // Grant a huge window (as a peer could) so only our queue cap can stop the writer.
+  const granted = once(a, 'data') // the session's own 'data' listener runs first
   peer.send(TYPE_WINDOW_UPDATE, FLAG_ACK, 1, 64 * MiB)
-  await sleep(20)
+  await within(granted, 5000, 'the window update')
+  assert.ok(s.sendWindow > 64 * MiB, 'granted')
   let done = false
   const w = s.write(random(8 * MiB)).then(
     () => (done = true),
     () => (done = true),
   )
+  // The peer never reads, so nothing can happen: this wait is the negative check itself.
   await sleep(100)
   assert.equal(done, false)
   // Held: our queue + the connection's buffer; a stream write may overshoot by one frame.
@@ -202,7 +223,8 @@ for (const transport of ['memory', 'tcp'] as const) {
       let doneS = false
       void wc.then(() => (doneC = true))
       void ws.then(() => (doneS = true))
-      await sleep(100)
+      // Each side has now handled all the other sent (both windows used up, nothing read).
+      await roundTrip(client, server)
       assert.equal(doneC || doneS, false, 'both writers are blocked on window')
       // The server reads everything; that alone must let the client's write finish.
       const gotS = await within(readN(s, size), 10_000, 'server reads client data')
@@ -228,7 +250,7 @@ test('a 1 MiB max window lets 1 MiB be in flight before any read (ckb #3629, §8
     assert.equal(s.sendWindow, MiB, 'the client announced 1 MiB with its SYN')
     const big = random(MiB)
     await within(s.write(big), 2000, 'a 1 MiB write fits the window at once')
-    await sleep(30)
+    await roundTrip(server, client) // all of it has reached the client
     assert.equal(c.bufferedBytes, MiB)
     assert.equal(sha256(await readN(c, MiB)), sha256(big))
   } finally {

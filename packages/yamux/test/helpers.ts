@@ -160,7 +160,8 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
  * A barrier between two sessions: a stream round trip from `a` to `b` and back.
  * When it resolves, `b` has handled every frame `a` queued before the call (frames
  * leave a session in order and are handled in order), and `a` every frame `b` queued
- * before it answered. The probe stream ends closed both ways, so stream counts are as
+ * before it answered (a stream write still waiting for queue space, maxQueuedBytes, is not
+ * queued yet). The probe stream ends closed both ways, so stream counts are as
  * before. `b` must have no other accept() pending, and room for one more stream.
  */
 export async function roundTrip(a: Session, b: Session, ms = 5000): Promise<void> {
