@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises'
 import { Readable, Writable } from 'node:stream'
 import { createHash } from 'node:crypto'
 import { INITIAL_STREAM_WINDOW } from '../src/index.js'
-import { random, readAll, sessionPair, sha256, sleep, within } from './helpers.js'
+import { random, readAll, roundTrip, sessionPair, sha256, within } from './helpers.js'
 
 const KiB = 1024
 
@@ -44,7 +44,7 @@ for (const transport of ['memory', 'tcp'] as const) {
       await within(echo, 5000, 'echo pipeline')
       assert.equal(n, data.length)
       assert.equal(h.digest('hex'), sha256(data))
-      await sleep(20)
+      await roundTrip(client, server) // both FINs handled on both sides
       assert.equal(client.streamCount, 0)
       assert.equal(server.streamCount, 0)
     } finally {
@@ -65,7 +65,8 @@ test('backpressure: an unread Duplex stops the remote writer at the window; memo
     d.pause()
     d.on('data', () => {}) // attach, but stay paused
     d.pause()
-    await sleep(100)
+    // Both sides have handled what the other sent: the window's data, and no window update.
+    await roundTrip(client, server)
     assert.equal(done, false)
     assert.ok(s.bufferedBytes + d.readableLength <= INITIAL_STREAM_WINDOW + 64 * KiB, 'held ≈ window')
     d.resume()
@@ -83,14 +84,17 @@ test('backpressure: writing into a Duplex whose peer does not read makes write()
     const d = c.toDuplex({ writableHighWaterMark: 64 * KiB })
     let refused = 0
     for (let i = 0; i < 64; i++) if (!d.write(random(64 * KiB))) refused++
-    await sleep(50)
+    // Accepting is not reading. The Duplex feeds the stream a chunk per callback: round
+    // trips (each carries what was queued before it) until the peer holds the window.
+    const s = (await server.accept())!
+    for (let i = 0; i < 100 && s.bufferedBytes < INITIAL_STREAM_WINDOW; i++) await roundTrip(client, server)
+    assert.equal(s.bufferedBytes, INITIAL_STREAM_WINDOW)
     assert.ok(refused > 0, 'write() signalled backpressure')
     assert.ok(
       d.writableLength >= 4 * 1024 * KiB - INITIAL_STREAM_WINDOW - 128 * KiB,
       'held in the Writable, not in yamux',
     )
     assert.ok(c.sendWindow === 0)
-    const s = (await server.accept())!
     const drained = new Promise((resolve) => d.once('drain', resolve))
     const reading = readAll(s)
     await within(drained, 10_000, 'drain once the peer reads')
@@ -112,8 +116,7 @@ test('destroying a Duplex mid-stream resets the stream; the peer sees ERR_STREAM
     const s = (await server.accept())!
     assert.equal(Buffer.from((await s.read())!).toString(), 'partial')
     d.destroy()
-    await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
-    await sleep(10)
+    await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' }) // the RST has arrived
     assert.equal(client.streamCount, 0)
     assert.equal(server.streamCount, 0)
   } finally {
