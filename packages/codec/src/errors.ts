@@ -1,49 +1,75 @@
 /**
  * The one error family of this package. Callers branch on `code`, never on the
- * message text. The codes are stable; the package README lists them.
+ * message text. The codes are stable; docs/errors.md lists them.
  */
 
-/** Every code a {@link CodecError} can carry. */
-export type CodecErrorCode =
+/** Every code a {@link CodecError} can carry; {@link CodecErrorCode} is its union. */
+export const CODEC_ERROR_CODES = [
   // length-delimited framing (§2.1, §2.2, §10.1)
   /** A length prefix announced more than the decoder's max frame length. */
-  | 'ERR_FRAME_TOO_LARGE'
-  /** A bad option (e.g. a max frame length that is not an integer in [0, 2^32-1]). */
-  | 'ERR_INVALID_OPTION'
+  'ERR_FRAME_TOO_LARGE',
+  /** A bad option (e.g. a max frame length that is not an integer in [0, 2^32-1]); `field` names it. */
+  'ERR_INVALID_OPTION',
   // application message codecs (src/application/)
   /** An application message's bytes do not decode (the codec's own error is the `cause`). */
-  | 'ERR_MESSAGE_DECODE'
+  'ERR_MESSAGE_DECODE',
   /** An application message does not encode. */
-  | 'ERR_MESSAGE_ENCODE'
+  'ERR_MESSAGE_ENCODE',
   // molecule (§6): mirror the molecule crate's VerificationError kinds, plus UTF-8 and encoding failures
   /** Fewer bytes than the header (or a declared offset) needs. */
-  | 'ERR_MOLECULE_HEADER'
+  'ERR_MOLECULE_HEADER',
   /** The declared total size (or fixvec item count) does not match the slice length. */
-  | 'ERR_MOLECULE_TOTAL_SIZE'
+  'ERR_MOLECULE_TOTAL_SIZE',
   /** Offsets not 4-aligned, first offset < 8, decreasing, or out of bounds. */
-  | 'ERR_MOLECULE_OFFSETS'
+  'ERR_MOLECULE_OFFSETS',
   /** A table with fewer fields than the schema (or more, in strict mode). */
-  | 'ERR_MOLECULE_FIELD_COUNT'
+  'ERR_MOLECULE_FIELD_COUNT',
   /** A union item id the schema does not know. */
-  | 'ERR_MOLECULE_UNKNOWN_ITEM'
+  'ERR_MOLECULE_UNKNOWN_ITEM',
   /** An array or struct whose length is not its fixed size. */
-  | 'ERR_MOLECULE_SIZE'
+  'ERR_MOLECULE_SIZE',
   /** A string that is not valid UTF-8. */
-  | 'ERR_MOLECULE_UTF8'
+  'ERR_MOLECULE_UTF8',
   /** A value that cannot be encoded (wrong array length, unknown union key, too large). */
-  | 'ERR_MOLECULE_ENCODE'
+  'ERR_MOLECULE_ENCODE',
+] as const
+
+/** Every code a {@link CodecError} can carry. */
+export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number]
 
 /** The molecule subset of {@link CodecErrorCode}. */
 export type MoleculeErrorCode = Extract<CodecErrorCode, `ERR_MOLECULE_${string}`>
+
+/** Options of a {@link CodecError}. */
+export interface CodecErrorOptions {
+  cause?: unknown
+  /** For `ERR_INVALID_OPTION`: the option at fault (e.g. `maxFrameLength`). */
+  field?: string
+}
+
+/**
+ * Marks a CodecError made by any installed copy of this package: `Symbol.for` is
+ * shared by the whole process, so isCodecError() holds for an error from a second
+ * copy (two versions in node_modules), where `instanceof` would not.
+ */
+const CODECERROR_BRAND = Symbol.for('@tentacle-ts/codec:CodecError')
+
+function hasCodecErrorBrand(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[CODECERROR_BRAND] === true
+}
 
 /** Error raised by this package's decoders and encoders; `code` is stable. */
 export class CodecError extends Error {
   override readonly name: string = 'CodecError'
   readonly code: CodecErrorCode
+  /** For `ERR_INVALID_OPTION`: the option at fault. */
+  readonly field?: string
 
-  constructor(code: CodecErrorCode, message: string, opts?: { cause?: unknown }) {
+  constructor(code: CodecErrorCode, message: string, opts?: CodecErrorOptions) {
     super(message, opts?.cause === undefined ? undefined : { cause: opts.cause })
     this.code = code
+    Object.defineProperty(this, CODECERROR_BRAND, { value: true })
+    if (opts?.field !== undefined) this.field = opts.field
   }
 }
 
@@ -60,7 +86,23 @@ export class MoleculeError extends CodecError {
   }
 }
 
-/** True when `err` is a {@link CodecError} (molecule ones included), optionally with the given code. */
+/**
+ * True when `err` is a {@link CodecError} (molecule ones included, from any
+ * installed copy of this package), optionally with the given code.
+ */
 export function isCodecError(err: unknown, code?: CodecErrorCode): err is CodecError {
-  return err instanceof CodecError && (code === undefined || err.code === code)
+  return hasCodecErrorBrand(err) && (code === undefined || (err as CodecError).code === code)
+}
+
+/**
+ * True when `err` is a {@link MoleculeError} (from any installed copy),
+ * optionally with the given code.
+ */
+export function isMoleculeError(err: unknown, code?: MoleculeErrorCode): err is MoleculeError {
+  return (
+    isCodecError(err) &&
+    typeof (err as MoleculeError).path === 'string' &&
+    (err as MoleculeError).code.startsWith('ERR_MOLECULE_') &&
+    (code === undefined || err.code === code)
+  )
 }

@@ -13,6 +13,7 @@ export {
   frameHeader,
 } from './length-delimited.js'
 export type { LengthDelimitedDecoderState } from './length-delimited.js'
-export { CodecError, MoleculeError, isCodecError } from './errors.js'
-export type { CodecErrorCode, MoleculeErrorCode } from './errors.js'
+export { CODEC_ERROR_CODES, CodecError, MoleculeError, isCodecError, isMoleculeError } from './errors.js'
+export type { CodecErrorCode, CodecErrorOptions, MoleculeErrorCode } from './errors.js'
 export * from './application/index.js'
+export { Fifo } from './fifo.js'

@@ -283,6 +283,7 @@ function checkMaxFrameLength(maxFrameLength: number): number {
     throw new CodecError(
       'ERR_INVALID_OPTION',
       `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`,
+      { field: 'maxFrameLength' },
     )
   }
   return maxFrameLength

@@ -8,40 +8,71 @@ import { isCodecError } from '@tentacle-ts/codec'
 /** Where a handshake was when it failed (§3.12 steps 2, 4 and 6). */
 export type HandshakePhase = 'awaiting-propose' | 'awaiting-exchange' | 'awaiting-nonce-echo'
 
-/** Every code a {@link SecioError} can carry. */
-export type SecioErrorCode =
+/** Every code a {@link SecioError} can carry; {@link SecioErrorCode} is its union. */
+export const SECIO_ERROR_CODES = [
   // handshake (§3)
-  | 'ERR_HANDSHAKE_TIMEOUT'
-  | 'ERR_HANDSHAKE_ABORTED'
-  | 'ERR_UNEXPECTED_EOF'
-  | 'ERR_CONNECTION_CLOSED'
-  | 'ERR_SOCKET'
-  | 'ERR_INVALID_PROPOSE'
-  | 'ERR_INVALID_EXCHANGE'
-  | 'ERR_INVALID_PUBLIC_KEY'
-  | 'ERR_CONNECT_SELF'
-  | 'ERR_PEER_ID_MISMATCH'
-  | 'ERR_NO_COMMON_SUITE'
-  | 'ERR_INVALID_EPHEMERAL_KEY'
-  | 'ERR_SIGNATURE_INVALID'
-  | 'ERR_EQUAL_ORDERING'
-  | 'ERR_NONCE_MISMATCH'
+  /** The handshake deadline (`timeoutMs`, §3.14) passed; `phase` says where it stuck. */
+  'ERR_HANDSHAKE_TIMEOUT',
+  /** The caller's `AbortSignal` fired. */
+  'ERR_HANDSHAKE_ABORTED',
+  /** The peer ended the connection mid-handshake, or inside an encrypted frame. */
+  'ERR_UNEXPECTED_EOF',
+  /** The socket closed (or was closed already); a write pending when it closed fails with it. */
+  'ERR_CONNECTION_CLOSED',
+  /** A socket error during the handshake (`cause` holds it). */
+  'ERR_SOCKET',
+  /** The peer's Propose is not valid molecule or UTF-8, or its PublicKey union is unknown (§3.1–§3.3). */
+  'ERR_INVALID_PROPOSE',
+  /** The peer's Exchange is not valid molecule. */
+  'ERR_INVALID_EXCHANGE',
+  /** The peer's identity key is not a secp256k1 point. */
+  'ERR_INVALID_PUBLIC_KEY',
+  /** The peer has our own key (§3.3). */
+  'ERR_CONNECT_SELF',
+  /** The peer is not the `expectedPeerId` (§5.2). */
+  'ERR_PEER_ID_MISMATCH',
+  /** No common agreement, cipher or digest (§3.7). */
+  'ERR_NO_COMMON_SUITE',
+  /** An ephemeral key of the wrong length, not on the curve, or an all-zero X25519 result (§3.8). */
+  'ERR_INVALID_EPHEMERAL_KEY',
+  /** The Exchange signature does not verify, is not strict DER, or has a high S (§3.9). */
+  'ERR_SIGNATURE_INVALID',
+  /** Both ordering hashes are equal (§3.10). */
+  'ERR_EQUAL_ORDERING',
+  /** The peer did not echo our nonce (§3.11). */
+  'ERR_NONCE_MISMATCH',
+  /** Signing our Exchange failed (the provider's error is the `cause`). */
+  'ERR_SIGNING_FAILED',
   // framing and encrypted stream (§2, §4)
-  | 'ERR_FRAME_TOO_LARGE'
-  | 'ERR_FRAME_TOO_SHORT'
-  | 'ERR_DECRYPT_FAILED'
+  /** A frame announced more than `maxFrameLength` (§2.2); the codec's error is the `cause`. */
+  'ERR_FRAME_TOO_LARGE',
+  /** An encrypted frame shorter than its 16-byte tag (§4.2). */
+  'ERR_FRAME_TOO_SHORT',
+  /** A frame does not authenticate: tampered, replayed, wrong key. */
+  'ERR_DECRYPT_FAILED',
   // keys, peer ids, configuration
-  | 'ERR_INVALID_SECRET_KEY'
-  | 'ERR_INVALID_KEY_FILE'
-  | 'ERR_INVALID_PEER_ID'
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_UNSUPPORTED'
-  | 'ERR_SIGNING_FAILED'
+  /** A secret that is not a secp256k1 scalar in [1, n−1]. */
+  'ERR_INVALID_SECRET_KEY',
+  /** A key file cannot be read (the fs error is the `cause`) or holds no valid secret. */
+  'ERR_INVALID_KEY_FILE',
+  /** A PeerId that is not Base58, not sha2-256, or the wrong length (§5.1). */
+  'ERR_INVALID_PEER_ID',
+  /** A bad handshake or stream option; `field` names it. */
+  'ERR_INVALID_OPTION',
+  /** A requested crypto backend is missing, or an ephemeral key is used twice. */
+  'ERR_UNSUPPORTED',
+] as const
 
+/** Every code a {@link SecioError} can carry. */
+export type SecioErrorCode = (typeof SECIO_ERROR_CODES)[number]
+
+/** Options of a {@link SecioError}. */
 export interface SecioErrorOptions {
   cause?: unknown
   phase?: HandshakePhase
   bytesReceived?: number
+  /** For `ERR_INVALID_OPTION`: the option at fault (e.g. `ciphers[0]`, `timeoutMs`). */
+  field?: string
 }
 
 /**
@@ -63,6 +94,8 @@ export class SecioError extends Error {
   phase?: HandshakePhase
   /** Bytes received from the socket when the handshake failed (handshake errors only). */
   bytesReceived?: number
+  /** For `ERR_INVALID_OPTION`: the option at fault. */
+  readonly field?: string
 
   constructor(code: SecioErrorCode, message: string, opts: SecioErrorOptions = {}) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
@@ -70,6 +103,7 @@ export class SecioError extends Error {
     Object.defineProperty(this, SECIOERROR_BRAND, { value: true })
     if (opts.phase !== undefined) this.phase = opts.phase
     if (opts.bytesReceived !== undefined) this.bytesReceived = opts.bytesReceived
+    if (opts.field !== undefined) this.field = opts.field
   }
 }
 

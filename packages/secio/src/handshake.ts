@@ -19,7 +19,7 @@ import {
   encodeFrame,
   encodeFramePieces,
   LengthDelimitedDecoder,
-  MoleculeError,
+  isMoleculeError,
 } from '@tentacle-ts/codec'
 import { fromCodecError, SecioError, type HandshakePhase } from './errors.js'
 import type { SecioKeyPair } from './key-pair.js'
@@ -132,17 +132,20 @@ const DEFAULT_PROPOSITIONS = {
 
 function resolveConfig(opts: HandshakeOptions): Config {
   if (opts === null || typeof opts !== 'object' || opts.key === undefined) {
-    throw new SecioError('ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)')
+    throw new SecioError('ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)', { field: 'key' })
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new SecioError('ERR_INVALID_OPTION', `timeoutMs must be a positive number, got ${timeoutMs}`)
+    throw new SecioError('ERR_INVALID_OPTION', `timeoutMs must be a positive number, got ${timeoutMs}`, {
+      field: 'timeoutMs',
+    })
   }
   const maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 1024 || maxFrameLength > 0xffffffff) {
     throw new SecioError(
       'ERR_INVALID_OPTION',
       `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`,
+      { field: 'maxFrameLength' },
     )
   }
   // Checked now, not when the stream is built after the nonce echo.
@@ -413,7 +416,7 @@ class Handshake {
       propose = ProposeCodec.decode(this.#remotePropose)
       remoteKey = decodePublicKey(propose.pubkey)
     } catch (err) {
-      if (err instanceof MoleculeError)
+      if (isMoleculeError(err))
         throw new SecioError('ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
       throw err
     }
@@ -478,7 +481,7 @@ class Handshake {
     try {
       exchange = ExchangeCodec.decode(frame)
     } catch (err) {
-      if (err instanceof MoleculeError)
+      if (isMoleculeError(err))
         throw new SecioError('ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
       throw err
     }

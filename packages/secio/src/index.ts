@@ -8,7 +8,7 @@ export { SecureStream, DEFAULT_MAX_SEND_FRAME_LENGTH } from './secure-stream.js'
 export type { SecureStreamOptions } from './secure-stream.js'
 export { SecioKeyPair } from './key-pair.js'
 export { PeerId } from './peer-id.js'
-export { SecioError, isSecioError } from './errors.js'
+export { SECIO_ERROR_CODES, SecioError, isSecioError } from './errors.js'
 export type { HandshakePhase, SecioErrorCode, SecioErrorOptions } from './errors.js'
 export {
   AGREEMENTS,

@@ -67,6 +67,7 @@ export function maxSendPlaintext(maxSendFrameLength: number | undefined, maxFram
     throw new SecioError(
       'ERR_INVALID_OPTION',
       `maxSendFrameLength must be an integer greater than ${AEAD_TAG_SIZE}, got ${maxSendFrameLength}`,
+      { field: 'maxSendFrameLength' },
     )
   }
   return maxSend - AEAD_TAG_SIZE

@@ -57,7 +57,8 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): Ordering {
 
 /**
  * Validates a configured list and returns its proposition string (comma-separated, §3.5).
- * Throws SecioError ERR_INVALID_OPTION for an empty list, an unknown or a duplicate name.
+ * Throws SecioError ERR_INVALID_OPTION for an empty list, an unknown or a duplicate name;
+ * `field` is the option (`ciphers`, or `ciphers[1]` for one name), `kind` being its singular.
  */
 export function propositionString<T extends string>(
   kind: string,
@@ -67,16 +68,17 @@ export function propositionString<T extends string>(
 ): string {
   const names = (list ?? defaults) as readonly string[]
   if (!Array.isArray(names) || names.length === 0) {
-    throw new SecioError('ERR_INVALID_OPTION', `${kind} list must not be empty`)
+    throw new SecioError('ERR_INVALID_OPTION', `${kind} list must not be empty`, { field: `${kind}s` })
   }
   const seen = new Set<string>()
-  for (const n of names) {
+  names.forEach((n, i) => {
+    const field = `${kind}s[${i}]`
     if (!(known as readonly string[]).includes(n)) {
-      throw new SecioError('ERR_INVALID_OPTION', `unknown ${kind} "${n}"; known: ${known.join(', ')}`)
+      throw new SecioError('ERR_INVALID_OPTION', `unknown ${kind} "${n}"; known: ${known.join(', ')}`, { field })
     }
-    if (seen.has(n)) throw new SecioError('ERR_INVALID_OPTION', `duplicate ${kind} "${n}"`)
+    if (seen.has(n)) throw new SecioError('ERR_INVALID_OPTION', `duplicate ${kind} "${n}"`, { field })
     seen.add(n)
-  }
+  })
   return names.join(',')
 }
 

@@ -91,7 +91,8 @@ export function protobufCodec<T extends object>(
  * this package: install it to use this) and returns the codec of the message
  * type `typeName` (fully qualified, e.g. `chat.Line`). A missing file, a
  * syntax error or an unknown type name rejects with CodecError
- * `ERR_INVALID_OPTION`.
+ * `ERR_INVALID_OPTION` (`field` is `protoFiles` or `typeName`; none when
+ * protobufjs itself is missing).
  */
 export async function loadProtobufCodec<T extends object>(
   protoFiles: string | string[],
@@ -108,16 +109,23 @@ export async function loadProtobufCodec<T extends object>(
       { cause: err },
     )
   }
-  let type: ProtobufMessageType
-  try {
-    const root = await protobuf.load(protoFiles)
-    type = root.lookupType(typeName)
-  } catch (err) {
-    throw new CodecError(
+  const cannot = (field: string, err: unknown): CodecError =>
+    new CodecError(
       'ERR_INVALID_OPTION',
       `cannot load ${typeName} from ${String(protoFiles)}: ${(err as Error)?.message ?? String(err)}`,
-      { cause: err },
+      { cause: err, field },
     )
+  let root: Awaited<ReturnType<typeof protobuf.load>>
+  try {
+    root = await protobuf.load(protoFiles)
+  } catch (err) {
+    throw cannot('protoFiles', err)
+  }
+  let type: ProtobufMessageType
+  try {
+    type = root.lookupType(typeName)
+  } catch (err) {
+    throw cannot('typeName', err)
   }
   return protobufCodec<T>(type, options)
 }
