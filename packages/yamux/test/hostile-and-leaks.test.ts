@@ -6,7 +6,18 @@ import assert from 'node:assert/strict'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import { Session, FLAG_ACK, FLAG_SYN, INITIAL_STREAM_WINDOW, TYPE_PING, TYPE_WINDOW_UPDATE } from '../src/index.js'
-import { duplexPair, RawPeer, readAll, readN, random, sessionPair, sha256, sleep, within } from './helpers.js'
+import {
+  duplexPair,
+  RawPeer,
+  readAll,
+  readN,
+  random,
+  roundTrip,
+  sessionPair,
+  sha256,
+  sleep,
+  within,
+} from './helpers.js'
 
 test('ping flood while our writes are blocked: memory stays bounded, reading pauses, all answered later', async () => {
   const [a, b] = duplexPair({ highWaterMark: 16 * 1024 })
@@ -24,6 +35,8 @@ test('ping flood while our writes are blocked: memory stays bounded, reading pau
       if (!peer.send(TYPE_PING, FLAG_SYN, 0, sent++)) await new Promise((r) => b.once('drain', r))
     }
   })()
+  // Not a synchronization: the test is that the flood stays held back while we cannot
+  // write our answers, so it waits a while (the whole flood takes ~100 ms when read).
   await sleep(200)
   assert.ok(sent < N, 'the flood is held back: we stopped reading while our answers could not be written')
   assert.ok(session.queuedBytes <= 2 * 64 * 1024 + 16 * 1024 + 4096, `held ${session.queuedBytes} bytes of answers`)
@@ -44,7 +57,7 @@ test('streams closed before their ACK arrives do not leak backlog slots (hashico
     await s.write(Buffer.from('after'))
     const t = (await within(server.accept(), 2000, 'a 9th stream'))!
     assert.equal(Buffer.from((await t.read())!).toString(), 'after')
-    await sleep(20)
+    await roundTrip(client, server) // the client has handled the server's eight FINs
     assert.equal(client.streamCount, 1)
     assert.equal(server.streamCount, 1)
   } finally {
@@ -97,6 +110,7 @@ test('a session is garbage-collectable after close; no listeners are left on the
     assert.equal(c.listenerCount('end'), 0)
     assert.equal(c.listenerCount('close'), 0)
   }
+  // Finalizers run in a task of their own after a collection: give them a few turns.
   for (let i = 0; i < 10 && collected < 2 * N; i++) {
     gc()
     await sleep(20)
@@ -118,8 +132,7 @@ test('no timer or immediate is left behind by ended sessions', async () => {
   const during = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
   assert.ok(during >= 20, 'keepalive timers run while sessions are open')
   await Promise.all(pairs.map((p) => p.client.close()))
-  await Promise.all(pairs.map((p) => p.server.closed))
-  await sleep(10)
+  await Promise.all(pairs.flatMap((p) => [p.client.closed, p.server.closed]))
   const after = process.getActiveResourcesInfo().filter((r) => r === 'Timeout' || r === 'Immediate').length
   assert.equal(after, before)
 })
@@ -138,7 +151,7 @@ test('idle sessions with keepalive do not spin (CPU near idle, tentacle test_kil
   try {
     const c0 = process.cpuUsage()
     const t0 = performance.now()
-    await sleep(1000)
+    await sleep(1000) // the idle period measured: CPU time (not wall time) is what is bounded
     const c = process.cpuUsage(c0)
     const cpuMs = (c.user + c.system) / 1000
     const wall = performance.now() - t0
@@ -187,7 +200,7 @@ test('a write callback that throws when the session is destroyed: every other st
       if (err !== undefined) throw new Error('application callback threw')
     })
     const pendingRead = other.read()
-    await sleep(20)
+    assert.equal(throwing.sendWindow, 0, 'the write waits for window')
     assert.throws(() => client.destroy(), /application callback threw/)
     await assert.rejects(within(pendingRead, 2000, 'the other stream’s read is settled'), {
       code: 'ERR_SESSION_CLOSED',
