@@ -14,7 +14,7 @@ import {
   TYPE_PING,
   TYPE_WINDOW_UPDATE,
 } from '../src/index.js'
-import { duplexPair, RawPeer, within, sleep } from './helpers.js'
+import { duplexPair, RawPeer, within } from './helpers.js'
 
 function setup(role: 'client' | 'server', opts: Record<string, unknown> = {}) {
   const [a, b] = duplexPair()
@@ -97,7 +97,7 @@ test('close sends WindowUpdate+FIN once; reset sends WindowUpdate+RST; nothing a
   assert.equal(session.streamCount, 0)
   const before = peer.frames.length
   s.reset() // after both FINs: no RST on the wire (LESSONS #21)
-  await sleep(20)
+  await peer.ping() // whatever the reset queued has arrived
   assert.deepEqual(peer.frames.slice(before), [])
 
   const s2 = await session.openStream()
@@ -121,7 +121,7 @@ test('no window update is sent after the peer half-closed (LESSONS #21)', async 
     got += c.length
   }
   assert.equal(got, big.length)
-  await sleep(20)
+  await peer.ping() // whatever the reads queued has arrived
   assert.equal(peer.frames.filter((f) => f.streamId === 1 && f.type === TYPE_WINDOW_UPDATE && f.length > 0).length, 0)
   session.destroy()
 })
