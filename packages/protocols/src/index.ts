@@ -33,7 +33,13 @@ export type {
 export { AddressBook, type BanEntry } from './address-book.js'
 export { CKB_PRESET, TENTACLE_PRESET, PRESETS } from './presets.js'
 export { Flags, DEFAULT_REQUIRED_FLAGS, requiredFlagsFilter } from './flags.js'
-export { ProtocolsError, isProtocolsError, type ProtocolsErrorCode } from './errors.js'
+export {
+  PROTOCOLS_ERROR_CODES,
+  ProtocolsError,
+  isProtocolsError,
+  type ProtocolsErrorCode,
+  type ProtocolsErrorOptions,
+} from './errors.js'
 export {
   decodeMultiaddr,
   encodeMultiaddr,

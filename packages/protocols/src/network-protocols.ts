@@ -51,14 +51,18 @@ const CROSS_DIAL_WINDOW_MS = 10_000
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
   if (!Number.isFinite(x) || x <= 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`)
+    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`, {
+      field: name,
+    })
   return x
 }
 
 function count(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
   if (!Number.isInteger(x) || x < 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${String(v)}`)
+    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${String(v)}`, {
+      field: name,
+    })
   return x
 }
 
@@ -66,15 +70,17 @@ function count(name: string, v: number | undefined, dflt: number): number {
 export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetworkOptions {
   const presetName = o.preset ?? 'ckb'
   const preset = PRESETS[presetName]
-  if (preset === undefined) throw new ProtocolsError('ERR_INVALID_OPTION', `unknown preset ${String(presetName)}`)
+  if (preset === undefined)
+    throw new ProtocolsError('ERR_INVALID_OPTION', `unknown preset ${String(presetName)}`, { field: 'preset' })
   if (typeof o.networkName !== 'string' || o.networkName.length === 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', 'networkName is required')
+    throw new ProtocolsError('ERR_INVALID_OPTION', 'networkName is required', { field: 'networkName' })
   const ids: ProtocolIds = { ...preset.ids, ...o.ids }
   const idList = Object.values(ids)
   if (new Set(idList).size !== idList.length || idList.some((id) => !Number.isInteger(id) || id < 0)) {
     throw new ProtocolsError(
       'ERR_INVALID_OPTION',
       `protocol ids must be distinct non-negative integers, got ${JSON.stringify(ids)}`,
+      { field: 'ids' },
     )
   }
   const names = { ...preset.names }
@@ -82,19 +88,23 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
     for (const k of Object.keys(ids) as Array<keyof ProtocolIds>) names[k] = `/p2p/${ids[k]}`
   const flags = o.flags ?? Flags.COMPATIBILITY | Flags.DISCOVERY
   if (typeof flags !== 'bigint' || flags <= 0n || flags > 0xffffffffffffffffn)
-    throw new ProtocolsError('ERR_INVALID_OPTION', 'flags must be a non-zero u64 bigint (CKB refuses zero flags)')
+    throw new ProtocolsError('ERR_INVALID_OPTION', 'flags must be a non-zero u64 bigint (CKB refuses zero flags)', {
+      field: 'flags',
+    })
   const requiredFlags = o.requiredFlags ?? DEFAULT_REQUIRED_FLAGS
-  const canon = (what: string, a: string): string => {
+  const canon = (field: string, a: string): string => {
     try {
       return canonicalMultiaddr(a)
     } catch (err) {
-      throw new ProtocolsError('ERR_INVALID_OPTION', `${what} ${a} is not a multiaddr`, { cause: err })
+      throw new ProtocolsError('ERR_INVALID_OPTION', `${field}: ${a} is not a multiaddr`, { cause: err, field })
     }
   }
-  const bootnodes = (o.bootnodes ?? []).map((b) => {
-    const a = canon('bootnode', b)
+  const bootnodes = (o.bootnodes ?? []).map((b, i) => {
+    const a = canon(`bootnodes[${i}]`, b)
     if (addressPeerId(a) === undefined)
-      throw new ProtocolsError('ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`)
+      throw new ProtocolsError('ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`, {
+        field: `bootnodes[${i}]`,
+      })
     return a
   })
   const pingTimeoutMs = positive('pingTimeoutMs', o.pingTimeoutMs, preset.pingTimeoutMs)
@@ -121,7 +131,7 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
     feelersPerTick: count('feelersPerTick', o.feelersPerTick, 10),
     maxOutbound: count('maxOutbound', o.maxOutbound, 8),
     bootnodes,
-    publicAddresses: (o.publicAddresses ?? []).map((a) => canon('public address', a)),
+    publicAddresses: (o.publicAddresses ?? []).map((a, i) => canon(`publicAddresses[${i}]`, a)),
     allowLocalAddresses: o.allowLocalAddresses ?? false,
     maxAddresses: positive('maxAddresses', o.maxAddresses, 16_384),
     addressBookFile: o.addressBookFile,

@@ -1,8 +1,8 @@
-import { ProtocolsError } from '../errors.js'
+import { isProtocolsError, ProtocolsError } from '../errors.js'
 
 /** Wraps a decoding failure (MoleculeError, ProtocolsError, …) as ERR_MALFORMED_MESSAGE, the cause kept. */
 export function malformed(what: string, err: unknown): ProtocolsError {
-  if (err instanceof ProtocolsError && err.code === 'ERR_MALFORMED_MESSAGE') return err
+  if (isProtocolsError(err, 'ERR_MALFORMED_MESSAGE')) return err
   return new ProtocolsError(
     'ERR_MALFORMED_MESSAGE',
     `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`,
