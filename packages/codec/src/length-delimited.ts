@@ -12,6 +12,7 @@
  *   'failed' — a length over the max was seen; every later call throws again.
  */
 import { CodecError } from './errors.js'
+import { Fifo } from './fifo.js'
 
 /** Default max frame length: tentacle's 8 MiB (§2.2). */
 export const DEFAULT_MAX_FRAME_LENGTH = 8 * 1024 * 1024
@@ -35,15 +36,8 @@ export class LengthDelimitedDecoder {
   /** Largest frame accepted; see {@link setMaxFrameLength}. */
   maxFrameLength: number
 
-  /**
-   * Input chunks not consumed yet: `#queue[#head]` up to `#tail`, the first one
-   * from `#offset`. Taken by index (a consumed slot is cleared, not shifted out)
-   * and rewound when empty, keeping the array's capacity: `length = 0` or
-   * shift() would make V8 regrow it for every chunk.
-   */
-  #queue: Buffer[] = []
-  #head = 0
-  #tail = 0
+  /** Input chunks not consumed yet, the first one from `#offset`. */
+  readonly #queue = new Fifo<Buffer>()
   #offset = 0
   #queued = 0
   /** Length prefix being collected when it spans chunks. */
@@ -82,7 +76,7 @@ export class LengthDelimitedDecoder {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length)
-    this.#queue[this.#tail++] = buf
+    this.#queue.push(buf)
     this.#queued += buf.length
   }
 
@@ -131,8 +125,8 @@ export class LengthDelimitedDecoder {
       this.#parts = []
       this.#partsLength = 0
     } else {
-      if (this.#head === this.#tail) return null
-      const head = this.#queue[this.#head]!
+      const head = this.#queue.peek()
+      if (head === undefined) return null
       const available = head.length - this.#offset
       const take = Math.min(available, this.#need - this.#delivered)
       piece = head.subarray(this.#offset, this.#offset + take)
@@ -172,9 +166,7 @@ export class LengthDelimitedDecoder {
   }
 
   #drop(): void {
-    this.#queue = []
-    this.#head = 0
-    this.#tail = 0
+    this.#queue.clear()
     this.#offset = 0
     this.#queued = 0
     this.#parts = []
@@ -211,8 +203,8 @@ export class LengthDelimitedDecoder {
   /** Fills the 4-byte header from the queue; true when complete. */
   #readHeader(): boolean {
     while (this.#headerFill < FRAME_HEADER_SIZE) {
-      if (this.#head === this.#tail) return false
-      const head = this.#queue[this.#head]!
+      const head = this.#queue.peek()
+      if (head === undefined) return false
       const available = head.length - this.#offset
       const take = Math.min(available, FRAME_HEADER_SIZE - this.#headerFill)
       if (take === FRAME_HEADER_SIZE) {
@@ -232,8 +224,7 @@ export class LengthDelimitedDecoder {
 
   /** Collects the body; returns it when complete. */
   #readBody(): Buffer | null {
-    while (this.#head < this.#tail) {
-      const head = this.#queue[this.#head]!
+    for (let head = this.#queue.peek(); head !== undefined; head = this.#queue.peek()) {
       const available = head.length - this.#offset
       const missing = this.#need - this.#partsLength
       if (this.#partsLength === 0 && available >= missing) {
@@ -259,19 +250,8 @@ export class LengthDelimitedDecoder {
   #advance(taken: number, available: number): void {
     this.#queued -= taken
     if (taken === available) {
-      const q = this.#queue
-      q[this.#head] = EMPTY
+      this.#queue.shift()
       this.#offset = 0
-      if (++this.#head === this.#tail) {
-        this.#head = 0
-        this.#tail = 0
-        // A queue that grew long (a burst of small chunks) is released, not kept.
-        if (q.length > 64) this.#queue = []
-      } else if (this.#head > 64 && this.#head * 2 > this.#tail) {
-        this.#queue = q.slice(this.#head, this.#tail)
-        this.#tail -= this.#head
-        this.#head = 0
-      }
     } else {
       this.#offset += taken
     }
