@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Node, deferred, isType } from './service-helpers.js'
+import { Node, deferred, isType, within } from './service-helpers.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 
@@ -90,11 +90,14 @@ test('a session with no protocol open is closed at the timeout with ERR_SESSION_
     const t0 = Date.now()
     await idle.service.dial(addr, { kind: 'filter', filter: () => false })
     const busyInfo = await busy.service.dial(addr)
+    const busyAt = Date.now()
     const timeout = await server.waitFor((r) => r.type === 'session-timeout', 5000)
     assert.ok(Date.now() - t0 >= 900)
     assert.equal('error' in timeout && timeout.error.code, 'ERR_SESSION_TIMEOUT')
     await idle.waitFor(isType('session-close'), 5000)
-    await sleep(500)
+    // Not a synchronization: the test is that the busy session is NOT timed out, so wait
+    // until its own timeout point (1 s after it opened) is 500 ms past.
+    await sleep(Math.max(0, busyAt + 1500 - Date.now()))
     assert.equal(server.errors().filter((e) => e.type === 'session-timeout').length, 1)
     assert.equal(busy.service.session(busyInfo.id)?.closed, false)
   } finally {
@@ -161,6 +164,7 @@ test('service notify fires on its interval and stops when removed; session notif
     client.service.disconnect(info.id)
     await server.waitFor(isType('session-close'))
     const sessionBefore = sessionTicks
+    // Not a synchronization: the test is that no notify comes any more (5 intervals).
     await sleep(100)
     assert.equal(serviceTicks, before)
     assert.equal(sessionTicks, sessionBefore)
@@ -176,6 +180,7 @@ test('30 connections waiting in the handshake at once raise no process warning (
   }
   process.on('warning', onWarning)
   const server = new Node({ protocols: [{ id: 1 }], config: { timeoutMs: 2000 } })
+  const honest = new Node({ protocols: [{ id: 1 }] })
   const silent: net.Socket[] = []
   try {
     const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
@@ -186,14 +191,19 @@ test('30 connections waiting in the handshake at once raise no process warning (
       silent.push(s)
     }
     await Promise.all(silent.map((s) => once(s, 'connect')))
-    for (let i = 0; i < 100 && server.service.connectionCount < 30; i++) await sleep(10)
-    assert.equal(server.service.connectionCount, 30)
-    await sleep(50) // warnings are emitted on a later tick
+    // Barrier: an honest peer connecting after them gets a session. The kernel queues
+    // connections in order and the listener accepts them in order, so by then all 30
+    // silent ones were accepted and are waiting in the handshake.
+    await honest.service.dial(addr)
+    await server.waitFor(isType('session-open'), 10_000, 'the honest session')
+    assert.equal(server.service.sessions().length, 1)
+    assert.equal(server.service.connectionCount, 31)
+    await new Promise((r) => setImmediate(r)) // process warnings are emitted on process.nextTick
     assert.deepEqual(warnings, [])
   } finally {
     process.off('warning', onWarning)
     for (const s of silent) s.destroy()
-    await server.service.shutdown()
+    await Promise.all([server, honest].map((n) => n.service.shutdown()))
   }
 })
 
@@ -202,7 +212,8 @@ for (const kind of ['service', 'session'] as const) {
     const boom = (): void => {
       throw new Error('boom in disconnected')
     }
-    const handler = { disconnected: boom }
+    const opened = deferred()
+    const handler = { connected: () => opened.resolve(), disconnected: boom }
     const server = new Node({
       protocols: [kind === 'service' ? { id: 1, handler } : { id: 1, sessionHandler: () => handler }],
     })
@@ -210,13 +221,7 @@ for (const kind of ['service', 'session'] as const) {
     try {
       const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
       const info = await client.service.dial(addr)
-      const open = await server.waitFor(isType('session-open'))
-      for (
-        let i = 0;
-        i < 200 && server.service.session(open.type === 'session-open' ? open.session.id : 0)?.openProtocols.size !== 1;
-        i++
-      )
-        await sleep(10)
+      await within(opened.promise, 5000, 'protocol 1 open on the server')
       client.service.disconnect(info.id)
       await server.waitFor(isType('session-close'), 5000, 'session-close after a throwing disconnected')
       assert.equal(server.service.connectionCount, 0)
