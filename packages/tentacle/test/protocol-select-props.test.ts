@@ -1,0 +1,381 @@
+// Protocol selection's decoder and encoder (§9.1, §9.2) under fast-check:
+// - decodeProtocolInfo on arbitrary and mutated bytes returns a ProtocolInfo or throws
+//   the typed ERR_PROTOCOL_SELECT, nothing else; what it accepts re-encodes to the input;
+// - encodeProtocolInfo matches an independent molecule encoding (§6), byte for byte, and
+//   round-trips; truncations and extensions are rejected; extra table fields are ignored
+//   (Rust reads with `from_compatible_slice`); invalid UTF-8 is rejected (Rust's
+//   `String::from_utf8(..).ok()?`);
+// - readOneFrame over a real yamux stream, fed arbitrary bytes in arbitrary chunks,
+//   yields exactly the frames an independent parse finds, then rejects with the typed
+//   code, and never hangs (every wait is bounded; a hang fails the test);
+// - a whole selection (clientSelect against the listener's steps) agrees with selectVersion.
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import fc from 'fast-check'
+import { encodeFrame, isCodecError, LengthDelimitedDecoder } from '@tentacle-ts/codec'
+import type { Session, Stream } from '@tentacle-ts/yamux'
+import { sessionPair, within } from '../../yamux/test/helpers.ts'
+import { TentacleError, type TentacleErrorCode } from '../src/errors.js'
+import { decodeProtocolInfo, encodeProtocolInfo, type ProtocolInfo } from '../src/protocol-info.js'
+import { clientSelect, MAX_SELECT_FRAME, readOneFrame } from '../src/protocol-select.js'
+import { selectVersion } from '../src/select-version.js'
+
+const SELECT: TentacleErrorCode = 'ERR_PROTOCOL_SELECT'
+
+// ------------------------------------------------------------ reference molecule encoding (§6)
+
+const u32le = (n: number): Buffer => {
+  const b = Buffer.alloc(4)
+  b.writeUInt32LE(n)
+  return b
+}
+/** `vector <byte>`: u32le count, then the bytes. */
+const molBytes = (raw: Uint8Array): Buffer => Buffer.concat([u32le(raw.length), raw])
+/** table or dynvec: u32le total size, one u32le offset per item, the items. */
+const molOffsets = (items: Uint8Array[]): Buffer => {
+  let at = 4 * (1 + items.length)
+  const offsets: Buffer[] = []
+  for (const it of items) {
+    offsets.push(u32le(at))
+    at += it.length
+  }
+  return Buffer.concat([u32le(at), ...offsets, ...items])
+}
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8')
+/** ProtocolInfo from raw name/version bytes, with optional extra (unknown) trailing fields. */
+const refEncode = (name: Uint8Array, versions: Uint8Array[], extra: Uint8Array[] = []): Buffer =>
+  molOffsets([molBytes(name), molOffsets(versions.map(molBytes)), ...extra])
+
+/** Asserts `fn` throws the typed selection error (with the molecule failure as cause). */
+function assertSelectError(fn: () => unknown, what: string): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof TentacleError, `${what}: ${String(err)}`)
+    assert.equal(err.code, SELECT, what)
+    assert.ok(isCodecError(err.cause), `${what}: cause is the codec's typed error`)
+    return true
+  })
+}
+
+/** Decodes, or returns the typed error; anything else thrown fails the test. */
+function tryDecode(bytes: Uint8Array): ProtocolInfo | TentacleError {
+  try {
+    return decodeProtocolInfo(bytes)
+  } catch (err) {
+    assert.ok(err instanceof TentacleError && err.code === SELECT, `untyped failure: ${String(err)}`)
+    assert.ok(isCodecError(err.cause), 'cause is the codec error')
+    return err
+  }
+}
+
+const textArb = fc.string({ unit: 'binary', maxLength: 12 })
+const infoArb: fc.Arbitrary<ProtocolInfo> = fc.record(
+  {
+    name: fc.oneof(textArb, fc.constantFrom('/p2p/1', '/ckb/ping', '')),
+    supportVersions: fc.array(fc.oneof(textArb, fc.constantFrom('0.0.1', '1', '2', '3')), { maxLength: 6 }),
+  },
+  { noNullPrototype: true },
+)
+
+// ------------------------------------------------------------ the codec
+
+test('§6.2 examples: exact bytes both ways', () => {
+  const cases: [ProtocolInfo, string][] = [
+    [
+      { name: '/p2p/1', supportVersions: ['0.0.1'] },
+      '270000000c00000016000000' + '060000002f7032702f31' + '110000000800000005000000302e302e31',
+    ],
+    [{ name: '/p2p/1', supportVersions: [] }, '1a0000000c00000016000000' + '060000002f7032702f31' + '04000000'],
+    [
+      { name: '/ckb/ping', supportVersions: ['3'] },
+      '260000000c00000019000000' + '090000002f636b622f70696e67' + '0d000000080000000100000033',
+    ],
+  ]
+  for (const [info, hex] of cases) {
+    assert.equal(Buffer.from(encodeProtocolInfo(info)).toString('hex'), hex)
+    assert.deepEqual(decodeProtocolInfo(Buffer.from(hex, 'hex')), info)
+  }
+})
+
+test('property: the encoder matches an independent molecule encoding and round-trips', () => {
+  fc.assert(
+    fc.property(infoArb, (info) => {
+      const bytes = encodeProtocolInfo(info)
+      assert.deepEqual(Buffer.from(bytes), refEncode(utf8(info.name), info.supportVersions.map(utf8)))
+      assert.deepEqual(decodeProtocolInfo(bytes), info)
+    }),
+    { numRuns: 2000 },
+  )
+})
+
+test('property: every truncation and every extension of a valid encoding is rejected with the typed code', () => {
+  fc.assert(
+    fc.property(infoArb, fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 16 }), (info, cut, tail) => {
+      const bytes = Buffer.from(encodeProtocolInfo(info))
+      const short = bytes.subarray(0, cut % bytes.length)
+      assertSelectError(() => decodeProtocolInfo(short), `truncated to ${short.length} of ${bytes.length}`)
+      assertSelectError(() => decodeProtocolInfo(Buffer.concat([bytes, tail])), `extended by ${tail.length}`)
+    }),
+    { numRuns: 2000 },
+  )
+})
+
+test('property: extra table fields are ignored (compatible mode, as Rust reads it)', () => {
+  fc.assert(
+    fc.property(infoArb, fc.array(fc.uint8Array({ maxLength: 12 }), { minLength: 1, maxLength: 3 }), (info, extra) => {
+      const bytes = refEncode(utf8(info.name), info.supportVersions.map(utf8), extra)
+      assert.deepEqual(decodeProtocolInfo(bytes), info)
+    }),
+    { numRuns: 1000 },
+  )
+  // One field fewer than the schema is not compatible, it is malformed.
+  assertSelectError(() => decodeProtocolInfo(molOffsets([molBytes(utf8('/p2p/1'))])), 'one field')
+  assertSelectError(() => decodeProtocolInfo(molOffsets([])), 'no field')
+})
+
+test('property: a name or version that is not UTF-8 is rejected (Rust: String::from_utf8 fails)', () => {
+  const invalidUtf8 = fc.uint8Array({ minLength: 1, maxLength: 8 }).filter((b) => {
+    try {
+      new TextDecoder('utf-8', { fatal: true }).decode(b)
+      return false
+    } catch {
+      return true
+    }
+  })
+  fc.assert(
+    fc.property(invalidUtf8, infoArb, fc.boolean(), fc.nat(), (bad, info, inName, at) => {
+      const versions: Uint8Array[] = info.supportVersions.map(utf8)
+      const bytes = inName
+        ? refEncode(bad, versions)
+        : refEncode(utf8(info.name), versions.toSpliced(at % (versions.length + 1), 0, bad))
+      assertSelectError(() => decodeProtocolInfo(bytes), 'invalid UTF-8')
+    }),
+    { numRuns: 1000 },
+  )
+  // Not "invalid": a BOM and U+FFFD are ordinary characters and are kept.
+  const kept = { name: '\ufeff/p', supportVersions: ['\ufffd'] }
+  assert.deepEqual(decodeProtocolInfo(encodeProtocolInfo(kept)), kept)
+})
+
+test('property: arbitrary and mutated bytes give a ProtocolInfo or the typed error; what is accepted re-encodes to itself', () => {
+  const mutated = fc
+    .tuple(infoArb, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+    .map(([info, edits]) => {
+      const b = Buffer.from(encodeProtocolInfo(info))
+      for (const [at, v] of edits) b[at % b.length] = v
+      return b
+    })
+  const smallHeaders = fc
+    .array(fc.integer({ min: 0, max: 40 }), { minLength: 1, maxLength: 8 })
+    .chain((words) =>
+      fc.uint8Array({ maxLength: 24 }).map((tail) => Buffer.concat([...words.map(u32le), Buffer.from(tail)])),
+    )
+  let accepted = 0
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 96 }).map((b) => Buffer.from(b)),
+        mutated,
+        smallHeaders,
+      ),
+      (bytes) => {
+        const r = tryDecode(bytes)
+        if (r instanceof TentacleError) return
+        accepted++
+        assert.equal(typeof r.name, 'string')
+        assert.ok(Array.isArray(r.supportVersions) && r.supportVersions.every((v) => typeof v === 'string'))
+        const reencoded = Buffer.from(encodeProtocolInfo(r))
+        const fields = bytes.readUInt32LE(4) / 4 - 1
+        if (fields === 2) {
+          assert.deepEqual(reencoded, Buffer.from(bytes), 'a two-field table has one encoding')
+        } else {
+          assert.ok(fields > 2)
+          assert.deepEqual(decodeProtocolInfo(reencoded), r)
+        }
+      },
+    ),
+    { numRuns: 4000 },
+  )
+  assert.ok(accepted > 0, 'some mutated inputs are still valid, so the acceptance branch ran')
+})
+
+// ------------------------------------------------------------ reading frames off a yamux stream
+
+let pair: { client: Session; server: Session; cleanup: () => Promise<void> }
+before(async () => {
+  pair = await sessionPair('memory')
+})
+after(async () => {
+  await pair.cleanup()
+})
+
+/** A stream from the client to the server: `[writer side, reader side]`. */
+async function streamPair(): Promise<[Stream, Stream]> {
+  const accepted = pair.server.accept()
+  const w = await pair.client.openStream()
+  const r = await within(accepted, 2000, 'accept')
+  assert.ok(r !== null)
+  return [w, r]
+}
+
+/** Writes `bytes` cut at `cuts` (positions), each piece its own write. */
+async function writePieces(s: Stream, bytes: Uint8Array, cuts: number[]): Promise<void> {
+  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b)
+  let from = 0
+  for (const p of [...points, bytes.length]) {
+    if (p > from) await s.write(bytes.subarray(from, p))
+    from = Math.max(from, p)
+  }
+}
+
+type Parsed = { frames: Buffer[]; end: 'eof' | 'too-large' }
+/** Independent parse of a byte stream into u32be-length frames, as readOneFrame must see it. */
+function parseFrames(bytes: Buffer, max: number): Parsed {
+  const frames: Buffer[] = []
+  let at = 0
+  for (;;) {
+    if (bytes.length - at < 4) return { frames, end: 'eof' }
+    const len = bytes.readUInt32BE(at)
+    if (len > max) return { frames, end: 'too-large' }
+    if (bytes.length - at - 4 < len) return { frames, end: 'eof' }
+    frames.push(bytes.subarray(at + 4, at + 4 + len))
+    at += 4 + len
+  }
+}
+
+/** A readOneFrame that may not hang: it must settle within `ms`. */
+async function readOne(s: Stream, d: LengthDelimitedDecoder, signal: AbortSignal): Promise<Buffer | TentacleError> {
+  try {
+    return Buffer.from(await within(readOneFrame(s, d, signal), 3000, 'readOneFrame settles'))
+  } catch (err) {
+    if (err instanceof TentacleError) return err
+    throw err
+  }
+}
+
+const segmentArb = fc.oneof(
+  { weight: 4, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(encodeFrame(b))) },
+  { weight: 2, arbitrary: infoArb.map((i) => Buffer.from(encodeFrame(encodeProtocolInfo(i)))) },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 12 }).map((b) => Buffer.from(b)) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .constantFrom(MAX_SELECT_FRAME, MAX_SELECT_FRAME + 1, 0xffffffff, 0x80000000)
+      .map((len) => Buffer.concat([Buffer.from([len >>> 24, (len >>> 16) & 255, (len >>> 8) & 255, len & 255])])),
+  },
+  { weight: 1, arbitrary: fc.constant(Buffer.concat([Buffer.from([0, 1, 0, 0]), Buffer.alloc(MAX_SELECT_FRAME)])) },
+)
+
+test('property: readOneFrame on arbitrary bytes in arbitrary chunks yields the parsed frames, then the typed error; never hangs', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(segmentArb, { maxLength: 6 }),
+      fc.array(fc.nat(), { maxLength: 8 }),
+      async (segments, cuts) => {
+        const bytes = Buffer.concat(segments)
+        const expected = parseFrames(bytes, MAX_SELECT_FRAME)
+        const [w, r] = await streamPair()
+        // The writer runs beside the reader: more than a window of bytes waits for reads.
+        const writing = writePieces(w, bytes, cuts).then(() => w.close())
+        try {
+          const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
+          const signal = new AbortController().signal
+          for (const frame of expected.frames) assert.deepEqual(await readOne(r, d, signal), frame)
+          const last = await readOne(r, d, signal)
+          assert.ok(last instanceof TentacleError && last.code === SELECT, `then the typed error, got ${String(last)}`)
+          if (expected.end === 'too-large') assert.ok(isCodecError(last.cause), 'the length was refused')
+          else assert.equal(last.cause, undefined, 'unexpected EOF')
+        } finally {
+          w.reset()
+          r.reset()
+          await writing.catch(() => {}) // settled by the reset if it was still waiting for window
+        }
+      },
+    ),
+    { numRuns: 150 },
+  )
+  assert.equal(pair.client.streamCount, 0)
+  assert.equal(pair.server.streamCount, 0)
+})
+
+test('an announced length over MAX_SELECT_FRAME is refused on the header, before any body byte or EOF', async () => {
+  for (const len of [MAX_SELECT_FRAME + 1, 0xffffffff]) {
+    const [w, r] = await streamPair()
+    try {
+      const header = Buffer.alloc(4)
+      header.writeUInt32BE(len)
+      await w.write(header) // no body, no FIN: waiting for either would hang
+      const got = await readOne(r, new LengthDelimitedDecoder(MAX_SELECT_FRAME), new AbortController().signal)
+      assert.ok(got instanceof TentacleError && got.code === SELECT)
+      assert.ok(isCodecError(got.cause))
+    } finally {
+      w.reset()
+      r.reset()
+    }
+  }
+})
+
+test('the deadline (abort) ends a read that gets nothing, resets the stream, and the peer sees the reset', async () => {
+  const [w, r] = await streamPair()
+  const ac = new AbortController()
+  const reading = readOne(r, new LengthDelimitedDecoder(MAX_SELECT_FRAME), ac.signal)
+  await w.write(Buffer.from([0, 0, 0, 9, 1, 2])) // a partial frame, then silence
+  const peerSeesReset = w.read().then(
+    () => 'no reset',
+    (e: { code?: string }) => e.code,
+  )
+  ac.abort()
+  const got = await reading
+  assert.ok(got instanceof TentacleError && got.code === SELECT)
+  assert.equal(r.recvState, 'reset')
+  assert.equal(await within(peerSeesReset, 2000, 'the RST reaches the peer'), 'ERR_STREAM_RESET')
+  // Already aborted before the call: rejects at once.
+  const [w2, r2] = await streamPair()
+  const got2 = await readOne(r2, new LengthDelimitedDecoder(MAX_SELECT_FRAME), AbortSignal.abort())
+  assert.ok(got2 instanceof TentacleError && got2.code === SELECT)
+  w2.reset()
+  r2.reset()
+})
+
+test('property: a whole selection over yamux agrees with selectVersion and keeps the bytes that follow (§9.2)', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      infoArb,
+      fc.array(fc.oneof(textArb, fc.constantFrom('0.0.1', '1', '2', '3')), { maxLength: 6 }),
+      fc.uint8Array({ maxLength: 64 }),
+      fc.boolean(),
+      async (clientInfo, serverVersions, firstMessage, known) => {
+        const [w, r] = await streamPair()
+        try {
+          const signal = new AbortController().signal
+          const serverName = known ? clientInfo.name : clientInfo.name + '?'
+          // The listener's steps (§9.2 step 2), as the session runs them; its first protocol
+          // message goes out in the same write as the answer.
+          const serverSide = (async () => {
+            const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
+            const remote = decodeProtocolInfo(await within(readOneFrame(r, d, signal), 3000, 'server reads'))
+            const version =
+              remote.name === serverName ? selectVersion(serverVersions, remote.supportVersions) : undefined
+            const answer = encodeFrame(
+              encodeProtocolInfo({ name: remote.name, supportVersions: version === undefined ? [] : [version] }),
+            )
+            await r.write(Buffer.concat([answer, encodeFrame(firstMessage)]))
+            return remote
+          })()
+          const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
+          const reply = await within(clientSelect(w, clientInfo, d, signal), 3000, 'clientSelect')
+          assert.deepEqual(await serverSide, clientInfo)
+          assert.equal(reply.name, clientInfo.name)
+          const want = known ? selectVersion(serverVersions, clientInfo.supportVersions) : undefined
+          assert.equal(reply.version, want)
+          // §9.2 step 4: the bytes after the answer are the protocol's first bytes, kept by the decoder.
+          const next = await within(readOneFrame(w, d, signal), 3000, 'first protocol message')
+          assert.deepEqual(Buffer.from(next), Buffer.from(firstMessage))
+        } finally {
+          w.reset()
+          r.reset()
+        }
+      },
+    ),
+    { numRuns: 150 },
+  )
+})
