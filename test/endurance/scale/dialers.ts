@@ -7,16 +7,20 @@
  *
  *   dialers.ts PORT N CONCURRENCY INTERVAL_MS [PROGRESS_EVERY]
  *
- * stdout: `STARTED` once loaded, `PROGRESS <n> <ms>` every PROGRESS_EVERY sessions (default 250), `READY <n> <ms> <failed>`
- * when all are up; then, on a stdin line `EXPECT <marker-byte>`, it counts the
+ * stdout: `STARTED <cpu-µs> <gc-ms>` once loaded, `PROGRESS <n> <ms> <cpu-µs> <gc-ms>` every PROGRESS_EVERY sessions (default 250;
+ * cpu = this process's user+sys time, gc = its time in garbage collection, both since start), `READY <n> <ms>
+ * <failed> <cpu-µs> <gc-ms>` when all are up; then, on a stdin line `EXPECT <marker-byte>`, it counts the
  * messages starting with that byte across sessions and prints `RECEIVED <n>
- * <ms>` once every session got one (a broadcast). It ends when stdin closes.
+ * <ms>` once every session got one (a broadcast). stdin lines `PROFILE START` and `PROFILE STOP <file>` take a
+ * CPU profile of this process (node:inspector) over the time between them and write it to <file>, then print
+ * `PROFILED <file>`. It ends when stdin closes.
  */
-import net from 'node:net'
-import { SecioKeyPair, handshake } from '@tentacle-ts/secio'
-import { Session, type Stream } from '@tentacle-ts/yamux'
-import { encodeFrame, LengthDelimitedDecoder } from '@tentacle-ts/codec'
-import { encodeProtocolInfo } from '@tentacle-ts/tentacle'
+import { writeFileSync } from 'node:fs'
+import { Session as Inspector } from 'node:inspector/promises'
+import { PerformanceObserver } from 'node:perf_hooks'
+import type { Stream } from '@tentacle-ts/yamux'
+import { encodeFrame } from '@tentacle-ts/codec'
+import { dialOne } from './dial-one.js'
 
 const [portArg, nArg, concArg, intervalArg, everyArg] = process.argv.slice(2)
 const EVERY = Number(everyArg ?? 250)
@@ -24,7 +28,6 @@ const PORT = Number(portArg)
 const N = Number(nArg)
 const CONCURRENCY = Number(concArg ?? 32)
 const INTERVAL = Number(intervalArg ?? 10_000)
-const INFO = encodeFrame(encodeProtocolInfo({ name: '/p2p/1', supportVersions: ['0.0.1'] }))
 
 let expect: number | undefined
 let got = 0
@@ -42,73 +45,36 @@ function onMessage(m: Uint8Array): void {
 }
 
 async function open(): Promise<void> {
-  const socket = net.connect(PORT, '127.0.0.1')
-  socket.on('error', () => {})
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', resolve)
-    socket.once('error', reject)
-  })
-  const { stream } = await handshake(socket, { key: SecioKeyPair.generate(), timeoutMs: 30_000 })
-  stream.on('error', () => {})
-  const mux = new Session(stream, { role: 'client', enableKeepalive: false })
-  const s = await mux.openStream()
-  await s.write(INFO)
-  const dec = new LengthDelimitedDecoder(1 << 20)
-  let selected = false
-  await new Promise<void>((resolve, reject) => {
-    const pump = (): void => {
-      for (;;) {
-        let c: Uint8Array | null | undefined
-        try {
-          c = s.readNow()
-        } catch (err) {
-          return reject(err as Error)
-        }
-        if (c === undefined) return s.onReadable(pump)
-        if (c === null) return reject(new Error('EOF'))
-        dec.push(c)
-        for (let f = dec.next(); f !== null; f = dec.next()) {
-          if (!selected) {
-            selected = true
-            resolve()
-          } else onMessage(f)
-        }
-      }
-    }
-    pump()
-  })
-  streams.push(s)
+  const { stream } = await dialOne(PORT, onMessage)
+  streams.push(stream)
 }
 
-console.log('STARTED')
-const t0 = performance.now()
-let started = 0
-let failed = 0
-async function worker(): Promise<void> {
-  while (started < N) {
-    started++
-    try {
-      await open()
-    } catch {
-      failed++
-    }
-    const n = streams.length
-    if (n % EVERY === 0 && n > 0) console.log(`PROGRESS ${n} ${(performance.now() - t0).toFixed(0)}`)
-  }
+let gcMs = 0
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) gcMs += e.duration
+}).observe({ entryTypes: ['gc'] })
+const cpuUs = (): number => {
+  const c = process.cpuUsage()
+  return c.user + c.system
 }
-await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-console.log(`READY ${streams.length} ${(performance.now() - t0).toFixed(0)} ${failed}`)
 
-// Pings, spread over the interval.
-const ping = encodeFrame(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]))
-let next = 0
-const perTick = Math.max(1, Math.ceil(streams.length / (INTERVAL / 100)))
-setInterval(() => {
-  for (let i = 0; i < perTick && streams.length > 0; i++) {
-    const s = streams[next++ % streams.length]!
-    s.write(ping).catch(() => {})
+let inspector: Inspector | undefined
+async function profile(cmd: string): Promise<void> {
+  if (cmd === 'START') {
+    inspector = new Inspector()
+    inspector.connect()
+    await inspector.post('Profiler.enable')
+    await inspector.post('Profiler.start')
+    return
   }
-}, 100)
+  const file = cmd.slice('STOP '.length)
+  if (inspector === undefined) return
+  const { profile } = await inspector.post('Profiler.stop')
+  inspector.disconnect()
+  inspector = undefined
+  writeFileSync(file, JSON.stringify(profile))
+  console.log(`PROFILED ${file}`)
+}
 
 let line = ''
 process.stdin.setEncoding('utf8')
@@ -122,7 +88,40 @@ process.stdin.on('data', (d: string) => {
       expect = Number(m[1])
       got = 0
       expectT0 = performance.now()
+    } else if (cmd.startsWith('PROFILE ')) {
+      profile(cmd.slice('PROFILE '.length)).catch((err: unknown) => console.error(`dialers: profile: ${String(err)}`))
     }
   }
 })
 process.stdin.on('end', () => process.exit(0))
+
+console.log(`STARTED ${cpuUs()} ${gcMs.toFixed(1)}`)
+const t0 = performance.now()
+let started = 0
+let failed = 0
+async function worker(): Promise<void> {
+  while (started < N) {
+    started++
+    try {
+      await open()
+    } catch {
+      failed++
+    }
+    const n = streams.length
+    if (n % EVERY === 0 && n > 0)
+      console.log(`PROGRESS ${n} ${(performance.now() - t0).toFixed(0)} ${cpuUs()} ${gcMs.toFixed(1)}`)
+  }
+}
+await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+console.log(`READY ${streams.length} ${(performance.now() - t0).toFixed(0)} ${failed} ${cpuUs()} ${gcMs.toFixed(1)}`)
+
+// Pings, spread over the interval.
+const ping = encodeFrame(Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]))
+let next = 0
+const perTick = Math.max(1, Math.ceil(streams.length / (INTERVAL / 100)))
+setInterval(() => {
+  for (let i = 0; i < perTick && streams.length > 0; i++) {
+    const s = streams[next++ % streams.length]!
+    s.write(ping).catch(() => {})
+  }
+}, 100)

@@ -19,9 +19,12 @@
  * target is missed.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { constants, monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks'
+import { Session as Inspector } from 'node:inspector/promises'
+import { join } from 'node:path'
+import { loadavg } from 'node:os'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 import { SecioKeyPair } from '@tentacle-ts/secio'
@@ -34,6 +37,17 @@ const quick = flag(args, '--quick')
 const N = Number(option(args, '--sessions') ?? (quick ? 1000 : 10_000))
 const PROCS = Number(option(args, '--procs') ?? 2)
 const withRust = !flag(args, '--no-rust')
+/** Setup figures per window of this many sessions. */
+const WINDOW = Number(option(args, '--window') ?? (N >= 5000 ? 1000 : Math.max(100, Math.round(N / 10))))
+/** CPU profiles of the node and the dialers over PROFILE_SPAN sessions from each of these counts (`--profile-at 1000,9000`). */
+const PROFILE_AT = (option(args, '--profile-at') ?? '')
+  .split(',')
+  .filter((v) => v !== '')
+  .map(Number)
+const PROFILE_SPAN = Number(option(args, '--profile-span') ?? 500)
+const PROFILE_DIR = option(args, '--profile-dir') ?? '/tmp/scale-profiles'
+const PROFILE_TAG = option(args, '--profile-tag') ?? 'scale'
+if (PROFILE_AT.length > 0) mkdirSync(PROFILE_DIR, { recursive: true })
 const self = fileURLToPath(import.meta.url)
 const DIALERS = fileURLToPath(new URL('./dialers.ts', import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -82,33 +96,48 @@ const put = (bench: string, value: number, unit: string, target: number | string
   ok &&= pass
 }
 put('scale.fd_limit', fdLimits().soft, 'fds', need, fdLimits().soft >= need)
+// The machine's load when the run started (and, at the end, over the run): the figures are only comparable
+// between runs on a similarly loaded machine.
+put('scale.loadavg_1m_at_start', loadavg()[0]!, 'runnable', null, true)
 
 // ---------------------------------------------------------------- dialers
+
+/** One dialer progress point: sessions up in all dialer processes, ms since start, their CPU µs and GC ms summed. */
+type Progress = [sessions: number, ms: number, cpuUs: number, gcMs: number]
 
 interface Dialers {
   procs: ChildProcess[]
   /** Resolves with the time all were READY, the count and the setup-rate windows. */
-  ready: Promise<{ ms: number; sessions: number; failed: number; progress: [number, number][] }>
+  ready: Promise<{ ms: number; sessions: number; failed: number; progress: Progress[] }>
   broadcastReceipt(): Promise<void>
   expect(marker: number): void
+  /** Starts a CPU profile in every dialer process. */
+  profileStart(): void
+  /** Stops it; resolves once each process wrote `${prefix}-<i>.cpuprofile`. */
+  profileStop(prefix: string): Promise<void>
   close(): Promise<void>
 }
 
 function startDialers(port: number): Dialers {
   const per = Math.ceil(N / PROCS)
-  const progress: [number, number][] = []
+  const progress: Progress[] = []
   const counts = new Array<number>(PROCS).fill(0)
+  const cpus = new Array<number>(PROCS).fill(0)
+  const gcs = new Array<number>(PROCS).fill(0)
+  const sum = (a: number[]): number => a.reduce((x, y) => x + y, 0)
   // Setup time runs from the first dialer process being loaded (not from spawn).
   let t0 = Infinity
   let readyLeft = PROCS
   let total = 0
   let failed = 0
-  let readyResolve!: (v: { ms: number; sessions: number; failed: number; progress: [number, number][] }) => void
-  const ready = new Promise<{ ms: number; sessions: number; failed: number; progress: [number, number][] }>(
+  let readyResolve!: (v: { ms: number; sessions: number; failed: number; progress: Progress[] }) => void
+  const ready = new Promise<{ ms: number; sessions: number; failed: number; progress: Progress[] }>(
     (r) => (readyResolve = r),
   )
   let receipts = 0
   let receiptResolve: (() => void) | undefined
+  let profiled = 0
+  let profiledResolve: (() => void) | undefined
   const procs = Array.from({ length: PROCS }, (_, i) => {
     const c = spawn(
       process.execPath,
@@ -134,19 +163,27 @@ function startDialers(port: number): Dialers {
       for (let k = buf.indexOf('\n'); k >= 0; k = buf.indexOf('\n')) {
         const line = buf.slice(0, k)
         buf = buf.slice(k + 1)
-        const [what, a, , f] = line.split(' ')
-        if (what === 'STARTED') t0 = Math.min(t0, performance.now())
-        else if (what === 'PROGRESS') {
-          counts[i] = Number(a)
-          progress.push([counts.reduce((x, y) => x + y, 0), performance.now() - t0])
-        } else if (what === 'READY') {
-          counts[i] = Number(a)
-          total += Number(a)
-          failed += Number(f)
-          progress.push([counts.reduce((x, y) => x + y, 0), performance.now() - t0])
+        const w = line.split(' ')
+        const what = w[0]
+        const point = (n: string, cpu: string, gcMs: string): void => {
+          counts[i] = Number(n)
+          cpus[i] = Number(cpu)
+          gcs[i] = Number(gcMs)
+          progress.push([sum(counts), performance.now() - t0, sum(cpus), sum(gcs)])
+        }
+        if (what === 'STARTED') {
+          t0 = Math.min(t0, performance.now())
+          point('0', w[1]!, w[2]!)
+        } else if (what === 'PROGRESS') point(w[1]!, w[3]!, w[4]!)
+        else if (what === 'READY') {
+          point(w[1]!, w[4]!, w[5]!)
+          total += Number(w[1])
+          failed += Number(w[3])
           if (--readyLeft === 0) readyResolve({ ms: performance.now() - t0, sessions: total, failed, progress })
         } else if (what === 'RECEIVED') {
           if (++receipts === PROCS) receiptResolve?.()
+        } else if (what === 'PROFILED') {
+          if (++profiled === PROCS) profiledResolve?.()
         }
       }
     })
@@ -165,6 +202,15 @@ function startDialers(port: number): Dialers {
         receiptResolve = r
       })
     },
+    profileStart() {
+      for (const c of procs) c.stdin!.write('PROFILE START\n')
+    },
+    profileStop(prefix) {
+      profiled = 0
+      const done = new Promise<void>((r) => (profiledResolve = r))
+      procs.forEach((c, i) => c.stdin!.write(`PROFILE STOP ${prefix}-${i}.cpuprofile\n`))
+      return done
+    },
     async close() {
       await Promise.all(
         procs.map(
@@ -180,9 +226,19 @@ function startDialers(port: number): Dialers {
   }
 }
 
+/** The dialers' progress point nearest to `n` sessions (the dialers report every ~1 % of N). */
+function nearest(progress: Progress[], n: number): Progress {
+  let best: Progress = [0, 0, progress[0]?.[2] ?? 0, progress[0]?.[3] ?? 0]
+  for (const p of progress) if (Math.abs(p[0] - n) <= Math.abs(best[0] - n)) best = p
+  return best
+}
+
 /** Sessions per second between the first progress point past `from` and the first past `to` (fractions of N). */
-function rateBetween(progress: [number, number][], from: number, to: number): number {
-  const points: [number, number][] = [[0, 0], ...progress]
+function rateBetween(progress: Progress[], from: number, to: number): number {
+  const points: [number, number][] = [
+    [0, 0],
+    ...progress.filter(([n]) => n > 0).map(([n, ms]): [number, number] => [n, ms]),
+  ]
   const a = [...points].reverse().find(([n]) => n <= from * N) ?? [0, 0]
   const b = points.find(([n]) => n >= to * N) ?? points[points.length - 1]!
   return b[1] === a[1] ? 0 : (b[0] - a[0]) / ((b[1] - a[1]) / 1000)
@@ -201,25 +257,124 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
 }
 
 // ---------------------------------------------------------------- the TS node
+
+/** The node's own counters at a session count (node side: `session-open` events). */
+interface Mark {
+  sessions: number
+  ms: number
+  cpuUs: number
+  gcMs: number
+  majorGcMs: number
+  heapUsed: number
+  rss: number
+  loopP99Ms: number
+}
+
 const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
 {
+  let opened = 0
+  const marks: Mark[] = []
+  let gcMs = 0
+  let majorGcMs = 0
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcMs += e.duration
+      if (((e as { detail?: { kind?: number } }).detail?.kind ?? 0) & constants.NODE_PERFORMANCE_GC_MAJOR)
+        majorGcMs += e.duration
+    }
+  })
+  gcObserver.observe({ entryTypes: ['gc'] })
+  const setupLoop = monitorEventLoopDelay({ resolution: 10 })
+  const mark = (): void => {
+    // The GC observer's entries are delivered asynchronously: a window's GC figure may lag by a few ms of GC.
+    const c = process.cpuUsage()
+    const m = process.memoryUsage()
+    marks.push({
+      sessions: opened,
+      ms: performance.now(),
+      cpuUs: c.user + c.system,
+      gcMs,
+      majorGcMs,
+      heapUsed: m.heapUsed + m.arrayBuffers,
+      rss: m.rss,
+      loopP99Ms: setupLoop.percentile(99) / 1e6,
+    })
+    setupLoop.reset()
+  }
+  let d: Dialers | undefined
+  /** Profiles (node and dialers) over PROFILE_SPAN sessions from each count in PROFILE_AT. */
+  const profiles = new Map<number, () => void>()
+  const inspector = new Inspector()
+  const startProfile = (at: number): void => {
+    const prefix = join(PROFILE_DIR, `${PROFILE_TAG}-${at}`)
+    inspector.connect()
+    const started = inspector.post('Profiler.enable').then(() => inspector.post('Profiler.start'))
+    d?.profileStart()
+    profiles.set(at + PROFILE_SPAN, () => {
+      const node = started
+        .then(() => inspector.post('Profiler.stop'))
+        .then(({ profile }) => {
+          inspector.disconnect()
+          writeFileSync(`${prefix}-node.cpuprofile`, JSON.stringify(profile))
+        })
+      pendingProfiles.push(node, d!.profileStop(`${prefix}-dialers`))
+      console.error(`scale: profiled sessions ${at}..${at + PROFILE_SPAN}: ${prefix}-{node,dialers-*}.cpuprofile`)
+    })
+  }
+  const pendingProfiles: Promise<unknown>[] = []
   const service = new Service({
     key: SecioKeyPair.generate(),
     config: { maxConnections: N + 1000 },
     protocols: [{ id: 1, handler: { received: (ctx, data) => ctx.send(data) } }],
+    handler: {
+      handleEvent(ev) {
+        if (ev.type !== 'session-open') return
+        opened++
+        if (opened % WINDOW === 0) mark()
+        if (PROFILE_AT.includes(opened)) startProfile(opened)
+        const stop = profiles.get(opened)
+        if (stop !== undefined) {
+          profiles.delete(opened)
+          stop()
+        }
+      },
+    },
   })
   const addr = await service.listen('/ip4/127.0.0.1/tcp/0')
   const port = Number(addr.toString().split('/')[4])
   for (let i = 0; i < 3; i++) gc()
   const m0 = process.memoryUsage()
-  const d = startDialers(port)
+  setupLoop.enable()
+  mark()
+  d = startDialers(port)
   try {
     const r = await withTimeout(d.ready, 60_000 + N * 20, 'sessions')
+    setupLoop.disable()
+    await Promise.all(pendingProfiles)
+    gcObserver.disconnect()
     put('scale.sessions', service.sessions().length, 'sessions', N, service.sessions().length >= N)
     put('scale.setup_rate.first_10pct', rateBetween(r.progress, 0, 0.1), 'sessions/s', null, true)
     put('scale.setup_rate.middle_10pct', rateBetween(r.progress, 0.45, 0.55), 'sessions/s', null, true)
     put('scale.setup_rate.last_10pct', rateBetween(r.progress, 0.9, 1), 'sessions/s', null, true)
     put('scale.setup_rate.overall', r.sessions / (r.ms / 1000), 'sessions/s', null, true)
+    // Per window of WINDOW sessions (node side): rate, CPU per session in the node and in the dialers, the
+    // node's GC, event-loop delay and heap. CPU time is what a loaded machine does not distort much.
+    for (let k = 1; k < marks.length; k++) {
+      const a = marks[k - 1]!
+      const b = marks[k]!
+      const n = b.sessions - a.sessions
+      const tag = `scale.setup.${b.sessions}`
+      const da = nearest(r.progress, a.sessions)
+      const db = nearest(r.progress, b.sessions)
+      put(`${tag}.rate`, n / ((b.ms - a.ms) / 1000), 'sessions/s', null, true)
+      put(`${tag}.node_cpu_per_session`, (b.cpuUs - a.cpuUs) / 1000 / n, 'ms', null, true)
+      put(`${tag}.node_gc_per_session`, (b.gcMs - a.gcMs) / n, 'ms', null, true)
+      put(`${tag}.node_major_gc_per_session`, (b.majorGcMs - a.majorGcMs) / n, 'ms', null, true)
+      put(`${tag}.dialers_cpu_per_session`, (db[2] - da[2]) / 1000 / (db[0] - da[0]), 'ms', null, true)
+      put(`${tag}.dialers_gc_per_session`, (db[3] - da[3]) / (db[0] - da[0]), 'ms', null, true)
+      put(`${tag}.node_loop_delay_p99`, b.loopP99Ms, 'ms', null, true)
+      put(`${tag}.node_heap`, b.heapUsed / 2 ** 20, 'MiB', null, true)
+    }
     // Idle with pings: event-loop delay over a window, then memory.
     const eld = monitorEventLoopDelay({ resolution: 10 })
     eld.enable()
@@ -269,6 +424,13 @@ if (withRust && existsSync(binPath('tentacle-peer'))) {
     const r = await withTimeout(d.ready, 60_000 + N * 20, 'Rust sessions')
     put('scale.rust.sessions', r.sessions, 'sessions', null, true)
     put('scale.rust.setup_rate.overall', r.sessions / (r.ms / 1000), 'sessions/s', null, true)
+    // The same windows as for the TS node, from the dialers' side (is a decay in the dialers?).
+    for (let n = WINDOW; n <= r.sessions; n += WINDOW) {
+      const da = nearest(r.progress, n - WINDOW)
+      const db = nearest(r.progress, n)
+      put(`scale.rust.setup.${n}.rate`, (db[0] - da[0]) / ((db[1] - da[1]) / 1000), 'sessions/s', null, true)
+      put(`scale.rust.setup.${n}.dialers_cpu_per_session`, (db[2] - da[2]) / 1000 / (db[0] - da[0]), 'ms', null, true)
+    }
     await sleep(quick ? 5000 : 15_000)
     put('scale.rust.rss_per_idle_session', (rss(pid) - r0) / r.sessions / 1024, 'KiB', null, true)
     d.expect(0xbb)
@@ -282,4 +444,5 @@ if (withRust && existsSync(binPath('tentacle-peer'))) {
     await killAll(server.peer)
   }
 }
+put('scale.loadavg_15m_at_end', loadavg()[2]!, 'runnable', null, true)
 process.exit(ok ? 0 : 1)
