@@ -5,7 +5,7 @@ import assert from 'node:assert/strict'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import type { ProtocolSessionContext, SessionProtocolHandler } from '../src/index.js'
-import { Node, deferred, isType } from './service-helpers.js'
+import { Node, deferred, isType, within } from './service-helpers.js'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b)
@@ -83,16 +83,26 @@ for (const kind of ['service', 'session'] as const) {
 for (const how of ['close', 'shutdown'] as const) {
   test(`${how}() ends a busy service: 1 listener, 4 dialers, 3 protocols of endless echo (test_close)`, async () => {
     const echo = { received: (ctx: ProtocolSessionContext, d: Uint8Array) => ctx.send(d) }
-    const protocols = [1, 2, 3].map((id) => ({
-      id,
-      handler: { ...echo, connected: (ctx: ProtocolSessionContext) => ctx.send(new Uint8Array(1024)) },
-    }))
+    // Busy = every client has had an echo back on every protocol.
+    const busy = deferred()
+    const echoing = new Set<string>()
+    const protocols = (client: number) =>
+      [1, 2, 3].map((id) => ({
+        id,
+        handler: {
+          received: (ctx: ProtocolSessionContext, d: Uint8Array) => {
+            if (echoing.size < 12 && echoing.add(`${client}/${id}`).size === 12) busy.resolve()
+            ctx.send(d)
+          },
+          connected: (ctx: ProtocolSessionContext) => ctx.send(new Uint8Array(1024)),
+        },
+      }))
     const server = new Node({ protocols: [1, 2, 3].map((id) => ({ id, handler: echo })) })
-    const clients = Array.from({ length: 4 }, () => new Node({ protocols }))
+    const clients = Array.from({ length: 4 }, (_, i) => new Node({ protocols: protocols(i) }))
     try {
       const addr = await server.service.listen('/ip4/127.0.0.1/tcp/0')
       await Promise.all(clients.map((c) => c.service.dial(addr)))
-      await sleep(300)
+      await within(busy.promise, 10_000, `echoes on every protocol of every client (${[...echoing].join(' ')})`)
       const t0 = Date.now()
       await server.service[how]()
       for (const c of clients) await c.waitFor(isType('session-close'), 15_000, 'session-close')
@@ -224,7 +234,7 @@ test('a peer flooding 8 MiB messages at a slow reader with a 1-byte send buffer 
     config: { sendBufferSize: 1 },
   })
   const client = new Node({
-    protocols: [{ id: 1, handler: { received: () => sleep(5000) } }],
+    protocols: [{ id: 1, handler: { received: () => sleep(5000) } }], // the slow handler is the test
     config: { sendBufferSize: 1 },
   })
   try {
@@ -391,7 +401,7 @@ test('a protocol closed right after open and reopened by a timer, 10 cycles: dis
           disconnected: (ctx) => {
             disconnected++
             if (disconnected === 10) done.resolve()
-            else setTimeout(() => ctx.control.openProtocol(ctx.session.id, 1), 20)
+            else setTimeout(() => ctx.control.openProtocol(ctx.session.id, 1), 20) // Rust's test reopens on a timer
           },
         },
       },
@@ -427,7 +437,7 @@ test('session-open is fully handled (a 2 s handler) before any protocol connecte
       onEvent: async (e) => {
         if (e.type === 'session-open') {
           order.push(`${side}:open-start`)
-          await sleep(2000)
+          await sleep(2000) // the slow session-open handler is the test
           order.push(`${side}:open-end`)
         }
       },
