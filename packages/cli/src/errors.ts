@@ -3,16 +3,71 @@
  * command line (one line + usage, exit 2); a {@link CliError} is a failure
  * of the work itself (one line, exit 1). Neither prints a stack.
  */
-export type CliErrorCode =
-  | 'ERR_USAGE'
-  | 'ERR_KEY_FILE'
-  | 'ERR_FILE_EXISTS'
-  | 'ERR_LISTEN'
-  | 'ERR_METRICS_LISTEN'
-  | 'ERR_DIAL'
-  | 'ERR_DOCTOR'
-  | 'ERR_NOT_IMPLEMENTED'
 
+/**
+ * Every code the command reports; {@link CliErrorCode} is its union. The
+ * `ERR_TESTNET_*` codes are `tentacle testnet`'s ({@link TestnetError}); the
+ * `ERR_DIAL_*`-family ones name the phase where `tentacle dial` failed when no
+ * library error says more (its probe result's `error.code`).
+ */
+export const CLI_ERROR_CODES = [
+  /** Bad arguments ({@link UsageError}, exit 2). */
+  'ERR_USAGE',
+  /** The key file cannot be read, written, or holds no key. */
+  'ERR_KEY_FILE',
+  /** `keygen` would overwrite an existing file. */
+  'ERR_FILE_EXISTS',
+  /** The node cannot listen. */
+  'ERR_LISTEN',
+  /** The node's metrics endpoint cannot listen. */
+  'ERR_METRICS_LISTEN',
+  // tentacle testnet (testnet/errors.ts)
+  /** Bad testnet arguments, or a command the chosen back end cannot run. */
+  'ERR_TESTNET_USAGE',
+  /** The compose file cannot be read or describes no usable net. */
+  'ERR_TESTNET_COMPOSE',
+  /** No node of that name. */
+  'ERR_TESTNET_UNKNOWN_NODE',
+  /** A node did not start. */
+  'ERR_TESTNET_NODE_START',
+  /** The net is not up, a node is not running, or the state file is broken. */
+  'ERR_TESTNET_STATE',
+  /** A Docker command failed. */
+  'ERR_TESTNET_DOCKER',
+  /** A wait (mesh, sessions) did not end in time. */
+  'ERR_TESTNET_TIMEOUT',
+  // tentacle dial (dial/probe.ts): phases that failed with no library code
+  /** The TCP connect failed without an errno code. */
+  'ERR_CONNECT',
+  /** The TCP connect did not finish in time. */
+  'ERR_CONNECT_TIMEOUT',
+  /** Opening the yamux stream failed without a yamux code. */
+  'ERR_MUXER',
+  /** The peer refused the protocol asked for (or selection failed without a code). */
+  'ERR_PROTOCOL_SELECT',
+  /** No selection answer in time. */
+  'ERR_PROTOCOL_SELECT_TIMEOUT',
+  /** The ping failed (the stream ended or was reset). */
+  'ERR_PING',
+  /** No Pong in time. */
+  'ERR_PING_TIMEOUT',
+] as const
+
+/** Every code the command reports. */
+export type CliErrorCode = (typeof CLI_ERROR_CODES)[number]
+
+/**
+ * Marks a CliError made by any installed copy of this package: `Symbol.for` is
+ * shared by the whole process, so isCliError() holds for an error from a second
+ * copy, where `instanceof` would not.
+ */
+const CLIERROR_BRAND = Symbol.for('@tentacle-ts/cli:CliError')
+
+function hasCliErrorBrand(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[CLIERROR_BRAND] === true
+}
+
+/** A failure of the command's work: one line for the user, a stable `code` for programs. */
 export class CliError extends Error {
   override readonly name: string = 'CliError'
   readonly code: CliErrorCode
@@ -21,6 +76,7 @@ export class CliError extends Error {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
     this.code = code
     this.exitCode = opts.exitCode ?? 1
+    Object.defineProperty(this, CLIERROR_BRAND, { value: true })
   }
 }
 
@@ -32,4 +88,12 @@ export class UsageError extends CliError {
     super('ERR_USAGE', message, { exitCode: 2 })
     this.command = command
   }
+}
+
+/**
+ * True when `err` is a {@link CliError} (a {@link UsageError} or a testnet
+ * error included, from any installed copy), optionally with the given code.
+ */
+export function isCliError(err: unknown, code?: CliErrorCode): err is CliError {
+  return hasCliErrorBrand(err) && (code === undefined || (err as CliError).code === code)
 }

@@ -1,4 +1,4 @@
-import { SecioKeyPair } from '@tentacle-ts/secio'
+import { isSecioError, SecioKeyPair } from '@tentacle-ts/secio'
 import { CliError } from './errors.js'
 
 /** Loads `--key FILE`; a missing or malformed file is a one-line error naming the fix. */
@@ -12,7 +12,7 @@ export async function loadKey(file: string): Promise<SecioKeyPair> {
     const why =
       fsCode === 'ENOENT'
         ? `${file} does not exist (create it with: tentacle keygen --out ${file})`
-        : e.code?.startsWith('ERR_')
+        : isSecioError(e)
           ? e.message
           : `cannot read ${file}: ${e.code ?? e.message}`
     throw new CliError('ERR_KEY_FILE', why, { cause: err })

@@ -1,19 +1,13 @@
-/** What failed in the test-net driver; callers branch on it. */
-export type TestnetErrorCode =
-  | 'ERR_TESTNET_USAGE'
-  | 'ERR_TESTNET_COMPOSE'
-  | 'ERR_TESTNET_UNKNOWN_NODE'
-  | 'ERR_TESTNET_NODE_START'
-  | 'ERR_TESTNET_STATE'
-  | 'ERR_TESTNET_DOCKER'
-  | 'ERR_TESTNET_TIMEOUT'
+import { CliError, type CliErrorCode } from '../errors.js'
 
-/** A test-net failure: one line for the user, a stable `code` for programs. */
-export class TestnetError extends Error {
+/** What failed in the test-net driver; callers branch on it. */
+export type TestnetErrorCode = Extract<CliErrorCode, `ERR_TESTNET_${string}`>
+
+/** A test-net failure: one line for the user, a stable `code` for programs (a {@link CliError}, exit 1). */
+export class TestnetError extends CliError {
   override readonly name = 'TestnetError'
-  readonly code: TestnetErrorCode
+  declare readonly code: TestnetErrorCode
   constructor(code: TestnetErrorCode, message: string, opts: { cause?: unknown } = {}) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause })
-    this.code = code
+    super(code, message, opts)
   }
 }
