@@ -2,17 +2,32 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { ProtocolSessionContext } from '../src/index.js'
-import { Node, deferred, isType } from './service-helpers.js'
+import { Node, deferred, isType, within } from './service-helpers.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
 test('dialer opens every protocol, messages flow both ways (small and 1 MiB), disconnect is seen by both', async () => {
   const serverGot = new Map<number, Uint8Array[]>()
   const clientGot = new Map<number, Uint8Array[]>()
+  // Each message received re-checks what the test waits for (no polling).
+  const onMessage = new Set<() => void>()
   const record = (m: Map<number, Uint8Array[]>) => (ctx: ProtocolSessionContext, data: Uint8Array) => {
     const l = m.get(ctx.protoId) ?? []
     l.push(Uint8Array.from(data))
     m.set(ctx.protoId, l)
+    for (const check of [...onMessage]) check()
+  }
+  const until = (pred: () => boolean, what: string): Promise<void> => {
+    const met = new Promise<void>((resolve) => {
+      const check = (): void => {
+        if (!pred()) return
+        onMessage.delete(check)
+        resolve()
+      }
+      onMessage.add(check)
+      check()
+    })
+    return within(met, 10_000, what)
   }
   const bothOpen = deferred()
   let opened = 0
@@ -47,12 +62,11 @@ test('dialer opens every protocol, messages flow both ways (small and 1 MiB), di
     client.service.send(info.id, 2, big)
     const serverSession = (await server.waitFor(isType('session-open'))) as { session: { id: number } }
     server.service.send(serverSession.session.id, 2, big)
-    const until = async (pred: () => boolean): Promise<void> => {
-      for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10))
-      assert.ok(pred())
-    }
-    await until(() => (serverGot.get(1)?.length ?? 0) >= 1 && (serverGot.get(2)?.length ?? 0) >= 1)
-    await until(() => (clientGot.get(1)?.length ?? 0) >= 1 && (clientGot.get(2)?.length ?? 0) >= 2)
+    await until(() => (serverGot.get(1)?.length ?? 0) >= 1 && (serverGot.get(2)?.length ?? 0) >= 1, 'server got both')
+    await until(
+      () => (clientGot.get(1)?.length ?? 0) >= 1 && (clientGot.get(2)?.length ?? 0) >= 2,
+      'client got the hellos and the 1 MiB',
+    )
     assert.equal(new TextDecoder().decode(serverGot.get(1)![0]), 'small')
     assert.equal(sha(serverGot.get(2)![0]), sha(big))
     assert.equal(new TextDecoder().decode(clientGot.get(1)![0]), 'hello from server on 1')
