@@ -3,7 +3,7 @@
 // sender can honour backpressure instead of tripping SessionBlocked (§12.2).
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setImmediate as tick, setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as tick } from 'node:timers/promises'
 import type { ProtocolSessionContext, SessionInfo } from '../src/index.js'
 import { Node, deferred, isType } from './service-helpers.js'
 
@@ -213,19 +213,26 @@ test('peer stops reading, then the session is torn down: sent messages resolved 
     // buffers (tcp_rmem may autotune to 32 MiB) can take.
     const count = 1024
     const results: Array<boolean | undefined> = new Array(count).fill(undefined)
+    let progress = (): void => {}
     const settled = Array.from({ length: count }, (_, i) =>
       sender.service.sendAsync(session.id, 1, numbered(i)).then((r) => {
         results[i] = r
+        progress()
       }),
     )
     await firstIn.promise
-    // Let the pipe fill until the sender can hand nothing more to yamux.
-    let sent = -1
-    for (let i = 0; i < 200; i++) {
-      await sleep(20)
-      const now = results.filter((r) => r === true).length
-      if (now === sent) break
-      sent = now
+    // Let the pipe fill until the sender can hand nothing more to yamux: the receiver's
+    // handler is stuck, so once every buffer is full no sendAsync settles any more. Each
+    // step listens for the next one to settle; 200 ms without one is the end of the filling.
+    for (let i = 0; i < count; i++) {
+      const moved = await new Promise<boolean>((resolve) => {
+        const quiet = setTimeout(() => resolve(false), 200)
+        progress = () => {
+          clearTimeout(quiet)
+          resolve(true)
+        }
+      })
+      if (!moved) break
     }
     await sender.service.shutdown()
     await within(Promise.all(settled), 10_000, () => 'a sendAsync promise never settled')
