@@ -1,16 +1,18 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { setImmediate as turn } from 'node:timers/promises'
 import { SerialQueue } from '../src/serial-queue.js'
+import { deferred, within } from './service-helpers.js'
 
 test('tasks run one at a time in order, async ones holding the queue, across compactions of a long backlog', async () => {
   const errors: unknown[] = []
   const q = new SerialQueue((e) => errors.push(e))
   const ran: number[] = []
   let running = 0
+  const gate = deferred()
   q.push(async () => {
     running++
-    await sleep(20) // everything below queues up behind this
+    await gate.promise // everything below queues up behind this
     ran.push(-1)
     running--
   })
@@ -20,7 +22,7 @@ test('tasks run one at a time in order, async ones holding the queue, across com
         ? async () => {
             assert.equal(running, 0)
             running++
-            await sleep(1)
+            await turn() // holds the queue across an event-loop turn
             ran.push(i)
             running--
           }
@@ -30,7 +32,11 @@ test('tasks run one at a time in order, async ones holding the queue, across com
           },
     )
   }
-  for (let k = 0; k < 500 && ran.length < 5001; k++) await sleep(10)
+  const drained = deferred()
+  q.push(() => drained.resolve())
+  assert.deepEqual(ran, [], 'nothing ran past the held task')
+  gate.resolve()
+  await within(drained.promise, 10_000, `the queue drained (${ran.length} ran)`)
   assert.deepEqual(ran, [-1, ...Array.from({ length: 5000 }, (_, i) => i)])
   assert.deepEqual(errors, [])
 })
@@ -45,15 +51,26 @@ test('a throwing or rejecting task is reported and the queue goes on; close() dr
   q.push(async () => {
     throw new Error('async boom')
   })
-  q.push(() => ran.push('after'))
-  await sleep(5)
+  const after = deferred()
+  q.push(() => {
+    ran.push('after')
+    after.resolve()
+  })
+  await within(after.promise, 5000, 'the task after the failing ones')
   assert.deepEqual(errors, ['sync boom', 'async boom'])
   assert.deepEqual(ran, ['after'])
-  q.push(() => sleep(20))
+  const gate = deferred()
+  const ended = deferred()
+  q.push(
+    () => gate.promise,
+    () => ended.resolve(),
+  )
   q.push(() => ran.push('dropped'))
   q.close()
   q.push(() => ran.push('after close'))
-  await sleep(40)
+  gate.resolve()
+  await within(ended.promise, 5000, 'the task running at close ends')
+  await turn() // a queue that went on would have run the next task by now
   assert.deepEqual(ran, ['after'])
 })
 
@@ -72,19 +89,28 @@ test('after is called once for every task however it ends: returned, threw, reso
     () => afters.push('threw'),
   )
   q.push(
-    () => sleep(5),
+    () => turn(),
     () => afters.push('resolved'),
   )
+  const rejected = deferred()
   q.push(
     async () => {
       throw new Error('async boom')
     },
-    () => afters.push('rejected'),
+    () => {
+      afters.push('rejected')
+      rejected.resolve()
+    },
   )
-  await sleep(20)
+  await within(rejected.promise, 5000, 'the first four tasks')
+  const gate = deferred()
+  const runningAtClose = deferred()
   q.push(
-    () => sleep(20),
-    () => afters.push('running at close'),
+    () => gate.promise,
+    () => {
+      afters.push('running at close')
+      runningAtClose.resolve()
+    },
   )
   q.push(
     () => afters.push('must not run'),
@@ -95,7 +121,9 @@ test('after is called once for every task however it ends: returned, threw, reso
     () => afters.push('must not run'),
     () => afters.push('pushed after close'),
   )
-  await sleep(40)
+  gate.resolve()
+  await within(runningAtClose.promise, 5000, 'the task running at close ends')
+  await turn()
   assert.deepEqual(afters, [
     'returned',
     'threw',
