@@ -61,12 +61,14 @@ test(`maxConnections counts connections still in handshake: N (${N}) silent peer
     // N−1 in handshake: the Nth connection is still admitted.
     const nth = await rawConnect(port)
     silent.push(nth)
-    assert.equal(await closedWithin(nth, 300), false)
-    assert.equal(server.service.connectionCount, N)
     // N in handshake: the next one is closed at once.
     const t0 = Date.now()
     await assert.rejects(honest.service.dial(addr))
-    assert.ok(Date.now() - t0 < 1000, 'rejected at once, not at a deadline')
+    // "At once" against the 3 s handshake deadline, with room for a loaded machine.
+    assert.ok(Date.now() - t0 < 2000, `rejected after ${Date.now() - t0} ms: at once, not at the deadline`)
+    // The listener accepts in order, so the refusal means the Nth was accepted before it.
+    assert.equal(server.service.connectionCount, N)
+    assert.equal(await closedWithin(nth, 300), false, 'the Nth stays admitted') // a negative check
   } finally {
     for (const s of silent) s.destroy()
     await Promise.all([server, honest].map((n) => n.service.shutdown()))
@@ -83,11 +85,13 @@ test(`maxConcurrentHandshakes = N (${N}): N connections in handshake are kept, c
     // A finished session does not hold a handshake slot.
     await peer.service.dial(addr)
     for (let i = 0; i < N; i++) raw.push(await rawConnect(port))
-    for (const s of raw) assert.equal(await closedWithin(s, 100), false)
+    for (const s of raw) assert.equal(await closedWithin(s, 100), false) // negative checks
     const extra = net.connect({ host: '127.0.0.1', port })
     extra.on('error', () => {})
     raw.push(extra)
-    assert.equal(await closedWithin(extra, 1000), true)
+    // Closed by the limit, well before the 3 s handshake deadline could close it (and the
+    // reason is counted below); 2.5 s leaves room for a loaded machine.
+    assert.equal(await closedWithin(extra, 2500), true)
     const stats = [...server.service.listenerStats().values()][0]
     assert.equal(stats.rejected.get('ERR_TOO_MANY_HANDSHAKES'), 1)
   } finally {
