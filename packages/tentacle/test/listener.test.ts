@@ -7,11 +7,18 @@ import { join } from 'node:path'
 import { once } from 'node:events'
 import { TcpListener, type AcceptedSocket } from '../src/listener.js'
 import { socketStateCounts } from '../src/kernel-sockets.js'
-import { blockEventLoopUntil, eventually, fixture, reap, spawnTs, waitForLine } from './helpers.js'
+import { blockEventLoopUntil, fixture, reap, spawnTs, waitForLine } from './helpers.js'
 
-/** A listener whose sessions are a line echo; tracks live sockets so the test can close them. */
+/**
+ * A listener whose sessions are a line echo; tracks live sockets so the test can close
+ * them, and `liveUntil(pred)` waits (on socket add/close events) until `pred(live.size)`.
+ */
 function echoListener(admit: () => string | undefined = () => undefined) {
   const live = new Set<net.Socket>()
+  const changed = new Set<() => void>()
+  const notify = (): void => {
+    for (const check of [...changed]) check()
+  }
   const listener = new TcpListener({
     host: '127.0.0.1',
     port: 0,
@@ -19,11 +26,44 @@ function echoListener(admit: () => string | undefined = () => undefined) {
     admit,
     onSocket: ({ socket }: AcceptedSocket) => {
       live.add(socket)
-      socket.on('close', () => live.delete(socket))
+      socket.on('close', () => {
+        live.delete(socket)
+        notify()
+      })
       socket.on('data', (d) => socket.write(d))
+      notify()
     },
   })
-  return { listener, live }
+  const liveUntil = (pred: (n: number) => boolean, ms: number, what: string): Promise<void> =>
+    within(
+      new Promise<void>((resolve) => {
+        const check = (): void => {
+          if (!pred(live.size)) return
+          changed.delete(check)
+          resolve()
+        }
+        changed.add(check)
+        check()
+      }),
+      ms,
+      () => `${what} (${live.size} live)`,
+    )
+  return { listener, live, liveUntil }
+}
+
+/** `p`, or a failure naming `what()` after `ms`. */
+async function within<T>(p: Promise<T>, ms: number, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what()}`)), ms)
+      }),
+    ])
+  } finally {
+    clearTimeout(timer)
+  }
 }
 
 function rejectedTotal(l: TcpListener): number {
@@ -43,7 +83,7 @@ async function echoOnce(port: number, msg: string): Promise<string> {
 }
 
 test('2000 peers that close (FIN and RST) before accept while the loop is blocked do not stop accepting', async () => {
-  const { listener, live } = echoListener()
+  const { listener, liveUntil } = echoListener()
   const { port } = await listener.listen()
   const dir = mkdtempSync(join(tmpdir(), 'tentacle-listener-'))
   const doneFile = join(dir, 'done')
@@ -55,12 +95,13 @@ test('2000 peers that close (FIN and RST) before accept while the loop is blocke
     assert.ok(blocked >= 2000)
     const t0 = Date.now()
     assert.equal(await echoOnce(port, 'honest'), 'honest')
-    assert.ok(Date.now() - t0 < 1000, `honest peer served in ${Date.now() - t0} ms`)
-    await eventually(
-      () => listener.stats.accepted >= 2001 && live.size === 0,
-      10_000,
-      'all sockets accepted and closed',
-    )
+    // Usually ~100 ms. What is tested is that accepting goes on at all (tentacle #333
+    // stopped for good); 3 s leaves room for a loaded machine.
+    assert.ok(Date.now() - t0 < 3000, `honest peer served in ${Date.now() - t0} ms`)
+    // The listener accepts in order: the honest peer served means the 2000 before it were
+    // accepted; what is left is their sockets closing.
+    assert.ok(listener.stats.accepted >= 2001, `accepted ${listener.stats.accepted}`)
+    await liveUntil((n) => n === 0, 10_000, 'all sockets closed')
     const s = listener.stats
     // The RSTs reproduce tentacle #333: accepted sockets with no peer address.
     assert.ok(s.closedBeforeHandled > 0, 'some sockets were reset before they were handled')
@@ -77,18 +118,20 @@ test('2000 peers that close (FIN and RST) before accept while the loop is blocke
 
 test('over a limit the socket is accepted and closed at once, and accepting goes on', async () => {
   let admitted = 0
-  const { listener, live } = echoListener(() => (admitted >= 2 ? 'ERR_TOO_MANY_CONNECTIONS' : (admitted++, undefined)))
+  const { listener, liveUntil } = echoListener(() =>
+    admitted >= 2 ? 'ERR_TOO_MANY_CONNECTIONS' : (admitted++, undefined),
+  )
   const { port } = await listener.listen()
   try {
     const keep = [net.connect({ port, host: '127.0.0.1' }), net.connect({ port, host: '127.0.0.1' })]
     await Promise.all(keep.map((s) => once(s, 'connect')))
-    await eventually(() => live.size === 2, 5000, 'two admitted')
+    await liveUntil((n) => n === 2, 5000, 'two admitted')
     const extra = net.connect({ port, host: '127.0.0.1' })
     extra.on('error', () => {})
     await new Promise((resolve) => extra.once('close', resolve))
     assert.equal(listener.stats.rejected.get('ERR_TOO_MANY_CONNECTIONS'), 1)
     for (const s of keep) s.destroy()
-    await eventually(() => live.size === 0, 5000, 'admitted sockets closed')
+    await liveUntil((n) => n === 0, 5000, 'admitted sockets closed')
   } finally {
     await listener.close()
   }
@@ -125,11 +168,12 @@ test('EMFILE: under a low open-file limit the listener keeps accepting and serve
     const port = Number(portText)
     // Far more connections than the child has descriptors.
     const held: net.Socket[] = []
-    let closedByServer = 0
+    let closedByServer!: () => void
+    const firstClosed = new Promise<void>((resolve) => (closedByServer = resolve))
     for (let i = 0; i < 120; i++) {
       const s = net.connect({ port, host: '127.0.0.1' })
       s.on('error', () => {})
-      s.on('close', () => closedByServer++)
+      s.on('close', () => closedByServer())
       held.push(s)
     }
     await Promise.all(
@@ -143,7 +187,7 @@ test('EMFILE: under a low open-file limit the listener keeps accepting and serve
     )
     // libuv answers EMFILE by accepting and closing the excess: the peers see
     // their connection closed instead of waiting in a full kernel queue.
-    await eventually(() => closedByServer > 0, 10_000, 'excess connections closed by the server')
+    await within(firstClosed, 10_000, () => 'excess connections closed by the server')
     for (const s of held) s.destroy()
     const [, reply] = await waitForLine(child, /^HONEST (.*)$/, 20_000)
     assert.equal(reply, 'ok')
