@@ -117,7 +117,7 @@ describe('end of stream right after the handshake', () => {
     createAead: (c, k) => n.createAead(c, k),
     createSigner: (s) => n.createSigner(s),
     isValidPublicKey: (k) => n.isValidPublicKey(k),
-    verify: (k, m, sig) => sleep(100).then(() => n.verify(k, m, sig)),
+    verify: (k, m, sig) => sleep(100).then(() => n.verify(k, m, sig)), // the slow verification is the test
   }
   for (const [name, crypto] of [
     ['default provider', nodeCryptoProvider],
@@ -151,17 +151,35 @@ describe('backpressure', () => {
       let written = 0
       let accepted = 0
       let writing = true
+      let progress = (): void => {}
       // The writer writes as fast as the stream lets it.
       const writer = (async () => {
         while (writing && written < total) {
           written += chunk.length
-          if (!a.write(chunk, (err?: Error | null) => !err && (accepted += chunk.length))) await once(a, 'drain')
+          const onWritten = (err?: Error | null): void => {
+            if (err) return
+            accepted += chunk.length
+            progress()
+          }
+          if (!a.write(chunk, onWritten)) await once(a, 'drain')
         }
       })()
       b.pause() // the reader stops reading
-      await sleep(600)
+      // Until the pipe is full: each step listens for the next write to be accepted;
+      // 300 ms without one means the socket takes no more.
+      for (let i = 0; i < total / chunk.length; i++) {
+        const moved = await new Promise<boolean>((resolve) => {
+          const quiet = setTimeout(() => resolve(false), 300)
+          progress = () => {
+            clearTimeout(quiet)
+            resolve(true)
+          }
+        })
+        if (!moved) break
+      }
       const read1 = server.bytesRead
       const accepted1 = accepted
+      // Not a synchronization: the test is that nothing more is read or accepted meanwhile.
       await sleep(400)
       // The reader's socket stopped reading: nothing more came in from the kernel.
       assert.equal(server.bytesRead, read1, 'socket kept reading while the reader was paused')
@@ -325,8 +343,16 @@ describe('close', () => {
       a.on('error', () => {})
       b.pause()
       const big = Buffer.alloc(8 * 1024 * 1024)
-      const writeDone = new Promise<Error | null | undefined>((resolve) => a.write(big, resolve))
-      await sleep(100)
+      let settled = false
+      const writeDone = new Promise<Error | null | undefined>((resolve) =>
+        a.write(big, (e) => {
+          settled = true
+          resolve(e)
+        }),
+      )
+      // 8 MiB to a paused reader: the write is pending from the start (no wait needed, and
+      // waiting would only give the kernel's buffers time to take it all).
+      assert.equal(settled, false)
       b.socket.on('error', () => {})
       ;(b.socket as import('node:net').Socket).resetAndDestroy()
       const err = await within(5000, writeDone, 'pending write')
