@@ -81,6 +81,13 @@ export interface HandshakeOptions {
    * resolves). For diagnostics (`tentacle dial`); what it throws is ignored.
    */
   onPhase?: (completed: HandshakePhase, elapsedMs: number) => void
+  /**
+   * Send our Propose only once the peer's first bytes arrived (default false).
+   * A listener does this, as Rust's does (§2.3): a connection that is already
+   * dead when we get to it then costs one read, not a Propose written into the
+   * void. Failing before any byte came: phase `awaiting-propose`, 0 bytes received.
+   */
+  waitForPeer?: boolean
   /** Coalesce writes made in the same tick into one frame (default true). */
   autoCork?: boolean
   /** Keep the stream's writable side open after the peer's EOF (default false). */
@@ -223,6 +230,10 @@ class Handshake {
   #settled = false
   /** An async crypto step is running; frames wait in the decoder (see {@link #setBusy}). */
   #busy = false
+  /** The socket was paused because bytes came while busy. */
+  #paused = false
+  /** Our Propose is still to be sent, on the peer's first bytes (`waitForPeer`). */
+  #proposePending = false
   #ended = false
   #bytesReceived = 0
 
@@ -245,6 +256,24 @@ class Handshake {
   readonly #onData = (chunk: Buffer): void => {
     this.#bytesReceived += chunk.length
     this.#decoder.push(chunk)
+    if (this.#proposePending) {
+      this.#proposePending = false
+      try {
+        this.#sendPropose()
+      } catch (err) {
+        this.#fail(err)
+        return
+      }
+    }
+    if (this.#busy) {
+      // Bytes while a crypto step runs: an honest peer sends nothing more before our
+      // next message, so stop reading; the rest waits in the socket buffers (rule 5).
+      if (!this.#paused) {
+        this.#paused = true
+        this.#socket.pause()
+      }
+      return
+    }
     this.#pump()
   }
   readonly #onEnd = (): void => {
@@ -303,6 +332,10 @@ class Handshake {
     socket.on('error', this.#onError)
     socket.on('close', this.#onClose)
     socket.resume()
+    if (opts.waitForPeer === true) {
+      this.#proposePending = true
+      return
+    }
     try {
       this.#sendPropose()
     } catch (err) {
@@ -358,14 +391,18 @@ class Handshake {
   }
 
   /**
-   * While an async crypto step runs the socket is paused: an honest peer sends
-   * nothing but its next message meanwhile, so a flooding one fills the socket
-   * buffers, not our memory (rule 5).
+   * While an async crypto step runs, frames wait in the decoder. The socket is
+   * paused only if bytes arrive meanwhile (see #onData): an honest peer sends
+   * nothing but its next message, so a flooding one fills the socket buffers,
+   * not our memory (rule 5), and the usual case (a signature that settles in a
+   * microtask, before any I/O) costs no pause/resume.
    */
   #setBusy(busy: boolean): void {
     this.#busy = busy
-    if (busy) this.#socket.pause()
-    else this.#socket.resume()
+    if (!busy && this.#paused) {
+      this.#paused = false
+      this.#socket.resume()
+    }
   }
 
   /** Takes frames while no async step runs, dispatching on the phase. */

@@ -257,6 +257,51 @@ describe('options', () => {
     }
   })
 
+  test('waitForPeer: the listener writes nothing until the dialer spoke, then completes', async () => {
+    const { client, server, close } = await tcpPair()
+    try {
+      // Count what the listener writes: nothing may leave before the dialer's first bytes.
+      let wrote = 0
+      client.on('data', (b: Buffer) => (wrote += b.length))
+      const listening = handshake(server, { key: listenerKey, waitForPeer: true })
+      // A round trip through the listener's event loop: had it written, the bytes would be here.
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      assert.equal(wrote, 0, `the listener wrote ${wrote} bytes before the dialer said anything`)
+      client.removeAllListeners('data')
+      const [d, l] = await within(5000, Promise.all([handshake(client, { key: dialerKey }), listening]))
+      assert.ok(d.remotePeerId.equals(listenerKey.peerId))
+      assert.ok(l.remotePeerId.equals(dialerKey.peerId))
+      d.stream.write(Buffer.from('ping'))
+      assert.equal((await readBytes(l.stream, 4)).toString(), 'ping')
+      d.stream.destroy()
+      l.stream.destroy()
+    } finally {
+      close()
+    }
+  })
+
+  test('waitForPeer: a dialer that closes without a byte fails the listener in awaiting-propose, 0 bytes, nothing written', async () => {
+    const { client, server, close } = await tcpPair()
+    try {
+      let wrote = 0
+      client.on('data', (b: Buffer) => (wrote += b.length))
+      const listening = handshake(server, { key: listenerKey, waitForPeer: true })
+      client.end()
+      const err = await within(5000, listening).then(
+        () => assert.fail('the handshake should fail'),
+        (e: unknown) => e as SecioError,
+      )
+      assert.ok(err instanceof SecioError)
+      assert.equal(err.code, 'ERR_UNEXPECTED_EOF')
+      assert.equal(err.phase, 'awaiting-propose')
+      assert.equal(err.bytesReceived, 0)
+      assert.equal(server.destroyed, true)
+      assert.equal(wrote, 0)
+    } finally {
+      close()
+    }
+  })
+
   test('connecting to ourselves is ERR_CONNECT_SELF (§3.3)', async () => {
     const { client, server, close } = await tcpPair()
     try {
