@@ -235,6 +235,7 @@ describe('hostile peers during the handshake', () => {
     await withPair(async (peer, victim) => {
       const frame = encodeFrame(validPropose(otherKey))
       let i = 0
+      // Not a synchronization: the slowloris pace is the test.
       const trickle = setInterval(() => {
         if (!peer.destroyed) peer.write(frame.subarray(i, i + 1))
         i++
@@ -263,8 +264,8 @@ describe('hostile peers during the handshake', () => {
 
   test('a peer that resets during the handshake → typed error', async () => {
     await withPair(async (peer, victim) => {
-      peer.write(encodeFrame(validPropose(otherKey)))
-      await sleep(50)
+      // The Propose is in the kernel (and so in the victim's receive queue) before the RST.
+      await new Promise((resolve) => peer.write(encodeFrame(validPropose(otherKey)), resolve))
       peer.resetAndDestroy()
       const err = await within(
         5000,
@@ -289,7 +290,7 @@ describe('hostile peers during the handshake', () => {
       createAead: (cipher, key) => base.createAead(cipher, key),
       createSigner: (secret) => {
         const signer = base.createSigner(secret)
-        return { sign: async (message) => (await sleep(500), signer.sign(message)) }
+        return { sign: async (message) => (await sleep(500), signer.sign(message)) } // slow signing is the test
       },
       isValidPublicKey: (key) => base.isValidPublicKey(key),
       verify: (key, message, signature) => base.verify(key, message, signature),
@@ -311,7 +312,8 @@ describe('hostile peers during the handshake', () => {
   test('aborting mid-handshake → ERR_HANDSHAKE_ABORTED', async () => {
     await withPair(async (_peer, victim) => {
       const ac = new AbortController()
-      setTimeout(() => ac.abort(), 100)
+      // The peer never sends: any moment after the start is mid-handshake.
+      setImmediate(() => ac.abort())
       await expectFailure(victim, () => listen(victim, { signal: ac.signal }), 'ERR_HANDSHAKE_ABORTED', {
         phase: 'awaiting-propose',
       })
@@ -487,8 +489,10 @@ describe('hostile peers after the handshake', () => {
       d.stream.on('error', () => {})
       const failed = new Promise<Error>((resolve) => l.stream.once('error', resolve))
       l.stream.resume()
-      d.stream.write(Buffer.alloc(1000, 1))
-      if (end) setTimeout(() => m.dialer.end(), 100)
+      // With `end`, the FIN follows once the socket took the frame (TCP keeps the order).
+      d.stream.write(Buffer.alloc(1000, 1), () => {
+        if (end) m.dialer.end()
+      })
       const err = await within(3000, failed, 'stream error')
       assert.ok(injected)
       assert.ok(err instanceof SecioError, String(err))
