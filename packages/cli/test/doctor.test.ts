@@ -102,7 +102,8 @@ test('doctor: a stopped node with connections queued -> process-stopped, accept-
       const l = (await kernelSockets(node.port)).find((s) => s.state === 'LISTEN')
       return l !== undefined && l.rxQueue >= 2 ? true : undefined
     })
-    // Keep knocking while doctor watches: every new SYN finds the queue full.
+    // Keep knocking while doctor watches: every new SYN finds the queue full (the pace is
+    // the scenario, not a synchronization).
     const knock = setInterval(() => clients.push(net.connect(node.port, '127.0.0.1').on('error', () => {})), 100)
     let res
     try {
@@ -131,9 +132,10 @@ test('doctor: a node whose event loop was blocked -> event-loop-delay (from its 
   const node = await startNode([...LISTEN, '--metrics', '127.0.0.1:0'])
   try {
     // The delay monitor's first tick (20 ms after start) only sets its baseline: a stop before it goes unseen.
+    // No event tells it happened, so this is a bound on a 20 ms timer, 15× over.
     await new Promise((r) => setTimeout(r, 300))
     node.child.kill('SIGSTOP')
-    await new Promise((r) => setTimeout(r, 1_200))
+    await new Promise((r) => setTimeout(r, 1_200)) // the stall the doctor must see (≥ 1 s) is the test
     node.child.kill('SIGCONT')
     const { code, report } = await doctor([
       '--pid',

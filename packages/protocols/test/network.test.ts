@@ -167,6 +167,8 @@ describe('announcements', () => {
     t.after(() => Promise.all([hub.stop(), a.stop()]))
     await hub.waitFor('identified', (p) => p.peerId === a.peerId)
     // Let the hub's announce ticks run while A is its only peer (CKB announces A then, to nobody, and not again for a day).
+    // Not a synchronization: time passing is the scenario (~8 ticks of 50 ms; no event marks
+    // a tick, and fewer ticks under load only make the scenario milder, never a false failure).
     await new Promise((r) => setTimeout(r, 400))
     const b = await new TestNode({ ...SLOW, bootnodes: [hub.address] }).start()
     t.after(() => b.stop())
