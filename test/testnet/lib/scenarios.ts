@@ -181,7 +181,7 @@ export async function freezeAndThaw(
       }
       // Fill the queue before doctor looks, and keep knocking while it samples.
       open(backlog * 2 + 16)
-      const knock = setInterval(() => open(8), 100)
+      const knock = setInterval(() => open(8), 100) // the pace is the scenario, not a synchronization
       const doctorRun = runDoctor(await opts.doctor.pid(), 1_500, opts.doctor.wrap).finally(() => clearInterval(knock))
       doctor = await doctorRun
       const ids = doctor.findings.map((f) => f.id)
@@ -203,6 +203,7 @@ export async function freezeAndThaw(
     const servesAfterMs = Date.now() - t1
     assert.ok(servesAfterMs <= 2_000, `served ${servesAfterMs} ms after resuming`)
     // Whatever queued up while frozen is accepted and closed: nothing stays in CLOSE_WAIT.
+    // (Kernel socket states have no event to wait on: they are polled, bounded.)
     let closeWait = -1
     const cwDeadline = t1 + 2_000
     for (;;) {
