@@ -62,6 +62,17 @@ function jsEchoServer(conn: Duplex): { server: JsServer; streams: Duplex[]; erro
   return { server, streams, errors }
 }
 
+/**
+ * A barrier with a yamux-js echo server: one byte echoed on a fresh stream. yamux-js handles
+ * whole-frame chunks in order, so it has handled everything we sent before, and we have
+ * handled everything it sent before the echo.
+ */
+async function echoRoundTrip(session: Session): Promise<void> {
+  const probe = await session.openStream()
+  await probe.write(Buffer.from('p'))
+  await within(readN(probe, 1), 5000, 'echo round trip')
+}
+
 test('works: a small echo when every chunk holds whole frames', T, async () => {
   const [ours, theirs] = pipePair()
   const js = jsEchoServer(theirs)
@@ -98,7 +109,8 @@ test(
         (v) => (v === null ? 'EOF' : 'data'),
         (e: { code?: string }) => e.code,
       )
-      await sleep(300)
+      await echoRoundTrip(session) // yamux-js has handled our FIN
+      await new Promise((r) => setImmediate(r)) // and a Duplex 'end' would have been emitted
       assert.equal(jsEnded, false, 'yamux-js did not see the FIN')
       // yamux-js does not answer our GoAway either: the deadline ends our session.
       const t0 = Date.now()
@@ -128,7 +140,8 @@ test(
         (b) => (b.length === data.length && checkPattern(b) === -1 ? 'echoed' : `short or corrupt (${b.length})`),
         (e: { code?: string }) => e.code,
       )
-      // Whatever yamux-js made of it, nothing correct comes back.
+      // Whatever yamux-js made of it, nothing correct comes back. Its decoder is out of step,
+      // so no round trip can serve as a barrier: the 500 ms is a bounded negative check.
       const early = await Promise.race([reading, sleep(500).then(() => 'pending')])
       assert.notEqual(early, 'echoed')
       assert.equal(js.streams[0]?.readableLength ?? 0, 0, 'yamux-js delivered nothing of the split frame')
@@ -147,7 +160,14 @@ test(
   async () => {
     const [ours, theirs] = pipePair()
     const streams: Duplex[] = []
-    const server = new JsServer((s) => void streams.push(s), { enableKeepAlive: false, logger: quiet })
+    // The first stream is never read; later ones echo (the round-trip barrier).
+    const server = new JsServer(
+      (s) => {
+        streams.push(s)
+        if (streams.length > 1) s.on('data', (d: Buffer) => s.write(d))
+      },
+      { enableKeepAlive: false, logger: quiet },
+    )
     server.on('error', quiet)
     theirs.pipe(server).pipe(theirs)
     const session = new Session(ours, { role: 'client', enableKeepalive: false })
@@ -155,7 +175,7 @@ test(
       const s = await session.openStream()
       const size = 4 * 1024 * 1024 // 16 windows; the yamux-js application never reads
       await within(s.write(patternBytes(size)), 10_000, 'write completes')
-      await sleep(50)
+      await echoRoundTrip(session) // yamux-js has handled all of it
       // yamux-js buffered everything: far more than one window.
       assert.ok((streams[0]?.readableLength ?? 0) >= size - 256 * 1024, `yamux-js holds ${streams[0]?.readableLength}`)
     } finally {
@@ -201,9 +221,17 @@ test('yamux-js opening streams to us, and its RST; its GoAway(0) ends our sessio
     assert.equal(Buffer.from((await s.read())!).toString(), 'hello')
     // Our RST reaches yamux-js (it forgets the stream) but its Duplex is told nothing.
     s.reset()
-    await sleep(20)
-    assert.equal(a.destroyed, false)
     assert.equal(session.streamCount, 0)
+    // Barrier: a byte from yamux-js on a new stream, answered by us after the RST; once the
+    // answer is there, yamux-js has handled the RST.
+    const b = client.open()
+    b.write(Buffer.from('?'))
+    const t = (await within(session.accept(), 5000, 'accept the probe'))!
+    await readN(t, 1)
+    const answered = new Promise((resolve) => b.once('data', resolve))
+    await t.write(Buffer.from('!'))
+    await within(answered, 5000, 'the answer on the probe')
+    assert.equal(a.destroyed, false)
     // yamux-js close(): GoAway(0) then end → our session ends without error.
     client.close()
     await within(session.closed, 5000, 'our session ends')
@@ -220,6 +248,7 @@ test('yamux-js answers our keepalive pings: the session stays up', T, async () =
   const js = jsEchoServer(theirs)
   const session = new Session(ours, { role: 'client', keepaliveIntervalMs: 40, pingTimeoutMs: 120 })
   try {
+    // Not a synchronization: that nothing happens for 10 intervals and 3 ping timeouts is the test.
     await sleep(400)
     assert.equal(session.state, 'open')
     assert.ok(session.unansweredPings <= 1)
@@ -252,6 +281,7 @@ test(
         () => 'written',
         (e: { code?: string }) => `error ${e.code}`,
       )
+      // A bounded observation, not a synchronization: how far yamux-js gets within 3 s is recorded.
       const first = await Promise.race([reading, sleep(3000).then(() => 'stalled')])
       // Give up after the bound: every pending operation must settle with a typed code.
       await within(session.close(), 5000, 'close')
