@@ -49,6 +49,25 @@ export default tseslint.config(
     },
   },
   {
+    // Library sources: one private-member style.
+    files: ['packages/*/src/**/*.ts'],
+    rules: {
+      // One private-member style: ECMAScript #private (runtime-private, so internal state cannot be reached or
+      // written from outside). `private constructor` stays allowed: it has no #private form.
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "PropertyDefinition[accessibility='private'], TSParameterProperty[accessibility='private']",
+          message: 'Use an ECMAScript #private field instead of the TypeScript `private` modifier.',
+        },
+        {
+          selector: "MethodDefinition[accessibility='private'][kind!='constructor']",
+          message: 'Use an ECMAScript #private method instead of the TypeScript `private` modifier.',
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     languageOptions: {
       globals: {

@@ -4,10 +4,13 @@ import type { IdentifyInfo, PeerDropReason } from './types.js'
 /** A bounded set of addresses known to a session's peer, oldest forgotten first (CKB: a stable bloom filter of 5000 buckets). */
 export class KnownAddresses {
   readonly #set = new Set<string>()
-  constructor(private readonly max = 2000) {}
+  readonly #max: number
+  constructor(max = 2000) {
+    this.#max = max
+  }
   add(address: string): void {
     if (this.#set.has(address)) return
-    if (this.#set.size >= this.max) this.#set.delete(this.#set.values().next().value as string)
+    if (this.#set.size >= this.#max) this.#set.delete(this.#set.values().next().value as string)
     this.#set.add(address)
   }
   has(address: string): boolean {

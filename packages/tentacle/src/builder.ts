@@ -17,64 +17,64 @@ import type { ProtocolSpec, ServiceHandler } from './types.js'
  * ```
  */
 export class ServiceBuilder {
-  private readonly protocols: ProtocolSpec[] = []
-  private config: ServiceConfigInput = {}
-  private identity: SecioKeyPair | undefined
-  private log: Logger | undefined
-  private metricsOptions: MetricsOptions | undefined
+  readonly #protocols: ProtocolSpec[] = []
+  #config: ServiceConfigInput = {}
+  #identity: SecioKeyPair | undefined
+  #log: Logger | undefined
+  #metricsOptions: MetricsOptions | undefined
 
   /** Registers a protocol (tentacle `insert_protocol`). */
   protocol(spec: ProtocolSpec): this {
-    this.protocols.push(spec)
+    this.#protocols.push(spec)
     return this
   }
 
   /** Enables secio with this identity (tentacle `handshake_type(key)`); without it the service runs plaintext. */
   key(key: SecioKeyPair): this {
-    this.identity = key
+    this.#identity = key
     return this
   }
 
   timeout(ms: number): this {
-    this.config = { ...this.config, timeoutMs: ms }
+    this.#config = { ...this.#config, timeoutMs: ms }
     return this
   }
 
   maxConnections(n: number): this {
-    this.config = { ...this.config, maxConnections: n }
+    this.#config = { ...this.#config, maxConnections: n }
     return this
   }
 
   /** Any other setting; merged over earlier calls. */
   configure(config: ServiceConfigInput): this {
-    this.config = {
-      ...this.config,
+    this.#config = {
+      ...this.#config,
       ...config,
-      yamux: { ...this.config.yamux, ...config.yamux },
-      secio: { ...this.config.secio, ...config.secio },
+      yamux: { ...this.#config.yamux, ...config.yamux },
+      secio: { ...this.#config.secio, ...config.secio },
     }
     return this
   }
 
   logger(logger: Logger): this {
-    this.log = logger
+    this.#log = logger
     return this
   }
 
   /** Where metrics are registered (a prom-client registry, a name prefix). */
   metrics(opts: MetricsOptions): this {
-    this.metricsOptions = opts
+    this.#metricsOptions = opts
     return this
   }
 
   build(handler?: ServiceHandler): Service {
     return new Service({
-      key: this.identity,
-      protocols: this.protocols,
+      key: this.#identity,
+      protocols: this.#protocols,
       handler,
-      config: this.config,
-      logger: this.log,
-      metrics: this.metricsOptions,
+      config: this.#config,
+      logger: this.#log,
+      metrics: this.#metricsOptions,
     })
   }
 }

@@ -59,46 +59,51 @@ export class TcpListener {
     handlerErrors: 0,
     acceptErrors: new Map(),
   }
-  private readonly server: net.Server
-  private readonly opts: ListenerOptions
-  private listening = false
+  readonly #server: net.Server
+  readonly #opts: ListenerOptions
+  #listening = false
 
   constructor(opts: ListenerOptions) {
-    this.opts = opts
+    this.#opts = opts
     // allowHalfOpen false: a peer's FIN ends our side too, so a socket never
     // sits in CLOSE_WAIT because nobody called end().
-    this.server = net.createServer({ allowHalfOpen: false, noDelay: true, pauseOnConnect: false })
-    this.server.on('connection', (socket) => this.onConnection(socket))
-    this.server.on('error', (err: NodeJS.ErrnoException) => this.onServerError(err))
+    this.#server = net.createServer({ allowHalfOpen: false, noDelay: true, pauseOnConnect: false })
+    this.#server.on('connection', (socket) => this.#onConnection(socket))
+    this.#server.on('error', (err: NodeJS.ErrnoException) => this.#onServerError(err))
   }
 
   /** Binds and listens; resolves with the bound address (port 0 resolved). */
   listen(): Promise<{ host: string; port: number; family: 4 | 6 }> {
     return new Promise((resolve, reject) => {
       const onError = (err: Error): void => {
-        this.server.off('listening', onListening)
+        this.#server.off('listening', onListening)
         reject(
           new TentacleError(
             'ERR_LISTEN_FAILED',
-            `listen on ${this.opts.host}:${this.opts.port} failed: ${err.message}`,
+            `listen on ${this.#opts.host}:${this.#opts.port} failed: ${err.message}`,
             { cause: err },
           ),
         )
       }
       const onListening = (): void => {
-        this.server.off('error', onError)
-        this.listening = true
-        const a = this.server.address() as net.AddressInfo
+        this.#server.off('error', onError)
+        this.#listening = true
+        const a = this.#server.address() as net.AddressInfo
         resolve({ host: a.address, port: a.port, family: a.family === 'IPv6' ? 6 : 4 })
       }
-      this.server.once('error', onError)
-      this.server.once('listening', onListening)
-      this.server.listen({ host: this.opts.host, port: this.opts.port, backlog: this.opts.backlog, exclusive: true })
+      this.#server.once('error', onError)
+      this.#server.once('listening', onListening)
+      this.#server.listen({
+        host: this.#opts.host,
+        port: this.#opts.port,
+        backlog: this.#opts.backlog,
+        exclusive: true,
+      })
     })
   }
 
   get isListening(): boolean {
-    return this.listening
+    return this.#listening
   }
 
   /**
@@ -107,27 +112,27 @@ export class TcpListener {
    * wait for them, so we do not.
    */
   close(): Promise<void> {
-    if (this.listening || this.server.listening) {
-      this.listening = false
-      this.server.close(() => {})
+    if (this.#listening || this.#server.listening) {
+      this.#listening = false
+      this.#server.close(() => {})
     }
     return Promise.resolve()
   }
 
-  private onServerError(err: NodeJS.ErrnoException): void {
-    if (!this.listening) return // reported by listen()
+  #onServerError(err: NodeJS.ErrnoException): void {
+    if (!this.#listening) return // reported by listen()
     // Node emits accept(2) failures here (after libuv's EMFILE trick closed the
     // pending connection); the handle keeps listening. Count and go on.
     const code = err.code ?? 'UNKNOWN'
     this.stats.acceptErrors.set(code, (this.stats.acceptErrors.get(code) ?? 0) + 1)
     try {
-      this.opts.onAcceptError?.(err)
+      this.#opts.onAcceptError?.(err)
     } catch {
       // A throwing observer must not stop accepting.
     }
   }
 
-  private onConnection(socket: net.Socket): void {
+  #onConnection(socket: net.Socket): void {
     this.stats.accepted++
     // First thing: an 'error' listener, so a reset arriving at any later
     // point can never become an uncaught exception.
@@ -141,7 +146,7 @@ export class TcpListener {
         socket.destroy()
         return
       }
-      const reason = this.opts.admit()
+      const reason = this.#opts.admit()
       if (reason !== undefined) {
         this.stats.rejected.set(reason, (this.stats.rejected.get(reason) ?? 0) + 1)
         // Over a limit: close at once rather than stop accepting (rule 1).
@@ -149,7 +154,7 @@ export class TcpListener {
         socket.resetAndDestroy()
         return
       }
-      this.opts.onSocket({ socket, remoteAddress, remotePort })
+      this.#opts.onSocket({ socket, remoteAddress, remotePort })
       this.stats.handedOff++
     } catch {
       this.stats.handlerErrors++

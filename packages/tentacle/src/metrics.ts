@@ -39,16 +39,16 @@ export class ServiceMetrics {
    * time: prom-client hashes the labels on every inc(), even on a bound series, which cost
    * 7 % of the receiver's allocations when done per message (bench/alloc).
    */
-  private readonly bytesBound = new Map<number, { protocol: string; in: number; out: number }>()
+  readonly #bytesBound = new Map<number, { protocol: string; in: number; out: number }>()
   readonly sessionsTotal: Counter<'direction'>
-  private readonly loopDelay: IntervalHistogram
+  readonly #loopDelay: IntervalHistogram
 
   constructor(source: MetricsSource, opts: MetricsOptions = {}) {
     this.registry = opts.registry ?? new Registry()
     const prefix = (this.prefix = opts.prefix ?? 'tentacle_')
     const registers = [this.registry]
-    this.loopDelay = monitorEventLoopDelay({ resolution: 20 })
-    this.loopDelay.enable()
+    this.#loopDelay = monitorEventLoopDelay({ resolution: 20 })
+    this.#loopDelay.enable()
     // Counters and gauges read from the service at scrape time.
     const liveTotal = (name: string, help: string, read: () => number): void => {
       new Counter({
@@ -105,7 +105,7 @@ export class ServiceMetrics {
       labelNames: ['direction'],
       registers,
     })
-    const bytesBound = this.bytesBound
+    const bytesBound = this.#bytesBound
     this.bytes = new Counter({
       name: `${prefix}message_bytes_total`,
       help: 'Protocol message bytes, by direction and protocol name',
@@ -122,7 +122,7 @@ export class ServiceMetrics {
     liveGauge('sessions_open', 'Sessions open now', () => source.sessionCount())
     liveGauge('handshakes_in_progress', 'Connections in the upgrade now', () => source.handshakingCount())
     liveGauge('streams_open', 'yamux streams open now, all sessions', () => source.streamCount())
-    const loop = this.loopDelay
+    const loop = this.#loopDelay
     new Gauge({
       name: `${prefix}event_loop_delay_seconds`,
       help: 'Event-loop delay since the last scrape',
@@ -139,10 +139,10 @@ export class ServiceMetrics {
 
   /** Counts one message of `n` bytes on protocol `id` (its wire name is the label: one series per registered protocol). */
   countBytes(dir: 'in' | 'out', n: number, id: number, names: { get(id: number): { name: string } | undefined }): void {
-    let b = this.bytesBound.get(id)
+    let b = this.#bytesBound.get(id)
     if (b === undefined) {
       b = { protocol: names.get(id)?.name ?? String(id), in: 0, out: 0 }
-      this.bytesBound.set(id, b)
+      this.#bytesBound.set(id, b)
     }
     b[dir] += n
   }
@@ -153,6 +153,6 @@ export class ServiceMetrics {
   }
 
   close(): void {
-    this.loopDelay.disable()
+    this.#loopDelay.disable()
   }
 }

@@ -14,7 +14,7 @@ export interface NotifyTarget {
  * coalesce rather than pile up.
  */
 export class NotifyTimers {
-  private readonly timers = new Map<string, NodeJS.Timeout>()
+  readonly #timers = new Map<string, NodeJS.Timeout>()
 
   /** Every `intervalMs`, queues `target()`'s call (skipped while `target()` is undefined); replaces a timer with the same key. */
   set(proto: ProtocolId, token: number, intervalMs: number, target: () => NotifyTarget | undefined): void {
@@ -30,17 +30,17 @@ export class NotifyTimers {
         return t.call()
       })
     }, intervalMs)
-    this.timers.set(`${proto}:${token}`, timer)
+    this.#timers.set(`${proto}:${token}`, timer)
   }
 
   remove(proto: ProtocolId, token: number): void {
     const key = `${proto}:${token}`
-    clearInterval(this.timers.get(key))
-    this.timers.delete(key)
+    clearInterval(this.#timers.get(key))
+    this.#timers.delete(key)
   }
 
   clear(): void {
-    for (const t of this.timers.values()) clearInterval(t)
-    this.timers.clear()
+    for (const t of this.#timers.values()) clearInterval(t)
+    this.#timers.clear()
   }
 }

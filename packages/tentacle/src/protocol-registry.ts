@@ -51,32 +51,32 @@ export function resolveProtocol(spec: ProtocolSpec): ResolvedProtocol {
 
 /** Protocols by id and by wire name (§10.2: names travel, ids are local). */
 export class ProtocolRegistry {
-  private readonly byId = new Map<ProtocolId, ResolvedProtocol>()
-  private readonly byName = new Map<string, ResolvedProtocol>()
+  readonly #byId = new Map<ProtocolId, ResolvedProtocol>()
+  readonly #byName = new Map<string, ResolvedProtocol>()
 
   add(spec: ProtocolSpec): ResolvedProtocol {
     const p = resolveProtocol(spec)
-    if (this.byId.has(p.id)) throw new TentacleError('ERR_INVALID_CONFIG', `protocol id ${p.id} registered twice`)
-    if (this.byName.has(p.name))
+    if (this.#byId.has(p.id)) throw new TentacleError('ERR_INVALID_CONFIG', `protocol id ${p.id} registered twice`)
+    if (this.#byName.has(p.name))
       throw new TentacleError('ERR_INVALID_CONFIG', `protocol name ${p.name} registered twice`)
-    this.byId.set(p.id, p)
-    this.byName.set(p.name, p)
+    this.#byId.set(p.id, p)
+    this.#byName.set(p.name, p)
     return p
   }
 
   get(id: ProtocolId): ResolvedProtocol | undefined {
-    return this.byId.get(id)
+    return this.#byId.get(id)
   }
 
   byWireName(name: string): ResolvedProtocol | undefined {
-    return this.byName.get(name)
+    return this.#byName.get(name)
   }
 
   all(): IterableIterator<ResolvedProtocol> {
-    return this.byId.values()
+    return this.#byId.values()
   }
 
   get size(): number {
-    return this.byId.size
+    return this.#byId.size
   }
 }

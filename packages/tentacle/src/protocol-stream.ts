@@ -47,59 +47,59 @@ export class ProtocolStream {
   readonly protoId: ProtocolId
   readonly name: string
   readonly version: string
-  private readonly opts: ProtocolStreamOptions
-  private readonly stream: Stream
-  private readonly decoder: LengthDelimitedDecoder
-  private readonly host: ProtocolStreamHost
-  private state: State = 'open'
+  readonly #opts: ProtocolStreamOptions
+  readonly #stream: Stream
+  readonly #decoder: LengthDelimitedDecoder
+  readonly #host: ProtocolStreamHost
+  #state: State = 'open'
   /** host.closed() was called. */
-  private finished = false
+  #finished = false
 
   /** High-priority messages go out before any normal one still queued (§12.3). */
-  private readonly high = new SendQueue()
-  private readonly normal = new SendQueue()
+  readonly #high = new SendQueue()
+  readonly #normal = new SendQueue()
   /** Callback of the one message in the write yamux holds now (a large message, or a batch of one). */
-  private inFlightCb: SentCallback | undefined = undefined
+  #inFlightCb: SentCallback | undefined = undefined
   /** Callbacks of the messages of a batch in the write yamux holds now (more than one). */
-  private inFlightCbs: SentCallback[] = []
-  /** The data of the write {@link takeBatch} prepared. */
-  private batchData: Uint8Array = EMPTY
+  #inFlightCbs: SentCallback[] = []
+  /** The data of the write {@link #takeBatch} prepared. */
+  #batchData: Uint8Array = EMPTY
   /** Bytes queued here and not yet handed to yamux (prefixes included). */
   queuedBytes = 0
-  private writing = false
+  #writing = false
 
-  private pendingMessages = 0
-  private pendingBytes = 0
-  private readPaused = false
-  private reading = false
-  private readonly pumpReadsBound: () => void
+  #pendingMessages = 0
+  #pendingBytes = 0
+  #readPaused = false
+  #reading = false
+  readonly #pumpReadsBound: () => void
   /** The one write callback (no closure per write); see pumpWrites. */
-  private readonly writeDoneBound: (err?: Error) => void
+  readonly #writeDoneBound: (err?: Error) => void
   /** True while writeCb is on the stack: a callback then only records the result. */
-  private writeSync = false
-  private writeSyncDone = false
-  private writeSyncErr: Error | undefined
-  private inFlight = 0
+  #writeSync = false
+  #writeSyncDone = false
+  #writeSyncErr: Error | undefined
+  #inFlight = 0
 
   constructor(stream: Stream, decoder: LengthDelimitedDecoder, host: ProtocolStreamHost, opts: ProtocolStreamOptions) {
-    this.stream = stream
-    this.decoder = decoder
-    this.host = host
-    this.opts = opts
+    this.#stream = stream
+    this.#decoder = decoder
+    this.#host = host
+    this.#opts = opts
     this.protoId = opts.protoId
     this.name = opts.name
     this.version = opts.version
-    this.pumpReadsBound = () => this.pumpReads()
-    this.writeDoneBound = (err?: Error) => this.writeDone(err)
+    this.#pumpReadsBound = () => this.#pumpReads()
+    this.#writeDoneBound = (err?: Error) => this.#writeDone(err)
   }
 
   get isOpen(): boolean {
-    return this.state === 'open'
+    return this.#state === 'open'
   }
 
   /** Starts delivering messages (including bytes that arrived with the selection reply, §9.2). */
   start(): void {
-    this.pumpReads()
+    this.#pumpReads()
   }
 
   /**
@@ -109,19 +109,19 @@ export class ProtocolStream {
    * the yamux stream, false when it was dropped (reset, session over).
    */
   send(data: Uint8Array, high: boolean, onSent?: SentCallback): boolean {
-    if (this.state !== 'open') return false
-    const msg = this.opts.beforeSend ? this.opts.beforeSend(data) : data
-    if (msg.length > this.opts.maxFrameLength) {
+    if (this.#state !== 'open') return false
+    const msg = this.#opts.beforeSend ? this.#opts.beforeSend(data) : data
+    if (msg.length > this.#opts.maxFrameLength) {
       throw new TentacleError(
         'ERR_MESSAGE_TOO_LARGE',
-        `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.opts.maxFrameLength}`,
+        `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.#opts.maxFrameLength}`,
       )
     }
-    ;(high ? this.high : this.normal).push(msg, onSent)
+    ;(high ? this.#high : this.#normal).push(msg, onSent)
     const n = msg.length + FRAME_HEADER_SIZE
     this.queuedBytes += n
-    this.host.pendingChanged(n)
-    if (!this.writing) this.pumpWrites()
+    this.#host.pendingChanged(n)
+    if (!this.#writing) this.#pumpWrites()
     return true
   }
 
@@ -131,111 +131,111 @@ export class ProtocolStream {
    * until its FIN, discarding them.
    */
   close(): void {
-    if (this.state !== 'open') return
-    this.state = 'closing'
-    this.finish(undefined)
-    if (!this.writing) this.pumpWrites()
+    if (this.#state !== 'open') return
+    this.#state = 'closing'
+    this.#finish(undefined)
+    if (!this.#writing) this.#pumpWrites()
   }
 
   /** Abort: RST the stream and drop everything queued (session teardown, codec failure). */
   reset(error?: TentacleError): void {
-    if (this.state === 'closed') return
-    this.dropQueues()
-    this.state = 'closed'
-    this.stream.reset()
-    this.finish(error)
+    if (this.#state === 'closed') return
+    this.#dropQueues()
+    this.#state = 'closed'
+    this.#stream.reset()
+    this.#finish(error)
   }
 
   // ------------------------------------------------------------------ writing
 
-  private pumpWrites(): void {
-    if (this.writing) return
+  #pumpWrites(): void {
+    if (this.#writing) return
     for (;;) {
-      const bytes = this.takeBatch()
+      const bytes = this.#takeBatch()
       if (bytes < 0) break
-      const data = this.batchData
-      this.batchData = EMPTY
-      this.writing = true
-      this.inFlight = bytes
-      this.writeSync = true
-      this.writeSyncDone = false
-      this.stream.writeCb(data, this.writeDoneBound)
-      this.writeSync = false
-      if (!this.writeSyncDone) return // resumes in writeDone
-      const err = this.writeSyncErr
-      this.writeSyncErr = undefined
-      this.writing = false
-      this.settleWrite(err)
+      const data = this.#batchData
+      this.#batchData = EMPTY
+      this.#writing = true
+      this.#inFlight = bytes
+      this.#writeSync = true
+      this.#writeSyncDone = false
+      this.#stream.writeCb(data, this.#writeDoneBound)
+      this.#writeSync = false
+      if (!this.#writeSyncDone) return // resumes in writeDone
+      const err = this.#writeSyncErr
+      this.#writeSyncErr = undefined
+      this.#writing = false
+      this.#settleWrite(err)
       if (err !== undefined) return
     }
     // Queue empty: a closing protocol now sends its FIN (§10.4).
-    if (this.state === 'closing') {
-      this.state = 'closed'
-      this.stream.closeCb(() => {})
+    if (this.#state === 'closing') {
+      this.#state = 'closed'
+      this.#stream.closeCb(() => {})
     }
   }
 
-  private writeDone(err?: Error): void {
-    if (this.writeSync) {
+  #writeDone(err?: Error): void {
+    if (this.#writeSync) {
       // Completed inside writeCb: pumpWrites settles it and loops, without recursing.
-      this.writeSyncDone = true
-      this.writeSyncErr = err
+      this.#writeSyncDone = true
+      this.#writeSyncErr = err
       return
     }
-    this.writing = false
-    this.settleWrite(err)
-    if (err === undefined) this.pumpWrites()
+    this.#writing = false
+    this.#settleWrite(err)
+    if (err === undefined) this.#pumpWrites()
   }
 
-  private settleWrite(err: Error | undefined): void {
-    const n = this.inFlight
-    this.inFlight = 0
+  #settleWrite(err: Error | undefined): void {
+    const n = this.#inFlight
+    this.#inFlight = 0
     this.queuedBytes -= n
-    this.host.pendingChanged(-n)
-    const one = this.inFlightCb
+    this.#host.pendingChanged(-n)
+    const one = this.#inFlightCb
     if (one !== undefined) {
-      this.inFlightCb = undefined
+      this.#inFlightCb = undefined
       one(err === undefined)
     }
-    if (this.inFlightCbs.length > 0) {
-      const cbs = this.inFlightCbs
-      this.inFlightCbs = []
+    if (this.#inFlightCbs.length > 0) {
+      const cbs = this.#inFlightCbs
+      this.#inFlightCbs = []
       for (const cb of cbs) cb(err === undefined)
     }
     if (err !== undefined) {
       // The stream is reset or the session is over: nothing queued can go out.
-      this.dropQueues()
-      this.state = 'closed'
-      this.finish(undefined)
+      this.#dropQueues()
+      this.#state = 'closed'
+      this.#finish(undefined)
     }
   }
 
   /**
    * Next write: one large message (prefix included) or a batch of small ones in
-   * one buffer, left in {@link batchData}; returns its queued bytes, or -1 when
+   * one buffer, left in {@link #batchData}; returns its queued bytes, or -1 when
    * nothing is queued. Its sent-callbacks go to inFlightCb / inFlightCbs.
    */
-  private takeBatch(): number {
-    const first = this.peekAt(0)
+  #takeBatch(): number {
+    const first = this.#peekAt(0)
     if (first === undefined) return -1
     if (first.length > COALESCE_MAX) {
-      this.shift()
-      this.inFlightCb = this.takenCb
+      this.#shift()
+      this.#inFlightCb = this.#takenCb
       // The prefix and a large payload go out as two writes so the payload
       // is never copied; yamux coalesces them on the socket.
       const prefix = Buffer.allocUnsafe(FRAME_HEADER_SIZE)
       prefix.writeUInt32BE(first.length, 0)
-      this.stream.writeCb(prefix, noop)
+      this.#stream.writeCb(prefix, noop)
       this.queuedBytes -= FRAME_HEADER_SIZE
-      this.host.pendingChanged(-FRAME_HEADER_SIZE)
-      this.batchData = first
+      this.#host.pendingChanged(-FRAME_HEADER_SIZE)
+      this.#batchData = first
       return first.length
     }
     // `first` is at most COALESCE_MAX < BATCH_SIZE, so the batch has at least one message.
     let size = 0
     let count = 0
     for (;;) {
-      const m = this.peekAt(count)
+      const m = this.#peekAt(count)
       if (m === undefined || m.length > COALESCE_MAX || size + m.length + FRAME_HEADER_SIZE > BATCH_SIZE) break
       size += m.length + FRAME_HEADER_SIZE
       count++
@@ -243,90 +243,90 @@ export class ProtocolStream {
     const buf = Buffer.allocUnsafe(size)
     let off = 0
     for (let i = 0; i < count; i++) {
-      const m = this.shift() as Uint8Array
-      const cb = this.takenCb
+      const m = this.#shift() as Uint8Array
+      const cb = this.#takenCb
       if (cb !== undefined) {
-        if (count === 1) this.inFlightCb = cb
-        else this.inFlightCbs.push(cb)
+        if (count === 1) this.#inFlightCb = cb
+        else this.#inFlightCbs.push(cb)
       }
       buf.writeUInt32BE(m.length, off)
       buf.set(m, off + FRAME_HEADER_SIZE)
       off += m.length + FRAME_HEADER_SIZE
     }
-    this.batchData = buf
+    this.#batchData = buf
     return size
   }
 
   /** The i-th message in send order (high first). */
-  private peekAt(i: number): Uint8Array | undefined {
-    const h = this.high.length
-    return i < h ? this.high.peek(i) : this.normal.peek(i - h)
+  #peekAt(i: number): Uint8Array | undefined {
+    const h = this.#high.length
+    return i < h ? this.#high.peek(i) : this.#normal.peek(i - h)
   }
 
-  /** Takes the next message in send order; its sent-callback, if any, is left in {@link takenCb}. */
-  private shift(): Uint8Array | undefined {
-    const q = this.high.length > 0 ? this.high : this.normal
+  /** Takes the next message in send order; its sent-callback, if any, is left in {@link #takenCb}. */
+  #shift(): Uint8Array | undefined {
+    const q = this.#high.length > 0 ? this.#high : this.#normal
     const m = q.shift()
-    this.takenCb = q.takenCb
+    this.#takenCb = q.takenCb
     return m
   }
 
-  /** The sent-callback of the message {@link shift} took last. */
-  private takenCb: SentCallback | undefined = undefined
+  /** The sent-callback of the message {@link #shift} took last. */
+  #takenCb: SentCallback | undefined = undefined
 
-  private dropQueues(): void {
-    const dropped = this.queuedBytes - this.inFlight
+  #dropQueues(): void {
+    const dropped = this.queuedBytes - this.#inFlight
     const cbs: SentCallback[] = []
-    this.high.drain(cbs)
-    this.normal.drain(cbs)
-    this.queuedBytes = this.inFlight
-    if (dropped !== 0) this.host.pendingChanged(-dropped)
+    this.#high.drain(cbs)
+    this.#normal.drain(cbs)
+    this.queuedBytes = this.#inFlight
+    if (dropped !== 0) this.#host.pendingChanged(-dropped)
     for (const cb of cbs) cb(false)
   }
 
   // ------------------------------------------------------------------ reading
 
-  private pumpReads(): void {
-    if (this.readPaused || this.reading) return
-    this.reading = true
+  #pumpReads(): void {
+    if (this.#readPaused || this.#reading) return
+    this.#reading = true
     try {
       for (;;) {
-        if (!this.deliverFrames()) return
-        if (this.readPaused) return
+        if (!this.#deliverFrames()) return
+        if (this.#readPaused) return
         let chunk: Uint8Array | null | undefined
         try {
-          chunk = this.stream.readNow()
+          chunk = this.#stream.readNow()
         } catch {
           // RST or session over: a quiet close (§8.3 "Receive RST").
-          this.remoteGone()
+          this.#remoteGone()
           return
         }
         if (chunk === undefined) {
-          this.stream.onReadable(this.pumpReadsBound)
+          this.#stream.onReadable(this.#pumpReadsBound)
           return
         }
         if (chunk === null) {
-          this.remoteFin()
+          this.#remoteFin()
           return
         }
-        if (this.state === 'closed' || this.state === 'closing') continue // draining after local close
-        this.decoder.push(chunk)
+        if (this.#state === 'closed' || this.#state === 'closing') continue // draining after local close
+        this.#decoder.push(chunk)
       }
     } finally {
-      this.reading = false
+      this.#reading = false
     }
   }
 
   /** Hands complete frames to the handler; false when the stream failed. */
-  private deliverFrames(): boolean {
+  #deliverFrames(): boolean {
     for (;;) {
-      if (this.pendingMessages >= this.opts.maxPendingMessages || this.pendingBytes >= this.opts.maxPendingBytes) {
-        this.readPaused = true
+      if (this.#pendingMessages >= this.#opts.maxPendingMessages || this.#pendingBytes >= this.#opts.maxPendingBytes) {
+        this.#readPaused = true
         return true
       }
       let frame: Uint8Array | null
       try {
-        frame = this.decoder.next()
+        frame = this.#decoder.next()
       } catch (err) {
         const code = isCodecError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
         this.reset(
@@ -335,11 +335,11 @@ export class ProtocolStream {
         return false
       }
       if (frame === null) return true
-      if (this.state !== 'open') continue
+      if (this.#state !== 'open') continue
       let data: Uint8Array = frame
-      if (this.opts.beforeReceive) {
+      if (this.#opts.beforeReceive) {
         try {
-          data = this.opts.beforeReceive(frame)
+          data = this.#opts.beforeReceive(frame)
         } catch (err) {
           this.reset(
             new TentacleError(
@@ -352,50 +352,50 @@ export class ProtocolStream {
         }
       }
       const n = data.length
-      this.pendingMessages++
-      this.pendingBytes += n
+      this.#pendingMessages++
+      this.#pendingBytes += n
       let released = false
-      this.host.deliver(this, data, () => {
+      this.#host.deliver(this, data, () => {
         if (released) return
         released = true
-        this.pendingMessages--
-        this.pendingBytes -= n
+        this.#pendingMessages--
+        this.#pendingBytes -= n
         if (
-          this.readPaused &&
-          this.pendingMessages < this.opts.maxPendingMessages &&
-          this.pendingBytes < this.opts.maxPendingBytes
+          this.#readPaused &&
+          this.#pendingMessages < this.#opts.maxPendingMessages &&
+          this.#pendingBytes < this.#opts.maxPendingBytes
         ) {
-          this.readPaused = false
-          queueMicrotask(this.pumpReadsBound)
+          this.#readPaused = false
+          queueMicrotask(this.#pumpReadsBound)
         }
       })
     }
   }
 
   /** The peer sent FIN (§10.4): the protocol is closed; answer with our FIN after queued messages. */
-  private remoteFin(): void {
-    if (this.decoder.hasPartialFrame && this.state === 'open') {
+  #remoteFin(): void {
+    if (this.#decoder.hasPartialFrame && this.#state === 'open') {
       this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: stream ended inside a message`))
       return
     }
-    if (this.state === 'open') {
-      this.state = 'closing'
-      this.finish(undefined)
-      if (!this.writing) this.pumpWrites()
+    if (this.#state === 'open') {
+      this.#state = 'closing'
+      this.#finish(undefined)
+      if (!this.#writing) this.#pumpWrites()
     }
   }
 
-  private remoteGone(): void {
-    this.dropQueues()
-    this.state = 'closed'
-    this.finish(undefined)
+  #remoteGone(): void {
+    this.#dropQueues()
+    this.#state = 'closed'
+    this.#finish(undefined)
   }
 
   /** Tells the host once, on leaving 'open' (every path out of 'open' calls this). */
-  private finish(error: TentacleError | undefined): void {
-    if (this.finished) return
-    this.finished = true
-    this.host.closed(this, error)
+  #finish(error: TentacleError | undefined): void {
+    if (this.#finished) return
+    this.#finished = true
+    this.#host.closed(this, error)
   }
 }
 

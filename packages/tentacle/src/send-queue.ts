@@ -12,69 +12,69 @@ const KEEP_CAPACITY = 1024
  * head dominates them.
  */
 export class SendQueue {
-  private items: Uint8Array[] = []
-  private cbs: Array<SentCallback | undefined> = []
-  private head = 0
-  private tail = 0
+  #items: Uint8Array[] = []
+  #cbs: Array<SentCallback | undefined> = []
+  #head = 0
+  #tail = 0
   /** The callback of the message the last {@link shift} took (undefined if none). */
   takenCb: SentCallback | undefined = undefined
 
   get length(): number {
-    return this.tail - this.head
+    return this.#tail - this.#head
   }
 
   push(msg: Uint8Array, cb: SentCallback | undefined): void {
     // tail ≤ items.length: this writes an existing slot or appends (no holes).
-    this.items[this.tail] = msg
-    this.cbs[this.tail] = cb
-    this.tail++
+    this.#items[this.#tail] = msg
+    this.#cbs[this.#tail] = cb
+    this.#tail++
   }
 
   /** The i-th waiting message (0 = head), or undefined. */
   peek(i = 0): Uint8Array | undefined {
-    const j = this.head + i
-    return j < this.tail ? this.items[j] : undefined
+    const j = this.#head + i
+    return j < this.#tail ? this.#items[j] : undefined
   }
 
   /** Takes the head message; its callback, if any, is left in {@link takenCb}. */
   shift(): Uint8Array | undefined {
-    if (this.head >= this.tail) {
+    if (this.#head >= this.#tail) {
       this.takenCb = undefined
       return undefined
     }
-    const m = this.items[this.head]!
-    this.takenCb = this.cbs[this.head]
-    this.items[this.head] = EMPTY
-    this.cbs[this.head] = undefined
-    this.head++
-    if (this.head === this.tail) this.clear()
-    else if (this.head > KEEP_CAPACITY && this.head * 2 > this.tail) {
-      this.items = this.items.slice(this.head, this.tail)
-      this.cbs = this.cbs.slice(this.head, this.tail)
-      this.tail -= this.head
-      this.head = 0
+    const m = this.#items[this.#head]!
+    this.takenCb = this.#cbs[this.#head]
+    this.#items[this.#head] = EMPTY
+    this.#cbs[this.#head] = undefined
+    this.#head++
+    if (this.#head === this.#tail) this.#clear()
+    else if (this.#head > KEEP_CAPACITY && this.#head * 2 > this.#tail) {
+      this.#items = this.#items.slice(this.#head, this.#tail)
+      this.#cbs = this.#cbs.slice(this.#head, this.#tail)
+      this.#tail -= this.#head
+      this.#head = 0
     }
     return m
   }
 
   /** Empties the queue; the callbacks of the dropped messages are appended to `cbs`. */
   drain(cbs: SentCallback[]): void {
-    for (let i = this.head; i < this.tail; i++) {
-      const cb = this.cbs[i]
+    for (let i = this.#head; i < this.#tail; i++) {
+      const cb = this.#cbs[i]
       if (cb !== undefined) cbs.push(cb)
-      this.items[i] = EMPTY
-      this.cbs[i] = undefined
+      this.#items[i] = EMPTY
+      this.#cbs[i] = undefined
     }
-    this.clear()
+    this.#clear()
   }
 
   /** Resets an empty queue (every slot already released). */
-  private clear(): void {
-    this.head = 0
-    this.tail = 0
-    if (this.items.length > KEEP_CAPACITY) {
-      this.items = []
-      this.cbs = []
+  #clear(): void {
+    this.#head = 0
+    this.#tail = 0
+    if (this.#items.length > KEEP_CAPACITY) {
+      this.#items = []
+      this.#cbs = []
     }
   }
 }

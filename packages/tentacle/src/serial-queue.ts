@@ -13,73 +13,73 @@
  * maxPendingMessages / maxPendingBytes).
  */
 export class SerialQueue {
-  private tasks: Array<(() => unknown) | undefined> = []
-  private afters: Array<(() => void) | undefined> = []
-  private head = 0
-  private running = false
-  private closed = false
+  #tasks: Array<(() => unknown) | undefined> = []
+  #afters: Array<(() => void) | undefined> = []
+  #head = 0
+  #running = false
+  #closed = false
   /** Called with any error a task (or an `after`) throws or rejects with. */
-  private readonly onError: (err: unknown) => void
+  readonly #onError: (err: unknown) => void
 
   constructor(onError: (err: unknown) => void) {
-    this.onError = onError
+    this.#onError = onError
   }
 
   push(task: () => unknown, after?: () => void): void {
-    if (this.closed) {
-      if (after !== undefined) this.settle(after)
+    if (this.#closed) {
+      if (after !== undefined) this.#settle(after)
       return
     }
-    this.tasks.push(task)
-    this.afters.push(after)
-    if (!this.running) this.next()
+    this.#tasks.push(task)
+    this.#afters.push(after)
+    if (!this.#running) this.#next()
   }
 
   /** Drops queued tasks (their `after` callbacks are called); a running task finishes on its own. */
   close(): void {
-    this.closed = true
-    const afters = this.afters
-    const head = this.head
-    this.tasks = []
-    this.afters = []
-    this.head = 0
+    this.#closed = true
+    const afters = this.#afters
+    const head = this.#head
+    this.#tasks = []
+    this.#afters = []
+    this.#head = 0
     for (let i = head; i < afters.length; i++) {
       const after = afters[i]
-      if (after !== undefined) this.settle(after)
+      if (after !== undefined) this.#settle(after)
     }
   }
 
-  private settle(after: () => void): void {
+  #settle(after: () => void): void {
     try {
       after()
     } catch (err) {
-      this.onError(err)
+      this.#onError(err)
     }
   }
 
-  private next(): void {
+  #next(): void {
     // Iterative, so a long run of synchronous tasks does not grow the stack.
-    while (!this.running && this.head < this.tasks.length) {
-      const task = this.tasks[this.head] as () => unknown
-      const after = this.afters[this.head]
-      this.tasks[this.head] = undefined
-      this.afters[this.head] = undefined
-      this.head++
-      if (this.head === this.tasks.length) {
-        this.tasks.length = 0
-        this.afters.length = 0
-        this.head = 0
-      } else if (this.head > 1024 && this.head * 2 > this.tasks.length) {
-        this.tasks = this.tasks.slice(this.head)
-        this.afters = this.afters.slice(this.head)
-        this.head = 0
+    while (!this.#running && this.#head < this.#tasks.length) {
+      const task = this.#tasks[this.#head] as () => unknown
+      const after = this.#afters[this.#head]
+      this.#tasks[this.#head] = undefined
+      this.#afters[this.#head] = undefined
+      this.#head++
+      if (this.#head === this.#tasks.length) {
+        this.#tasks.length = 0
+        this.#afters.length = 0
+        this.#head = 0
+      } else if (this.#head > 1024 && this.#head * 2 > this.#tasks.length) {
+        this.#tasks = this.#tasks.slice(this.#head)
+        this.#afters = this.#afters.slice(this.#head)
+        this.#head = 0
       }
       let result: unknown
       try {
         result = task()
       } catch (err) {
-        if (after !== undefined) this.settle(after)
-        this.onError(err)
+        if (after !== undefined) this.#settle(after)
+        this.#onError(err)
         continue
       }
       if (
@@ -87,22 +87,22 @@ export class SerialQueue {
         typeof result === 'object' &&
         typeof (result as PromiseLike<unknown>).then === 'function'
       ) {
-        this.running = true
+        this.#running = true
         ;(result as PromiseLike<unknown>).then(
           () => {
-            this.running = false
-            if (after !== undefined) this.settle(after)
-            this.next()
+            this.#running = false
+            if (after !== undefined) this.#settle(after)
+            this.#next()
           },
           (err: unknown) => {
-            this.running = false
-            if (after !== undefined) this.settle(after)
-            this.onError(err)
-            this.next()
+            this.#running = false
+            if (after !== undefined) this.#settle(after)
+            this.#onError(err)
+            this.#next()
           },
         )
       } else if (after !== undefined) {
-        this.settle(after)
+        this.#settle(after)
       }
     }
   }

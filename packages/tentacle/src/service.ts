@@ -49,61 +49,72 @@ interface ListenEntry {
 type State = 'running' | 'closing' | 'closed'
 
 /**
+ * White-box view of a service's live sessions for this package's own tests
+ * (finalization and queued-bytes checks). Not exported from the package index.
+ * @internal
+ */
+export let sessionsForTest!: (service: Service) => ReadonlyMap<SessionId, TentacleSession>
+
+/**
  * A tentacle service (§12): listens, dials, upgrades every connection
  * (secio, then yamux), selects protocols by name and hands messages to
  * protocol handlers. Every control method only queues work and returns, so
  * calling one from inside a handler never deadlocks (ckb #3738).
  */
 export class Service implements ServiceControl {
+  static {
+    sessionsForTest = (service) => service.#sessionsById
+  }
+
   readonly config: ServiceConfig
   readonly key: SecioKeyPair | undefined
   readonly metrics: ServiceMetrics
   readonly logger: Logger
   readonly control: ServiceControl = this
-  private readonly registry = new ProtocolRegistry()
-  private readonly handler: ServiceHandler
-  private state: State = 'running'
-  private readonly listeners = new Map<string, ListenEntry>()
-  private readonly sessionsById = new Map<SessionId, TentacleSession>()
+  readonly #registry = new ProtocolRegistry()
+  readonly #handler: ServiceHandler
+  #state: State = 'running'
+  readonly #listeners = new Map<string, ListenEntry>()
+  readonly #sessionsById = new Map<SessionId, TentacleSession>()
   /** When each session came up (crossing-dial window, §12.2). */
-  private readonly sessionUpAt = new WeakMap<TentacleSession, number>()
+  readonly #sessionUpAt = new WeakMap<TentacleSession, number>()
   /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
-  private readonly upgrading = new Set<net.Socket>()
+  readonly #upgrading = new Set<net.Socket>()
   /** Sockets of dials from connect() until the upgrade starts (one per dial, however many dedup keys it has). */
-  private readonly dials = new Set<net.Socket>()
+  readonly #dials = new Set<net.Socket>()
   /** The same dials by dedup key (§5.2): the address, and the peer id when the address has one. */
-  private readonly dialing = new Map<string, net.Socket>()
-  private nextSessionId = 1
+  readonly #dialing = new Map<string, net.Socket>()
+  #nextSessionId = 1
   /** Service events and errors, delivered one at a time, in order (§12.1). */
-  private readonly events: SerialQueue
-  private readonly protoQueues = new Map<ProtocolId, SerialQueue>()
-  private readonly serviceNotify = new NotifyTimers()
+  readonly #events: SerialQueue
+  readonly #protoQueues = new Map<ProtocolId, SerialQueue>()
+  readonly #serviceNotify = new NotifyTimers()
   /**
    * Aborted by close(): every connect and handshake in flight listens to it
    * (and removes its listener when done), so it may have many listeners.
    */
-  private readonly closeAbort = new AbortController()
+  readonly #closeAbort = new AbortController()
 
   constructor(opts: ServiceOptions) {
-    setMaxListeners(0, this.closeAbort.signal)
+    setMaxListeners(0, this.#closeAbort.signal)
     this.config = resolveConfig(opts.config)
     this.key = opts.key
-    this.handler = opts.handler ?? {}
+    this.#handler = opts.handler ?? {}
     this.logger = opts.logger ?? pino({ level: 'silent' })
-    for (const spec of opts.protocols) this.registry.add(spec)
-    this.events = new SerialQueue((err) => this.logger.error({ err }, 'service handler failed'))
+    for (const spec of opts.protocols) this.#registry.add(spec)
+    this.#events = new SerialQueue((err) => this.logger.error({ err }, 'service handler failed'))
     this.metrics = new ServiceMetrics(
       {
-        sessionCount: () => this.sessionsById.size,
+        sessionCount: () => this.#sessionsById.size,
         streamCount: () => {
           let n = 0
-          for (const s of this.sessionsById.values()) n += s.mux.streamCount
+          for (const s of this.#sessionsById.values()) n += s.mux.streamCount
           return n
         },
-        handshakingCount: () => this.upgrading.size,
+        handshakingCount: () => this.#upgrading.size,
         listenerTotals: () => {
           const t = { accepted: 0, closedBeforeHandled: 0 }
-          for (const { listener } of this.listeners.values()) {
+          for (const { listener } of this.#listeners.values()) {
             t.accepted += listener.stats.accepted
             t.closedBeforeHandled += listener.stats.closedBeforeHandled
           }
@@ -112,9 +123,9 @@ export class Service implements ServiceControl {
       },
       opts.metrics,
     )
-    for (const p of this.registry.all()) {
+    for (const p of this.#registry.all()) {
       const init = p.handler?.init
-      if (init) this.handlerQueue(p.id).push(() => init.call(p.handler, this.protoContext(p.id)))
+      if (init) this.#handlerQueue(p.id).push(() => init.call(p.handler, this.#protoContext(p.id)))
     }
   }
 
@@ -125,44 +136,44 @@ export class Service implements ServiceControl {
 
   /** Connections counted against `maxConnections`: sessions + upgrades + dials (§12.4, tentacle #463). */
   get connectionCount(): number {
-    return this.sessionsById.size + this.upgrading.size + this.dials.size
+    return this.#sessionsById.size + this.#upgrading.size + this.#dials.size
   }
 
   /** Listeners' counters, by listen address. */
   listenerStats(): Map<string, TcpListener['stats']> {
     const out = new Map<string, TcpListener['stats']>()
-    for (const [addr, { listener }] of this.listeners) out.set(addr, listener.stats)
+    for (const [addr, { listener }] of this.#listeners) out.set(addr, listener.stats)
     return out
   }
 
   // ------------------------------------------------------------ ServiceControl
 
   listen(address: string | Multiaddr): Promise<Multiaddr> {
-    return handled(this.doListen(address))
+    return handled(this.#doListen(address))
   }
 
-  private async doListen(address: string | Multiaddr): Promise<Multiaddr> {
+  async #doListen(address: string | Multiaddr): Promise<Multiaddr> {
     let ma: Multiaddr | string = address
     try {
-      this.assertRunning()
+      this.#assertRunning()
       ma = toMultiaddr(address)
-      return await this.bind(ma)
+      return await this.#bind(ma)
     } catch (err) {
       const error =
         err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
-      if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'listen-error', address: ma, error })
+      if (error.code !== 'ERR_SERVICE_CLOSED') this.#emitError({ type: 'listen-error', address: ma, error })
       throw error
     }
   }
 
-  private async bind(ma: Multiaddr): Promise<Multiaddr> {
+  async #bind(ma: Multiaddr): Promise<Multiaddr> {
     const target = tcpTarget(ma)
     const listener = new TcpListener({
       host: target.host,
       port: target.port,
       backlog: this.config.listenBacklog,
-      admit: () => this.admitInbound(),
-      onSocket: ({ socket, remoteAddress, remotePort }) => this.acceptInbound(socket, remoteAddress, remotePort),
+      admit: () => this.#admitInbound(),
+      onSocket: ({ socket, remoteAddress, remotePort }) => this.#acceptInbound(socket, remoteAddress, remotePort),
       onAcceptError: (err) => {
         this.metrics.acceptErrors.inc({ code: err.code ?? 'UNKNOWN' })
         this.logger.warn({ err }, 'accept failed; still accepting')
@@ -174,24 +185,24 @@ export class Service implements ServiceControl {
     } catch (err) {
       throw err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
     }
-    if (this.state !== 'running') {
+    if (this.#state !== 'running') {
       await listener.close()
       throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed while binding')
     }
     const real = socketMultiaddr(bound.host, bound.port)
-    this.listeners.set(real.toString(), { listener, address: real })
-    this.emitEvent({ type: 'listen-started', address: real })
+    this.#listeners.set(real.toString(), { listener, address: real })
+    this.#emitEvent({ type: 'listen-started', address: real })
     return real
   }
 
   dial(address: string | Multiaddr, target: TargetProtocol = { kind: 'all' }): Promise<SessionInfo> {
-    return handled(this.doDial(address, target))
+    return handled(this.#doDial(address, target))
   }
 
-  private async doDial(address: string | Multiaddr, target: TargetProtocol): Promise<SessionInfo> {
+  async #doDial(address: string | Multiaddr, target: TargetProtocol): Promise<SessionInfo> {
     let ma: Multiaddr | string = address
     try {
-      this.assertRunning()
+      this.#assertRunning()
       ma = toMultiaddr(address)
       const t = tcpTarget(ma)
       let expected: PeerId | undefined
@@ -212,13 +223,13 @@ export class Service implements ServiceControl {
       }
       // §5.2: skip a dial to an address, or a peer id, already being dialed.
       const keys = [`${t.host}:${t.port}`, ...(t.peerId ? [`p2p:${t.peerId}`] : [])]
-      if (keys.some((k) => this.dialing.has(k))) {
+      if (keys.some((k) => this.#dialing.has(k))) {
         throw new TentacleError('ERR_ALREADY_DIALING', `${ma.toString()} is already being dialed`)
       }
       if (this.connectionCount >= this.config.maxConnections) {
         throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
       }
-      const localAddress = this.loopbackSource(t.host)
+      const localAddress = this.#loopbackSource(t.host)
       const socket = net.connect({
         host: t.host,
         port: t.port,
@@ -226,23 +237,23 @@ export class Service implements ServiceControl {
         noDelay: true,
         ...(localAddress ? { localAddress } : {}),
       })
-      this.dials.add(socket)
-      for (const k of keys) this.dialing.set(k, socket)
+      this.#dials.add(socket)
+      for (const k of keys) this.#dialing.set(k, socket)
       let up: Upgraded
       try {
-        await this.connect(socket, ma)
-        this.dials.delete(socket)
-        for (const k of keys) this.dialing.delete(k)
-        up = await this.upgradeTracked(socket, 'outbound', expected)
+        await this.#connect(socket, ma)
+        this.#dials.delete(socket)
+        for (const k of keys) this.#dialing.delete(k)
+        up = await this.#upgradeTracked(socket, 'outbound', expected)
       } finally {
-        this.dials.delete(socket)
-        for (const k of keys) if (this.dialing.get(k) === socket) this.dialing.delete(k)
+        this.#dials.delete(socket)
+        for (const k of keys) if (this.#dialing.get(k) === socket) this.#dialing.delete(k)
       }
-      return await this.sessionUp(up, ma, 'outbound', target)
+      return await this.#sessionUp(up, ma, 'outbound', target)
     } catch (err) {
       const error =
         err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
-      if (error.code !== 'ERR_SERVICE_CLOSED') this.emitError({ type: 'dial-error', address: ma, error })
+      if (error.code !== 'ERR_SERVICE_CLOSED') this.#emitError({ type: 'dial-error', address: ma, error })
       throw error
     }
   }
@@ -254,9 +265,9 @@ export class Service implements ServiceControl {
    * listen address (reuse_port) and gets the same effect. Nodes on distinct 127.0.0.x
    * addresses (the local test net) need it to find each other.
    */
-  private loopbackSource(host: string): string | undefined {
+  #loopbackSource(host: string): string | undefined {
     if (!net.isIPv4(host) || !host.startsWith('127.')) return undefined
-    for (const { address } of this.listeners.values()) {
+    for (const { address } of this.#listeners.values()) {
       const own = tcpTarget(address).host
       if (net.isIPv4(own) && own.startsWith('127.')) return own
     }
@@ -264,7 +275,7 @@ export class Service implements ServiceControl {
   }
 
   /** TCP connect under the service timeout (§12.4). */
-  private connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
+  #connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -282,7 +293,7 @@ export class Service implements ServiceControl {
         clearTimeout(timer)
         socket.off('connect', onConnect)
         socket.off('error', onError)
-        this.closeAbort.signal.removeEventListener('abort', onAbort)
+        this.#closeAbort.signal.removeEventListener('abort', onAbort)
       }
       const fail = (err: TentacleError): void => {
         cleanup()
@@ -302,27 +313,27 @@ export class Service implements ServiceControl {
         )
       socket.once('connect', onConnect)
       socket.once('error', onError)
-      this.closeAbort.signal.addEventListener('abort', onAbort, { once: true })
+      this.#closeAbort.signal.addEventListener('abort', onAbort, { once: true })
     })
   }
 
   disconnect(session: SessionId): void {
-    this.sessionsById.get(session)?.disconnect()
+    this.#sessionsById.get(session)?.disconnect()
   }
 
   send(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
-    this.sessionsById.get(session)?.send(proto, data, opts)
+    this.#sessionsById.get(session)?.send(proto, data, opts)
   }
 
   sendAsync(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean> {
-    const s = this.sessionsById.get(session)
+    const s = this.#sessionsById.get(session)
     return s === undefined ? Promise.resolve(false) : s.sendAsync(proto, data, opts)
   }
 
   broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
     switch (target.kind) {
       case 'all':
-        for (const s of this.sessionsById.values()) s.send(proto, data, opts)
+        for (const s of this.#sessionsById.values()) s.send(proto, data, opts)
         break
       case 'single':
         this.send(target.id, proto, data, opts)
@@ -331,49 +342,49 @@ export class Service implements ServiceControl {
         for (const id of target.ids) this.send(id, proto, data, opts)
         break
       case 'filter':
-        for (const s of this.sessionsById.values()) if (target.filter(s.info)) s.send(proto, data, opts)
+        for (const s of this.#sessionsById.values()) if (target.filter(s.info)) s.send(proto, data, opts)
         break
     }
   }
 
   openProtocol(session: SessionId, proto: ProtocolId): void {
-    this.sessionsById.get(session)?.openProtocol(proto)
+    this.#sessionsById.get(session)?.openProtocol(proto)
   }
 
   openProtocols(session: SessionId, target: TargetProtocol): void {
-    this.sessionsById.get(session)?.openProtocols(target)
+    this.#sessionsById.get(session)?.openProtocols(target)
   }
 
   closeProtocol(session: SessionId, proto: ProtocolId): void {
-    this.sessionsById.get(session)?.closeProtocol(proto)
+    this.#sessionsById.get(session)?.closeProtocol(proto)
   }
 
   setServiceNotify(proto: ProtocolId, intervalMs: number, token: number): void {
-    if (this.state !== 'running') return
-    const handler = this.registry.get(proto)?.handler
+    if (this.#state !== 'running') return
+    const handler = this.#registry.get(proto)?.handler
     if (handler?.notify === undefined) return
-    const target = { queue: this.handlerQueue(proto), call: () => handler.notify?.(this.protoContext(proto), token) }
-    this.serviceNotify.set(proto, token, intervalMs, () => target)
+    const target = { queue: this.#handlerQueue(proto), call: () => handler.notify?.(this.#protoContext(proto), token) }
+    this.#serviceNotify.set(proto, token, intervalMs, () => target)
   }
 
   removeServiceNotify(proto: ProtocolId, token: number): void {
-    this.serviceNotify.remove(proto, token)
+    this.#serviceNotify.remove(proto, token)
   }
 
   setSessionNotify(session: SessionId, proto: ProtocolId, intervalMs: number, token: number): void {
-    this.sessionsById.get(session)?.setNotify(proto, intervalMs, token)
+    this.#sessionsById.get(session)?.setNotify(proto, intervalMs, token)
   }
 
   removeSessionNotify(session: SessionId, proto: ProtocolId, token: number): void {
-    this.sessionsById.get(session)?.removeNotify(proto, token)
+    this.#sessionsById.get(session)?.removeNotify(proto, token)
   }
 
   sessions(): SessionInfo[] {
-    return [...this.sessionsById.values()].map((s) => s.info)
+    return [...this.#sessionsById.values()].map((s) => s.info)
   }
 
   session(id: SessionId): SessionInfo | undefined {
-    return this.sessionsById.get(id)?.info
+    return this.#sessionsById.get(id)?.info
   }
 
   /**
@@ -383,43 +394,43 @@ export class Service implements ServiceControl {
    * it does not wait for handlers, so awaiting it inside one is safe.
    */
   async close(): Promise<void> {
-    if (this.state !== 'running') return this.closedSockets()
-    this.beginClose()
-    for (const s of this.sessionsById.values()) s.disconnect()
-    return this.closedSockets()
+    if (this.#state !== 'running') return this.#closedSockets()
+    this.#beginClose()
+    for (const s of this.#sessionsById.values()) s.disconnect()
+    return this.#closedSockets()
   }
 
   /** Quick close (§12.3 `shutdown()`): like close() but sessions are torn down without waiting for peers. */
   async shutdown(): Promise<void> {
-    if (this.state === 'running') this.beginClose()
-    for (const s of this.sessionsById.values()) s.destroy()
-    return this.closedSockets()
+    if (this.#state === 'running') this.#beginClose()
+    for (const s of this.#sessionsById.values()) s.destroy()
+    return this.#closedSockets()
   }
 
-  private beginClose(): void {
-    this.state = 'closing'
-    this.closeAbort.abort()
-    for (const [key, { listener, address }] of this.listeners) {
+  #beginClose(): void {
+    this.#state = 'closing'
+    this.#closeAbort.abort()
+    for (const [key, { listener, address }] of this.#listeners) {
       void listener.close()
-      this.listeners.delete(key)
-      this.emitEvent({ type: 'listen-close', address })
+      this.#listeners.delete(key)
+      this.#emitEvent({ type: 'listen-close', address })
     }
-    for (const socket of this.upgrading) socket.destroy()
-    for (const socket of this.dials) socket.destroy()
-    this.serviceNotify.clear()
+    for (const socket of this.#upgrading) socket.destroy()
+    for (const socket of this.#dials) socket.destroy()
+    this.#serviceNotify.clear()
   }
 
-  private async closedSockets(): Promise<void> {
-    await Promise.all([...this.sessionsById.values()].map((s) => s.mux.closed))
-    this.state = 'closed'
+  async #closedSockets(): Promise<void> {
+    await Promise.all([...this.#sessionsById.values()].map((s) => s.mux.closed))
+    this.#state = 'closed'
     this.metrics.close()
   }
 
   // ------------------------------------------------------------ inbound
 
   /** Limits, checked synchronously for each accepted socket (rule 1: close the excess at once). */
-  private admitInbound(): string | undefined {
-    if (this.state !== 'running') {
+  #admitInbound(): string | undefined {
+    if (this.#state !== 'running') {
       this.metrics.rejected.inc({ reason: 'closing' })
       return 'ERR_SERVICE_CLOSED'
     }
@@ -427,7 +438,7 @@ export class Service implements ServiceControl {
       this.metrics.rejected.inc({ reason: 'max_connections' })
       return 'ERR_TOO_MANY_CONNECTIONS'
     }
-    if (this.upgrading.size >= this.config.maxConcurrentHandshakes) {
+    if (this.#upgrading.size >= this.config.maxConcurrentHandshakes) {
       this.metrics.rejected.inc({ reason: 'max_handshakes' })
       return 'ERR_TOO_MANY_HANDSHAKES'
     }
@@ -439,13 +450,13 @@ export class Service implements ServiceControl {
    * can end in an unhandled rejection (the listener must keep going, the
    * process must not crash).
    */
-  private acceptInbound(socket: net.Socket, remoteAddress: string, remotePort: number): void {
+  #acceptInbound(socket: net.Socket, remoteAddress: string, remotePort: number): void {
     // The remote multiaddr is built after the upgrade, not on the accept path.
-    this.upgradeTracked(socket, 'inbound', undefined)
+    this.#upgradeTracked(socket, 'inbound', undefined)
       .then(
-        (up) => this.sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined),
+        (up) => this.#sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined),
         (error: TentacleError) => {
-          this.emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
+          this.#emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
         },
       )
       .catch((err: unknown) => {
@@ -457,12 +468,12 @@ export class Service implements ServiceControl {
   }
 
   /** Runs the upgrade with the socket tracked from first to last (js-libp2p #2995). */
-  private async upgradeTracked(
+  async #upgradeTracked(
     socket: net.Socket,
     direction: Direction,
     expectedPeerId: PeerId | undefined,
   ): Promise<Upgraded> {
-    this.upgrading.add(socket)
+    this.#upgrading.add(socket)
     try {
       const up = await upgrade(socket, {
         direction,
@@ -470,39 +481,39 @@ export class Service implements ServiceControl {
         config: this.config,
         timeoutMs: this.config.timeoutMs,
         expectedPeerId,
-        signal: this.closeAbort.signal,
+        signal: this.#closeAbort.signal,
       })
       this.metrics.handshakes.inc({ direction, outcome: 'ok', phase: '' })
       return up
     } catch (err) {
       const e = err as TentacleError
       this.metrics.handshakes.inc({ direction, outcome: errorCode(e) ?? 'error', phase: e.phase ?? '' })
-      if (this.state !== 'running')
+      if (this.#state !== 'running')
         throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake', { cause: err })
       throw e
     } finally {
-      this.upgrading.delete(socket)
+      this.#upgrading.delete(socket)
     }
   }
 
   // ------------------------------------------------------------ sessions
 
   /** Service checks after the handshake (§12.2), then the session, then `session-open` (§10.3). */
-  private sessionUp(
+  #sessionUp(
     up: Upgraded,
     address: Multiaddr,
     direction: Direction,
     target: TargetProtocol | undefined,
   ): Promise<SessionInfo> {
-    if (this.state !== 'running') {
+    if (this.#state !== 'running') {
       up.mux.destroy()
       return Promise.reject(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
     }
     if (up.remotePublicKey !== undefined) {
-      for (const s of this.sessionsById.values()) {
+      for (const s of this.#sessionsById.values()) {
         const k = s.info.remotePublicKey
         if (k !== undefined && Buffer.compare(k, up.remotePublicKey) === 0) {
-          if (this.winsCrossing(s, direction, up.remotePeerId)) {
+          if (this.#winsCrossing(s, direction, up.remotePeerId)) {
             // §12.2: two crossing dials; both sides keep the one dialed by the smaller peer id.
             this.logger.debug(
               { session: s.id, peer: up.remotePeerId },
@@ -517,16 +528,16 @@ export class Service implements ServiceControl {
             `already connected to ${up.remotePeerId} as session ${s.id}`,
           )
           if (direction === 'inbound') {
-            const listen = [...this.listeners.values()][0]?.address ?? address
-            this.emitError({ type: 'listen-error', address: listen, error })
+            const listen = [...this.#listeners.values()][0]?.address ?? address
+            this.#emitError({ type: 'listen-error', address: listen, error })
           }
           return Promise.reject(error)
         }
       }
     }
-    const id = this.allocSessionId()
+    const id = this.#allocSessionId()
     const sessionAddress = up.remotePeerId !== undefined ? withPeerId(address, up.remotePeerId) : address
-    const session = new TentacleSession(id, this.host, up.mux, {
+    const session = new TentacleSession(id, this.#host, up.mux, {
       address: sessionAddress,
       direction,
       remotePublicKey: up.remotePublicKey,
@@ -534,13 +545,13 @@ export class Service implements ServiceControl {
       suite: up.suite,
       handshakeMs: up.durationMs,
     })
-    this.sessionsById.set(id, session)
-    this.sessionUpAt.set(session, performance.now())
+    this.#sessionsById.set(id, session)
+    this.#sessionUpAt.set(session, performance.now())
     this.metrics.sessionsTotal.inc({ direction })
     this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
     // §10.3: session-open is handled before any protocol runs.
-    this.events.push(
-      () => this.handler.handleEvent?.({ type: 'session-open', session: session.info }, this),
+    this.#events.push(
+      () => this.#handler.handleEvent?.({ type: 'session-open', session: session.info }, this),
       () => session.start(target),
     )
     return Promise.resolve(session.info)
@@ -553,22 +564,22 @@ export class Service implements ServiceControl {
    * can each keep a different one and lose both. Here both sides keep the
    * connection dialed by the smaller peer id (true: the new one replaces `s`).
    */
-  private winsCrossing(s: TentacleSession, direction: Direction, remotePeerId: string | undefined): boolean {
+  #winsCrossing(s: TentacleSession, direction: Direction, remotePeerId: string | undefined): boolean {
     const self = this.peerId
     if (s.isClosed || s.info.direction === direction || self === undefined || remotePeerId === undefined) return false
-    const upAt = this.sessionUpAt.get(s)
+    const upAt = this.#sessionUpAt.get(s)
     if (upAt === undefined || performance.now() - upAt > this.config.timeoutMs) return false
     const newDialer = direction === 'outbound' ? self : remotePeerId
     const oldDialer = direction === 'outbound' ? remotePeerId : self
     return newDialer < oldDialer
   }
 
-  private allocSessionId(): SessionId {
+  #allocSessionId(): SessionId {
     // §10.3: first id 1, then increments, skipping ids in use.
     for (;;) {
-      const id = this.nextSessionId
-      this.nextSessionId = id >= 0x7fffffff ? 1 : id + 1
-      if (!this.sessionsById.has(id)) return id
+      const id = this.#nextSessionId
+      this.#nextSessionId = id >= 0x7fffffff ? 1 : id + 1
+      if (!this.#sessionsById.has(id)) return id
     }
   }
 
@@ -578,9 +589,9 @@ export class Service implements ServiceControl {
    * What the sessions of this service see of it. A separate object so that
    * the session-host methods stay off Service's public surface.
    */
-  private readonly host: SessionHost = this.makeSessionHost()
+  readonly #host: SessionHost = this.#makeSessionHost()
 
-  private makeSessionHost(): SessionHost {
+  #makeSessionHost(): SessionHost {
     const config = (): ServiceConfig => this.config
     return {
       control: this,
@@ -593,29 +604,29 @@ export class Service implements ServiceControl {
       get channelSize() {
         return config().channelSize
       },
-      protocol: (id) => this.registry.get(id),
-      protocolByName: (name) => this.registry.byWireName(name),
-      protocols: () => this.registry.all(),
-      handlerQueue: (id) => this.handlerQueue(id),
-      newQueue: (id) => this.newQueue(id),
-      emitError: (ev) => this.emitError(ev),
-      sessionEnded: (session) => this.sessionEnded(session),
-      countBytes: (dir, n, proto) => this.metrics.countBytes(dir, n, proto, this.registry),
+      protocol: (id) => this.#registry.get(id),
+      protocolByName: (name) => this.#registry.byWireName(name),
+      protocols: () => this.#registry.all(),
+      handlerQueue: (id) => this.#handlerQueue(id),
+      newQueue: (id) => this.#newQueue(id),
+      emitError: (ev) => this.#emitError(ev),
+      sessionEnded: (session) => this.#sessionEnded(session),
+      countBytes: (dir, n, proto) => this.metrics.countBytes(dir, n, proto, this.#registry),
     }
   }
 
-  private handlerQueue(id: ProtocolId): SerialQueue {
-    let q = this.protoQueues.get(id)
+  #handlerQueue(id: ProtocolId): SerialQueue {
+    let q = this.#protoQueues.get(id)
     if (q === undefined) {
-      q = this.newQueue(id)
-      this.protoQueues.set(id, q)
+      q = this.#newQueue(id)
+      this.#protoQueues.set(id, q)
     }
     return q
   }
 
-  private newQueue(id: ProtocolId): SerialQueue {
+  #newQueue(id: ProtocolId): SerialQueue {
     return new SerialQueue((err) => {
-      this.emitError({
+      this.#emitError({
         type: 'protocol-handle-error',
         session: undefined,
         protoId: id,
@@ -628,30 +639,30 @@ export class Service implements ServiceControl {
     })
   }
 
-  private emitError(ev: ServiceErrorEvent): void {
+  #emitError(ev: ServiceErrorEvent): void {
     this.logger.debug({ type: ev.type, code: ev.error.code, err: ev.error.message }, 'service error')
-    const h = this.handler.handleError
-    if (h) this.events.push(() => h.call(this.handler, ev, this))
+    const h = this.#handler.handleError
+    if (h) this.#events.push(() => h.call(this.#handler, ev, this))
   }
 
-  private emitEvent(ev: ServiceEvent): void {
-    const h = this.handler.handleEvent
-    if (h) this.events.push(() => h.call(this.handler, ev, this))
+  #emitEvent(ev: ServiceEvent): void {
+    const h = this.#handler.handleEvent
+    if (h) this.#events.push(() => h.call(this.#handler, ev, this))
   }
 
-  private sessionEnded(session: TentacleSession): void {
-    if (this.sessionsById.get(session.id) === session) this.sessionsById.delete(session.id)
-    this.emitEvent({ type: 'session-close', session: session.info })
+  #sessionEnded(session: TentacleSession): void {
+    if (this.#sessionsById.get(session.id) === session) this.#sessionsById.delete(session.id)
+    this.#emitEvent({ type: 'session-close', session: session.info })
   }
 
   // ------------------------------------------------------------ helpers
 
-  private protoContext(protoId: ProtocolId): ProtocolContext {
+  #protoContext(protoId: ProtocolId): ProtocolContext {
     return { control: this, protoId }
   }
 
-  private assertRunning(): void {
-    if (this.state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service is closed')
+  #assertRunning(): void {
+    if (this.#state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service is closed')
   }
 }
 

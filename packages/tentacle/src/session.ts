@@ -61,22 +61,22 @@ export class TentacleSession implements ProtocolStreamHost {
   readonly id: SessionId
   readonly info: SessionInfo
   readonly mux: MuxSession
-  private readonly host: SessionHost
-  private state: State = 'handshaken'
-  private readonly open = new Map<ProtocolId, OpenProtocol>()
-  private readonly openIds = new Set<ProtocolId>()
-  private readonly opening = new Set<ProtocolId>()
+  readonly #host: SessionHost
+  #state: State = 'handshaken'
+  readonly #open = new Map<ProtocolId, OpenProtocol>()
+  readonly #openIds = new Set<ProtocolId>()
+  readonly #opening = new Set<ProtocolId>()
   /** Opens asked for before start() (e.g. from the session-open handler); run at start. */
-  private readonly openBeforeStart = new Set<ProtocolId>()
-  private readonly notifyTimers = new NotifyTimers()
-  private sessionTimer: NodeJS.Timeout | undefined
+  readonly #openBeforeStart = new Set<ProtocolId>()
+  readonly #notifyTimers = new NotifyTimers()
+  #sessionTimer: NodeJS.Timeout | undefined
   /** Protocol selections in progress, aborted when the session ends. */
-  private readonly selections = new Set<AbortController>()
+  readonly #selections = new Set<AbortController>()
   /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
-  private pendingBytes = 0
-  private endedPromise: Promise<void> | undefined
+  #pendingBytes = 0
+  #endedPromise: Promise<void> | undefined
   /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
-  private readonly disconnecting = new Set<Promise<void>>()
+  readonly #disconnecting = new Set<Promise<void>>()
 
   constructor(
     id: SessionId,
@@ -92,7 +92,7 @@ export class TentacleSession implements ProtocolStreamHost {
     },
   ) {
     this.id = id
-    this.host = host
+    this.#host = host
     this.mux = mux
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the info object's getters read the live session
     const self = this
@@ -105,16 +105,16 @@ export class TentacleSession implements ProtocolStreamHost {
       suite: init.suite,
       handshakeMs: init.handshakeMs,
       get closed() {
-        return self.state === 'closing' || self.state === 'closed'
+        return self.#state === 'closing' || self.#state === 'closed'
       },
-      openProtocols: this.openIds,
+      openProtocols: this.#openIds,
     }
     // The session ends when yamux does, whoever ended it (§10.4).
-    void mux.closed.then(() => this.onMuxEnded())
+    void mux.closed.then(() => this.#onMuxEnded())
   }
 
   get isClosed(): boolean {
-    return this.state === 'closing' || this.state === 'closed'
+    return this.#state === 'closing' || this.#state === 'closed'
   }
 
   /**
@@ -122,46 +122,46 @@ export class TentacleSession implements ProtocolStreamHost {
    * nothing by itself) and, for a dialed session, opens `target`.
    */
   start(target: TargetProtocol | undefined): void {
-    if (this.state !== 'handshaken') return
-    this.state = 'open'
+    if (this.#state !== 'handshaken') return
+    this.#state = 'open'
     // §12.2 SessionTimeout: no protocol open `timeout` after start -> close.
-    this.sessionTimer = setTimeout(() => {
-      this.sessionTimer = undefined
-      if (this.state === 'open' && this.open.size === 0) {
-        this.host.emitError({
+    this.#sessionTimer = setTimeout(() => {
+      this.#sessionTimer = undefined
+      if (this.#state === 'open' && this.#open.size === 0) {
+        this.#host.emitError({
           type: 'session-timeout',
           session: this.info,
-          error: new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.host.timeoutMs} ms`),
+          error: new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.#host.timeoutMs} ms`),
         })
         this.disconnect()
       }
-    }, this.host.timeoutMs)
-    void this.acceptLoop()
+    }, this.#host.timeoutMs)
+    void this.#acceptLoop()
     if (target !== undefined) this.openProtocols(target)
-    for (const id of this.openBeforeStart) this.openProtocol(id)
-    this.openBeforeStart.clear()
+    for (const id of this.#openBeforeStart) this.openProtocol(id)
+    this.#openBeforeStart.clear()
   }
 
   // ------------------------------------------------------------ control
 
   send(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void {
-    const p = this.open.get(proto)
+    const p = this.#open.get(proto)
     if (p === undefined) return // §12.3: dropped silently when not open
-    if (p.ps.send(data, opts?.priority === 'high')) this.host.countBytes('out', data.length, proto)
+    if (p.ps.send(data, opts?.priority === 'high')) this.#host.countBytes('out', data.length, proto)
   }
 
   /** send() that settles when the message was handed to yamux (true) or dropped (false). */
   sendAsync(proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean> {
-    const p = this.open.get(proto)
+    const p = this.#open.get(proto)
     if (p === undefined) return Promise.resolve(false)
     return new Promise((resolve) => {
-      if (p.ps.send(data, opts?.priority === 'high', resolve)) this.host.countBytes('out', data.length, proto)
+      if (p.ps.send(data, opts?.priority === 'high', resolve)) this.#host.countBytes('out', data.length, proto)
       else resolve(false)
     })
   }
 
   openProtocols(target: TargetProtocol): void {
-    for (const p of this.host.protocols()) {
+    for (const p of this.#host.protocols()) {
       if (
         target.kind === 'all' ||
         (target.kind === 'single' && target.id === p.id) ||
@@ -174,26 +174,26 @@ export class TentacleSession implements ProtocolStreamHost {
 
   /** Opens a protocol by id; opening an open (or opening) protocol is a no-op (§10.3). */
   openProtocol(id: ProtocolId): void {
-    if (this.state === 'handshaken') {
-      this.openBeforeStart.add(id)
+    if (this.#state === 'handshaken') {
+      this.#openBeforeStart.add(id)
       return
     }
-    if (this.state !== 'open' || this.open.has(id) || this.opening.has(id)) return
-    const proto = this.host.protocol(id)
+    if (this.#state !== 'open' || this.#open.has(id) || this.#opening.has(id)) return
+    const proto = this.#host.protocol(id)
     if (proto === undefined) return
-    this.opening.add(id)
-    void this.runClientSelect(proto).finally(() => this.opening.delete(id))
+    this.#opening.add(id)
+    void this.#runClientSelect(proto).finally(() => this.#opening.delete(id))
   }
 
   closeProtocol(id: ProtocolId): void {
-    this.open.get(id)?.ps.close()
+    this.#open.get(id)?.ps.close()
   }
 
   setNotify(proto: ProtocolId, intervalMs: number, token: number): void {
     if (this.isClosed) return
     // Looked up on every tick: the protocol may close and reopen with a new handler.
-    this.notifyTimers.set(proto, token, intervalMs, () => {
-      const p = this.open.get(proto)
+    this.#notifyTimers.set(proto, token, intervalMs, () => {
+      const p = this.#open.get(proto)
       const h = p?.sessionHandler
       if (p === undefined || h?.notify === undefined) return undefined
       return { queue: p.queue, call: () => h.notify?.(p.ctx, token) }
@@ -201,7 +201,7 @@ export class TentacleSession implements ProtocolStreamHost {
   }
 
   removeNotify(proto: ProtocolId, token: number): void {
-    this.notifyTimers.remove(proto, token)
+    this.#notifyTimers.remove(proto, token)
   }
 
   /**
@@ -211,62 +211,67 @@ export class TentacleSession implements ProtocolStreamHost {
    */
   disconnect(): void {
     if (this.isClosed) return
-    this.state = 'closing'
-    for (const p of [...this.open.values()]) p.ps.close()
+    this.#state = 'closing'
+    for (const p of [...this.#open.values()]) p.ps.close()
     void this.mux.close()
   }
 
   /** Immediate teardown (service shutdown, limits). */
   destroy(err?: TentacleError): void {
-    if (this.state === 'closed') return
-    this.state = 'closing'
+    if (this.#state === 'closed') return
+    this.#state = 'closing'
     this.mux.destroy(err)
   }
 
   /** Settles once the session is over and reported. */
   ended(): Promise<void> {
-    return this.endedPromise ?? this.mux.closed.then(() => this.endedPromise)
+    return this.#endedPromise ?? this.mux.closed.then(() => this.#endedPromise)
   }
 
   // ------------------------------------------------------------ ProtocolStreamHost
 
   deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void {
-    const p = this.open.get(ps.protoId)
+    const p = this.#open.get(ps.protoId)
     if (p?.ps !== ps) return done()
-    this.host.countBytes('in', data.length, ps.protoId)
-    const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
+    this.#host.countBytes('in', data.length, ps.protoId)
+    const h = p.sessionHandler ?? this.#host.protocol(ps.protoId)?.handler
     if (h?.received === undefined) return done()
     p.queue.push(() => h.received?.(p.ctx, data), done)
   }
 
   closed(ps: ProtocolStream, error: TentacleError | undefined): void {
-    const p = this.open.get(ps.protoId)
+    const p = this.#open.get(ps.protoId)
     if (p?.ps !== ps) return
-    this.open.delete(ps.protoId)
-    this.openIds.delete(ps.protoId)
+    this.#open.delete(ps.protoId)
+    this.#openIds.delete(ps.protoId)
     if (error !== undefined) {
-      this.host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
+      this.#host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
-    const h = p.sessionHandler ?? this.host.protocol(ps.protoId)?.handler
+    const h = p.sessionHandler ?? this.#host.protocol(ps.protoId)?.handler
     const done = new Promise<void>((resolve) => p.queue.push(() => h?.disconnected?.(p.ctx), resolve))
-    this.disconnecting.add(done)
+    this.#disconnecting.add(done)
     void done.then(() => {
-      this.disconnecting.delete(done)
+      this.#disconnecting.delete(done)
       // A per-session handler's queue has nothing more to run.
       if (p.sessionHandler !== undefined) p.queue.close()
     })
   }
 
+  /** Bytes queued on this session's protocols and not yet handed to yamux. */
+  get pendingBytes(): number {
+    return this.#pendingBytes
+  }
+
   pendingChanged(delta: number): void {
-    this.pendingBytes += delta
-    if (this.pendingBytes > this.host.sendBufferSize && !this.isClosed) {
+    this.#pendingBytes += delta
+    if (this.#pendingBytes > this.#host.sendBufferSize && !this.isClosed) {
       // §12.2 SessionBlocked: the peer does not take what we queue.
-      this.host.emitError({
+      this.#host.emitError({
         type: 'session-blocked',
         session: this.info,
         error: new TentacleError(
           'ERR_SESSION_BLOCKED',
-          `${this.pendingBytes} unsent bytes exceed sendBufferSize ${this.host.sendBufferSize}`,
+          `${this.#pendingBytes} unsent bytes exceed sendBufferSize ${this.#host.sendBufferSize}`,
         ),
       })
       this.destroy(undefined)
@@ -275,28 +280,28 @@ export class TentacleSession implements ProtocolStreamHost {
 
   // ------------------------------------------------------------ selection
 
-  private async acceptLoop(): Promise<void> {
+  async #acceptLoop(): Promise<void> {
     for (;;) {
       const stream = await this.mux.accept()
       if (stream === null) return
-      if (this.state !== 'open') {
+      if (this.#state !== 'open') {
         stream.reset()
         continue
       }
-      void this.runServerSelect(stream)
+      void this.#runServerSelect(stream)
     }
   }
 
   /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list. */
-  private async runServerSelect(stream: Stream): Promise<void> {
+  async #runServerSelect(stream: Stream): Promise<void> {
     const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-    const deadline = this.selectionDeadline()
+    const deadline = this.#selectionDeadline()
     const timeout = deadline.signal
     let name: string | undefined
     try {
       const remote = decodeProtocolInfo(await readOneFrame(stream, decoder, timeout))
       name = remote.name
-      const proto = this.host.protocolByName(remote.name)
+      const proto = this.#host.protocolByName(remote.name)
       const version =
         proto === undefined
           ? undefined
@@ -307,36 +312,36 @@ export class TentacleSession implements ProtocolStreamHost {
       if (proto === undefined || version === undefined) {
         // §9.4: reply first, then drop the stream (RST).
         stream.reset()
-        this.selectError(name, `no common protocol/version for "${remote.name}"`)
+        this.#selectError(name, `no common protocol/version for "${remote.name}"`)
         return
       }
-      this.protocolSelected(stream, decoder, proto, version)
+      this.#protocolSelected(stream, decoder, proto, version)
     } catch (err) {
       stream.reset()
-      this.selectError(undefined, (err as Error).message, err)
+      this.#selectError(undefined, (err as Error).message, err)
     } finally {
       deadline.done()
     }
   }
 
   /** Dialer side of §9.2. */
-  private async runClientSelect(proto: ResolvedProtocol): Promise<void> {
+  async #runClientSelect(proto: ResolvedProtocol): Promise<void> {
     let stream: Stream
     try {
       stream = this.mux.openStreamSync()
     } catch (err) {
-      this.selectError(undefined, `cannot open a stream: ${(err as Error).message}`, err)
+      this.#selectError(undefined, `cannot open a stream: ${(err as Error).message}`, err)
       return
     }
     const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-    const deadline = this.selectionDeadline()
+    const deadline = this.#selectionDeadline()
     const timeout = deadline.signal
     try {
       const reply = await clientSelect(stream, { name: proto.name, supportVersions: proto.versions }, decoder, timeout)
       if (reply.name !== proto.name) {
         // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
         stream.reset()
-        this.host.emitError({
+        this.#host.emitError({
           type: 'protocol-select-error',
           session: this.info,
           protoName: undefined,
@@ -350,35 +355,35 @@ export class TentacleSession implements ProtocolStreamHost {
       }
       if (reply.version === undefined) {
         stream.reset()
-        this.selectError(proto.name, `the peer does not support "${proto.name}" ${JSON.stringify(proto.versions)}`)
+        this.#selectError(proto.name, `the peer does not support "${proto.name}" ${JSON.stringify(proto.versions)}`)
         return
       }
-      this.protocolSelected(stream, decoder, proto, reply.version)
+      this.#protocolSelected(stream, decoder, proto, reply.version)
     } catch (err) {
       stream.reset()
-      this.selectError(undefined, (err as Error).message, err)
+      this.#selectError(undefined, (err as Error).message, err)
     } finally {
       deadline.done()
     }
   }
 
   /** §9.4: each selection runs under the service timeout; the session's end aborts it too. */
-  private selectionDeadline(): { signal: AbortSignal; done: () => void } {
+  #selectionDeadline(): { signal: AbortSignal; done: () => void } {
     const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(), this.host.timeoutMs)
-    this.selections.add(ac)
+    const timer = setTimeout(() => ac.abort(), this.#host.timeoutMs)
+    this.#selections.add(ac)
     return {
       signal: ac.signal,
       done: () => {
         clearTimeout(timer)
-        this.selections.delete(ac)
+        this.#selections.delete(ac)
       },
     }
   }
 
-  private selectError(protoName: string | undefined, message: string, cause?: unknown): void {
+  #selectError(protoName: string | undefined, message: string, cause?: unknown): void {
     if (this.isClosed) return
-    this.host.emitError({
+    this.#host.emitError({
       type: 'protocol-select-error',
       session: this.info,
       protoName,
@@ -386,13 +391,8 @@ export class TentacleSession implements ProtocolStreamHost {
     })
   }
 
-  private protocolSelected(
-    stream: Stream,
-    decoder: LengthDelimitedDecoder,
-    proto: ResolvedProtocol,
-    version: string,
-  ): void {
-    if (this.state !== 'open' || this.open.has(proto.id)) {
+  #protocolSelected(stream: Stream, decoder: LengthDelimitedDecoder, proto: ResolvedProtocol, version: string): void {
+    if (this.#state !== 'open' || this.#open.has(proto.id)) {
       // §9.4: already open on this session (or we are closing): drop the new stream.
       stream.reset()
       return
@@ -403,14 +403,14 @@ export class TentacleSession implements ProtocolStreamHost {
       name: proto.name,
       version,
       maxFrameLength: proto.maxFrameLength,
-      maxPendingMessages: this.host.channelSize,
+      maxPendingMessages: this.#host.channelSize,
       maxPendingBytes: Math.max(proto.maxFrameLength, 4 * 1024 * 1024),
       beforeSend: proto.beforeSend,
       beforeReceive: proto.beforeReceive,
     })
     const sessionHandler = proto.sessionHandler?.()
-    const queue = sessionHandler ? this.host.newQueue(proto.id) : this.host.handlerQueue(proto.id)
-    const control = this.host.control
+    const queue = sessionHandler ? this.#host.newQueue(proto.id) : this.#host.handlerQueue(proto.id)
+    const control = this.#host.control
     const sessionId = this.id
     const ctx: ProtocolSessionContext = {
       control,
@@ -421,8 +421,8 @@ export class TentacleSession implements ProtocolStreamHost {
       sendAsync: (data, opts) => control.sendAsync(sessionId, proto.id, data, opts),
     }
     const p: OpenProtocol = { ps, ctx, queue, sessionHandler }
-    this.open.set(proto.id, p)
-    this.openIds.add(proto.id)
+    this.#open.set(proto.id, p)
+    this.#openIds.add(proto.id)
     const h = sessionHandler ?? proto.handler
     if (h?.connected) queue.push(() => h.connected?.(ctx, version))
     ps.start()
@@ -430,23 +430,23 @@ export class TentacleSession implements ProtocolStreamHost {
 
   // ------------------------------------------------------------ end
 
-  private onMuxEnded(): void {
-    if (this.endedPromise !== undefined) return
-    this.state = 'closed'
-    for (const ac of this.selections) ac.abort()
-    if (this.sessionTimer) clearTimeout(this.sessionTimer)
-    this.notifyTimers.clear()
+  #onMuxEnded(): void {
+    if (this.#endedPromise !== undefined) return
+    this.#state = 'closed'
+    for (const ac of this.#selections) ac.abort()
+    if (this.#sessionTimer) clearTimeout(this.#sessionTimer)
+    this.#notifyTimers.clear()
     const err = this.mux.error
     // EOF-like ends are quiet (§12.2 MuxerError is "other than EOF-like").
     if (err !== undefined && err.code !== 'ERR_CONNECTION_CLOSED' && err.code !== 'ERR_SESSION_CLOSED') {
-      this.host.emitError({
+      this.#host.emitError({
         type: 'muxer-error',
         session: this.info,
         error: new TentacleError('ERR_MUXER', err.message, { cause: err }),
       })
     }
     // Every protocol still open is disconnected, then the session closes (§10.4).
-    for (const p of [...this.open.values()]) p.ps.reset()
-    this.endedPromise = Promise.all(this.disconnecting).then(() => this.host.sessionEnded(this))
+    for (const p of [...this.#open.values()]) p.ps.reset()
+    this.#endedPromise = Promise.all(this.#disconnecting).then(() => this.#host.sessionEnded(this))
   }
 }

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChildProcess } from 'node:child_process'
 import { Service, type SessionId } from '../src/index.js'
+import { sessionsForTest } from '../src/service.js'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { eventually, fixture, reap, spawnTs, waitForLine } from './helpers.js'
 
@@ -94,7 +95,7 @@ class Listener {
   private watch(id: SessionId, info: object): void {
     this.finalized.register(info, `session ${id}`)
     this.alive.add(`session ${id}`)
-    const internal = (this.service as unknown as { sessionsById: Map<SessionId, { mux: object }> }).sessionsById.get(id)
+    const internal = sessionsForTest(this.service).get(id)
     assert.ok(internal !== undefined, 'white box: Service.sessionsById holds the session')
     this.finalized.register(internal.mux, `yamux ${id}`)
     this.alive.add(`yamux ${id}`)
@@ -102,8 +103,7 @@ class Listener {
 
   /** White box: bytes queued on a session's protocols and not yet handed to yamux. */
   pendingBytes(id: SessionId): number | undefined {
-    return (this.service as unknown as { sessionsById: Map<SessionId, { pendingBytes: number }> }).sessionsById.get(id)
-      ?.pendingBytes
+    return sessionsForTest(this.service).get(id)?.pendingBytes
   }
 
   private wake(): void {

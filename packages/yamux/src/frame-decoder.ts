@@ -28,11 +28,11 @@ export type YamuxDecoderState =
 const EMPTY = new Uint8Array(0)
 
 export class YamuxFrameDecoder {
-  private named: YamuxDecoderState = 'header'
+  #named: YamuxDecoderState = 'header'
 
   /** Current named state (read-only: only the decoder moves it). */
   get state(): YamuxDecoderState {
-    return this.named
+    return this.#named
   }
 
   // Fields of the last header (valid after DECODED_HEADER, and during its body).
@@ -45,38 +45,38 @@ export class YamuxFrameDecoder {
   /** True when `body` is the last fragment of its frame. */
   bodyDone = false
 
-  private bodyRemaining = 0
-  private error: YamuxError | undefined
-  private readonly maxDataLength: number
+  #bodyRemaining = 0
+  #error: YamuxError | undefined
+  readonly #maxDataLength: number
 
   // Input queue: chunks[head] is current, consumed up to `offset`; slots up to
   // `tail` are live. Rewound (not truncated) when empty: `length = 0` would make
   // V8 regrow the array for every chunk.
-  private chunks: Uint8Array[] = []
-  private head = 0
-  private tail = 0
-  private offset = 0
-  private queued = 0
+  #chunks: Uint8Array[] = []
+  #head = 0
+  #tail = 0
+  #offset = 0
+  #queued = 0
 
   // A header split across chunks is gathered here.
-  private readonly hdr = new Uint8Array(HEADER_SIZE)
-  private hdrFill = 0
+  readonly #hdr = new Uint8Array(HEADER_SIZE)
+  #hdrFill = 0
 
   /** @param maxDataLength Data frames longer than this are invalid (§8.1: the receiver's max window). */
   constructor(maxDataLength: number) {
-    this.maxDataLength = maxDataLength
+    this.#maxDataLength = maxDataLength
   }
 
   /** Bytes pushed but not yet decoded (excluding a partial header already gathered). */
   get bufferedBytes(): number {
-    return this.queued
+    return this.#queued
   }
 
   /** Queues a chunk of input. The decoder keeps a reference; the caller must not reuse it. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    this.chunks[this.tail++] = chunk
-    this.queued += chunk.length
+    this.#chunks[this.#tail++] = chunk
+    this.#queued += chunk.length
   }
 
   /**
@@ -85,39 +85,39 @@ export class YamuxFrameDecoder {
    * @throws YamuxError ERR_INVALID_VERSION | ERR_INVALID_TYPE | ERR_FRAME_TOO_LARGE on a bad header.
    */
   next(): DecodeResult {
-    switch (this.named) {
+    switch (this.#named) {
       case 'header':
-        return this.readHeaderState()
+        return this.#readHeaderState()
       case 'body':
-        return this.readBodyState()
+        return this.#readBodyState()
       default:
-        throw this.error as YamuxError
+        throw this.#error as YamuxError
     }
   }
 
-  private readHeaderState(): DecodeResult {
-    const chunk = this.current()
+  #readHeaderState(): DecodeResult {
+    const chunk = this.#current()
     if (chunk === undefined) return NEED_MORE
-    const off = this.offset
+    const off = this.#offset
     let b: Uint8Array
     let o: number
-    if (this.hdrFill === 0 && chunk.length - off >= HEADER_SIZE) {
+    if (this.#hdrFill === 0 && chunk.length - off >= HEADER_SIZE) {
       // Fast path: the whole header is in this chunk.
       b = chunk
       o = off
-      this.consume(HEADER_SIZE)
+      this.#consume(HEADER_SIZE)
     } else {
       // Slow path: gather the header from as many chunks as it takes.
-      while (this.hdrFill < HEADER_SIZE) {
-        const c = this.current()
+      while (this.#hdrFill < HEADER_SIZE) {
+        const c = this.#current()
         if (c === undefined) return NEED_MORE
-        const n = Math.min(HEADER_SIZE - this.hdrFill, c.length - this.offset)
-        this.hdr.set(c.subarray(this.offset, this.offset + n), this.hdrFill)
-        this.hdrFill += n
-        this.consume(n)
+        const n = Math.min(HEADER_SIZE - this.#hdrFill, c.length - this.#offset)
+        this.#hdr.set(c.subarray(this.#offset, this.#offset + n), this.#hdrFill)
+        this.#hdrFill += n
+        this.#consume(n)
       }
-      this.hdrFill = 0
-      b = this.hdr
+      this.#hdrFill = 0
+      b = this.#hdr
       o = 0
     }
     const version = b[o]
@@ -126,14 +126,14 @@ export class YamuxFrameDecoder {
     const streamId = readU32BE(b, o + 4)
     const length = readU32BE(b, o + 8)
     if (version !== PROTOCOL_VERSION) {
-      return this.fail(new YamuxError('ERR_INVALID_VERSION', `yamux.version=${version}`))
+      return this.#fail(new YamuxError('ERR_INVALID_VERSION', `yamux.version=${version}`))
     }
     if (type > TYPE_GO_AWAY) {
-      return this.fail(new YamuxError('ERR_INVALID_TYPE', `yamux.type=${type}`))
+      return this.#fail(new YamuxError('ERR_INVALID_TYPE', `yamux.type=${type}`))
     }
-    if (type === TYPE_DATA && length > this.maxDataLength) {
-      return this.fail(
-        new YamuxError('ERR_FRAME_TOO_LARGE', `yamux.length=${length} exceeds max ${this.maxDataLength}`),
+    if (type === TYPE_DATA && length > this.#maxDataLength) {
+      return this.#fail(
+        new YamuxError('ERR_FRAME_TOO_LARGE', `yamux.length=${length} exceeds max ${this.#maxDataLength}`),
       )
     }
     this.type = type
@@ -141,61 +141,61 @@ export class YamuxFrameDecoder {
     this.streamId = streamId
     this.length = length
     if (type === TYPE_DATA && length > 0) {
-      this.bodyRemaining = length
-      this.named = 'body'
+      this.#bodyRemaining = length
+      this.#named = 'body'
     }
     return DECODED_HEADER
   }
 
-  private readBodyState(): DecodeResult {
-    const chunk = this.current()
+  #readBodyState(): DecodeResult {
+    const chunk = this.#current()
     if (chunk === undefined) return NEED_MORE
-    const off = this.offset
-    const n = Math.min(this.bodyRemaining, chunk.length - off)
+    const off = this.#offset
+    const n = Math.min(this.#bodyRemaining, chunk.length - off)
     this.body = off === 0 && n === chunk.length ? chunk : chunk.subarray(off, off + n)
-    this.consume(n)
-    this.bodyRemaining -= n
-    if (this.bodyRemaining === 0) {
+    this.#consume(n)
+    this.#bodyRemaining -= n
+    if (this.#bodyRemaining === 0) {
       this.bodyDone = true
-      this.named = 'header'
+      this.#named = 'header'
     } else {
       this.bodyDone = false
     }
     return DECODED_BODY
   }
 
-  private fail(err: YamuxError): never {
-    this.named = 'failed'
-    this.error = err
-    this.chunks = []
-    this.head = 0
-    this.tail = 0
-    this.offset = 0
-    this.queued = 0
+  #fail(err: YamuxError): never {
+    this.#named = 'failed'
+    this.#error = err
+    this.#chunks = []
+    this.#head = 0
+    this.#tail = 0
+    this.#offset = 0
+    this.#queued = 0
     throw err
   }
 
-  private current(): Uint8Array | undefined {
-    return this.head < this.tail ? this.chunks[this.head] : undefined
+  #current(): Uint8Array | undefined {
+    return this.#head < this.#tail ? this.#chunks[this.#head] : undefined
   }
 
-  private consume(n: number): void {
-    this.offset += n
-    this.queued -= n
-    const chunk = this.chunks[this.head]
-    if (this.offset === chunk.length) {
-      this.offset = 0
-      this.chunks[this.head] = EMPTY
-      this.head++
-      if (this.head === this.tail) {
-        this.head = 0
-        this.tail = 0
+  #consume(n: number): void {
+    this.#offset += n
+    this.#queued -= n
+    const chunk = this.#chunks[this.#head]
+    if (this.#offset === chunk.length) {
+      this.#offset = 0
+      this.#chunks[this.#head] = EMPTY
+      this.#head++
+      if (this.#head === this.#tail) {
+        this.#head = 0
+        this.#tail = 0
         // A queue that grew long (a burst of small chunks) is released, not kept.
-        if (this.chunks.length > 64) this.chunks = []
-      } else if (this.head > 64) {
-        this.chunks = this.chunks.slice(this.head, this.tail)
-        this.tail -= this.head
-        this.head = 0
+        if (this.#chunks.length > 64) this.#chunks = []
+      } else if (this.#head > 64) {
+        this.#chunks = this.#chunks.slice(this.#head, this.#tail)
+        this.#tail -= this.#head
+        this.#head = 0
       }
     }
   }

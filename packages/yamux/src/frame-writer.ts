@@ -28,71 +28,68 @@ export interface FrameWriterHooks {
 }
 
 export class FrameWriter {
-  private readonly conn: Duplex
-  private readonly hooks: FrameWriterHooks
-  private readonly stallTimeoutMs: number
+  readonly #conn: Duplex
+  readonly #hooks: FrameWriterHooks
+  readonly #stallTimeoutMs: number
   /** Whether the connection gathers corked chunks itself (net.Socket does, via writev). */
-  private readonly gathers: boolean
+  readonly #gathers: boolean
 
-  private chunks: Uint8Array[] = []
+  #chunks: Uint8Array[] = []
   /** Bytes queued here and not yet handed to the connection. */
-  private pendingBytes = 0
+  #pendingBytes = 0
   /** Of `pendingBytes`, how many belong to control frames (headers without payload). */
-  private controlBytes = 0
+  #controlBytes = 0
 
-  private slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE)
-  private slabPos = 0
-  private runStart = 0
+  #slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE)
+  #slabPos = 0
+  #runStart = 0
 
-  private readonly deferFlush: () => void
+  readonly #deferFlush: () => void
   // The last queued Data frame, while it may still grow (see data()).
-  private openDataId = -1
-  private openDataSlab: Buffer = this.slab
-  private openDataOffset = 0
-  private openDataLength = 0
+  #openDataId = -1
+  #openDataSlab: Buffer = this.#slab
+  #openDataOffset = 0
+  #openDataLength = 0
 
-  private readonly runSoonFlush: () => void
-  private soonScheduled = false
-  private inflightBatches = 0
-  private stallTimer: NodeJS.Timeout | undefined
+  readonly #runSoonFlush: () => void
+  #soonScheduled = false
+  #inflightBatches = 0
+  #stallTimer: NodeJS.Timeout | undefined
   /** When the oldest batch still pending in the connection began waiting (or it last progressed). */
-  private pendingSince = 0
-  private closed = false
+  #pendingSince = 0
+  #closed = false
 
   constructor(conn: Duplex, stallTimeoutMs: number, hooks: FrameWriterHooks) {
-    this.conn = conn
-    this.hooks = hooks
-    this.stallTimeoutMs = stallTimeoutMs
-    this.gathers = typeof (conn as unknown as { _writev?: unknown })._writev === 'function'
-    this.onDrain = this.onDrain.bind(this)
-    this.onBatchWritten = this.onBatchWritten.bind(this)
-    this.runSoonFlush = () => {
-      this.soonScheduled = false
+    this.#conn = conn
+    this.#hooks = hooks
+    this.#stallTimeoutMs = stallTimeoutMs
+    this.#gathers = typeof (conn as unknown as { _writev?: unknown })._writev === 'function'
+    this.#runSoonFlush = () => {
+      this.#soonScheduled = false
       this.flush()
     }
-    this.deferFlush = () => process.nextTick(this.runSoonFlush)
-    this.onStallTimer = this.onStallTimer.bind(this)
-    conn.on('drain', this.onDrain)
+    this.#deferFlush = () => process.nextTick(this.#runSoonFlush)
+    conn.on('drain', this.#onDrain)
   }
 
   /** Bytes held for the connection: our queue plus the connection's own write buffer. */
   get queuedBytes(): number {
-    return this.pendingBytes + this.conn.writableLength
+    return this.#pendingBytes + this.#conn.writableLength
   }
 
   /** Bytes of control frames waiting in our queue. */
   get controlBacklogBytes(): number {
-    return this.controlBytes
+    return this.#controlBytes
   }
 
   /** Queues a header-only frame (WindowUpdate, Ping, GoAway). */
   control(type: number, flags: number, streamId: number, length: number): void {
-    if (this.closed) return
-    this.openDataId = -1 // later data must stay after this frame
-    this.putHeader(type, flags, streamId, length)
-    this.pendingBytes += HEADER_SIZE
-    this.controlBytes += HEADER_SIZE
-    this.schedule()
+    if (this.#closed) return
+    this.#openDataId = -1 // later data must stay after this frame
+    this.#putHeader(type, flags, streamId, length)
+    this.#pendingBytes += HEADER_SIZE
+    this.#controlBytes += HEADER_SIZE
+    this.#schedule()
   }
 
   /**
@@ -103,34 +100,34 @@ export class FrameWriter {
    * are the same stream bytes in the same order.
    */
   data(flags: number, streamId: number, payload: Uint8Array): void {
-    if (this.closed) return
+    if (this.#closed) return
     const n = payload.length
-    if (flags === 0 && streamId === this.openDataId && this.openDataLength + n <= MAX_MERGED_DATA) {
-      this.openDataLength += n
-      writeU32(this.openDataSlab, this.openDataOffset + 8, this.openDataLength)
-      this.chunks.push(payload)
-      this.pendingBytes += n
+    if (flags === 0 && streamId === this.#openDataId && this.#openDataLength + n <= MAX_MERGED_DATA) {
+      this.#openDataLength += n
+      writeU32(this.#openDataSlab, this.#openDataOffset + 8, this.#openDataLength)
+      this.#chunks.push(payload)
+      this.#pendingBytes += n
       return
     }
-    this.putHeader(TYPE_DATA, flags, streamId, n)
-    this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
-    this.runStart = this.slabPos
-    this.chunks.push(payload)
-    this.openDataId = streamId
-    this.openDataSlab = this.slab
-    this.openDataOffset = this.slabPos - HEADER_SIZE
-    this.openDataLength = n
-    this.pendingBytes += HEADER_SIZE + n
-    this.schedule()
+    this.#putHeader(TYPE_DATA, flags, streamId, n)
+    this.#chunks.push(this.#slab.subarray(this.#runStart, this.#slabPos))
+    this.#runStart = this.#slabPos
+    this.#chunks.push(payload)
+    this.#openDataId = streamId
+    this.#openDataSlab = this.#slab
+    this.#openDataOffset = this.#slabPos - HEADER_SIZE
+    this.#openDataLength = n
+    this.#pendingBytes += HEADER_SIZE + n
+    this.#schedule()
   }
 
   /** Drops every frame not yet handed to the connection (tokio-yamux does this on GoAway, §8.6). */
   clear(): void {
-    this.openDataId = -1
-    this.chunks = []
-    this.runStart = this.slabPos
-    this.pendingBytes = 0
-    this.controlBytes = 0
+    this.#openDataId = -1
+    this.#chunks = []
+    this.#runStart = this.#slabPos
+    this.#pendingBytes = 0
+    this.#controlBytes = 0
   }
 
   /**
@@ -139,54 +136,54 @@ export class FrameWriter {
    * (the bytes are already held, so moving them into its buffer costs no memory).
    */
   flush(force = false): void {
-    if (this.closed || this.pendingBytes === 0) return
-    const conn = this.conn
+    if (this.#closed || this.#pendingBytes === 0) return
+    const conn = this.#conn
     if ((conn.writableNeedDrain && !force) || conn.destroyed || conn.writableEnded) return
-    if (this.slabPos > this.runStart) {
-      this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
-      this.runStart = this.slabPos
+    if (this.#slabPos > this.#runStart) {
+      this.#chunks.push(this.#slab.subarray(this.#runStart, this.#slabPos))
+      this.#runStart = this.#slabPos
     }
-    const chunks = this.chunks
-    this.chunks = []
-    this.openDataId = -1 // handed over: its header must not change any more
-    this.pendingBytes = 0
-    this.controlBytes = 0
-    if (this.inflightBatches++ === 0) {
-      this.pendingSince = performance.now()
-      if (this.stallTimer === undefined) this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs)
+    const chunks = this.#chunks
+    this.#chunks = []
+    this.#openDataId = -1 // handed over: its header must not change any more
+    this.#pendingBytes = 0
+    this.#controlBytes = 0
+    if (this.#inflightBatches++ === 0) {
+      this.#pendingSince = performance.now()
+      if (this.#stallTimer === undefined) this.#stallTimer = setTimeout(this.#onStallTimer, this.#stallTimeoutMs)
     }
-    if (chunks.length === 1 || !this.gathers) {
+    if (chunks.length === 1 || !this.#gathers) {
       const one = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
-      conn.write(one, this.onBatchWritten)
+      conn.write(one, this.#onBatchWritten)
     } else {
       conn.cork()
       const last = chunks.length - 1
       for (let i = 0; i < last; i++) conn.write(chunks[i])
-      conn.write(chunks[last], this.onBatchWritten)
+      conn.write(chunks[last], this.#onBatchWritten)
       conn.uncork()
     }
   }
 
   /** Detaches from the connection and clears every timer. Queued frames are dropped. */
   close(): void {
-    if (this.closed) return
-    this.closed = true
+    if (this.#closed) return
+    this.#closed = true
     this.clear()
-    if (this.stallTimer !== undefined) clearTimeout(this.stallTimer)
-    this.stallTimer = undefined
-    this.conn.removeListener('drain', this.onDrain)
+    if (this.#stallTimer !== undefined) clearTimeout(this.#stallTimer)
+    this.#stallTimer = undefined
+    this.#conn.removeListener('drain', this.#onDrain)
   }
 
-  private putHeader(type: number, flags: number, streamId: number, length: number): void {
-    if (this.slabPos + HEADER_SIZE > SLAB_SIZE) {
+  #putHeader(type: number, flags: number, streamId: number, length: number): void {
+    if (this.#slabPos + HEADER_SIZE > SLAB_SIZE) {
       // The old slab stays alive only while queued subarrays still point into it.
-      if (this.slabPos > this.runStart) this.chunks.push(this.slab.subarray(this.runStart, this.slabPos))
-      this.slab = Buffer.allocUnsafe(SLAB_SIZE)
-      this.slabPos = 0
-      this.runStart = 0
+      if (this.#slabPos > this.#runStart) this.#chunks.push(this.#slab.subarray(this.#runStart, this.#slabPos))
+      this.#slab = Buffer.allocUnsafe(SLAB_SIZE)
+      this.#slabPos = 0
+      this.#runStart = 0
     }
-    writeHeader(this.slab, this.slabPos, type, flags, streamId, length)
-    this.slabPos += HEADER_SIZE
+    writeHeader(this.#slab, this.#slabPos, type, flags, streamId, length)
+    this.#slabPos += HEADER_SIZE
   }
 
   /**
@@ -194,34 +191,34 @@ export class FrameWriter {
    * (a microtask that schedules a nextTick runs after the whole microtask queue drained), so a
    * loop of awaited writes goes out in one flush without waiting for the next event-loop turn.
    */
-  private schedule(): void {
-    if (!this.soonScheduled) {
-      this.soonScheduled = true
-      queueMicrotask(this.deferFlush)
+  #schedule(): void {
+    if (!this.#soonScheduled) {
+      this.#soonScheduled = true
+      queueMicrotask(this.#deferFlush)
     }
   }
 
-  private onBatchWritten(err?: Error | null): void {
-    if (this.closed) return
-    this.inflightBatches--
+  readonly #onBatchWritten = (err?: Error | null): void => {
+    if (this.#closed) return
+    this.#inflightBatches--
     if (err) return // the connection's 'error'/'close' ends the session
     // Progress: a pending stall (if any) is measured from now. The timer itself is left
     // armed and re-checks when it fires (no timer churn per batch).
-    if (this.inflightBatches > 0) this.pendingSince = performance.now()
-    this.hooks.onProgress()
+    if (this.#inflightBatches > 0) this.#pendingSince = performance.now()
+    this.#hooks.onProgress()
   }
 
-  private onDrain(): void {
-    if (this.closed) return
+  readonly #onDrain = (): void => {
+    if (this.#closed) return
     this.flush()
-    this.hooks.onProgress()
+    this.#hooks.onProgress()
   }
 
-  private onStallTimer(): void {
-    this.stallTimer = undefined
-    if (this.closed || this.inflightBatches === 0) return
-    const stalledFor = performance.now() - this.pendingSince
-    if (stalledFor >= this.stallTimeoutMs) return this.hooks.onStall()
-    this.stallTimer = setTimeout(this.onStallTimer, this.stallTimeoutMs - stalledFor)
+  readonly #onStallTimer = (): void => {
+    this.#stallTimer = undefined
+    if (this.#closed || this.#inflightBatches === 0) return
+    const stalledFor = performance.now() - this.#pendingSince
+    if (stalledFor >= this.#stallTimeoutMs) return this.#hooks.onStall()
+    this.#stallTimer = setTimeout(this.#onStallTimer, this.#stallTimeoutMs - stalledFor)
   }
 }

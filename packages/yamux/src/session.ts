@@ -47,10 +47,23 @@ const MAX_UNANSWERED_PINGS = 64
 const MAX_STREAM_ID = 0xffffffff
 
 /**
+ * White-box hook for this package's own tests (stream-id exhaustion cannot be
+ * reached by opening 2³¹ streams). Not exported from the package index.
+ * @internal
+ */
+export let setNextStreamIdForTest!: (session: Session, id: number) => void
+
+/**
  * A yamux session. Create one per connection, on each side:
  * `new Session(socket, { role: 'client' })` on the dialer, `{ role: 'server' }` on the listener.
  */
 export class Session {
+  static {
+    setNextStreamIdForTest = (session, id) => {
+      session.#nextStreamId = id
+    }
+  }
+
   readonly role: 'client' | 'server'
   readonly config: Readonly<YamuxConfig>
   /** @internal */
@@ -67,35 +80,35 @@ export class Session {
   /** Settles (never rejects) once the session is over and the connection is closed. */
   readonly closed: Promise<void>
 
-  private readonly conn: Duplex
-  private readonly decoder: YamuxFrameDecoder
-  private readonly streams = new Map<number, Stream>()
-  private nextStreamId: number
-  private sessionState: SessionState = 'open'
-  private localGoAway = false
-  private remoteGoAway = false
-  private endError: YamuxError | undefined // what streams see once the session is over
+  readonly #conn: Duplex
+  readonly #decoder: YamuxFrameDecoder
+  readonly #streams = new Map<number, Stream>()
+  #nextStreamId: number
+  #sessionState: SessionState = 'open'
+  #localGoAway = false
+  #remoteGoAway = false
+  #endError: YamuxError | undefined // what streams see once the session is over
 
-  private acceptQueue: Stream[] = []
-  private acceptHead = 0
-  private acceptWaiters: ((s: Stream | null) => void)[] = []
-  private readonly blockedWriters = new Set<Stream>()
+  #acceptQueue: Stream[] = []
+  #acceptHead = 0
+  #acceptWaiters: ((s: Stream | null) => void)[] = []
+  readonly #blockedWriters = new Set<Stream>()
 
   // Inbound dispatch state.
-  private paused = 0
-  private bodyStream: Stream | null = null
-  private backlogGraceUsed = false
-  private deferred: { type: number; flags: number; streamId: number; length: number } | undefined
-  private backlogImmediate: NodeJS.Immediate | undefined
+  #paused = 0
+  #bodyStream: Stream | null = null
+  #backlogGraceUsed = false
+  #deferred: { type: number; flags: number; streamId: number; length: number } | undefined
+  #backlogImmediate: NodeJS.Immediate | undefined
 
   // Keepalive (§8.5).
-  private readonly pings = new Map<number, number>()
-  private pingId = 0
-  private keepaliveTimer: NodeJS.Timeout | undefined
-  private goAwayTimer: NodeJS.Timeout | undefined
-  private connTeardownTimer: NodeJS.Timeout | undefined
-  private connClosed = false
-  private resolveClosed!: () => void
+  readonly #pings = new Map<number, number>()
+  #pingId = 0
+  #keepaliveTimer: NodeJS.Timeout | undefined
+  #goAwayTimer: NodeJS.Timeout | undefined
+  #connTeardownTimer: NodeJS.Timeout | undefined
+  #connClosed = false
+  #resolveClosed!: () => void
 
   constructor(conn: Duplex, options: SessionOptions) {
     if (options.role !== 'client' && options.role !== 'server') {
@@ -104,13 +117,13 @@ export class Session {
     this.role = options.role
     this.config = Object.freeze(resolveConfig(options))
     this.maxStreamWindowSize = this.config.maxStreamWindowSize
-    this.conn = conn
-    this.nextStreamId = this.role === 'client' ? 1 : 2
-    this.decoder = new YamuxFrameDecoder(this.config.maxStreamWindowSize)
+    this.#conn = conn
+    this.#nextStreamId = this.role === 'client' ? 1 : 2
+    this.#decoder = new YamuxFrameDecoder(this.config.maxStreamWindowSize)
     this.writer = new FrameWriter(conn, this.config.connectionWriteTimeoutMs, {
-      onProgress: () => this.onWriterProgress(),
+      onProgress: () => this.#onWriterProgress(),
       onStall: () =>
-        this.abort(
+        this.#abort(
           new YamuxError(
             'ERR_WRITE_TIMEOUT',
             `connection accepted no writes for ${this.config.connectionWriteTimeoutMs} ms`,
@@ -118,36 +131,31 @@ export class Session {
         ),
     })
     this.closed = new Promise((resolve) => {
-      this.resolveClosed = resolve
+      this.#resolveClosed = resolve
     })
-    this.onData = this.onData.bind(this)
-    this.onEnd = this.onEnd.bind(this)
-    this.onConnError = this.onConnError.bind(this)
-    this.onConnClose = this.onConnClose.bind(this)
-    this.keepaliveTick = this.keepaliveTick.bind(this)
-    conn.on('data', this.onData)
-    conn.on('end', this.onEnd)
-    conn.on('error', this.onConnError)
-    conn.on('close', this.onConnClose)
+    conn.on('data', this.#onData)
+    conn.on('end', this.#onEnd)
+    conn.on('error', this.#onConnError)
+    conn.on('close', this.#onConnClose)
     if (this.config.enableKeepalive) {
-      this.keepaliveTimer = setTimeout(this.keepaliveTick, this.config.keepaliveIntervalMs)
+      this.#keepaliveTimer = setTimeout(this.#keepaliveTick, this.config.keepaliveIntervalMs)
     }
-    if (conn.destroyed) queueMicrotask(() => this.onConnClose())
+    if (conn.destroyed) queueMicrotask(() => this.#onConnClose())
   }
 
   /** Current lifecycle state. */
   get state(): SessionState {
-    return this.sessionState
+    return this.#sessionState
   }
 
   /** Streams currently open in at least one direction (for limits and leak checks). */
   get streamCount(): number {
-    return this.streams.size
+    return this.#streams.size
   }
 
   /** Inbound streams waiting for accept(). */
   get pendingAcceptCount(): number {
-    return this.acceptQueue.length - this.acceptHead
+    return this.#acceptQueue.length - this.#acceptHead
   }
 
   /** Bytes held for the connection (our queue plus its write buffer). */
@@ -157,7 +165,7 @@ export class Session {
 
   /** Unanswered keepalive pings. */
   get unansweredPings(): number {
-    return this.pings.size
+    return this.#pings.size
   }
 
   // ------------------------------------------------------------ public API
@@ -178,16 +186,16 @@ export class Session {
 
   /** Synchronous flavour of openStream(); throws instead of rejecting. */
   openStreamSync(): Stream {
-    if (this.remoteGoAway)
+    if (this.#remoteGoAway)
       throw new YamuxError('ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
-    if (this.sessionState !== 'open') throw this.sessionClosedError()
-    const id = this.nextStreamId
+    if (this.#sessionState !== 'open') throw this.#sessionClosedError()
+    const id = this.#nextStreamId
     // tokio-yamux advances with checked_add(2) before using the id (§8.2).
     if (id + 2 > MAX_STREAM_ID) throw new YamuxError('ERR_STREAMS_EXHAUSTED', 'no more stream ids to issue')
-    this.nextStreamId = id + 2
-    if (this.streams.has(id)) throw new YamuxError('ERR_DUPLICATE_STREAM', `stream ${id} is already open`)
+    this.#nextStreamId = id + 2
+    if (this.#streams.has(id)) throw new YamuxError('ERR_DUPLICATE_STREAM', `stream ${id} is already open`)
     const stream = new Stream(id, this, false)
-    this.streams.set(id, stream)
+    this.#streams.set(id, stream)
     stream.sendOpen()
     return stream
   }
@@ -198,10 +206,10 @@ export class Session {
    * returned (with their data and FIN) before `null`.
    */
   accept(): Promise<Stream | null> {
-    const s = this.takeAccepted()
+    const s = this.#takeAccepted()
     if (s !== undefined) return Promise.resolve(s)
-    if (this.sessionState !== 'open') return Promise.resolve(null)
-    return new Promise((resolve) => this.acceptWaiters.push(resolve))
+    if (this.#sessionState !== 'open') return Promise.resolve(null)
+    return new Promise((resolve) => this.#acceptWaiters.push(resolve))
   }
 
   /**
@@ -211,26 +219,26 @@ export class Session {
    * Resolves when the session is over.
    */
   close(): Promise<void> {
-    if (this.sessionState !== 'open') return this.closed
-    this.sessionState = 'closing'
-    this.settleAcceptWaiters()
-    for (const s of this.streams.values()) s.pumpWrites() // pending writes now fail
+    if (this.#sessionState !== 'open') return this.closed
+    this.#sessionState = 'closing'
+    this.#settleAcceptWaiters()
+    for (const s of this.#streams.values()) s.pumpWrites() // pending writes now fail
     // Armed before the flush: a connection may deliver synchronously, and the peer's answer
     // can end the session (clearing this timer) before flush() returns.
-    this.goAwayTimer = setTimeout(() => {
-      this.goAwayTimer = undefined
+    this.#goAwayTimer = setTimeout(() => {
+      this.#goAwayTimer = undefined
       // tokio-yamux: the peer did not answer our GoAway in time; treat it as gone (§8.6).
-      this.finish(undefined, 'local-close')
+      this.#finish(undefined, 'local-close')
     }, this.config.connectionWriteTimeoutMs)
-    this.sendGoAway(GO_AWAY_NORMAL)
+    this.#sendGoAway(GO_AWAY_NORMAL)
     this.writer.flush()
     return this.closed
   }
 
   /** Ends the session at once: settles every waiter and destroys the connection. */
   destroy(err?: Error): void {
-    if (this.sessionState === 'ended') {
-      this.conn.destroy()
+    if (this.#sessionState === 'ended') {
+      this.#conn.destroy()
       return
     }
     const yerr =
@@ -240,10 +248,10 @@ export class Session {
           ? err
           : new YamuxError('ERR_SESSION_CLOSED', err.message, { cause: err })
     try {
-      this.terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
+      this.#terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
     } finally {
       this.writer.close()
-      this.conn.destroy()
+      this.#conn.destroy()
     }
   }
 
@@ -254,7 +262,7 @@ export class Session {
 
   /** @internal */
   writeRefusal(): YamuxError | undefined {
-    return this.sessionState === 'open' ? undefined : this.sessionClosedError()
+    return this.#sessionState === 'open' ? undefined : this.#sessionClosedError()
   }
 
   /** @internal */
@@ -264,64 +272,64 @@ export class Session {
 
   /** @internal */
   waitQueueSpace(stream: Stream): void {
-    this.blockedWriters.add(stream)
+    this.#blockedWriters.add(stream)
   }
 
   /** @internal The single cleanup point for a finished stream (LESSONS #8). */
   streamClosed(stream: Stream): void {
-    if (this.streams.get(stream.id) === stream) this.streams.delete(stream.id)
-    this.blockedWriters.delete(stream)
+    if (this.#streams.get(stream.id) === stream) this.#streams.delete(stream.id)
+    this.#blockedWriters.delete(stream)
   }
 
   /** @internal */
   protocolError(err: YamuxError): void {
-    this.fail(err)
+    this.#fail(err)
   }
 
   // ------------------------------------------------------------- inbound
 
-  private onData(chunk: Uint8Array): void {
-    if (this.sessionState === 'ended') return
-    this.decoder.push(chunk)
-    this.processInput()
+  readonly #onData = (chunk: Uint8Array): void => {
+    if (this.#sessionState === 'ended') return
+    this.#decoder.push(chunk)
+    this.#processInput()
   }
 
-  private processInput(): void {
-    const d = this.decoder
+  #processInput(): void {
+    const d = this.#decoder
     try {
-      const f = this.deferred
-      if (f !== undefined && this.paused === 0 && this.sessionState !== 'ended') {
+      const f = this.#deferred
+      if (f !== undefined && this.#paused === 0 && this.#sessionState !== 'ended') {
         // The SYN held back by a full accept backlog (see acceptSyn) goes first.
-        this.deferred = undefined
-        this.handleHeader(f.type, f.flags, f.streamId, f.length)
+        this.#deferred = undefined
+        this.#handleHeader(f.type, f.flags, f.streamId, f.length)
       }
-      while (this.paused === 0 && this.sessionState !== 'ended') {
+      while (this.#paused === 0 && this.#sessionState !== 'ended') {
         const r = d.next()
         if (r === NEED_MORE) return
-        if (r === DECODED_HEADER) this.handleHeader(d.type, d.flags, d.streamId, d.length)
+        if (r === DECODED_HEADER) this.#handleHeader(d.type, d.flags, d.streamId, d.length)
         else {
-          const s = this.bodyStream
+          const s = this.#bodyStream
           if (s !== null) s.onDataFragment(d.body, d.bodyDone)
-          if (d.bodyDone) this.bodyStream = null
+          if (d.bodyDone) this.#bodyStream = null
         }
       }
     } catch (err) {
-      if (err instanceof YamuxError) this.fail(err)
-      else this.abort(new YamuxError('ERR_SESSION_CLOSED', `internal error: ${String(err)}`, { cause: err }))
+      if (err instanceof YamuxError) this.#fail(err)
+      else this.#abort(new YamuxError('ERR_SESSION_CLOSED', `internal error: ${String(err)}`, { cause: err }))
     }
   }
 
-  private handleHeader(type: number, flags: number, streamId: number, length: number): void {
+  #handleHeader(type: number, flags: number, streamId: number, length: number): void {
     switch (type) {
       case TYPE_DATA:
       case TYPE_WINDOW_UPDATE:
-        this.handleStreamFrame(type, flags, streamId, length)
+        this.#handleStreamFrame(type, flags, streamId, length)
         break
       case TYPE_PING:
-        this.handlePing(flags, length)
+        this.#handlePing(flags, length)
         break
       case TYPE_GO_AWAY:
-        this.handleGoAway(length)
+        this.#handleGoAway(length)
         break
     }
     // Ping answers and resets are never refused, but they must not pile up: past the cap,
@@ -329,13 +337,13 @@ export class Session {
     // (bounded memory, hashicorp "ping of death").
     if (this.writer.controlBacklogBytes > this.config.maxControlBacklogBytes) {
       this.writer.flush()
-      if (this.writer.controlBacklogBytes > 0) this.pause(PAUSE_CONTROL)
+      if (this.writer.controlBacklogBytes > 0) this.#pause(PAUSE_CONTROL)
     }
   }
 
-  private handleStreamFrame(type: number, flags: number, streamId: number, length: number): void {
-    if (flags & FLAG_SYN && !this.acceptSyn(type, flags, streamId, length)) return
-    const stream = this.streams.get(streamId)
+  #handleStreamFrame(type: number, flags: number, streamId: number, length: number): void {
+    if (flags & FLAG_SYN && !this.#acceptSyn(type, flags, streamId, length)) return
+    const stream = this.#streams.get(streamId)
     if (stream === undefined) {
       // §8.2: frames for unknown or finished streams are dropped silently.
       return
@@ -343,7 +351,7 @@ export class Session {
     if (type === TYPE_WINDOW_UPDATE) {
       stream.onWindowUpdate(flags, length)
     } else if (stream.onDataHeader(flags, length) && length > 0) {
-      this.bodyStream = stream
+      this.#bodyStream = stream
     }
   }
 
@@ -351,33 +359,33 @@ export class Session {
    * A SYN for `streamId` (§8.3, tokio-yamux distribute_to_substream). Returns false when
    * the frame must not be delivered further (and its body, if any, is discarded).
    */
-  private acceptSyn(type: number, flags: number, streamId: number, length: number): boolean {
-    if (this.localGoAway) {
+  #acceptSyn(type: number, flags: number, streamId: number, length: number): boolean {
+    if (this.#localGoAway) {
       // After our GoAway: refuse with RST (no ACK).
       this.writer.control(TYPE_WINDOW_UPDATE, FLAG_RST, streamId, 0)
       return false
     }
     const c = this.config
-    if (this.streams.size < c.maxStreamCount && this.pendingAcceptCount < c.acceptBacklog) {
-      if (this.streams.has(streamId)) {
+    if (this.#streams.size < c.maxStreamCount && this.pendingAcceptCount < c.acceptBacklog) {
+      if (this.#streams.has(streamId)) {
         throw new YamuxError('ERR_DUPLICATE_STREAM', `the peer opened stream ${streamId}, which is already open`)
       }
       const stream = new Stream(streamId, this, true)
-      this.streams.set(streamId, stream)
+      this.#streams.set(streamId, stream)
       stream.sendOpen() // ACK at once, before the application accepts (§8.3)
-      const w = this.acceptWaiters.shift()
+      const w = this.#acceptWaiters.shift()
       if (w !== undefined) w(stream)
-      else this.acceptQueue.push(stream)
+      else this.#acceptQueue.push(stream)
       return true
     }
-    if (this.streams.size < c.maxStreamCount && !this.backlogGraceUsed) {
+    if (this.#streams.size < c.maxStreamCount && !this.#backlogGraceUsed) {
       // The backlog is full. tokio-yamux hands each new stream to the application before it
       // reads the next frame; we decode a whole chunk at once, so give the application one
       // turn of the event loop to accept() before refusing.
-      this.backlogGraceUsed = true
-      this.deferred = { type, flags, streamId, length }
-      this.pause(PAUSE_BACKLOG)
-      this.backlogImmediate = setImmediate(() => this.resumeAfterBacklogGrace())
+      this.#backlogGraceUsed = true
+      this.#deferred = { type, flags, streamId, length }
+      this.#pause(PAUSE_BACKLOG)
+      this.#backlogImmediate = setImmediate(() => this.#resumeAfterBacklogGrace())
       return false
     }
     // Over max_stream_count or accept_backlog: ACK|RST (§8.3, §8.9 item 5). tokio-yamux still
@@ -386,29 +394,29 @@ export class Session {
     return true
   }
 
-  private resumeAfterBacklogGrace(): void {
-    this.backlogImmediate = undefined
-    this.paused &= ~PAUSE_BACKLOG
-    this.resumeInput() // handles the held-back SYN first
+  #resumeAfterBacklogGrace(): void {
+    this.#backlogImmediate = undefined
+    this.#paused &= ~PAUSE_BACKLOG
+    this.#resumeInput() // handles the held-back SYN first
   }
 
-  private handlePing(flags: number, value: number): void {
+  #handlePing(flags: number, value: number): void {
     if (flags & FLAG_SYN) {
       // §8.5: answer with the same opaque value.
       this.writer.control(TYPE_PING, FLAG_ACK, 0, value)
     } else if (flags & FLAG_ACK) {
       // tokio-yamux forgets this id and every smaller one (tentacle #183).
-      for (const id of this.pings.keys()) if (id <= value) this.pings.delete(id)
+      for (const id of this.#pings.keys()) if (id <= value) this.#pings.delete(id)
     }
     // Neither SYN nor ACK: ignored, like tokio-yamux.
   }
 
-  private handleGoAway(code: number): void {
+  #handleGoAway(code: number): void {
     // §8.6: any GoAway ends the session; reply GoAway(0) if we have not sent one.
-    this.remoteGoAway = true
+    this.#remoteGoAway = true
     this.remoteGoAwayCode = code
     this.writer.clear() // tokio-yamux drops unsent frames on GoAway
-    if (!this.localGoAway) this.sendGoAway(GO_AWAY_NORMAL)
+    if (!this.#localGoAway) this.#sendGoAway(GO_AWAY_NORMAL)
     const err =
       code === GO_AWAY_NORMAL
         ? undefined
@@ -419,149 +427,149 @@ export class Session {
               goAwayCode: code,
             },
           )
-    const answered = this.sessionState === 'closing'
-    this.finish(err, err !== undefined ? 'error' : answered ? 'local-close' : 'remote-go-away')
+    const answered = this.#sessionState === 'closing'
+    this.#finish(err, err !== undefined ? 'error' : answered ? 'local-close' : 'remote-go-away')
   }
 
   // ------------------------------------------------------------- keepalive
 
-  private keepaliveTick(): void {
-    this.keepaliveTimer = undefined
-    if (this.sessionState !== 'open') return
+  readonly #keepaliveTick = (): void => {
+    this.#keepaliveTimer = undefined
+    if (this.#sessionState !== 'open') return
     // §8.5: at each tick, an unanswered ping older than the timeout ends the session.
     const now = performance.now()
-    for (const sentAt of this.pings.values()) {
+    for (const sentAt of this.#pings.values()) {
       if (now - sentAt >= this.config.pingTimeoutMs) {
-        return this.abort(
+        return this.#abort(
           new YamuxError('ERR_KEEPALIVE_TIMEOUT', `no answer to a ping for ${this.config.pingTimeoutMs} ms`),
         )
       }
     }
-    if (this.pings.size >= MAX_UNANSWERED_PINGS) {
-      return this.abort(new YamuxError('ERR_KEEPALIVE_TIMEOUT', `${this.pings.size} pings unanswered`))
+    if (this.#pings.size >= MAX_UNANSWERED_PINGS) {
+      return this.#abort(new YamuxError('ERR_KEEPALIVE_TIMEOUT', `${this.#pings.size} pings unanswered`))
     }
-    this.pingId = (this.pingId + 1) >>> 0
-    this.pings.set(this.pingId, now)
-    this.writer.control(TYPE_PING, FLAG_SYN, 0, this.pingId)
-    this.keepaliveTimer = setTimeout(this.keepaliveTick, this.config.keepaliveIntervalMs)
+    this.#pingId = (this.#pingId + 1) >>> 0
+    this.#pings.set(this.#pingId, now)
+    this.writer.control(TYPE_PING, FLAG_SYN, 0, this.#pingId)
+    this.#keepaliveTimer = setTimeout(this.#keepaliveTick, this.config.keepaliveIntervalMs)
   }
 
   // ------------------------------------------------------------- outbound flow
 
-  private onWriterProgress(): void {
-    if (this.sessionState === 'ended') return
-    if (this.paused & PAUSE_CONTROL && this.writer.controlBacklogBytes <= this.config.maxControlBacklogBytes) {
-      this.paused &= ~PAUSE_CONTROL
-      this.resumeInput()
+  #onWriterProgress(): void {
+    if (this.#sessionState === 'ended') return
+    if (this.#paused & PAUSE_CONTROL && this.writer.controlBacklogBytes <= this.config.maxControlBacklogBytes) {
+      this.#paused &= ~PAUSE_CONTROL
+      this.#resumeInput()
     }
     // Wake writers waiting for queue space, oldest first, while there is space.
-    for (const s of this.blockedWriters) {
+    for (const s of this.#blockedWriters) {
       if (!this.hasQueueSpace()) break
-      this.blockedWriters.delete(s)
+      this.#blockedWriters.delete(s)
       s.pumpWrites()
     }
   }
 
-  private pause(bit: number): void {
-    if (this.paused === 0) this.conn.pause()
-    this.paused |= bit
+  #pause(bit: number): void {
+    if (this.#paused === 0) this.#conn.pause()
+    this.#paused |= bit
   }
 
-  private resumeInput(): void {
-    if (this.paused !== 0 || this.sessionState === 'ended') return
-    this.processInput()
-    if (this.paused === 0 && this.state !== 'ended') this.conn.resume() // (the getter: processInput may have ended it)
+  #resumeInput(): void {
+    if (this.#paused !== 0 || this.#sessionState === 'ended') return
+    this.#processInput()
+    if (this.#paused === 0 && this.state !== 'ended') this.#conn.resume() // (the getter: processInput may have ended it)
   }
 
-  private takeAccepted(): Stream | undefined {
-    if (this.acceptHead >= this.acceptQueue.length) return undefined
-    const s = this.acceptQueue[this.acceptHead]
-    this.acceptQueue[this.acceptHead] = undefined as unknown as Stream
-    this.acceptHead++
-    if (this.acceptHead === this.acceptQueue.length) {
-      this.acceptQueue = []
-      this.acceptHead = 0
+  #takeAccepted(): Stream | undefined {
+    if (this.#acceptHead >= this.#acceptQueue.length) return undefined
+    const s = this.#acceptQueue[this.#acceptHead]
+    this.#acceptQueue[this.#acceptHead] = undefined as unknown as Stream
+    this.#acceptHead++
+    if (this.#acceptHead === this.#acceptQueue.length) {
+      this.#acceptQueue = []
+      this.#acceptHead = 0
     }
-    if (this.pendingAcceptCount < this.config.acceptBacklog) this.backlogGraceUsed = false
+    if (this.pendingAcceptCount < this.config.acceptBacklog) this.#backlogGraceUsed = false
     return s
   }
 
-  private settleAcceptWaiters(): void {
-    const waiters = this.acceptWaiters
-    this.acceptWaiters = []
+  #settleAcceptWaiters(): void {
+    const waiters = this.#acceptWaiters
+    this.#acceptWaiters = []
     for (const w of waiters) w(null)
   }
 
-  private sendGoAway(code: number): void {
-    this.localGoAway = true
+  #sendGoAway(code: number): void {
+    this.#localGoAway = true
     this.writer.control(TYPE_GO_AWAY, 0, 0, code)
   }
 
-  private sessionClosedError(): YamuxError {
-    if (this.endError !== undefined) return this.endError
+  #sessionClosedError(): YamuxError {
+    if (this.#endError !== undefined) return this.#endError
     return new YamuxError('ERR_SESSION_CLOSED', 'the session is closing')
   }
 
   // ------------------------------------------------------------- ending
 
   /** Protocol error from the peer: GoAway(ProtocolError), flush, end (§8.6). */
-  private fail(err: YamuxError): void {
-    if (this.sessionState === 'ended') return
-    if (!this.localGoAway) {
+  #fail(err: YamuxError): void {
+    if (this.#sessionState === 'ended') return
+    if (!this.#localGoAway) {
       this.writer.clear() // tokio-yamux send_go_away_with_code clears unsent frames
-      this.sendGoAway(GO_AWAY_PROTOCOL_ERROR)
+      this.#sendGoAway(GO_AWAY_PROTOCOL_ERROR)
     }
-    this.finish(err, 'error')
+    this.#finish(err, 'error')
   }
 
   /** Local failure (timeouts): no GoAway, the connection is destroyed. */
-  private abort(err: YamuxError): void {
-    if (this.sessionState === 'ended') return
+  #abort(err: YamuxError): void {
+    if (this.#sessionState === 'ended') return
     try {
-      this.terminate(err, 'error')
+      this.#terminate(err, 'error')
     } finally {
       this.writer.close()
-      this.conn.destroy()
+      this.#conn.destroy()
     }
   }
 
   /** Ends the session, flushes what is queued (GoAway last), then ends the connection. */
-  private finish(err: YamuxError | undefined, reason: SessionEndReason): void {
-    if (this.sessionState === 'ended') return
+  #finish(err: YamuxError | undefined, reason: SessionEndReason): void {
+    if (this.#sessionState === 'ended') return
     try {
-      this.terminate(err, reason)
+      this.#terminate(err, reason)
     } finally {
       this.writer.flush(true)
-      this.endConn()
+      this.#endConn()
     }
   }
 
   /** Settles every stream, waiter and timer. The one place the session becomes 'ended'. */
-  private terminate(err: YamuxError | undefined, reason: SessionEndReason): void {
-    if (this.sessionState === 'ended') return
-    this.sessionState = 'ended'
+  #terminate(err: YamuxError | undefined, reason: SessionEndReason): void {
+    if (this.#sessionState === 'ended') return
+    this.#sessionState = 'ended'
     this.error = err
     this.endReason = reason
     // Built on every session end, normal ones included: its stack would only
     // show this function, so it is not captured (~40 µs saved per session).
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
-    this.endError = new YamuxError('ERR_SESSION_CLOSED', err ? `session ended: ${err.message}` : 'session closed', {
+    this.#endError = new YamuxError('ERR_SESSION_CLOSED', err ? `session ended: ${err.message}` : 'session closed', {
       cause: err,
     })
     Error.stackTraceLimit = limit
-    this.clearTimers()
-    this.pings.clear()
-    this.deferred = undefined
-    this.bodyStream = null
-    this.blockedWriters.clear()
-    this.settleAcceptWaiters()
-    const endErr = this.endError
-    const streams = [...this.streams.values()]
-    this.streams.clear()
+    this.#clearTimers()
+    this.#pings.clear()
+    this.#deferred = undefined
+    this.#bodyStream = null
+    this.#blockedWriters.clear()
+    this.#settleAcceptWaiters()
+    const endErr = this.#endError
+    const streams = [...this.#streams.values()]
+    this.#streams.clear()
     // Streams that arrived but were not accepted yet stay acceptable: their data (and FIN)
     // arrived before the end, so accept() still returns them, then null.
-    for (let i = this.acceptHead; i < this.acceptQueue.length; i++) streams.push(this.acceptQueue[i])
+    for (let i = this.#acceptHead; i < this.#acceptQueue.length; i++) streams.push(this.#acceptQueue[i])
     // Settling a stream runs application callbacks (write callbacks, a Duplex's handlers). One
     // that throws must not leave the other streams waiting: every stream is told, then the
     // first error is rethrown (the callers finish tearing down in `finally`).
@@ -576,13 +584,13 @@ export class Session {
     if (thrown !== undefined) throw thrown.error
   }
 
-  private clearTimers(): void {
-    if (this.keepaliveTimer !== undefined) clearTimeout(this.keepaliveTimer)
-    if (this.goAwayTimer !== undefined) clearTimeout(this.goAwayTimer)
-    if (this.backlogImmediate !== undefined) clearImmediate(this.backlogImmediate)
-    this.keepaliveTimer = undefined
-    this.goAwayTimer = undefined
-    this.backlogImmediate = undefined
+  #clearTimers(): void {
+    if (this.#keepaliveTimer !== undefined) clearTimeout(this.#keepaliveTimer)
+    if (this.#goAwayTimer !== undefined) clearTimeout(this.#goAwayTimer)
+    if (this.#backlogImmediate !== undefined) clearImmediate(this.#backlogImmediate)
+    this.#keepaliveTimer = undefined
+    this.#goAwayTimer = undefined
+    this.#backlogImmediate = undefined
   }
 
   /**
@@ -590,11 +598,11 @@ export class Session {
    * is over, so nothing more is read: tokio-yamux's tentacle drops the socket the same way.
    * Bounded by connectionWriteTimeoutMs in case the connection never drains.
    */
-  private endConn(): void {
-    const conn = this.conn
-    if (this.connClosed || conn.destroyed) return this.connDone()
-    this.connTeardownTimer = setTimeout(() => {
-      this.connTeardownTimer = undefined
+  #endConn(): void {
+    const conn = this.#conn
+    if (this.#connClosed || conn.destroyed) return this.#connDone()
+    this.#connTeardownTimer = setTimeout(() => {
+      this.#connTeardownTimer = undefined
       this.writer.close()
       conn.destroy()
     }, this.config.connectionWriteTimeoutMs)
@@ -603,49 +611,49 @@ export class Session {
     else conn.once('finish', () => conn.destroy())
   }
 
-  private onEnd(): void {
-    if (this.sessionState === 'ended') return
+  readonly #onEnd = (): void => {
+    if (this.#sessionState === 'ended') return
     // EOF: after our GoAway it is the peer's answer; otherwise the peer left without GoAway.
-    const err = this.localGoAway
+    const err = this.#localGoAway
       ? undefined
       : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection ended without GoAway')
-    this.finish(err, err === undefined ? 'local-close' : 'error')
+    this.#finish(err, err === undefined ? 'local-close' : 'error')
   }
 
-  private onConnError(cause: Error): void {
-    if (this.sessionState === 'ended') return
-    this.terminate(new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }), 'error')
+  readonly #onConnError = (cause: Error): void => {
+    if (this.#sessionState === 'ended') return
+    this.#terminate(new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }), 'error')
   }
 
-  private onConnClose(): void {
+  readonly #onConnClose = (): void => {
     try {
-      if (this.sessionState !== 'ended') {
-        this.terminate(
-          this.localGoAway
+      if (this.#sessionState !== 'ended') {
+        this.#terminate(
+          this.#localGoAway
             ? undefined
             : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
-          this.localGoAway ? 'local-close' : 'error',
+          this.#localGoAway ? 'local-close' : 'error',
         )
       }
     } finally {
-      this.connDone()
+      this.#connDone()
     }
   }
 
-  private connDone(): void {
-    if (this.connClosed) return
-    this.connClosed = true
+  #connDone(): void {
+    if (this.#connClosed) return
+    this.#connClosed = true
     this.writer.close()
-    if (this.connTeardownTimer !== undefined) clearTimeout(this.connTeardownTimer)
-    this.connTeardownTimer = undefined
-    const conn = this.conn
-    conn.removeListener('data', this.onData)
-    conn.removeListener('end', this.onEnd)
-    conn.removeListener('close', this.onConnClose)
+    if (this.#connTeardownTimer !== undefined) clearTimeout(this.#connTeardownTimer)
+    this.#connTeardownTimer = undefined
+    const conn = this.#conn
+    conn.removeListener('data', this.#onData)
+    conn.removeListener('end', this.#onEnd)
+    conn.removeListener('close', this.#onConnClose)
     // Keep a no-op error listener: a late 'error' on a destroyed socket must not crash the process.
-    conn.removeListener('error', this.onConnError)
+    conn.removeListener('error', this.#onConnError)
     conn.on('error', noop)
-    this.resolveClosed()
+    this.#resolveClosed()
   }
 }
 

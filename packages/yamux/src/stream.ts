@@ -57,69 +57,69 @@ const MAX_DATA_FRAME = INITIAL_STREAM_WINDOW
 export class Stream {
   /** Stream id (odd for streams the client opened, even for the server's, §8.2). */
   readonly id: number
-  private readonly host: StreamHost
+  readonly #host: StreamHost
   /**
    * The handshake flag still owed to the peer on our next frame (§8.3): SYN for a stream we
    * opened, ACK for one the peer opened, then 0. The peer's ACK changes nothing we do.
    */
-  private owedFlag: number
+  #owedFlag: number
 
   // Read-only from outside through the getters below; only this class moves them.
-  private sendDir: DirectionState = 'open'
-  private recvDir: DirectionState = 'open'
-  private sessionError: YamuxError | undefined
-  private removed = false
+  #sendDir: DirectionState = 'open'
+  #recvDir: DirectionState = 'open'
+  #sessionError: YamuxError | undefined
+  #removed = false
 
   // Receive side (§8.4).
-  private readonly maxWindow: number
+  readonly #maxWindow: number
   /** Window we have granted and the peer has not yet used. */
   recvWindow = INITIAL_STREAM_WINDOW
   /** Bytes of a Data frame announced by its header and not yet arrived. */
-  private pendingBody = 0
+  #pendingBody = 0
   /** Received chunks: readBuf[readHead] up to readTail (rewound, not truncated, when emptied). */
-  private readBuf: Uint8Array[] = []
-  private readHead = 0
-  private readTail = 0
+  #readBuf: Uint8Array[] = []
+  #readHead = 0
+  #readTail = 0
   /** Bytes received and not yet read by the application. */
   bufferedBytes = 0
-  private finPending = false // FIN/RST seen on a Data frame whose body is still arriving
-  private rstPending = false
-  private readers: ReadOp[] = []
-  private readWaiter: (() => void) | null = null
+  #finPending = false // FIN/RST seen on a Data frame whose body is still arriving
+  #rstPending = false
+  #readers: ReadOp[] = []
+  #readWaiter: (() => void) | null = null
 
   // Send side (§8.4).
-  private sendCredit = INITIAL_STREAM_WINDOW
-  private writes: WriteOp[] = []
-  private writesHead = 0
-  private closeWaiters: WriteCallback[] | null = null
-  private duplex: Duplex | undefined
+  #sendCredit = INITIAL_STREAM_WINDOW
+  #writes: WriteOp[] = []
+  #writesHead = 0
+  #closeWaiters: WriteCallback[] | null = null
+  #duplex: Duplex | undefined
 
   /** @internal Created by the Session. */
   constructor(id: number, host: StreamHost, inbound: boolean) {
     this.id = id
-    this.host = host
-    this.maxWindow = host.maxStreamWindowSize
-    this.owedFlag = inbound ? FLAG_ACK : FLAG_SYN
+    this.#host = host
+    this.#maxWindow = host.maxStreamWindowSize
+    this.#owedFlag = inbound ? FLAG_ACK : FLAG_SYN
   }
 
   /** State of our sending direction: 'closed' once FIN is sent. */
   get sendState(): DirectionState {
-    return this.sendDir
+    return this.#sendDir
   }
 
   /** State of the peer's sending direction: 'closed' once its FIN arrived. */
   get recvState(): DirectionState {
-    return this.recvDir
+    return this.#recvDir
   }
 
   /** Bytes we may still send before the peer grants more (§8.4). */
   get sendWindow(): number {
-    return this.sendCredit
+    return this.#sendCredit
   }
 
   /** True once both directions are closed or the stream was reset. */
   get isClosed(): boolean {
-    return this.sendDir !== 'open' && this.recvDir !== 'open'
+    return this.#sendDir !== 'open' && this.#recvDir !== 'open'
   }
 
   // ---------------------------------------------------------------- reading
@@ -132,7 +132,7 @@ export class Stream {
    */
   read(max = Infinity): Promise<Uint8Array | null> {
     if (!(max >= 1)) return Promise.reject(new RangeError(`read(max): max must be ≥ 1, got ${max}`))
-    if (this.readers.length === 0) {
+    if (this.#readers.length === 0) {
       try {
         const r = this.readNow(max)
         if (r !== undefined) return Promise.resolve(r)
@@ -141,7 +141,7 @@ export class Stream {
       }
     }
     return new Promise((resolve, reject) => {
-      this.readers.push({ max, resolve, reject })
+      this.#readers.push({ max, resolve, reject })
     })
   }
 
@@ -154,31 +154,31 @@ export class Stream {
    */
   readNow(max = Infinity): Uint8Array | null | undefined {
     if (this.bufferedBytes > 0) {
-      let chunk = this.readBuf[this.readHead]
+      let chunk = this.#readBuf[this.#readHead]
       if (chunk.length > max) {
         const head = chunk.subarray(0, max)
-        this.readBuf[this.readHead] = chunk.subarray(max)
+        this.#readBuf[this.#readHead] = chunk.subarray(max)
         chunk = head
       } else {
-        this.readBuf[this.readHead] = EMPTY
-        this.readHead++
-        if (this.readHead === this.readTail) {
-          this.readHead = 0
-          this.readTail = 0
-          if (this.readBuf.length > 64) this.readBuf = []
-        } else if (this.readHead >= 64) {
-          this.readBuf = this.readBuf.slice(this.readHead, this.readTail)
-          this.readTail -= this.readHead
-          this.readHead = 0
+        this.#readBuf[this.#readHead] = EMPTY
+        this.#readHead++
+        if (this.#readHead === this.#readTail) {
+          this.#readHead = 0
+          this.#readTail = 0
+          if (this.#readBuf.length > 64) this.#readBuf = []
+        } else if (this.#readHead >= 64) {
+          this.#readBuf = this.#readBuf.slice(this.#readHead, this.#readTail)
+          this.#readTail -= this.#readHead
+          this.#readHead = 0
         }
       }
       this.bufferedBytes -= chunk.length
-      this.consumed()
+      this.#consumed()
       return chunk
     }
-    if (this.recvDir === 'closed') return null
-    if (this.recvDir === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
-    if (this.sessionError !== undefined) throw this.sessionError
+    if (this.#recvDir === 'closed') return null
+    if (this.#recvDir === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.#sessionError !== undefined) throw this.#sessionError
     return undefined
   }
 
@@ -188,41 +188,41 @@ export class Stream {
    * {@link Stream.readNow}.
    */
   onReadable(waiter: () => void): void {
-    this.readWaiter = waiter
+    this.#readWaiter = waiter
   }
 
   /** §8.4: after the application consumed data, grant the peer more window (Rust's threshold rule). */
-  private consumed(): void {
-    if (this.recvDir !== 'open' || this.sessionError !== undefined) return
-    this.sendWindowUpdate()
+  #consumed(): void {
+    if (this.#recvDir !== 'open' || this.#sessionError !== undefined) return
+    this.#sendWindowUpdate()
   }
 
-  private sendWindowUpdate(): void {
+  #sendWindowUpdate(): void {
     // delta = max − bytes held (buffered, or announced and still arriving) − window still granted
-    const delta = this.maxWindow - this.bufferedBytes - this.pendingBody - this.recvWindow
-    if (delta < this.maxWindow / 2 && this.owedFlag === 0) return
+    const delta = this.#maxWindow - this.bufferedBytes - this.#pendingBody - this.recvWindow
+    if (delta < this.#maxWindow / 2 && this.#owedFlag === 0) return
     this.recvWindow += delta
-    this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags(), this.id, delta)
+    this.#host.writer.control(TYPE_WINDOW_UPDATE, this.#takeFlags(), this.id, delta)
   }
 
-  private wakeReaders(): void {
-    while (this.readers.length > 0) {
+  #wakeReaders(): void {
+    while (this.#readers.length > 0) {
       let r: Uint8Array | null | undefined
-      const op = this.readers[0]
+      const op = this.#readers[0]
       try {
         r = this.readNow(op.max)
       } catch (err) {
-        this.readers.shift()
+        this.#readers.shift()
         op.reject(err as YamuxError)
         continue
       }
       if (r === undefined) break
-      this.readers.shift()
+      this.#readers.shift()
       op.resolve(r)
     }
-    const w = this.readWaiter
+    const w = this.#readWaiter
     if (w !== null) {
-      this.readWaiter = null
+      this.#readWaiter = null
       w()
     }
   }
@@ -237,11 +237,11 @@ export class Stream {
    * ERR_SESSION_CLOSED once the session is closing or over.
    */
   write(data: Uint8Array): Promise<void> {
-    const sent = this.writeNow(data)
+    const sent = this.#writeNow(data)
     if (sent === data.length) return RESOLVED
     if (typeof sent !== 'number') return Promise.reject(sent)
     return new Promise((resolve, reject) => {
-      this.enqueueWrite(data, sent, (err) => (err === undefined ? resolve() : reject(err)))
+      this.#enqueueWrite(data, sent, (err) => (err === undefined ? resolve() : reject(err)))
     })
   }
 
@@ -252,96 +252,97 @@ export class Stream {
    * `cb` may run before writeCb returns.
    */
   writeCb(data: Uint8Array, cb: WriteCallback): void {
-    const sent = this.writeNow(data)
+    const sent = this.#writeNow(data)
     if (sent === data.length) return cb()
     if (typeof sent !== 'number') return cb(sent)
-    this.enqueueWrite(data, sent, cb)
+    this.#enqueueWrite(data, sent, cb)
   }
 
   /**
    * The start of every write: the refusal, or how many bytes of `data` went out at once
    * (none while earlier writes are queued: bytes leave in write order).
    */
-  private writeNow(data: Uint8Array): number | YamuxError {
-    const refusal = this.writeRefusal()
+  #writeNow(data: Uint8Array): number | YamuxError {
+    const refusal = this.#writeRefusal()
     if (refusal !== undefined) return refusal
-    return this.writesHead === this.writes.length ? this.writeSome(data, 0) : 0
+    return this.#writesHead === this.#writes.length ? this.#writeSome(data, 0) : 0
   }
 
-  private enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
-    this.writes.push({ data, offset, cb })
+  #enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
+    this.#writes.push({ data, offset, cb })
     // Only the head write waits on an event; later ones follow it in order.
-    if (this.writes.length - this.writesHead === 1) this.blockedOn()
+    if (this.#writes.length - this.#writesHead === 1) this.#blockedOn()
   }
 
   /** Sends as much of `data` from `offset` as window and queue allow; returns the new offset. */
-  private writeSome(data: Uint8Array, offset: number): number {
-    const host = this.host
-    while (offset < data.length && this.sendCredit > 0 && host.hasQueueSpace()) {
+  #writeSome(data: Uint8Array, offset: number): number {
+    const host = this.#host
+    while (offset < data.length && this.#sendCredit > 0 && host.hasQueueSpace()) {
       // §8.4: one frame carries min(send window, remaining) bytes, like tokio-yamux, but never
       // more than 256 KiB: every tokio-yamux peer accepts that (its max window is ≥ 256 KiB),
       // and it bounds how far one frame can overshoot the session's queue cap.
-      const n = Math.min(this.sendCredit, data.length - offset, MAX_DATA_FRAME)
+      const n = Math.min(this.#sendCredit, data.length - offset, MAX_DATA_FRAME)
       const payload = offset === 0 && n === data.length ? data : data.subarray(offset, offset + n)
-      host.writer.data(this.takeFlags(), this.id, payload)
-      this.sendCredit -= n
+      host.writer.data(this.#takeFlags(), this.id, payload)
+      this.#sendCredit -= n
       offset += n
     }
     return offset
   }
 
   /** Registers with the session when the head write waits on queue space (a window wait needs nothing: the WindowUpdate arrives here). */
-  private blockedOn(): void {
-    if (this.sendCredit > 0) this.host.waitQueueSpace(this)
+  #blockedOn(): void {
+    if (this.#sendCredit > 0) this.#host.waitQueueSpace(this)
   }
 
   /** @internal Continues queued writes (window grew or queue has space). */
   pumpWrites(): void {
-    while (this.writesHead < this.writes.length) {
-      const refusal = this.queuedWriteRefusal()
-      if (refusal !== undefined) return this.failWrites(refusal)
-      const op = this.writes[this.writesHead]
-      op.offset = this.writeSome(op.data, op.offset)
+    while (this.#writesHead < this.#writes.length) {
+      const refusal = this.#queuedWriteRefusal()
+      if (refusal !== undefined) return this.#failWrites(refusal)
+      const op = this.#writes[this.#writesHead]
+      op.offset = this.#writeSome(op.data, op.offset)
       if (op.offset < op.data.length) {
-        this.blockedOn()
+        this.#blockedOn()
         return
       }
-      this.writes[this.writesHead] = undefined as unknown as WriteOp
-      this.writesHead++
-      if (this.writesHead === this.writes.length) {
-        this.writes.length = 0
-        this.writesHead = 0
+      this.#writes[this.#writesHead] = undefined as unknown as WriteOp
+      this.#writesHead++
+      if (this.#writesHead === this.#writes.length) {
+        this.#writes.length = 0
+        this.#writesHead = 0
       }
       op.cb()
     }
-    if (this.closeWaiters !== null) this.finishClose()
+    if (this.#closeWaiters !== null) this.#finishClose()
   }
 
-  private failWrites(err: YamuxError): void {
-    const ops = this.writes
-    const head = this.writesHead
-    this.writes = []
-    this.writesHead = 0
+  #failWrites(err: YamuxError): void {
+    const ops = this.#writes
+    const head = this.#writesHead
+    this.#writes = []
+    this.#writesHead = 0
     for (let i = head; i < ops.length; i++) ops[i].cb(err)
-    const waiters = this.closeWaiters
-    this.closeWaiters = null
+    const waiters = this.#closeWaiters
+    this.#closeWaiters = null
     if (waiters !== null) for (const w of waiters) w(err)
   }
 
   /** Why a new write is refused (also after close() was requested: it queues behind the FIN). */
-  private writeRefusal(): YamuxError | undefined {
-    if (this.closeWaiters !== null && this.sendDir === 'open') {
+  #writeRefusal(): YamuxError | undefined {
+    if (this.#closeWaiters !== null && this.#sendDir === 'open') {
       return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     }
-    return this.queuedWriteRefusal()
+    return this.#queuedWriteRefusal()
   }
 
   /** Why a write already queued cannot go on. */
-  private queuedWriteRefusal(): YamuxError | undefined {
-    if (this.sendDir === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
-    if (this.sendDir === 'closed') return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
-    if (this.sessionError !== undefined) return this.sessionError
-    return this.host.writeRefusal()
+  #queuedWriteRefusal(): YamuxError | undefined {
+    if (this.#sendDir === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.#sendDir === 'closed')
+      return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
+    if (this.#sessionError !== undefined) return this.#sessionError
+    return this.#host.writeRefusal()
   }
 
   // ---------------------------------------------------------------- closing
@@ -360,23 +361,23 @@ export class Stream {
 
   /** Callback flavour of {@link Stream.close}; `cb` may run before closeCb returns. */
   closeCb(cb: WriteCallback): void {
-    if (this.sendDir !== 'open') return cb()
-    if (this.sessionError !== undefined) return cb(this.sessionError)
-    if (this.closeWaiters !== null) {
-      this.closeWaiters.push(cb)
+    if (this.#sendDir !== 'open') return cb()
+    if (this.#sessionError !== undefined) return cb(this.#sessionError)
+    if (this.#closeWaiters !== null) {
+      this.#closeWaiters.push(cb)
       return
     }
-    this.closeWaiters = [cb]
-    if (this.writesHead === this.writes.length) this.finishClose()
+    this.#closeWaiters = [cb]
+    if (this.#writesHead === this.#writes.length) this.#finishClose()
   }
 
-  private finishClose(): void {
-    const waiters = this.closeWaiters ?? []
-    this.closeWaiters = null
-    if (this.sendDir === 'open') {
-      this.sendDir = 'closed'
-      this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_FIN, this.id, 0)
-      this.transition()
+  #finishClose(): void {
+    const waiters = this.#closeWaiters ?? []
+    this.#closeWaiters = null
+    if (this.#sendDir === 'open') {
+      this.#sendDir = 'closed'
+      this.#host.writer.control(TYPE_WINDOW_UPDATE, this.#takeFlags() | FLAG_FIN, this.id, 0)
+      this.#transition()
     }
     for (const w of waiters) w()
   }
@@ -386,19 +387,19 @@ export class Stream {
    * pending and later reads and writes fail with ERR_STREAM_RESET, buffered data is dropped.
    */
   reset(): void {
-    if (this.sendDir === 'reset' && this.recvDir === 'reset') return
+    if (this.#sendDir === 'reset' && this.#recvDir === 'reset') return
     // Not once the stream is out of the session (closed both ways, or the session ended).
-    if (!this.removed) this.host.writer.control(TYPE_WINDOW_UPDATE, this.takeFlags() | FLAG_RST, this.id, 0)
-    this.sendDir = 'reset'
-    this.recvDir = 'reset'
-    this.readBuf = []
-    this.readHead = 0
-    this.readTail = 0
+    if (!this.#removed) this.#host.writer.control(TYPE_WINDOW_UPDATE, this.#takeFlags() | FLAG_RST, this.id, 0)
+    this.#sendDir = 'reset'
+    this.#recvDir = 'reset'
+    this.#readBuf = []
+    this.#readHead = 0
+    this.#readTail = 0
     this.bufferedBytes = 0
     const err = new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
-    this.failWrites(err)
-    this.wakeReaders()
-    this.transition()
+    this.#failWrites(err)
+    this.#wakeReaders()
+    this.#transition()
   }
 
   /**
@@ -407,32 +408,32 @@ export class Stream {
    * The adapter takes over reading: do not call read() on the stream as well.
    */
   toDuplex(options?: DuplexOptions): Duplex {
-    if (this.duplex === undefined) this.duplex = streamToDuplex(this, options)
-    return this.duplex
+    if (this.#duplex === undefined) this.#duplex = streamToDuplex(this, options)
+    return this.#duplex
   }
 
   // ------------------------------------------------- events from the session
 
   /** @internal The first frame we owe the peer: SYN for an opened stream (§8.3). */
   sendOpen(): void {
-    this.sendWindowUpdate() // flags are owed, so it is always sent; delta = max − 256 KiB
+    this.#sendWindowUpdate() // flags are owed, so it is always sent; delta = max − 256 KiB
   }
 
   /** @internal WindowUpdate frame for this stream (§8.3 flags, §8.4 delta). */
   onWindowUpdate(flags: number, delta: number): void {
-    if (flags & FLAG_FIN) this.remoteFin()
-    if (flags & FLAG_RST) this.remoteRst()
-    if (delta > 0 && this.sendDir === 'open') {
-      const w = this.sendCredit + delta
+    if (flags & FLAG_FIN) this.#remoteFin()
+    if (flags & FLAG_RST) this.#remoteRst()
+    if (delta > 0 && this.#sendDir === 'open') {
+      const w = this.#sendCredit + delta
       if (w > 0xffffffff) {
         // tokio-yamux: checked_add fails → protocol error → GoAway(1).
-        this.host.protocolError(
+        this.#host.protocolError(
           new YamuxError('ERR_WINDOW_OVERFLOW', `stream ${this.id}: window update overflows the send window`),
         )
         return
       }
-      this.sendCredit = w
-      if (this.writesHead < this.writes.length || this.closeWaiters !== null) this.pumpWrites()
+      this.#sendCredit = w
+      if (this.#writesHead < this.#writes.length || this.#closeWaiters !== null) this.pumpWrites()
     }
   }
 
@@ -442,7 +443,7 @@ export class Stream {
    * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
    */
   onDataHeader(flags: number, length: number): boolean {
-    if (this.recvDir !== 'open') return false
+    if (this.#recvDir !== 'open') return false
     if (length > this.recvWindow) {
       throw new YamuxError(
         'ERR_RECV_WINDOW_EXCEEDED',
@@ -450,79 +451,79 @@ export class Stream {
       )
     }
     this.recvWindow -= length
-    this.pendingBody += length
-    if (flags & FLAG_FIN) this.finPending = true
-    if (flags & FLAG_RST) this.rstPending = true
-    if (length === 0) this.onDataEnd()
+    this.#pendingBody += length
+    if (flags & FLAG_FIN) this.#finPending = true
+    if (flags & FLAG_RST) this.#rstPending = true
+    if (length === 0) this.#onDataEnd()
     return true
   }
 
   /** @internal One body fragment of the current Data frame. */
   onDataFragment(fragment: Uint8Array, last: boolean): void {
     const n = fragment.length
-    this.pendingBody -= n
-    if (this.recvDir === 'open') {
+    this.#pendingBody -= n
+    if (this.#recvDir === 'open') {
       // Keep a view of the connection's chunk only if it is a large part of it; otherwise
       // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
       const keep = n >= fragment.buffer.byteLength >>> 3 ? fragment : copyOf(fragment)
-      this.readBuf[this.readTail++] = keep
+      this.#readBuf[this.#readTail++] = keep
       this.bufferedBytes += n
     }
-    if (last) this.onDataEnd()
-    else if (n > 0) this.wakeReaders()
+    if (last) this.#onDataEnd()
+    else if (n > 0) this.#wakeReaders()
   }
 
-  private onDataEnd(): void {
-    if (this.finPending) {
-      this.finPending = false
-      this.remoteFin()
+  #onDataEnd(): void {
+    if (this.#finPending) {
+      this.#finPending = false
+      this.#remoteFin()
     }
-    if (this.rstPending) {
-      this.rstPending = false
-      this.remoteRst()
+    if (this.#rstPending) {
+      this.#rstPending = false
+      this.#remoteRst()
     }
-    this.wakeReaders()
+    this.#wakeReaders()
   }
 
-  private remoteFin(): void {
+  #remoteFin(): void {
     // A FIN after the receive side is already closed is ignored (see §8.3: in
     // tokio-yamux 0.3.20 such a FIN is never processed because the stream stops reading frames).
-    if (this.recvDir !== 'open') return
-    this.recvDir = 'closed'
-    this.wakeReaders()
-    this.transition()
+    if (this.#recvDir !== 'open') return
+    this.#recvDir = 'closed'
+    this.#wakeReaders()
+    this.#transition()
   }
 
-  private remoteRst(): void {
-    if (this.sendDir === 'reset' && this.recvDir !== 'open') return
-    this.sendDir = 'reset'
-    if (this.recvDir === 'open') this.recvDir = 'reset'
-    this.failWrites(new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
-    this.wakeReaders()
-    this.transition()
+  #remoteRst(): void {
+    if (this.#sendDir === 'reset' && this.#recvDir !== 'open') return
+    this.#sendDir = 'reset'
+    if (this.#recvDir === 'open') this.#recvDir = 'reset'
+    this.#failWrites(new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
+    this.#wakeReaders()
+    this.#transition()
   }
 
   /** @internal The session is over: settle every waiter. */
   onSessionEnd(err: YamuxError): void {
-    if (this.sessionError !== undefined) return
-    this.sessionError = err
-    this.removed = true
-    this.pendingBody = 0
-    this.failWrites(err)
-    this.wakeReaders()
+    if (this.#sessionError !== undefined) return
+    this.#sessionError = err
+    this.#removed = true
+    this.#pendingBody = 0
+    this.#failWrites(err)
+    this.#wakeReaders()
   }
 
   /** The one place that decides a stream is finished (LESSONS #8, tentacle #458). */
-  private transition(): void {
-    if (this.removed || !this.isClosed) return
-    this.removed = true
-    this.host.streamClosed(this)
+  #transition(): void {
+    if (this.#removed || !this.isClosed) return
+    this.#removed = true
+    this.#host.streamClosed(this)
   }
 
   /** The flag owed to the peer (0 once sent), to put on the frame being sent now. */
-  private takeFlags(): number {
-    const f = this.owedFlag
-    this.owedFlag = 0
+  #takeFlags(): number {
+    const f = this.#owedFlag
+    this.#owedFlag = 0
     return f
   }
 }
