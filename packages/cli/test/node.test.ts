@@ -95,7 +95,9 @@ test('node: a second signal during the graceful close exits at once (128 + signa
     node.child.kill('SIGTERM')
     const exit = await node.exited
     assert.deepEqual(exit, { code: 128 + 15, signal: null })
-    assert.ok(Date.now() - t0 < 3_000)
+    // "At once" against the 60 s graceful close it cuts short; usually ~50 ms, and 10 s
+    // leaves room for a loaded machine.
+    assert.ok(Date.now() - t0 < 10_000, `exited ${Date.now() - t0} ms after the second signal`)
     assert.match(node.stderr(), /second signal: exiting now/)
   } finally {
     peer?.destroy()
