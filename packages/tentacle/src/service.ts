@@ -76,6 +76,11 @@ export class Service implements ServiceControl {
   #state: State = 'running'
   readonly #listeners = new Map<string, ListenEntry>()
   readonly #sessionsById = new Map<SessionId, TentacleSession>()
+  /**
+   * The same sessions by remote peer id (secio sessions only), for the repeated-connection and
+   * crossing-dial checks (§12.2). Usually one per peer; two while a crossing dial replaces a session.
+   */
+  readonly #sessionsByPeer = new Map<string, TentacleSession[]>()
   /** When each session came up (crossing-dial window, §12.2). */
   readonly #sessionUpAt = new WeakMap<TentacleSession, number>()
   /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
@@ -509,30 +514,30 @@ export class Service implements ServiceControl {
       up.mux.destroy()
       return Promise.reject(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
     }
-    if (up.remotePublicKey !== undefined) {
-      for (const s of this.#sessionsById.values()) {
-        const k = s.info.remotePublicKey
-        if (k !== undefined && Buffer.compare(k, up.remotePublicKey) === 0) {
-          if (this.#winsCrossing(s, direction, up.remotePeerId)) {
-            // §12.2: two crossing dials; both sides keep the one dialed by the smaller peer id.
-            this.logger.debug(
-              { session: s.id, peer: up.remotePeerId },
-              'crossing dial: the new connection replaces the session',
-            )
-            s.disconnect()
-            continue
-          }
-          up.mux.destroy()
-          const error = new TentacleError(
-            'ERR_REPEATED_CONNECTION',
-            `already connected to ${up.remotePeerId} as session ${s.id}`,
+    // The sessions with this peer (its id is the hash of its public key): a Map lookup, not a walk over every
+    // session, which made each new session cost O(sessions) (issue 12: 224 -> 75 sessions/s at 10 000).
+    const samePeer = up.remotePeerId !== undefined ? this.#sessionsByPeer.get(up.remotePeerId) : undefined
+    if (samePeer !== undefined) {
+      for (const s of [...samePeer]) {
+        if (this.#winsCrossing(s, direction, up.remotePeerId)) {
+          // §12.2: two crossing dials; both sides keep the one dialed by the smaller peer id.
+          this.logger.debug(
+            { session: s.id, peer: up.remotePeerId },
+            'crossing dial: the new connection replaces the session',
           )
-          if (direction === 'inbound') {
-            const listen = [...this.#listeners.values()][0]?.address ?? address
-            this.#emitError({ type: 'listen-error', address: listen, error })
-          }
-          return Promise.reject(error)
+          s.disconnect()
+          continue
         }
+        up.mux.destroy()
+        const error = new TentacleError(
+          'ERR_REPEATED_CONNECTION',
+          `already connected to ${up.remotePeerId} as session ${s.id}`,
+        )
+        if (direction === 'inbound') {
+          const listen = [...this.#listeners.values()][0]?.address ?? address
+          this.#emitError({ type: 'listen-error', address: listen, error })
+        }
+        return Promise.reject(error)
       }
     }
     const id = this.#allocSessionId()
@@ -546,6 +551,11 @@ export class Service implements ServiceControl {
       handshakeMs: up.durationMs,
     })
     this.#sessionsById.set(id, session)
+    if (up.remotePeerId !== undefined) {
+      const list = this.#sessionsByPeer.get(up.remotePeerId)
+      if (list === undefined) this.#sessionsByPeer.set(up.remotePeerId, [session])
+      else list.push(session)
+    }
     this.#sessionUpAt.set(session, performance.now())
     this.metrics.sessionsTotal.inc({ direction })
     this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
@@ -652,6 +662,13 @@ export class Service implements ServiceControl {
 
   #sessionEnded(session: TentacleSession): void {
     if (this.#sessionsById.get(session.id) === session) this.#sessionsById.delete(session.id)
+    const peer = session.info.remotePeerId
+    const list = peer !== undefined ? this.#sessionsByPeer.get(peer) : undefined
+    if (list !== undefined) {
+      const i = list.indexOf(session)
+      if (i >= 0) list.splice(i, 1)
+      if (list.length === 0) this.#sessionsByPeer.delete(peer!)
+    }
     this.#emitEvent({ type: 'session-close', session: session.info })
   }
 

@@ -387,6 +387,9 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
     }
     const m1 = process.memoryUsage()
     const n = service.sessions().length
+    // Timers held per idle session (yamux keepalive: one each; Node keeps same-duration timers in one list).
+    const timers = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length
+    put('scale.timers_per_idle_session', timers / n, 'timers', null, true)
     put('scale.rss_per_idle_session', (m1.rss - m0.rss) / n / 1024, 'KiB', 64, (m1.rss - m0.rss) / n <= 64 * 1024)
     put(
       'scale.heap_per_idle_session',
