@@ -35,13 +35,32 @@ const rng = new Rng(Number(seedArg ?? 1))
 const actions: Record<string, number> = {}
 const count = (k: string): void => void (actions[k] = (actions[k] ?? 0) + 1)
 
+/** Per service: resolvers of sessionGone() by session id, called on its session-close event. */
+const goneWaiters = new WeakMap<Service, Map<number, () => void>>()
+
 /** One Service per lane (its own peer id: tentacle keeps one session per peer, §12), plus the listener. */
 function newService(): Service {
-  return new Service({
+  const waiters = new Map<number, () => void>()
+  const service = new Service({
     key: SecioKeyPair.generate(),
     protocols: [{ id: 1, handler: { received: (ctx, data) => ctx.send(data) } }],
-    handler: { handleError: () => {} },
+    handler: {
+      handleError: () => {},
+      handleEvent: (e) => {
+        if (e.type !== 'session-close') return
+        waiters.get(e.session.id)?.()
+        waiters.delete(e.session.id)
+      },
+    },
   })
+  goneWaiters.set(service, waiters)
+  return service
+}
+
+/** Resolves once the session is gone (its session-close event; the service forgets it first). */
+function sessionGone(service: Service, id: number): Promise<void> {
+  if (service.session(id) === undefined) return Promise.resolve()
+  return new Promise((resolve) => goneWaiters.get(service)!.set(id, resolve))
 }
 const listener = newService()
 
@@ -97,7 +116,7 @@ async function act(service: Service): Promise<void> {
     for (let i = 0, n = 1 + rng.below(5); i < n; i++) service.send(session.id, 1, randomBytes(1 + rng.below(2000)))
     await sleep(5 + rng.below(30))
     service.disconnect(session.id)
-    while (service.session(session.id) !== undefined) await sleep(5)
+    await sessionGone(service, session.id)
   } else if (pick < 55) {
     const rst = rng.oneIn(2)
     count(rst ? 'abrupt-rst' : 'abrupt-fin')

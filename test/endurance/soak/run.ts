@@ -71,6 +71,10 @@ function abort(why: string): never {
 process.on('uncaughtException', (err) => abort(`uncaught exception: ${(err as Error)?.stack ?? String(err)}`))
 process.on('unhandledRejection', (err) => abort(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`))
 
+/** Resolvers of sessionGone() by session id, called on the session-close event. */
+const goneWaiters = new Map<number, () => void>()
+/** Re-checks of connectionsEnded(), called on every event that can end a connection. */
+const onConnectionEvent = new Set<() => void>()
 const leaked: unknown[] = []
 const leakedTimers: NodeJS.Timeout[] = []
 let opened = 0
@@ -79,6 +83,11 @@ const service = new Service({
   protocols: [{ id: 1, handler: { received: (ctx, data) => ctx.send(data) } }],
   handler: {
     handleEvent: (e) => {
+      if (e.type === 'session-close') {
+        goneWaiters.get(e.session.id)?.()
+        goneWaiters.delete(e.session.id)
+      }
+      for (const check of [...onConnectionEvent]) check()
       if (e.type === 'session-open') {
         opened++
         // JS objects on the V8 heap (a double array), as a forgotten per-session record would be.
@@ -91,12 +100,39 @@ const service = new Service({
       }
     },
     handleError: (e) => {
+      for (const check of [...onConnectionEvent]) check()
       const code = e.error instanceof TentacleError ? e.error.code : 'untyped'
       note(`${e.type}:${code}`, ACCOUNTED[e.type]?.has(code) === true)
     },
   },
 })
 const listenAddr = await service.listen('/ip4/127.0.0.1/tcp/0')
+
+/** Resolves once the session is gone (its session-close event; the service forgets it first). */
+function sessionGone(id: number): Promise<void> {
+  if (service.session(id) === undefined) return Promise.resolve()
+  return new Promise((resolve) => goneWaiters.set(id, resolve))
+}
+
+/**
+ * Resolves once no connection is left, re-checked on each session-close and error event
+ * (every connection ends in one), or after `ms` whatever is left (the snapshot reports it).
+ */
+function connectionsEnded(ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms)
+    function done(): void {
+      clearTimeout(timer)
+      onConnectionEvent.delete(check)
+      resolve()
+    }
+    function check(): void {
+      if (service.connectionCount === 0) done()
+    }
+    onConnectionEvent.add(check)
+    check()
+  })
+}
 const port = listenAddr.toString().split('/')[4]!
 
 // ---------------------------------------------------------------- churn control
@@ -159,7 +195,7 @@ async function dialLoop(): Promise<void> {
         await sleep(rng.below(50))
         service.disconnect(s.id)
         // One session per peer (§12): the next dial waits for this one to be gone.
-        while (service.session(s.id) !== undefined) await sleep(5)
+        await sessionGone(s.id)
       } catch {
         // A dial to a peer that is being killed fails; the dial-error event accounts for it.
       }
@@ -199,8 +235,9 @@ interface Snapshot {
 
 async function quiescentSnapshot(): Promise<Snapshot> {
   // Every session the churn left must end by itself (no timeout longer than 10 s applies).
-  const t0 = Date.now()
-  while (service.connectionCount > 0 && Date.now() - t0 < 15_000) await sleep(50)
+  await connectionsEnded(15_000)
+  // Sockets close (and free their handles) a few turns after their session ends; no event
+  // covers all of them, so this is a generous settling bound on the measurement.
   await sleep(200)
   for (let i = 0; i < 4; i++) {
     gc()
