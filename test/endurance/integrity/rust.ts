@@ -57,12 +57,18 @@ const errors: string[] = []
 const rng = new Rng(7)
 let service: Service | undefined
 const t0 = performance.now()
+let opened = 0
+let allOpen!: () => void
+const allOpened = new Promise<void>((resolve) => (allOpen = resolve))
 try {
   let b = new ServiceBuilder().key(SecioKeyPair.generate())
   for (const p of flows.keys()) {
     b = b.protocol({
       id: p,
       handler: {
+        connected() {
+          if (++opened === P) allOpen()
+        },
         async received(_ctx, data) {
           const f = flows.get(p)!
           f.recv.update(data)
@@ -75,7 +81,14 @@ try {
   }
   service = b.build({ handleError: (e) => void errors.push(`${e.type}:${e.error.code}`) })
   const session = await service.dial(`/ip4/127.0.0.1/tcp/${peer.port}/p2p/${peer.peerId}`)
-  while (session.openProtocols.size < P) await sleep(10)
+  // Every protocol's connected() has run (bounded: a protocol that never opens fails the run).
+  let openTimer: NodeJS.Timeout | undefined
+  await Promise.race([
+    allOpened,
+    new Promise<never>((_, reject) => {
+      openTimer = setTimeout(() => reject(new Error(`only ${opened} of ${P} protocols opened`)), 30_000)
+    }),
+  ]).finally(() => clearTimeout(openTimer))
   await Promise.all(
     [...flows].map(async ([p, f]) => {
       const r = new Rng(p)
