@@ -3,13 +3,17 @@ import type { Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import type { ProtocolId } from './types.js'
 import { SendQueue, type SentCallback } from './send-queue.js'
+import type { TaskDoneListener } from './serial-queue.js'
 
 export type { SentCallback }
 
 /** What a protocol stream needs from its session. */
 export interface ProtocolStreamHost {
-  /** A complete message arrived; `done()` must be called once the handler has taken it. */
-  deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void
+  /**
+   * A complete message arrived; `ps.taskDone(data.length)` must be called exactly
+   * once, when the handler has taken it (or the message was dropped).
+   */
+  deliver(ps: ProtocolStream, data: Uint8Array): void
   /** The protocol is over on this session (`error` set for codec failures). Called once. */
   closed(ps: ProtocolStream, error: TentacleError | undefined): void
   /** Queued-but-unsent bytes changed by `delta` (session send-buffer accounting, §12.2). */
@@ -43,7 +47,7 @@ type State = 'open' | 'closing' | 'closed'
  * a read loop that stops reading while the handler is behind (backpressure
  * to the peer through the yamux window).
  */
-export class ProtocolStream {
+export class ProtocolStream implements TaskDoneListener {
   readonly protoId: ProtocolId
   readonly name: string
   readonly version: string
@@ -351,24 +355,27 @@ export class ProtocolStream {
           return false
         }
       }
-      const n = data.length
       this.#pendingMessages++
-      this.#pendingBytes += n
-      let released = false
-      this.#host.deliver(this, data, () => {
-        if (released) return
-        released = true
-        this.#pendingMessages--
-        this.#pendingBytes -= n
-        if (
-          this.#readPaused &&
-          this.#pendingMessages < this.#opts.maxPendingMessages &&
-          this.#pendingBytes < this.#opts.maxPendingBytes
-        ) {
-          this.#readPaused = false
-          queueMicrotask(this.#pumpReadsBound)
-        }
-      })
+      this.#pendingBytes += data.length
+      this.#host.deliver(this, data)
+    }
+  }
+
+  /**
+   * The handler is done with a delivered message of `n` bytes (the host calls
+   * this once per message: no closure per message). Reading resumes when the
+   * handler's backlog is below both limits again.
+   */
+  taskDone(n: number): void {
+    this.#pendingMessages--
+    this.#pendingBytes -= n
+    if (
+      this.#readPaused &&
+      this.#pendingMessages < this.#opts.maxPendingMessages &&
+      this.#pendingBytes < this.#opts.maxPendingBytes
+    ) {
+      this.#readPaused = false
+      queueMicrotask(this.#pumpReadsBound)
     }
   }
 

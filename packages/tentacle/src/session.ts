@@ -230,13 +230,14 @@ export class TentacleSession implements ProtocolStreamHost {
 
   // ------------------------------------------------------------ ProtocolStreamHost
 
-  deliver(ps: ProtocolStream, data: Uint8Array, done: () => void): void {
+  deliver(ps: ProtocolStream, data: Uint8Array): void {
     const p = this.#open.get(ps.protoId)
-    if (p?.ps !== ps) return done()
+    if (p?.ps !== ps) return ps.taskDone(data.length)
     this.#host.countBytes('in', data.length, ps.protoId)
     const h = p.sessionHandler ?? this.#host.protocol(ps.protoId)?.handler
-    if (h?.received === undefined) return done()
-    p.queue.push(() => h.received?.(p.ctx, data), done)
+    if (h?.received === undefined) return ps.taskDone(data.length)
+    // No closure per message: the queue calls h.received(ctx, data), then ps.taskDone(length).
+    p.queue.call(h.received, h, p.ctx, data, ps, data.length)
   }
 
   closed(ps: ProtocolStream, error: TentacleError | undefined): void {

@@ -135,3 +135,61 @@ test('after is called once for every task however it ends: returned, threw, reso
   ])
   assert.deepEqual(errors, ['sync boom', 'async boom'])
 })
+
+test('a task pushed from inside a running synchronous task waits for it (tasks never overlap)', () => {
+  const q = new SerialQueue((e) => assert.fail(String(e)))
+  const log: string[] = []
+  q.push(
+    () => {
+      log.push('outer start')
+      q.push(
+        () => log.push('inner'),
+        () => log.push('inner after'),
+      )
+      log.push('outer end')
+    },
+    () => log.push('outer after'),
+  )
+  assert.deepEqual(log, ['outer start', 'outer end', 'outer after', 'inner', 'inner after'])
+})
+
+test('call(): runs fn with its this and two arguments, then tells the listener once with its number, on every path', async () => {
+  const errors: string[] = []
+  const q = new SerialQueue((e) => errors.push((e as Error).message))
+  const told: number[] = []
+  const listener = { taskDone: (n: number) => told.push(n) }
+  const handler = {
+    name: 'h',
+    received(this: { name: string }, ctx: string, data: number): unknown {
+      if (data === 2) throw new Error('sync boom')
+      if (data === 3) return Promise.reject(new Error('async boom'))
+      if (data === 4) return new Promise<void>((resolve) => setImmediate(resolve))
+      seen.push(`${this.name}:${ctx}:${data}`)
+      return undefined
+    },
+  }
+  const seen: string[] = []
+  q.call(handler.received, handler, 'ctx', 1, listener, 10)
+  assert.deepEqual(told, [10], 'a synchronous task on an idle queue is over before call() returns')
+  q.call(handler.received, handler, 'ctx', 2, listener, 20)
+  q.call(handler.received, handler, 'ctx', 3, listener, 30)
+  q.call(handler.received, handler, 'ctx', 4, listener, 40)
+  q.call(handler.received, handler, 'ctx', 5, listener, 50)
+  q.call(handler.received, handler, 'ctx', 6, listener, 60)
+  assert.deepEqual(told, [10, 20], 'a task returning a promise (here: rejected) holds the queue until it settles')
+  // Settle: a done barrier pushed behind everything.
+  await new Promise<void>((resolve) => q.push(() => undefined, resolve))
+  assert.deepEqual(told, [10, 20, 30, 40, 50, 60])
+  assert.deepEqual(seen, ['h:ctx:1', 'h:ctx:5', 'h:ctx:6'])
+  assert.deepEqual(errors, ['sync boom', 'async boom'])
+  // Dropped by close() and pushed after close(): told too, fn not run.
+  q.call(handler.received, handler, 'ctx', 4, listener, 70)
+  q.call(handler.received, handler, 'ctx', 7, listener, 80)
+  q.close()
+  q.call(handler.received, handler, 'ctx', 8, listener, 90)
+  assert.deepEqual(told.slice(6), [80, 90])
+  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.deepEqual(told.slice(6), [80, 90, 70], 'the task running at close() is told when it ends')
+  assert.deepEqual(seen, ['h:ctx:1', 'h:ctx:5', 'h:ctx:6'])
+})

@@ -7,6 +7,7 @@
 // consumer sees first the header (DECODED_HEADER, with `length`), then the body
 // fragments (DECODED_BODY), the last one with `bodyDone = true`. A Data frame with
 // length 0 has no fragments.
+import { Fifo } from '@tentacle-ts/codec'
 import { YamuxError } from './errors.js'
 import { HEADER_SIZE, PROTOCOL_VERSION, TYPE_DATA, TYPE_GO_AWAY, readU32BE } from './frame.js'
 
@@ -49,12 +50,8 @@ export class YamuxFrameDecoder {
   #error: YamuxError | undefined
   readonly #maxDataLength: number
 
-  // Input queue: chunks[head] is current, consumed up to `offset`; slots up to
-  // `tail` are live. Rewound (not truncated) when empty: `length = 0` would make
-  // V8 regrow the array for every chunk.
-  #chunks: Uint8Array[] = []
-  #head = 0
-  #tail = 0
+  // Input queue: its head chunk is current, consumed up to `offset`.
+  readonly #chunks = new Fifo<Uint8Array>()
   #offset = 0
   #queued = 0
 
@@ -75,7 +72,7 @@ export class YamuxFrameDecoder {
   /** Queues a chunk of input. The decoder keeps a reference; the caller must not reuse it. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    this.#chunks[this.#tail++] = chunk
+    this.#chunks.push(chunk)
     this.#queued += chunk.length
   }
 
@@ -167,36 +164,22 @@ export class YamuxFrameDecoder {
   #fail(err: YamuxError): never {
     this.#named = 'failed'
     this.#error = err
-    this.#chunks = []
-    this.#head = 0
-    this.#tail = 0
+    this.#chunks.clear()
     this.#offset = 0
     this.#queued = 0
     throw err
   }
 
   #current(): Uint8Array | undefined {
-    return this.#head < this.#tail ? this.#chunks[this.#head] : undefined
+    return this.#chunks.peek()
   }
 
   #consume(n: number): void {
     this.#offset += n
     this.#queued -= n
-    const chunk = this.#chunks[this.#head]
-    if (this.#offset === chunk.length) {
+    if (this.#offset === (this.#chunks.peek() as Uint8Array).length) {
       this.#offset = 0
-      this.#chunks[this.#head] = EMPTY
-      this.#head++
-      if (this.#head === this.#tail) {
-        this.#head = 0
-        this.#tail = 0
-        // A queue that grew long (a burst of small chunks) is released, not kept.
-        if (this.#chunks.length > 64) this.#chunks = []
-      } else if (this.#head > 64) {
-        this.#chunks = this.#chunks.slice(this.#head, this.#tail)
-        this.#tail -= this.#head
-        this.#head = 0
-      }
+      this.#chunks.shift()
     }
   }
 }

@@ -6,6 +6,7 @@
 // is currently reading or writing that stream (tentacle #398).
 // Outbound: every frame goes through one FrameWriter (coalesced, bounded).
 import type { Duplex } from 'node:stream'
+import { Fifo } from '@tentacle-ts/codec'
 import { resolveConfig, type YamuxConfig } from './config.js'
 import { YamuxError } from './errors.js'
 import { DECODED_HEADER, YamuxFrameDecoder, NEED_MORE } from './frame-decoder.js'
@@ -89,9 +90,9 @@ export class Session {
   #remoteGoAway = false
   #endError: YamuxError | undefined // what streams see once the session is over
 
-  #acceptQueue: Stream[] = []
-  #acceptHead = 0
-  #acceptWaiters: ((s: Stream | null) => void)[] = []
+  /** Inbound streams not accepted yet (at most acceptBacklog, §8.9). */
+  readonly #acceptQueue = new Fifo<Stream>()
+  readonly #acceptWaiters = new Fifo<(s: Stream | null) => void>()
   readonly #blockedWriters = new Set<Stream>()
 
   // Inbound dispatch state.
@@ -155,7 +156,7 @@ export class Session {
 
   /** Inbound streams waiting for accept(). */
   get pendingAcceptCount(): number {
-    return this.#acceptQueue.length - this.#acceptHead
+    return this.#acceptQueue.length
   }
 
   /** Bytes held for the connection (our queue plus its write buffer). */
@@ -482,22 +483,14 @@ export class Session {
   }
 
   #takeAccepted(): Stream | undefined {
-    if (this.#acceptHead >= this.#acceptQueue.length) return undefined
-    const s = this.#acceptQueue[this.#acceptHead]
-    this.#acceptQueue[this.#acceptHead] = undefined as unknown as Stream
-    this.#acceptHead++
-    if (this.#acceptHead === this.#acceptQueue.length) {
-      this.#acceptQueue = []
-      this.#acceptHead = 0
-    }
+    const s = this.#acceptQueue.shift()
+    if (s === undefined) return undefined
     if (this.pendingAcceptCount < this.config.acceptBacklog) this.#backlogGraceUsed = false
     return s
   }
 
   #settleAcceptWaiters(): void {
-    const waiters = this.#acceptWaiters
-    this.#acceptWaiters = []
-    for (const w of waiters) w(null)
+    for (const w of this.#acceptWaiters.takeAll()) w(null)
   }
 
   #sendGoAway(code: number): void {
@@ -569,7 +562,7 @@ export class Session {
     this.#streams.clear()
     // Streams that arrived but were not accepted yet stay acceptable: their data (and FIN)
     // arrived before the end, so accept() still returns them, then null.
-    for (let i = this.#acceptHead; i < this.#acceptQueue.length; i++) streams.push(this.#acceptQueue[i])
+    for (const s of this.#acceptQueue) streams.push(s)
     // Settling a stream runs application callbacks (write callbacks, a Duplex's handlers). One
     // that throws must not leave the other streams waiting: every stream is told, then the
     // first error is rethrown (the callers finish tearing down in `finally`).

@@ -7,6 +7,7 @@
 //   readers are woken by: data, FIN, RST, session end
 //   writers are woken by: window update, session queue space, RST, session end
 import type { Duplex } from 'node:stream'
+import { Fifo } from '@tentacle-ts/codec'
 import { YamuxError } from './errors.js'
 import { FLAG_ACK, FLAG_FIN, FLAG_RST, FLAG_SYN, INITIAL_STREAM_WINDOW, TYPE_WINDOW_UPDATE } from './frame.js'
 import type { FrameWriter } from './frame-writer.js'
@@ -76,21 +77,19 @@ export class Stream {
   recvWindow = INITIAL_STREAM_WINDOW
   /** Bytes of a Data frame announced by its header and not yet arrived. */
   #pendingBody = 0
-  /** Received chunks: readBuf[readHead] up to readTail (rewound, not truncated, when emptied). */
-  #readBuf: Uint8Array[] = []
-  #readHead = 0
-  #readTail = 0
+  /** Received chunks not read yet. */
+  readonly #readBuf = new Fifo<Uint8Array>()
   /** Bytes received and not yet read by the application. */
   bufferedBytes = 0
   #finPending = false // FIN/RST seen on a Data frame whose body is still arriving
   #rstPending = false
-  #readers: ReadOp[] = []
+  readonly #readers = new Fifo<ReadOp>()
   #readWaiter: (() => void) | null = null
 
   // Send side (§8.4).
   #sendCredit = INITIAL_STREAM_WINDOW
-  #writes: WriteOp[] = []
-  #writesHead = 0
+  /** Writes waiting for window or queue space, in order; only the head one is partly sent. */
+  readonly #writes = new Fifo<WriteOp>()
   #closeWaiters: WriteCallback[] | null = null
   #duplex: Duplex | undefined
 
@@ -154,23 +153,12 @@ export class Stream {
    */
   readNow(max = Infinity): Uint8Array | null | undefined {
     if (this.bufferedBytes > 0) {
-      let chunk = this.#readBuf[this.#readHead]
+      let chunk = this.#readBuf.peek() as Uint8Array
       if (chunk.length > max) {
-        const head = chunk.subarray(0, max)
-        this.#readBuf[this.#readHead] = chunk.subarray(max)
-        chunk = head
+        this.#readBuf.replaceHead(chunk.subarray(max))
+        chunk = chunk.subarray(0, max)
       } else {
-        this.#readBuf[this.#readHead] = EMPTY
-        this.#readHead++
-        if (this.#readHead === this.#readTail) {
-          this.#readHead = 0
-          this.#readTail = 0
-          if (this.#readBuf.length > 64) this.#readBuf = []
-        } else if (this.#readHead >= 64) {
-          this.#readBuf = this.#readBuf.slice(this.#readHead, this.#readTail)
-          this.#readTail -= this.#readHead
-          this.#readHead = 0
-        }
+        this.#readBuf.shift()
       }
       this.bufferedBytes -= chunk.length
       this.#consumed()
@@ -208,7 +196,7 @@ export class Stream {
   #wakeReaders(): void {
     while (this.#readers.length > 0) {
       let r: Uint8Array | null | undefined
-      const op = this.#readers[0]
+      const op = this.#readers.peek() as ReadOp
       try {
         r = this.readNow(op.max)
       } catch (err) {
@@ -265,13 +253,13 @@ export class Stream {
   #writeNow(data: Uint8Array): number | YamuxError {
     const refusal = this.#writeRefusal()
     if (refusal !== undefined) return refusal
-    return this.#writesHead === this.#writes.length ? this.#writeSome(data, 0) : 0
+    return this.#writes.length === 0 ? this.#writeSome(data, 0) : 0
   }
 
   #enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
     this.#writes.push({ data, offset, cb })
     // Only the head write waits on an event; later ones follow it in order.
-    if (this.#writes.length - this.#writesHead === 1) this.#blockedOn()
+    if (this.#writes.length === 1) this.#blockedOn()
   }
 
   /** Sends as much of `data` from `offset` as window and queue allow; returns the new offset. */
@@ -297,32 +285,24 @@ export class Stream {
 
   /** @internal Continues queued writes (window grew or queue has space). */
   pumpWrites(): void {
-    while (this.#writesHead < this.#writes.length) {
+    for (;;) {
+      const op = this.#writes.peek()
+      if (op === undefined) break
       const refusal = this.#queuedWriteRefusal()
       if (refusal !== undefined) return this.#failWrites(refusal)
-      const op = this.#writes[this.#writesHead]
       op.offset = this.#writeSome(op.data, op.offset)
       if (op.offset < op.data.length) {
         this.#blockedOn()
         return
       }
-      this.#writes[this.#writesHead] = undefined as unknown as WriteOp
-      this.#writesHead++
-      if (this.#writesHead === this.#writes.length) {
-        this.#writes.length = 0
-        this.#writesHead = 0
-      }
+      this.#writes.shift()
       op.cb()
     }
     if (this.#closeWaiters !== null) this.#finishClose()
   }
 
   #failWrites(err: YamuxError): void {
-    const ops = this.#writes
-    const head = this.#writesHead
-    this.#writes = []
-    this.#writesHead = 0
-    for (let i = head; i < ops.length; i++) ops[i].cb(err)
+    for (const op of this.#writes.takeAll()) op.cb(err)
     const waiters = this.#closeWaiters
     this.#closeWaiters = null
     if (waiters !== null) for (const w of waiters) w(err)
@@ -368,7 +348,7 @@ export class Stream {
       return
     }
     this.#closeWaiters = [cb]
-    if (this.#writesHead === this.#writes.length) this.#finishClose()
+    if (this.#writes.length === 0) this.#finishClose()
   }
 
   #finishClose(): void {
@@ -392,9 +372,7 @@ export class Stream {
     if (!this.#removed) this.#host.writer.control(TYPE_WINDOW_UPDATE, this.#takeFlags() | FLAG_RST, this.id, 0)
     this.#sendDir = 'reset'
     this.#recvDir = 'reset'
-    this.#readBuf = []
-    this.#readHead = 0
-    this.#readTail = 0
+    this.#readBuf.clear()
     this.bufferedBytes = 0
     const err = new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
     this.#failWrites(err)
@@ -433,7 +411,7 @@ export class Stream {
         return
       }
       this.#sendCredit = w
-      if (this.#writesHead < this.#writes.length || this.#closeWaiters !== null) this.pumpWrites()
+      if (this.#writes.length > 0 || this.#closeWaiters !== null) this.pumpWrites()
     }
   }
 
@@ -466,7 +444,7 @@ export class Stream {
       // Keep a view of the connection's chunk only if it is a large part of it; otherwise
       // copy, so a peer's tiny frames cannot pin big chunks (memory stays ~ the window).
       const keep = n >= fragment.buffer.byteLength >>> 3 ? fragment : copyOf(fragment)
-      this.#readBuf[this.#readTail++] = keep
+      this.#readBuf.push(keep)
       this.bufferedBytes += n
     }
     if (last) this.#onDataEnd()
@@ -527,8 +505,6 @@ export class Stream {
     return f
   }
 }
-
-const EMPTY = new Uint8Array(0)
 
 function copyOf(b: Uint8Array): Uint8Array {
   const c = Buffer.allocUnsafe(b.length)
