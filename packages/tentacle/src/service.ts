@@ -558,7 +558,9 @@ export class Service implements ServiceControl {
     }
     this.#sessionUpAt.set(session, performance.now())
     this.metrics.sessionsTotal.inc({ direction })
-    this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
+    // Guarded: the arguments (the address as text) cost even when the level is off.
+    if (this.logger.isLevelEnabled('debug'))
+      this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
     // §10.3: session-open is handled before any protocol runs.
     this.#events.push(
       () => this.#handler.handleEvent?.({ type: 'session-open', session: session.info }, this),
@@ -650,7 +652,8 @@ export class Service implements ServiceControl {
   }
 
   #emitError(ev: ServiceErrorEvent): void {
-    this.logger.debug({ type: ev.type, code: ev.error.code, err: ev.error.message }, 'service error')
+    if (this.logger.isLevelEnabled('debug'))
+      this.logger.debug({ type: ev.type, code: ev.error.code, err: ev.error.message }, 'service error')
     const h = this.#handler.handleError
     if (h) this.#events.push(() => h.call(this.#handler, ev, this))
   }

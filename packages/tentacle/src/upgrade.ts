@@ -36,15 +36,6 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
   const { config } = opts
   const started = performance.now()
   socket.setNoDelay(true)
-  let timeoutMs = opts.timeoutMs
-  if (opts.direction === 'inbound' && opts.key !== undefined) {
-    // Like the Rust listener (§2.3), say nothing until the dialer has: a
-    // connection that is already dead (the incident: FIN or RST before we
-    // got to it) then costs one read, not a Propose written into the void.
-    const t0 = performance.now()
-    await firstBytes(socket, timeoutMs, opts.signal)
-    timeoutMs -= performance.now() - t0
-  }
   let conn: Duplex = socket
   let remotePublicKey: Uint8Array | undefined
   let remotePeerId: string | undefined
@@ -57,9 +48,13 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
         ciphers: config.secio.ciphers,
         digests: config.secio.digests,
         maxFrameLength: config.maxFrameLength,
-        timeoutMs: Math.max(1, timeoutMs),
+        timeoutMs: opts.timeoutMs,
         expectedPeerId: opts.expectedPeerId,
         signal: opts.signal,
+        // Like the Rust listener (§2.3), say nothing until the dialer has: a
+        // connection that is already dead (the incident: FIN or RST before we
+        // got to it) then costs one read, not a Propose written into the void.
+        waitForPeer: opts.direction === 'inbound',
       })
       conn = res.stream
       remotePublicKey = res.remotePublicKey
@@ -76,57 +71,6 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
     ...config.yamux,
   })
   return { mux, remotePublicKey, remotePeerId, suite, durationMs: performance.now() - started }
-}
-
-/**
- * Resolves once `socket` has bytes to read (without consuming them); rejects
- * with a typed error on EOF, error, abort or the deadline. Phase
- * `awaiting-propose`, 0 bytes: nothing has arrived.
- */
-function firstBytes(socket: net.Socket, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-  if (socket.readableLength > 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      clearTimeout(timer)
-      socket.off('readable', onReadable)
-      socket.off('end', onEnd)
-      socket.off('error', onError)
-      socket.off('close', onEnd)
-      signal?.removeEventListener('abort', onAbort)
-    }
-    const fail = (code: 'ERR_HANDSHAKE_TIMEOUT' | 'ERR_HANDSHAKE_FAILED', why: string, cause?: unknown): void => {
-      cleanup()
-      socket.destroy()
-      reject(
-        stacklessError(code, `${why} (phase awaiting-propose, 0 bytes received)`, {
-          cause,
-          phase: 'awaiting-propose',
-          bytesReceived: 0,
-        }),
-      )
-    }
-    const onReadable = (): void => {
-      if (socket.readableLength > 0) {
-        cleanup()
-        resolve()
-      } else {
-        socket.read(0) // at EOF this makes the stream emit 'end'
-      }
-    }
-    const onEnd = (): void => fail('ERR_HANDSHAKE_FAILED', 'the peer closed before sending anything')
-    const onError = (err: Error): void =>
-      fail('ERR_HANDSHAKE_FAILED', `socket error before the handshake: ${err.message}`, err)
-    const onAbort = (): void => fail('ERR_HANDSHAKE_FAILED', 'aborted')
-    const timer = setTimeout(
-      () => fail('ERR_HANDSHAKE_TIMEOUT', `handshake timed out after ${timeoutMs} ms`),
-      timeoutMs,
-    )
-    socket.on('readable', onReadable)
-    socket.once('end', onEnd)
-    socket.once('error', onError)
-    socket.once('close', onEnd)
-    signal?.addEventListener('abort', onAbort, { once: true })
-  })
 }
 
 /** The upgrade's error; its own stack would say nothing the secio cause does not. */
