@@ -418,10 +418,14 @@ export class Stream {
   /**
    * @internal Header of a Data frame for this stream. Returns false when the body must be
    * discarded (the peer already half-closed; tokio-yamux stops processing the stream then).
+   * A RST on it still resets the stream, as a RST on a WindowUpdate after FIN does.
    * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
    */
   onDataHeader(flags: number, length: number): boolean {
-    if (this.#recvDir !== 'open') return false
+    if (this.#recvDir !== 'open') {
+      if (flags & FLAG_RST) this.#remoteRst()
+      return false
+    }
     if (length > this.recvWindow) {
       throw new YamuxError(
         'ERR_RECV_WINDOW_EXCEEDED',

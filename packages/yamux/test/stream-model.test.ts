@@ -433,15 +433,18 @@ class RemoteData implements Cmd {
     const credit = Math.min(m.peerCredit, m.max)
     const n =
       'permille' in this.size ? Math.floor((credit * this.size.permille) / 1000) : Math.min(this.size.bytes, credit)
-    const accepted = !m.removed && m.recv === 'open' // else the frame (flags included) is dropped
+    // Once the peer's FIN is in, the body is dropped, but a RST still resets the stream, as
+    // it does on a WindowUpdate. A stream that is gone drops everything.
+    const registered = !m.removed
+    const accepted = registered && m.recv === 'open'
     r.peer.send(TYPE_DATA, this.flags, r.id, n, pattern(accepted ? m.bytesIn : 0, n))
     if (accepted) {
       m.peerCredit -= n
       m.buffered += n
       m.bytesIn += n
       if (this.flags & FLAG_FIN) remoteFin(m)
-      if (this.flags & FLAG_RST) remoteRst(m)
     }
+    if (registered && this.flags & FLAG_RST) remoteRst(m)
     await barrier(m, r)
   }
   toString = (): string => `remoteData(${JSON.stringify(this.size)}, flags ${this.flags})`
@@ -707,4 +710,18 @@ test('a yamux stream follows the reference model under arbitrary local and remot
     }),
     { numRuns: NUM_RUNS },
   )
+})
+
+test("a RST on a Data frame after the peer's FIN resets the stream, as a RST on a WindowUpdate does", async () => {
+  for (const rst of [new RemoteData({ bytes: 3 }, FLAG_RST), new RemoteWindowUpdate(0, FLAG_RST)]) {
+    const { model, real } = await setup({ inbound: false, max: INITIAL_STREAM_WINDOW, initialDelta: 0 })
+    try {
+      const cmds = [new RemoteWindowUpdate(0, FLAG_FIN), new Write(10), rst, new Write(1), new Read(Infinity)]
+      await fc.asyncModelRun(() => ({ model, real }), cmds)
+      assert.equal(real.stream.sendState, 'reset', rst.toString())
+      assert.equal(real.session.streamCount, 0)
+    } finally {
+      await teardown(real)
+    }
+  }
 })
