@@ -90,8 +90,9 @@ test.after(async () => {
 test(
   `taking one more session costs the same work at ${SMALL} and at ${LARGE} sessions held`,
   { timeout: 150_000 },
-  async () => {
+  async (t) => {
     const { small, large } = await workPerSession(false)
+    t.diagnostic(`block executions per new session: ${small} at ${SMALL} held, ${large} at ${LARGE}`)
     const held = LARGE - SMALL
     assert.ok(
       large - small < held / 4,
@@ -104,8 +105,9 @@ test(
 test(
   'the count sees a loop over all sessions run for each new one (the test of the test)',
   { timeout: 150_000 },
-  async () => {
+  async (t) => {
     const { small, large } = await workPerSession(true)
+    t.diagnostic(`planted loop: ${small} at ${SMALL} held, ${large} at ${LARGE}`)
     assert.ok(large - small >= LARGE - SMALL, `a planted O(n) moved the work per session only ${small} -> ${large}`)
   },
 )

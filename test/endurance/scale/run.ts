@@ -8,7 +8,14 @@
  * test/interop, `--echo`) against the same dialers.
  *
  *   node --conditions=source --import tsx test/endurance/scale/run.ts [--quick] [--sessions N]
- *        [--procs P] [--no-rust]
+ *        [--procs P] [--no-rust] [--window W] [--profile-at N1,N2 [--profile-span S]] [--profile-idle]
+ *        [--profile-dir DIR] [--profile-tag TAG]
+ *
+ * Setup figures come per window of W sessions (default 1 000, or N/10 below 5 000): the rate, and the
+ * CPU time per session of the node and of the dialers, which a loaded machine distorts far less than
+ * the rate. `--profile-at` writes CPU profiles of the node and of each dialer process over S sessions
+ * (default 500) from each count; `--profile-idle` one of the node over the idle window
+ * (DIR/TAG-*.cpuprofile; read them with scale/profile-summary.ts or Chrome DevTools).
  *
  * Default 10 000 sessions; --quick 1 000. File descriptors: the node needs
  * one per session; the script raises its soft limit to the hard limit (by
@@ -47,7 +54,9 @@ const PROFILE_AT = (option(args, '--profile-at') ?? '')
 const PROFILE_SPAN = Number(option(args, '--profile-span') ?? 500)
 const PROFILE_DIR = option(args, '--profile-dir') ?? '/tmp/scale-profiles'
 const PROFILE_TAG = option(args, '--profile-tag') ?? 'scale'
-if (PROFILE_AT.length > 0) mkdirSync(PROFILE_DIR, { recursive: true })
+/** A CPU profile of the node over the idle window (sessions up and pinging) too. */
+const PROFILE_IDLE = flag(args, '--profile-idle')
+if (PROFILE_AT.length > 0 || PROFILE_IDLE) mkdirSync(PROFILE_DIR, { recursive: true })
 const self = fileURLToPath(import.meta.url)
 const DIALERS = fileURLToPath(new URL('./dialers.ts', import.meta.url))
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
@@ -276,9 +285,11 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
   const marks: Mark[] = []
   let gcMs = 0
   let majorGcMs = 0
+  let gcMaxPause = 0
   const gcObserver = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       gcMs += e.duration
+      gcMaxPause = Math.max(gcMaxPause, e.duration)
       if (((e as { detail?: { kind?: number } }).detail?.kind ?? 0) & constants.NODE_PERFORMANCE_GC_MAJOR)
         majorGcMs += e.duration
     }
@@ -351,7 +362,6 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
     const r = await withTimeout(d.ready, 60_000 + N * 20, 'sessions')
     setupLoop.disable()
     await Promise.all(pendingProfiles)
-    gcObserver.disconnect()
     put('scale.sessions', service.sessions().length, 'sessions', N, service.sessions().length >= N)
     put('scale.setup_rate.first_10pct', rateBetween(r.progress, 0, 0.1), 'sessions/s', null, true)
     put('scale.setup_rate.middle_10pct', rateBetween(r.progress, 0.45, 0.55), 'sessions/s', null, true)
@@ -377,10 +387,33 @@ const BROADCAST = Buffer.concat([Buffer.from([0xbb]), Buffer.alloc(99, 7)])
     }
     // Idle with pings: event-loop delay over a window, then memory.
     const eld = monitorEventLoopDelay({ resolution: 10 })
+    const idle0 = { cpu: process.cpuUsage(), t: performance.now(), gcMs, majorGcMs }
+    gcMaxPause = 0
+    if (PROFILE_IDLE) {
+      inspector.connect()
+      await inspector.post('Profiler.enable')
+      await inspector.post('Profiler.start')
+    }
     eld.enable()
     await sleep(quick ? 5000 : 15_000)
     eld.disable()
+    if (PROFILE_IDLE) {
+      const { profile } = await inspector.post('Profiler.stop')
+      inspector.disconnect()
+      const file = join(PROFILE_DIR, `${PROFILE_TAG}-idle-node.cpuprofile`)
+      writeFileSync(file, JSON.stringify(profile))
+      console.error(`scale: profiled the idle window: ${file}`)
+    }
     put('scale.event_loop_delay_p99', eld.percentile(99) / 1e6, 'ms', 50, eld.percentile(99) / 1e6 < 50)
+    // What the loop delay is made of: the node's CPU over the idle window (a busy machine stretches a
+    // burst of work into a longer delay; CPU time it does not), and its GC pauses (wall time).
+    const idleCpu = process.cpuUsage(idle0.cpu)
+    const idleMs = performance.now() - idle0.t
+    put('scale.idle.node_cpu', ((idleCpu.user + idleCpu.system) / 1000 / idleMs) * 100, '% of a core', null, true)
+    put('scale.idle.node_gc', ((gcMs - idle0.gcMs) / idleMs) * 100, '% of wall time', null, true)
+    put('scale.idle.node_major_gc', ((majorGcMs - idle0.majorGcMs) / idleMs) * 100, '% of wall time', null, true)
+    put('scale.idle.node_gc_max_pause', gcMaxPause, 'ms', null, true)
+    gcObserver.disconnect()
     for (let i = 0; i < 3; i++) {
       gc()
       await sleep(50)
