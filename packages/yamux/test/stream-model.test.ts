@@ -494,15 +494,34 @@ class RemoteWindowUpdate implements Cmd {
   toString = (): string => `remoteWindowUpdate(${this.delta}, flags ${this.flags})`
 }
 
-/** A SYN for the stream's id while it is open (§8.2): GoAway(ProtocolError). */
+/** A SYN for the stream's id while it is open (§8.2), on a WindowUpdate or on Data: GoAway(ProtocolError). */
 class RemoteDuplicateSyn implements Cmd {
+  constructor(readonly onData: boolean) {}
   check = (m: Readonly<Model>): boolean => m.session === 'open' && !m.removed
   async run(m: Model, r: Real): Promise<void> {
-    r.peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, r.id, 0)
+    if (this.onData) r.peer.send(TYPE_DATA, FLAG_SYN, r.id, 4, pattern(0, 4))
+    else r.peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, r.id, 0)
     protocolError(m, DUPLICATE_STREAM)
     await barrier(m, r)
   }
-  toString = (): string => 'remoteDuplicateSyn()'
+  toString = (): string => `remoteDuplicateSyn(${this.onData ? 'data' : 'window update'})`
+}
+
+/** Frames without SYN for a stream id that is not open (§8.2): dropped silently, whatever they carry. */
+class RemoteStray implements Cmd {
+  constructor(
+    readonly type: number,
+    readonly flags: number,
+    readonly length: number,
+  ) {}
+  check = (m: Readonly<Model>): boolean => m.session !== 'ended'
+  async run(m: Model, r: Real): Promise<void> {
+    const id = r.id + 1000
+    if (this.type === TYPE_DATA) r.peer.send(TYPE_DATA, this.flags, id, this.length, pattern(0, this.length))
+    else r.peer.send(TYPE_WINDOW_UPDATE, this.flags, id, this.length)
+    await barrier(m, r)
+  }
+  toString = (): string => `remoteStray(type ${this.type}, flags ${this.flags}, ${this.length})`
 }
 
 /**
@@ -552,10 +571,12 @@ class SessionDestroy implements Cmd {
   toString = (): string => 'session.destroy()'
 }
 
+/** Flags a peer puts on a stream's frames; a repeated ACK changes nothing (§8.3). */
 const flagsArb = fc.oneof(
   { weight: 12, arbitrary: fc.constant(0) },
   { weight: 2, arbitrary: fc.constant(FLAG_FIN) },
   { weight: 1, arbitrary: fc.constantFrom(FLAG_RST, FLAG_FIN | FLAG_RST) },
+  { weight: 1, arbitrary: fc.constantFrom(FLAG_ACK, FLAG_ACK | FLAG_FIN, FLAG_ACK | FLAG_RST) },
 )
 const readArb = fc.oneof(fc.constant(Infinity), fc.integer({ min: 1, max: 70_000 })).map((max) => new Read(max))
 /** One arbitrary, weighted so that runs last: the commands that end the session are rare. */
@@ -597,10 +618,16 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
     arbitrary: fc.oneof(
       fc.integer({ min: U32_MAX - 600_000, max: U32_MAX }).map((delta) => new RemoteWindowUpdate(delta, 0)),
       fc.integer({ min: 0, max: 300_000 }).map((extra) => new RemoteOverrun(extra)),
-      fc.constant(new RemoteDuplicateSyn()),
+      fc.boolean().map((onData) => new RemoteDuplicateSyn(onData)),
       fc.constantFrom(0, 1, 2, 7).map((code) => new RemoteGoAway(code)),
       fc.constant(new SessionDestroy()),
     ),
+  },
+  {
+    weight: 1,
+    arbitrary: fc
+      .tuple(fc.constantFrom(TYPE_DATA, TYPE_WINDOW_UPDATE), flagsArb, fc.integer({ min: 0, max: 3000 }))
+      .map(([type, flags, length]) => new RemoteStray(type, flags, length)),
   },
   // Not terminal: the session goes on 'closing' until the peer's GoAway.
   { weight: 1, arbitrary: fc.constant(new SessionClose()) },
