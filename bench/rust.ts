@@ -26,6 +26,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { report } from './lib.ts'
+import type { PhaseSummary } from './rust/phases.ts'
 import type { Command } from './rust/ts-peer.ts'
 
 const MiB = 1024 * 1024
@@ -224,12 +225,19 @@ interface Setup {
   dialCpu: number
 }
 
-async function setupRate(p: Peers, impl: Impl, nodelay: boolean, lanes: number, ms: number): Promise<Setup> {
+async function setupRate(
+  p: Peers,
+  impl: Impl,
+  nodelay: boolean,
+  lanes: number,
+  ms: number,
+  dialer: Impl = impl,
+): Promise<Setup> {
   const echo = start(p, impl, 'listen', { cmd: 'service-sink', echo: true }, nodelay)
   let dial: Job | undefined
   try {
     const addr = (await echo.next('listening')).listening as string
-    dial = start(p, impl, 'dial', { cmd: 'setup', dial: addr, lanes, ms }, nodelay)
+    dial = start(p, dialer, 'dial', { cmd: 'setup', dial: addr, lanes, ms }, nodelay)
     const clock = (await dial.next('clock')).clock as number
     const l0 = await echo.cpu()
     const t0 = performance.now()
@@ -244,6 +252,43 @@ async function setupRate(p: Peers, impl: Impl, nodelay: boolean, lanes: number, 
   } finally {
     await dial?.stop().catch(() => {})
     await echo.stop()
+  }
+}
+
+/**
+ * `BENCH_SETUP_PHASES=1` (`=only`: nothing else): sequential session setups with the tentacle-ts ends'
+ * sockets tapped (bench/rust/phases.ts), TS<-TS, then each TS end against a Rust
+ * peer (TCP_NODELAY): per step, the TS side's CPU and the time. A TS end's
+ * "w… -> r…" step against Rust is the Rust peer's answer time for that step.
+ * Printed to stderr; no figures.
+ */
+async function setupPhases(p: Peers, ms: number): Promise<void> {
+  const tsPeer = (side: 'listen' | 'dial'): TsPeer => (side === 'listen' ? p.tsListen : p.tsDial)
+  for (const [listener, dialer] of [
+    ['ts', 'ts'],
+    ['rust', 'ts'],
+    ['ts', 'rust'],
+  ] as const) {
+    const tapped = (['listen', 'dial'] as const).filter((side) => (side === 'listen' ? listener : dialer) === 'ts')
+    for (const side of tapped) await tsPeer(side).run({ cmd: 'phases', on: true }).next('phases')
+    const s = await setupRate(p, listener, true, 1, ms, dialer)
+    const lines = [
+      `session setup, sequential, ${dialer} dialer -> ${listener} listener: ${s.rate.toFixed(0)} sessions/s` +
+        (listener === 'ts' ? `, listener ${s.listenCpu.toFixed(3)} ms CPU/session` : '') +
+        (dialer === 'ts' ? `, dialer ${s.dialCpu.toFixed(3)} ms CPU/session` : ''),
+    ]
+    for (const side of tapped) {
+      const sum = (await tsPeer(side).run({ cmd: 'phases', on: false }).next('phases')).phases as PhaseSummary
+      lines.push(
+        `  tentacle-ts ${side === 'listen' ? 'listener' : 'dialer'} (${sum.matching} of ${sum.sockets} sockets alike; ` +
+          `first to last event: ${sum.cpuUs} µs CPU, ${sum.wallUs.toFixed(0)} µs)`,
+      )
+      for (const st of sum.steps)
+        lines.push(
+          `    ${st.from.padStart(8)} -> ${st.to.padEnd(8)} ${String(st.cpuUs).padStart(5)} µs CPU ${st.wallUs.toFixed(0).padStart(6)} µs`,
+        )
+    }
+    console.error(lines.join('\n'))
   }
 }
 
@@ -280,6 +325,18 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const setupMs = opts.quick ? 1000 : 4000
   const peers: Peers = { tsListen: await TsPeer.start(), tsDial: await TsPeer.start() }
   try {
+    if (process.env.BENCH_SETUP_PHASES === 'only') {
+      // Fresh peer processes: run their setup code hot before it is tapped.
+      for (const [l, d] of [
+        ['ts', 'ts'],
+        ['rust', 'ts'],
+        ['ts', 'rust'],
+      ] as const) {
+        const s = await setupRate(peers, l, true, 1, setupMs, d)
+        console.error(`warm-up (not tapped), ${d} dialer -> ${l} listener: ${s.rate.toFixed(0)} sessions/s`)
+      }
+      return await setupPhases(peers, setupMs)
+    }
     // Warm up every code path once.
     for (const [s, r] of [
       ['ts', 'ts'],
@@ -319,6 +376,8 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     fig('rust.secio.throughput.aes-128-gcm', sec.ts.mibs, sec.rust.mibs, 'MiB/s')
     fig('rust.secio.throughput.aes-128-gcm.receiver-cpu', sec.ts.recvCpu, sec.rust.recvCpu, 'cpu-ms/MiB')
     fig('rust.secio.throughput.aes-128-gcm.sender-cpu', sec.ts.sendCpu, sec.rust.sendCpu, 'cpu-ms/MiB')
+
+    if (process.env.BENCH_SETUP_PHASES) await setupPhases(peers, setupMs)
 
     const setups = { ts: ['ts', true], rust: ['rust', true], 'rust-as-shipped': ['rust', false] } as const
     for (const [tag, lanes] of [

@@ -47,6 +47,8 @@ export function tentacleClient() {
       const info = await service.dial(addr, { kind: 'single', id: 1 })
       // Handlers for this session run only after dial() resolved (session-open comes first, §10.3).
       const isClosed = waitFor<void>(closed, info.id)
+      // A failure rejects every wait; the earlier one then must not be an unhandled rejection.
+      isClosed.catch(() => {})
       const ctx = await waitFor<ProtocolSessionContext>(opened, info.id)
       const reply = waitFor<void>(replies, info.id)
       ctx.send(PING)
