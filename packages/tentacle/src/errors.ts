@@ -42,6 +42,8 @@ export type TentacleErrorCode =
   | 'ERR_SESSION_TIMEOUT'
   /** The multiplexer failed (invalid frame, keepalive timeout, ...). §12.2 MuxerError */
   | 'ERR_MUXER'
+  /** In `session-close`: the connection ended or failed under the session (EOF, reset, cut inside a frame); `cause` has the lower error. */
+  | 'ERR_CONNECTION_LOST'
   /** Unsent bytes of a session passed `sendBufferSize`. §12.2 SessionBlocked */
   | 'ERR_SESSION_BLOCKED'
   /** A message exceeded the protocol's max frame length on send. */

@@ -34,6 +34,7 @@ export type {
   ServiceEvent,
   ServiceHandler,
   ServiceProtocolHandler,
+  SessionCloseReason,
   SessionId,
   SessionInfo,
   SessionProtocolHandler,

@@ -11,6 +11,7 @@ import { ServiceMetrics, type MetricsOptions } from './metrics.js'
 import { ProtocolRegistry } from './protocol-registry.js'
 import { SerialQueue } from './serial-queue.js'
 import { TentacleSession, type SessionHost } from './session.js'
+import type { SessionEnd } from './close-reason.js'
 import { socketMultiaddr, tcpTarget, toMultiaddr, withPeerId } from './address.js'
 import { upgrade, type Upgraded } from './upgrade.js'
 import type {
@@ -525,7 +526,7 @@ export class Service implements ServiceControl {
             { session: s.id, peer: up.remotePeerId },
             'crossing dial: the new connection replaces the session',
           )
-          s.disconnect()
+          s.disconnect('replaced')
           continue
         }
         up.mux.destroy()
@@ -622,7 +623,7 @@ export class Service implements ServiceControl {
       handlerQueue: (id) => this.#handlerQueue(id),
       newQueue: (id) => this.#newQueue(id),
       emitError: (ev) => this.#emitError(ev),
-      sessionEnded: (session) => this.#sessionEnded(session),
+      sessionEnded: (session, end) => this.#sessionEnded(session, end),
       countBytes: (dir, n, proto) => this.metrics.countBytes(dir, n, proto, this.#registry),
     }
   }
@@ -663,7 +664,7 @@ export class Service implements ServiceControl {
     if (h) this.#events.push(() => h.call(this.#handler, ev, this))
   }
 
-  #sessionEnded(session: TentacleSession): void {
+  #sessionEnded(session: TentacleSession, end: SessionEnd): void {
     if (this.#sessionsById.get(session.id) === session) this.#sessionsById.delete(session.id)
     const peer = session.info.remotePeerId
     const list = peer !== undefined ? this.#sessionsByPeer.get(peer) : undefined
@@ -672,7 +673,7 @@ export class Service implements ServiceControl {
       if (i >= 0) list.splice(i, 1)
       if (list.length === 0) this.#sessionsByPeer.delete(peer!)
     }
-    this.#emitEvent({ type: 'session-close', session: session.info })
+    this.#emitEvent({ type: 'session-close', session: session.info, ...end })
   }
 
   // ------------------------------------------------------------ helpers

@@ -2,6 +2,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
+import { remoteEnd, type SessionEnd } from './close-reason.js'
 import { NotifyTimers } from './notify-timers.js'
 import { ProtocolStream, type ProtocolStreamHost } from './protocol-stream.js'
 import { clientSelect, MAX_SELECT_FRAME, readOneFrame, writeProtocolInfo } from './protocol-select.js'
@@ -17,6 +18,7 @@ import type {
   ServiceControl,
   ServiceErrorEvent,
   SessionId,
+  SessionCloseReason,
   SessionInfo,
   SessionProtocolHandler,
   TargetProtocol,
@@ -36,14 +38,16 @@ export interface SessionHost {
   /** A queue for a per-session handler. */
   newQueue(id: ProtocolId): SerialQueue
   emitError(ev: ServiceErrorEvent): void
-  /** The session is over and every `disconnected` call has run; emit session-close and forget it. */
-  sessionEnded(session: TentacleSession): void
+  /** The session is over and every `disconnected` call has run; emit session-close (with why) and forget it. */
+  sessionEnded(session: TentacleSession, end: SessionEnd): void
   /** Byte counters. */
   countBytes(dir: 'in' | 'out', n: number, proto: ProtocolId): void
 }
 
 interface OpenProtocol {
   ps: ProtocolStream
+  /** The protocol's message decoder: holding part of a message when the connection ends means `truncated`. */
+  decoder: LengthDelimitedDecoder
   ctx: ProtocolSessionContext
   queue: SerialQueue
   sessionHandler: SessionProtocolHandler | undefined
@@ -75,6 +79,10 @@ export class TentacleSession implements ProtocolStreamHost {
   /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
   #pendingBytes = 0
   #endedPromise: Promise<void> | undefined
+  /** Why this side ended the session, set by the first local cause (session-close's reason). */
+  #localEnd: SessionEnd | undefined
+  /** A protocol held part of a message when the connection ended. */
+  #truncated = false
   /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
   readonly #disconnecting = new Set<Promise<void>>()
 
@@ -128,11 +136,9 @@ export class TentacleSession implements ProtocolStreamHost {
     this.#sessionTimer = setTimeout(() => {
       this.#sessionTimer = undefined
       if (this.#state === 'open' && this.#open.size === 0) {
-        this.#host.emitError({
-          type: 'session-timeout',
-          session: this.info,
-          error: new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.#host.timeoutMs} ms`),
-        })
+        const error = new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.#host.timeoutMs} ms`)
+        this.#host.emitError({ type: 'session-timeout', session: this.info, error })
+        this.#localEnd ??= { reason: 'session-timeout', error }
         this.disconnect()
       }
     }, this.#host.timeoutMs)
@@ -207,20 +213,23 @@ export class TentacleSession implements ProtocolStreamHost {
   /**
    * Graceful disconnect (§10.4): protocols flush and FIN, then yamux sends
    * GoAway and waits (bounded) for the peer. Returns at once; the end is
-   * reported by `session-close`.
+   * reported by `session-close` (reason `local-close`, or `replaced` for
+   * the loser of crossing dials).
    */
-  disconnect(): void {
+  disconnect(reason: 'local-close' | 'replaced' = 'local-close'): void {
     if (this.isClosed) return
+    this.#localEnd ??= { reason }
     this.#state = 'closing'
     for (const p of [...this.#open.values()]) p.ps.close()
     void this.mux.close()
   }
 
-  /** Immediate teardown (service shutdown, limits). */
-  destroy(err?: TentacleError): void {
+  /** Immediate teardown: service shutdown (the default reason), limits, a malicious peer. */
+  destroy(reason: SessionCloseReason = 'local-shutdown', error?: TentacleError): void {
     if (this.#state === 'closed') return
+    this.#localEnd ??= error === undefined ? { reason } : { reason, error }
     this.#state = 'closing'
-    this.mux.destroy(err)
+    this.mux.destroy()
   }
 
   /** Settles once the session is over and reported. */
@@ -245,6 +254,8 @@ export class TentacleSession implements ProtocolStreamHost {
     if (p?.ps !== ps) return
     this.#open.delete(ps.protoId)
     this.#openIds.delete(ps.protoId)
+    // Closed by the end of the connection with part of a message held: the peer stopped mid-send.
+    if (this.mux.state === 'ended' && p.decoder.hasPartialFrame) this.#truncated = true
     if (error !== undefined) {
       this.#host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
@@ -267,15 +278,12 @@ export class TentacleSession implements ProtocolStreamHost {
     this.#pendingBytes += delta
     if (this.#pendingBytes > this.#host.sendBufferSize && !this.isClosed) {
       // §12.2 SessionBlocked: the peer does not take what we queue.
-      this.#host.emitError({
-        type: 'session-blocked',
-        session: this.info,
-        error: new TentacleError(
-          'ERR_SESSION_BLOCKED',
-          `${this.#pendingBytes} unsent bytes exceed sendBufferSize ${this.#host.sendBufferSize}`,
-        ),
-      })
-      this.destroy(undefined)
+      const error = new TentacleError(
+        'ERR_SESSION_BLOCKED',
+        `${this.#pendingBytes} unsent bytes exceed sendBufferSize ${this.#host.sendBufferSize}`,
+      )
+      this.#host.emitError({ type: 'session-blocked', session: this.info, error })
+      this.destroy('session-blocked', error)
     }
   }
 
@@ -342,16 +350,12 @@ export class TentacleSession implements ProtocolStreamHost {
       if (reply.name !== proto.name) {
         // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
         stream.reset()
-        this.#host.emitError({
-          type: 'protocol-select-error',
-          session: this.info,
-          protoName: undefined,
-          error: new TentacleError(
-            'ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
-            `asked for "${proto.name}", the peer answered "${reply.name}"`,
-          ),
-        })
-        this.destroy(undefined)
+        const error = new TentacleError(
+          'ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
+          `asked for "${proto.name}", the peer answered "${reply.name}"`,
+        )
+        this.#host.emitError({ type: 'protocol-select-error', session: this.info, protoName: undefined, error })
+        this.destroy('protocol-error', error)
         return
       }
       if (reply.version === undefined) {
@@ -421,7 +425,7 @@ export class TentacleSession implements ProtocolStreamHost {
       send: (data, opts) => control.send(sessionId, proto.id, data, opts),
       sendAsync: (data, opts) => control.sendAsync(sessionId, proto.id, data, opts),
     }
-    const p: OpenProtocol = { ps, ctx, queue, sessionHandler }
+    const p: OpenProtocol = { ps, decoder, ctx, queue, sessionHandler }
     this.#open.set(proto.id, p)
     this.#openIds.add(proto.id)
     const h = sessionHandler ?? proto.handler
@@ -447,7 +451,11 @@ export class TentacleSession implements ProtocolStreamHost {
       })
     }
     // Every protocol still open is disconnected, then the session closes (§10.4).
-    for (const p of [...this.#open.values()]) p.ps.reset()
-    this.#endedPromise = Promise.all(this.#disconnecting).then(() => this.#host.sessionEnded(this))
+    for (const p of [...this.#open.values()]) {
+      if (p.decoder.hasPartialFrame) this.#truncated = true
+      p.ps.reset()
+    }
+    const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
+    this.#endedPromise = Promise.all(this.#disconnecting).then(() => this.#host.sessionEnded(this, end))
   }
 }

@@ -141,9 +141,65 @@ export interface ProtocolSpec {
   beforeReceive?: (data: Uint8Array) => Uint8Array
 }
 
+/**
+ * Why a session ended, as `session-close` reports it. The first cause wins:
+ * a session this side disconnected stays `local-close` whatever its
+ * connection does afterwards. A failed handshake never makes a session: it
+ * is a `handshake-error` or `dial-error`, not a `session-close`.
+ */
+export type SessionCloseReason =
+  /** We closed it: `disconnect()` or `Service.close()` (GoAway sent, §8.6). */
+  | 'local-close'
+  /** We tore it down without waiting for the peer: `Service.shutdown()`. */
+  | 'local-shutdown'
+  /** Crossing dials (§12.2): the connection to the same peer in the other direction was kept instead. */
+  | 'replaced'
+  /** The peer closed it cleanly: it sent GoAway(0) (§8.6). */
+  | 'remote-close'
+  /** The peer sent GoAway with an error code (§8.6); `error` is ERR_MUXER, its cause the YamuxError with `goAwayCode`. */
+  | 'remote-error'
+  /** The connection ended (FIN) without GoAway, at a frame boundary: the peer's process died or it dropped the socket. */
+  | 'connection-eof'
+  /** The connection failed (ECONNRESET, EPIPE, ETIMEDOUT, ...): reset by the peer or its host. */
+  | 'connection-reset'
+  /**
+   * The connection ended inside a frame: part of a protocol message (§10.1),
+   * or of a secio frame, had arrived and the rest never came (a peer killed or
+   * cut off mid-send). The partial message is never delivered.
+   */
+  | 'truncated'
+  /** yamux keepalive pings went unanswered (§8.5). */
+  | 'keepalive-timeout'
+  /** The connection took none of our bytes for `yamux.connectionWriteTimeoutMs`. */
+  | 'write-timeout'
+  /**
+   * The peer broke the wire protocol: an invalid yamux frame or window overrun
+   * (ERR_MUXER), a secio frame failing authentication (ERR_CONNECTION_LOST), a
+   * selection reply naming a protocol we never asked for
+   * (ERR_PROTOCOL_SELECT_UNKNOWN_NAME, §9.2).
+   */
+  | 'protocol-error'
+  /** No protocol opened within `timeoutMs` (§12.2 SessionTimeout). */
+  | 'session-timeout'
+  /** Unsent bytes passed `sendBufferSize` (§12.2 SessionBlocked). */
+  | 'session-blocked'
+
 export type ServiceEvent =
   | { type: 'session-open'; session: SessionInfo }
-  | { type: 'session-close'; session: SessionInfo }
+  | {
+      type: 'session-close'
+      session: SessionInfo
+      /** Why the session ended. */
+      reason: SessionCloseReason
+      /**
+       * The error behind it, undefined for the clean ends (`local-close`,
+       * `local-shutdown`, `replaced`, `remote-close`): ERR_CONNECTION_LOST
+       * for `connection-eof`, `connection-reset` and `truncated` (its cause
+       * the lower layer's error), ERR_MUXER for yamux failures, else the
+       * code of the error event reported with it.
+       */
+      error?: TentacleError
+    }
   | { type: 'listen-started'; address: Multiaddr }
   | { type: 'listen-close'; address: Multiaddr }
 

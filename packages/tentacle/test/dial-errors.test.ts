@@ -26,7 +26,7 @@ describe('dial and listen failures', () => {
         return true
       })
       const ev = await a.waitFor((r) => r.type === 'dial-error', 5_000, 'dial-error')
-      assert.ok('error' in ev && ev.error.code === 'ERR_CONNECT_SELF')
+      assert.ok('error' in ev && ev.error?.code === 'ERR_CONNECT_SELF')
     } finally {
       await a.service.close()
     }
@@ -40,7 +40,7 @@ describe('dial and listen failures', () => {
       const id = SecioKeyPair.generate().peerId.toString()
       await assert.rejects(plain.service.dial(addr.encapsulate(`/p2p/${id}`)), code('ERR_UNVERIFIABLE_PEER_ID'))
       const ev = await plain.waitFor((r) => r.type === 'dial-error', 5_000, 'dial-error')
-      assert.ok('error' in ev && ev.error.code === 'ERR_UNVERIFIABLE_PEER_ID')
+      assert.ok('error' in ev && ev.error?.code === 'ERR_UNVERIFIABLE_PEER_ID')
       assert.equal(plain.types().includes('session-open'), false, 'no session with an unverified identity')
       assert.equal(other.types().includes('session-open'), false)
     } finally {

@@ -59,7 +59,7 @@ export class Node {
         this.waiters = this.waiters.filter((w) => w !== waiter)
         reject(
           new Error(
-            `timed out waiting for ${what}; log: ${this.log.map((l) => l.type + ('error' in l ? ':' + l.error.code : '')).join(', ')}`,
+            `timed out waiting for ${what}; log: ${this.log.map((l) => l.type + ('error' in l ? ':' + l.error?.code : '')).join(', ')}`,
           ),
         )
       }, timeoutMs)

@@ -1,0 +1,203 @@
+// session-close says why the session ended (`reason`, `error`): one test per
+// reason that a peer or this service can cause without a process kill (the
+// kill matrix, test/endurance/kill.test.ts, covers connection-eof,
+// connection-reset and truncated). Raw peers speak plaintext yamux (§8.1)
+// to a service without a key, so the session opens at TCP connect.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { once } from 'node:events'
+import { SecioKeyPair } from '@tentacle-ts/secio'
+import {
+  encodeProtocolInfo,
+  Service,
+  type ServiceConfigInput,
+  type SessionCloseReason,
+  type TentacleErrorCode,
+} from '../src/index.js'
+
+interface Seen {
+  service: Service
+  closes: { reason: SessionCloseReason; code: TentacleErrorCode | undefined }[]
+  opened: number
+  /** Resolves with the first session-close (bounded). */
+  closed(ms?: number): Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>
+  connected(ms?: number): Promise<void>
+}
+
+function node(opts: { secio?: boolean; config?: ServiceConfigInput } = {}): Seen {
+  const wakers = new Set<() => void>()
+  const wake = (): void => {
+    for (const w of [...wakers]) w()
+  }
+  let connectedCount = 0
+  const seen: Seen = {
+    closes: [],
+    opened: 0,
+    service: new Service({
+      key: opts.secio === false ? undefined : SecioKeyPair.generate(),
+      config: opts.config,
+      protocols: [{ id: 1, handler: { connected: () => void (connectedCount++, wake()) } }],
+      handler: {
+        handleEvent: (e) => {
+          if (e.type === 'session-open') seen.opened++
+          if (e.type === 'session-close') seen.closes.push({ reason: e.reason, code: e.error?.code })
+          wake()
+        },
+      },
+    }),
+    closed: (ms = 5_000) => waitFor(() => seen.closes[0], ms, 'session-close'),
+    connected: (ms = 5_000) =>
+      waitFor(() => (connectedCount > 0 ? true : undefined), ms, 'protocol 1 open').then(() => {}),
+  }
+  function waitFor<T>(get: () => T | undefined, ms: number, what: string): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const v = get()
+        if (v === undefined) return
+        wakers.delete(check)
+        clearTimeout(timer)
+        resolve(v)
+      }
+      const timer = setTimeout(() => {
+        wakers.delete(check)
+        reject(new Error(`no ${what} within ${ms} ms; closes ${JSON.stringify(seen.closes)}`))
+      }, ms)
+      wakers.add(check)
+      check()
+    })
+  }
+  return seen
+}
+
+/** A raw TCP client of a plaintext service: its session is open once connected. */
+async function rawClient(s: Seen): Promise<net.Socket> {
+  const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
+  const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  return socket
+}
+
+/** A yamux frame header (§8.1): version 0, type, flags, stream id, length. */
+function header(type: number, flags: number, streamId: number, length: number): Buffer {
+  const b = Buffer.alloc(12)
+  b[1] = type
+  b.writeUInt16BE(flags, 2)
+  b.writeUInt32BE(streamId, 4)
+  b.writeUInt32BE(length, 8)
+  return b
+}
+
+test('disconnect(): local-close here, remote-close on the peer (GoAway(0)), no error on either side', async () => {
+  const a = node()
+  const b = node()
+  try {
+    await a.service.dial((await b.service.listen('/ip4/127.0.0.1/tcp/0')).toString())
+    await a.connected()
+    a.service.disconnect(a.service.sessions()[0]!.id)
+    assert.deepEqual(await a.closed(), { reason: 'local-close', code: undefined })
+    assert.deepEqual(await b.closed(), { reason: 'remote-close', code: undefined })
+  } finally {
+    await Promise.all([a.service.shutdown(), b.service.shutdown()])
+  }
+})
+
+test('shutdown(): local-shutdown here; the peer sees the connection lost (ERR_CONNECTION_LOST)', async () => {
+  const a = node()
+  const b = node()
+  try {
+    await a.service.dial((await b.service.listen('/ip4/127.0.0.1/tcp/0')).toString())
+    await a.connected()
+    await a.service.shutdown()
+    assert.deepEqual(await a.closed(), { reason: 'local-shutdown', code: undefined })
+    const far = await b.closed()
+    assert.ok(far.reason === 'connection-eof' || far.reason === 'connection-reset', far.reason)
+    assert.equal(far.code, 'ERR_CONNECTION_LOST')
+  } finally {
+    await Promise.all([a.service.shutdown(), b.service.shutdown()])
+  }
+})
+
+test('no protocol opened within timeoutMs: session-timeout (ERR_SESSION_TIMEOUT); the peer sees remote-close', async () => {
+  const a = node({ config: { timeoutMs: 300 } })
+  const b = node()
+  try {
+    await a.service.dial((await b.service.listen('/ip4/127.0.0.1/tcp/0')).toString(), {
+      kind: 'filter',
+      filter: () => false,
+    })
+    assert.deepEqual(await a.closed(), { reason: 'session-timeout', code: 'ERR_SESSION_TIMEOUT' })
+    assert.deepEqual(await b.closed(), { reason: 'remote-close', code: undefined })
+  } finally {
+    await Promise.all([a.service.shutdown(), b.service.shutdown()])
+  }
+})
+
+test('a frame with yamux version 1: protocol-error (ERR_MUXER)', async () => {
+  const s = node({ secio: false })
+  const socket = await rawClient(s)
+  try {
+    const bad = header(1, 0, 0, 0)
+    bad[0] = 1
+    socket.write(bad)
+    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'ERR_MUXER' })
+  } finally {
+    socket.destroy()
+    await s.service.shutdown()
+  }
+})
+
+test('the peer sends GoAway(ProtocolError): remote-error (ERR_MUXER); GoAway(0): remote-close', async () => {
+  for (const [code, want] of [
+    [1, { reason: 'remote-error', code: 'ERR_MUXER' }],
+    [0, { reason: 'remote-close', code: undefined }],
+  ] as const) {
+    const s = node({ secio: false })
+    const socket = await rawClient(s)
+    try {
+      socket.write(header(3, 0, 0, code))
+      assert.deepEqual(await s.closed(), want)
+    } finally {
+      socket.destroy()
+      await s.service.shutdown()
+    }
+  }
+})
+
+test('the peer never answers a keepalive ping: keepalive-timeout (ERR_MUXER)', async () => {
+  const s = node({ secio: false, config: { yamux: { keepaliveIntervalMs: 50, pingTimeoutMs: 100 } } })
+  const socket = await rawClient(s)
+  try {
+    assert.deepEqual(await s.closed(), { reason: 'keepalive-timeout', code: 'ERR_MUXER' })
+  } finally {
+    socket.destroy()
+    await s.service.shutdown()
+  }
+})
+
+test('the peer closes its socket at a frame boundary: connection-eof; inside a message: truncated', async () => {
+  for (const cut of ['boundary', 'inside'] as const) {
+    const s = node({ secio: false })
+    const socket = await rawClient(s)
+    try {
+      // §9.2: open stream 1 and ask for /p2p/1 (ProtocolInfo, molecule), then read the answer.
+      const info = encodeProtocolInfo({ name: '/p2p/1', supportVersions: ['0.0.1'] })
+      const select = Buffer.concat([Buffer.alloc(4), info])
+      select.writeUInt32BE(info.length, 0)
+      socket.write(Buffer.concat([header(1, 1, 1, 0), header(0, 0, 1, select.length), select]))
+      await s.connected()
+      if (cut === 'inside') {
+        // Half of a 100-byte message (u32be length, §10.1), then FIN.
+        const half = Buffer.concat([Buffer.from([0, 0, 0, 100]), Buffer.alloc(50, 1)])
+        socket.write(Buffer.concat([header(0, 0, 1, half.length), half]))
+      }
+      socket.end()
+      const want = cut === 'inside' ? 'truncated' : 'connection-eof'
+      assert.deepEqual(await s.closed(), { reason: want, code: 'ERR_CONNECTION_LOST' })
+    } finally {
+      socket.destroy()
+      await s.service.shutdown()
+    }
+  }
+})
