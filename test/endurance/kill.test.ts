@@ -1,34 +1,40 @@
 // Kill tests for both roles (tentacle's test_kill, extended): a peer process
 // dies by SIGKILL at each phase of a connection — TCP, each secio handshake
-// step (§3.1), protocol selection (§9.2), the middle of a message (§10.1) —
-// once as the dialer and once as the listener. The survivor (a Service in
-// this process) must report it with a typed error code (or, once a session
-// was open, close it and call `disconnected`), within a bound far below every
-// timeout (10 s), and free everything: no connection counted, no session, no
-// socket and no timer left beyond what it had before.
+// step (§3.1), protocol selection (§9.2), the middle of a message (§10.1),
+// idle after the protocol opened — once as the dialer and once as the
+// listener. The survivor (a Service in this process) must report it: a typed
+// error before a session exists, otherwise `session-close` with the reason
+// the connection was lost (`connection-eof`, `connection-reset`, or
+// `truncated` when it died inside a message), within a bound far below every
+// timeout (10 s); it must free everything (no connection counted, no session,
+// no handshake in its metrics, no socket, server or timer beyond what it had
+// before) and still open a new session afterwards.
 //
-// Seen (2026-11-28): before the session opens the survivor reports
+// Seen (2026-11-28): before the nonce echo the survivor reports
 // ERR_HANDSHAKE_FAILED (handshake-error when it listened, dial-error plus a
 // rejected dial() when it dialed); a listener killed during selection gives
-// protocol-select-error ERR_PROTOCOL_SELECT; otherwise (the nonce echo already
-// sent, selection or a message under way) the session opens and closes:
-// session-close carries no error code (as in tentacle), `disconnected`
-// follows `connected`, and half a message is never delivered.
+// protocol-select-error ERR_PROTOCOL_SELECT; from the nonce echo on the
+// session opens and closes, `disconnected` follows `connected`, and half a
+// message is never delivered. The same matrix against Rust tentacle is
+// kill/rust.interop.test.ts.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { SecioKeyPair } from '@tentacle-ts/secio'
-import { Service, TentacleError } from '@tentacle-ts/tentacle'
+import { TentacleError, type SessionCloseReason } from '@tentacle-ts/tentacle'
+import { LOST, PROMPT_MS, Survivor, handles, type Handles } from './kill/survivor.js'
 
 const PEER = fileURLToPath(new URL('./kill/peer.ts', import.meta.url))
-const PHASES = ['tcp', 'propose', 'exchange', 'nonce', 'select', 'message'] as const
-/** Far below the 10 s handshake/select/session timeouts that would also end things. */
-const PROMPT_MS = 3_000
-
-function resources(): { sockets: number; timers: number } {
-  const r = process.getActiveResourcesInfo()
-  return { sockets: r.filter((x) => x === 'TCPSocketWrap').length, timers: r.filter((x) => x === 'Timeout').length }
+const PHASES = ['tcp', 'propose', 'exchange', 'nonce', 'select', 'message', 'idle'] as const
+type Phase = (typeof PHASES)[number]
+const LABEL: Record<Phase, string> = {
+  tcp: 'TCP connected, no byte sent',
+  propose: 'after its Propose',
+  exchange: 'after its Exchange, before its nonce echo',
+  nonce: 'after its nonce echo',
+  select: 'during protocol selection',
+  message: 'inside a length-delimited message',
+  idle: 'idle after the protocol opened',
 }
 
 function spawnPeer(args: string[]): {
@@ -65,100 +71,69 @@ function spawnPeer(args: string[]): {
   return { child, line, exited }
 }
 
-interface Survivor {
-  service: Service
-  errors: { type: string; code: string }[]
-  events: string[]
-  protocol: string[]
-  /** Resolves once `pred` holds, checked on every event; rejects after PROMPT_MS. */
-  until(pred: () => boolean, what: string): Promise<number>
-}
+const typed = (code: string | undefined): boolean => typeof code === 'string' && code.startsWith('ERR_')
 
-function survivor(): Survivor {
-  const errors: Survivor['errors'] = []
-  const events: string[] = []
-  const protocol: string[] = []
-  const wakers = new Set<() => void>()
-  const wake = (): void => {
-    for (const w of [...wakers]) w()
+/** What the survivor must have said about the dead peer (`killed` is the role of the dead one). */
+function check(s: Survivor, killed: 'dialer' | 'listener', phase: Phase, dialError: unknown): void {
+  if (phase === 'tcp' || phase === 'propose' || phase === 'exchange') {
+    // No session: the handshake failed, with a code, and no session appeared.
+    assert.ok(!s.events.includes('session-open'), 'no session before the nonce echo')
+    if (killed === 'listener') {
+      assert.ok(dialError instanceof TentacleError && typed(dialError.code), 'dial() rejects with a typed error')
+      assert.equal(dialError.code, 'ERR_HANDSHAKE_FAILED')
+    }
+    const want = killed === 'listener' ? 'dial-error' : 'handshake-error'
+    assert.deepEqual(s.errors, [{ type: want, code: 'ERR_HANDSHAKE_FAILED' }])
+    return
   }
-  const service = new Service({
-    key: SecioKeyPair.generate(),
-    protocols: [
-      {
-        id: 1,
-        handler: {
-          connected: () => void (protocol.push('connected'), wake()),
-          disconnected: () => void (protocol.push('disconnected'), wake()),
-          received: () => void (protocol.push('received'), wake()),
-        },
-      },
-    ],
-    handler: {
-      handleEvent: (e) => void (events.push(e.type), wake()),
-      handleError: (e) => void (errors.push({ type: e.type, code: e.error.code }), wake()),
-    },
-  })
-  const until = (pred: () => boolean, what: string): Promise<number> => {
-    const t0 = performance.now()
-    return new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!pred()) return
-        wakers.delete(check)
-        clearTimeout(timer)
-        clearInterval(poll)
-        resolve(performance.now() - t0)
-      }
-      // Socket and timer release has no event of its own: look again every 20 ms as well.
-      const poll = setInterval(check, 20)
-      const timer = setTimeout(() => {
-        wakers.delete(check)
-        clearInterval(poll)
-        reject(
-          new Error(
-            `not within ${PROMPT_MS} ms: ${what}; errors ${JSON.stringify(errors)}, events ${events}, protocol ${protocol}`,
-          ),
-        )
-      }, PROMPT_MS)
-      wakers.add(check)
-      check()
-    })
+  assert.equal(dialError, undefined, 'dial() resolved: the session opened')
+  assert.deepEqual(
+    s.events.filter((e) => e.startsWith('session-')),
+    ['session-open', 'session-close'],
+  )
+  assert.equal(s.closes.length, 1)
+  const { reason, code } = s.closes[0]!
+  const allowed: readonly SessionCloseReason[] =
+    phase === 'message' ? ['truncated'] : LOST.filter((r) => r !== 'truncated')
+  assert.ok(allowed.includes(reason), `session-close reason ${reason}, expected one of ${allowed.join(', ')}`)
+  assert.equal(code, 'ERR_CONNECTION_LOST', 'session-close carries the typed error')
+  assert.ok(!s.protocol.includes('received'), 'half a message is never delivered')
+  if (phase === 'nonce' || (phase === 'select' && killed === 'listener')) {
+    assert.deepEqual(s.protocol, [], 'protocol 1 never opened')
+  } else {
+    assert.deepEqual(s.protocol, ['connected', 'disconnected'])
   }
-  return { service, errors, events, protocol, until }
-}
-
-/** What the survivor must have said about the dead peer, by phase. */
-function reported(s: Survivor, phase: (typeof PHASES)[number], dialError: unknown): boolean {
-  const typed = (code: string | undefined): boolean => typeof code === 'string' && code.startsWith('ERR_')
-  if (dialError !== undefined) return dialError instanceof TentacleError && typed(dialError.code)
-  if (s.events.includes('session-open')) {
-    // A session was up: it must be closed, and protocol 1, if it opened, disconnected.
-    const closed = s.events.includes('session-close')
-    const proto = !s.protocol.includes('connected') || s.protocol.includes('disconnected')
-    return closed && proto && !s.protocol.includes('received')
+  const selectErrors = s.errors.filter((e) => e.type === 'protocol-select-error')
+  if (phase === 'select' && killed === 'listener') {
+    // We dialed and asked for protocol 1; the answer never came.
+    assert.deepEqual(selectErrors, [{ type: 'protocol-select-error', code: 'ERR_PROTOCOL_SELECT' }])
   }
-  // No session yet: a handshake (or dial) error with a code, and no session must appear later.
-  return s.errors.some((e) => typed(e.code)) && phase !== 'select' && phase !== 'message'
+  assert.deepEqual(
+    s.errors.filter((e) => e.type !== 'protocol-select-error'),
+    [],
+    'a lost connection is reported by session-close only',
+  )
 }
 
 for (const killed of ['dialer', 'listener'] as const) {
   for (const phase of PHASES) {
     test(
-      `the ${killed} is SIGKILLed at "${phase}": the survivor reports it and frees everything`,
-      { timeout: 30_000 },
-      async () => {
-        const s = survivor()
+      `the ${killed} is SIGKILLed at "${phase}" (${LABEL[phase]}): the survivor reports it, frees everything and still works`,
+      { timeout: 40_000 },
+      async (t) => {
+        const s = new Survivor({ secio: true })
         let peer: ReturnType<typeof spawnPeer> | undefined
-        let base = resources()
+        let base: Handles
         let dialError: unknown
+        let listenAddress: string | undefined
         try {
           if (killed === 'dialer') {
-            const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
-            base = resources()
-            peer = spawnPeer(['dial', addr.toString().split('/')[4]!, phase])
+            listenAddress = (await s.service.listen('/ip4/127.0.0.1/tcp/0')).toString()
+            base = handles()
+            peer = spawnPeer(['dial', listenAddress.split('/')[4]!, phase])
             await peer.line(/PHASE (\S+)/)
           } else {
-            base = resources()
+            base = handles()
             peer = spawnPeer(['listen', phase])
             const m = await peer.line(/LISTENING (\d+) (\S+)/)
             const dialed = s.service.dial(`/ip4/127.0.0.1/tcp/${m[1]}/p2p/${m[2]}`).then(
@@ -166,27 +141,31 @@ for (const killed of ['dialer', 'listener'] as const) {
               (err: unknown) => err,
             )
             await peer.line(/PHASE (\S+)/)
+            // Settles either way: the upgrade ends (or fails) whatever the peer does next.
             dialError = await dialed
+          }
+          if (phase === 'idle') {
+            // Open on both sides and quiet: now it dies.
+            await s.until(() => s.protocol.includes('connected'), 'protocol 1 open')
+            peer.child.kill('SIGKILL')
           }
           await peer.exited
           assert.equal(peer.child.signalCode, 'SIGKILL', 'the peer died by SIGKILL at its phase')
-          await s.until(() => reported(s, phase, dialError), 'a typed error (or a closed session) reported')
+          const ms = await s.until(
+            () => s.errors.length > 0 || s.closes.length > 0,
+            'a typed error or a session-close after the kill',
+          )
+          // Whatever else the death causes comes with it: wait for the end of the story.
           await s.until(
-            () => {
-              const r = resources()
-              // Two of the timers are until()'s own (its deadline and its 20 ms look).
-              return (
-                s.service.connectionCount === 0 &&
-                s.service.sessions().length === 0 &&
-                r.sockets <= base.sockets &&
-                r.timers - 2 <= base.timers
-              )
-            },
-            `everything freed (connections ${s.service.connectionCount}, sessions ${s.service.sessions().length}, resources ${JSON.stringify(resources())} vs ${JSON.stringify(base)})`,
+            () => s.service.connectionCount === 0 && (!s.events.includes('session-open') || s.closes.length > 0),
+            'the connection gone and reported',
           )
-          console.log(
-            `# ${killed} killed at ${phase}: dial ${dialError instanceof TentacleError ? dialError.code : '-'}, errors ${JSON.stringify(s.errors)}, events ${s.events.join(',')}, protocol ${s.protocol.join(',')}`,
-          )
+          check(s, killed, phase, dialError)
+          await s.freed(base)
+          t.diagnostic(`${killed} killed at ${phase}: reported ${ms.toFixed(0)} ms after the kill; ${s.describe()}`)
+          assert.ok(ms < PROMPT_MS)
+          await s.stillWorks(listenAddress)
+          await s.freed(base)
         } finally {
           if (peer !== undefined && peer.child.exitCode === null && peer.child.signalCode === null) {
             peer.child.kill('SIGKILL')

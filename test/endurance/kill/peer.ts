@@ -16,6 +16,8 @@
  *   select    dialer: yamux stream opened, our ProtocolInfo sent, no reply read;
  *             listener: the peer's ProtocolInfo read, no reply (§9.2)
  *   message   selection done, then half of a 1000-byte protocol message (§10.1)
+ *   idle      selection done, nothing more: it prints `PHASE idle` and waits,
+ *             alive, for the test's SIGKILL
  */
 import net from 'node:net'
 import { writeSync } from 'node:fs'
@@ -33,6 +35,11 @@ const key = SecioKeyPair.generate()
 function die(at: string): void {
   writeSync(1, `PHASE ${at}\n`)
   process.kill(process.pid, 'SIGKILL')
+}
+
+/** Open and quiet: says so and stays alive until the test kills it. */
+function idle(): void {
+  writeSync(1, 'PHASE idle\n')
 }
 
 function writeThenDie(socket: { write(b: Uint8Array, cb: () => void): unknown }, bytes: Uint8Array, at: string): void {
@@ -78,6 +85,7 @@ async function run(socket: net.Socket): Promise<void> {
     if (phase === 'select') return void s.write(info).then(() => setImmediate(() => die('select')))
     await s.write(info)
     await readFrame(s)
+    if (phase === 'idle') return idle()
     await s.write(half)
     setImmediate(() => die('message'))
   } else {
@@ -86,6 +94,7 @@ async function run(socket: net.Socket): Promise<void> {
     await readFrame(s)
     if (phase === 'select') return die('select')
     await s.write(info)
+    if (phase === 'idle') return idle()
     await s.write(half)
     setImmediate(() => die('message'))
   }
