@@ -11,7 +11,7 @@ import vm from 'node:vm'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { ChildProcess } from 'node:child_process'
-import { Service, type SessionId } from '../src/index.js'
+import { Service, type SessionCloseReason, type SessionId } from '../src/index.js'
 import { sessionsForTest } from '../src/service.js'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import { eventually, fixture, reap, spawnTs, waitForLine } from './helpers.js'
@@ -29,6 +29,8 @@ interface SessionRecord {
   connected: boolean
   disconnectedAt?: number
   closedAt?: number
+  /** session-close's reason and error code. */
+  closed?: { reason: SessionCloseReason; code: string | undefined }
 }
 
 /**
@@ -80,7 +82,11 @@ class Listener {
       handler: {
         handleEvent: (e) => {
           if (e.type === 'session-open') this.watch(e.session.id, e.session)
-          if (e.type === 'session-close') record(e.session.id).closedAt = performance.now()
+          if (e.type === 'session-close') {
+            const r = record(e.session.id)
+            r.closedAt = performance.now()
+            r.closed = { reason: e.reason, code: e.error?.code }
+          }
           this.wake()
         },
       },
@@ -168,6 +174,12 @@ async function killAndWait(
   await l.until(() => r.closedAt !== undefined, 10_000, `session-close of session ${id}`)
   assert.ok(r.disconnectedAt !== undefined && r.closedAt !== undefined)
   assert.ok(r.disconnectedAt <= r.closedAt, 'disconnected is called before session-close')
+  // A killed peer: the connection was lost (at a frame boundary, reset, or inside a message).
+  assert.ok(
+    r.closed !== undefined && ['connection-eof', 'connection-reset', 'truncated'].includes(r.closed.reason),
+    `session-close reason ${r.closed?.reason}`,
+  )
+  assert.equal(r.closed.code, 'ERR_CONNECTION_LOST')
   return { disconnectedMs: r.disconnectedAt - t0, closedMs: r.closedAt - t0 }
 }
 
