@@ -20,7 +20,10 @@ import { TentaclePeer } from '../../interop/lib/index.js'
 import { LOST, PROMPT_MS, Survivor, handles } from './survivor.js'
 import { KillTap, type TapPhase } from './tap.js'
 
-const PHASES: readonly { phase: TapPhase; secio: boolean; label: string }[] = [
+/** A cell's phase: where the tap cuts, or `frozen` (SIGSTOP, a message sent to it, then SIGKILL). */
+type Phase = TapPhase | 'frozen'
+
+const PHASES: readonly { phase: Phase; secio: boolean; label: string }[] = [
   { phase: 'tcp', secio: true, label: 'TCP connected, no byte of it forwarded' },
   { phase: 'propose', secio: true, label: 'after its Propose' },
   { phase: 'exchange', secio: true, label: 'after its Exchange, before its nonce echo' },
@@ -30,12 +33,13 @@ const PHASES: readonly { phase: TapPhase; secio: boolean; label: string }[] = [
   { phase: 'message', secio: false, label: 'inside a length-delimited message (plaintext)' },
   { phase: 'yamux-frame', secio: false, label: 'inside a yamux Data frame, mid-message (plaintext)' },
   { phase: 'idle', secio: true, label: 'idle after the protocol opened' },
+  { phase: 'frozen', secio: true, label: 'frozen by SIGSTOP with our message unread in its kernel' },
 ]
 
 const MESSAGE = new Uint8Array(1000).fill(0x5a)
 
 /** The reasons a cell may end with, once a session was open. */
-function allowedReasons(phase: TapPhase, peerClosed: 'fin' | 'reset' | undefined): readonly SessionCloseReason[] {
+function allowedReasons(phase: Phase, peerClosed: 'fin' | 'reset' | undefined): readonly SessionCloseReason[] {
   switch (phase) {
     case 'message':
     case 'yamux-frame':
@@ -44,6 +48,9 @@ function allowedReasons(phase: TapPhase, peerClosed: 'fin' | 'reset' | undefined
     case 'secio-frame':
       // A FIN inside a secio frame is seen as such; a reset says only that the connection was reset.
       return peerClosed === 'fin' ? ['truncated'] : ['connection-reset']
+    case 'frozen':
+      // It dies with unread bytes: its kernel answers with RST, which the tap passes on.
+      return ['connection-reset']
     default:
       return LOST.filter((r) => r !== 'truncated')
   }
@@ -63,6 +70,7 @@ for (const weAre of ['dialer', 'listener'] as const) {
         let dialError: unknown
         let listenAddress: string | undefined
         let cutAt = 0
+        const tapPhase: TapPhase = phase === 'frozen' ? 'idle' : phase
         const common = ['--protocol', '1', '--echo', ...(secio ? [] : ['--plaintext'])]
         try {
           if (weAre === 'listener') listenAddress = (await s.service.listen('/ip4/127.0.0.1/tcp/0')).toString()
@@ -76,7 +84,12 @@ for (const weAre of ['dialer', 'listener'] as const) {
           }
           if (weAre === 'dialer') {
             rust = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0', ...common])
-            tap = new KillTap({ target: { host: '127.0.0.1', port: rust.port! }, peerIs: 'target', phase, onCut })
+            tap = new KillTap({
+              target: { host: '127.0.0.1', port: rust.port! },
+              peerIs: 'target',
+              phase: tapPhase,
+              onCut,
+            })
             const port = await tap.listen()
             dialError = await s.service.dial(`/ip4/127.0.0.1/tcp/${port}${secio ? `/p2p/${rust.peerId}` : ''}`).then(
               () => undefined,
@@ -84,15 +97,21 @@ for (const weAre of ['dialer', 'listener'] as const) {
             )
           } else {
             const port = Number(listenAddress!.split('/')[4])
-            tap = new KillTap({ target: { host: '127.0.0.1', port }, peerIs: 'accepted', phase, onCut })
+            tap = new KillTap({ target: { host: '127.0.0.1', port }, peerIs: 'accepted', phase: tapPhase, onCut })
             const tapPort = await tap.listen()
             const suffix = secio ? `/p2p/${s.service.peerId!}` : ''
             rust = await TentaclePeer.start(['--dial', `/ip4/127.0.0.1/tcp/${tapPort}${suffix}`, ...common])
           }
           if (cutBeforeStart) rust.process.killNow()
-          if (phase === 'idle') {
+          if (phase === 'idle' || phase === 'frozen') {
             await s.until(() => s.protocol.includes('connected'), 'protocol 1 open', 15_000)
             await rust.waitEvent('protocol_open', { proto: 1 })
+            if (phase === 'frozen') {
+              process.kill(rust.process.pid!, 'SIGSTOP')
+              const handedOver = tap.nextToPeer()
+              s.service.send(s.service.sessions()[0]!.id, 1, MESSAGE)
+              await handedOver
+            }
             tap.cutNow()
           }
           const exit = await rust.process.waitExit(10_000)
@@ -131,7 +150,7 @@ for (const weAre of ['dialer', 'listener'] as const) {
             )
             assert.equal(code, 'ERR_CONNECTION_LOST', 'session-close carries the typed error')
             assert.ok(!s.protocol.includes('received'), 'half a message is never delivered')
-            if (phase === 'message' || phase === 'yamux-frame' || phase === 'idle') {
+            if (phase === 'message' || phase === 'yamux-frame' || phase === 'idle' || phase === 'frozen') {
               assert.deepEqual(s.protocol, ['connected', 'disconnected'])
             } else if (phase === 'select') {
               assert.deepEqual(s.protocol, [], 'selection never finished')

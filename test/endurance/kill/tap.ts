@@ -21,7 +21,8 @@
  *                the message; the Data frame carrying it is re-headed to end there
  *   yamux-frame  the same half message, but inside the Data frame: its header
  *                keeps the full length, so the yamux frame is cut too
- *   idle         everything, until `cutNow()`
+ *   idle         everything, until `cutNow()` (the test kills the peer when it
+ *                chooses: quiet, or frozen with our bytes unread in its kernel)
  */
 import net from 'node:net'
 
@@ -144,6 +145,7 @@ export class KillTap {
   #used = false
   #cutDone = false
   #cutNow: (() => void) | undefined
+  #toPeerWaiters: (() => void)[] = []
   /** How the peer's side closed after the cut ('fin' or 'reset'); undefined until it did. */
   peerClosed: 'fin' | 'reset' | undefined
   /** Bytes of the peer forwarded to the survivor (the tail included). */
@@ -166,6 +168,11 @@ export class KillTap {
   cutNow(): void {
     if (this.#cutNow === undefined) throw new Error('tap: no connection to cut')
     this.#cutNow()
+  }
+
+  /** Resolves once the survivor's next bytes were handed to the peer's socket (its kernel has them). */
+  nextToPeer(): Promise<void> {
+    return new Promise((resolve) => this.#toPeerWaiters.push(resolve))
   }
 
   /** Closes the listening socket and destroys what is left; resolves once every handle closed. */
@@ -232,7 +239,9 @@ export class KillTap {
     })
     survivor.on('data', (chunk: Buffer) => {
       if (this.#cutDone) return // lost in the dead peer's buffers
-      peer.write(chunk)
+      peer.write(chunk, () => {
+        for (const w of this.#toPeerWaiters.splice(0)) w()
+      })
     })
     // The peer's end, mirrored to the survivor once the cut happened (before it, a close is a failure of the test).
     let reset = false
