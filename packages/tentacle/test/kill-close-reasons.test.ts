@@ -7,7 +7,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
-import { SecioKeyPair } from '@tentacle-ts/secio'
+import { SecioKeyPair, handshake } from '@tentacle-ts/secio'
+import { encodeFrame } from '@tentacle-ts/codec'
 import {
   encodeProtocolInfo,
   Service,
@@ -200,4 +201,65 @@ test('the peer closes its socket at a frame boundary: connection-eof; inside a m
       await s.service.shutdown()
     }
   }
+})
+
+test('a secio frame that fails authentication: protocol-error (ERR_CONNECTION_LOST, a SecioError below)', async () => {
+  const s = node()
+  const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
+  const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
+  socket.on('error', () => {})
+  try {
+    await once(socket, 'connect')
+    await handshake(socket, { key: SecioKeyPair.generate() })
+    // §3.12: a well-framed record whose AEAD tag is wrong.
+    socket.write(encodeFrame(new Uint8Array(64).fill(0xa5)))
+    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'ERR_CONNECTION_LOST' })
+  } finally {
+    socket.destroy()
+    await s.service.shutdown()
+  }
+})
+
+test('unsent bytes over sendBufferSize: session-blocked (ERR_SESSION_BLOCKED)', async () => {
+  const a = node({ config: { sendBufferSize: 1024 } })
+  const b = node()
+  try {
+    await a.service.dial((await b.service.listen('/ip4/127.0.0.1/tcp/0')).toString())
+    await a.connected()
+    a.service.send(a.service.sessions()[0]!.id, 1, new Uint8Array(64 * 1024))
+    assert.deepEqual(await a.closed(), { reason: 'session-blocked', code: 'ERR_SESSION_BLOCKED' })
+  } finally {
+    await Promise.all([a.service.shutdown(), b.service.shutdown()])
+  }
+})
+
+test('crossing dials (§12.2): the session given up says replaced, and nothing else ends uncleanly', async () => {
+  // Both dial at once; when both connections come up, each side closes the one the larger
+  // peer id dialed. A round where one dial was refused instead closes nothing: try again.
+  const reasons = new Set<string>()
+  for (let round = 0; round < 20 && !reasons.has('replaced'); round++) {
+    const a = node()
+    const b = node()
+    try {
+      const [addrA, addrB] = await Promise.all([
+        a.service.listen('/ip4/127.0.0.1/tcp/0'),
+        b.service.listen('/ip4/127.0.0.1/tcp/0'),
+      ])
+      await Promise.allSettled([a.service.dial(addrB), b.service.dial(addrA)])
+      if (a.opened === 2 || b.opened === 2) {
+        // A side that saw both connections up gave one of them up.
+        const closing = a.opened === 2 ? a : b
+        assert.deepEqual(await closing.closed(), { reason: 'replaced', code: undefined })
+        // Whatever the other side had of it ended cleanly: it gave it up too, or we did (GoAway).
+        for (const c of [...a.closes, ...b.closes]) {
+          assert.ok(c.reason === 'replaced' || c.reason === 'remote-close', c.reason)
+          assert.equal(c.code, undefined)
+        }
+        reasons.add('replaced')
+      }
+    } finally {
+      await Promise.all([a.service.shutdown(), b.service.shutdown()])
+    }
+  }
+  assert.ok(reasons.has('replaced'), 'in 20 rounds, both connections came up at least once')
 })
