@@ -1,6 +1,6 @@
 import net from 'node:net'
 import { setMaxListeners } from 'node:events'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { pino, type Logger } from 'pino'
 import { PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
 import { resolveConfig, type ServiceConfig, type ServiceConfigInput } from './config.js'
@@ -255,7 +255,8 @@ export class Service implements ServiceControl {
         this.#dials.delete(socket)
         for (const k of keys) if (this.#dialing.get(k) === socket) this.#dialing.delete(k)
       }
-      return await this.#sessionUp(up, ma, 'outbound', target)
+      // A dialed /p2p/ id is the one the handshake verified: the address already names the peer.
+      return await this.#sessionUp(up, ma, 'outbound', target, t.peerId !== undefined)
     } catch (err) {
       const error =
         err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
@@ -460,7 +461,14 @@ export class Service implements ServiceControl {
     // The remote multiaddr is built after the upgrade, not on the accept path.
     this.#upgradeTracked(socket, 'inbound', undefined)
       .then(
-        (up) => this.#sessionUp(up, socketMultiaddr(remoteAddress, remotePort), 'inbound', undefined),
+        (up) => {
+          // Built once, with the peer id, for the common case (IPv4, secio): one parse per session, not three.
+          const withId = up.remotePeerId !== undefined && net.isIPv4(remoteAddress)
+          const address = withId
+            ? multiaddr(`/ip4/${remoteAddress}/tcp/${remotePort}/p2p/${up.remotePeerId}`)
+            : socketMultiaddr(remoteAddress, remotePort)
+          return this.#sessionUp(up, address, 'inbound', undefined, withId)
+        },
         (error: TentacleError) => {
           this.#emitError({ type: 'handshake-error', address: socketMultiaddr(remoteAddress, remotePort), error })
         },
@@ -487,7 +495,7 @@ export class Service implements ServiceControl {
         config: this.config,
         timeoutMs: this.config.timeoutMs,
         expectedPeerId,
-        signal: this.#closeAbort.signal,
+        // No abort signal: close() destroys every socket in #upgrading, which ends its handshake.
       })
       this.metrics.handshakes.inc({ direction, outcome: 'ok', phase: '' })
       return up
@@ -510,6 +518,8 @@ export class Service implements ServiceControl {
     address: Multiaddr,
     direction: Direction,
     target: TargetProtocol | undefined,
+    /** `address` already ends in the remote peer's /p2p/ id. */
+    hasPeerId = false,
   ): Promise<SessionInfo> {
     if (this.#state !== 'running') {
       up.mux.destroy()
@@ -542,7 +552,7 @@ export class Service implements ServiceControl {
       }
     }
     const id = this.#allocSessionId()
-    const sessionAddress = up.remotePeerId !== undefined ? withPeerId(address, up.remotePeerId) : address
+    const sessionAddress = up.remotePeerId !== undefined && !hasPeerId ? withPeerId(address, up.remotePeerId) : address
     const session = new TentacleSession(id, this.#host, up.mux, {
       address: sessionAddress,
       direction,
