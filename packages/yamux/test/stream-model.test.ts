@@ -4,10 +4,11 @@
 //
 // The system under test is a real Session holding one stream; the other end of the
 // connection is a RawPeer, so the remote side can send any frame, hostile ones
-// included. Local commands drive the Stream API (write, close, reset, read) and the
-// Session (close, destroy); remote commands send frames (data with or without
-// FIN/RST, window updates with or without FIN/RST, an overrun of the window, a
-// duplicate SYN, GoAway). After each command a barrier — a ping round trip while the
+// included. Local commands drive the Stream API (write/writeCb, close/closeCb, reset,
+// read, readNow, onReadable) and the Session (close, destroy); remote commands send
+// frames (data with or without FIN/RST, whole or cut into pieces; window updates with or
+// without FIN/RST; an overrun of the window; a duplicate SYN; frames for an id that is not
+// open; GoAway). After each command a barrier — a ping round trip while the
 // session runs (frames are handled and sent in order), the expected GoAway or the
 // session's end otherwise — makes the real system quiescent, and then:
 // - every frame the peer received for the stream is accounted for: Data bytes equal
@@ -20,7 +21,8 @@
 // - every write/close promise is settled exactly as the model says (resolved,
 //   rejected with which code, or still pending because the window is exhausted);
 // - reads return the peer's bytes in order (any chunking allowed), then EOF, the
-//   reset or the session's end, in the order tokio-yamux gives them (§8.3).
+//   reset or the session's end, in the order tokio-yamux gives them (§8.3); an
+//   onReadable() waiter runs exactly once per registration, at the next read event.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -36,6 +38,7 @@ import {
   TYPE_DATA,
   TYPE_GO_AWAY,
   TYPE_WINDOW_UPDATE,
+  encodeHeader,
   type DirectionState,
   type SessionEndReason,
   type Stream,
@@ -130,6 +133,10 @@ interface Model {
   /** Bytes the application read (pattern offset of the next read). */
   consumed: number
   reads: ReadRecord[]
+  /** An onReadable() waiter is registered and has not run. */
+  armed: boolean
+  /** Times the waiter must have run. */
+  fired: number
 }
 
 interface Real {
@@ -141,6 +148,15 @@ interface Real {
   cursor: number
   /** Observed on the wire, for the stream. */
   seen: { dataBytes: number; fin: number; rst: number; frames: number; goAway: number[] }
+  /** Times the onReadable() waiter ran. */
+  fired: number
+}
+
+/** A read event (data, EOF, reset, the session's end) runs the registered waiter, once. */
+function readEvent(m: Model): void {
+  if (!m.armed) return
+  m.armed = false
+  m.fired++
 }
 
 /** The stream leaves the session once closed both ways (LESSONS #8). */
@@ -195,6 +211,7 @@ function writeRefusal(m: Model): string | undefined {
 function remoteFin(m: Model): void {
   if (m.recv !== 'open') return // §8.3: a FIN once the receive side is closed is ignored
   m.recv = 'closed'
+  readEvent(m)
   transition(m)
 }
 
@@ -203,6 +220,7 @@ function remoteRst(m: Model): void {
   m.send = 'reset'
   if (m.recv === 'open') m.recv = 'reset'
   failWrites(m, STREAM_RESET)
+  readEvent(m)
   transition(m)
 }
 
@@ -221,6 +239,7 @@ function sessionEnded(m: Model, end: NonNullable<Model['end']>): void {
     m.removed = true
     m.framesAtRemoval = undefined
     failWrites(m, SESSION_CLOSED)
+    readEvent(m)
   }
 }
 
@@ -317,6 +336,7 @@ function checkState(m: Model, r: Real): void {
   assert.equal(s.sendWindow, m.credit, 'sendWindow')
   assert.equal(r.session.streamCount, m.removed ? 0 : 1, 'streamCount')
   assert.equal(r.session.state, m.session, 'session state')
+  assert.equal(r.fired, m.fired, 'onReadable() waiter runs')
   // The wire.
   assert.equal(r.seen.dataBytes, m.bytesOut, 'data bytes the peer received')
   assert.equal(r.seen.fin, m.finDue ? 1 : 0, 'FIN frames')
@@ -348,14 +368,27 @@ function checkState(m: Model, r: Real): void {
 
 type Cmd = fc.AsyncCommand<Model, Real>
 
+/** Records a WriteCallback's outcome as track() records a promise's. */
+function callback(rec: OpRecord): (err?: { code?: string }) => void {
+  return (err) => {
+    assert.equal(rec.outcome, undefined, `${rec.what}: its callback ran twice`)
+    rec.outcome = err === undefined ? { ok: true } : { ok: false, code: err.code }
+  }
+}
+
+/** write(), or its callback flavour writeCb() (what tentacle uses). */
 class Write implements Cmd {
-  constructor(readonly n: number) {}
+  constructor(
+    readonly n: number,
+    readonly viaCallback = false,
+  ) {}
   check = (): boolean => true
   async run(m: Model, r: Real): Promise<void> {
     const rec: OpRecord = { what: `${this.toString()} #${m.ops.length}`, outcome: undefined, expect: 'pending' }
     const refusal = writeRefusal(m)
     const data = pattern(m.written, this.n)
-    track(r.stream.write(data), rec)
+    if (this.viaCallback) r.stream.writeCb(data, callback(rec))
+    else track(r.stream.write(data), rec)
     if (refusal !== undefined) rec.expect = refusal
     else {
       m.written += this.n
@@ -371,14 +404,17 @@ class Write implements Cmd {
     m.ops.push(rec)
     await barrier(m, r)
   }
-  toString = (): string => `write(${this.n})`
+  toString = (): string => `${this.viaCallback ? 'writeCb' : 'write'}(${this.n})`
 }
 
+/** close(), or closeCb(). */
 class Close implements Cmd {
+  constructor(readonly viaCallback = false) {}
   check = (): boolean => true
   async run(m: Model, r: Real): Promise<void> {
-    const rec: OpRecord = { what: 'close()', outcome: undefined, expect: 'pending' }
-    track(r.stream.close(), rec)
+    const rec: OpRecord = { what: this.toString(), outcome: undefined, expect: 'pending' }
+    if (this.viaCallback) r.stream.closeCb(callback(rec))
+    else track(r.stream.close(), rec)
     if (m.send !== 'open') rec.expect = 'ok'
     else if (m.session === 'ended')
       rec.expect = SESSION_CLOSED // (while closing, a FIN still goes out)
@@ -390,7 +426,7 @@ class Close implements Cmd {
     m.ops.push(rec)
     await barrier(m, r)
   }
-  toString = (): string => 'close()'
+  toString = (): string => (this.viaCallback ? 'closeCb()' : 'close()')
 }
 
 class Reset implements Cmd {
@@ -403,6 +439,7 @@ class Reset implements Cmd {
       m.recv = 'reset'
       m.buffered = 0 // a local reset drops what was not read
       failWrites(m, STREAM_RESET)
+      readEvent(m)
       transition(m)
     }
     await barrier(m, r)
@@ -422,11 +459,54 @@ class Read implements Cmd {
   toString = (): string => `read(${this.max})`
 }
 
+/** readNow(): what is there now, without waiting (tentacle's way to read, with onReadable()). */
+class ReadNow implements Cmd {
+  constructor(readonly max: number) {}
+  check = (): boolean => true
+  async run(m: Model, r: Real): Promise<void> {
+    let got: Uint8Array | null | undefined
+    let code: string | undefined
+    try {
+      got = r.stream.readNow(this.max)
+    } catch (err) {
+      code = (err as { code?: string }).code ?? String(err)
+    }
+    if (m.buffered > 0) {
+      assert.ok(got instanceof Uint8Array, `readNow with ${m.buffered} buffered gave ${String(got)} ${code ?? ''}`)
+      const n = got.length
+      assert.ok(n >= 1 && n <= Math.min(this.max, m.buffered), `readNow ${n} bytes`)
+      assert.ok(Buffer.from(got).equals(pattern(m.consumed, n)), `readNow bytes at ${m.consumed}`)
+      m.buffered -= n
+      m.consumed += n
+    } else if (m.recv === 'closed') assert.equal(got, null, 'readNow at EOF')
+    else if (m.recv === 'reset') assert.equal(code, STREAM_RESET, 'readNow after a reset')
+    else if (m.session === 'ended') assert.equal(code, SESSION_CLOSED, 'readNow after the session ended')
+    else assert.ok(got === undefined && code === undefined, `readNow with nothing there: ${String(got)} ${code}`)
+    await barrier(m, r) // taking data may send a window update
+  }
+  toString = (): string => `readNow(${this.max})`
+}
+
+/** onReadable(): one waiter, run once at the next read event (it replaces an earlier one). */
+class OnReadable implements Cmd {
+  check = (): boolean => true
+  async run(m: Model, r: Real): Promise<void> {
+    r.stream.onReadable(() => {
+      r.fired++
+    })
+    m.armed = true
+    await barrier(m, r)
+  }
+  toString = (): string => 'onReadable()'
+}
+
 /** Data from the peer: `permille` of its credit (or `bytes`, capped by it), with flags. */
 class RemoteData implements Cmd {
   constructor(
     readonly size: { permille: number } | { bytes: number },
     readonly flags: number,
+    /** Where the frame (header and body) is cut into separate writes, as fractions. */
+    readonly cuts: number[] = [],
   ) {}
   check = (m: Readonly<Model>): boolean => m.session !== 'ended'
   async run(m: Model, r: Real): Promise<void> {
@@ -437,17 +517,26 @@ class RemoteData implements Cmd {
     // it does on a WindowUpdate. A stream that is gone drops everything.
     const registered = !m.removed
     const accepted = registered && m.recv === 'open'
-    r.peer.send(TYPE_DATA, this.flags, r.id, n, pattern(accepted ? m.bytesIn : 0, n))
+    const frame = Buffer.concat([
+      encodeHeader({ type: TYPE_DATA, flags: this.flags, streamId: r.id, length: n }),
+      pattern(accepted ? m.bytesIn : 0, n),
+    ])
+    let from = 0
+    for (const at of [...this.cuts.map((c) => Math.floor(c * frame.length)), frame.length]) {
+      if (at > from) r.peer.conn.write(frame.subarray(from, at))
+      from = Math.max(from, at)
+    }
     if (accepted) {
       m.peerCredit -= n
       m.buffered += n
       m.bytesIn += n
+      readEvent(m)
       if (this.flags & FLAG_FIN) remoteFin(m)
     }
     if (registered && this.flags & FLAG_RST) remoteRst(m)
     await barrier(m, r)
   }
-  toString = (): string => `remoteData(${JSON.stringify(this.size)}, flags ${this.flags})`
+  toString = (): string => `remoteData(${JSON.stringify(this.size)}, flags ${this.flags}, cuts ${this.cuts})`
 }
 
 /** Data past the peer's credit (§8.4): fatal for the session if the stream still takes data. */
@@ -584,12 +673,17 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
   {
     weight: 8,
     arbitrary: fc
-      .oneof(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 50_000, max: 300_000 }))
-      .map((n) => new Write(n)),
+      .tuple(fc.oneof(fc.integer({ min: 0, max: 2000 }), fc.integer({ min: 50_000, max: 300_000 })), fc.boolean())
+      .map(([n, viaCallback]) => new Write(n, viaCallback)),
   },
-  { weight: 2, arbitrary: fc.constant(new Close()) },
+  { weight: 2, arbitrary: fc.boolean().map((viaCallback) => new Close(viaCallback)) },
   { weight: 1, arbitrary: fc.constant(new Reset()) },
-  { weight: 6, arbitrary: readArb },
+  { weight: 4, arbitrary: readArb },
+  {
+    weight: 2,
+    arbitrary: fc.oneof(fc.constant(Infinity), fc.integer({ min: 1, max: 70_000 })).map((max) => new ReadNow(max)),
+  },
+  { weight: 1, arbitrary: fc.constant(new OnReadable()) },
   {
     weight: 6,
     arbitrary: fc
@@ -599,8 +693,14 @@ const commandArb: fc.Arbitrary<Cmd> = fc.oneof(
           fc.integer({ min: 0, max: 3000 }).map((bytes) => ({ bytes })),
         ),
         flagsArb,
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant<number[]>([]) },
+          fc
+            .array(fc.double({ min: 0, max: 1, noNaN: true }), { minLength: 1, maxLength: 4 })
+            .map((c) => c.sort((a, b) => a - b)),
+        ),
       )
-      .map(([size, flags]) => new RemoteData(size, flags)),
+      .map(([size, flags, cuts]) => new RemoteData(size, flags, cuts)),
   },
   {
     weight: 6,
@@ -677,6 +777,7 @@ async function setup(cfg: Setup): Promise<{ model: Model; real: Real }> {
     id: stream.id,
     cursor: 1,
     seen: { dataBytes: 0, fin: 0, rst: 0, frames: 1, goAway: [] },
+    fired: 0,
   }
   const model: Model = {
     max: cfg.max,
@@ -701,6 +802,8 @@ async function setup(cfg: Setup): Promise<{ model: Model; real: Real }> {
     bytesIn: 0,
     consumed: 0,
     reads: [],
+    armed: false,
+    fired: 0,
   }
   checkState(model, real)
   return { model, real }
