@@ -13,6 +13,7 @@
  *   propose   our secio Propose sent (§3.1 step 1); nothing else
  *   exchange  the peer's Propose read, our Exchange sent (§3.1 step 2)
  *   nonce     the peer's Exchange verified, our nonce echo sent (§3.1 step 3)
+ *   secio-frame  handshake done, then the length and half of a secio record
  *   select    dialer: yamux stream opened, our ProtocolInfo sent, no reply read;
  *             listener: the peer's ProtocolInfo read, no reply (§9.2)
  *   message   selection done, then half of a 1000-byte protocol message (§10.1)
@@ -77,6 +78,10 @@ async function run(socket: net.Socket): Promise<void> {
       if (phase === 'nonce' && done === 'awaiting-exchange') die('nonce')
     },
   })
+  if (phase === 'secio-frame') {
+    // The length of a 64-byte record and 32 bytes of it, straight on the socket (§3.12).
+    return writeThenDie(socket, Buffer.concat([Buffer.from([0, 0, 0, 64]), randomBytes(32)]), 'secio-frame')
+  }
   const mux = new Session(stream, { role: role === 'dial' ? 'client' : 'server', enableKeepalive: false })
   const info = encodeFrame(encodeProtocolInfo({ name: '/p2p/1', supportVersions: ['0.0.1'] }))
   const half = Buffer.concat([Buffer.from([0, 0, 0x03, 0xe8]), Buffer.alloc(500, 7)])
