@@ -14,7 +14,7 @@ export type Recorded = (ServiceEvent & { at: number }) | (ServiceErrorEvent & { 
 export class Node {
   readonly service: Service
   readonly log: Recorded[] = []
-  private waiters: Array<{ pred: (r: Recorded) => boolean; resolve: (r: Recorded) => void }> = []
+  #waiters: Array<{ pred: (r: Recorded) => boolean; resolve: (r: Recorded) => void }> = []
 
   constructor(opts: {
     protocols: ProtocolSpec[]
@@ -30,18 +30,18 @@ export class Node {
       config: { timeoutMs: 5000, ...opts.config },
       handler: {
         handleEvent: (e) => {
-          this.record(e)
+          this.#record(e)
           return opts.onEvent?.(e, this.service)
         },
-        handleError: (e) => this.record(e),
+        handleError: (e) => this.#record(e),
       },
     })
   }
 
-  private record(e: ServiceEvent | ServiceErrorEvent): void {
+  #record(e: ServiceEvent | ServiceErrorEvent): void {
     const r = { ...e, at: Date.now() } as Recorded
     this.log.push(r)
-    this.waiters = this.waiters.filter((w) => {
+    this.#waiters = this.#waiters.filter((w) => {
       if (w.pred(r)) {
         w.resolve(r)
         return false
@@ -56,7 +56,7 @@ export class Node {
     if (found) return Promise.resolve(found)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== waiter)
+        this.#waiters = this.#waiters.filter((w) => w !== waiter)
         reject(
           new Error(
             `timed out waiting for ${what}; log: ${this.log.map((l) => l.type + ('error' in l ? ':' + l.error?.code : '')).join(', ')}`,
@@ -70,7 +70,7 @@ export class Node {
           resolve(r)
         },
       }
-      this.waiters.push(waiter)
+      this.#waiters.push(waiter)
     })
   }
 
@@ -79,7 +79,8 @@ export class Node {
   }
 
   errors(): ServiceErrorEvent[] {
-    return this.log.filter((l): l is ServiceErrorEvent & { at: number } => 'error' in l)
+    // session-close may carry an error too (why the session ended): it is an event, not an error event.
+    return this.log.filter((l): l is ServiceErrorEvent & { at: number } => 'error' in l && l.type !== 'session-close')
   }
 }
 

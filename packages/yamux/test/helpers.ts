@@ -31,22 +31,22 @@ export interface PairOptions {
 
 class PipeEnd extends Duplex {
   peer!: PipeEnd
-  private waitingCb: ((err?: Error | null) => void) | null = null
-  private readonly chaotic: number
+  #waitingCb: ((err?: Error | null) => void) | null = null
+  readonly #chaotic: number
 
   constructor(opts: PairOptions) {
     super({ readableHighWaterMark: opts.highWaterMark ?? 64 * 1024, writableHighWaterMark: 16 * 1024 })
-    this.chaotic = opts.chaoticMaxPiece ?? 0
+    this.#chaotic = opts.chaoticMaxPiece ?? 0
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     const peer = this.peer
     if (peer.destroyed || peer.readableEnded) return cb(new Error('peer closed'))
     let ok = true
-    if (this.chaotic > 0) {
+    if (this.#chaotic > 0) {
       let off = 0
       while (off < chunk.length) {
-        const n = Math.min(chunk.length - off, 1 + Math.floor(Math.random() * this.chaotic))
+        const n = Math.min(chunk.length - off, 1 + Math.floor(Math.random() * this.#chaotic))
         ok = peer.push(chunk.subarray(off, off + n))
         off += n
       }
@@ -54,7 +54,7 @@ class PipeEnd extends Duplex {
       ok = peer.push(chunk)
     }
     if (ok) cb()
-    else this.waitingCb = cb
+    else this.#waitingCb = cb
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
@@ -63,9 +63,9 @@ class PipeEnd extends Duplex {
   }
 
   override _read(): void {
-    const w = this.peer.waitingCb
+    const w = this.peer.#waitingCb
     if (w !== null) {
-      this.peer.waitingCb = null
+      this.peer.#waitingCb = null
       w()
     }
   }
@@ -76,8 +76,8 @@ class PipeEnd extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    const w = this.waitingCb
-    this.waitingCb = null
+    const w = this.#waitingCb
+    this.#waitingCb = null
     if (w) w(new Error('destroyed'))
     const peer = this.peer
     if (!peer.destroyed) process.nextTick(() => peer.destroy())
@@ -248,60 +248,60 @@ export class RawPeer {
   readonly frames: RawFrame[] = []
   readonly conn: Duplex
   ended = false
-  private readonly decoder = new YamuxFrameDecoder(0xffffffff)
-  private body: Buffer[] = []
-  private current: RawFrame | undefined
-  private waiters: (() => void)[] = []
+  readonly #decoder = new YamuxFrameDecoder(0xffffffff)
+  #body: Buffer[] = []
+  #current: RawFrame | undefined
+  #waiters: (() => void)[] = []
   /** Answers to our own probe pings (see ping()); kept out of `frames`. */
-  private readonly probes = new Map<number, () => void>()
-  private probeId = 0xa0000000
+  readonly #probes = new Map<number, () => void>()
+  #probeId = 0xa0000000
 
   constructor(conn: Duplex, opts: { read?: boolean } = {}) {
     this.conn = conn
     conn.on('error', () => {})
     conn.on('end', () => {
       this.ended = true
-      this.wake()
+      this.#wake()
     })
     conn.on('close', () => {
       this.ended = true
-      this.wake()
+      this.#wake()
     })
     if (opts.read !== false) this.startReading()
   }
 
   startReading(): void {
     this.conn.on('data', (chunk: Buffer) => {
-      this.decoder.push(chunk)
+      this.#decoder.push(chunk)
       for (;;) {
-        const r = this.decoder.next()
+        const r = this.#decoder.next()
         if (r === NEED_MORE) break
-        const d = this.decoder
+        const d = this.#decoder
         if (r === DECODED_HEADER) {
           const f: RawFrame = { type: d.type, flags: d.flags, streamId: d.streamId, length: d.length }
-          const probe = d.type === TYPE_PING && d.flags & FLAG_ACK ? this.probes.get(d.length) : undefined
+          const probe = d.type === TYPE_PING && d.flags & FLAG_ACK ? this.#probes.get(d.length) : undefined
           if (probe) {
-            this.probes.delete(d.length)
+            this.#probes.delete(d.length)
             probe()
             continue
           }
           if (d.type === TYPE_DATA && d.length > 0) {
-            this.current = f
-            this.body = []
+            this.#current = f
+            this.#body = []
           } else {
             if (d.type === TYPE_DATA) f.body = Buffer.alloc(0)
             this.frames.push(f)
           }
         } else if (r === DECODED_BODY) {
-          this.body.push(Buffer.from(d.body))
-          if (d.bodyDone && this.current) {
-            this.current.body = Buffer.concat(this.body)
-            this.frames.push(this.current)
-            this.current = undefined
+          this.#body.push(Buffer.from(d.body))
+          if (d.bodyDone && this.#current) {
+            this.#current.body = Buffer.concat(this.#body)
+            this.frames.push(this.#current)
+            this.#current = undefined
           }
         }
       }
-      this.wake()
+      this.#wake()
     })
   }
 
@@ -318,10 +318,10 @@ export class RawPeer {
    * the answer. The answer is not recorded in `frames`.
    */
   async ping(ms = 5000): Promise<void> {
-    const id = ++this.probeId >>> 0
-    const answered = new Promise<void>((resolve) => this.probes.set(id, resolve))
+    const id = ++this.#probeId >>> 0
+    const answered = new Promise<void>((resolve) => this.#probes.set(id, resolve))
     this.send(TYPE_PING, FLAG_SYN, 0, id)
-    await within(answered, ms, `answer to ping ${id}`).finally(() => this.probes.delete(id))
+    await within(answered, ms, `answer to ping ${id}`).finally(() => this.#probes.delete(id))
   }
 
   /** Waits until a received frame matches `pred` (searching from index `from`); returns it. */
@@ -335,7 +335,7 @@ export class RawPeer {
         throw new Error(
           `timed out waiting for ${what}; got ${JSON.stringify(this.frames.map(({ body: _body, ...x }) => x))}`,
         )
-      await within(new Promise<void>((resolve) => this.waiters.push(resolve)), left, what).catch(() => {})
+      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), left, what).catch(() => {})
     }
   }
 
@@ -345,13 +345,13 @@ export class RawPeer {
     while (!this.ended) {
       const left = deadline - Date.now()
       if (left <= 0) throw new Error('timed out waiting for the connection to end')
-      await within(new Promise<void>((resolve) => this.waiters.push(resolve)), left, 'end').catch(() => {})
+      await within(new Promise<void>((resolve) => this.#waiters.push(resolve)), left, 'end').catch(() => {})
     }
   }
 
-  private wake(): void {
-    const w = this.waiters
-    this.waiters = []
+  #wake(): void {
+    const w = this.#waiters
+    this.#waiters = []
     for (const f of w) f()
   }
 }
