@@ -8,9 +8,11 @@
  *   doubles when full); no allocation per item beyond the item itself;
  * - a slot is cleared when its item is taken, so the queue never keeps a
  *   taken item alive;
- * - the array shrinks by half when three quarters of it are empty (not below
- *   the minimum capacity) and is released when the queue empties after a
- *   burst, so a queue that once held many items does not keep their slots;
+ * - up to 4× its minimum capacity the array is kept as it is (a queue that
+ *   swings between a few and a dozen items does not reallocate on every
+ *   swing); above that it shrinks by half when three quarters of it are empty
+ *   and is released when the queue empties, so a queue that once held a burst
+ *   does not keep its slots;
  * - the array is allocated on the first push, so an unused queue costs one
  *   small object.
  *
@@ -25,10 +27,13 @@ export class Fifo<T> {
   #head = 0
   #length = 0
   readonly #minCapacity: number
+  /** Capacity up to which the array is never shrunk (4 × #minCapacity). */
+  readonly #keepCapacity: number
 
   /**
-   * @param minCapacity Slots allocated on the first push and kept while the
-   *   queue is in use (rounded up to a power of two, at least 2; default 8).
+   * @param minCapacity Slots allocated on the first push (rounded up to a
+   *   power of two, at least 2; default 8). Up to 4× as many are kept while
+   *   the queue is in use.
    */
   constructor(minCapacity = 8) {
     if (!Number.isInteger(minCapacity) || minCapacity < 1 || minCapacity > 2 ** 30) {
@@ -37,6 +42,7 @@ export class Fifo<T> {
     let c = 2
     while (c < minCapacity) c *= 2
     this.#minCapacity = c
+    this.#keepCapacity = 4 * c
   }
 
   /** Items in the queue. */
@@ -70,7 +76,7 @@ export class Fifo<T> {
     slots[head] = undefined
     this.#head = (head + 1) & (slots.length - 1)
     const n = --this.#length
-    if (slots.length > this.#minCapacity) {
+    if (slots.length > this.#keepCapacity) {
       if (n === 0) this.#release()
       else if (n <= slots.length >>> 2) this.#resize(slots.length >>> 1)
     }

@@ -35,6 +35,13 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 
 let counter = 0
 
+/** The slots a Fifo allocates for `min` (the next power of two, at least 2). */
+function minSlots(min: number): number {
+  let c = 2
+  while (c < min) c *= 2
+  return c
+}
+
 /** Applies `op` to the queue and the model; asserts they answer alike. */
 function apply(q: Fifo<number>, model: number[], o: Op): void {
   switch (o.op) {
@@ -90,10 +97,10 @@ describe('Fifo', () => {
         const model: number[] = []
         for (const o of ops) {
           apply(q, model, o)
-          // Memory: never more than 4× the items (or the minimum), a power of two.
+          // Memory: never more than 4× the items (or 4× the minimum), a power of two.
           const cap = q.capacity
           assert.ok(cap === 0 || (cap & (cap - 1)) === 0, `capacity ${cap} is a power of two`)
-          assert.ok(cap <= Math.max(64, 4 * model.length), `capacity ${cap} for ${model.length} items`)
+          assert.ok(cap <= 4 * Math.max(minSlots(min), model.length), `capacity ${cap} for ${model.length} items`)
         }
       }),
       { numRuns: 300 },
@@ -126,12 +133,25 @@ describe('Fifo', () => {
     for (let i = 0; i < 10_000; i++) q.push(i)
     assert.ok(q.capacity >= 10_000)
     for (let i = 0; i < 9_990; i++) q.shift()
-    assert.ok(q.capacity <= 64, `shrunk with the queue: ${q.capacity}`)
+    assert.equal(q.capacity, 32, `shrunk with the queue, down to 4x the minimum: ${q.capacity}`)
     while (q.length > 0) q.shift()
-    assert.equal(q.capacity, 8, 'back to the minimum')
+    assert.equal(q.capacity, 32)
+    for (let i = 0; i < 1000; i++) q.push(i)
+    while (q.length > 0) q.shift()
+    assert.equal(q.capacity, 32, 'a drained burst leaves at most 4x the minimum')
     for (let i = 0; i < 1000; i++) q.push(i)
     q.clear()
     assert.equal(q.capacity, 0, 'clear() releases the slots of a burst')
+  })
+
+  test('a queue swinging between a few and a dozen items keeps its slots (no reallocation per swing)', () => {
+    const q = new Fifo<number>(8)
+    for (let swing = 0; swing < 100; swing++) {
+      while (q.length < 12) q.push(swing)
+      assert.equal(q.capacity, 16)
+      while (q.length > 2) q.shift()
+      assert.equal(q.capacity, 16)
+    }
   })
 
   test('a taken or cleared item is not kept alive by the queue', async () => {
