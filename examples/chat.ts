@@ -148,8 +148,8 @@ async function startNode(opts: {
       handleError: (e) => {
         // Routine in a discovering net: dials to addresses that went away, and
         // two nodes that dialed each other at once (one of the two connections is refused).
-        if (e.type === 'dial-error' || e.error.code === 'ERR_REPEATED_CONNECTION') return
-        // A chat line that does not decode: protocol-error ERR_PROTOCOL_CODEC, caused by ERR_MESSAGE_DECODE.
+        if (e.type === 'dial-error' || e.error.code === 'TENTACLE_ERR_REPEATED_CONNECTION') return
+        // A chat line that does not decode: protocol-error TENTACLE_ERR_PROTOCOL_CODEC, caused by CODEC_ERR_MESSAGE_DECODE.
         const cause = (e.error.cause as { code?: unknown } | undefined)?.code
         print(`error: ${e.type} ${e.error.code}${typeof cause === 'string' ? ` (${cause})` : ''}: ${e.error.message}`)
       },

@@ -31,7 +31,7 @@ const text: MessageCodec<string> = {
     try {
       return utf8.decode(bytes)
     } catch (err) {
-      throw new CodecError('ERR_MESSAGE_DECODE', 'not valid UTF-8', { cause: err })
+      throw new CodecError('CODEC_ERR_MESSAGE_DECODE', 'not valid UTF-8', { cause: err })
     }
   },
 }

@@ -1,6 +1,6 @@
 // Data integrity over secio + yamux in its short form (the long form is
 // `npm run integrity`, 1 GiB): every byte of every stream not reset arrives
-// in order, every reset stream reports ERR_STREAM_RESET on the other side,
+// in order, every reset stream reports YAMUX_ERR_STREAM_RESET on the other side,
 // memory stays within the windows. Plus a check that the judge fails on a
 // corrupted or a silently lost stream (a test of the test).
 import { test } from 'node:test'

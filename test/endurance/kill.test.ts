@@ -11,9 +11,9 @@
 // before) and still open a new session afterwards.
 //
 // Seen (2026-11-28): before the nonce echo the survivor reports
-// ERR_HANDSHAKE_FAILED (handshake-error when it listened, dial-error plus a
+// TENTACLE_ERR_HANDSHAKE_FAILED (handshake-error when it listened, dial-error plus a
 // rejected dial() when it dialed); a listener killed during selection gives
-// protocol-select-error ERR_PROTOCOL_SELECT; from the nonce echo on the
+// protocol-select-error TENTACLE_ERR_PROTOCOL_SELECT; from the nonce echo on the
 // session opens and closes, `disconnected` follows `connected`, and half a
 // message is never delivered. Reasons seen (2026-11-29): nonce
 // connection-reset (our first yamux bytes were unread in the dead peer's
@@ -76,7 +76,7 @@ function spawnPeer(args: string[]): {
   return { child, line, exited }
 }
 
-const typed = (code: string | undefined): boolean => typeof code === 'string' && code.startsWith('ERR_')
+const typed = (code: string | undefined): boolean => typeof code === 'string' && /^TENTACLE_ERR_/.test(code)
 
 /** What the survivor must have said about the dead peer (`killed` is the role of the dead one). */
 function check(s: Survivor, killed: 'dialer' | 'listener', phase: Phase, dialError: unknown): void {
@@ -85,10 +85,10 @@ function check(s: Survivor, killed: 'dialer' | 'listener', phase: Phase, dialErr
     assert.ok(!s.events.includes('session-open'), 'no session before the nonce echo')
     if (killed === 'listener') {
       assert.ok(dialError instanceof TentacleError && typed(dialError.code), 'dial() rejects with a typed error')
-      assert.equal(dialError.code, 'ERR_HANDSHAKE_FAILED')
+      assert.equal(dialError.code, 'TENTACLE_ERR_HANDSHAKE_FAILED')
     }
     const want = killed === 'listener' ? 'dial-error' : 'handshake-error'
-    assert.deepEqual(s.errors, [{ type: want, code: 'ERR_HANDSHAKE_FAILED' }])
+    assert.deepEqual(s.errors, [{ type: want, code: 'TENTACLE_ERR_HANDSHAKE_FAILED' }])
     return
   }
   assert.equal(dialError, undefined, 'dial() resolved: the session opened')
@@ -107,7 +107,7 @@ function check(s: Survivor, killed: 'dialer' | 'listener', phase: Phase, dialErr
         ? ['truncated', 'connection-reset']
         : LOST.filter((r) => r !== 'truncated')
   assert.ok(allowed.includes(reason), `session-close reason ${reason}, expected one of ${allowed.join(', ')}`)
-  assert.equal(code, 'ERR_CONNECTION_LOST', 'session-close carries the typed error')
+  assert.equal(code, 'TENTACLE_ERR_CONNECTION_LOST', 'session-close carries the typed error')
   assert.ok(!s.protocol.includes('received'), 'half a message is never delivered')
   if (phase === 'nonce' || phase === 'secio-frame' || (phase === 'select' && killed === 'listener')) {
     assert.deepEqual(s.protocol, [], 'protocol 1 never opened')
@@ -117,7 +117,7 @@ function check(s: Survivor, killed: 'dialer' | 'listener', phase: Phase, dialErr
   const selectErrors = s.errors.filter((e) => e.type === 'protocol-select-error')
   if (phase === 'select' && killed === 'listener') {
     // We dialed and asked for protocol 1; the answer never came.
-    assert.deepEqual(selectErrors, [{ type: 'protocol-select-error', code: 'ERR_PROTOCOL_SELECT' }])
+    assert.deepEqual(selectErrors, [{ type: 'protocol-select-error', code: 'TENTACLE_ERR_PROTOCOL_SELECT' }])
   }
   assert.deepEqual(
     s.errors.filter((e) => e.type !== 'protocol-select-error'),

@@ -122,7 +122,7 @@ test('examples/chat.ts: a peer sending bytes that are not a ChatLine is dropped 
     await alice.waitForLine(/^connected to Qm\w+ \(inbound\)$/)
     await garbage.dial(boot, { kind: 'single', id: 100 })
     const gid = garbage.peerId ?? ''
-    await alice.waitForLine(/^error: protocol-error ERR_PROTOCOL_CODEC \(ERR_MESSAGE_DECODE\): /)
+    await alice.waitForLine(/^error: protocol-error TENTACLE_ERR_PROTOCOL_CODEC \(CODEC_ERR_MESSAGE_DECODE\): /)
     await alice.waitForLine(new RegExp(`^dropped ${gid}: protocol-error$`))
     await closed
     // Alice still chats with bob, both ways.

@@ -85,7 +85,7 @@ test('cli-dial: against Rust tentacle without ping, the default dial reports tha
     assert.equal(bad.code, 1)
     const b = JSON.parse(bad.stdout) as Result
     assert.equal(b.failedPhase, 'secio-propose')
-    assert.equal(b.error?.code, 'ERR_PEER_ID_MISMATCH')
+    assert.equal(b.error?.code, 'SECIO_ERR_PEER_ID_MISMATCH')
   } finally {
     await rust.kill()
   }

@@ -180,13 +180,13 @@ describe('negotiation and limits against Rust', () => {
     await tsClientRustServer(['--max-frame-length', String(64 * 1024 + 16)], { maxFrameLength: 64 * 1024 + 16 }, MIB)
   })
 
-  test('no common cipher: TS gets ERR_NO_COMMON_SUITE, Rust reports NoSupportIntersection', T, async () => {
+  test('no common cipher: TS gets SECIO_ERR_NO_COMMON_SUITE, Rust reports NoSupportIntersection', T, async () => {
     const server = await startServer('secio-peer', ['server', '--ciphers', 'AES-256-GCM'])
     try {
       const socket = net.connect({ port: server.port, host: '127.0.0.1' })
       await assert.rejects(
         handshake(socket, { key: TS_KEY, ciphers: ['CHACHA20_POLY1305'] }),
-        (e: unknown) => e instanceof SecioError && e.code === 'ERR_NO_COMMON_SUITE',
+        (e: unknown) => e instanceof SecioError && e.code === 'SECIO_ERR_NO_COMMON_SUITE',
       )
       assert.match(await server.peer.waitFor(/^HANDSHAKE_ERR /), /NoSupportIntersection/)
     } finally {
@@ -194,19 +194,23 @@ describe('negotiation and limits against Rust', () => {
     }
   })
 
-  test('wrong expected peer id: ERR_PEER_ID_MISMATCH, and the Rust server sees the connection dropped', T, async () => {
-    const server = await startServer('secio-peer', ['server'])
-    try {
-      const socket = net.connect({ port: server.port, host: '127.0.0.1' })
-      await assert.rejects(
-        handshake(socket, { key: TS_KEY, expectedPeerId: SecioKeyPair.generate().peerId }),
-        (e: unknown) => e instanceof SecioError && e.code === 'ERR_PEER_ID_MISMATCH',
-      )
-      assert.match(await server.peer.waitFor(/^HANDSHAKE_(OK|ERR)/), /^HANDSHAKE_ERR /)
-    } finally {
-      await server.peer.kill()
-    }
-  })
+  test(
+    'wrong expected peer id: SECIO_ERR_PEER_ID_MISMATCH, and the Rust server sees the connection dropped',
+    T,
+    async () => {
+      const server = await startServer('secio-peer', ['server'])
+      try {
+        const socket = net.connect({ port: server.port, host: '127.0.0.1' })
+        await assert.rejects(
+          handshake(socket, { key: TS_KEY, expectedPeerId: SecioKeyPair.generate().peerId }),
+          (e: unknown) => e instanceof SecioError && e.code === 'SECIO_ERR_PEER_ID_MISMATCH',
+        )
+        assert.match(await server.peer.waitFor(/^HANDSHAKE_(OK|ERR)/), /^HANDSHAKE_ERR /)
+      } finally {
+        await server.peer.kill()
+      }
+    },
+  )
 
   test('a Rust client that expects nothing can connect to a TS server that expects it by peer id', T, async () => {
     const r = await rustClientTsServer(

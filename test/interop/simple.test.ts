@@ -73,7 +73,7 @@ const rustLines = {
 const tsLines = {
   listening: /^service event: listen-started \/ip4\/127\.0\.0\.1\/tcp\/1337$/,
   open: (id: number) => new RegExp(`^proto id \\[${id}\\] open on session`),
-  selectFailed: /^service error: protocol-select-error \/p2p\/2 ERR_PROTOCOL_SELECT/,
+  selectFailed: /^service error: protocol-select-error \/p2p\/2 TENTACLE_ERR_PROTOCOL_SELECT/,
   received: (id: number, text: string) => new RegExp(`^received from \\[\\d+\\]: proto \\[${id}\\] data "${text}"`),
 }
 

@@ -141,7 +141,7 @@ test('a protocol only the TS dialer knows fails selection cleanly; the others st
     const err = ts.events.find((e) => e.type === 'protocol-select-error')
     assert.ok(err && err.type === 'protocol-select-error')
     assert.equal(err.protoName, '/only/ts')
-    assert.equal(err.error.code, 'ERR_PROTOCOL_SELECT')
+    assert.equal(err.error.code, 'TENTACLE_ERR_PROTOCOL_SELECT')
     await rust.waitEvent('protocol_select_error', { name: '/only/ts' }, 10_000)
     ts.service.send(info.id, 1, new TextEncoder().encode('still here'))
     await ts.until(() => ts.received.some((r) => r.proto === 1), 10_000, 'echo on protocol 1')
@@ -182,16 +182,16 @@ test('a protocol only the Rust dialer knows fails selection cleanly on both side
   }
 })
 
-test('TS dialing Rust with a wrong /p2p/ id fails with ERR_PEER_ID_MISMATCH and opens no session', async () => {
+test('TS dialing Rust with a wrong /p2p/ id fails with TENTACLE_ERR_PEER_ID_MISMATCH and opens no session', async () => {
   const rust = await TentaclePeer.start(['--listen', '/ip4/127.0.0.1/tcp/0'])
   const ts = tsNode([{ id: 1 }])
   try {
     const wrong = SecioKeyPair.generate().peerId.toString()
     await assert.rejects(
       ts.service.dial(`/ip4/127.0.0.1/tcp/${rust.port}/p2p/${wrong}`),
-      (e: Error & { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH',
+      (e: Error & { code?: string }) => e.code === 'TENTACLE_ERR_PEER_ID_MISMATCH',
     )
-    assert.ok(ts.events.some((e) => e.type === 'dial-error' && e.error.code === 'ERR_PEER_ID_MISMATCH'))
+    assert.ok(ts.events.some((e) => e.type === 'dial-error' && e.error.code === 'TENTACLE_ERR_PEER_ID_MISMATCH'))
     assert.ok(!ts.events.some((e) => e.type === 'session-open'))
   } finally {
     await stopBoth(ts, rust)

@@ -91,7 +91,7 @@ test('works: a small echo when every chunk holds whole frames', T, async () => {
 })
 
 test(
-  'fails: yamux-js never delivers our FIN, so its echo never ends; our pending read settles ERR_SESSION_CLOSED on close',
+  'fails: yamux-js never delivers our FIN, so its echo never ends; our pending read settles YAMUX_ERR_SESSION_CLOSED on close',
   T,
   async () => {
     const [ours, theirs] = pipePair()
@@ -116,7 +116,7 @@ test(
       const t0 = Date.now()
       await within(session.close(), 5000, 'close against yamux-js')
       assert.ok(Date.now() - t0 >= 250, 'ended by the GoAway deadline')
-      assert.equal(await outcome, 'ERR_SESSION_CLOSED')
+      assert.equal(await outcome, 'YAMUX_ERR_SESSION_CLOSED')
       assert.equal(session.streamCount, 0)
     } finally {
       session.destroy()
@@ -146,7 +146,7 @@ test(
       assert.notEqual(early, 'echoed')
       assert.equal(js.streams[0]?.readableLength ?? 0, 0, 'yamux-js delivered nothing of the split frame')
       await within(session.close(), 5000, 'close')
-      assert.equal(await within(reading, 2000, 'settled'), 'ERR_SESSION_CLOSED')
+      assert.equal(await within(reading, 2000, 'settled'), 'YAMUX_ERR_SESSION_CLOSED')
     } finally {
       session.destroy()
       js.server.destroy()
@@ -286,7 +286,7 @@ test(
       // Give up after the bound: every pending operation must settle with a typed code.
       await within(session.close(), 5000, 'close')
       const outcomes = await within(Promise.all([reading, writing]), 3000, 'settled')
-      for (const o of outcomes) assert.match(o, /^(echoed|corrupt|written|error ERR_SESSION_CLOSED)$/)
+      for (const o of outcomes) assert.match(o, /^(echoed|corrupt|written|error YAMUX_ERR_SESSION_CLOSED)$/)
       // TCP decides where reads split our 64 KiB frames, so the yamux-js outcome varies; record it.
       t.diagnostic(`yamux-js over TCP: first outcome ${first}; read → ${outcomes[0]}, write → ${outcomes[1]}`)
     } finally {

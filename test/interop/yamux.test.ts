@@ -104,7 +104,7 @@ for (const peer of PEERS) {
         const s = await session.openStream()
         await s.write(Buffer.concat([Buffer.from('ECHO'), patternBytes(1000)]))
         await s.close() // FIN before any echo arrived
-        await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_CLOSED' })
+        await assert.rejects(s.write(Buffer.from('x')), { code: 'YAMUX_ERR_STREAM_CLOSED' })
         let got = 0
         for (;;) {
           const c = await within(s.read(), 10_000, 'echo after our FIN')
@@ -137,9 +137,11 @@ for (const peer of PEERS) {
           )
           const rset = await session.openStream()
           await rset.write(Buffer.from('RSET'))
-          await assert.rejects(within(rset.read(), 10_000, 'read of a reset stream'), { code: 'ERR_STREAM_RESET' })
+          await assert.rejects(within(rset.read(), 10_000, 'read of a reset stream'), {
+            code: 'YAMUX_ERR_STREAM_RESET',
+          })
           await server.peer.waitFor(/^STREAM_RESET_SENT \d+$/)
-          await assert.rejects(rset.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+          await assert.rejects(rset.write(Buffer.from('x')), { code: 'YAMUX_ERR_STREAM_RESET' })
           // The session is still fine.
           await within(echo(await session.openStream(), 4096, false), 10_000, 'echo after resets')
           assert.equal(session.streamCount, 0)
@@ -208,7 +210,7 @@ for (const peer of PEERS) {
         assert.equal(session.endReason, 'remote-go-away')
         assert.equal(session.error, undefined)
       } else {
-        assert.equal(session.error?.code, 'ERR_CONNECTION_CLOSED')
+        assert.equal(session.error?.code, 'YAMUX_ERR_CONNECTION_CLOSED')
       }
       assert.ok(events.includes(`ECHO_DONE ${16 * MiB}`), events.join('\n'))
     })
@@ -221,14 +223,18 @@ for (const peer of PEERS) {
       assert.equal(events.slice(before).filter((e) => e === 'ECHO_DONE 65536').length, 200)
     })
 
-    test('the client resets a SINK stream: our read fails with ERR_STREAM_RESET; then an echo works', T, async () => {
-      const before = events.length
-      const c = await runClient(['--mode', 'reset'])
-      assert.equal(c.code, 0, [...c.lines, ...c.proc.stderrTail].join('\n'))
-      assert.ok(c.lines.includes('OK reset'), c.lines.join('\n'))
-      const seen = events.slice(before).find((e) => e.startsWith('SINK_'))
-      assert.match(seen ?? '', /^SINK_RESET (0|1000)$/)
-    })
+    test(
+      'the client resets a SINK stream: our read fails with YAMUX_ERR_STREAM_RESET; then an echo works',
+      T,
+      async () => {
+        const before = events.length
+        const c = await runClient(['--mode', 'reset'])
+        assert.equal(c.code, 0, [...c.lines, ...c.proc.stderrTail].join('\n'))
+        assert.ok(c.lines.includes('OK reset'), c.lines.join('\n'))
+        const seen = events.slice(before).find((e) => e.startsWith('SINK_'))
+        assert.match(seen ?? '', /^SINK_RESET (0|1000)$/)
+      },
+    )
 
     test('we reset an RSET stream: the client read fails with a reset', T, async () => {
       const c = await runClient(['--mode', 'rset'])
@@ -291,7 +297,7 @@ async function handle(s: Stream, events: string[]): Promise<void> {
       }
       events.push(`SINK_EOF ${n}`)
     } catch (err) {
-      events.push(`SINK_${(err as { code?: string }).code === 'ERR_STREAM_RESET' ? 'RESET' : 'ERR'} ${n}`)
+      events.push(`SINK_${(err as { code?: string }).code === 'YAMUX_ERR_STREAM_RESET' ? 'RESET' : 'ERR'} ${n}`)
     }
   } else {
     s.reset()

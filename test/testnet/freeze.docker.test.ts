@@ -1,6 +1,6 @@
 /**
  * The seed's stalled node on Docker: node4 paused (cgroup freezer) for 30 s. Its peers drop it
- * by ping timeout, a new handshake to it fails with ERR_HANDSHAKE_TIMEOUT in phase
+ * by ping timeout, a new handshake to it fails with TENTACLE_ERR_HANDSHAKE_TIMEOUT in phase
  * awaiting-propose, `tentacle doctor` (run in the container's network namespace) names the stuck
  * accept queue and the listen-queue overflow; resumed, it completes a handshake within 2 s with
  * no socket in CLOSE_WAIT and the mesh is full again. Afterwards nothing is left.

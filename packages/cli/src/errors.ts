@@ -6,51 +6,51 @@
 
 /**
  * Every code the command reports; {@link CliErrorCode} is its union. The
- * `ERR_TESTNET_*` codes are `tentacle testnet`'s ({@link TestnetError}); the
- * `ERR_DIAL_*`-family ones name the phase where `tentacle dial` failed when no
- * library error says more (its probe result's `error.code`).
+ * `CLI_ERR_TESTNET_*` codes are `tentacle testnet`'s ({@link TestnetError});
+ * the `CLI_ERR_DIAL_*` ones name the phase where `tentacle dial` failed when
+ * no library error says more (its probe result's `error.code`).
  */
 export const CLI_ERROR_CODES = [
   /** Bad arguments ({@link UsageError}, exit 2). */
-  'ERR_USAGE',
+  'CLI_ERR_USAGE',
   /** The key file cannot be read, written, or holds no key. */
-  'ERR_KEY_FILE',
+  'CLI_ERR_KEY_FILE',
   /** `keygen` would overwrite an existing file. */
-  'ERR_FILE_EXISTS',
+  'CLI_ERR_FILE_EXISTS',
   /** The node cannot listen. */
-  'ERR_LISTEN',
+  'CLI_ERR_LISTEN',
   /** The node's metrics endpoint cannot listen. */
-  'ERR_METRICS_LISTEN',
+  'CLI_ERR_METRICS_LISTEN',
   // tentacle testnet (testnet/errors.ts)
   /** Bad testnet arguments, or a command the chosen back end cannot run. */
-  'ERR_TESTNET_USAGE',
+  'CLI_ERR_TESTNET_USAGE',
   /** The compose file cannot be read or describes no usable net. */
-  'ERR_TESTNET_COMPOSE',
+  'CLI_ERR_TESTNET_COMPOSE',
   /** No node of that name. */
-  'ERR_TESTNET_UNKNOWN_NODE',
+  'CLI_ERR_TESTNET_UNKNOWN_NODE',
   /** A node did not start. */
-  'ERR_TESTNET_NODE_START',
+  'CLI_ERR_TESTNET_NODE_START',
   /** The net is not up, a node is not running, or the state file is broken. */
-  'ERR_TESTNET_STATE',
+  'CLI_ERR_TESTNET_STATE',
   /** A Docker command failed. */
-  'ERR_TESTNET_DOCKER',
+  'CLI_ERR_TESTNET_DOCKER',
   /** A wait (mesh, sessions) did not end in time. */
-  'ERR_TESTNET_TIMEOUT',
+  'CLI_ERR_TESTNET_TIMEOUT',
   // tentacle dial (dial/probe.ts): phases that failed with no library code
   /** The TCP connect failed without an errno code. */
-  'ERR_CONNECT',
+  'CLI_ERR_DIAL_CONNECT',
   /** The TCP connect did not finish in time. */
-  'ERR_CONNECT_TIMEOUT',
+  'CLI_ERR_DIAL_CONNECT_TIMEOUT',
   /** Opening the yamux stream failed without a yamux code. */
-  'ERR_MUXER',
+  'CLI_ERR_DIAL_MUXER',
   /** The peer refused the protocol asked for (or selection failed without a code). */
-  'ERR_PROTOCOL_SELECT',
+  'CLI_ERR_DIAL_PROTOCOL_SELECT',
   /** No selection answer in time. */
-  'ERR_PROTOCOL_SELECT_TIMEOUT',
+  'CLI_ERR_DIAL_PROTOCOL_SELECT_TIMEOUT',
   /** The ping failed (the stream ended or was reset). */
-  'ERR_PING',
+  'CLI_ERR_DIAL_PING',
   /** No Pong in time. */
-  'ERR_PING_TIMEOUT',
+  'CLI_ERR_DIAL_PING_TIMEOUT',
 ] as const
 
 /** Every code the command reports. */
@@ -85,7 +85,7 @@ export class UsageError extends CliError {
   override readonly name = 'UsageError'
   readonly command: string | undefined
   constructor(message: string, command?: string) {
-    super('ERR_USAGE', message, { exitCode: 2 })
+    super('CLI_ERR_USAGE', message, { exitCode: 2 })
     this.command = command
   }
 }

@@ -6,7 +6,7 @@ export async function loadKey(file: string): Promise<SecioKeyPair> {
   try {
     return await SecioKeyPair.load(file)
   } catch (err) {
-    // SecioKeyPair.load rejects with ERR_INVALID_KEY_FILE, the fs error as its cause.
+    // SecioKeyPair.load rejects with SECIO_ERR_INVALID_KEY_FILE, the fs error as its cause.
     const e = err as NodeJS.ErrnoException
     const fsCode = (e.cause as NodeJS.ErrnoException | undefined)?.code ?? e.code
     const why =
@@ -15,6 +15,6 @@ export async function loadKey(file: string): Promise<SecioKeyPair> {
         : isSecioError(e)
           ? e.message
           : `cannot read ${file}: ${e.code ?? e.message}`
-    throw new CliError('ERR_KEY_FILE', why, { cause: err })
+    throw new CliError('CLI_ERR_KEY_FILE', why, { cause: err })
   }
 }

@@ -39,6 +39,9 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** A code of the libraries' error families (docs/errors.md); matched by name so no library is loaded here. */
+const LIBRARY_CODE = /^(CODEC|SECIO|YAMUX|TENTACLE|PROTOCOLS)_ERR_[A-Z0-9_]+$/
+
 function report(err: unknown, command: string | undefined): number {
   if (err instanceof UsageError) {
     const usage = USAGE[err.command ?? command ?? 'main'] ?? USAGE.main
@@ -50,7 +53,7 @@ function report(err: unknown, command: string | undefined): number {
     return err.exitCode
   }
   const code = (err as { code?: unknown })?.code
-  if (typeof code === 'string' && code.startsWith('ERR_')) {
+  if (typeof code === 'string' && LIBRARY_CODE.test(code)) {
     // A typed error from the library: its code and message say it all.
     process.stderr.write(`tentacle${command ? ' ' + command : ''}: ${code}: ${(err as Error).message}\n`)
     return 1

@@ -53,7 +53,7 @@ test('dial: nothing listening -> exit 1, phase tcp-connect, ECONNREFUSED', async
   assert.match(human.stdout, /^ {2}tcp connect +FAILED {2}ECONNREFUSED: /m)
 })
 
-test('dial: a peer that accepts and never answers the handshake -> exit 1 naming secio-propose, ERR_HANDSHAKE_TIMEOUT, 0 bytes', async () => {
+test('dial: a peer that accepts and never answers the handshake -> exit 1 naming secio-propose, SECIO_ERR_HANDSHAKE_TIMEOUT, 0 bytes', async () => {
   const held: net.Socket[] = []
   const silent = net.createServer((sock) => held.push(sock))
   silent.listen(0, '127.0.0.1')
@@ -68,7 +68,7 @@ test('dial: a peer that accepts and never answers the handshake -> exit 1 naming
       ['tcp-connect'],
     )
     assert.equal(res.failedPhase, 'secio-propose')
-    assert.equal(res.error?.code, 'ERR_HANDSHAKE_TIMEOUT')
+    assert.equal(res.error?.code, 'SECIO_ERR_HANDSHAKE_TIMEOUT')
     assert.equal(res.error?.bytesReceived, 0)
   } finally {
     for (const s of held) s.destroy()
@@ -76,7 +76,7 @@ test('dial: a peer that accepts and never answers the handshake -> exit 1 naming
   }
 })
 
-test('dial: a /p2p/ id that is not the peer -> exit 1, secio-propose, ERR_PEER_ID_MISMATCH', async () => {
+test('dial: a /p2p/ id that is not the peer -> exit 1, secio-propose, SECIO_ERR_PEER_ID_MISMATCH', async () => {
   const node = await startNode(['--listen', '/ip4/127.0.0.1/tcp/0'])
   try {
     const other = SecioKeyPair.generate().peerId.toString()
@@ -84,7 +84,7 @@ test('dial: a /p2p/ id that is not the peer -> exit 1, secio-propose, ERR_PEER_I
     assert.equal(r.code, 1)
     const res = json<ProbeResult>(r)
     assert.equal(res.failedPhase, 'secio-propose')
-    assert.equal(res.error?.code, 'ERR_PEER_ID_MISMATCH')
+    assert.equal(res.error?.code, 'SECIO_ERR_PEER_ID_MISMATCH')
   } finally {
     await node.stop()
   }
@@ -101,7 +101,7 @@ test('dial --protocol NAME the peer does not have -> exit 1, phase protocol-sele
       SECURE,
     )
     assert.equal(res.failedPhase, 'protocol-select')
-    assert.equal(res.error?.code, 'ERR_PROTOCOL_SELECT')
+    assert.equal(res.error?.code, 'CLI_ERR_DIAL_PROTOCOL_SELECT')
     assert.match(res.error?.message ?? '', /does not support \/no\/such\/proto/)
   } finally {
     await node.stop()
@@ -132,7 +132,7 @@ test("dial pings a tentacle node with either preset: the preset's ping protocol 
   }
 })
 
-test('dial: a peer that opens the stream but never answers the selection -> protocol-select, ERR_PROTOCOL_SELECT_TIMEOUT', async () => {
+test('dial: a peer that opens the stream but never answers the selection -> protocol-select, CLI_ERR_DIAL_PROTOCOL_SELECT_TIMEOUT', async () => {
   const muxes: MuxSession[] = []
   const mute = net.createServer((sock) => {
     sock.on('error', () => {})
@@ -153,14 +153,14 @@ test('dial: a peer that opens the stream but never answers the selection -> prot
       SECURE,
     )
     assert.equal(res.failedPhase, 'protocol-select')
-    assert.equal(res.error?.code, 'ERR_PROTOCOL_SELECT_TIMEOUT')
+    assert.equal(res.error?.code, 'CLI_ERR_DIAL_PROTOCOL_SELECT_TIMEOUT')
   } finally {
     for (const m of muxes) m.destroy()
     mute.close()
   }
 })
 
-test('dial: a peer that takes the ping protocol but never answers: --protocol asked for it -> ERR_PING_TIMEOUT; the default try -> a note, exit 0', async () => {
+test('dial: a peer that takes the ping protocol but never answers: --protocol asked for it -> CLI_ERR_DIAL_PING_TIMEOUT; the default try -> a note, exit 0', async () => {
   // A service with /p2p/1 (tentacle's ping name) that is not a ping: it never sends a Pong.
   const service = new Service({ key: SecioKeyPair.generate(), protocols: [{ id: 1 }] })
   try {
@@ -169,7 +169,7 @@ test('dial: a peer that takes the ping protocol but never answers: --protocol as
     assert.equal(asked.code, 1)
     const a = json<ProbeResult>(asked)
     assert.equal(a.failedPhase, 'ping')
-    assert.equal(a.error?.code, 'ERR_PING_TIMEOUT')
+    assert.equal(a.error?.code, 'CLI_ERR_DIAL_PING_TIMEOUT')
     const tried = await runCli(['dial', addr, '--timeout', '500', '--json'])
     assert.equal(tried.code, 0)
     const t = json<ProbeResult>(tried)

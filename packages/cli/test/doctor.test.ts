@@ -172,7 +172,7 @@ test('doctor: peers that never answer the handshake -> handshake-failures in pha
     const f = find(report, 'handshake-failures')
     assert.equal(f?.severity, 'warn')
     assert.equal(f?.data?.phase, 'awaiting-propose')
-    assert.deepEqual(f?.data?.byOutcome, { 'inbound:ERR_HANDSHAKE_TIMEOUT': 3 })
+    assert.deepEqual(f?.data?.byOutcome, { 'inbound:TENTACLE_ERR_HANDSHAKE_TIMEOUT': 3 })
     assert.match(text, /3 handshakes failed in phase awaiting-propose/)
     assert.match(text, /connected and stayed silent/)
   } finally {

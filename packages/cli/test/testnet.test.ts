@@ -108,7 +108,7 @@ describe('compose parsing', () => {
     assert.equal(interpolate('${A:-x}', { A: 'a' }), 'a')
   })
 
-  test('a service without --metrics, a non-node command or no services is ERR_TESTNET_COMPOSE', () => {
+  test('a service without --metrics, a non-node command or no services is CLI_ERR_TESTNET_COMPOSE', () => {
     const bad = [
       'services:\n  a:\n    command: [node, --listen, /ip4/0.0.0.0/tcp/1]\n',
       'services:\n  a:\n    command: [dial, x]\n',
@@ -119,11 +119,11 @@ describe('compose parsing', () => {
     for (const text of bad)
       assert.throws(
         () => loadCompose(write(text)),
-        (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE',
+        (e: TestnetError) => e.code === 'CLI_ERR_TESTNET_COMPOSE',
       )
     assert.throws(
       () => loadCompose(join(dir, 'missing.yml')),
-      (e: TestnetError) => e.code === 'ERR_TESTNET_COMPOSE',
+      (e: TestnetError) => e.code === 'CLI_ERR_TESTNET_COMPOSE',
     )
   })
 
@@ -178,8 +178,8 @@ describe('status', () => {
     const text = [
       '# HELP tentacle_handshakes_total x',
       'tentacle_handshakes_total{direction="in",outcome="ok",phase=""} 4',
-      'tentacle_handshakes_total{direction="out",outcome="ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 2',
-      'tentacle_handshakes_total{direction="in",outcome="ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 1',
+      'tentacle_handshakes_total{direction="out",outcome="TENTACLE_ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 2',
+      'tentacle_handshakes_total{direction="in",outcome="TENTACLE_ERR_HANDSHAKE_TIMEOUT",phase="awaiting-propose"} 1',
     ].join('\n')
     assert.equal(parsePrometheus(text).length, 3)
     assert.deepEqual(statusFrom('n', { peers: [] }, text).handshakeFailures, { 'awaiting-propose': 3 })
@@ -291,6 +291,6 @@ describe('tentacle testnet command line', () => {
   test('an unknown node or no running local net: one line naming it, exit 1', async () => {
     const { code, err } = await quiet(['kill', 'node9', '--loopback', '127.9.7'])
     assert.equal(code, 1)
-    assert.match(err, /ERR_TESTNET_STATE: no local test net is running/)
+    assert.match(err, /CLI_ERR_TESTNET_STATE: no local test net is running/)
   })
 })

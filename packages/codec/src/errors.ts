@@ -7,43 +7,43 @@
 export const CODEC_ERROR_CODES = [
   // length-delimited framing (§2.1, §2.2, §10.1)
   /** A length prefix announced more than the decoder's max frame length. */
-  'ERR_FRAME_TOO_LARGE',
+  'CODEC_ERR_FRAME_TOO_LARGE',
   /** A bad option (e.g. a max frame length that is not an integer in [0, 2^32-1]); `field` names it. */
-  'ERR_INVALID_OPTION',
+  'CODEC_ERR_INVALID_OPTION',
   // application message codecs (src/application/)
   /** An application message's bytes do not decode (the codec's own error is the `cause`). */
-  'ERR_MESSAGE_DECODE',
+  'CODEC_ERR_MESSAGE_DECODE',
   /** An application message does not encode. */
-  'ERR_MESSAGE_ENCODE',
+  'CODEC_ERR_MESSAGE_ENCODE',
   // molecule (§6): mirror the molecule crate's VerificationError kinds, plus UTF-8 and encoding failures
   /** Fewer bytes than the header (or a declared offset) needs. */
-  'ERR_MOLECULE_HEADER',
+  'CODEC_ERR_MOLECULE_HEADER',
   /** The declared total size (or fixvec item count) does not match the slice length. */
-  'ERR_MOLECULE_TOTAL_SIZE',
+  'CODEC_ERR_MOLECULE_TOTAL_SIZE',
   /** Offsets not 4-aligned, first offset < 8, decreasing, or out of bounds. */
-  'ERR_MOLECULE_OFFSETS',
+  'CODEC_ERR_MOLECULE_OFFSETS',
   /** A table with fewer fields than the schema (or more, in strict mode). */
-  'ERR_MOLECULE_FIELD_COUNT',
+  'CODEC_ERR_MOLECULE_FIELD_COUNT',
   /** A union item id the schema does not know. */
-  'ERR_MOLECULE_UNKNOWN_ITEM',
+  'CODEC_ERR_MOLECULE_UNKNOWN_ITEM',
   /** An array or struct whose length is not its fixed size. */
-  'ERR_MOLECULE_SIZE',
+  'CODEC_ERR_MOLECULE_SIZE',
   /** A string that is not valid UTF-8. */
-  'ERR_MOLECULE_UTF8',
+  'CODEC_ERR_MOLECULE_UTF8',
   /** A value that cannot be encoded (wrong array length, unknown union key, too large). */
-  'ERR_MOLECULE_ENCODE',
+  'CODEC_ERR_MOLECULE_ENCODE',
 ] as const
 
 /** Every code a {@link CodecError} can carry. */
 export type CodecErrorCode = (typeof CODEC_ERROR_CODES)[number]
 
 /** The molecule subset of {@link CodecErrorCode}. */
-export type MoleculeErrorCode = Extract<CodecErrorCode, `ERR_MOLECULE_${string}`>
+export type MoleculeErrorCode = Extract<CodecErrorCode, `CODEC_ERR_MOLECULE_${string}`>
 
 /** Options of a {@link CodecError}. */
 export interface CodecErrorOptions {
   cause?: unknown
-  /** For `ERR_INVALID_OPTION`: the option at fault (e.g. `maxFrameLength`). */
+  /** For `CODEC_ERR_INVALID_OPTION`: the option at fault (e.g. `maxFrameLength`). */
   field?: string
 }
 
@@ -62,7 +62,7 @@ function hasCodecErrorBrand(err: unknown): boolean {
 export class CodecError extends Error {
   override readonly name: string = 'CodecError'
   readonly code: CodecErrorCode
-  /** For `ERR_INVALID_OPTION`: the option at fault. */
+  /** For `CODEC_ERR_INVALID_OPTION`: the option at fault. */
   readonly field?: string
 
   constructor(code: CodecErrorCode, message: string, opts?: CodecErrorOptions) {
@@ -102,7 +102,7 @@ export function isMoleculeError(err: unknown, code?: MoleculeErrorCode): err is 
   return (
     isCodecError(err) &&
     typeof (err as MoleculeError).path === 'string' &&
-    (err as MoleculeError).code.startsWith('ERR_MOLECULE_') &&
+    (err as MoleculeError).code.startsWith('CODEC_ERR_MOLECULE_') &&
     (code === undefined || err.code === code)
   )
 }

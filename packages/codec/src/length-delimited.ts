@@ -28,7 +28,7 @@ const EMPTY = Buffer.alloc(0)
  * Decoder of u32be-length-prefixed frames (§2.1), fed with chunks of any size.
  * Whole-frame mode ({@link LengthDelimitedDecoder.next}) or piece mode
  * ({@link LengthDelimitedDecoder.nextPiece}); a length over the max is a
- * {@link CodecError} `ERR_FRAME_TOO_LARGE`, sticky.
+ * {@link CodecError} `CODEC_ERR_FRAME_TOO_LARGE`, sticky.
  */
 export class LengthDelimitedDecoder {
   /** The current state (see the module comment). */
@@ -82,7 +82,7 @@ export class LengthDelimitedDecoder {
 
   /**
    * Returns the next complete frame payload, or null when more bytes are needed.
-   * Throws CodecError ERR_FRAME_TOO_LARGE when a header announces more than the max.
+   * Throws CodecError CODEC_ERR_FRAME_TOO_LARGE when a header announces more than the max.
    */
   next(): Buffer | null {
     if (this.state !== 'body') {
@@ -175,7 +175,7 @@ export class LengthDelimitedDecoder {
 
   #tooLarge(length: number): CodecError {
     return new CodecError(
-      'ERR_FRAME_TOO_LARGE',
+      'CODEC_ERR_FRAME_TOO_LARGE',
       `frame of ${length} bytes exceeds the max frame length ${this.maxFrameLength}`,
     )
   }
@@ -261,7 +261,7 @@ export class LengthDelimitedDecoder {
 function checkMaxFrameLength(maxFrameLength: number): number {
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 0 || maxFrameLength > 0xffffffff) {
     throw new CodecError(
-      'ERR_INVALID_OPTION',
+      'CODEC_ERR_INVALID_OPTION',
       `maxFrameLength must be an integer in [0, 2^32-1], got ${maxFrameLength}`,
       { field: 'maxFrameLength' },
     )

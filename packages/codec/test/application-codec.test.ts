@@ -66,12 +66,12 @@ function codecErrorOf(fn: () => unknown): CodecErrorCode {
   assert.fail('expected a CodecError, nothing was thrown')
 }
 
-/** The property: decoding returns, or throws CodecError ERR_MESSAGE_DECODE; anything else fails. */
+/** The property: decoding returns, or throws CodecError CODEC_ERR_MESSAGE_DECODE; anything else fails. */
 function decodesOrTypedError(codec: MessageCodec<unknown>, bytes: Uint8Array): void {
   try {
     codec.decode(bytes)
   } catch (err) {
-    if (!isCodecError(err, 'ERR_MESSAGE_DECODE')) throw err
+    if (!isCodecError(err, 'CODEC_ERR_MESSAGE_DECODE')) throw err
   }
 }
 
@@ -123,7 +123,7 @@ test('protobuf codec: an empty frame is the message with every default', () => {
   )
 })
 
-test('protobuf codec: malformed bytes are CodecError ERR_MESSAGE_DECODE with protobufjs error as the cause', () => {
+test('protobuf codec: malformed bytes are CodecError CODEC_ERR_MESSAGE_DECODE with protobufjs error as the cause', () => {
   const cases: Array<[string, number[]]> = [
     ['length-delimited field cut short', [0x0a, 0x05, 0x61, 0x62]],
     ['wire type 7 does not exist', [0x0f]],
@@ -139,21 +139,21 @@ test('protobuf codec: malformed bytes are CodecError ERR_MESSAGE_DECODE with pro
     } catch (err) {
       caught = err
     }
-    assert.ok(isCodecError(caught, 'ERR_MESSAGE_DECODE'), `${why}: ${String(caught)}`)
+    assert.ok(isCodecError(caught, 'CODEC_ERR_MESSAGE_DECODE'), `${why}: ${String(caught)}`)
     assert.ok(caught.cause instanceof Error, `${why}: the protobufjs error is kept as the cause`)
     assert.match(caught.message, /^test\.Sample|Sample/)
   }
 })
 
-test('protobuf codec: a proto2 required field that is missing is ERR_MESSAGE_DECODE', () => {
+test('protobuf codec: a proto2 required field that is missing is CODEC_ERR_MESSAGE_DECODE', () => {
   assert.equal(strict.decode(strict.encode({ id: 'x' })).id, 'x')
   assert.equal(
     codecErrorOf(() => strict.decode(new Uint8Array(0))),
-    'ERR_MESSAGE_DECODE',
+    'CODEC_ERR_MESSAGE_DECODE',
   )
 })
 
-test('protobuf codec: nesting deep enough to overflow the stack is ERR_MESSAGE_DECODE, not a crash', () => {
+test('protobuf codec: nesting deep enough to overflow the stack is CODEC_ERR_MESSAGE_DECODE, not a crash', () => {
   // Nest { child = 1 } nested 200 000 times: 0x0a <len> around each level,
   // built inside out so every length is right. Decoding recurses once per level.
   const depth = 200_000
@@ -172,13 +172,13 @@ test('protobuf codec: nesting deep enough to overflow the stack is ERR_MESSAGE_D
   assert.equal(pos, len)
   assert.equal(
     codecErrorOf(() => nest.decode(out)),
-    'ERR_MESSAGE_DECODE',
+    'CODEC_ERR_MESSAGE_DECODE',
   )
   // A shallow one still decodes.
   assert.deepEqual(nest.decode(Uint8Array.from([0x0a, 0x02, 0x0a, 0x00])), { child: { child: { child: null } } })
 })
 
-test('protobuf codec: arbitrary bytes either decode or throw CodecError ERR_MESSAGE_DECODE, nothing else', () => {
+test('protobuf codec: arbitrary bytes either decode or throw CodecError CODEC_ERR_MESSAGE_DECODE, nothing else', () => {
   for (const codec of [sample, nest, strict] as MessageCodec<unknown>[]) {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 256 }), (bytes) => decodesOrTypedError(codec, bytes)),
@@ -205,11 +205,11 @@ test('protobuf codec: mutated valid messages decode or throw only the typed erro
   )
 })
 
-test('protobuf codec: a value protobufjs cannot convert is CodecError ERR_MESSAGE_ENCODE', () => {
+test('protobuf codec: a value protobufjs cannot convert is CodecError CODEC_ERR_MESSAGE_ENCODE', () => {
   const bad = { text: 'x', inner: 'not an object' } as unknown as Sample
   assert.equal(
     codecErrorOf(() => sample.encode(bad)),
-    'ERR_MESSAGE_ENCODE',
+    'CODEC_ERR_MESSAGE_ENCODE',
   )
 })
 
@@ -237,15 +237,15 @@ test('decodeMessage / encodeMessage turn whatever a hand-written codec throws in
   assert.deepEqual(decodeMessage(json, encodeMessage(json, { n: 3 })), { n: 3 })
   assert.equal(
     codecErrorOf(() => decodeMessage(json, Uint8Array.from([0x7b]))),
-    'ERR_MESSAGE_DECODE',
+    'CODEC_ERR_MESSAGE_DECODE',
   ) // SyntaxError
   assert.equal(
     codecErrorOf(() => decodeMessage(json, new TextEncoder().encode('[1]'))),
-    'ERR_MESSAGE_DECODE',
+    'CODEC_ERR_MESSAGE_DECODE',
   ) // a thrown string
   assert.equal(
     codecErrorOf(() => encodeMessage(json, { n: Infinity })),
-    'ERR_MESSAGE_ENCODE',
+    'CODEC_ERR_MESSAGE_ENCODE',
   )
   try {
     decodeMessage(json, new TextEncoder().encode('[1]'))
@@ -255,7 +255,7 @@ test('decodeMessage / encodeMessage turn whatever a hand-written codec throws in
   }
 })
 
-test('loadProtobufCodec: a .proto file gives a working codec; a missing file or type is ERR_INVALID_OPTION', async () => {
+test('loadProtobufCodec: a .proto file gives a working codec; a missing file or type is CODEC_ERR_INVALID_OPTION', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tentacle-codec-'))
   try {
     const file = join(dir, 'sample.proto')
@@ -265,12 +265,12 @@ test('loadProtobufCodec: a .proto file gives a working codec; a missing file or 
     assert.equal(back.text, 'from a file')
     assert.equal(back.seq, '18446744073709551615')
     await assert.rejects(loadProtobufCodec(join(dir, 'nope.proto'), 'test.Sample'), (e) =>
-      isCodecError(e, 'ERR_INVALID_OPTION'),
+      isCodecError(e, 'CODEC_ERR_INVALID_OPTION'),
     )
-    await assert.rejects(loadProtobufCodec(file, 'test.Missing'), (e) => isCodecError(e, 'ERR_INVALID_OPTION'))
+    await assert.rejects(loadProtobufCodec(file, 'test.Missing'), (e) => isCodecError(e, 'CODEC_ERR_INVALID_OPTION'))
     await writeFile(join(dir, 'broken.proto'), 'syntax = "proto3"; message {')
     await assert.rejects(loadProtobufCodec(join(dir, 'broken.proto'), 'X'), (e) =>
-      isCodecError(e, 'ERR_INVALID_OPTION'),
+      isCodecError(e, 'CODEC_ERR_INVALID_OPTION'),
     )
   } finally {
     await rm(dir, { recursive: true, force: true })

@@ -149,8 +149,8 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
     const err = serverErrors.find((e) => e.type === 'protocol-error')
     assert.ok(err !== undefined && err.type === 'protocol-error')
     assert.equal(err.protoId, 1)
-    assert.equal(err.error.code, 'ERR_PROTOCOL_CODEC')
-    assert.ok(isCodecError(err.error.cause, 'ERR_MESSAGE_DECODE'), `cause: ${String(err.error.cause)}`)
+    assert.equal(err.error.code, 'TENTACLE_ERR_PROTOCOL_CODEC')
+    assert.ok(isCodecError(err.error.cause, 'CODEC_ERR_MESSAGE_DECODE'), `cause: ${String(err.error.cause)}`)
     const badOnServer = err.session.id
     assert.notEqual(badOnServer, serverGot[0].session)
 
@@ -182,10 +182,10 @@ test('typed protocol: typed messages both ways; a malformed frame closes that pr
     const notAMessage = { n: 1, text: 'x', note: 'not an object' } as unknown as Req
     assert.throws(
       () => goodProto.send(good, goodSession.id, notAMessage),
-      (e) => isCodecError(e, 'ERR_MESSAGE_ENCODE'),
+      (e) => isCodecError(e, 'CODEC_ERR_MESSAGE_ENCODE'),
     )
     await assert.rejects(goodProto.sendAsync(good, goodSession.id, notAMessage), (e) =>
-      isCodecError(e, 'ERR_MESSAGE_ENCODE'),
+      isCodecError(e, 'CODEC_ERR_MESSAGE_ENCODE'),
     )
   } finally {
     await Promise.all([good.shutdown(), bad.shutdown(), server.shutdown()])
@@ -226,7 +226,7 @@ test('typed protocol: a protocol without a received handler still refuses malfor
     clearTimeout(timeout)
     const err = errors.find((e) => e.type === 'protocol-error')
     assert.ok(err !== undefined, 'a protocol-error was reported')
-    assert.ok(isCodecError(err.error.cause, 'ERR_MESSAGE_DECODE'))
+    assert.ok(isCodecError(err.error.cause, 'CODEC_ERR_MESSAGE_DECODE'))
   } finally {
     await Promise.all([client.shutdown(), server.shutdown()])
   }
@@ -274,7 +274,7 @@ test("typed protocol: beforeSend/beforeReceive wrap the encoded bytes (here: XOR
     // Over the protocol's max frame: tentacle's own typed error, before anything is sent.
     await assert.rejects(
       clientProto.sendAsync(client, session.id, { n: 8, text: 'x'.repeat(100) }),
-      (e: { code?: string }) => e.code === 'ERR_MESSAGE_TOO_LARGE',
+      (e: { code?: string }) => e.code === 'TENTACLE_ERR_MESSAGE_TOO_LARGE',
     )
     assert.deepEqual(errors, [])
   } finally {

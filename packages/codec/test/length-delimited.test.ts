@@ -68,7 +68,7 @@ describe('LengthDelimitedDecoder', () => {
     d.push(Buffer.concat([header, Buffer.alloc(64 * 1024)]))
     assert.throws(
       () => d.next(),
-      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+      (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_FRAME_TOO_LARGE',
     )
     assert.equal(d.state, 'failed')
     assert.equal(d.bufferedBytes, 0, 'nothing of the oversized frame is kept')
@@ -76,7 +76,7 @@ describe('LengthDelimitedDecoder', () => {
     d.push(Buffer.alloc(1024))
     assert.throws(
       () => d.next(),
-      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+      (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_FRAME_TOO_LARGE',
     )
   })
 
@@ -87,7 +87,7 @@ describe('LengthDelimitedDecoder', () => {
     d.push(Buffer.from([0xff, 0xff]))
     assert.throws(
       () => d.next(),
-      (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE',
+      (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_FRAME_TOO_LARGE',
     )
   })
 
@@ -101,7 +101,7 @@ describe('LengthDelimitedDecoder', () => {
 })
 
 describe('LengthDelimitedDecoder properties', () => {
-  test('arbitrary bytes in arbitrary chunks give frames or ERR_FRAME_TOO_LARGE, nothing else; memory stays bounded', () => {
+  test('arbitrary bytes in arbitrary chunks give frames or CODEC_ERR_FRAME_TOO_LARGE, nothing else; memory stays bounded', () => {
     fc.assert(
       fc.property(
         fc.array(fc.uint8Array({ maxLength: 64 }), { maxLength: 20 }),
@@ -118,7 +118,7 @@ describe('LengthDelimitedDecoder properties', () => {
               assert.ok(d.bufferedBytes <= Math.min(total, max + 4))
             }
           } catch (e) {
-            if (!(e instanceof CodecError) || e.code !== 'ERR_FRAME_TOO_LARGE') throw e
+            if (!(e instanceof CodecError) || e.code !== 'CODEC_ERR_FRAME_TOO_LARGE') throw e
             assert.equal(d.bufferedBytes, 0)
           }
         },
@@ -194,27 +194,27 @@ describe('LengthDelimitedDecoder properties', () => {
     )
   })
 
-  test('after ERR_FRAME_TOO_LARGE every later call, in either mode, throws it again', () => {
+  test('after CODEC_ERR_FRAME_TOO_LARGE every later call, in either mode, throws it again', () => {
     const d = new LengthDelimitedDecoder(10)
     d.push(Buffer.from([0, 0, 0, 11]))
     for (const call of [() => d.next(), () => d.nextPiece(), () => d.next()]) {
-      assert.throws(call, (e: unknown) => e instanceof CodecError && e.code === 'ERR_FRAME_TOO_LARGE')
+      assert.throws(call, (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_FRAME_TOO_LARGE')
     }
     assert.equal(d.state, 'failed')
   })
 })
 
 describe('options and encoders', () => {
-  test('a max frame length that is not an integer in [0, 2^32-1] is ERR_INVALID_OPTION', () => {
+  test('a max frame length that is not an integer in [0, 2^32-1] is CODEC_ERR_INVALID_OPTION', () => {
     for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
       assert.throws(
         () => new LengthDelimitedDecoder(bad),
-        (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION',
+        (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_INVALID_OPTION',
       )
       const d = new LengthDelimitedDecoder(10)
       assert.throws(
         () => d.setMaxFrameLength(bad),
-        (e: unknown) => e instanceof CodecError && e.code === 'ERR_INVALID_OPTION',
+        (e: unknown) => e instanceof CodecError && e.code === 'CODEC_ERR_INVALID_OPTION',
       )
     }
   })

@@ -117,7 +117,7 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.deepEqual(Two.decode(extra), { a: Uint8Array.of(1), b: Uint8Array.of(2, 3) })
     assert.equal(
       code(() => Two.decode(extra, { compatible: false })),
-      'ERR_MOLECULE_FIELD_COUNT',
+      'CODEC_ERR_MOLECULE_FIELD_COUNT',
     )
   })
 
@@ -125,79 +125,79 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     const One = table('One', [['a', bytes()]])
     assert.equal(
       code(() => Two.decode(One.encode({ a: Uint8Array.of(1) }))),
-      'ERR_MOLECULE_FIELD_COUNT',
+      'CODEC_ERR_MOLECULE_FIELD_COUNT',
     )
   })
 
   test('total size must equal the slice length', () => {
     assert.equal(
       code(() => Two.decode(Buffer.concat([good, Buffer.of(0)]))),
-      'ERR_MOLECULE_TOTAL_SIZE',
+      'CODEC_ERR_MOLECULE_TOTAL_SIZE',
     )
     assert.equal(
       code(() => Two.decode(good.subarray(0, good.length - 1))),
-      'ERR_MOLECULE_TOTAL_SIZE',
+      'CODEC_ERR_MOLECULE_TOTAL_SIZE',
     )
   })
 
   test('short headers, bad first offset, decreasing offsets', () => {
     assert.equal(
       code(() => Two.decode(new Uint8Array(0))),
-      'ERR_MOLECULE_HEADER',
+      'CODEC_ERR_MOLECULE_HEADER',
     )
     assert.equal(
       code(() => Two.decode(hex('04000000'))),
-      'ERR_MOLECULE_HEADER',
+      'CODEC_ERR_MOLECULE_HEADER',
     )
     assert.equal(
       code(() => Two.decode(hex('0800000006000000'))),
-      'ERR_MOLECULE_OFFSETS',
+      'CODEC_ERR_MOLECULE_OFFSETS',
     )
     assert.equal(
       code(() => Two.decode(hex('0800000004000000'))),
-      'ERR_MOLECULE_OFFSETS',
+      'CODEC_ERR_MOLECULE_OFFSETS',
     )
     assert.equal(
       code(() => Two.decode(hex('0c0000001000000000000000'))),
-      'ERR_MOLECULE_HEADER',
+      'CODEC_ERR_MOLECULE_HEADER',
     )
     // offsets 12, 8: decreasing
     assert.equal(
       code(() => Two.decode(hex('140000000c000000080000000000000000000000'))),
-      'ERR_MOLECULE_OFFSETS',
+      'CODEC_ERR_MOLECULE_OFFSETS',
     )
   })
 
   test('fixvec size must be exactly 4 + count × item size', () => {
     assert.equal(
       code(() => bytes().decode(hex('0500000001020304'))),
-      'ERR_MOLECULE_TOTAL_SIZE',
+      'CODEC_ERR_MOLECULE_TOTAL_SIZE',
     )
     assert.equal(
       code(() => bytes().decode(hex('ffffffff'))),
-      'ERR_MOLECULE_TOTAL_SIZE',
+      'CODEC_ERR_MOLECULE_TOTAL_SIZE',
     )
     assert.equal(bytes().decode(hex('00000000')).length, 0)
     const U32s = fixvec('U32s', uint32)
     assert.deepEqual(U32s.decode(hex('020000000100000002000000')), [1, 2])
     assert.equal(
       code(() => U32s.decode(hex('0200000001000000020000'))),
-      'ERR_MOLECULE_TOTAL_SIZE',
+      'CODEC_ERR_MOLECULE_TOTAL_SIZE',
     )
   })
 
   test('unknown union id, arrays of the wrong size, invalid UTF-8', () => {
     assert.equal(
       code(() => PublicKeyCodec.decode(hex('0100000000000000'))),
-      'ERR_MOLECULE_UNKNOWN_ITEM',
+      'CODEC_ERR_MOLECULE_UNKNOWN_ITEM',
     )
     assert.equal(
       code(() => array('H', 32).decode(new Uint8Array(31))),
-      'ERR_MOLECULE_SIZE',
+      'CODEC_ERR_MOLECULE_SIZE',
     )
     assert.equal(
       code(() => string().decode(hex('02000000c328'))),
-      'ERR_MOLECULE_UTF8',
+      'CODEC_ERR_MOLECULE_UTF8',
     )
   })
 
@@ -209,7 +209,7 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.deepEqual(Empty.decode(extra), {})
     assert.equal(
       code(() => Empty.decode(extra, { compatible: false })),
-      'ERR_MOLECULE_FIELD_COUNT',
+      'CODEC_ERR_MOLECULE_FIELD_COUNT',
     )
   })
 
@@ -227,13 +227,13 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.equal(byte.decode(hex('ff')), 255)
     assert.equal(
       code(() => byte.decode(hex('0102'))),
-      'ERR_MOLECULE_SIZE',
+      'CODEC_ERR_MOLECULE_SIZE',
     )
     assert.equal(Point.fixedSize, 5)
     assert.deepEqual(Point.decode(Point.encode({ x: 7, y: 9 })), { x: 7, y: 9 })
     assert.equal(
       code(() => Point.decode(new Uint8Array(4))),
-      'ERR_MOLECULE_SIZE',
+      'CODEC_ERR_MOLECULE_SIZE',
     )
     assert.equal(uint64.decode(uint64.encode(2n ** 64n - 1n)), 2n ** 64n - 1n)
     const U = union('U', [
@@ -243,34 +243,34 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
     assert.equal(toHex(U.encode({ type: 'B', value: 1 })), '0900000001000000')
     assert.equal(
       code(() => U.decode(hex('0000000001000000'))),
-      'ERR_MOLECULE_UNKNOWN_ITEM',
+      'CODEC_ERR_MOLECULE_UNKNOWN_ITEM',
     )
   })
 
-  test('encoding a value that does not fit is ERR_MOLECULE_ENCODE', () => {
+  test('encoding a value that does not fit is CODEC_ERR_MOLECULE_ENCODE', () => {
     assert.equal(
       code(() => array('H', 32).encode(new Uint8Array(3))),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
     assert.equal(
       code(() => uint32.encode(-1)),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
     assert.equal(
       code(() => byte.encode(256)),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
     assert.equal(
       code(() => byte.encode(1.5)),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
     assert.equal(
       code(() => PublicKeyCodec.encode({ type: 'Nope' } as never)),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
     assert.equal(
       code(() => Ping.encode({} as never)),
-      'ERR_MOLECULE_ENCODE',
+      'CODEC_ERR_MOLECULE_ENCODE',
     )
   })
 
@@ -291,7 +291,7 @@ describe('verification rules (molecule crate verify, compatible mode)', () => {
       assert.fail('should throw')
     } catch (e) {
       assert.ok(e instanceof MoleculeError)
-      assert.equal(e.code, 'ERR_MOLECULE_UTF8')
+      assert.equal(e.code, 'CODEC_ERR_MOLECULE_UTF8')
       assert.equal(e.path, 'Propose.ciphers')
     }
   })
@@ -378,8 +378,8 @@ describe('error family and byte order', () => {
       assert.fail('should throw')
     } catch (e) {
       assert.ok(e instanceof CodecError)
-      assert.ok(isCodecError(e, 'ERR_MOLECULE_SIZE'))
-      assert.ok(!isCodecError(e, 'ERR_FRAME_TOO_LARGE'))
+      assert.ok(isCodecError(e, 'CODEC_ERR_MOLECULE_SIZE'))
+      assert.ok(!isCodecError(e, 'CODEC_ERR_FRAME_TOO_LARGE'))
       assert.equal((e as Error).name, 'MoleculeError')
     }
     assert.ok(!isCodecError(new Error('x')))

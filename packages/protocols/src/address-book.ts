@@ -257,7 +257,7 @@ export class AddressBook {
       } catch (err) {
         this.#dirty = true
         throw new ProtocolsError(
-          'ERR_ADDRESS_BOOK_FILE',
+          'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
           `cannot write the address book ${file}: ${(err as Error).message}`,
           { cause: err },
         )
@@ -331,7 +331,7 @@ export class AddressBook {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return
       throw new ProtocolsError(
-        'ERR_ADDRESS_BOOK_FILE',
+        'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
         `cannot read the address book ${file}: ${(err as Error).message}`,
         { cause: err },
       )
@@ -343,7 +343,7 @@ export class AddressBook {
         throw new Error('not an address book')
     } catch (err) {
       throw new ProtocolsError(
-        'ERR_ADDRESS_BOOK_FILE',
+        'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
         `the address book ${file} is not valid: ${(err as Error).message}`,
         { cause: err },
       )

@@ -18,7 +18,9 @@ export function disconnectMessageHandler(core: Core): ServiceProtocolHandler {
         message = utf8.decode(data)
       } catch (err) {
         // CKB only logs a malformed message, then disconnects as for any other.
-        const error = new ProtocolsError('ERR_MALFORMED_MESSAGE', 'disconnect message is not UTF-8', { cause: err })
+        const error = new ProtocolsError('PROTOCOLS_ERR_MALFORMED_MESSAGE', 'disconnect message is not UTF-8', {
+          cause: err,
+        })
         core.misbehave(ctx.control, s, {
           kind: 'invalid-data',
           protocol: core.opts.names.disconnectMessage,

@@ -6,13 +6,13 @@
 /** Every code a {@link ProtocolsError} can carry; {@link ProtocolsErrorCode} is its union. */
 export const PROTOCOLS_ERROR_CODES = [
   /** A ping, identify, discovery, disconnect or Identify-blob message that does not decode (molecule, flags, bool, UTF-8). */
-  'ERR_MALFORMED_MESSAGE',
+  'PROTOCOLS_ERR_MALFORMED_MESSAGE',
   /** A binary multiaddr (§5.3) that does not decode: unknown protocol code, bad varint, short payload, bad peer id, bad UTF-8. */
-  'ERR_INVALID_MULTIADDR',
+  'PROTOCOLS_ERR_INVALID_MULTIADDR',
   /** An option out of range, an unknown preset, a bootnode without a /p2p/ id; `field` names it. */
-  'ERR_INVALID_OPTION',
+  'PROTOCOLS_ERR_INVALID_OPTION',
   /** The address book file cannot be read or written. */
-  'ERR_ADDRESS_BOOK_FILE',
+  'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
 ] as const
 
 /** Every code a {@link ProtocolsError} can carry. */
@@ -21,7 +21,7 @@ export type ProtocolsErrorCode = (typeof PROTOCOLS_ERROR_CODES)[number]
 /** Options of a {@link ProtocolsError}. */
 export interface ProtocolsErrorOptions {
   cause?: unknown
-  /** For `ERR_INVALID_OPTION`: the option at fault (e.g. `networkName`, `bootnodes[0]`). */
+  /** For `PROTOCOLS_ERR_INVALID_OPTION`: the option at fault (e.g. `networkName`, `bootnodes[0]`). */
   field?: string
 }
 
@@ -40,7 +40,7 @@ function hasProtocolsErrorBrand(err: unknown): boolean {
 export class ProtocolsError extends Error {
   override readonly name = 'ProtocolsError'
   readonly code: ProtocolsErrorCode
-  /** For `ERR_INVALID_OPTION`: the option at fault. */
+  /** For `PROTOCOLS_ERR_INVALID_OPTION`: the option at fault. */
   readonly field?: string
 
   constructor(code: ProtocolsErrorCode, message: string, opts?: ProtocolsErrorOptions) {

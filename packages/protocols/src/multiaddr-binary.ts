@@ -4,7 +4,7 @@
  * tentacle-multiaddr 0.3's `Multiaddr::try_from(Vec<u8>)` accepts — the
  * thirteen protocols of §5.3, minimal varints, p2p payloads that are sha2-256
  * multihashes (§5.1) — and gives the canonical text form; anything else is a
- * ProtocolsError `ERR_INVALID_MULTIADDR`. Text → bytes goes through
+ * ProtocolsError `PROTOCOLS_ERR_INVALID_MULTIADDR`. Text → bytes goes through
  * `@multiformats/multiaddr`, then back through this decoder, so every address
  * this package stores has one canonical spelling.
  */
@@ -63,7 +63,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 const BASE32 = 'abcdefghijklmnopqrstuvwxyz234567'
 
 function bad(why: string): ProtocolsError {
-  return new ProtocolsError('ERR_INVALID_MULTIADDR', `invalid binary multiaddr: ${why}`)
+  return new ProtocolsError('PROTOCOLS_ERR_INVALID_MULTIADDR', `invalid binary multiaddr: ${why}`)
 }
 
 /**
@@ -140,7 +140,7 @@ function checkP2p(p: Uint8Array): void {
   if (p.length - next !== 33 || p[next] !== 32) throw bad('p2p multihash is not 32 bytes of sha2-256')
 }
 
-/** Decodes a binary multiaddr (§5.3); throws ProtocolsError ERR_INVALID_MULTIADDR. */
+/** Decodes a binary multiaddr (§5.3); throws ProtocolsError PROTOCOLS_ERR_INVALID_MULTIADDR. */
 export function decodeMultiaddr(bytes: Uint8Array): DecodedMultiaddr {
   const components: MultiaddrComponent[] = []
   let at = 0
@@ -223,7 +223,7 @@ export function multiaddrText(components: readonly MultiaddrComponent[]): string
   return text
 }
 
-/** Encodes a multiaddr text (§5.3); throws ProtocolsError ERR_INVALID_MULTIADDR for text the decoder would not accept back. */
+/** Encodes a multiaddr text (§5.3); throws ProtocolsError PROTOCOLS_ERR_INVALID_MULTIADDR for text the decoder would not accept back. */
 export function encodeMultiaddr(text: string): Uint8Array {
   const hit = parsedCache.get(text)
   if (hit) return hit.bytes
@@ -231,15 +231,19 @@ export function encodeMultiaddr(text: string): Uint8Array {
   try {
     bytes = multiaddr(text).bytes
   } catch (err) {
-    throw new ProtocolsError('ERR_INVALID_MULTIADDR', `invalid multiaddr "${text}": ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new ProtocolsError(
+      'PROTOCOLS_ERR_INVALID_MULTIADDR',
+      `invalid multiaddr "${text}": ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
   decodeMultiaddr(bytes)
   return bytes
 }
 
-/** The canonical text of a multiaddr given as text (see the module comment); throws ERR_INVALID_MULTIADDR. */
+/** The canonical text of a multiaddr given as text (see the module comment); throws PROTOCOLS_ERR_INVALID_MULTIADDR. */
 export function canonicalMultiaddr(text: string): string {
   const parsed = parseMultiaddr(text)
   if (parsed === undefined) encodeMultiaddr(text) // throws the reason

@@ -51,7 +51,7 @@ const CROSS_DIAL_WINDOW_MS = 10_000
 function positive(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
   if (!Number.isFinite(x) || x <= 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`, {
+    throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', `${name} must be a positive number, got ${String(v)}`, {
       field: name,
     })
   return x
@@ -60,25 +60,31 @@ function positive(name: string, v: number | undefined, dflt: number): number {
 function count(name: string, v: number | undefined, dflt: number): number {
   const x = v ?? dflt
   if (!Number.isInteger(x) || x < 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', `${name} must be a non-negative integer, got ${String(v)}`, {
-      field: name,
-    })
+    throw new ProtocolsError(
+      'PROTOCOLS_ERR_INVALID_OPTION',
+      `${name} must be a non-negative integer, got ${String(v)}`,
+      {
+        field: name,
+      },
+    )
   return x
 }
 
-/** Applies the preset and the defaults; throws ProtocolsError ERR_INVALID_OPTION. */
+/** Applies the preset and the defaults; throws ProtocolsError PROTOCOLS_ERR_INVALID_OPTION. */
 export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetworkOptions {
   const presetName = o.preset ?? 'ckb'
   const preset = PRESETS[presetName]
   if (preset === undefined)
-    throw new ProtocolsError('ERR_INVALID_OPTION', `unknown preset ${String(presetName)}`, { field: 'preset' })
+    throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', `unknown preset ${String(presetName)}`, {
+      field: 'preset',
+    })
   if (typeof o.networkName !== 'string' || o.networkName.length === 0)
-    throw new ProtocolsError('ERR_INVALID_OPTION', 'networkName is required', { field: 'networkName' })
+    throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', 'networkName is required', { field: 'networkName' })
   const ids: ProtocolIds = { ...preset.ids, ...o.ids }
   const idList = Object.values(ids)
   if (new Set(idList).size !== idList.length || idList.some((id) => !Number.isInteger(id) || id < 0)) {
     throw new ProtocolsError(
-      'ERR_INVALID_OPTION',
+      'PROTOCOLS_ERR_INVALID_OPTION',
       `protocol ids must be distinct non-negative integers, got ${JSON.stringify(ids)}`,
       { field: 'ids' },
     )
@@ -88,21 +94,28 @@ export function resolveNetworkOptions(o: NetworkProtocolsOptions): ResolvedNetwo
     for (const k of Object.keys(ids) as Array<keyof ProtocolIds>) names[k] = `/p2p/${ids[k]}`
   const flags = o.flags ?? Flags.COMPATIBILITY | Flags.DISCOVERY
   if (typeof flags !== 'bigint' || flags <= 0n || flags > 0xffffffffffffffffn)
-    throw new ProtocolsError('ERR_INVALID_OPTION', 'flags must be a non-zero u64 bigint (CKB refuses zero flags)', {
-      field: 'flags',
-    })
+    throw new ProtocolsError(
+      'PROTOCOLS_ERR_INVALID_OPTION',
+      'flags must be a non-zero u64 bigint (CKB refuses zero flags)',
+      {
+        field: 'flags',
+      },
+    )
   const requiredFlags = o.requiredFlags ?? DEFAULT_REQUIRED_FLAGS
   const canon = (field: string, a: string): string => {
     try {
       return canonicalMultiaddr(a)
     } catch (err) {
-      throw new ProtocolsError('ERR_INVALID_OPTION', `${field}: ${a} is not a multiaddr`, { cause: err, field })
+      throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', `${field}: ${a} is not a multiaddr`, {
+        cause: err,
+        field,
+      })
     }
   }
   const bootnodes = (o.bootnodes ?? []).map((b, i) => {
     const a = canon(`bootnodes[${i}]`, b)
     if (addressPeerId(a) === undefined)
-      throw new ProtocolsError('ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`, {
+      throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', `bootnode ${b} has no /p2p/<peer id>`, {
         field: `bootnodes[${i}]`,
       })
     return a
@@ -436,7 +449,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   }
 
   attach(service: Service): void {
-    if (this.#service !== undefined) throw new ProtocolsError('ERR_INVALID_OPTION', 'attach() was called already')
+    if (this.#service !== undefined)
+      throw new ProtocolsError('PROTOCOLS_ERR_INVALID_OPTION', 'attach() was called already')
     this.#service = service
     this.#metrics = new ProtocolsMetrics(
       service.metrics.registry,
@@ -603,8 +617,8 @@ function peerInfo(s: SessionState): PeerInfo {
 /**
  * Creates CKB's network protocols for one service (see the package README):
  * register `protocols`, build the service with `serviceHandler()`, then
- * `attach(service)`. Throws ProtocolsError ERR_INVALID_OPTION (or
- * ERR_ADDRESS_BOOK_FILE for an unreadable book).
+ * `attach(service)`. Throws ProtocolsError PROTOCOLS_ERR_INVALID_OPTION (or
+ * PROTOCOLS_ERR_ADDRESS_BOOK_FILE for an unreadable book).
  */
 export function createNetworkProtocols(options: NetworkProtocolsOptions): NetworkProtocols {
   return new NetworkProtocolsImpl(options)

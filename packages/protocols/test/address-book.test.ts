@@ -154,7 +154,7 @@ describe('AddressBook', () => {
     )
   })
 
-  test('the JSON file: written atomically (no temporary left), read back, bans kept; a corrupt file is ERR_ADDRESS_BOOK_FILE', async (t) => {
+  test('the JSON file: written atomically (no temporary left), read back, bans kept; a corrupt file is PROTOCOLS_ERR_ADDRESS_BOOK_FILE', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'tentacle-book-'))
     t.after(() => rm(dir, { recursive: true, force: true }))
     const file = join(dir, 'book.json')
@@ -173,16 +173,19 @@ describe('AddressBook', () => {
     await writeFile(file, '{"version":1,"addresses":')
     assert.throws(
       () => new AddressBook({ maxAddresses: 100, file, now: () => clock.now }),
-      (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_ADDRESS_BOOK_FILE',
+      (e: unknown) => e instanceof ProtocolsError && e.code === 'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
     )
     // A missing file is an empty book.
     assert.equal(new AddressBook({ maxAddresses: 100, file: join(dir, 'none.json'), now: () => clock.now }).size, 0)
   })
 
-  test('an unwritable file is ERR_ADDRESS_BOOK_FILE from save()', async () => {
+  test('an unwritable file is PROTOCOLS_ERR_ADDRESS_BOOK_FILE from save()', async () => {
     const { book: b } = book(10, '/proc/definitely/not/here/book.json')
     b.add(addr(0), 1n)
-    await assert.rejects(b.save(), (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_ADDRESS_BOOK_FILE')
+    await assert.rejects(
+      b.save(),
+      (e: unknown) => e instanceof ProtocolsError && e.code === 'PROTOCOLS_ERR_ADDRESS_BOOK_FILE',
+    )
   })
 })
 

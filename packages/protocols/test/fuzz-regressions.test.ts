@@ -11,33 +11,33 @@ const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'))
 // /dns4/ with an empty name, twice. Its text "/dns4//dns4/" reads back as ONE
 // component "/dns4/dns4": the address this package would store (as text) is
 // another address than the peer sent.
-test('fuzz protocol-messages: a dns4 name that is empty has no text form that reads back, so it is ERR_INVALID_MULTIADDR', () => {
+test('fuzz protocol-messages: a dns4 name that is empty has no text form that reads back, so it is PROTOCOLS_ERR_INVALID_MULTIADDR', () => {
   assert.throws(
     () => decodeMultiaddr(hex('36003600')),
-    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+    (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
   )
   assert.throws(
     () => decodeMultiaddr(hex('3600')),
-    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+    (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
   )
 })
 
 // The same flaw, made worse: a name holding "/" re-reads as other components,
 // e.g. dns4 "a/tcp/80" would be stored as /dns4/a/tcp/80 — a port the peer
 // never announced.
-test('fuzz protocol-messages: a dns4/dns6/tls name holding "/" is ERR_INVALID_MULTIADDR (its text would read back as other components)', () => {
+test('fuzz protocol-messages: a dns4/dns6/tls name holding "/" is PROTOCOLS_ERR_INVALID_MULTIADDR (its text would read back as other components)', () => {
   const name = Buffer.from('a/tcp/80')
   for (const code of [0x36, 0x37]) {
     const bytes = Buffer.concat([Buffer.from([code, name.length]), name])
     assert.throws(
       () => decodeMultiaddr(bytes),
-      (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+      (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
     )
   }
   const tls = Buffer.concat([Buffer.from([0xc0, 0x03, name.length]), name]) // 0x01c0 as varint: c0 03
   assert.throws(
     () => decodeMultiaddr(tls),
-    (e: unknown) => isProtocolsError(e, 'ERR_INVALID_MULTIADDR'),
+    (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
   )
 })
 

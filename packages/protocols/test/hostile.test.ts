@@ -69,7 +69,8 @@ async function expectMisbehaviour(
     assert.equal(m.report.peerId, peer.peerId)
     const dropped = await victim.waitFor('peer-dropped', (p) => p.peerId === peer!.peerId)
     assert.equal(dropped.reason, kind)
-    if (kind === 'invalid-data') assert.equal((m.report.error as { code?: string }).code, 'ERR_MALFORMED_MESSAGE')
+    if (kind === 'invalid-data')
+      assert.equal((m.report.error as { code?: string }).code, 'PROTOCOLS_ERR_MALFORMED_MESSAGE')
     // The node goes on: an honest peer is identified afterwards (not for bans: on loopback they cover every peer, as in CKB).
     if ((opts.verdict ?? 'disconnect') !== 'ban') {
       const honest = await new TestNode({ ...FAST, bootnodes: [victim.address] }).start()

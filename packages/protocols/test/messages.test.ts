@@ -1,7 +1,7 @@
 // Message codecs (§11, CKB protocols.mol / extensions.mol) and binary
 // multiaddrs (§5.3): byte vectors, CKB's decoding rules, and properties —
 // round trips, and arbitrary or mutated bytes give a value or a ProtocolsError
-// ERR_MALFORMED_MESSAGE / ERR_INVALID_MULTIADDR, never anything else.
+// PROTOCOLS_ERR_MALFORMED_MESSAGE / PROTOCOLS_ERR_INVALID_MULTIADDR, never anything else.
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
@@ -96,12 +96,12 @@ describe('binary multiaddr (§5.3)', () => {
     for (const h of bad)
       assert.equal(
         code(() => decodeMultiaddr(hex(h))),
-        'ERR_INVALID_MULTIADDR',
+        'PROTOCOLS_ERR_INVALID_MULTIADDR',
         h,
       )
     assert.equal(
       code(() => encodeMultiaddr('not a multiaddr')),
-      'ERR_INVALID_MULTIADDR',
+      'PROTOCOLS_ERR_INVALID_MULTIADDR',
     )
   })
 
@@ -110,14 +110,14 @@ describe('binary multiaddr (§5.3)', () => {
     assert.equal(canonicalMultiaddr('/ip6/fe80:0:0:0:1:0:0:1/tcp/1'), '/ip6/fe80::1:0:0:1/tcp/1')
   })
 
-  test('property: arbitrary bytes give a multiaddr or ERR_INVALID_MULTIADDR; decoded ones re-encode to the same bytes', () => {
+  test('property: arbitrary bytes give a multiaddr or PROTOCOLS_ERR_INVALID_MULTIADDR; decoded ones re-encode to the same bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
         let text: string
         try {
           text = decodeMultiaddr(b).text
         } catch (e) {
-          if (!(e instanceof ProtocolsError) || e.code !== 'ERR_INVALID_MULTIADDR') throw e
+          if (!(e instanceof ProtocolsError) || e.code !== 'PROTOCOLS_ERR_INVALID_MULTIADDR') throw e
           return
         }
         // What we decode and multiformats can parse must come back byte for byte.
@@ -160,7 +160,7 @@ describe('ping (§11.1)', () => {
     })
   })
 
-  test('malformed: unknown union id, short nonce, garbage → ERR_MALFORMED_MESSAGE with the molecule cause', () => {
+  test('malformed: unknown union id, short nonce, garbage → PROTOCOLS_ERR_MALFORMED_MESSAGE with the molecule cause', () => {
     for (const h of [
       '1800000008000000020000000c0000000800000078563412',
       '17000000080000000000000008000000080000007856',
@@ -169,7 +169,7 @@ describe('ping (§11.1)', () => {
     ]) {
       assert.equal(
         code(() => decodePingMessage(hex(h))),
-        'ERR_MALFORMED_MESSAGE',
+        'PROTOCOLS_ERR_MALFORMED_MESSAGE',
         h,
       )
     }
@@ -185,7 +185,7 @@ describe('ping (§11.1)', () => {
     assert.deepEqual(decodePingMessage(hex(extended)), { type: 'ping', nonce: 0x12345678 })
   })
 
-  test('property: round trip; arbitrary bytes decode or throw ERR_MALFORMED_MESSAGE', () => {
+  test('property: round trip; arbitrary bytes decode or throw PROTOCOLS_ERR_MALFORMED_MESSAGE', () => {
     fc.assert(
       fc.property(
         fc.constantFrom('ping' as const, 'pong' as const),
@@ -200,7 +200,7 @@ describe('ping (§11.1)', () => {
         try {
           decodePingMessage(b)
         } catch (e) {
-          if (!(e instanceof ProtocolsError) || e.code !== 'ERR_MALFORMED_MESSAGE') throw e
+          if (!(e instanceof ProtocolsError) || e.code !== 'PROTOCOLS_ERR_MALFORMED_MESSAGE') throw e
         }
       }),
       { numRuns: 3000 },
@@ -232,15 +232,15 @@ describe('identify (§11.2)', () => {
     const extra = table([u64(3n), fixvec(utf8hex('/ckb/x')), fixvec(''), fixvec('')])
     assert.equal(
       code(() => decodeIdentifyBlob(hex(extra))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     assert.equal(
       code(() => decodeIdentifyBlob(hex(table([u64(3n), fixvec('c328'), fixvec('')])))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     assert.equal(
       code(() => decodeIdentifyBlob(hex(table([u32(3), fixvec(''), fixvec('')])))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
   })
 
@@ -268,7 +268,7 @@ describe('identify (§11.2)', () => {
     const badObserved = table([dynvec([]), table([fixvec('05')]), fixvec('')])
     assert.equal(
       code(() => decodeIdentifyMessage(hex(badObserved))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
   })
 })
@@ -361,15 +361,15 @@ describe('discovery (§11.3)', () => {
     // A prefix that does not match, or none at all, is malformed.
     assert.equal(
       code(() => decodeDiscoveryMessage(hex(be32(nodes.length / 2 + 1) + nodes), 'tentacle')),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     assert.equal(
       code(() => decodeDiscoveryMessage(hex(nodes), 'tentacle')),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     assert.equal(
       code(() => decodeDiscoveryMessage(hex('0000'), 'tentacle')),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
   })
 
@@ -382,18 +382,18 @@ describe('discovery (§11.3)', () => {
     const announce2 = table([union(1, table(['02', dynvec([])]))])
     assert.equal(
       code(() => decodeDiscoveryMessage(hex(announce2))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     const badAddr = table([
       union(1, table(['00', dynvec([table([dynvec([fixvec(ADDR1_HEX), fixvec('05')]), u64(3n)])])])),
     ])
     assert.equal(
       code(() => decodeDiscoveryMessage(hex(badAddr))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
     assert.equal(
       code(() => decodeDiscoveryMessage(hex(table([union(2, '')])))),
-      'ERR_MALFORMED_MESSAGE',
+      'PROTOCOLS_ERR_MALFORMED_MESSAGE',
     )
   })
 })
@@ -486,12 +486,12 @@ describe('properties of the identify and discovery codecs', () => {
     ['PingMessage', decodePingMessage, () => encodePingMessage({ type: 'ping', nonce: 7 })],
   ]
   for (const [name, decode, valid] of decoders) {
-    test(`${name}: arbitrary and mutated bytes give a value or ERR_MALFORMED_MESSAGE, nothing else`, () => {
+    test(`${name}: arbitrary and mutated bytes give a value or PROTOCOLS_ERR_MALFORMED_MESSAGE, nothing else`, () => {
       const check = (b: Uint8Array): void => {
         try {
           decode(b)
         } catch (e) {
-          if (!(e instanceof ProtocolsError) || e.code !== 'ERR_MALFORMED_MESSAGE') throw e
+          if (!(e instanceof ProtocolsError) || e.code !== 'PROTOCOLS_ERR_MALFORMED_MESSAGE') throw e
         }
       }
       fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), check), { numRuns: 2000 })

@@ -306,21 +306,22 @@ describe('CKB rules and options', () => {
     assert.equal(n.net.options.dialIntervalMs, 15_000)
   })
 
-  test('bad options are ERR_INVALID_OPTION', async () => {
+  test('bad options are PROTOCOLS_ERR_INVALID_OPTION naming the option', async () => {
     const { createNetworkProtocols, ProtocolsError } = await import('../src/index.js')
-    const bad = [
-      { networkName: '' },
-      { networkName: 'x', preset: 'nope' as 'ckb' },
-      { networkName: 'x', bootnodes: ['/ip4/127.0.0.1/tcp/1'] },
-      { networkName: 'x', bootnodes: ['garbage'] },
-      { networkName: 'x', flags: 0n },
-      { networkName: 'x', pingIntervalMs: 0 },
-      { networkName: 'x', ids: { ping: 1 } },
+    const bad: Array<[Parameters<typeof createNetworkProtocols>[0], string]> = [
+      [{ networkName: '' }, 'networkName'],
+      [{ networkName: 'x', preset: 'nope' as 'ckb' }, 'preset'],
+      [{ networkName: 'x', bootnodes: ['/ip4/127.0.0.1/tcp/1'] }, 'bootnodes[0]'],
+      [{ networkName: 'x', publicAddresses: ['/ip4/1.2.3.4/tcp/1', 'garbage'] }, 'publicAddresses[1]'],
+      [{ networkName: 'x', bootnodes: ['garbage'] }, 'bootnodes[0]'],
+      [{ networkName: 'x', flags: 0n }, 'flags'],
+      [{ networkName: 'x', pingIntervalMs: 0 }, 'pingIntervalMs'],
+      [{ networkName: 'x', ids: { ping: 1 } }, 'ids'],
     ]
-    for (const o of bad)
+    for (const [o, field] of bad)
       assert.throws(
         () => createNetworkProtocols(o),
-        (e: unknown) => e instanceof ProtocolsError && e.code === 'ERR_INVALID_OPTION',
+        (e: unknown) => e instanceof ProtocolsError && e.code === 'PROTOCOLS_ERR_INVALID_OPTION' && e.field === field,
         JSON.stringify(o, (_k, v) => (typeof v === 'bigint' ? String(v) : v)),
       )
   })

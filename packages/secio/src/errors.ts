@@ -1,4 +1,4 @@
-import { isCodecError } from '@tentacle-ts/codec'
+import { isCodecError, type CodecError, type CodecErrorCode } from '@tentacle-ts/codec'
 
 /**
  * The one error family of this package. Callers branch on `code`, never on the
@@ -12,55 +12,55 @@ export type HandshakePhase = 'awaiting-propose' | 'awaiting-exchange' | 'awaitin
 export const SECIO_ERROR_CODES = [
   // handshake (§3)
   /** The handshake deadline (`timeoutMs`, §3.14) passed; `phase` says where it stuck. */
-  'ERR_HANDSHAKE_TIMEOUT',
+  'SECIO_ERR_HANDSHAKE_TIMEOUT',
   /** The caller's `AbortSignal` fired. */
-  'ERR_HANDSHAKE_ABORTED',
+  'SECIO_ERR_HANDSHAKE_ABORTED',
   /** The peer ended the connection mid-handshake, or inside an encrypted frame. */
-  'ERR_UNEXPECTED_EOF',
+  'SECIO_ERR_UNEXPECTED_EOF',
   /** The socket closed (or was closed already); a write pending when it closed fails with it. */
-  'ERR_CONNECTION_CLOSED',
+  'SECIO_ERR_CONNECTION_CLOSED',
   /** A socket error during the handshake (`cause` holds it). */
-  'ERR_SOCKET',
+  'SECIO_ERR_SOCKET',
   /** The peer's Propose is not valid molecule or UTF-8, or its PublicKey union is unknown (§3.1–§3.3). */
-  'ERR_INVALID_PROPOSE',
+  'SECIO_ERR_INVALID_PROPOSE',
   /** The peer's Exchange is not valid molecule. */
-  'ERR_INVALID_EXCHANGE',
+  'SECIO_ERR_INVALID_EXCHANGE',
   /** The peer's identity key is not a secp256k1 point. */
-  'ERR_INVALID_PUBLIC_KEY',
+  'SECIO_ERR_INVALID_PUBLIC_KEY',
   /** The peer has our own key (§3.3). */
-  'ERR_CONNECT_SELF',
+  'SECIO_ERR_CONNECT_SELF',
   /** The peer is not the `expectedPeerId` (§5.2). */
-  'ERR_PEER_ID_MISMATCH',
+  'SECIO_ERR_PEER_ID_MISMATCH',
   /** No common agreement, cipher or digest (§3.7). */
-  'ERR_NO_COMMON_SUITE',
+  'SECIO_ERR_NO_COMMON_SUITE',
   /** An ephemeral key of the wrong length, not on the curve, or an all-zero X25519 result (§3.8). */
-  'ERR_INVALID_EPHEMERAL_KEY',
+  'SECIO_ERR_INVALID_EPHEMERAL_KEY',
   /** The Exchange signature does not verify, is not strict DER, or has a high S (§3.9). */
-  'ERR_SIGNATURE_INVALID',
+  'SECIO_ERR_SIGNATURE_INVALID',
   /** Both ordering hashes are equal (§3.10). */
-  'ERR_EQUAL_ORDERING',
+  'SECIO_ERR_EQUAL_ORDERING',
   /** The peer did not echo our nonce (§3.11). */
-  'ERR_NONCE_MISMATCH',
+  'SECIO_ERR_NONCE_MISMATCH',
   /** Signing our Exchange failed (the provider's error is the `cause`). */
-  'ERR_SIGNING_FAILED',
+  'SECIO_ERR_SIGNING_FAILED',
   // framing and encrypted stream (§2, §4)
   /** A frame announced more than `maxFrameLength` (§2.2); the codec's error is the `cause`. */
-  'ERR_FRAME_TOO_LARGE',
+  'SECIO_ERR_FRAME_TOO_LARGE',
   /** An encrypted frame shorter than its 16-byte tag (§4.2). */
-  'ERR_FRAME_TOO_SHORT',
+  'SECIO_ERR_FRAME_TOO_SHORT',
   /** A frame does not authenticate: tampered, replayed, wrong key. */
-  'ERR_DECRYPT_FAILED',
+  'SECIO_ERR_DECRYPT_FAILED',
   // keys, peer ids, configuration
   /** A secret that is not a secp256k1 scalar in [1, n−1]. */
-  'ERR_INVALID_SECRET_KEY',
+  'SECIO_ERR_INVALID_SECRET_KEY',
   /** A key file cannot be read (the fs error is the `cause`) or holds no valid secret. */
-  'ERR_INVALID_KEY_FILE',
+  'SECIO_ERR_INVALID_KEY_FILE',
   /** A PeerId that is not Base58, not sha2-256, or the wrong length (§5.1). */
-  'ERR_INVALID_PEER_ID',
+  'SECIO_ERR_INVALID_PEER_ID',
   /** A bad handshake or stream option; `field` names it. */
-  'ERR_INVALID_OPTION',
+  'SECIO_ERR_INVALID_OPTION',
   /** A requested crypto backend is missing, or an ephemeral key is used twice. */
-  'ERR_UNSUPPORTED',
+  'SECIO_ERR_UNSUPPORTED',
 ] as const
 
 /** Every code a {@link SecioError} can carry. */
@@ -71,7 +71,7 @@ export interface SecioErrorOptions {
   cause?: unknown
   phase?: HandshakePhase
   bytesReceived?: number
-  /** For `ERR_INVALID_OPTION`: the option at fault (e.g. `ciphers[0]`, `timeoutMs`). */
+  /** For `SECIO_ERR_INVALID_OPTION`: the option at fault (e.g. `ciphers[0]`, `timeoutMs`). */
   field?: string
 }
 
@@ -94,7 +94,7 @@ export class SecioError extends Error {
   phase?: HandshakePhase
   /** Bytes received from the socket when the handshake failed (handshake errors only). */
   bytesReceived?: number
-  /** For `ERR_INVALID_OPTION`: the option at fault. */
+  /** For `SECIO_ERR_INVALID_OPTION`: the option at fault. */
   readonly field?: string
 
   constructor(code: SecioErrorCode, message: string, opts: SecioErrorOptions = {}) {
@@ -112,14 +112,21 @@ export function isSecioError(err: unknown, code?: SecioErrorCode): err is SecioE
   return hasSecioErrorBrand(err) && (code === undefined || (err as SecioError).code === code)
 }
 
+/** The codec errors secio re-raises under its own code. */
+const FROM_CODEC: ReadonlyMap<CodecErrorCode, SecioErrorCode> = new Map([
+  ['CODEC_ERR_FRAME_TOO_LARGE', 'SECIO_ERR_FRAME_TOO_LARGE'],
+  ['CODEC_ERR_INVALID_OPTION', 'SECIO_ERR_INVALID_OPTION'],
+])
+
 /**
- * Framing errors from `@tentacle-ts/codec` surface as the SecioError codes
- * secio users have always seen (`ERR_FRAME_TOO_LARGE`, `ERR_INVALID_OPTION`),
- * the CodecError kept as `cause`. Anything else is returned unchanged.
+ * Framing errors from `@tentacle-ts/codec` surface under secio's own codes
+ * (`CODEC_ERR_FRAME_TOO_LARGE` as `SECIO_ERR_FRAME_TOO_LARGE`,
+ * `CODEC_ERR_INVALID_OPTION` as `SECIO_ERR_INVALID_OPTION`), the CodecError
+ * kept as `cause` (and its `field`). Anything else is returned unchanged.
  */
 export function fromCodecError(err: unknown): unknown {
-  if (isCodecError(err) && (err.code === 'ERR_FRAME_TOO_LARGE' || err.code === 'ERR_INVALID_OPTION')) {
-    return new SecioError(err.code, err.message, { cause: err })
-  }
-  return err
+  const code = isCodecError(err) ? FROM_CODEC.get(err.code) : undefined
+  if (code === undefined) return err
+  const e = err as CodecError
+  return new SecioError(code, e.message, { cause: e, ...(e.field !== undefined ? { field: e.field } : {}) })
 }

@@ -67,11 +67,11 @@ export interface HandshakeOptions {
   maxSendFrameLength?: number
   /** Deadline from this call to the verified nonce echo (default 10 000 ms; §3.14). */
   timeoutMs?: number
-  /** Fail with ERR_PEER_ID_MISMATCH unless the peer's key hashes to this id (§5.2). */
+  /** Fail with SECIO_ERR_PEER_ID_MISMATCH unless the peer's key hashes to this id (§5.2). */
   expectedPeerId?: PeerId
   /** Crypto implementation (default node:crypto). */
   crypto?: CryptoProvider
-  /** Aborts the handshake (ERR_HANDSHAKE_ABORTED) and destroys the socket. */
+  /** Aborts the handshake (SECIO_ERR_HANDSHAKE_ABORTED) and destroys the socket. */
   signal?: AbortSignal
   /**
    * Called as each phase completes, with the milliseconds since the call:
@@ -139,18 +139,18 @@ const DEFAULT_PROPOSITIONS = {
 
 function resolveConfig(opts: HandshakeOptions): Config {
   if (opts === null || typeof opts !== 'object' || opts.key === undefined) {
-    throw new SecioError('ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)', { field: 'key' })
+    throw new SecioError('SECIO_ERR_INVALID_OPTION', 'handshake options need a key (SecioKeyPair)', { field: 'key' })
   }
   const timeoutMs = opts.timeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS
   if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
-    throw new SecioError('ERR_INVALID_OPTION', `timeoutMs must be a positive number, got ${timeoutMs}`, {
+    throw new SecioError('SECIO_ERR_INVALID_OPTION', `timeoutMs must be a positive number, got ${timeoutMs}`, {
       field: 'timeoutMs',
     })
   }
   const maxFrameLength = opts.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH
   if (!Number.isInteger(maxFrameLength) || maxFrameLength < 1024 || maxFrameLength > 0xffffffff) {
     throw new SecioError(
-      'ERR_INVALID_OPTION',
+      'SECIO_ERR_INVALID_OPTION',
       `maxFrameLength must be an integer in [1024, 2^32-1], got ${maxFrameLength}`,
       { field: 'maxFrameLength' },
     )
@@ -281,25 +281,25 @@ class Handshake {
     this.#pump()
   }
   readonly #onError = (err: Error): void => {
-    this.#fail(new SecioError('ERR_SOCKET', `socket error: ${err.message}`, { cause: err }))
+    this.#fail(new SecioError('SECIO_ERR_SOCKET', `socket error: ${err.message}`, { cause: err }))
   }
   readonly #onClose = (): void => {
     // After a clean EOF the frames already received may still finish the handshake
     // (an async crypto step may be running): #pump decides once it can.
     if (this.#ended) this.#pump()
-    else this.#fail(new SecioError('ERR_CONNECTION_CLOSED', 'connection closed during the handshake'))
+    else this.#fail(new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'connection closed during the handshake'))
   }
   readonly #onTimeout = (): void => {
     this.#timer = undefined
     this.#fail(
       new SecioError(
-        'ERR_HANDSHAKE_TIMEOUT',
+        'SECIO_ERR_HANDSHAKE_TIMEOUT',
         `handshake timed out after ${this.#config.timeoutMs} ms ${this.#phase} (${this.#bytesReceived} bytes received)`,
       ),
     )
   }
   readonly #onAbort = (): void => {
-    this.#fail(new SecioError('ERR_HANDSHAKE_ABORTED', 'handshake aborted', { cause: this.#opts.signal?.reason }))
+    this.#fail(new SecioError('SECIO_ERR_HANDSHAKE_ABORTED', 'handshake aborted', { cause: this.#opts.signal?.reason }))
   }
 
   constructor(socket: Duplex, opts: HandshakeOptions) {
@@ -322,7 +322,7 @@ class Handshake {
       return
     }
     if (socket.destroyed || socket.readableEnded) {
-      this.#fail(new SecioError('ERR_CONNECTION_CLOSED', 'socket is already closed'))
+      this.#fail(new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'socket is already closed'))
       return
     }
     this.#timer = setTimeout(this.#onTimeout, this.#config.timeoutMs)
@@ -370,7 +370,7 @@ class Handshake {
     const err =
       mapped instanceof SecioError
         ? mapped
-        : new SecioError('ERR_SOCKET', cause instanceof Error ? cause.message : String(cause), { cause })
+        : new SecioError('SECIO_ERR_SOCKET', cause instanceof Error ? cause.message : String(cause), { cause })
     err.phase ??= this.#phase
     err.bytesReceived ??= this.#bytesReceived
     // A destroyed socket must not crash the process with a late 'error'.
@@ -429,7 +429,7 @@ class Handshake {
       return
     }
     if (this.#ended) {
-      this.#fail(new SecioError('ERR_UNEXPECTED_EOF', `connection ended ${this.#phase}`))
+      this.#fail(new SecioError('SECIO_ERR_UNEXPECTED_EOF', `connection ended ${this.#phase}`))
     }
   }
 
@@ -454,15 +454,15 @@ class Handshake {
       remoteKey = decodePublicKey(propose.pubkey)
     } catch (err) {
       if (isMoleculeError(err))
-        throw new SecioError('ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
+        throw new SecioError('SECIO_ERR_INVALID_PROPOSE', `malformed Propose: ${err.message}`, { cause: err })
       throw err
     }
     const local = this.#opts.key.publicKey
     if (compareBytes(remoteKey, local) === 0)
-      throw new SecioError('ERR_CONNECT_SELF', 'the peer has our own public key')
+      throw new SecioError('SECIO_ERR_CONNECT_SELF', 'the peer has our own public key')
     if (!this.#crypto.isValidPublicKey(remoteKey)) {
       throw new SecioError(
-        'ERR_INVALID_PUBLIC_KEY',
+        'SECIO_ERR_INVALID_PUBLIC_KEY',
         `the peer's public key is not a secp256k1 point (${remoteKey.length} bytes)`,
       )
     }
@@ -471,7 +471,7 @@ class Handshake {
     const expected = this.#opts.expectedPeerId
     if (expected !== undefined && !expected.equals(this.#remotePeerId)) {
       throw new SecioError(
-        'ERR_PEER_ID_MISMATCH',
+        'SECIO_ERR_PEER_ID_MISMATCH',
         `expected peer ${expected.toString()}, got ${this.#remotePeerId.toString()}`,
       )
     }
@@ -508,7 +508,7 @@ class Handshake {
           this.#pump()
         },
         (err: unknown) =>
-          this.#fail(new SecioError('ERR_SIGNING_FAILED', `signing failed: ${String(err)}`, { cause: err })),
+          this.#fail(new SecioError('SECIO_ERR_SIGNING_FAILED', `signing failed: ${String(err)}`, { cause: err })),
       )
   }
 
@@ -519,14 +519,14 @@ class Handshake {
       exchange = ExchangeCodec.decode(frame)
     } catch (err) {
       if (isMoleculeError(err))
-        throw new SecioError('ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
+        throw new SecioError('SECIO_ERR_INVALID_EXCHANGE', `malformed Exchange: ${err.message}`, { cause: err })
       throw err
     }
     const epubkey = Uint8Array.from(exchange.epubkey)
     const expectedLength = EPHEMERAL_KEY_SIZE[this.#suite.agreement]
     if (epubkey.length !== expectedLength) {
       throw new SecioError(
-        'ERR_INVALID_EPHEMERAL_KEY',
+        'SECIO_ERR_INVALID_EPHEMERAL_KEY',
         `${this.#suite.agreement} ephemeral key of ${epubkey.length} bytes, expected ${expectedLength}`,
       )
     }
@@ -537,7 +537,7 @@ class Handshake {
       (ok) => {
         if (this.#settled) return
         try {
-          if (!ok) throw new SecioError('ERR_SIGNATURE_INVALID', "the peer's Exchange signature does not verify")
+          if (!ok) throw new SecioError('SECIO_ERR_SIGNATURE_INVALID', "the peer's Exchange signature does not verify")
           this.#deriveAndEcho(epubkey)
           this.#phaseDone('awaiting-exchange')
         } catch (err) {
@@ -567,7 +567,10 @@ class Handshake {
   /** Second half of step 6: collect 16 plaintext bytes and compare. True when done. */
   #onEchoFrame(frame: Buffer): boolean {
     if (frame.length < AEAD_TAG_SIZE) {
-      throw new SecioError('ERR_FRAME_TOO_SHORT', `encrypted frame of ${frame.length} bytes is shorter than the tag`)
+      throw new SecioError(
+        'SECIO_ERR_FRAME_TOO_SHORT',
+        `encrypted frame of ${frame.length} bytes is shorter than the tag`,
+      )
     }
     const plain = this.#decryptor.open(frame)
     if (plain.length === 0) return false
@@ -577,7 +580,7 @@ class Handshake {
     const all = this.#echo.length === 1 ? this.#echo[0]! : Buffer.concat(this.#echo)
     const n = this.#localNonce.length
     if (compareBytes(all.subarray(0, n), this.#localNonce) !== 0) {
-      throw new SecioError('ERR_NONCE_MISMATCH', 'the peer did not echo our nonce')
+      throw new SecioError('SECIO_ERR_NONCE_MISMATCH', 'the peer did not echo our nonce')
     }
     this.#finish(all.length > n ? [all.subarray(n)] : [])
     return true
@@ -619,7 +622,7 @@ class Handshake {
 }
 
 function noCommon(kind: string, ours: string, theirs: string): SecioError {
-  return new SecioError('ERR_NO_COMMON_SUITE', `no common ${kind}: ours "${ours}", theirs "${theirs}"`)
+  return new SecioError('SECIO_ERR_NO_COMMON_SUITE', `no common ${kind}: ours "${ours}", theirs "${theirs}"`)
 }
 
 function noop(): void {}

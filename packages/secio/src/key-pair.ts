@@ -45,11 +45,11 @@ export class SecioKeyPair {
 
   /**
    * A key pair from a raw 32-byte secret (big-endian scalar in [1, n−1]).
-   * Throws SecioError ERR_INVALID_SECRET_KEY otherwise.
+   * Throws SecioError SECIO_ERR_INVALID_SECRET_KEY otherwise.
    */
   static fromSecret(secret: Uint8Array): SecioKeyPair {
     if (!isValidSecret(secret)) {
-      throw new SecioError('ERR_INVALID_SECRET_KEY', 'secret must be 32 bytes, a scalar in [1, n-1] of secp256k1')
+      throw new SecioError('SECIO_ERR_INVALID_SECRET_KEY', 'secret must be 32 bytes, a scalar in [1, n-1] of secp256k1')
     }
     return new SecioKeyPair(secret)
   }
@@ -57,7 +57,7 @@ export class SecioKeyPair {
   /**
    * Loads a key file: 64 hex characters (surrounding whitespace allowed), or the
    * raw 32 bytes as CKB stores them. Rejects with SecioError
-   * ERR_INVALID_KEY_FILE when the file cannot be read (the fs error as `cause`)
+   * SECIO_ERR_INVALID_KEY_FILE when the file cannot be read (the fs error as `cause`)
    * or does not hold a valid secret.
    */
   static async load(path: string): Promise<SecioKeyPair> {
@@ -66,14 +66,16 @@ export class SecioKeyPair {
       data = await readFile(path)
     } catch (err) {
       const reason = (err as NodeJS.ErrnoException).code ?? String(err)
-      throw new SecioError('ERR_INVALID_KEY_FILE', `${path}: cannot read the key file (${reason})`, { cause: err })
+      throw new SecioError('SECIO_ERR_INVALID_KEY_FILE', `${path}: cannot read the key file (${reason})`, {
+        cause: err,
+      })
     }
     let secret: Uint8Array | undefined
     const text = data.toString('latin1').trim()
     if (/^[0-9a-fA-F]{64}$/.test(text)) secret = Buffer.from(text, 'hex')
     else if (data.length === SECRET_SIZE) secret = data
     if (secret === undefined || !isValidSecret(secret)) {
-      throw new SecioError('ERR_INVALID_KEY_FILE', `${path}: not a secp256k1 secret (expected 64 hex characters)`)
+      throw new SecioError('SECIO_ERR_INVALID_KEY_FILE', `${path}: not a secp256k1 secret (expected 64 hex characters)`)
     }
     return new SecioKeyPair(secret)
   }

@@ -40,31 +40,31 @@ export class PeerId {
   }
 
   /**
-   * Parses the 34-byte binary form. Throws SecioError ERR_INVALID_PEER_ID when the
+   * Parses the 34-byte binary form. Throws SecioError SECIO_ERR_INVALID_PEER_ID when the
    * multihash code is not sha2-256 or the length is wrong (as tentacle's `PeerId::from_bytes`).
    */
   static fromBytes(bytes: Uint8Array): PeerId {
-    if (bytes.length === 0) throw new SecioError('ERR_INVALID_PEER_ID', 'peer id is empty')
+    if (bytes.length === 0) throw new SecioError('SECIO_ERR_INVALID_PEER_ID', 'peer id is empty')
     // The code is an unsigned varint; 0x12 is its only (minimal) encoding.
     if (bytes[0] !== SHA256_CODE) {
-      throw new SecioError('ERR_INVALID_PEER_ID', `peer id multihash code is not sha2-256 (0x${hex2(bytes[0]!)})`)
+      throw new SecioError('SECIO_ERR_INVALID_PEER_ID', `peer id multihash code is not sha2-256 (0x${hex2(bytes[0]!)})`)
     }
     if (bytes.length !== PEER_ID_LENGTH) {
-      throw new SecioError('ERR_INVALID_PEER_ID', `peer id has ${bytes.length} bytes, expected ${PEER_ID_LENGTH}`)
+      throw new SecioError('SECIO_ERR_INVALID_PEER_ID', `peer id has ${bytes.length} bytes, expected ${PEER_ID_LENGTH}`)
     }
     if (bytes[1] !== SHA256_SIZE) {
-      throw new SecioError('ERR_INVALID_PEER_ID', `peer id digest length is ${bytes[1]}, expected ${SHA256_SIZE}`)
+      throw new SecioError('SECIO_ERR_INVALID_PEER_ID', `peer id digest length is ${bytes[1]}, expected ${SHA256_SIZE}`)
     }
     return new PeerId(Uint8Array.from(bytes))
   }
 
-  /** Parses the base58 text form. Throws SecioError ERR_INVALID_PEER_ID. */
+  /** Parses the base58 text form. Throws SecioError SECIO_ERR_INVALID_PEER_ID. */
   static parse(text: string): PeerId {
     if (typeof text !== 'string' || text.length === 0 || text.length > 128) {
-      throw new SecioError('ERR_INVALID_PEER_ID', 'peer id text is empty or too long')
+      throw new SecioError('SECIO_ERR_INVALID_PEER_ID', 'peer id text is empty or too long')
     }
     const bytes = base58Decode(text)
-    if (bytes === undefined) throw new SecioError('ERR_INVALID_PEER_ID', 'peer id is not base58')
+    if (bytes === undefined) throw new SecioError('SECIO_ERR_INVALID_PEER_ID', 'peer id is not base58')
     const id = PeerId.fromBytes(bytes)
     id.#text = text
     return id

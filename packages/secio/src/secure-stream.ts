@@ -59,13 +59,13 @@ export interface SecureStreamInit {
 
 /**
  * @internal The plaintext cap of one sent frame: min(maxSendFrameLength, maxFrameLength) − tag.
- * Throws ERR_INVALID_OPTION unless that leaves room for at least one plaintext byte.
+ * Throws SECIO_ERR_INVALID_OPTION unless that leaves room for at least one plaintext byte.
  */
 export function maxSendPlaintext(maxSendFrameLength: number | undefined, maxFrameLength: number): number {
   const maxSend = Math.min(maxSendFrameLength ?? DEFAULT_MAX_SEND_FRAME_LENGTH + AEAD_TAG_SIZE, maxFrameLength)
   if (!Number.isInteger(maxSend) || maxSend <= AEAD_TAG_SIZE) {
     throw new SecioError(
-      'ERR_INVALID_OPTION',
+      'SECIO_ERR_INVALID_OPTION',
       `maxSendFrameLength must be an integer greater than ${AEAD_TAG_SIZE}, got ${maxSendFrameLength}`,
       { field: 'maxSendFrameLength' },
     )
@@ -138,7 +138,7 @@ export class SecureStream extends Duplex {
     const cb = this.#pendingWrite
     if (cb !== null) {
       this.#pendingWrite = null
-      cb(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed before the write was accepted'))
+      cb(new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'socket closed before the write was accepted'))
     }
     this.#finishFinal()
     // A clean EOF leaves buffered plaintext for the reader; anything else ends the stream now.
@@ -177,7 +177,7 @@ export class SecureStream extends Duplex {
     if (s.destroyed) this.#socketClosed = true
     if (this.#socketClosed && !this.#socketEnded) {
       process.nextTick(() =>
-        this.destroy(new SecioError('ERR_CONNECTION_CLOSED', 'socket closed during the handshake')),
+        this.destroy(new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'socket closed during the handshake')),
       )
     } else {
       if (!this.#socketClosed && s.isPaused()) s.resume()
@@ -226,7 +226,7 @@ export class SecureStream extends Duplex {
       if (this.#decoder.hasPartialFrame) {
         this.destroy(
           new SecioError(
-            'ERR_UNEXPECTED_EOF',
+            'SECIO_ERR_UNEXPECTED_EOF',
             `connection ended inside a frame (${this.#decoder.bufferedBytes} bytes held)`,
           ),
         )
@@ -248,7 +248,7 @@ export class SecureStream extends Duplex {
   #beginFrame(length: number): void {
     if (length < AEAD_TAG_SIZE) {
       throw new SecioError(
-        'ERR_FRAME_TOO_SHORT',
+        'SECIO_ERR_FRAME_TOO_SHORT',
         `encrypted frame of ${length} bytes is shorter than the ${AEAD_TAG_SIZE}-byte tag`,
       )
     }
@@ -347,7 +347,7 @@ export class SecureStream extends Duplex {
   /** Splits `list` into frames of at most maxSendPlain bytes and writes them. */
   #send(list: Buffer[], total: number, cb: (err?: Error | null) => void): void {
     if (this.#socketClosed || this.socket.destroyed) {
-      cb(new SecioError('ERR_CONNECTION_CLOSED', 'socket is closed'))
+      cb(new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'socket is closed'))
       return
     }
     if (total === 0) {
@@ -437,7 +437,7 @@ export class SecureStream extends Duplex {
     const pending = this.#pendingWrite
     this.#pendingWrite = null
     if (pending !== null)
-      pending(err ?? new SecioError('ERR_CONNECTION_CLOSED', 'stream destroyed before the write was accepted'))
+      pending(err ?? new SecioError('SECIO_ERR_CONNECTION_CLOSED', 'stream destroyed before the write was accepted'))
     cb(err)
   }
 }

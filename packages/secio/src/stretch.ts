@@ -35,7 +35,7 @@ export interface SessionKeys {
 /**
  * Stretches the shared secret to 2 × (iv + key + 20) bytes and picks each side's
  * cipher key: Greater → ours is the first half, Less → the second (§3.10 step 4).
- * Throws SecioError ERR_EQUAL_ORDERING for Equal.
+ * Throws SecioError SECIO_ERR_EQUAL_ORDERING for Equal.
  */
 export function deriveSessionKeys(
   provider: CryptoProvider,
@@ -45,7 +45,7 @@ export function deriveSessionKeys(
   ordering: Ordering,
 ): SessionKeys {
   if (ordering === 0) {
-    throw new SecioError('ERR_EQUAL_ORDERING', 'equal digest of public key and nonce for local and remote')
+    throw new SecioError('SECIO_ERR_EQUAL_ORDERING', 'equal digest of public key and nonce for local and remote')
   }
   const keySize = CIPHER_KEY_SIZE[cipher]
   const half = CIPHER_IV_SIZE + keySize + MAC_KEY_SIZE

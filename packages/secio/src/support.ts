@@ -57,7 +57,7 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): Ordering {
 
 /**
  * Validates a configured list and returns its proposition string (comma-separated, §3.5).
- * Throws SecioError ERR_INVALID_OPTION for an empty list, an unknown or a duplicate name;
+ * Throws SecioError SECIO_ERR_INVALID_OPTION for an empty list, an unknown or a duplicate name;
  * `field` is the option (`ciphers`, or `ciphers[1]` for one name), `kind` being its singular.
  */
 export function propositionString<T extends string>(
@@ -68,15 +68,15 @@ export function propositionString<T extends string>(
 ): string {
   const names = (list ?? defaults) as readonly string[]
   if (!Array.isArray(names) || names.length === 0) {
-    throw new SecioError('ERR_INVALID_OPTION', `${kind} list must not be empty`, { field: `${kind}s` })
+    throw new SecioError('SECIO_ERR_INVALID_OPTION', `${kind} list must not be empty`, { field: `${kind}s` })
   }
   const seen = new Set<string>()
   names.forEach((n, i) => {
     const field = `${kind}s[${i}]`
     if (!(known as readonly string[]).includes(n)) {
-      throw new SecioError('ERR_INVALID_OPTION', `unknown ${kind} "${n}"; known: ${known.join(', ')}`, { field })
+      throw new SecioError('SECIO_ERR_INVALID_OPTION', `unknown ${kind} "${n}"; known: ${known.join(', ')}`, { field })
     }
-    if (seen.has(n)) throw new SecioError('ERR_INVALID_OPTION', `duplicate ${kind} "${n}"`, { field })
+    if (seen.has(n)) throw new SecioError('SECIO_ERR_INVALID_OPTION', `duplicate ${kind} "${n}"`, { field })
     seen.add(n)
   })
   return names.join(',')
@@ -85,7 +85,7 @@ export function propositionString<T extends string>(
 /**
  * Picks the first known name common to both propositions (§3.7): with ordering
  * Greater walk ours, otherwise (Less or Equal) walk theirs. Returns undefined
- * when there is none (the caller raises ERR_NO_COMMON_SUITE).
+ * when there is none (the caller raises SECIO_ERR_NO_COMMON_SUITE).
  */
 export function selectBest<T extends string>(
   ordering: Ordering,

@@ -175,7 +175,7 @@ describe('options', () => {
       client.destroy() // settles the handshake in any case, so a wrong default cannot hang the test
       await p
       const got = settled as unknown
-      assert.ok(got instanceof SecioError && got.code === 'ERR_HANDSHAKE_TIMEOUT', String(got))
+      assert.ok(got instanceof SecioError && got.code === 'SECIO_ERR_HANDSHAKE_TIMEOUT', String(got))
       assert.equal((got as SecioError).phase, 'awaiting-propose')
       assert.match((got as SecioError).message, /10000 ms/)
     } finally {
@@ -184,20 +184,22 @@ describe('options', () => {
     }
   })
 
-  test('an unknown cipher name, an empty list, a bad timeout are ERR_INVALID_OPTION and the socket is destroyed', async () => {
-    const bad: Array<Partial<HandshakeOptions>> = [
-      { ciphers: ['AES-512'] },
-      { agreements: [] },
-      { timeoutMs: -1 },
-      { maxFrameLength: 10 },
+  test('an unknown cipher name, an empty list, a bad timeout are SECIO_ERR_INVALID_OPTION naming the option, and the socket is destroyed', async () => {
+    const bad: Array<[Partial<HandshakeOptions>, string]> = [
+      [{ ciphers: ['AES-512'] }, 'ciphers[0]'],
+      [{ ciphers: ['AES-128-GCM', 'AES-128-GCM'] }, 'ciphers[1]'],
+      [{ agreements: [] }, 'agreements'],
+      [{ timeoutMs: -1 }, 'timeoutMs'],
+      [{ maxFrameLength: 10 }, 'maxFrameLength'],
     ]
-    for (const opts of bad) {
+    for (const [opts, field] of bad) {
       const { client, close } = await tcpPair()
       try {
-        await assert.rejects(
-          handshake(client, { key: dialerKey, ...opts }),
-          (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION',
-        )
+        await assert.rejects(handshake(client, { key: dialerKey, ...opts }), (e: unknown) => {
+          assert.ok(e instanceof SecioError && e.code === 'SECIO_ERR_INVALID_OPTION', String(e))
+          assert.equal(e.field, field)
+          return true
+        })
         assert.equal(client.destroyed, true)
       } finally {
         close()
@@ -205,7 +207,7 @@ describe('options', () => {
     }
   })
 
-  test('a maxSendFrameLength no bigger than the tag (or not an integer) is ERR_INVALID_OPTION at once, not a handshake that never settles', async () => {
+  test('a maxSendFrameLength no bigger than the tag (or not an integer) is SECIO_ERR_INVALID_OPTION at once, not a handshake that never settles', async () => {
     for (const maxSendFrameLength of [16, Number.NaN, 1000.5]) {
       const { client, close } = await tcpPair()
       try {
@@ -214,7 +216,8 @@ describe('options', () => {
           2000,
           assert.rejects(
             handshake(client, { key: dialerKey, maxSendFrameLength }),
-            (e: unknown) => e instanceof SecioError && e.code === 'ERR_INVALID_OPTION',
+            (e: unknown) =>
+              e instanceof SecioError && e.code === 'SECIO_ERR_INVALID_OPTION' && e.field === 'maxSendFrameLength',
           ),
           `handshake with maxSendFrameLength ${maxSendFrameLength}`,
         )
@@ -237,19 +240,19 @@ describe('options', () => {
         'handshakes',
       )
       assert.equal(results[0].status, 'rejected')
-      assert.equal(((results[0] as PromiseRejectedResult).reason as SecioError).code, 'ERR_INVALID_OPTION')
+      assert.equal(((results[0] as PromiseRejectedResult).reason as SecioError).code, 'SECIO_ERR_INVALID_OPTION')
       assert.equal(client.destroyed, true)
     } finally {
       close()
     }
   })
 
-  test('a pre-aborted signal rejects with ERR_HANDSHAKE_ABORTED', async () => {
+  test('a pre-aborted signal rejects with SECIO_ERR_HANDSHAKE_ABORTED', async () => {
     const { client, close } = await tcpPair()
     try {
       await assert.rejects(
         handshake(client, { key: dialerKey, signal: AbortSignal.abort(new Error('stop')) }),
-        (e: unknown) => e instanceof SecioError && e.code === 'ERR_HANDSHAKE_ABORTED',
+        (e: unknown) => e instanceof SecioError && e.code === 'SECIO_ERR_HANDSHAKE_ABORTED',
       )
       assert.equal(client.destroyed, true)
     } finally {
@@ -292,7 +295,7 @@ describe('options', () => {
         (e: unknown) => e as SecioError,
       )
       assert.ok(err instanceof SecioError)
-      assert.equal(err.code, 'ERR_UNEXPECTED_EOF')
+      assert.equal(err.code, 'SECIO_ERR_UNEXPECTED_EOF')
       assert.equal(err.phase, 'awaiting-propose')
       assert.equal(err.bytesReceived, 0)
       assert.equal(server.destroyed, true)
@@ -302,7 +305,7 @@ describe('options', () => {
     }
   })
 
-  test('connecting to ourselves is ERR_CONNECT_SELF (§3.3)', async () => {
+  test('connecting to ourselves is SECIO_ERR_CONNECT_SELF (§3.3)', async () => {
     const { client, server, close } = await tcpPair()
     try {
       const results = await Promise.allSettled([
@@ -311,7 +314,7 @@ describe('options', () => {
       ])
       for (const r of results) {
         assert.equal(r.status, 'rejected')
-        assert.equal((r.reason as SecioError).code, 'ERR_CONNECT_SELF')
+        assert.equal((r.reason as SecioError).code, 'SECIO_ERR_CONNECT_SELF')
       }
     } finally {
       close()

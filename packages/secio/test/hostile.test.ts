@@ -99,13 +99,13 @@ const listen = (socket: net.Socket, extra: Partial<HandshakeOptions> = {}) =>
   handshake(socket, { key: honestKey, timeoutMs: 3000, ...extra })
 
 describe('hostile peers during the handshake', () => {
-  test('wrong expected PeerId → ERR_PEER_ID_MISMATCH', async () => {
+  test('wrong expected PeerId → SECIO_ERR_PEER_ID_MISMATCH', async () => {
     await withPair(async (peer, victim) => {
       const honest = handshake(peer, { key: otherKey }).catch((e: unknown) => e)
       const err = await expectFailure(
         victim,
         () => handshake(victim, { key: honestKey, expectedPeerId: SecioKeyPair.generate().peerId }),
-        'ERR_PEER_ID_MISMATCH',
+        'SECIO_ERR_PEER_ID_MISMATCH',
         {
           phase: 'awaiting-propose',
         },
@@ -116,47 +116,54 @@ describe('hostile peers during the handshake', () => {
     })
   })
 
-  test('garbage Propose (random bytes in a frame) → ERR_INVALID_PROPOSE', async () => {
+  test('garbage Propose (random bytes in a frame) → SECIO_ERR_INVALID_PROPOSE', async () => {
     await withPair(async (peer, victim) => {
       peer.write(encodeFrame(Buffer.from('this is not a molecule table, just some garbage bytes of text')))
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_PROPOSE', { phase: 'awaiting-propose' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_PROPOSE', { phase: 'awaiting-propose' })
     })
   })
 
-  test('an HTTP request instead of a Propose → ERR_FRAME_TOO_LARGE at once', async () => {
+  test('an HTTP request instead of a Propose → SECIO_ERR_FRAME_TOO_LARGE at once', async () => {
     await withPair(async (peer, victim) => {
       peer.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n')
-      await expectFailure(victim, () => listen(victim), 'ERR_FRAME_TOO_LARGE', {
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_FRAME_TOO_LARGE', {
         phase: 'awaiting-propose',
         maxMs: 2000,
       })
     })
   })
 
-  test('truncated Propose then FIN → ERR_UNEXPECTED_EOF', async () => {
+  test('truncated Propose then FIN → SECIO_ERR_UNEXPECTED_EOF', async () => {
     await withPair(async (peer, victim) => {
       const frame = encodeFrame(validPropose(otherKey))
       peer.end(frame.subarray(0, 60))
-      const err = await expectFailure(victim, () => listen(victim), 'ERR_UNEXPECTED_EOF', { phase: 'awaiting-propose' })
+      const err = await expectFailure(victim, () => listen(victim), 'SECIO_ERR_UNEXPECTED_EOF', {
+        phase: 'awaiting-propose',
+      })
       assert.equal(err.bytesReceived, 60)
     })
   })
 
-  test('Propose whose molecule is cut short inside its frame → ERR_INVALID_PROPOSE', async () => {
+  test('Propose whose molecule is cut short inside its frame → SECIO_ERR_INVALID_PROPOSE', async () => {
     await withPair(async (peer, victim) => {
       peer.write(encodeFrame(validPropose(otherKey).subarray(0, 100)))
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_PROPOSE', { phase: 'awaiting-propose' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_PROPOSE', { phase: 'awaiting-propose' })
     })
   })
 
-  test('oversized Propose: only a header announcing 8 MiB + 1 → ERR_FRAME_TOO_LARGE without waiting for the body', async () => {
+  test('oversized Propose: only a header announcing 8 MiB + 1 → SECIO_ERR_FRAME_TOO_LARGE without waiting for the body', async () => {
     await withPair(async (peer, victim) => {
       const h = Buffer.alloc(4)
       h.writeUInt32BE(8 * 1024 * 1024 + 1)
       peer.write(h)
-      const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 10_000 }), 'ERR_FRAME_TOO_LARGE', {
-        maxMs: 2000,
-      })
+      const err = await expectFailure(
+        victim,
+        () => listen(victim, { timeoutMs: 10_000 }),
+        'SECIO_ERR_FRAME_TOO_LARGE',
+        {
+          maxMs: 2000,
+        },
+      )
       assert.equal(err.bytesReceived, 4)
     })
   })
@@ -166,72 +173,82 @@ describe('hostile peers during the handshake', () => {
       const h = Buffer.alloc(4)
       h.writeUInt32BE(64 * 1024 + 1)
       peer.write(Buffer.concat([h, Buffer.alloc(64 * 1024)]))
-      await expectFailure(victim, () => listen(victim, { maxFrameLength: 64 * 1024 }), 'ERR_FRAME_TOO_LARGE')
+      await expectFailure(victim, () => listen(victim, { maxFrameLength: 64 * 1024 }), 'SECIO_ERR_FRAME_TOO_LARGE')
     })
   })
 
-  test('Propose with a public key that is not a secp256k1 point → ERR_INVALID_PUBLIC_KEY', async () => {
+  test('Propose with a public key that is not a secp256k1 point → SECIO_ERR_INVALID_PUBLIC_KEY', async () => {
     await withPair(async (peer, victim) => {
       // x = 5 has no y on secp256k1 (x ≥ p, all 0xff, would be rejected too).
       const bogus = new Uint8Array(33)
       bogus[0] = 2
       bogus[32] = 5
       peer.write(encodeFrame(validPropose(otherKey, { pubkey: encodePublicKey(bogus) })))
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_PUBLIC_KEY', { phase: 'awaiting-propose' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_PUBLIC_KEY', { phase: 'awaiting-propose' })
     })
   })
 
-  test('Propose with an unknown PublicKey union item → ERR_INVALID_PROPOSE', async () => {
+  test('Propose with an unknown PublicKey union item → SECIO_ERR_INVALID_PROPOSE', async () => {
     await withPair(async (peer, victim) => {
       const pk = Buffer.from(encodePublicKey(otherKey.publicKey))
       pk[0] = 1
       peer.write(encodeFrame(validPropose(otherKey, { pubkey: pk })))
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_PROPOSE')
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_PROPOSE')
     })
   })
 
-  test('no common cipher → ERR_NO_COMMON_SUITE on both sides', async () => {
+  test('no common cipher → SECIO_ERR_NO_COMMON_SUITE on both sides', async () => {
     await withPair(async (peer, victim) => {
       const other = handshake(peer, { key: otherKey, ciphers: ['CHACHA20_POLY1305'] })
       const a = expectFailure(
         victim,
         () => listen(victim, { ciphers: ['AES-128-GCM', 'AES-256-GCM'] }),
-        'ERR_NO_COMMON_SUITE',
+        'SECIO_ERR_NO_COMMON_SUITE',
         {
           phase: 'awaiting-propose',
         },
       )
-      const b = expectFailure(peer, () => other, 'ERR_NO_COMMON_SUITE')
+      const b = expectFailure(peer, () => other, 'SECIO_ERR_NO_COMMON_SUITE')
       await Promise.all([a, b])
     })
   })
 
-  test('a peer that sends Propose and stalls → ERR_HANDSHAKE_TIMEOUT awaiting-exchange', async () => {
+  test('a peer that sends Propose and stalls → SECIO_ERR_HANDSHAKE_TIMEOUT awaiting-exchange', async () => {
     await withPair(async (peer, victim) => {
       const frame = encodeFrame(validPropose(otherKey))
       peer.write(frame)
-      const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 1000 }), 'ERR_HANDSHAKE_TIMEOUT', {
-        phase: 'awaiting-exchange',
-        minMs: 1000,
-        maxMs: 4000,
-      })
+      const err = await expectFailure(
+        victim,
+        () => listen(victim, { timeoutMs: 1000 }),
+        'SECIO_ERR_HANDSHAKE_TIMEOUT',
+        {
+          phase: 'awaiting-exchange',
+          minMs: 1000,
+          maxMs: 4000,
+        },
+      )
       assert.equal(err.bytesReceived, frame.length)
       assert.match(err.message, /awaiting-exchange/)
     })
   })
 
-  test('a peer that connects and sends nothing → ERR_HANDSHAKE_TIMEOUT awaiting-propose with 0 bytes', async () => {
+  test('a peer that connects and sends nothing → SECIO_ERR_HANDSHAKE_TIMEOUT awaiting-propose with 0 bytes', async () => {
     await withPair(async (_peer, victim) => {
-      const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 1000 }), 'ERR_HANDSHAKE_TIMEOUT', {
-        phase: 'awaiting-propose',
-        minMs: 1000,
-        maxMs: 4000,
-      })
+      const err = await expectFailure(
+        victim,
+        () => listen(victim, { timeoutMs: 1000 }),
+        'SECIO_ERR_HANDSHAKE_TIMEOUT',
+        {
+          phase: 'awaiting-propose',
+          minMs: 1000,
+          maxMs: 4000,
+        },
+      )
       assert.equal(err.bytesReceived, 0)
     })
   })
 
-  test('a peer that trickles one byte a second → ERR_HANDSHAKE_TIMEOUT at the deadline', async () => {
+  test('a peer that trickles one byte a second → SECIO_ERR_HANDSHAKE_TIMEOUT at the deadline', async () => {
     await withPair(async (peer, victim) => {
       const frame = encodeFrame(validPropose(otherKey))
       let i = 0
@@ -243,11 +260,16 @@ describe('hostile peers during the handshake', () => {
       peer.write(frame.subarray(0, 1))
       i = 1
       try {
-        const err = await expectFailure(victim, () => listen(victim, { timeoutMs: 2500 }), 'ERR_HANDSHAKE_TIMEOUT', {
-          phase: 'awaiting-propose',
-          minMs: 2500,
-          maxMs: 6000,
-        })
+        const err = await expectFailure(
+          victim,
+          () => listen(victim, { timeoutMs: 2500 }),
+          'SECIO_ERR_HANDSHAKE_TIMEOUT',
+          {
+            phase: 'awaiting-propose',
+            minMs: 2500,
+            maxMs: 6000,
+          },
+        )
         assert.ok(err.bytesReceived! >= 2 && err.bytesReceived! <= 4, `bytes ${err.bytesReceived}`)
       } finally {
         clearInterval(trickle)
@@ -255,10 +277,10 @@ describe('hostile peers during the handshake', () => {
     })
   })
 
-  test('a peer that closes during the handshake → ERR_UNEXPECTED_EOF', async () => {
+  test('a peer that closes during the handshake → SECIO_ERR_UNEXPECTED_EOF', async () => {
     await withPair(async (peer, victim) => {
       peer.end()
-      await expectFailure(victim, () => listen(victim), 'ERR_UNEXPECTED_EOF', { phase: 'awaiting-propose' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_UNEXPECTED_EOF', { phase: 'awaiting-propose' })
     })
   })
 
@@ -272,7 +294,10 @@ describe('hostile peers during the handshake', () => {
         listen(victim).catch((e: unknown) => e),
       )
       assert.ok(err instanceof SecioError)
-      assert.ok(['ERR_SOCKET', 'ERR_CONNECTION_CLOSED', 'ERR_UNEXPECTED_EOF'].includes(err.code), err.code)
+      assert.ok(
+        ['SECIO_ERR_SOCKET', 'SECIO_ERR_CONNECTION_CLOSED', 'SECIO_ERR_UNEXPECTED_EOF'].includes(err.code),
+        err.code,
+      )
       assert.equal(victim.destroyed, true)
     })
   })
@@ -299,9 +324,14 @@ describe('hostile peers during the handshake', () => {
       const flood = 24
       peer.write(encodeFrame(validPropose(otherKey)))
       for (let i = 0; i < flood; i++) peer.write(encodeFrame(Buffer.alloc(1024 * 1024)))
-      const err = await expectFailure(victim, () => listen(victim, { crypto: slowSigner }), 'ERR_INVALID_EXCHANGE', {
-        phase: 'awaiting-exchange',
-      })
+      const err = await expectFailure(
+        victim,
+        () => listen(victim, { crypto: slowSigner }),
+        'SECIO_ERR_INVALID_EXCHANGE',
+        {
+          phase: 'awaiting-exchange',
+        },
+      )
       assert.ok(
         err.bytesReceived! < 4 * 1024 * 1024,
         `${err.bytesReceived} bytes taken in while signing (flood of ${flood} MiB)`,
@@ -309,12 +339,12 @@ describe('hostile peers during the handshake', () => {
     })
   })
 
-  test('aborting mid-handshake → ERR_HANDSHAKE_ABORTED', async () => {
+  test('aborting mid-handshake → SECIO_ERR_HANDSHAKE_ABORTED', async () => {
     await withPair(async (_peer, victim) => {
       const ac = new AbortController()
       // The peer never sends: any moment after the start is mid-handshake.
       setImmediate(() => ac.abort())
-      await expectFailure(victim, () => listen(victim, { signal: ac.signal }), 'ERR_HANDSHAKE_ABORTED', {
+      await expectFailure(victim, () => listen(victim, { signal: ac.signal }), 'SECIO_ERR_HANDSHAKE_ABORTED', {
         phase: 'awaiting-propose',
       })
     })
@@ -322,26 +352,30 @@ describe('hostile peers during the handshake', () => {
 })
 
 describe('hostile peers that lie inside the handshake', () => {
-  test('wrong nonce echoed → ERR_NONCE_MISMATCH', async () => {
+  test('wrong nonce echoed → SECIO_ERR_NONCE_MISMATCH', async () => {
     await withPair(async (peer, victim) => {
       void scriptedPeer(peer, otherKey, { echo: (n) => Uint8Array.from(n, (b) => b ^ 1) }).catch(() => {})
-      await expectFailure(victim, () => listen(victim), 'ERR_NONCE_MISMATCH', { phase: 'awaiting-nonce-echo' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_NONCE_MISMATCH', { phase: 'awaiting-nonce-echo' })
     })
   })
 
-  test('signed ephemeral key of the wrong length → ERR_INVALID_EPHEMERAL_KEY', async () => {
+  test('signed ephemeral key of the wrong length → SECIO_ERR_INVALID_EPHEMERAL_KEY', async () => {
     await withPair(async (peer, victim) => {
       void scriptedPeer(peer, otherKey, { epubkey: (k) => k.subarray(0, 64) }).catch(() => {})
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_EPHEMERAL_KEY', { phase: 'awaiting-exchange' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_EPHEMERAL_KEY', {
+        phase: 'awaiting-exchange',
+      })
     })
   })
 
-  test('signed ephemeral key that is not a curve point → ERR_INVALID_EPHEMERAL_KEY', async () => {
+  test('signed ephemeral key that is not a curve point → SECIO_ERR_INVALID_EPHEMERAL_KEY', async () => {
     await withPair(async (peer, victim) => {
       void scriptedPeer(peer, otherKey, { epubkey: (k) => Uint8Array.from(k, (b, i) => (i === 0 ? 4 : 0x5a)) }).catch(
         () => {},
       )
-      await expectFailure(victim, () => listen(victim), 'ERR_INVALID_EPHEMERAL_KEY', { phase: 'awaiting-exchange' })
+      await expectFailure(victim, () => listen(victim), 'SECIO_ERR_INVALID_EPHEMERAL_KEY', {
+        phase: 'awaiting-exchange',
+      })
     })
   })
 })
@@ -401,22 +435,22 @@ async function tamperedHandshake(tamperExchange: (sig: Buffer) => Buffer, code: 
 }
 
 describe('a man in the middle', () => {
-  test('bad signature (one byte of s flipped) → ERR_SIGNATURE_INVALID', async () => {
+  test('bad signature (one byte of s flipped) → SECIO_ERR_SIGNATURE_INVALID', async () => {
     await tamperedHandshake((sig) => {
       sig[sig.length - 1]! ^= 0x01
       return sig
-    }, 'ERR_SIGNATURE_INVALID')
+    }, 'SECIO_ERR_SIGNATURE_INVALID')
   })
 
-  test('the high-S twin of a valid signature → ERR_SIGNATURE_INVALID (libsecp256k1 low-S rule)', async () => {
+  test('the high-S twin of a valid signature → SECIO_ERR_SIGNATURE_INVALID (libsecp256k1 low-S rule)', async () => {
     await tamperedHandshake((sig) => {
       const { r, s } = parseSig(sig)
       const body = Buffer.concat([derInt(r), derInt(SECP256K1_N - s)])
       return Buffer.concat([Buffer.of(0x30, body.length), body])
-    }, 'ERR_SIGNATURE_INVALID')
+    }, 'SECIO_ERR_SIGNATURE_INVALID')
   })
 
-  test('a valid signature in non-strict DER (padded r) → ERR_SIGNATURE_INVALID', async () => {
+  test('a valid signature in non-strict DER (padded r) → SECIO_ERR_SIGNATURE_INVALID', async () => {
     await tamperedHandshake((sig) => {
       const { r, s } = parseSig(sig)
       let rh = r.toString(16)
@@ -424,10 +458,10 @@ describe('a man in the middle', () => {
       const rb = Buffer.concat([Buffer.of(0, 0), Buffer.from(rh, 'hex')])
       const body = Buffer.concat([Buffer.of(2, rb.length), rb, derInt(s)])
       return Buffer.concat([Buffer.of(0x30, body.length), body])
-    }, 'ERR_SIGNATURE_INVALID')
+    }, 'SECIO_ERR_SIGNATURE_INVALID')
   })
 
-  test('tampered ciphertext in the nonce echo → ERR_DECRYPT_FAILED', async () => {
+  test('tampered ciphertext in the nonce echo → SECIO_ERR_DECRYPT_FAILED', async () => {
     const m = await mitm((dir, i, frame) => {
       if (dir === 'd2l' && i === 2) frame[6]! ^= 0x80
       return frame
@@ -437,7 +471,7 @@ describe('a man in the middle', () => {
       await expectFailure(
         m.listener,
         () => handshake(m.listener, { key: honestKey, timeoutMs: 3000 }),
-        'ERR_DECRYPT_FAILED',
+        'SECIO_ERR_DECRYPT_FAILED',
         {
           phase: 'awaiting-nonce-echo',
         },
@@ -448,14 +482,14 @@ describe('a man in the middle', () => {
     }
   })
 
-  test('a peer that stalls after its Exchange (echo dropped) → ERR_HANDSHAKE_TIMEOUT awaiting-nonce-echo', async () => {
+  test('a peer that stalls after its Exchange (echo dropped) → SECIO_ERR_HANDSHAKE_TIMEOUT awaiting-nonce-echo', async () => {
     const m = await mitm((dir, i, frame) => (dir === 'd2l' && i >= 2 ? null : frame))
     try {
       const dialer = handshake(m.dialer, { key: otherKey, timeoutMs: 3000 }).catch((e: unknown) => e)
       await expectFailure(
         m.listener,
         () => handshake(m.listener, { key: honestKey, timeoutMs: 1000 }),
-        'ERR_HANDSHAKE_TIMEOUT',
+        'SECIO_ERR_HANDSHAKE_TIMEOUT',
         {
           phase: 'awaiting-nonce-echo',
           minMs: 1000,
@@ -510,30 +544,30 @@ describe('hostile peers after the handshake', () => {
     }
   }
 
-  test('tampered ciphertext → the stream fails with ERR_DECRYPT_FAILED', async () => {
+  test('tampered ciphertext → the stream fails with SECIO_ERR_DECRYPT_FAILED', async () => {
     await afterHandshake((f) => {
       f[10]! ^= 1
       return f
-    }, 'ERR_DECRYPT_FAILED')
+    }, 'SECIO_ERR_DECRYPT_FAILED')
   })
 
-  test('a frame over the max length → ERR_FRAME_TOO_LARGE on its header alone (nothing buffered)', async () => {
+  test('a frame over the max length → SECIO_ERR_FRAME_TOO_LARGE on its header alone (nothing buffered)', async () => {
     await afterHandshake(() => {
       const h = Buffer.alloc(4)
       h.writeUInt32BE(8 * 1024 * 1024 + 1)
       return h // no body follows: the error must not wait for it
-    }, 'ERR_FRAME_TOO_LARGE')
+    }, 'SECIO_ERR_FRAME_TOO_LARGE')
   })
 
-  test('an encrypted frame shorter than the tag → ERR_FRAME_TOO_SHORT', async () => {
-    await afterHandshake(() => encodeFrame(Buffer.alloc(8)), 'ERR_FRAME_TOO_SHORT')
+  test('an encrypted frame shorter than the tag → SECIO_ERR_FRAME_TOO_SHORT', async () => {
+    await afterHandshake(() => encodeFrame(Buffer.alloc(8)), 'SECIO_ERR_FRAME_TOO_SHORT')
   })
 
-  test('the connection ends inside an encrypted frame → ERR_UNEXPECTED_EOF', async () => {
-    await afterHandshake((f) => f.subarray(0, f.length - 5), 'ERR_UNEXPECTED_EOF', true)
+  test('the connection ends inside an encrypted frame → SECIO_ERR_UNEXPECTED_EOF', async () => {
+    await afterHandshake((f) => f.subarray(0, f.length - 5), 'SECIO_ERR_UNEXPECTED_EOF', true)
   })
 
-  test('a replayed frame (nonce counter out of step) → ERR_DECRYPT_FAILED', async () => {
+  test('a replayed frame (nonce counter out of step) → SECIO_ERR_DECRYPT_FAILED', async () => {
     let first: Buffer | undefined
     await afterHandshake((f) => {
       if (first === undefined) {
@@ -541,6 +575,6 @@ describe('hostile peers after the handshake', () => {
         return Buffer.concat([f, first])
       }
       return f
-    }, 'ERR_DECRYPT_FAILED')
+    }, 'SECIO_ERR_DECRYPT_FAILED')
   })
 })

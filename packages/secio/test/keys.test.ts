@@ -39,7 +39,7 @@ describe('SecioKeyPair', () => {
     }
   })
 
-  test('load accepts a raw 32-byte file (CKB layout) and rejects anything else with ERR_INVALID_KEY_FILE', async () => {
+  test('load accepts a raw 32-byte file (CKB layout) and rejects anything else with SECIO_ERR_INVALID_KEY_FILE', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'secio-key-'))
     try {
       const raw = join(dir, 'raw')
@@ -48,14 +48,14 @@ describe('SecioKeyPair', () => {
       for (const content of ['nothex', '00'.repeat(32), 'ff'.repeat(32), '11'.repeat(31)]) {
         const p = join(dir, 'bad')
         await writeFile(p, content)
-        await assert.rejects(SecioKeyPair.load(p), isCode('ERR_INVALID_KEY_FILE'))
+        await assert.rejects(SecioKeyPair.load(p), isCode('SECIO_ERR_INVALID_KEY_FILE'))
       }
     } finally {
       await rm(dir, { recursive: true, force: true })
     }
   })
 
-  test('load of a missing or unreadable path rejects with ERR_INVALID_KEY_FILE, the fs error as cause', async () => {
+  test('load of a missing or unreadable path rejects with SECIO_ERR_INVALID_KEY_FILE, the fs error as cause', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'secio-key-'))
     try {
       for (const [path, cause] of [
@@ -63,7 +63,7 @@ describe('SecioKeyPair', () => {
         [dir, 'EISDIR'],
       ]) {
         await assert.rejects(SecioKeyPair.load(path), (e: unknown) => {
-          assert.ok(isCode('ERR_INVALID_KEY_FILE')(e), `${path}: ${String(e)}`)
+          assert.ok(isCode('SECIO_ERR_INVALID_KEY_FILE')(e), `${path}: ${String(e)}`)
           assert.equal(((e as Error).cause as NodeJS.ErrnoException).code, cause)
           assert.ok((e as Error).message.includes(path))
           return true
@@ -74,13 +74,13 @@ describe('SecioKeyPair', () => {
     }
   })
 
-  test('fromSecret rejects 0, n and wrong lengths with ERR_INVALID_SECRET_KEY', () => {
-    assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(32)), isCode('ERR_INVALID_SECRET_KEY'))
+  test('fromSecret rejects 0, n and wrong lengths with SECIO_ERR_INVALID_SECRET_KEY', () => {
+    assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(32)), isCode('SECIO_ERR_INVALID_SECRET_KEY'))
     assert.throws(
       () => SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141')),
-      isCode('ERR_INVALID_SECRET_KEY'),
+      isCode('SECIO_ERR_INVALID_SECRET_KEY'),
     )
-    assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(31).fill(1)), isCode('ERR_INVALID_SECRET_KEY'))
+    assert.throws(() => SecioKeyPair.fromSecret(new Uint8Array(31).fill(1)), isCode('SECIO_ERR_INVALID_SECRET_KEY'))
     assert.equal(
       SecioKeyPair.fromSecret(hex('fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140')).publicKey.length,
       33,
@@ -95,13 +95,13 @@ describe('SecioKeyPair', () => {
 })
 
 describe('PeerId', () => {
-  test('parse errors are ERR_INVALID_PEER_ID: not base58, wrong code, wrong length, empty', () => {
-    assert.throws(() => PeerId.parse('Qm0OIl'), isCode('ERR_INVALID_PEER_ID'))
-    assert.throws(() => PeerId.parse(''), isCode('ERR_INVALID_PEER_ID'))
-    assert.throws(() => PeerId.parse(base58Encode(hex('1320' + '00'.repeat(32)))), isCode('ERR_INVALID_PEER_ID'))
-    assert.throws(() => PeerId.parse(base58Encode(hex('1220' + '00'.repeat(31)))), isCode('ERR_INVALID_PEER_ID'))
-    assert.throws(() => PeerId.fromBytes(hex('1221' + '00'.repeat(32))), isCode('ERR_INVALID_PEER_ID'))
-    assert.throws(() => PeerId.fromBytes(new Uint8Array(0)), isCode('ERR_INVALID_PEER_ID'))
+  test('parse errors are SECIO_ERR_INVALID_PEER_ID: not base58, wrong code, wrong length, empty', () => {
+    assert.throws(() => PeerId.parse('Qm0OIl'), isCode('SECIO_ERR_INVALID_PEER_ID'))
+    assert.throws(() => PeerId.parse(''), isCode('SECIO_ERR_INVALID_PEER_ID'))
+    assert.throws(() => PeerId.parse(base58Encode(hex('1320' + '00'.repeat(32)))), isCode('SECIO_ERR_INVALID_PEER_ID'))
+    assert.throws(() => PeerId.parse(base58Encode(hex('1220' + '00'.repeat(31)))), isCode('SECIO_ERR_INVALID_PEER_ID'))
+    assert.throws(() => PeerId.fromBytes(hex('1221' + '00'.repeat(32))), isCode('SECIO_ERR_INVALID_PEER_ID'))
+    assert.throws(() => PeerId.fromBytes(new Uint8Array(0)), isCode('SECIO_ERR_INVALID_PEER_ID'))
   })
 
   test('bytes and text round-trip; equals compares bytes', () => {
@@ -114,13 +114,13 @@ describe('PeerId', () => {
     assert.ok(id.matchesPublicKey(k.publicKey))
   })
 
-  test('arbitrary text parses to a PeerId or ERR_INVALID_PEER_ID, nothing else', () => {
+  test('arbitrary text parses to a PeerId or SECIO_ERR_INVALID_PEER_ID, nothing else', () => {
     fc.assert(
       fc.property(fc.string({ maxLength: 60 }), (s) => {
         try {
           PeerId.parse(s)
         } catch (e) {
-          assert.ok(isCode('ERR_INVALID_PEER_ID')(e))
+          assert.ok(isCode('SECIO_ERR_INVALID_PEER_ID')(e))
         }
       }),
     )
@@ -149,12 +149,12 @@ describe('peer key checks, the same in both providers', () => {
       assert.equal(p.isValidPublicKey(compressed.subarray(0, 32)), false)
     })
 
-    test(`${p.name}: an X25519 point of small order (all-zero shared secret) → ERR_INVALID_EPHEMERAL_KEY`, () => {
+    test(`${p.name}: an X25519 point of small order (all-zero shared secret) → SECIO_ERR_INVALID_EPHEMERAL_KEY`, () => {
       const ours = p.generateEphemeral('X25519')
-      assert.throws(() => ours.deriveSecret(new Uint8Array(32)), isCode('ERR_INVALID_EPHEMERAL_KEY'))
+      assert.throws(() => ours.deriveSecret(new Uint8Array(32)), isCode('SECIO_ERR_INVALID_EPHEMERAL_KEY'))
     })
 
-    test(`${p.name}: an AEAD opens what it sealed and rejects a flipped tag bit with ERR_DECRYPT_FAILED`, () => {
+    test(`${p.name}: an AEAD opens what it sealed and rejects a flipped tag bit with SECIO_ERR_DECRYPT_FAILED`, () => {
       const key = new Uint8Array(16).fill(9)
       const sealer = p.createAead('AES-128-GCM', key)
       const frames = [Buffer.from('first frame'), Buffer.from('second')].map((m) =>
@@ -163,7 +163,7 @@ describe('peer key checks, the same in both providers', () => {
       const opener = p.createAead('AES-128-GCM', key)
       assert.equal(Buffer.from(opener.open(frames[0]!)).toString(), 'first frame')
       frames[1]![frames[1]!.length - 1]! ^= 1
-      assert.throws(() => opener.open(frames[1]!), isCode('ERR_DECRYPT_FAILED'))
+      assert.throws(() => opener.open(frames[1]!), isCode('SECIO_ERR_DECRYPT_FAILED'))
     })
   }
 })

@@ -16,14 +16,14 @@ describe('handshake messages', () => {
     assert.deepEqual(Buffer.from(decodePublicKey(b)), raw)
   })
 
-  test('an unknown PublicKey union id is ERR_MOLECULE_UNKNOWN_ITEM', () => {
+  test('an unknown PublicKey union id is CODEC_ERR_MOLECULE_UNKNOWN_ITEM', () => {
     assert.throws(
       () => PublicKeyCodec.decode(hex('0100000000000000')),
-      (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_UNKNOWN_ITEM',
+      (e: unknown) => e instanceof MoleculeError && e.code === 'CODEC_ERR_MOLECULE_UNKNOWN_ITEM',
     )
     assert.throws(
       () => PublicKeyCodec.encode({ type: 'Nope' } as never),
-      (e: unknown) => e instanceof MoleculeError && e.code === 'ERR_MOLECULE_ENCODE',
+      (e: unknown) => e instanceof MoleculeError && e.code === 'CODEC_ERR_MOLECULE_ENCODE',
     )
   })
 })

@@ -37,7 +37,7 @@ test('onPhase: a peer that never answers reports no phase, and the timeout names
     await assert.rejects(
       handshake(client, { key: SecioKeyPair.generate(), timeoutMs: 200, onPhase: (p) => seen.push(p) }),
       (err: Error & { code?: string; phase?: string }) =>
-        err.code === 'ERR_HANDSHAKE_TIMEOUT' && err.phase === 'awaiting-propose',
+        err.code === 'SECIO_ERR_HANDSHAKE_TIMEOUT' && err.phase === 'awaiting-propose',
     )
     assert.deepEqual(seen, [])
   } finally {

@@ -21,20 +21,24 @@ const DNS4 = 54
 const DNS6 = 55
 const P2P = 421
 
-/** Parses text or a Multiaddr; throws ERR_INVALID_MULTIADDR on malformed input. */
+/** Parses text or a Multiaddr; throws TENTACLE_ERR_INVALID_MULTIADDR on malformed input. */
 export function toMultiaddr(addr: string | Multiaddr): Multiaddr {
   if (typeof addr !== 'string') return addr
   try {
     return multiaddr(addr)
   } catch (err) {
-    throw new TentacleError('ERR_INVALID_MULTIADDR', `invalid multiaddr "${addr}": ${(err as Error).message}`, {
-      cause: err,
-    })
+    throw new TentacleError(
+      'TENTACLE_ERR_INVALID_MULTIADDR',
+      `invalid multiaddr "${addr}": ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    )
   }
 }
 
 /**
- * The TCP endpoint of `addr`, or ERR_UNSUPPORTED_MULTIADDR when it is not
+ * The TCP endpoint of `addr`, or TENTACLE_ERR_UNSUPPORTED_MULTIADDR when it is not
  * `<ip4|ip6|dns4|dns6>/tcp[/p2p]` (ws, tls, memory, onion are not transports here).
  */
 export function tcpTarget(addr: Multiaddr): TcpTarget {
@@ -42,7 +46,7 @@ export function tcpTarget(addr: Multiaddr): TcpTarget {
   const [host, port, ...rest] = comps
   const unsupported = (): never => {
     throw new TentacleError(
-      'ERR_UNSUPPORTED_MULTIADDR',
+      'TENTACLE_ERR_UNSUPPORTED_MULTIADDR',
       `unsupported multiaddr ${addr.toString()} (want /ip4|ip6|dns4|dns6/.../tcp/PORT[/p2p/ID])`,
     )
   }

@@ -11,9 +11,9 @@ export interface SessionEnd {
 
 /** secio failures that mean the peer sent bytes that are not a valid secure stream (§3.12). */
 const SECIO_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
-  'ERR_DECRYPT_FAILED',
-  'ERR_FRAME_TOO_SHORT',
-  'ERR_FRAME_TOO_LARGE',
+  'SECIO_ERR_DECRYPT_FAILED',
+  'SECIO_ERR_FRAME_TOO_SHORT',
+  'SECIO_ERR_FRAME_TOO_LARGE',
 ])
 
 /** The error and its causes, outermost first (bounded: a cause cycle must not hang). */
@@ -35,7 +35,7 @@ function errnoOf(chain: unknown[]): string | undefined {
 }
 
 function lost(reason: SessionCloseReason, message: string, cause: unknown): SessionEnd {
-  return { reason, error: new TentacleError('ERR_CONNECTION_LOST', message, { cause }) }
+  return { reason, error: new TentacleError('TENTACLE_ERR_CONNECTION_LOST', message, { cause }) }
 }
 
 /**
@@ -58,18 +58,18 @@ export function remoteEnd(mux: MuxSession, truncated: boolean): SessionEnd {
   const err = mux.error
   const muxer = (reason: SessionCloseReason): SessionEnd => ({
     reason,
-    error: new TentacleError('ERR_MUXER', err?.message ?? 'the multiplexer failed', { cause: err }),
+    error: new TentacleError('TENTACLE_ERR_MUXER', err?.message ?? 'the multiplexer failed', { cause: err }),
   })
   switch (err?.code) {
-    case 'ERR_GO_AWAY':
+    case 'YAMUX_ERR_GO_AWAY':
       return muxer('remote-error')
-    case 'ERR_KEEPALIVE_TIMEOUT':
+    case 'YAMUX_ERR_KEEPALIVE_TIMEOUT':
       return muxer('keepalive-timeout')
-    case 'ERR_WRITE_TIMEOUT':
+    case 'YAMUX_ERR_WRITE_TIMEOUT':
       return muxer('write-timeout')
     case undefined:
-    case 'ERR_CONNECTION_CLOSED':
-    case 'ERR_SESSION_CLOSED':
+    case 'YAMUX_ERR_CONNECTION_CLOSED':
+    case 'YAMUX_ERR_SESSION_CLOSED':
       break
     default:
       // The peer broke yamux (§8): bad header, window overrun, duplicate stream, ...
@@ -78,7 +78,7 @@ export function remoteEnd(mux: MuxSession, truncated: boolean): SessionEnd {
   const chain = causes(err)
   const secio = chain.find((e) => isSecioError(e))
   if (secio !== undefined && isSecioError(secio)) {
-    if (secio.code === 'ERR_UNEXPECTED_EOF') return lost('truncated', secio.message, err)
+    if (secio.code === 'SECIO_ERR_UNEXPECTED_EOF') return lost('truncated', secio.message, err)
     if (SECIO_PROTOCOL_ERRORS.has(secio.code)) return lost('protocol-error', secio.message, err)
   }
   if (truncated) return lost('truncated', 'the connection ended inside a protocol message', err)

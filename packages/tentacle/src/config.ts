@@ -2,6 +2,7 @@ import { DEFAULT_MAX_FRAME_LENGTH } from '@tentacle-ts/codec'
 import { AGREEMENTS, CIPHERS, DIGESTS, type AgreementName, type CipherName, type DigestName } from '@tentacle-ts/secio'
 import {
   DEFAULT_CONFIG as YAMUX_DEFAULTS,
+  isYamuxError,
   resolveConfig as resolveYamuxConfig,
   type YamuxConfig,
 } from '@tentacle-ts/yamux'
@@ -95,7 +96,7 @@ export type ServiceConfigInput = Partial<Omit<ServiceConfig, 'yamux' | 'secio'>>
 /**
  * Merges `input` over the defaults and validates the result, so that a bad
  * setting fails when the service is built, not at the first handshake.
- * Throws TentacleError ERR_INVALID_CONFIG; its `field` names the setting
+ * Throws TentacleError TENTACLE_ERR_INVALID_OPTION; its `field` names the setting
  * (`timeoutMs`, `yamux.maxQueuedBytes`, `secio.ciphers[0]`).
  */
 export function resolveConfig(input: ServiceConfigInput = {}): ServiceConfig {
@@ -124,7 +125,7 @@ export function resolveConfig(input: ServiceConfigInput = {}): ServiceConfig {
 }
 
 function invalid(field: string, problem: string, cause?: unknown): TentacleError {
-  return new TentacleError('ERR_INVALID_CONFIG', `${field} ${problem}`, { field, cause })
+  return new TentacleError('TENTACLE_ERR_INVALID_OPTION', `${field} ${problem}`, { field, cause })
 }
 
 /** yamux checks its own settings; its error is re-raised naming the service field. */
@@ -136,7 +137,7 @@ function resolveYamux(input: Partial<YamuxConfig> = {}): YamuxConfig {
   try {
     return resolveYamuxConfig(defined)
   } catch (err) {
-    const field = Object.keys(YAMUX_DEFAULTS).find((k) => err instanceof Error && err.message.startsWith(k))
+    const field = isYamuxError(err) ? err.field : undefined
     throw invalid(`yamux.${field ?? '?'}`, err instanceof Error ? err.message.replace(/^\w+ /, '') : String(err), err)
   }
 }

@@ -2,62 +2,70 @@
  * Errors of the tentacle service layer. Callers branch on `code`, never on
  * the message text.
  */
-export type TentacleErrorCode =
-  /** The service is closed or closing; the call was not carried out. §12.3 BrokenPipe */
-  | 'ERR_SERVICE_CLOSED'
-  /** A multiaddr could not be parsed or is not supported by any transport. */
-  | 'ERR_INVALID_MULTIADDR'
-  | 'ERR_UNSUPPORTED_MULTIADDR'
-  /** TCP connect failed (refused, unreachable, DNS). §12.2 TransportError */
-  | 'ERR_DIAL_FAILED'
-  /** Binding a listener failed. */
-  | 'ERR_LISTEN_FAILED'
-  /** Connect + secio + yamux did not finish within the handshake deadline. §3.14 */
-  | 'ERR_HANDSHAKE_TIMEOUT'
-  /** The secio handshake failed; `cause` is the SecioError. */
-  | 'ERR_HANDSHAKE_FAILED'
-  /** The remote key does not match the /p2p/ id of the dialed address. §5.2 */
-  | 'ERR_PEER_ID_MISMATCH'
-  /** The handshake found our own key on the other side: we dialed ourselves. §3.3, §3.13 */
-  | 'ERR_CONNECT_SELF'
-  /** A /p2p/ address dialed by a service without a key, which cannot verify the id. */
-  | 'ERR_UNVERIFIABLE_PEER_ID'
-  /** A session with the same remote public key already exists. §12.2 RepeatedConnection */
-  | 'ERR_REPEATED_CONNECTION'
-  /** The address is already being dialed. §5.2 */
-  | 'ERR_ALREADY_DIALING'
-  /** Over max connections (sessions + handshakes + dials). §12.4 */
-  | 'ERR_TOO_MANY_CONNECTIONS'
-  /** Over max concurrent handshakes. */
-  | 'ERR_TOO_MANY_HANDSHAKES'
-  /** Protocol selection failed on a stream. §9.4 */
-  | 'ERR_PROTOCOL_SELECT'
-  /** A selection reply named a protocol we never asked for (malicious server). §9.2 */
-  | 'ERR_PROTOCOL_SELECT_UNKNOWN_NAME'
-  /** A protocol stream's codec failed (frame over the protocol's max, ...). §10.1 */
-  | 'ERR_PROTOCOL_CODEC'
-  /** A protocol handler threw or rejected. §12.2 ProtocolHandleError */
-  | 'ERR_PROTOCOL_HANDLER'
-  /** No protocol was open `timeout` after the session started. §12.2 SessionTimeout */
-  | 'ERR_SESSION_TIMEOUT'
-  /** The multiplexer failed (invalid frame, keepalive timeout, ...). §12.2 MuxerError */
-  | 'ERR_MUXER'
-  /** In `session-close`: the connection ended or failed under the session (EOF, reset, cut inside a frame); `cause` has the lower error. */
-  | 'ERR_CONNECTION_LOST'
-  /** Unsent bytes of a session passed `sendBufferSize`. §12.2 SessionBlocked */
-  | 'ERR_SESSION_BLOCKED'
-  /** A message exceeded the protocol's max frame length on send. */
-  | 'ERR_MESSAGE_TOO_LARGE'
-  /** Invalid builder or config input; `field` names the setting. */
-  | 'ERR_INVALID_CONFIG'
 
+/** Every code a {@link TentacleError} can carry; {@link TentacleErrorCode} is its union. */
+export const TENTACLE_ERROR_CODES = [
+  /** The service is closed or closing; the call was not carried out. §12.3 BrokenPipe */
+  'TENTACLE_ERR_SERVICE_CLOSED',
+  /** A multiaddr could not be parsed, or its /p2p/ id is not a peer id. */
+  'TENTACLE_ERR_INVALID_MULTIADDR',
+  /** A multiaddr no transport here handles (only TCP is supported). */
+  'TENTACLE_ERR_UNSUPPORTED_MULTIADDR',
+  /** TCP connect failed (refused, unreachable, DNS, timed out). §12.2 TransportError */
+  'TENTACLE_ERR_DIAL_FAILED',
+  /** Binding a listener failed. */
+  'TENTACLE_ERR_LISTEN_FAILED',
+  /** Connect + secio + yamux did not finish within the handshake deadline. §3.14 */
+  'TENTACLE_ERR_HANDSHAKE_TIMEOUT',
+  /** The secio handshake failed otherwise; `cause` is the SecioError. */
+  'TENTACLE_ERR_HANDSHAKE_FAILED',
+  /** The remote key does not match the /p2p/ id of the dialed address. §5.2 */
+  'TENTACLE_ERR_PEER_ID_MISMATCH',
+  /** The handshake found our own key on the other side: we dialed ourselves. §3.3, §3.13 */
+  'TENTACLE_ERR_CONNECT_SELF',
+  /** A /p2p/ address dialed by a service without a key, which cannot verify the id. */
+  'TENTACLE_ERR_UNVERIFIABLE_PEER_ID',
+  /** A session with the same remote public key already exists. §12.2 RepeatedConnection */
+  'TENTACLE_ERR_REPEATED_CONNECTION',
+  /** The address is already being dialed. §5.2 */
+  'TENTACLE_ERR_ALREADY_DIALING',
+  /** Over max connections (sessions + handshakes + dials). §12.4 */
+  'TENTACLE_ERR_TOO_MANY_CONNECTIONS',
+  /** Over max concurrent handshakes (an inbound socket's rejection reason). */
+  'TENTACLE_ERR_TOO_MANY_HANDSHAKES',
+  /** Protocol selection failed on a stream. §9.4 */
+  'TENTACLE_ERR_PROTOCOL_SELECT',
+  /** A selection reply named a protocol we never asked for (malicious server). §9.2 */
+  'TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
+  /** A protocol stream's codec failed (frame over the protocol's max, ...). §10.1 */
+  'TENTACLE_ERR_PROTOCOL_CODEC',
+  /** A protocol handler threw or rejected. §12.2 ProtocolHandleError */
+  'TENTACLE_ERR_PROTOCOL_HANDLER',
+  /** No protocol was open `timeout` after the session started. §12.2 SessionTimeout */
+  'TENTACLE_ERR_SESSION_TIMEOUT',
+  /** The multiplexer failed (invalid frame, keepalive timeout, ...); `cause` is the YamuxError. §12.2 MuxerError */
+  'TENTACLE_ERR_MUXER',
+  /** In `session-close`: the connection ended or failed under the session (EOF, reset, cut inside a frame); `cause` has the lower error. */
+  'TENTACLE_ERR_CONNECTION_LOST',
+  /** Unsent bytes of a session passed `sendBufferSize`. §12.2 SessionBlocked */
+  'TENTACLE_ERR_SESSION_BLOCKED',
+  /** A message exceeded the protocol's max frame length on send. */
+  'TENTACLE_ERR_MESSAGE_TOO_LARGE',
+  /** Invalid builder or config input; `field` names the setting. */
+  'TENTACLE_ERR_INVALID_OPTION',
+] as const
+
+/** Every code a {@link TentacleError} can carry. */
+export type TentacleErrorCode = (typeof TENTACLE_ERROR_CODES)[number]
+
+/** Options of a {@link TentacleError}. */
 export interface TentacleErrorOptions {
   cause?: unknown
   /** For handshake errors: the phase the upgrade was stuck in (rule 3). */
   phase?: string
   /** For handshake errors: bytes received from the peer before the failure. */
   bytesReceived?: number
-  /** For ERR_INVALID_CONFIG: the setting at fault (`timeoutMs`, `yamux.maxQueuedBytes`, `secio.ciphers[0]`). */
+  /** For TENTACLE_ERR_INVALID_OPTION: the setting at fault (`timeoutMs`, `yamux.maxQueuedBytes`, `secio.ciphers[0]`). */
   field?: string
 }
 
@@ -78,7 +86,7 @@ export class TentacleError extends Error {
   /** For handshake errors: 'connecting', or secio's 'awaiting-propose' | 'awaiting-exchange' | 'awaiting-nonce-echo'. */
   readonly phase?: string
   readonly bytesReceived?: number
-  /** For ERR_INVALID_CONFIG: the setting at fault. */
+  /** For TENTACLE_ERR_INVALID_OPTION: the setting at fault. */
   readonly field?: string
   constructor(code: TentacleErrorCode, message: string, options?: TentacleErrorOptions) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause })

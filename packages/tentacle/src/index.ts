@@ -5,6 +5,7 @@
 export { Service, type ServiceOptions } from './service.js'
 export { ServiceBuilder } from './builder.js'
 export {
+  TENTACLE_ERROR_CODES,
   TentacleError,
   isTentacleError,
   errorCode,

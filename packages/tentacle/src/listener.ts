@@ -79,7 +79,7 @@ export class TcpListener {
         this.#server.off('listening', onListening)
         reject(
           new TentacleError(
-            'ERR_LISTEN_FAILED',
+            'TENTACLE_ERR_LISTEN_FAILED',
             `listen on ${this.#opts.host}:${this.#opts.port} failed: ${err.message}`,
             { cause: err },
           ),

@@ -25,7 +25,7 @@ export interface MetricsServer {
 /**
  * An HTTP server for Prometheus scrapes (GET /metrics) and, optionally, JSON
  * endpoints. The library starts none by itself; `tentacle node --metrics`
- * does. Rejects with ERR_LISTEN_FAILED if the address cannot be bound.
+ * does. Rejects with TENTACLE_ERR_LISTEN_FAILED if the address cannot be bound.
  */
 export async function serveMetrics(opts: MetricsServerOptions): Promise<MetricsServer> {
   const json = new Map(Object.entries(opts.json ?? {}))
@@ -64,7 +64,7 @@ export async function serveMetrics(opts: MetricsServerOptions): Promise<MetricsS
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         new TentacleError(
-          'ERR_LISTEN_FAILED',
+          'TENTACLE_ERR_LISTEN_FAILED',
           `metrics server on ${opts.host ?? '127.0.0.1'}:${opts.port}: ${err.code ?? err.message}`,
           { cause: err },
         ),

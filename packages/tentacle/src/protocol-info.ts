@@ -1,4 +1,4 @@
-import { dynvec, string, table, MoleculeError } from '@tentacle-ts/codec'
+import { dynvec, string, table, isMoleculeError } from '@tentacle-ts/codec'
 import { TentacleError } from './errors.js'
 
 /**
@@ -19,14 +19,14 @@ export function encodeProtocolInfo(info: ProtocolInfo): Uint8Array {
   return ProtocolInfoCodec.encode({ name: info.name, supportVersions: info.supportVersions })
 }
 
-/** Decodes in compatible mode (extra fields ignored, §3.1/§9.1); ERR_PROTOCOL_SELECT on malformed bytes. */
+/** Decodes in compatible mode (extra fields ignored, §3.1/§9.1); TENTACLE_ERR_PROTOCOL_SELECT on malformed bytes. */
 export function decodeProtocolInfo(bytes: Uint8Array): ProtocolInfo {
   try {
     const v = ProtocolInfoCodec.decode(bytes)
     return { name: v.name, supportVersions: v.supportVersions }
   } catch (err) {
-    if (err instanceof MoleculeError) {
-      throw new TentacleError('ERR_PROTOCOL_SELECT', `malformed ProtocolInfo: ${err.message}`, { cause: err })
+    if (isMoleculeError(err)) {
+      throw new TentacleError('TENTACLE_ERR_PROTOCOL_SELECT', `malformed ProtocolInfo: ${err.message}`, { cause: err })
     }
     throw err
   }

@@ -21,19 +21,31 @@ export const DEFAULT_PROTOCOL_MAX_FRAME = DEFAULT_MAX_FRAME_LENGTH
 
 export function resolveProtocol(spec: ProtocolSpec): ResolvedProtocol {
   if (!Number.isInteger(spec.id) || spec.id < 0) {
-    throw new TentacleError('ERR_INVALID_CONFIG', `protocol id must be a non-negative integer, got ${spec.id}`)
+    throw new TentacleError(
+      'TENTACLE_ERR_INVALID_OPTION',
+      `protocol id must be a non-negative integer, got ${spec.id}`,
+      {
+        field: 'protocol.id',
+      },
+    )
   }
   const name = spec.name ?? `/p2p/${spec.id}`
-  if (name.length === 0) throw new TentacleError('ERR_INVALID_CONFIG', `protocol ${spec.id} has an empty name`)
+  if (name.length === 0)
+    throw new TentacleError('TENTACLE_ERR_INVALID_OPTION', `protocol ${spec.id} has an empty name`, {
+      field: 'protocol.name',
+    })
   const versions = spec.versions ?? DEFAULT_PROTOCOL_VERSIONS
   const maxFrameLength = spec.maxFrameLength ?? DEFAULT_PROTOCOL_MAX_FRAME
   if (!Number.isInteger(maxFrameLength) || maxFrameLength <= 0 || maxFrameLength > 0xffffffff) {
-    throw new TentacleError('ERR_INVALID_CONFIG', `protocol ${name}: maxFrameLength must be a positive u32`)
+    throw new TentacleError('TENTACLE_ERR_INVALID_OPTION', `protocol ${name}: maxFrameLength must be a positive u32`, {
+      field: 'protocol.maxFrameLength',
+    })
   }
   if (spec.handler !== undefined && spec.sessionHandler !== undefined) {
     throw new TentacleError(
-      'ERR_INVALID_CONFIG',
+      'TENTACLE_ERR_INVALID_OPTION',
       `protocol ${name}: give a service handler or a session handler factory, not both`,
+      { field: 'protocol.sessionHandler' },
     )
   }
   return {
@@ -56,9 +68,14 @@ export class ProtocolRegistry {
 
   add(spec: ProtocolSpec): ResolvedProtocol {
     const p = resolveProtocol(spec)
-    if (this.#byId.has(p.id)) throw new TentacleError('ERR_INVALID_CONFIG', `protocol id ${p.id} registered twice`)
+    if (this.#byId.has(p.id))
+      throw new TentacleError('TENTACLE_ERR_INVALID_OPTION', `protocol id ${p.id} registered twice`, {
+        field: 'protocol.id',
+      })
     if (this.#byName.has(p.name))
-      throw new TentacleError('ERR_INVALID_CONFIG', `protocol name ${p.name} registered twice`)
+      throw new TentacleError('TENTACLE_ERR_INVALID_OPTION', `protocol name ${p.name} registered twice`, {
+        field: 'protocol.name',
+      })
     this.#byId.set(p.id, p)
     this.#byName.set(p.name, p)
     return p

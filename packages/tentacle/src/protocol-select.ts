@@ -13,7 +13,7 @@ export const MAX_SELECT_FRAME = 64 * 1024
 /**
  * Reads exactly one length-delimited frame from `stream` into `decoder`,
  * leaving any later bytes in the decoder (they are the protocol's first
- * bytes, §9.2 step 4). Rejects with ERR_PROTOCOL_SELECT on EOF, reset,
+ * bytes, §9.2 step 4). Rejects with TENTACLE_ERR_PROTOCOL_SELECT on EOF, reset,
  * malformed length or `signal` abort.
  */
 export function readOneFrame(
@@ -24,10 +24,10 @@ export function readOneFrame(
   return new Promise((resolve, reject) => {
     const fail = (why: string, cause?: unknown): void => {
       signal.removeEventListener('abort', onAbort)
-      reject(new TentacleError('ERR_PROTOCOL_SELECT', `protocol selection: ${why}`, { cause }))
+      reject(new TentacleError('TENTACLE_ERR_PROTOCOL_SELECT', `protocol selection: ${why}`, { cause }))
     }
     const onAbort = (): void => {
-      // Wakes the pending read: readNow() throws ERR_STREAM_RESET below.
+      // Wakes the pending read: readNow() throws YAMUX_ERR_STREAM_RESET below.
       stream.reset()
     }
     signal.addEventListener('abort', onAbort, { once: true })

@@ -108,7 +108,7 @@ export class ProtocolStream implements TaskDoneListener {
 
   /**
    * Queues one message. Returns false (message dropped) when the protocol is
-   * closing, or throws ERR_MESSAGE_TOO_LARGE for a message over the max frame.
+   * closing, or throws TENTACLE_ERR_MESSAGE_TOO_LARGE for a message over the max frame.
    * `onSent`, if given, is called once: true when the message was handed to
    * the yamux stream, false when it was dropped (reset, session over).
    */
@@ -117,7 +117,7 @@ export class ProtocolStream implements TaskDoneListener {
     const msg = this.#opts.beforeSend ? this.#opts.beforeSend(data) : data
     if (msg.length > this.#opts.maxFrameLength) {
       throw new TentacleError(
-        'ERR_MESSAGE_TOO_LARGE',
+        'TENTACLE_ERR_MESSAGE_TOO_LARGE',
         `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.#opts.maxFrameLength}`,
       )
     }
@@ -332,9 +332,11 @@ export class ProtocolStream implements TaskDoneListener {
       try {
         frame = this.#decoder.next()
       } catch (err) {
-        const code = isCodecError(err, 'ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
+        const code = isCodecError(err, 'CODEC_ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
         this.reset(
-          new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, { cause: err }),
+          new TentacleError('TENTACLE_ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, {
+            cause: err,
+          }),
         )
         return false
       }
@@ -347,7 +349,7 @@ export class ProtocolStream implements TaskDoneListener {
         } catch (err) {
           this.reset(
             new TentacleError(
-              'ERR_PROTOCOL_CODEC',
+              'TENTACLE_ERR_PROTOCOL_CODEC',
               `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`,
               { cause: err },
             ),
@@ -382,7 +384,7 @@ export class ProtocolStream implements TaskDoneListener {
   /** The peer sent FIN (§10.4): the protocol is closed; answer with our FIN after queued messages. */
   #remoteFin(): void {
     if (this.#decoder.hasPartialFrame && this.#state === 'open') {
-      this.reset(new TentacleError('ERR_PROTOCOL_CODEC', `${this.name}: stream ended inside a message`))
+      this.reset(new TentacleError('TENTACLE_ERR_PROTOCOL_CODEC', `${this.name}: stream ended inside a message`))
       return
     }
     if (this.#state === 'open') {

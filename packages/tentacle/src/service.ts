@@ -166,8 +166,10 @@ export class Service implements ServiceControl {
       return await this.#bind(ma)
     } catch (err) {
       const error =
-        err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
-      if (error.code !== 'ERR_SERVICE_CLOSED') this.#emitError({ type: 'listen-error', address: ma, error })
+        err instanceof TentacleError
+          ? err
+          : new TentacleError('TENTACLE_ERR_LISTEN_FAILED', String(err), { cause: err })
+      if (error.code !== 'TENTACLE_ERR_SERVICE_CLOSED') this.#emitError({ type: 'listen-error', address: ma, error })
       throw error
     }
   }
@@ -189,11 +191,13 @@ export class Service implements ServiceControl {
     try {
       bound = await listener.listen()
     } catch (err) {
-      throw err instanceof TentacleError ? err : new TentacleError('ERR_LISTEN_FAILED', String(err), { cause: err })
+      throw err instanceof TentacleError
+        ? err
+        : new TentacleError('TENTACLE_ERR_LISTEN_FAILED', String(err), { cause: err })
     }
     if (this.#state !== 'running') {
       await listener.close()
-      throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed while binding')
+      throw new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed while binding')
     }
     const real = socketMultiaddr(bound.host, bound.port)
     this.#listeners.set(real.toString(), { listener, address: real })
@@ -217,23 +221,26 @@ export class Service implements ServiceControl {
         // accepting the session would claim an identity nobody verified.
         if (this.key === undefined) {
           throw new TentacleError(
-            'ERR_UNVERIFIABLE_PEER_ID',
+            'TENTACLE_ERR_UNVERIFIABLE_PEER_ID',
             `${ma.toString()} names a peer id, which a service without a key cannot verify`,
           )
         }
         try {
           expected = PeerId.parse(t.peerId)
         } catch (err) {
-          throw new TentacleError('ERR_INVALID_MULTIADDR', `bad /p2p/ id in ${ma.toString()}`, { cause: err })
+          throw new TentacleError('TENTACLE_ERR_INVALID_MULTIADDR', `bad /p2p/ id in ${ma.toString()}`, { cause: err })
         }
       }
       // §5.2: skip a dial to an address, or a peer id, already being dialed.
       const keys = [`${t.host}:${t.port}`, ...(t.peerId ? [`p2p:${t.peerId}`] : [])]
       if (keys.some((k) => this.#dialing.has(k))) {
-        throw new TentacleError('ERR_ALREADY_DIALING', `${ma.toString()} is already being dialed`)
+        throw new TentacleError('TENTACLE_ERR_ALREADY_DIALING', `${ma.toString()} is already being dialed`)
       }
       if (this.connectionCount >= this.config.maxConnections) {
-        throw new TentacleError('ERR_TOO_MANY_CONNECTIONS', `at maxConnections (${this.config.maxConnections})`)
+        throw new TentacleError(
+          'TENTACLE_ERR_TOO_MANY_CONNECTIONS',
+          `at maxConnections (${this.config.maxConnections})`,
+        )
       }
       const localAddress = this.#loopbackSource(t.host)
       const socket = net.connect({
@@ -259,8 +266,8 @@ export class Service implements ServiceControl {
       return await this.#sessionUp(up, ma, 'outbound', target, t.peerId !== undefined)
     } catch (err) {
       const error =
-        err instanceof TentacleError ? err : new TentacleError('ERR_DIAL_FAILED', String(err), { cause: err })
-      if (error.code !== 'ERR_SERVICE_CLOSED') this.#emitError({ type: 'dial-error', address: ma, error })
+        err instanceof TentacleError ? err : new TentacleError('TENTACLE_ERR_DIAL_FAILED', String(err), { cause: err })
+      if (error.code !== 'TENTACLE_ERR_SERVICE_CLOSED') this.#emitError({ type: 'dial-error', address: ma, error })
       throw error
     }
   }
@@ -288,14 +295,14 @@ export class Service implements ServiceControl {
         () =>
           fail(
             new TentacleError(
-              'ERR_DIAL_FAILED',
+              'TENTACLE_ERR_DIAL_FAILED',
               `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`,
               { phase: 'connecting' },
             ),
           ),
         this.config.timeoutMs,
       )
-      const onAbort = (): void => fail(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed'))
+      const onAbort = (): void => fail(new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed'))
       const cleanup = (): void => {
         clearTimeout(timer)
         socket.off('connect', onConnect)
@@ -313,10 +320,14 @@ export class Service implements ServiceControl {
       }
       const onError = (err: NodeJS.ErrnoException): void =>
         fail(
-          new TentacleError('ERR_DIAL_FAILED', `connect to ${ma.toString()} failed: ${err.code ?? err.message}`, {
-            cause: err,
-            phase: 'connecting',
-          }),
+          new TentacleError(
+            'TENTACLE_ERR_DIAL_FAILED',
+            `connect to ${ma.toString()} failed: ${err.code ?? err.message}`,
+            {
+              cause: err,
+              phase: 'connecting',
+            },
+          ),
         )
       socket.once('connect', onConnect)
       socket.once('error', onError)
@@ -439,15 +450,15 @@ export class Service implements ServiceControl {
   #admitInbound(): string | undefined {
     if (this.#state !== 'running') {
       this.metrics.rejected.inc({ reason: 'closing' })
-      return 'ERR_SERVICE_CLOSED'
+      return 'TENTACLE_ERR_SERVICE_CLOSED'
     }
     if (this.connectionCount >= this.config.maxConnections) {
       this.metrics.rejected.inc({ reason: 'max_connections' })
-      return 'ERR_TOO_MANY_CONNECTIONS'
+      return 'TENTACLE_ERR_TOO_MANY_CONNECTIONS'
     }
     if (this.#upgrading.size >= this.config.maxConcurrentHandshakes) {
       this.metrics.rejected.inc({ reason: 'max_handshakes' })
-      return 'ERR_TOO_MANY_HANDSHAKES'
+      return 'TENTACLE_ERR_TOO_MANY_HANDSHAKES'
     }
     return undefined
   }
@@ -474,9 +485,9 @@ export class Service implements ServiceControl {
         },
       )
       .catch((err: unknown) => {
-        // ERR_REPEATED_CONNECTION and ERR_SERVICE_CLOSED were reported (or are expected); anything else is a bug.
+        // TENTACLE_ERR_REPEATED_CONNECTION and TENTACLE_ERR_SERVICE_CLOSED were reported (or are expected); anything else is a bug.
         const code = errorCode(err)
-        if (code !== 'ERR_REPEATED_CONNECTION' && code !== 'ERR_SERVICE_CLOSED')
+        if (code !== 'TENTACLE_ERR_REPEATED_CONNECTION' && code !== 'TENTACLE_ERR_SERVICE_CLOSED')
           this.logger.error({ err }, 'inbound connection failed after accept')
       })
   }
@@ -503,7 +514,9 @@ export class Service implements ServiceControl {
       const e = err as TentacleError
       this.metrics.handshakes.inc({ direction, outcome: errorCode(e) ?? 'error', phase: e.phase ?? '' })
       if (this.#state !== 'running')
-        throw new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake', { cause: err })
+        throw new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed during the handshake', {
+          cause: err,
+        })
       throw e
     } finally {
       this.#upgrading.delete(socket)
@@ -523,7 +536,7 @@ export class Service implements ServiceControl {
   ): Promise<SessionInfo> {
     if (this.#state !== 'running') {
       up.mux.destroy()
-      return Promise.reject(new TentacleError('ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
+      return Promise.reject(new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed during the handshake'))
     }
     // The sessions with this peer (its id is the hash of its public key): a Map lookup, not a walk over every
     // session, which made each new session cost O(sessions) (issue 12: 224 -> 75 sessions/s at 10 000).
@@ -541,7 +554,7 @@ export class Service implements ServiceControl {
         }
         up.mux.destroy()
         const error = new TentacleError(
-          'ERR_REPEATED_CONNECTION',
+          'TENTACLE_ERR_REPEATED_CONNECTION',
           `already connected to ${up.remotePeerId} as session ${s.id}`,
         )
         if (direction === 'inbound') {
@@ -654,7 +667,7 @@ export class Service implements ServiceControl {
         session: undefined,
         protoId: id,
         error: new TentacleError(
-          'ERR_PROTOCOL_HANDLER',
+          'TENTACLE_ERR_PROTOCOL_HANDLER',
           `protocol ${id} handler failed: ${(err as Error)?.message ?? String(err)}`,
           { cause: err },
         ),
@@ -693,7 +706,7 @@ export class Service implements ServiceControl {
   }
 
   #assertRunning(): void {
-    if (this.#state !== 'running') throw new TentacleError('ERR_SERVICE_CLOSED', 'the service is closed')
+    if (this.#state !== 'running') throw new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service is closed')
   }
 }
 

@@ -136,7 +136,10 @@ export class TentacleSession implements ProtocolStreamHost {
     this.#sessionTimer = setTimeout(() => {
       this.#sessionTimer = undefined
       if (this.#state === 'open' && this.#open.size === 0) {
-        const error = new TentacleError('ERR_SESSION_TIMEOUT', `no protocol opened within ${this.#host.timeoutMs} ms`)
+        const error = new TentacleError(
+          'TENTACLE_ERR_SESSION_TIMEOUT',
+          `no protocol opened within ${this.#host.timeoutMs} ms`,
+        )
         this.#host.emitError({ type: 'session-timeout', session: this.info, error })
         this.#localEnd ??= { reason: 'session-timeout', error }
         this.disconnect()
@@ -279,7 +282,7 @@ export class TentacleSession implements ProtocolStreamHost {
     if (this.#pendingBytes > this.#host.sendBufferSize && !this.isClosed) {
       // §12.2 SessionBlocked: the peer does not take what we queue.
       const error = new TentacleError(
-        'ERR_SESSION_BLOCKED',
+        'TENTACLE_ERR_SESSION_BLOCKED',
         `${this.#pendingBytes} unsent bytes exceed sendBufferSize ${this.#host.sendBufferSize}`,
       )
       this.#host.emitError({ type: 'session-blocked', session: this.info, error })
@@ -351,7 +354,7 @@ export class TentacleSession implements ProtocolStreamHost {
         // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
         stream.reset()
         const error = new TentacleError(
-          'ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
+          'TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
           `asked for "${proto.name}", the peer answered "${reply.name}"`,
         )
         this.#host.emitError({ type: 'protocol-select-error', session: this.info, protoName: undefined, error })
@@ -392,7 +395,7 @@ export class TentacleSession implements ProtocolStreamHost {
       type: 'protocol-select-error',
       session: this.info,
       protoName,
-      error: new TentacleError('ERR_PROTOCOL_SELECT', message, { cause }),
+      error: new TentacleError('TENTACLE_ERR_PROTOCOL_SELECT', message, { cause }),
     })
   }
 
@@ -443,11 +446,11 @@ export class TentacleSession implements ProtocolStreamHost {
     this.#notifyTimers.clear()
     const err = this.mux.error
     // EOF-like ends are quiet (§12.2 MuxerError is "other than EOF-like").
-    if (err !== undefined && err.code !== 'ERR_CONNECTION_CLOSED' && err.code !== 'ERR_SESSION_CLOSED') {
+    if (err !== undefined && err.code !== 'YAMUX_ERR_CONNECTION_CLOSED' && err.code !== 'YAMUX_ERR_SESSION_CLOSED') {
       this.#host.emitError({
         type: 'muxer-error',
         session: this.info,
-        error: new TentacleError('ERR_MUXER', err.message, { cause: err }),
+        error: new TentacleError('TENTACLE_ERR_MUXER', err.message, { cause: err }),
       })
     }
     // Every protocol still open is disconnected, then the session closes (§10.4).

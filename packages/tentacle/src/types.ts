@@ -59,7 +59,7 @@ export interface ServiceControl {
    * not open, or closed/reset before the message went out). A sender that
    * awaits each call before the next never has more than one message queued,
    * and waits whenever the peer's yamux window is used up (§8.4). Rejects
-   * with ERR_MESSAGE_TOO_LARGE where send() throws.
+   * with TENTACLE_ERR_MESSAGE_TOO_LARGE where send() throws.
    */
   sendAsync(session: SessionId, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): Promise<boolean>
   broadcast(target: TargetSession, proto: ProtocolId, data: Uint8Array, opts?: SendOptions): void
@@ -156,7 +156,7 @@ export type SessionCloseReason =
   | 'replaced'
   /** The peer closed it cleanly: it sent GoAway(0) (§8.6). */
   | 'remote-close'
-  /** The peer sent GoAway with an error code (§8.6); `error` is ERR_MUXER, its cause the YamuxError with `goAwayCode`. */
+  /** The peer sent GoAway with an error code (§8.6); `error` is TENTACLE_ERR_MUXER, its cause the YamuxError with `goAwayCode`. */
   | 'remote-error'
   /** The connection ended (FIN) without GoAway, at a frame boundary: the peer's process died or it dropped the socket. */
   | 'connection-eof'
@@ -174,9 +174,9 @@ export type SessionCloseReason =
   | 'write-timeout'
   /**
    * The peer broke the wire protocol: an invalid yamux frame or window overrun
-   * (ERR_MUXER), a secio frame failing authentication (ERR_CONNECTION_LOST), a
+   * (TENTACLE_ERR_MUXER), a secio frame failing authentication (TENTACLE_ERR_CONNECTION_LOST), a
    * selection reply naming a protocol we never asked for
-   * (ERR_PROTOCOL_SELECT_UNKNOWN_NAME, §9.2).
+   * (TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME, §9.2).
    */
   | 'protocol-error'
   /** No protocol opened within `timeoutMs` (§12.2 SessionTimeout). */
@@ -193,9 +193,9 @@ export type ServiceEvent =
       reason: SessionCloseReason
       /**
        * The error behind it, undefined for the clean ends (`local-close`,
-       * `local-shutdown`, `replaced`, `remote-close`): ERR_CONNECTION_LOST
+       * `local-shutdown`, `replaced`, `remote-close`): TENTACLE_ERR_CONNECTION_LOST
        * for `connection-eof`, `connection-reset` and `truncated` (its cause
-       * the lower layer's error), ERR_MUXER for yamux failures, else the
+       * the lower layer's error), TENTACLE_ERR_MUXER for yamux failures, else the
        * code of the error event reported with it.
        */
       error?: TentacleError

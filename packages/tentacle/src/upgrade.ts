@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream'
 import type net from 'node:net'
-import { handshake, isSecioError, type PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
+import { handshake, isSecioError, type PeerId, type SecioErrorCode, type SecioKeyPair } from '@tentacle-ts/secio'
 import { Session as MuxSession } from '@tentacle-ts/yamux'
-import { stacklessError, type TentacleError } from './errors.js'
+import { stacklessError, type TentacleError, type TentacleErrorCode } from './errors.js'
 import type { ServiceConfig } from './config.js'
 import type { Direction } from './types.js'
 
@@ -73,15 +73,21 @@ export async function upgrade(socket: net.Socket, opts: UpgradeOptions): Promise
   return { mux, remotePublicKey, remotePeerId, suite, durationMs: performance.now() - started }
 }
 
+/**
+ * secio failures a caller acts on get tentacle's code of the same name (do not
+ * redial yourself, the address names another peer, the peer is slow); any other
+ * is TENTACLE_ERR_HANDSHAKE_FAILED. The SecioError stays the `cause`.
+ */
+const FROM_SECIO: ReadonlyMap<SecioErrorCode, TentacleErrorCode> = new Map([
+  ['SECIO_ERR_HANDSHAKE_TIMEOUT', 'TENTACLE_ERR_HANDSHAKE_TIMEOUT'],
+  ['SECIO_ERR_PEER_ID_MISMATCH', 'TENTACLE_ERR_PEER_ID_MISMATCH'],
+  ['SECIO_ERR_CONNECT_SELF', 'TENTACLE_ERR_CONNECT_SELF'],
+])
+
 /** The upgrade's error; its own stack would say nothing the secio cause does not. */
 function toUpgradeError(err: unknown): TentacleError {
   if (isSecioError(err)) {
-    const code =
-      err.code === 'ERR_HANDSHAKE_TIMEOUT'
-        ? 'ERR_HANDSHAKE_TIMEOUT'
-        : err.code === 'ERR_PEER_ID_MISMATCH' || err.code === 'ERR_CONNECT_SELF'
-          ? err.code
-          : 'ERR_HANDSHAKE_FAILED'
+    const code = FROM_SECIO.get(err.code) ?? 'TENTACLE_ERR_HANDSHAKE_FAILED'
     const phase = err.phase !== undefined ? ` (phase ${err.phase}, ${err.bytesReceived ?? 0} bytes received)` : ''
     return stacklessError(code, `${err.message}${phase}`, {
       cause: err,
@@ -89,5 +95,5 @@ function toUpgradeError(err: unknown): TentacleError {
       bytesReceived: err.bytesReceived,
     })
   }
-  return stacklessError('ERR_HANDSHAKE_FAILED', (err as Error)?.message ?? String(err), { cause: err })
+  return stacklessError('TENTACLE_ERR_HANDSHAKE_FAILED', (err as Error)?.message ?? String(err), { cause: err })
 }

@@ -115,20 +115,24 @@ for (const how of ['close', 'shutdown'] as const) {
   })
 }
 
-test('re-dialing a connected peer gives ERR_REPEATED_CONNECTION on both sides and keeps one session (test_dial a)', async () => {
+test('re-dialing a connected peer gives TENTACLE_ERR_REPEATED_CONNECTION on both sides and keeps one session (test_dial a)', async () => {
   const server = new Node({ protocols: [{ id: 1 }] })
   const client = new Node({ protocols: [{ id: 1 }] })
   try {
     const { addr } = await pair(server, client)
     await server.waitFor(isType('session-open'))
     for (let i = 0; i < 10; i++) {
-      await assert.rejects(client.service.dial(addr), (e: { code?: string }) => e.code === 'ERR_REPEATED_CONNECTION')
+      await assert.rejects(
+        client.service.dial(addr),
+        (e: { code?: string }) => e.code === 'TENTACLE_ERR_REPEATED_CONNECTION',
+      )
     }
     assert.equal(
-      client.errors().filter((e) => e.type === 'dial-error' && e.error.code === 'ERR_REPEATED_CONNECTION').length,
+      client.errors().filter((e) => e.type === 'dial-error' && e.error.code === 'TENTACLE_ERR_REPEATED_CONNECTION')
+        .length,
       10,
     )
-    await server.waitFor((r) => r.type === 'listen-error' && r.error.code === 'ERR_REPEATED_CONNECTION')
+    await server.waitFor((r) => r.type === 'listen-error' && r.error.code === 'TENTACLE_ERR_REPEATED_CONNECTION')
     assert.equal(client.service.sessions().length, 1)
     assert.equal(server.service.sessions().length, 1)
   } finally {
@@ -136,11 +140,11 @@ test('re-dialing a connected peer gives ERR_REPEATED_CONNECTION on both sides an
   }
 })
 
-test('dialing oneself fails in the handshake with ERR_CONNECT_SELF (the secio error as cause)', async () => {
+test('dialing oneself fails in the handshake with TENTACLE_ERR_CONNECT_SELF (the secio error as cause)', async () => {
   const node = new Node({ protocols: [{ id: 1 }] })
   try {
     const addr = await node.service.listen('/ip4/127.0.0.1/tcp/0')
-    await assert.rejects(node.service.dial(addr), (e: { code?: string }) => e.code === 'ERR_CONNECT_SELF')
+    await assert.rejects(node.service.dial(addr), (e: { code?: string }) => e.code === 'TENTACLE_ERR_CONNECT_SELF')
     assert.equal(node.service.sessions().length, 0)
   } finally {
     await stop(node)
@@ -160,7 +164,7 @@ test('without secio there is no dedup: two dials give two sessions (test_dial a,
   }
 })
 
-test('dialing closed ports gives ERR_DIAL_FAILED for each dial (test_dial b)', async () => {
+test('dialing closed ports gives TENTACLE_ERR_DIAL_FAILED for each dial (test_dial b)', async () => {
   const node = new Node({ protocols: [{ id: 1 }] })
   try {
     // Bind and release a port so nothing listens on it.
@@ -171,7 +175,7 @@ test('dialing closed ports gives ERR_DIAL_FAILED for each dial (test_dial b)', a
       for (let i = 0; i < 3; i++) {
         await assert.rejects(
           fresh.service.dial(tmp),
-          (e: { code?: string; phase?: string }) => e.code === 'ERR_DIAL_FAILED' && e.phase === 'connecting',
+          (e: { code?: string; phase?: string }) => e.code === 'TENTACLE_ERR_DIAL_FAILED' && e.phase === 'connecting',
         )
       }
       assert.equal(fresh.errors().filter((e) => e.type === 'dial-error').length, 3)
@@ -192,7 +196,7 @@ test('dials to unsupported addresses each fail in order without hanging (test_di
     ])
     for (const r of results) {
       assert.equal(r.status, 'rejected')
-      assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_UNSUPPORTED_MULTIADDR')
+      assert.equal((r as PromiseRejectedResult).reason.code, 'TENTACLE_ERR_UNSUPPORTED_MULTIADDR')
     }
     const errs = node.errors().filter((e) => e.type === 'dial-error')
     assert.deepEqual(
@@ -218,7 +222,7 @@ test('disconnect(session) on the dialer closes the session on both sides (test_d
   }
 })
 
-test('a peer flooding 8 MiB messages at a slow reader with a 1-byte send buffer ends in ERR_SESSION_BLOCKED only (test_large_pending_messge)', async () => {
+test('a peer flooding 8 MiB messages at a slow reader with a 1-byte send buffer ends in TENTACLE_ERR_SESSION_BLOCKED only (test_large_pending_messge)', async () => {
   const server = new Node({
     protocols: [
       {
@@ -241,13 +245,13 @@ test('a peer flooding 8 MiB messages at a slow reader with a 1-byte send buffer 
     await pair(server, client)
     await server.waitFor((r) => r.type === 'session-blocked', 10_000)
     await server.waitFor(isType('session-close'), 10_000)
-    assert.deepEqual([...new Set(server.errors().map((e) => e.error.code))], ['ERR_SESSION_BLOCKED'])
+    assert.deepEqual([...new Set(server.errors().map((e) => e.error.code))], ['TENTACLE_ERR_SESSION_BLOCKED'])
   } finally {
     await stop(client, server)
   }
 })
 
-test('dialing with a random /p2p/ id fails with ERR_PEER_ID_MISMATCH and no session; the right id opens one (test_peer_id)', async () => {
+test('dialing with a random /p2p/ id fails with TENTACLE_ERR_PEER_ID_MISMATCH and no session; the right id opens one (test_peer_id)', async () => {
   const server = new Node({ protocols: [{ id: 1 }] })
   const client = new Node({ protocols: [{ id: 1 }] })
   try {
@@ -256,14 +260,14 @@ test('dialing with a random /p2p/ id fails with ERR_PEER_ID_MISMATCH and no sess
       const wrong = SecioKeyPair.generate().peerId.toString()
       await assert.rejects(
         client.service.dial(addr.encapsulate(`/p2p/${wrong}`)),
-        (e: { code?: string }) => e.code === 'ERR_PEER_ID_MISMATCH',
+        (e: { code?: string }) => e.code === 'TENTACLE_ERR_PEER_ID_MISMATCH',
       )
     }
     assert.ok(!client.log.some((r) => r.type === 'session-open'))
     const ok = await client.service.dial(addr.encapsulate(`/p2p/${server.service.peerId}`))
     assert.equal(ok.remotePeerId, server.service.peerId)
     await client.waitFor(isType('session-open'))
-    assert.equal(client.errors().filter((e) => e.error.code !== 'ERR_PEER_ID_MISMATCH').length, 0)
+    assert.equal(client.errors().filter((e) => e.error.code !== 'TENTACLE_ERR_PEER_ID_MISMATCH').length, 0)
   } finally {
     await stop(client, server)
   }
@@ -461,7 +465,7 @@ test('two peers dialing each other at once keep exactly one session, the same on
   const settled = (n: Node): boolean => {
     const opens = n.log.filter((r) => r.type === 'session-open').length
     const closes = n.log.filter((r) => r.type === 'session-close').length
-    const refused = n.errors().filter((e) => e.error.code === 'ERR_REPEATED_CONNECTION').length
+    const refused = n.errors().filter((e) => e.error.code === 'TENTACLE_ERR_REPEATED_CONNECTION').length
     return opens + refused === 2 && opens - closes === 1
   }
   for (let round = 0; round < 8; round++) {

@@ -1,5 +1,5 @@
 // Configuration is checked when the service is built: a bad setting fails
-// build() with ERR_INVALID_CONFIG naming the field, instead of constructing a
+// build() with TENTACLE_ERR_INVALID_OPTION naming the field, instead of constructing a
 // service that fails every handshake later. Defaults come from the layer that
 // owns them, and every yamux setting is reachable from the service config.
 import { describe, test } from 'node:test'
@@ -14,7 +14,7 @@ const rejects = (config: ServiceConfigInput, field: string) => {
     () => new ServiceBuilder().key(SecioKeyPair.generate()).configure(config).build(),
     (e: unknown) => {
       assert.ok(e instanceof TentacleError, String(e))
-      assert.equal(e.code, 'ERR_INVALID_CONFIG')
+      assert.equal(e.code, 'TENTACLE_ERR_INVALID_OPTION')
       assert.equal(e.field, field)
       assert.ok(e.message.startsWith(field), e.message)
       return true

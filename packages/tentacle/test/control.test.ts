@@ -81,7 +81,7 @@ test('awaiting close() inside a protocol handler resolves; awaiting dial() insid
   }
 })
 
-test('a session with no protocol open is closed at the timeout with ERR_SESSION_TIMEOUT; one with a protocol open is not', async () => {
+test('a session with no protocol open is closed at the timeout with TENTACLE_ERR_SESSION_TIMEOUT; one with a protocol open is not', async () => {
   const server = new Node({ protocols: [{ id: 1 }], config: { timeoutMs: 1000 } })
   const idle = new Node({ protocols: [{ id: 1 }], config: { timeoutMs: 60_000 } })
   const busy = new Node({ protocols: [{ id: 1 }], config: { timeoutMs: 60_000 } })
@@ -93,7 +93,7 @@ test('a session with no protocol open is closed at the timeout with ERR_SESSION_
     const busyAt = Date.now()
     const timeout = await server.waitFor((r) => r.type === 'session-timeout', 5000)
     assert.ok(Date.now() - t0 >= 900)
-    assert.equal('error' in timeout && timeout.error?.code, 'ERR_SESSION_TIMEOUT')
+    assert.equal('error' in timeout && timeout.error?.code, 'TENTACLE_ERR_SESSION_TIMEOUT')
     await idle.waitFor(isType('session-close'), 5000)
     // Not a synchronization: the test is that the busy session is NOT timed out, so wait
     // until its own timeout point (1 s after it opened) is 500 ms past.
@@ -116,7 +116,7 @@ test('an inbound handshake that fails is reported with its code and phase; accep
     await once(garbage, 'connect')
     garbage.write(Buffer.from('00000010' + 'ff'.repeat(16), 'hex'))
     const failed = await server.waitFor((r) => r.type === 'handshake-error', 5000)
-    assert.ok('error' in failed && failed.error?.code === 'ERR_HANDSHAKE_FAILED')
+    assert.ok('error' in failed && failed.error?.code === 'TENTACLE_ERR_HANDSHAKE_FAILED')
     assert.equal('error' in failed && failed.error?.phase, 'awaiting-propose')
     garbage.destroy()
     await client.service.dial(addr)
@@ -226,7 +226,9 @@ for (const kind of ['service', 'session'] as const) {
       await server.waitFor(isType('session-close'), 5000, 'session-close after a throwing disconnected')
       assert.equal(server.service.connectionCount, 0)
       const handleError = await server.waitFor(isType('protocol-handle-error'), 5000)
-      assert.ok(handleError.type === 'protocol-handle-error' && handleError.error.code === 'ERR_PROTOCOL_HANDLER')
+      assert.ok(
+        handleError.type === 'protocol-handle-error' && handleError.error.code === 'TENTACLE_ERR_PROTOCOL_HANDLER',
+      )
     } finally {
       await Promise.all([server, client].map((n) => n.service.shutdown()))
     }

@@ -104,7 +104,7 @@ test('disconnect(): local-close here, remote-close on the peer (GoAway(0)), no e
   }
 })
 
-test('shutdown(): local-shutdown here; the peer sees the connection lost (ERR_CONNECTION_LOST)', async () => {
+test('shutdown(): local-shutdown here; the peer sees the connection lost (TENTACLE_ERR_CONNECTION_LOST)', async () => {
   const a = node()
   const b = node()
   try {
@@ -114,13 +114,13 @@ test('shutdown(): local-shutdown here; the peer sees the connection lost (ERR_CO
     assert.deepEqual(await a.closed(), { reason: 'local-shutdown', code: undefined })
     const far = await b.closed()
     assert.ok(far.reason === 'connection-eof' || far.reason === 'connection-reset', far.reason)
-    assert.equal(far.code, 'ERR_CONNECTION_LOST')
+    assert.equal(far.code, 'TENTACLE_ERR_CONNECTION_LOST')
   } finally {
     await Promise.all([a.service.shutdown(), b.service.shutdown()])
   }
 })
 
-test('no protocol opened within timeoutMs: session-timeout (ERR_SESSION_TIMEOUT); the peer sees remote-close', async () => {
+test('no protocol opened within timeoutMs: session-timeout (TENTACLE_ERR_SESSION_TIMEOUT); the peer sees remote-close', async () => {
   const a = node({ config: { timeoutMs: 300 } })
   const b = node()
   try {
@@ -128,30 +128,30 @@ test('no protocol opened within timeoutMs: session-timeout (ERR_SESSION_TIMEOUT)
       kind: 'filter',
       filter: () => false,
     })
-    assert.deepEqual(await a.closed(), { reason: 'session-timeout', code: 'ERR_SESSION_TIMEOUT' })
+    assert.deepEqual(await a.closed(), { reason: 'session-timeout', code: 'TENTACLE_ERR_SESSION_TIMEOUT' })
     assert.deepEqual(await b.closed(), { reason: 'remote-close', code: undefined })
   } finally {
     await Promise.all([a.service.shutdown(), b.service.shutdown()])
   }
 })
 
-test('a frame with yamux version 1: protocol-error (ERR_MUXER)', async () => {
+test('a frame with yamux version 1: protocol-error (TENTACLE_ERR_MUXER)', async () => {
   const s = node({ secio: false })
   const socket = await rawClient(s)
   try {
     const bad = header(1, 0, 0, 0)
     bad[0] = 1
     socket.write(bad)
-    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'ERR_MUXER' })
+    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'TENTACLE_ERR_MUXER' })
   } finally {
     socket.destroy()
     await s.service.shutdown()
   }
 })
 
-test('the peer sends GoAway(ProtocolError): remote-error (ERR_MUXER); GoAway(0): remote-close', async () => {
+test('the peer sends GoAway(ProtocolError): remote-error (TENTACLE_ERR_MUXER); GoAway(0): remote-close', async () => {
   for (const [code, want] of [
-    [1, { reason: 'remote-error', code: 'ERR_MUXER' }],
+    [1, { reason: 'remote-error', code: 'TENTACLE_ERR_MUXER' }],
     [0, { reason: 'remote-close', code: undefined }],
   ] as const) {
     const s = node({ secio: false })
@@ -166,11 +166,11 @@ test('the peer sends GoAway(ProtocolError): remote-error (ERR_MUXER); GoAway(0):
   }
 })
 
-test('the peer never answers a keepalive ping: keepalive-timeout (ERR_MUXER)', async () => {
+test('the peer never answers a keepalive ping: keepalive-timeout (TENTACLE_ERR_MUXER)', async () => {
   const s = node({ secio: false, config: { yamux: { keepaliveIntervalMs: 50, pingTimeoutMs: 100 } } })
   const socket = await rawClient(s)
   try {
-    assert.deepEqual(await s.closed(), { reason: 'keepalive-timeout', code: 'ERR_MUXER' })
+    assert.deepEqual(await s.closed(), { reason: 'keepalive-timeout', code: 'TENTACLE_ERR_MUXER' })
   } finally {
     socket.destroy()
     await s.service.shutdown()
@@ -195,7 +195,7 @@ test('the peer closes its socket at a frame boundary: connection-eof; inside a m
       }
       socket.end()
       const want = cut === 'inside' ? 'truncated' : 'connection-eof'
-      assert.deepEqual(await s.closed(), { reason: want, code: 'ERR_CONNECTION_LOST' })
+      assert.deepEqual(await s.closed(), { reason: want, code: 'TENTACLE_ERR_CONNECTION_LOST' })
     } finally {
       socket.destroy()
       await s.service.shutdown()
@@ -203,7 +203,7 @@ test('the peer closes its socket at a frame boundary: connection-eof; inside a m
   }
 })
 
-test('a secio frame that fails authentication: protocol-error (ERR_CONNECTION_LOST, a SecioError below)', async () => {
+test('a secio frame that fails authentication: protocol-error (TENTACLE_ERR_CONNECTION_LOST, a SecioError below)', async () => {
   const s = node()
   const addr = await s.service.listen('/ip4/127.0.0.1/tcp/0')
   const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
@@ -213,21 +213,21 @@ test('a secio frame that fails authentication: protocol-error (ERR_CONNECTION_LO
     await handshake(socket, { key: SecioKeyPair.generate() })
     // §3.12: a well-framed record whose AEAD tag is wrong.
     socket.write(encodeFrame(new Uint8Array(64).fill(0xa5)))
-    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'ERR_CONNECTION_LOST' })
+    assert.deepEqual(await s.closed(), { reason: 'protocol-error', code: 'TENTACLE_ERR_CONNECTION_LOST' })
   } finally {
     socket.destroy()
     await s.service.shutdown()
   }
 })
 
-test('unsent bytes over sendBufferSize: session-blocked (ERR_SESSION_BLOCKED)', async () => {
+test('unsent bytes over sendBufferSize: session-blocked (TENTACLE_ERR_SESSION_BLOCKED)', async () => {
   const a = node({ config: { sendBufferSize: 1024 } })
   const b = node()
   try {
     await a.service.dial((await b.service.listen('/ip4/127.0.0.1/tcp/0')).toString())
     await a.connected()
     a.service.send(a.service.sessions()[0]!.id, 1, new Uint8Array(64 * 1024))
-    assert.deepEqual(await a.closed(), { reason: 'session-blocked', code: 'ERR_SESSION_BLOCKED' })
+    assert.deepEqual(await a.closed(), { reason: 'session-blocked', code: 'TENTACLE_ERR_SESSION_BLOCKED' })
   } finally {
     await Promise.all([a.service.shutdown(), b.service.shutdown()])
   }

@@ -179,7 +179,7 @@ async function killAndWait(
     r.closed !== undefined && ['connection-eof', 'connection-reset', 'truncated'].includes(r.closed.reason),
     `session-close reason ${r.closed?.reason}`,
   )
-  assert.equal(r.closed.code, 'ERR_CONNECTION_LOST')
+  assert.equal(r.closed.code, 'TENTACLE_ERR_CONNECTION_LOST')
   return { disconnectedMs: r.disconnectedAt - t0, closedMs: r.closedAt - t0 }
 }
 

@@ -40,7 +40,7 @@ test(`maxConnections = N (${N}): sessions number N−1 and N are accepted, conne
     await assert.rejects(clients[N].service.dial(addr))
     assert.equal(server.service.connectionCount, N)
     const stats = [...server.service.listenerStats().values()][0]
-    assert.equal(stats.rejected.get('ERR_TOO_MANY_CONNECTIONS'), 1)
+    assert.equal(stats.rejected.get('TENTACLE_ERR_TOO_MANY_CONNECTIONS'), 1)
     // Room again once one leaves.
     clients[0].service.disconnect(clients[0].service.sessions()[0].id)
     await server.waitFor(isType('session-close'))
@@ -93,14 +93,14 @@ test(`maxConcurrentHandshakes = N (${N}): N connections in handshake are kept, c
     // reason is counted below); 2.5 s leaves room for a loaded machine.
     assert.equal(await closedWithin(extra, 2500), true)
     const stats = [...server.service.listenerStats().values()][0]
-    assert.equal(stats.rejected.get('ERR_TOO_MANY_HANDSHAKES'), 1)
+    assert.equal(stats.rejected.get('TENTACLE_ERR_TOO_MANY_HANDSHAKES'), 1)
   } finally {
     for (const s of raw) s.destroy()
     await Promise.all([server, peer].map((n) => n.service.shutdown()))
   }
 })
 
-test('an outbound dial over maxConnections fails with ERR_TOO_MANY_CONNECTIONS before connecting', async () => {
+test('an outbound dial over maxConnections fails with TENTACLE_ERR_TOO_MANY_CONNECTIONS before connecting', async () => {
   const a = new Node({ protocols: [{ id: 1 }] })
   const b = new Node({ protocols: [{ id: 1 }] })
   const c = new Node({ protocols: [{ id: 1 }], config: { maxConnections: 1 } })
@@ -108,7 +108,10 @@ test('an outbound dial over maxConnections fails with ERR_TOO_MANY_CONNECTIONS b
     const addrA = await a.service.listen('/ip4/127.0.0.1/tcp/0')
     const addrB = await b.service.listen('/ip4/127.0.0.1/tcp/0')
     await c.service.dial(addrA)
-    await assert.rejects(c.service.dial(addrB), (e: { code?: string }) => e.code === 'ERR_TOO_MANY_CONNECTIONS')
+    await assert.rejects(
+      c.service.dial(addrB),
+      (e: { code?: string }) => e.code === 'TENTACLE_ERR_TOO_MANY_CONNECTIONS',
+    )
   } finally {
     await Promise.all([a, b, c].map((n) => n.service.shutdown()))
   }

@@ -119,7 +119,7 @@ test('2000 peers that close (FIN and RST) before accept while the loop is blocke
 test('over a limit the socket is accepted and closed at once, and accepting goes on', async () => {
   let admitted = 0
   const { listener, liveUntil } = echoListener(() =>
-    admitted >= 2 ? 'ERR_TOO_MANY_CONNECTIONS' : (admitted++, undefined),
+    admitted >= 2 ? 'TENTACLE_ERR_TOO_MANY_CONNECTIONS' : (admitted++, undefined),
   )
   const { port } = await listener.listen()
   try {
@@ -129,7 +129,7 @@ test('over a limit the socket is accepted and closed at once, and accepting goes
     const extra = net.connect({ port, host: '127.0.0.1' })
     extra.on('error', () => {})
     await new Promise((resolve) => extra.once('close', resolve))
-    assert.equal(listener.stats.rejected.get('ERR_TOO_MANY_CONNECTIONS'), 1)
+    assert.equal(listener.stats.rejected.get('TENTACLE_ERR_TOO_MANY_CONNECTIONS'), 1)
     for (const s of keep) s.destroy()
     await liveUntil((n) => n === 0, 5000, 'admitted sockets closed')
   } finally {

@@ -36,11 +36,11 @@ test('serveMetrics: /metrics is the service Prometheus text, JSON routes, 404, 4
   }
 })
 
-test('serveMetrics: a port in use is ERR_LISTEN_FAILED naming the address', async () => {
+test('serveMetrics: a port in use is TENTACLE_ERR_LISTEN_FAILED naming the address', async () => {
   const first = await serveMetrics({ port: 0, metrics: () => '' })
   try {
     await assert.rejects(serveMetrics({ port: first.port, metrics: () => '' }), (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'ERR_LISTEN_FAILED')
+      assert.equal(err.code, 'TENTACLE_ERR_LISTEN_FAILED')
       assert.match(err.message, new RegExp(`127\\.0\\.0\\.1:${first.port}: EADDRINUSE`))
       return true
     })

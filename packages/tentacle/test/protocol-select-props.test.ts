@@ -1,6 +1,6 @@
 // Protocol selection's decoder and encoder (§9.1, §9.2) under fast-check:
 // - decodeProtocolInfo on arbitrary and mutated bytes returns a ProtocolInfo or throws
-//   the typed ERR_PROTOCOL_SELECT, nothing else; what it accepts re-encodes to the input;
+//   the typed TENTACLE_ERR_PROTOCOL_SELECT, nothing else; what it accepts re-encodes to the input;
 // - encodeProtocolInfo matches an independent molecule encoding (§6), byte for byte, and
 //   round-trips; truncations and extensions are rejected; extra table fields are ignored
 //   (Rust reads with `from_compatible_slice`); invalid UTF-8 is rejected (Rust's
@@ -20,7 +20,7 @@ import { decodeProtocolInfo, encodeProtocolInfo, type ProtocolInfo } from '../sr
 import { clientSelect, MAX_SELECT_FRAME, readOneFrame } from '../src/protocol-select.js'
 import { selectVersion } from '../src/select-version.js'
 
-const SELECT: TentacleErrorCode = 'ERR_PROTOCOL_SELECT'
+const SELECT: TentacleErrorCode = 'TENTACLE_ERR_PROTOCOL_SELECT'
 
 // ------------------------------------------------------------ reference molecule encoding (§6)
 
@@ -327,7 +327,7 @@ test('the deadline (abort) ends a read that gets nothing, resets the stream, and
   const got = await reading
   assert.ok(got instanceof TentacleError && got.code === SELECT)
   assert.equal(r.recvState, 'reset')
-  assert.equal(await within(peerSeesReset, 2000, 'the RST reaches the peer'), 'ERR_STREAM_RESET')
+  assert.equal(await within(peerSeesReset, 2000, 'the RST reaches the peer'), 'YAMUX_ERR_STREAM_RESET')
   // Already aborted before the call: rejects at once.
   const [w2, r2] = await streamPair()
   const got2 = await readOne(r2, new LengthDelimitedDecoder(MAX_SELECT_FRAME), AbortSignal.abort())

@@ -84,7 +84,7 @@ test('the same 16 MiB sent with send() in a loop trips session-blocked (why send
   try {
     for (let i = 0; i < 256; i++) sender.service.send(session.id, 1, numbered(i))
     const blocked = await sender.waitFor(isType('session-blocked'), 10_000, 'session-blocked')
-    assert.equal((blocked as { error: { code: string } }).error.code, 'ERR_SESSION_BLOCKED')
+    assert.equal((blocked as { error: { code: string } }).error.code, 'TENTACLE_ERR_SESSION_BLOCKED')
   } finally {
     await sender.service.shutdown()
     await receiver.service.shutdown()
@@ -156,7 +156,7 @@ test('sendAsync resolves false for an unknown session and for a protocol not ope
   }
 })
 
-test('sendAsync rejects ERR_MESSAGE_TOO_LARGE for a message over the protocol max frame', async () => {
+test('sendAsync rejects TENTACLE_ERR_MESSAGE_TOO_LARGE for a message over the protocol max frame', async () => {
   const opened = deferred<SessionInfo>()
   const receiver = new Node({ protocols: [{ id: 1, maxFrameLength: 1024 }] })
   const sender = new Node({
@@ -173,7 +173,7 @@ test('sendAsync rejects ERR_MESSAGE_TOO_LARGE for a message over the protocol ma
     await sender.service.dial(addr)
     const session = await opened.promise
     await assert.rejects(sender.service.sendAsync(session.id, 1, new Uint8Array(1025)), {
-      code: 'ERR_MESSAGE_TOO_LARGE',
+      code: 'TENTACLE_ERR_MESSAGE_TOO_LARGE',
     })
     assert.equal(await sender.service.sendAsync(session.id, 1, new Uint8Array(1024)), true)
   } finally {

@@ -74,7 +74,7 @@ test('200 silent or trickling connections are closed at the handshake deadline w
     }
     const timeouts = server
       .errors()
-      .filter((e) => e.type === 'handshake-error' && e.error.code === 'ERR_HANDSHAKE_TIMEOUT')
+      .filter((e) => e.type === 'handshake-error' && e.error.code === 'TENTACLE_ERR_HANDSHAKE_TIMEOUT')
     assert.equal(timeouts.length, 200)
     const phases = new Set(timeouts.map((e) => e.error.phase))
     assert.deepEqual([...phases], ['awaiting-propose'])

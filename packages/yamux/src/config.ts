@@ -17,7 +17,7 @@ export interface YamuxConfig {
   /**
    * How long we wait for the peer's GoAway after sending ours, and how long the
    * connection may refuse our writes (measured from the first refused write) before
-   * the session ends with ERR_WRITE_TIMEOUT. Default 10 000.
+   * the session ends with YAMUX_ERR_WRITE_TIMEOUT. Default 10 000.
    */
   connectionWriteTimeoutMs: number
   /** Open streams (both directions) above which an inbound SYN is answered ACK|RST. Default 65 535. */
@@ -68,19 +68,22 @@ export function resolveConfig(partial: Partial<YamuxConfig> = {}): YamuxConfig {
   for (const key of positive) {
     const v = c[key]
     if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
-      throw new YamuxError('ERR_INVALID_CONFIG', `${key} must be a positive number, got ${String(v)}`)
+      throw new YamuxError('YAMUX_ERR_INVALID_OPTION', `${key} must be a positive number, got ${String(v)}`, {
+        field: key,
+      })
     }
   }
   // §8.7: max_stream_window_size must be ≥ 256 KiB (Rust asserts it) and fit the u32 length field.
   const w = c.maxStreamWindowSize
   if (!Number.isInteger(w) || w < INITIAL_STREAM_WINDOW || w > 0xffffffff) {
     throw new YamuxError(
-      'ERR_INVALID_CONFIG',
+      'YAMUX_ERR_INVALID_OPTION',
       `maxStreamWindowSize must be an integer in [${INITIAL_STREAM_WINDOW}, 2^32-1], got ${String(w)}`,
+      { field: 'maxStreamWindowSize' },
     )
   }
   if (typeof c.enableKeepalive !== 'boolean') {
-    throw new YamuxError('ERR_INVALID_CONFIG', 'enableKeepalive must be a boolean')
+    throw new YamuxError('YAMUX_ERR_INVALID_OPTION', 'enableKeepalive must be a boolean', { field: 'enableKeepalive' })
   }
   return c
 }

@@ -79,7 +79,7 @@ export class YamuxFrameDecoder {
   /**
    * Decodes the next item from the queued input.
    * @returns NEED_MORE when the input is exhausted, DECODED_HEADER or DECODED_BODY.
-   * @throws YamuxError ERR_INVALID_VERSION | ERR_INVALID_TYPE | ERR_FRAME_TOO_LARGE on a bad header.
+   * @throws YamuxError YAMUX_ERR_INVALID_VERSION | YAMUX_ERR_INVALID_TYPE | YAMUX_ERR_FRAME_TOO_LARGE on a bad header.
    */
   next(): DecodeResult {
     switch (this.#named) {
@@ -123,14 +123,14 @@ export class YamuxFrameDecoder {
     const streamId = readU32BE(b, o + 4)
     const length = readU32BE(b, o + 8)
     if (version !== PROTOCOL_VERSION) {
-      return this.#fail(new YamuxError('ERR_INVALID_VERSION', `yamux.version=${version}`))
+      return this.#fail(new YamuxError('YAMUX_ERR_INVALID_VERSION', `yamux.version=${version}`))
     }
     if (type > TYPE_GO_AWAY) {
-      return this.#fail(new YamuxError('ERR_INVALID_TYPE', `yamux.type=${type}`))
+      return this.#fail(new YamuxError('YAMUX_ERR_INVALID_TYPE', `yamux.type=${type}`))
     }
     if (type === TYPE_DATA && length > this.#maxDataLength) {
       return this.#fail(
-        new YamuxError('ERR_FRAME_TOO_LARGE', `yamux.length=${length} exceeds max ${this.#maxDataLength}`),
+        new YamuxError('YAMUX_ERR_FRAME_TOO_LARGE', `yamux.length=${length} exceeds max ${this.#maxDataLength}`),
       )
     }
     this.type = type

@@ -1,7 +1,7 @@
 // @tentacle-ts/yamux — a tokio-yamux 0.3.20 compatible stream multiplexer (§8).
 export { Session, type SessionOptions, type SessionState, type SessionEndReason } from './session.js'
 export { Stream, type DirectionState, type WriteCallback } from './stream.js'
-export { YamuxError, isYamuxError, type YamuxErrorCode } from './errors.js'
+export { YAMUX_ERROR_CODES, YamuxError, isYamuxError, type YamuxErrorCode, type YamuxErrorOptions } from './errors.js'
 export { DEFAULT_CONFIG, resolveConfig, type YamuxConfig } from './config.js'
 export type { DuplexOptions } from './duplex.js'
 export {

@@ -113,7 +113,7 @@ export class Session {
 
   constructor(conn: Duplex, options: SessionOptions) {
     if (options.role !== 'client' && options.role !== 'server') {
-      throw new YamuxError('ERR_INVALID_CONFIG', `role must be 'client' or 'server'`)
+      throw new YamuxError('YAMUX_ERR_INVALID_OPTION', `role must be 'client' or 'server'`, { field: 'role' })
     }
     this.role = options.role
     this.config = Object.freeze(resolveConfig(options))
@@ -126,7 +126,7 @@ export class Session {
       onStall: () =>
         this.#abort(
           new YamuxError(
-            'ERR_WRITE_TIMEOUT',
+            'YAMUX_ERR_WRITE_TIMEOUT',
             `connection accepted no writes for ${this.config.connectionWriteTimeoutMs} ms`,
           ),
         ),
@@ -174,8 +174,8 @@ export class Session {
   /**
    * Opens a stream: sends WindowUpdate+SYN with delta = maxStreamWindowSize − 256 KiB
    * (§8.3) and resolves at once; data may follow immediately.
-   * Rejects with ERR_SESSION_CLOSED, ERR_GO_AWAY (the peer sent GoAway),
-   * ERR_STREAMS_EXHAUSTED or ERR_DUPLICATE_STREAM.
+   * Rejects with YAMUX_ERR_SESSION_CLOSED, YAMUX_ERR_GO_AWAY (the peer sent GoAway),
+   * YAMUX_ERR_STREAMS_EXHAUSTED or YAMUX_ERR_DUPLICATE_STREAM.
    */
   openStream(): Promise<Stream> {
     try {
@@ -188,13 +188,13 @@ export class Session {
   /** Synchronous flavour of openStream(); throws instead of rejecting. */
   openStreamSync(): Stream {
     if (this.#remoteGoAway)
-      throw new YamuxError('ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
+      throw new YamuxError('YAMUX_ERR_GO_AWAY', 'the peer sent GoAway', { goAwayCode: this.remoteGoAwayCode })
     if (this.#sessionState !== 'open') throw this.#sessionClosedError()
     const id = this.#nextStreamId
     // tokio-yamux advances with checked_add(2) before using the id (§8.2).
-    if (id + 2 > MAX_STREAM_ID) throw new YamuxError('ERR_STREAMS_EXHAUSTED', 'no more stream ids to issue')
+    if (id + 2 > MAX_STREAM_ID) throw new YamuxError('YAMUX_ERR_STREAMS_EXHAUSTED', 'no more stream ids to issue')
     this.#nextStreamId = id + 2
-    if (this.#streams.has(id)) throw new YamuxError('ERR_DUPLICATE_STREAM', `stream ${id} is already open`)
+    if (this.#streams.has(id)) throw new YamuxError('YAMUX_ERR_DUPLICATE_STREAM', `stream ${id} is already open`)
     const stream = new Stream(id, this, false)
     this.#streams.set(id, stream)
     stream.sendOpen()
@@ -247,7 +247,7 @@ export class Session {
         ? undefined
         : err instanceof YamuxError
           ? err
-          : new YamuxError('ERR_SESSION_CLOSED', err.message, { cause: err })
+          : new YamuxError('YAMUX_ERR_SESSION_CLOSED', err.message, { cause: err })
     try {
       this.#terminate(yerr, yerr === undefined ? 'destroyed' : 'error')
     } finally {
@@ -316,7 +316,7 @@ export class Session {
       }
     } catch (err) {
       if (err instanceof YamuxError) this.#fail(err)
-      else this.#abort(new YamuxError('ERR_SESSION_CLOSED', `internal error: ${String(err)}`, { cause: err }))
+      else this.#abort(new YamuxError('YAMUX_ERR_SESSION_CLOSED', `internal error: ${String(err)}`, { cause: err }))
     }
   }
 
@@ -369,7 +369,7 @@ export class Session {
     const c = this.config
     if (this.#streams.size < c.maxStreamCount && this.pendingAcceptCount < c.acceptBacklog) {
       if (this.#streams.has(streamId)) {
-        throw new YamuxError('ERR_DUPLICATE_STREAM', `the peer opened stream ${streamId}, which is already open`)
+        throw new YamuxError('YAMUX_ERR_DUPLICATE_STREAM', `the peer opened stream ${streamId}, which is already open`)
       }
       const stream = new Stream(streamId, this, true)
       this.#streams.set(streamId, stream)
@@ -422,7 +422,7 @@ export class Session {
       code === GO_AWAY_NORMAL
         ? undefined
         : new YamuxError(
-            'ERR_GO_AWAY',
+            'YAMUX_ERR_GO_AWAY',
             `the peer sent GoAway(${code === GO_AWAY_INTERNAL_ERROR ? 'InternalError' : 'ProtocolError'})`,
             {
               goAwayCode: code,
@@ -442,12 +442,12 @@ export class Session {
     for (const sentAt of this.#pings.values()) {
       if (now - sentAt >= this.config.pingTimeoutMs) {
         return this.#abort(
-          new YamuxError('ERR_KEEPALIVE_TIMEOUT', `no answer to a ping for ${this.config.pingTimeoutMs} ms`),
+          new YamuxError('YAMUX_ERR_KEEPALIVE_TIMEOUT', `no answer to a ping for ${this.config.pingTimeoutMs} ms`),
         )
       }
     }
     if (this.#pings.size >= MAX_UNANSWERED_PINGS) {
-      return this.#abort(new YamuxError('ERR_KEEPALIVE_TIMEOUT', `${this.#pings.size} pings unanswered`))
+      return this.#abort(new YamuxError('YAMUX_ERR_KEEPALIVE_TIMEOUT', `${this.#pings.size} pings unanswered`))
     }
     this.#pingId = (this.#pingId + 1) >>> 0
     this.#pings.set(this.#pingId, now)
@@ -500,7 +500,7 @@ export class Session {
 
   #sessionClosedError(): YamuxError {
     if (this.#endError !== undefined) return this.#endError
-    return new YamuxError('ERR_SESSION_CLOSED', 'the session is closing')
+    return new YamuxError('YAMUX_ERR_SESSION_CLOSED', 'the session is closing')
   }
 
   // ------------------------------------------------------------- ending
@@ -547,9 +547,13 @@ export class Session {
     // show this function, so it is not captured (~40 µs saved per session).
     const limit = Error.stackTraceLimit
     Error.stackTraceLimit = 0
-    this.#endError = new YamuxError('ERR_SESSION_CLOSED', err ? `session ended: ${err.message}` : 'session closed', {
-      cause: err,
-    })
+    this.#endError = new YamuxError(
+      'YAMUX_ERR_SESSION_CLOSED',
+      err ? `session ended: ${err.message}` : 'session closed',
+      {
+        cause: err,
+      },
+    )
     Error.stackTraceLimit = limit
     this.#clearTimers()
     this.#pings.clear()
@@ -609,13 +613,16 @@ export class Session {
     // EOF: after our GoAway it is the peer's answer; otherwise the peer left without GoAway.
     const err = this.#localGoAway
       ? undefined
-      : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection ended without GoAway')
+      : new YamuxError('YAMUX_ERR_CONNECTION_CLOSED', 'the connection ended without GoAway')
     this.#finish(err, err === undefined ? 'local-close' : 'error')
   }
 
   readonly #onConnError = (cause: Error): void => {
     if (this.#sessionState === 'ended') return
-    this.#terminate(new YamuxError('ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }), 'error')
+    this.#terminate(
+      new YamuxError('YAMUX_ERR_CONNECTION_CLOSED', `connection error: ${cause.message}`, { cause }),
+      'error',
+    )
   }
 
   readonly #onConnClose = (): void => {
@@ -624,7 +631,7 @@ export class Session {
         this.#terminate(
           this.#localGoAway
             ? undefined
-            : new YamuxError('ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
+            : new YamuxError('YAMUX_ERR_CONNECTION_CLOSED', 'the connection closed without GoAway'),
           this.#localGoAway ? 'local-close' : 'error',
         )
       }

@@ -126,7 +126,7 @@ export class Stream {
   /**
    * Reads the next chunk of data (at most `max` bytes if given).
    * Resolves `null` at EOF (the peer half-closed and everything was read).
-   * Rejects with ERR_STREAM_RESET after a reset, or ERR_SESSION_CLOSED when the
+   * Rejects with YAMUX_ERR_STREAM_RESET after a reset, or YAMUX_ERR_SESSION_CLOSED when the
    * session ended before the peer's FIN — in both cases after the buffered data.
    */
   read(max = Infinity): Promise<Uint8Array | null> {
@@ -146,7 +146,7 @@ export class Stream {
 
   /**
    * Takes buffered data without waiting: a chunk, `null` at EOF, or `undefined`
-   * when nothing is available yet. Throws ERR_STREAM_RESET / ERR_SESSION_CLOSED.
+   * when nothing is available yet. Throws YAMUX_ERR_STREAM_RESET / YAMUX_ERR_SESSION_CLOSED.
    * With {@link Stream.onReadable}, the promise-free way to read for a layer
    * that pumps many streams (tentacle's protocol streams, the Duplex adapter):
    * read until `undefined`, then register for the next read event.
@@ -165,7 +165,7 @@ export class Stream {
       return chunk
     }
     if (this.#recvDir === 'closed') return null
-    if (this.#recvDir === 'reset') throw new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.#recvDir === 'reset') throw new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
     if (this.#sessionError !== undefined) throw this.#sessionError
     return undefined
   }
@@ -221,8 +221,8 @@ export class Stream {
    * Writes `data`, in frames no larger than the send window. Resolves when every
    * byte was handed to the session's writer; waits (never buffers past the caps)
    * while the send window is 0 or the session's queue is full.
-   * Rejects with ERR_STREAM_CLOSED after close(), ERR_STREAM_RESET after a reset,
-   * ERR_SESSION_CLOSED once the session is closing or over.
+   * Rejects with YAMUX_ERR_STREAM_CLOSED after close(), YAMUX_ERR_STREAM_RESET after a reset,
+   * YAMUX_ERR_SESSION_CLOSED once the session is closing or over.
    */
   write(data: Uint8Array): Promise<void> {
     const sent = this.#writeNow(data)
@@ -311,16 +311,16 @@ export class Stream {
   /** Why a new write is refused (also after close() was requested: it queues behind the FIN). */
   #writeRefusal(): YamuxError | undefined {
     if (this.#closeWaiters !== null && this.#sendDir === 'open') {
-      return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
+      return new YamuxError('YAMUX_ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     }
     return this.#queuedWriteRefusal()
   }
 
   /** Why a write already queued cannot go on. */
   #queuedWriteRefusal(): YamuxError | undefined {
-    if (this.#sendDir === 'reset') return new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.#sendDir === 'reset') return new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
     if (this.#sendDir === 'closed')
-      return new YamuxError('ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
+      return new YamuxError('YAMUX_ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
     if (this.#sessionError !== undefined) return this.#sessionError
     return this.#host.writeRefusal()
   }
@@ -331,7 +331,7 @@ export class Stream {
    * Half-closes the stream (sends FIN, §8.3) after every pending write.
    * Resolves once the FIN is handed to the session's writer (or at once if the
    * stream is already closed for writing or reset). Rejects with
-   * ERR_SESSION_CLOSED if the session ended before the FIN could be sent.
+   * YAMUX_ERR_SESSION_CLOSED if the session ended before the FIN could be sent.
    */
   close(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -364,7 +364,7 @@ export class Stream {
 
   /**
    * Resets the stream (sends RST unless the stream is already closed both ways, §8.3):
-   * pending and later reads and writes fail with ERR_STREAM_RESET, buffered data is dropped.
+   * pending and later reads and writes fail with YAMUX_ERR_STREAM_RESET, buffered data is dropped.
    */
   reset(): void {
     if (this.#sendDir === 'reset' && this.#recvDir === 'reset') return
@@ -374,7 +374,7 @@ export class Stream {
     this.#recvDir = 'reset'
     this.#readBuf.clear()
     this.bufferedBytes = 0
-    const err = new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
+    const err = new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset locally`)
     this.#failWrites(err)
     this.#wakeReaders()
     this.#transition()
@@ -406,7 +406,7 @@ export class Stream {
       if (w > 0xffffffff) {
         // tokio-yamux: checked_add fails → protocol error → GoAway(1).
         this.#host.protocolError(
-          new YamuxError('ERR_WINDOW_OVERFLOW', `stream ${this.id}: window update overflows the send window`),
+          new YamuxError('YAMUX_ERR_WINDOW_OVERFLOW', `stream ${this.id}: window update overflows the send window`),
         )
         return
       }
@@ -419,7 +419,7 @@ export class Stream {
    * @internal Header of a Data frame for this stream. Returns false when the body must be
    * discarded (the peer already half-closed; tokio-yamux stops processing the stream then).
    * A RST on it still resets the stream, as a RST on a WindowUpdate after FIN does.
-   * Throws ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
+   * Throws YAMUX_ERR_RECV_WINDOW_EXCEEDED when the peer overran the window (§8.4).
    */
   onDataHeader(flags: number, length: number): boolean {
     if (this.#recvDir !== 'open') {
@@ -428,7 +428,7 @@ export class Stream {
     }
     if (length > this.recvWindow) {
       throw new YamuxError(
-        'ERR_RECV_WINDOW_EXCEEDED',
+        'YAMUX_ERR_RECV_WINDOW_EXCEEDED',
         `stream ${this.id}: data frame of ${length} bytes exceeds the receive window of ${this.recvWindow}`,
       )
     }
@@ -480,7 +480,7 @@ export class Stream {
     if (this.#sendDir === 'reset' && this.#recvDir !== 'open') return
     this.#sendDir = 'reset'
     if (this.#recvDir === 'open') this.#recvDir = 'reset'
-    this.#failWrites(new YamuxError('ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
+    this.#failWrites(new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset by the peer`))
     this.#wakeReaders()
     this.#transition()
   }

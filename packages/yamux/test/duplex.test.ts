@@ -107,7 +107,7 @@ test('backpressure: writing into a Duplex whose peer does not read makes write()
   }
 })
 
-test('destroying a Duplex mid-stream resets the stream; the peer sees ERR_STREAM_RESET', async () => {
+test('destroying a Duplex mid-stream resets the stream; the peer sees YAMUX_ERR_STREAM_RESET', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     const c = await client.openStream()
@@ -116,7 +116,7 @@ test('destroying a Duplex mid-stream resets the stream; the peer sees ERR_STREAM
     const s = (await server.accept())!
     assert.equal(Buffer.from((await s.read())!).toString(), 'partial')
     d.destroy()
-    await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' }) // the RST has arrived
+    await assert.rejects(s.read(), { code: 'YAMUX_ERR_STREAM_RESET' }) // the RST has arrived
     assert.equal(client.streamCount, 0)
     assert.equal(server.streamCount, 0)
   } finally {
@@ -124,7 +124,7 @@ test('destroying a Duplex mid-stream resets the stream; the peer sees ERR_STREAM
   }
 })
 
-test('a peer reset surfaces as a Duplex error with code ERR_STREAM_RESET', async () => {
+test('a peer reset surfaces as a Duplex error with code YAMUX_ERR_STREAM_RESET', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     const c = await client.openStream()
@@ -134,13 +134,13 @@ test('a peer reset surfaces as a Duplex error with code ERR_STREAM_RESET', async
     const err = new Promise<{ code?: string }>((resolve) => d.once('error', resolve))
     d.resume()
     c.reset()
-    assert.equal((await within(err, 2000, 'error event')).code, 'ERR_STREAM_RESET')
+    assert.equal((await within(err, 2000, 'error event')).code, 'YAMUX_ERR_STREAM_RESET')
   } finally {
     await cleanup()
   }
 })
 
-test('session end surfaces as a Duplex error (ERR_SESSION_CLOSED), not a hang', async () => {
+test('session end surfaces as a Duplex error (YAMUX_ERR_SESSION_CLOSED), not a hang', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     const c = await client.openStream()
@@ -148,7 +148,7 @@ test('session end surfaces as a Duplex error (ERR_SESSION_CLOSED), not a hang', 
     const err = new Promise<{ code?: string }>((resolve) => d.once('error', resolve))
     d.resume()
     server.destroy()
-    assert.equal((await within(err, 2000, 'error event')).code, 'ERR_SESSION_CLOSED')
+    assert.equal((await within(err, 2000, 'error event')).code, 'YAMUX_ERR_SESSION_CLOSED')
   } finally {
     await cleanup()
   }

@@ -132,7 +132,9 @@ test('property: arbitrary bytes give frames or a typed error, never a crash or u
         }
       } catch (err) {
         assert.ok(err instanceof YamuxError)
-        assert.ok(['ERR_INVALID_VERSION', 'ERR_INVALID_TYPE', 'ERR_FRAME_TOO_LARGE'].includes(err.code))
+        assert.ok(
+          ['YAMUX_ERR_INVALID_VERSION', 'YAMUX_ERR_INVALID_TYPE', 'YAMUX_ERR_FRAME_TOO_LARGE'].includes(err.code),
+        )
         assert.equal(d.state, 'failed')
         assert.throws(() => d.next(), { code: err.code }, 'a failed decoder keeps failing')
         consumedAll = false
@@ -145,34 +147,34 @@ test('property: arbitrary bytes give frames or a typed error, never a crash or u
   )
 })
 
-test('property: a version other than 0 is ERR_INVALID_VERSION', () => {
+test('property: a version other than 0 is YAMUX_ERR_INVALID_VERSION', () => {
   fc.assert(
     fc.property(frameArb, fc.integer({ min: 1, max: 255 }), (f, version) => {
       const bytes = encode([f])
       const bad = Uint8Array.from(bytes)
       bad[0] = version
       const { error } = decodeAll([bad])
-      assert.equal(error?.code, 'ERR_INVALID_VERSION')
+      assert.equal(error?.code, 'YAMUX_ERR_INVALID_VERSION')
     }),
   )
 })
 
-test('property: a type above 3 is ERR_INVALID_TYPE', () => {
+test('property: a type above 3 is YAMUX_ERR_INVALID_TYPE', () => {
   fc.assert(
     fc.property(frameArb, fc.integer({ min: 4, max: 255 }), (f, type) => {
       const bad = Uint8Array.from(encode([f]))
       bad[1] = type
-      assert.equal(decodeAll([bad]).error?.code, 'ERR_INVALID_TYPE')
+      assert.equal(decodeAll([bad]).error?.code, 'YAMUX_ERR_INVALID_TYPE')
     }),
   )
 })
 
-test('property: Data longer than the max window is ERR_FRAME_TOO_LARGE; other types may carry any length', () => {
+test('property: Data longer than the max window is YAMUX_ERR_FRAME_TOO_LARGE; other types may carry any length', () => {
   fc.assert(
     fc.property(fc.integer({ min: MAX + 1, max: 0xffffffff }), fc.integer({ min: 0, max: 50 }), (length, extra) => {
       const h = encodeHeader({ type: TYPE_DATA, flags: 0, streamId: 1, length })
       const { error } = decodeAll([h, new Uint8Array(extra)])
-      assert.equal(error?.code, 'ERR_FRAME_TOO_LARGE')
+      assert.equal(error?.code, 'YAMUX_ERR_FRAME_TOO_LARGE')
       const wu = encodeHeader({ type: TYPE_WINDOW_UPDATE, flags: 0, streamId: 1, length })
       assert.equal(decodeAll([wu]).error, undefined)
     }),

@@ -23,7 +23,7 @@ for (const transport of ['memory', 'tcp'] as const) {
       const serverReads = server.accept().then((s) => readAll(s!).then((data) => ({ s: s!, data })))
       await within(c.write(up), 5000, 'client write')
       await c.close()
-      await assert.rejects(c.write(Buffer.from('no')), { code: 'ERR_STREAM_CLOSED' })
+      await assert.rejects(c.write(Buffer.from('no')), { code: 'YAMUX_ERR_STREAM_CLOSED' })
       const { s, data } = await within(serverReads, 5000, 'server reads to EOF')
       assert.equal(sha256(data), sha256(up))
       assert.equal(await s.read(), null, 'EOF is sticky')
@@ -56,11 +56,11 @@ for (const transport of ['memory', 'tcp'] as const) {
       s.reset()
       const [w, r] = await within(outcomes, 3000, 'both settle on RST')
       assert.equal(w.status, 'rejected')
-      assert.equal((w as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
+      assert.equal((w as PromiseRejectedResult).reason.code, 'YAMUX_ERR_STREAM_RESET')
       assert.equal(r.status, 'rejected')
-      assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
-      await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
-      await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+      assert.equal((r as PromiseRejectedResult).reason.code, 'YAMUX_ERR_STREAM_RESET')
+      await assert.rejects(s.read(), { code: 'YAMUX_ERR_STREAM_RESET' })
+      await assert.rejects(s.write(Buffer.from('x')), { code: 'YAMUX_ERR_STREAM_RESET' })
       // The client's read failing was the RST arriving; the server reset locally.
       assert.equal(client.streamCount, 0)
       assert.equal(server.streamCount, 0)
@@ -80,13 +80,13 @@ test('data buffered before a RST is still readable, then the reset is reported (
     c.reset()
     await roundTrip(client, server) // the server has handled the data and then the RST
     assert.equal(Buffer.from((await s.read())!).toString(), 'before-reset')
-    await assert.rejects(s.read(), { code: 'ERR_STREAM_RESET' })
+    await assert.rejects(s.read(), { code: 'YAMUX_ERR_STREAM_RESET' })
   } finally {
     await cleanup()
   }
 })
 
-test('a local reset fails our own pending read and write with ERR_STREAM_RESET', async () => {
+test('a local reset fails our own pending read and write with YAMUX_ERR_STREAM_RESET', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     const c = await client.openStream()
@@ -96,23 +96,23 @@ test('a local reset fails our own pending read and write with ERR_STREAM_RESET',
     assert.equal(c.sendWindow, 0, 'the write waits for window')
     c.reset()
     const res = await outcomes
-    for (const o of res) assert.equal((o as PromiseRejectedResult).reason.code, 'ERR_STREAM_RESET')
+    for (const o of res) assert.equal((o as PromiseRejectedResult).reason.code, 'YAMUX_ERR_STREAM_RESET')
     const s = (await server.accept())!
-    await assert.rejects(readAll(s), { code: 'ERR_STREAM_RESET' })
+    await assert.rejects(readAll(s), { code: 'YAMUX_ERR_STREAM_RESET' })
   } finally {
     await cleanup()
   }
 })
 
-test('a stream refused by the peer (ACK|RST) fails writes with ERR_STREAM_RESET and is forgotten', async () => {
+test('a stream refused by the peer (ACK|RST) fails writes with YAMUX_ERR_STREAM_RESET and is forgotten', async () => {
   const { client, server, cleanup } = await sessionPair('memory', {}, { maxStreamCount: 1 })
   try {
     const first = await client.openStream()
     await first.write(Buffer.from('1'))
     const second = await client.openStream()
     await second.write(Buffer.from('2')) // sends the SYN; the server answers ACK|RST
-    await within(assert.rejects(second.read(), { code: 'ERR_STREAM_RESET' }), 5000, 'the refusal')
-    await assert.rejects(second.write(Buffer.from('2')), { code: 'ERR_STREAM_RESET' })
+    await within(assert.rejects(second.read(), { code: 'YAMUX_ERR_STREAM_RESET' }), 5000, 'the refusal')
+    await assert.rejects(second.write(Buffer.from('2')), { code: 'YAMUX_ERR_STREAM_RESET' })
     assert.equal(client.streamCount, 1)
     assert.equal(server.streamCount, 1)
   } finally {
@@ -155,17 +155,17 @@ const closePaths: Record<string, Path> = {
   },
   'opener resets': async (c, s) => {
     c.reset()
-    await assert.rejects(readAll(s), { code: 'ERR_STREAM_RESET' })
+    await assert.rejects(readAll(s), { code: 'YAMUX_ERR_STREAM_RESET' })
   },
   'acceptor resets': async (c, s) => {
     s.reset()
-    await assert.rejects(readAll(c), { code: 'ERR_STREAM_RESET' })
+    await assert.rejects(readAll(c), { code: 'YAMUX_ERR_STREAM_RESET' })
   },
   'reset after a half close': async (c, s) => {
     await c.close()
     await readAll(s)
     s.reset()
-    await assert.rejects(c.read(), { code: 'ERR_STREAM_RESET' })
+    await assert.rejects(c.read(), { code: 'YAMUX_ERR_STREAM_RESET' })
   },
   'both reset at once': async (c, s) => {
     c.reset()
@@ -252,7 +252,7 @@ test('close() waits for pending writes, then sends FIN after the data', async ()
   const data = random(INITIAL_STREAM_WINDOW + 1000)
   const w = s.write(data)
   const closing = s.close()
-  await assert.rejects(s.write(Buffer.from('late')), { code: 'ERR_STREAM_CLOSED' })
+  await assert.rejects(s.write(Buffer.from('late')), { code: 'YAMUX_ERR_STREAM_CLOSED' })
   await peer.ping() // everything the session queued so far has arrived
   assert.ok(
     peer.frames.some((f) => f.type === TYPE_DATA),
@@ -283,7 +283,7 @@ test('FIN+RST flags: RST on a frame wins over FIN for the receiver', async () =>
   await peer.ping()
   // FIN arrived first in the flag order, so reads see EOF; writes see the reset.
   assert.equal(await s.read(), null)
-  await assert.rejects(s.write(Buffer.from('x')), { code: 'ERR_STREAM_RESET' })
+  await assert.rejects(s.write(Buffer.from('x')), { code: 'YAMUX_ERR_STREAM_RESET' })
   assert.equal(session.streamCount, 0)
   session.destroy()
 })

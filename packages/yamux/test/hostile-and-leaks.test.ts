@@ -181,7 +181,7 @@ test('a write callback that throws while a SYN held back by a full accept backlo
     peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 100)
     await within(session.closed, 2000, 'the session ends')
     assert.equal(session.state, 'ended')
-    assert.equal(session.error?.code, 'ERR_SESSION_CLOSED')
+    assert.equal(session.error?.code, 'YAMUX_ERR_SESSION_CLOSED')
     assert.match(String(session.error?.message), /application bug/)
   } finally {
     session.destroy()
@@ -203,7 +203,7 @@ test('a write callback that throws when the session is destroyed: every other st
     assert.equal(throwing.sendWindow, 0, 'the write waits for window')
     assert.throws(() => client.destroy(), /application callback threw/)
     await assert.rejects(within(pendingRead, 2000, 'the other stream’s read is settled'), {
-      code: 'ERR_SESSION_CLOSED',
+      code: 'YAMUX_ERR_SESSION_CLOSED',
     })
     await within(client.closed, 2000, 'the session is closed')
     assert.equal(a.destroyed, true, 'the connection was destroyed')

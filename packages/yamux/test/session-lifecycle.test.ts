@@ -46,7 +46,7 @@ test('after our GoAway, new streams are refused: peer SYN gets RST, open rejects
   const closing = session.close()
   assert.equal(await pendingAccept, null)
   assert.equal(await session.accept(), null)
-  await assert.rejects(session.openStream(), { code: 'ERR_SESSION_CLOSED' })
+  await assert.rejects(session.openStream(), { code: 'YAMUX_ERR_SESSION_CLOSED' })
   await peer.waitFor((f) => f.type === TYPE_GO_AWAY && f.length === GO_AWAY_NORMAL)
   peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 1, 0)
   const rst = await peer.waitFor((f) => f.streamId === 1)
@@ -84,7 +84,7 @@ test('a peer that answers GoAway at once closes well before the deadline', async
   }
 })
 
-test('duplicate SYN for an open stream → GoAway(ProtocolError), ERR_DUPLICATE_STREAM (tokio-yamux test_open_exist_stream)', async () => {
+test('duplicate SYN for an open stream → GoAway(ProtocolError), YAMUX_ERR_DUPLICATE_STREAM (tokio-yamux test_open_exist_stream)', async () => {
   const { session, peer } = rawSetup('server')
   peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 3, 0)
   const ack = await peer.waitFor((f) => f.streamId === 3)
@@ -93,17 +93,17 @@ test('duplicate SYN for an open stream → GoAway(ProtocolError), ERR_DUPLICATE_
   const ga = await peer.waitFor((f) => f.type === TYPE_GO_AWAY)
   assert.equal(ga.length, GO_AWAY_PROTOCOL_ERROR)
   await within(session.closed, 3000, 'session end')
-  assert.equal(session.error?.code, 'ERR_DUPLICATE_STREAM')
+  assert.equal(session.error?.code, 'YAMUX_ERR_DUPLICATE_STREAM')
 })
 
 // ------------------------------------------------------------------ keepalive
 
-test('keepalive: a silent peer (never answers pings) ends the session with ERR_KEEPALIVE_TIMEOUT', async () => {
+test('keepalive: a silent peer (never answers pings) ends the session with YAMUX_ERR_KEEPALIVE_TIMEOUT', async () => {
   const { session, peer } = rawSetup('client', { enableKeepalive: true, keepaliveIntervalMs: 50, pingTimeoutMs: 150 })
   const t0 = performance.now()
   await within(session.closed, 5000, 'keepalive timeout')
   const elapsed = performance.now() - t0
-  assert.equal(session.error?.code, 'ERR_KEEPALIVE_TIMEOUT')
+  assert.equal(session.error?.code, 'YAMUX_ERR_KEEPALIVE_TIMEOUT')
   assert.ok(elapsed >= 150, `ended after ${elapsed} ms`)
   const pings = peer.frames.filter((f) => f.type === TYPE_PING)
   assert.ok(pings.length >= 2)
@@ -208,7 +208,7 @@ test('a burst of 1000 SYNs is accepted by an accept loop (the backlog counts onl
   }
 })
 
-test('stream ids: client odd from 1, server even from 2; exhausted ids → ERR_STREAMS_EXHAUSTED', async () => {
+test('stream ids: client odd from 1, server even from 2; exhausted ids → YAMUX_ERR_STREAMS_EXHAUSTED', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
     assert.deepEqual([(await client.openStream()).id, (await client.openStream()).id], [1, 3])
@@ -216,8 +216,8 @@ test('stream ids: client odd from 1, server even from 2; exhausted ids → ERR_S
     // tokio-yamux: checked_add(2) on the next id must not overflow u32.
     setNextStreamIdForTest(client, 0xfffffffd)
     assert.equal((await client.openStream()).id, 0xfffffffd)
-    await assert.rejects(client.openStream(), { code: 'ERR_STREAMS_EXHAUSTED' })
-    await assert.rejects(client.openStream(), { code: 'ERR_STREAMS_EXHAUSTED' })
+    await assert.rejects(client.openStream(), { code: 'YAMUX_ERR_STREAMS_EXHAUSTED' })
+    await assert.rejects(client.openStream(), { code: 'YAMUX_ERR_STREAMS_EXHAUSTED' })
   } finally {
     await cleanup()
   }
@@ -245,18 +245,18 @@ for (const how of ['close', 'destroy', 'peer-vanishes'] as const) {
       else server.destroy() // the connection vanishes under the client
       const [w, r, acc] = await within(outcomes, 5000, 'every waiter settles')
       assert.equal(w.status, 'rejected')
-      assert.equal((w as PromiseRejectedResult).reason.code, 'ERR_SESSION_CLOSED')
+      assert.equal((w as PromiseRejectedResult).reason.code, 'YAMUX_ERR_SESSION_CLOSED')
       assert.equal(r.status, 'rejected')
-      assert.equal((r as PromiseRejectedResult).reason.code, 'ERR_SESSION_CLOSED')
+      assert.equal((r as PromiseRejectedResult).reason.code, 'YAMUX_ERR_SESSION_CLOSED')
       assert.equal(acc.status, 'fulfilled')
       assert.equal((acc as PromiseFulfilledResult<unknown>).value, null)
       await within(client.closed, 5000, 'client session over')
       await assert.rejects(client.openStream(), (e: { code: string }) =>
-        ['ERR_SESSION_CLOSED', 'ERR_GO_AWAY'].includes(e.code),
+        ['YAMUX_ERR_SESSION_CLOSED', 'YAMUX_ERR_GO_AWAY'].includes(e.code),
       )
-      await assert.rejects(c.write(Buffer.from('late')), { code: 'ERR_SESSION_CLOSED' })
+      await assert.rejects(c.write(Buffer.from('late')), { code: 'YAMUX_ERR_SESSION_CLOSED' })
       assert.equal(client.streamCount, 0)
-      if (how === 'peer-vanishes') assert.equal(client.error?.code, 'ERR_CONNECTION_CLOSED')
+      if (how === 'peer-vanishes') assert.equal(client.error?.code, 'YAMUX_ERR_CONNECTION_CLOSED')
     } finally {
       await cleanup()
     }
@@ -271,8 +271,8 @@ test('a pending close() of a stream is settled when the session ends', async () 
     const closing = c.close() // waits behind the blocked write
     assert.equal(c.sendWindow, 0, 'the write waits for window')
     server.destroy()
-    await assert.rejects(w, { code: 'ERR_SESSION_CLOSED' })
-    await assert.rejects(closing, { code: 'ERR_SESSION_CLOSED' })
+    await assert.rejects(w, { code: 'YAMUX_ERR_SESSION_CLOSED' })
+    await assert.rejects(closing, { code: 'YAMUX_ERR_SESSION_CLOSED' })
   } finally {
     await cleanup()
   }
@@ -324,10 +324,10 @@ test('write-stall: the deadline fires while the peer keeps sending control frame
     const t0 = performance.now()
     await within(session.closed, 5000, 'write-stall deadline')
     const elapsed = performance.now() - t0
-    assert.equal(session.error?.code, 'ERR_WRITE_TIMEOUT')
+    assert.equal(session.error?.code, 'YAMUX_ERR_WRITE_TIMEOUT')
     assert.ok(elapsed >= 250, `fired after ${elapsed} ms`)
     assert.ok(pingId >= 5, 'control frames kept arriving during the stall')
-    assert.equal(await outcome, 'ERR_SESSION_CLOSED')
+    assert.equal(await outcome, 'YAMUX_ERR_SESSION_CLOSED')
   } finally {
     clearInterval(pinger)
   }

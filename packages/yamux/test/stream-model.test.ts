@@ -47,14 +47,14 @@ import {
 import { duplexPair, RawPeer, within } from './helpers.js'
 
 // The codes the model predicts (typed: a renamed code fails the type check here).
-const STREAM_RESET: YamuxErrorCode = 'ERR_STREAM_RESET'
-const STREAM_CLOSED: YamuxErrorCode = 'ERR_STREAM_CLOSED'
-const SESSION_CLOSED: YamuxErrorCode = 'ERR_SESSION_CLOSED'
-const RECV_WINDOW_EXCEEDED: YamuxErrorCode = 'ERR_RECV_WINDOW_EXCEEDED'
-const FRAME_TOO_LARGE: YamuxErrorCode = 'ERR_FRAME_TOO_LARGE'
-const WINDOW_OVERFLOW: YamuxErrorCode = 'ERR_WINDOW_OVERFLOW'
-const DUPLICATE_STREAM: YamuxErrorCode = 'ERR_DUPLICATE_STREAM'
-const GO_AWAY: YamuxErrorCode = 'ERR_GO_AWAY'
+const STREAM_RESET: YamuxErrorCode = 'YAMUX_ERR_STREAM_RESET'
+const STREAM_CLOSED: YamuxErrorCode = 'YAMUX_ERR_STREAM_CLOSED'
+const SESSION_CLOSED: YamuxErrorCode = 'YAMUX_ERR_SESSION_CLOSED'
+const RECV_WINDOW_EXCEEDED: YamuxErrorCode = 'YAMUX_ERR_RECV_WINDOW_EXCEEDED'
+const FRAME_TOO_LARGE: YamuxErrorCode = 'YAMUX_ERR_FRAME_TOO_LARGE'
+const WINDOW_OVERFLOW: YamuxErrorCode = 'YAMUX_ERR_WINDOW_OVERFLOW'
+const DUPLICATE_STREAM: YamuxErrorCode = 'YAMUX_ERR_DUPLICATE_STREAM'
+const GO_AWAY: YamuxErrorCode = 'YAMUX_ERR_GO_AWAY'
 
 const U32_MAX = 0xffffffff
 /** Bounds every wait: a hang fails the run instead of the test timing out. */
@@ -230,7 +230,7 @@ function protocolError(m: Model, code: string): void {
   sessionEnded(m, { reason: 'error', code })
 }
 
-/** The session is over: streams still in it see ERR_SESSION_CLOSED. */
+/** The session is over: streams still in it see YAMUX_ERR_SESSION_CLOSED. */
 function sessionEnded(m: Model, end: NonNullable<Model['end']>): void {
   m.session = 'ended'
   m.end = end

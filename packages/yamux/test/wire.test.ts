@@ -153,7 +153,7 @@ test('frames for unknown streams without SYN are dropped silently (§8.2)', asyn
 test('receiving GoAway(0) answers GoAway(0) and ends the session cleanly (§8.6)', async () => {
   const { session, peer } = setup('client')
   const s = await session.openStream()
-  const pendingRead = assert.rejects(s.read(), { code: 'ERR_SESSION_CLOSED' })
+  const pendingRead = assert.rejects(s.read(), { code: 'YAMUX_ERR_SESSION_CLOSED' })
   peer.send(TYPE_GO_AWAY, 0, 0, GO_AWAY_NORMAL)
   const ga = await peer.waitFor((f) => f.type === TYPE_GO_AWAY)
   assert.equal(ga.length, GO_AWAY_NORMAL)
@@ -162,15 +162,15 @@ test('receiving GoAway(0) answers GoAway(0) and ends the session cleanly (§8.6)
   assert.equal(session.endReason, 'remote-go-away')
   assert.equal(session.remoteGoAwayCode, 0)
   await pendingRead
-  await assert.rejects(session.openStream(), { code: 'ERR_GO_AWAY' })
+  await assert.rejects(session.openStream(), { code: 'YAMUX_ERR_GO_AWAY' })
   assert.equal(session.streamCount, 0)
 })
 
-test('receiving GoAway(1) ends the session with ERR_GO_AWAY carrying the code', async () => {
+test('receiving GoAway(1) ends the session with YAMUX_ERR_GO_AWAY carrying the code', async () => {
   const { session, peer } = setup('server')
   peer.send(TYPE_GO_AWAY, 0, 0, 1)
   await within(session.closed, 3000, 'session end')
-  assert.equal(session.error?.code, 'ERR_GO_AWAY')
+  assert.equal(session.error?.code, 'YAMUX_ERR_GO_AWAY')
   assert.equal(session.error?.goAwayCode, 1)
   await peer.waitFor((f) => f.type === TYPE_GO_AWAY && f.length === 0)
 })

@@ -162,7 +162,7 @@ export const moleculeTarget: FuzzTarget = {
       if (!(err instanceof MoleculeError)) throw err
       assert.equal(
         err.code,
-        'ERR_MOLECULE_FIELD_COUNT',
+        'CODEC_ERR_MOLECULE_FIELD_COUNT',
         `${codec.name}: strict mode failed other than on the field count: ${err.message}`,
       )
       return
@@ -222,19 +222,19 @@ export const lengthDelimitedTarget: FuzzTarget = {
         }
       }
     } catch (err) {
-      if (!isCodecError(err, 'ERR_FRAME_TOO_LARGE')) throw err
+      if (!isCodecError(err, 'CODEC_ERR_FRAME_TOO_LARGE')) throw err
       failed = err
       // Sticky: the decoder keeps failing and holds nothing.
       assert.throws(
         () => (pieceMode ? dec.nextPiece() : dec.next()),
-        (e: unknown) => isCodecError(e, 'ERR_FRAME_TOO_LARGE'),
+        (e: unknown) => isCodecError(e, 'CODEC_ERR_FRAME_TOO_LARGE'),
       )
       assert.equal(dec.bufferedBytes, 0, 'a failed decoder still holds bytes')
     }
     assert.equal(
       failed !== undefined,
       ref.tooLarge,
-      'ERR_FRAME_TOO_LARGE exactly when a header announces more than the max',
+      'CODEC_ERR_FRAME_TOO_LARGE exactly when a header announces more than the max',
     )
     assert.equal(got.length, ref.frames.length, 'frame count differs from the reference parse')
     for (let i = 0; i < got.length; i++) assert.ok(Buffer.from(got[i]!).equals(ref.frames[i]!), `frame ${i} differs`)
@@ -264,9 +264,9 @@ function referenceYamux(stream: Uint8Array, max: number): { frames: RefFrame[]; 
     const h = stream.subarray(at, at + 12)
     const type = h[1]!
     const length = readU32BE(h, 8)
-    if (h[0] !== 0) return { frames, error: 'ERR_INVALID_VERSION' }
-    if (type > 3) return { frames, error: 'ERR_INVALID_TYPE' }
-    if (type === 0 && length > max) return { frames, error: 'ERR_FRAME_TOO_LARGE' }
+    if (h[0] !== 0) return { frames, error: 'YAMUX_ERR_INVALID_VERSION' }
+    if (type > 3) return { frames, error: 'YAMUX_ERR_INVALID_TYPE' }
+    if (type === 0 && length > max) return { frames, error: 'YAMUX_ERR_FRAME_TOO_LARGE' }
     const bodyLen = type === 0 ? length : 0
     const body = stream.subarray(at + 12, Math.min(stream.length, at + 12 + bodyLen))
     frames.push({ type, flags: (h[2]! << 8) | h[3]!, streamId: readU32BE(h, 4), length, header: h, body })

@@ -75,7 +75,7 @@ async function send(stream: Stream, o: StreamOutcome, rng: Rng, resetAt: number 
     while (o.sent < o.size) {
       if (resetAt !== undefined && o.sent >= resetAt) {
         stream.reset()
-        o.senderError = 'ERR_STREAM_RESET(local)'
+        o.senderError = 'YAMUX_ERR_STREAM_RESET(local)'
         return
       }
       // Never write past the reset point in one go, so the reset always comes mid-stream.
@@ -116,7 +116,7 @@ async function receive(
     for (;;) {
       if (resetAt !== undefined && o.received >= resetAt) {
         stream.reset()
-        o.receiverError = 'ERR_STREAM_RESET(local)'
+        o.receiverError = 'YAMUX_ERR_STREAM_RESET(local)'
         return
       }
       const c = await stream.read(slow ? 1 + rng.below(8192) : Infinity)
@@ -308,14 +308,14 @@ export function judge(opts: IntegrityOptions, r: IntegrityResult): boolean {
         `stream ${o.index}: size ${o.size} sent ${o.sent} received ${o.received} hashes ${o.sentHash === o.recvHash ? 'equal' : 'DIFFER'} errors ${o.senderError}/${o.receiverError}`,
       )
   }
-  // A reset stream: the side that reset knows; the other side must see ERR_STREAM_RESET;
+  // A reset stream: the side that reset knows; the other side must see YAMUX_ERR_STREAM_RESET;
   // the bytes the receiver did get must be exactly the first bytes sent (prefix hash).
   const reported = reset.filter((o) => {
     const remote = o.plan === 'reset-by-sender' ? o.receiverError : o.senderError
     const local = o.plan === 'reset-by-sender' ? o.senderError : o.receiverError
     const good =
-      remote === 'ERR_STREAM_RESET' &&
-      local === 'ERR_STREAM_RESET(local)' &&
+      remote === 'YAMUX_ERR_STREAM_RESET' &&
+      local === 'YAMUX_ERR_STREAM_RESET(local)' &&
       o.received <= o.sent &&
       o.recvHash === o.sentPrefixHash
     if (!good)

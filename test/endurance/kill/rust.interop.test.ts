@@ -132,10 +132,10 @@ for (const weAre of ['dialer', 'listener'] as const) {
             assert.ok(!s.events.includes('session-open'), 'no session before the nonce echo')
             if (weAre === 'dialer') {
               assert.ok(dialError instanceof TentacleError, 'dial() rejects with a TentacleError')
-              assert.equal(dialError.code, 'ERR_HANDSHAKE_FAILED')
+              assert.equal(dialError.code, 'TENTACLE_ERR_HANDSHAKE_FAILED')
             }
             const want = weAre === 'dialer' ? 'dial-error' : 'handshake-error'
-            assert.deepEqual(s.errors, [{ type: want, code: 'ERR_HANDSHAKE_FAILED' }], s.describe())
+            assert.deepEqual(s.errors, [{ type: want, code: 'TENTACLE_ERR_HANDSHAKE_FAILED' }], s.describe())
           } else {
             assert.equal(dialError, undefined, 'dial() resolved: the session opened')
             assert.deepEqual(
@@ -148,7 +148,7 @@ for (const weAre of ['dialer', 'listener'] as const) {
               allowed.includes(reason),
               `session-close reason ${reason} (peer's socket closed by ${peerClosed}), expected one of ${allowed.join(', ')}; ${s.describe()}`,
             )
-            assert.equal(code, 'ERR_CONNECTION_LOST', 'session-close carries the typed error')
+            assert.equal(code, 'TENTACLE_ERR_CONNECTION_LOST', 'session-close carries the typed error')
             assert.ok(!s.protocol.includes('received'), 'half a message is never delivered')
             if (phase === 'message' || phase === 'yamux-frame' || phase === 'idle' || phase === 'frozen') {
               assert.deepEqual(s.protocol, ['connected', 'disconnected'])
@@ -159,7 +159,7 @@ for (const weAre of ['dialer', 'listener'] as const) {
             assert.deepEqual(other, [], 'a lost connection is reported by session-close only')
             if (phase === 'select' && weAre === 'dialer') {
               // We asked for protocol 1; the answer never came.
-              assert.deepEqual(s.errors, [{ type: 'protocol-select-error', code: 'ERR_PROTOCOL_SELECT' }])
+              assert.deepEqual(s.errors, [{ type: 'protocol-select-error', code: 'TENTACLE_ERR_PROTOCOL_SELECT' }])
             }
           }
           await s.freed(base)

@@ -47,10 +47,14 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** The errors churn explains, by event type: what else shows up is a finding. */
 const ACCOUNTED: Record<string, Set<string>> = {
-  'handshake-error': new Set(['ERR_HANDSHAKE_FAILED', 'ERR_HANDSHAKE_TIMEOUT']),
-  'dial-error': new Set(['ERR_DIAL_FAILED', 'ERR_HANDSHAKE_FAILED', 'ERR_HANDSHAKE_TIMEOUT']),
-  'protocol-select-error': new Set(['ERR_PROTOCOL_SELECT']),
-  'muxer-error': new Set(['ERR_MUXER']),
+  'handshake-error': new Set(['TENTACLE_ERR_HANDSHAKE_FAILED', 'TENTACLE_ERR_HANDSHAKE_TIMEOUT']),
+  'dial-error': new Set([
+    'TENTACLE_ERR_DIAL_FAILED',
+    'TENTACLE_ERR_HANDSHAKE_FAILED',
+    'TENTACLE_ERR_HANDSHAKE_TIMEOUT',
+  ]),
+  'protocol-select-error': new Set(['TENTACLE_ERR_PROTOCOL_SELECT']),
+  'muxer-error': new Set(['TENTACLE_ERR_MUXER']),
 }
 const errors = new Map<string, number>()
 const unaccounted: string[] = []

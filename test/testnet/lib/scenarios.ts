@@ -122,7 +122,7 @@ export interface FreezeResult {
 /**
  * The seed's stalled node: SIGSTOP (or docker pause) keeps its sockets open
  * and its listen queue filling. Its peers drop it by ping timeout; a new
- * handshake to it fails with ERR_HANDSHAKE_TIMEOUT naming the phase it was
+ * handshake to it fails with TENTACLE_ERR_HANDSHAKE_TIMEOUT naming the phase it was
  * stuck in; `tentacle doctor` names the stopped process and the full listen
  * queue (when `doctorPid` gives the node's pid on this host); after it resumes
  * it completes a handshake within 2 s with no socket left in CLOSE_WAIT, and
@@ -162,7 +162,7 @@ export async function freezeAndThaw(
       () => assert.fail('a handshake with a frozen node succeeded'),
       (err: TentacleError) => err,
     )
-    assert.equal(handshakeError.code, 'ERR_HANDSHAKE_TIMEOUT', handshakeError.message)
+    assert.equal(handshakeError.code, 'TENTACLE_ERR_HANDSHAKE_TIMEOUT', handshakeError.message)
     assert.equal(handshakeError.phase, 'awaiting-propose')
     assert.match(handshakeError.message, /awaiting-propose/)
 

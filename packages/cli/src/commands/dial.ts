@@ -40,7 +40,11 @@ export async function dial(argv: string[]): Promise<number> {
     result = await probe({ address, key, protocol, ping, timeoutMs })
   } catch (err) {
     const code = (err as { code?: string }).code
-    if (code === 'ERR_INVALID_MULTIADDR' || code === 'ERR_UNSUPPORTED_MULTIADDR' || code === 'ERR_INVALID_PEER_ID') {
+    if (
+      code === 'TENTACLE_ERR_INVALID_MULTIADDR' ||
+      code === 'TENTACLE_ERR_UNSUPPORTED_MULTIADDR' ||
+      code === 'SECIO_ERR_INVALID_PEER_ID'
+    ) {
       throw new UsageError(`bad address '${address}': ${(err as Error).message}`, 'dial')
     }
     throw err

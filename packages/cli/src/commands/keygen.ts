@@ -22,13 +22,13 @@ export async function keygen(argv: string[]): Promise<number> {
     return 0
   }
   if (existsSync(out) && values.force !== true) {
-    throw new CliError('ERR_FILE_EXISTS', `${out} exists; pass --force to overwrite it`)
+    throw new CliError('CLI_ERR_FILE_EXISTS', `${out} exists; pass --force to overwrite it`)
   }
   try {
     await key.save(out)
   } catch (err) {
     throw new CliError(
-      'ERR_KEY_FILE',
+      'CLI_ERR_KEY_FILE',
       `cannot write ${out}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       { cause: err },
     )

@@ -102,7 +102,10 @@ export async function node(argv: string[]): Promise<number> {
     network = createNetwork(networkOptions, logger.child({ component: 'protocols' }))
   } catch (err) {
     // The protocols package validates what we pass on (bootnodes without /p2p/, ...).
-    if (isProtocolsError(err, 'ERR_INVALID_OPTION') || isProtocolsError(err, 'ERR_INVALID_MULTIADDR'))
+    if (
+      isProtocolsError(err, 'PROTOCOLS_ERR_INVALID_OPTION') ||
+      isProtocolsError(err, 'PROTOCOLS_ERR_INVALID_MULTIADDR')
+    )
       throw new UsageError(err.message, cmd)
     throw err
   }
@@ -123,7 +126,7 @@ export async function node(argv: string[]): Promise<number> {
       try {
         bound.push((await service.listen(a)).toString() + `/p2p/${service.peerId}`)
       } catch (err) {
-        throw new CliError('ERR_LISTEN', `cannot listen on ${a}: ${(err as Error).message}`, { cause: err })
+        throw new CliError('CLI_ERR_LISTEN', `cannot listen on ${a}: ${(err as Error).message}`, { cause: err })
       }
     }
     // Dial (bootnodes, address book) only once listening, as CKB's NetworkService::start does:
@@ -137,7 +140,7 @@ export async function node(argv: string[]): Promise<number> {
           json: { '/status': () => nodeStatus(service, network, bound) },
         })
       } catch (err) {
-        throw new CliError('ERR_METRICS_LISTEN', (err as Error).message, { cause: err })
+        throw new CliError('CLI_ERR_METRICS_LISTEN', (err as Error).message, { cause: err })
       }
     }
   } catch (err) {

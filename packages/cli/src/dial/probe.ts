@@ -79,8 +79,8 @@ class PhaseError extends Error {
  * Dials one peer the way a tentacle node does (TCP, secio, yamux, protocol
  * selection, §1) and times each phase; never throws for a network failure:
  * the result names the phase that failed and the error's stable code.
- * Throws only for a malformed address (ERR_INVALID_MULTIADDR,
- * ERR_UNSUPPORTED_MULTIADDR).
+ * Throws only for a malformed address (TENTACLE_ERR_INVALID_MULTIADDR,
+ * TENTACLE_ERR_UNSUPPORTED_MULTIADDR).
  */
 export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
   const target = tcpTarget(toMultiaddr(opts.address))
@@ -127,7 +127,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
     try {
       stream = mux.openStreamSync()
     } catch (err) {
-      throw new PhaseError('yamux', codeOf(err, 'ERR_MUXER'), (err as Error).message)
+      throw new PhaseError('yamux', codeOf(err, 'CLI_ERR_DIAL_MUXER'), (err as Error).message)
     }
     done('yamux')
     const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
@@ -140,7 +140,9 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
       const why = err instanceof DeadlineError ? `no answer within ${timeoutMs} ms` : (err as Error).message
       throw new PhaseError(
         'protocol-select',
-        err instanceof DeadlineError ? 'ERR_PROTOCOL_SELECT_TIMEOUT' : codeOf(err, 'ERR_PROTOCOL_SELECT'),
+        err instanceof DeadlineError
+          ? 'CLI_ERR_DIAL_PROTOCOL_SELECT_TIMEOUT'
+          : codeOf(err, 'CLI_ERR_DIAL_PROTOCOL_SELECT'),
         muxReason(mux, why),
       )
     }
@@ -148,7 +150,7 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
       if (opts.protocol !== undefined) {
         throw new PhaseError(
           'protocol-select',
-          'ERR_PROTOCOL_SELECT',
+          'CLI_ERR_DIAL_PROTOCOL_SELECT',
           `the peer does not support ${protocol.name} ${JSON.stringify(protocol.versions)}`,
         )
       }
@@ -181,10 +183,10 @@ export async function probe(opts: ProbeOptions): Promise<ProbeResult> {
         if (!(err instanceof DeadlineError))
           throw new PhaseError(
             'ping',
-            'ERR_PING',
+            'CLI_ERR_DIAL_PING',
             muxReason(mux, (err as Error).message.replace(/^protocol selection: /, '')),
           )
-        if (!guess) throw new PhaseError('ping', 'ERR_PING_TIMEOUT', `no Pong within ${pingTimeoutMs} ms`)
+        if (!guess) throw new PhaseError('ping', 'CLI_ERR_DIAL_PING_TIMEOUT', `no Pong within ${pingTimeoutMs} ms`)
         result.notes.push(
           `the peer took ${selected.name} but sent no Pong within ${pingTimeoutMs} ms: it is not a ping protocol there; no ping RTT`,
         )
@@ -228,7 +230,11 @@ function connect(host: string, port: number, family: 4 | 6 | undefined, timeoutM
     const timer = setTimeout(
       () =>
         fail(
-          new PhaseError('tcp-connect', 'ERR_CONNECT_TIMEOUT', `no answer from ${host}:${port} within ${timeoutMs} ms`),
+          new PhaseError(
+            'tcp-connect',
+            'CLI_ERR_DIAL_CONNECT_TIMEOUT',
+            `no answer from ${host}:${port} within ${timeoutMs} ms`,
+          ),
         ),
       timeoutMs,
     )
@@ -241,7 +247,7 @@ function connect(host: string, port: number, family: 4 | 6 | undefined, timeoutM
       fail(
         new PhaseError(
           'tcp-connect',
-          err.code ?? 'ERR_CONNECT',
+          err.code ?? 'CLI_ERR_DIAL_CONNECT',
           `connect to ${host}:${port} failed: ${err.code ?? err.message}`,
         ),
       ),

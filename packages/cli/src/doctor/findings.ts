@@ -131,7 +131,7 @@ const PHASE_MEANING: Record<string, string> = {
   'awaiting-propose':
     'The peer sent no (complete) Propose: it connected and stayed silent or closed at once. Inbound, that is port scanners, TCP health checks, a slowloris, or something that does not speak secio on this port; outbound, the peer is not accepting (full accept queue, stopped process — run doctor there) or is not a tentacle node.',
   'awaiting-exchange':
-    'The peer sent its Propose but not its Exchange: it stalled mid-handshake, usually because its event loop (or ours) was blocked, or it refused our proposal (no common cipher/agreement: ERR_NO_COMMON_SUITE).',
+    'The peer sent its Propose but not its Exchange: it stalled mid-handshake, usually because its event loop (or ours) was blocked, or it refused our proposal (no common cipher/agreement: SECIO_ERR_NO_COMMON_SUITE).',
   'awaiting-nonce-echo':
     'Keys were agreed but the peer never echoed our nonce: it is overloaded or stalled, or the link dropped the last frame. Rare; repeated, it points at the peer.',
   '': 'The connection failed before the handshake started (closed or reset right after connect).',

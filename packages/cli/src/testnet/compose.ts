@@ -46,25 +46,25 @@ type Yaml = Record<string, unknown>
 
 const isObj = (v: unknown): v is Yaml => typeof v === 'object' && v !== null && !Array.isArray(v)
 
-/** Reads and checks `docker-compose.yml`. Throws `ERR_TESTNET_COMPOSE` naming what is wrong. */
+/** Reads and checks `docker-compose.yml`. Throws `CLI_ERR_TESTNET_COMPOSE` naming what is wrong. */
 export function loadCompose(file: string, env: NodeJS.ProcessEnv = process.env): NetSpec {
   let text: string
   try {
     text = readFileSync(file, 'utf8')
   } catch (err) {
-    throw new TestnetError('ERR_TESTNET_COMPOSE', `cannot read ${file}: ${(err as Error).message}`)
+    throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `cannot read ${file}: ${(err as Error).message}`)
   }
   let doc: unknown
   try {
     doc = parseYaml(text, { merge: true })
   } catch (err) {
-    throw new TestnetError('ERR_TESTNET_COMPOSE', `${file}: ${(err as Error).message.split('\n')[0]}`)
+    throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `${file}: ${(err as Error).message.split('\n')[0]}`)
   }
-  if (!isObj(doc) || !isObj(doc.services)) throw new TestnetError('ERR_TESTNET_COMPOSE', `${file}: no services`)
+  if (!isObj(doc) || !isObj(doc.services)) throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `${file}: no services`)
   const dir = dirname(resolve(file))
   const services: ServiceSpec[] = []
   for (const [name, raw] of Object.entries(doc.services)) {
-    if (!isObj(raw)) throw new TestnetError('ERR_TESTNET_COMPOSE', `${file}: service ${name} is not a mapping`)
+    if (!isObj(raw)) throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `${file}: service ${name} is not a mapping`)
     services.push(serviceSpec(file, dir, name, raw, env))
   }
   const networks = isObj(doc.networks) ? Object.keys(doc.networks) : ['default']
@@ -73,7 +73,7 @@ export function loadCompose(file: string, env: NodeJS.ProcessEnv = process.env):
 
 function serviceSpec(file: string, dir: string, name: string, raw: Yaml, env: NodeJS.ProcessEnv): ServiceSpec {
   const bad = (what: string): never => {
-    throw new TestnetError('ERR_TESTNET_COMPOSE', `${file}: service ${name}: ${what}`)
+    throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `${file}: service ${name}: ${what}`)
   }
   if (!Array.isArray(raw.command) || !raw.command.every((a) => typeof a === 'string')) {
     bad('command must be a list of strings (the arguments of `tentacle`)')

@@ -25,7 +25,7 @@ export interface DockerOptions {
   env?: NodeJS.ProcessEnv
 }
 
-/** Runs a command, resolving with its stdout; a failure is `ERR_TESTNET_DOCKER` with its stderr. */
+/** Runs a command, resolving with its stdout; a failure is `CLI_ERR_TESTNET_DOCKER` with its stderr. */
 async function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<string> {
   try {
     const { stdout } = await execFileP(cmd, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 })
@@ -36,7 +36,7 @@ async function run(cmd: string, args: readonly string[], env: NodeJS.ProcessEnv,
       e.killed === true
         ? `timed out after ${timeoutMs} ms`
         : e.stderr?.trim().split('\n').slice(-3).join(' | ') || e.message
-    throw new TestnetError('ERR_TESTNET_DOCKER', `${cmd} ${args.slice(0, 4).join(' ')}…: ${why}`, { cause: err })
+    throw new TestnetError('CLI_ERR_TESTNET_DOCKER', `${cmd} ${args.slice(0, 4).join(' ')}…: ${why}`, { cause: err })
   }
 }
 
@@ -72,7 +72,7 @@ export class DockerTestNet implements TestNet {
     this.spec = spec
     this.project = opts.project ?? 'tentacle-testnet'
     if (!/^[a-z0-9][a-z0-9_-]*$/.test(this.project))
-      throw new TestnetError('ERR_TESTNET_USAGE', `bad project name ${this.project}`)
+      throw new TestnetError('CLI_ERR_TESTNET_USAGE', `bad project name ${this.project}`)
     const profiles = opts.profiles ?? []
     const services = spec.services.filter((s) =>
       opts.only === undefined
@@ -109,7 +109,7 @@ export class DockerTestNet implements TestNet {
     await this.#composeRun(['up', '-d', '--no-build', ...this.nodes], 300_000)
     for (const name of this.nodes) {
       const id = (await this.#composeRun(['ps', '-q', name])).trim()
-      if (id === '') throw new TestnetError('ERR_TESTNET_DOCKER', `compose started no container for ${name}`)
+      if (id === '') throw new TestnetError('CLI_ERR_TESTNET_DOCKER', `compose started no container for ${name}`)
       this.#ids.set(name, id)
     }
     await Promise.all(this.nodes.map((n) => this.#waitAnswering(n)))
@@ -124,7 +124,7 @@ export class DockerTestNet implements TestNet {
       await new Promise((r) => setTimeout(r, 250))
     }
     throw new TestnetError(
-      'ERR_TESTNET_NODE_START',
+      'CLI_ERR_TESTNET_NODE_START',
       `${name}: /status did not answer within ${this.#readyTimeoutMs} ms (${last?.error}); log: ${(await this.logs(name)).slice(-500)}`,
     )
   }
@@ -136,9 +136,9 @@ export class DockerTestNet implements TestNet {
 
   #id(name: string): string {
     if (!this.#services.has(name))
-      throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
+      throw new TestnetError('CLI_ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
     const id = this.#ids.get(name)
-    if (id === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name}: the net is not up`)
+    if (id === undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name}: the net is not up`)
     return id
   }
 
@@ -153,7 +153,7 @@ export class DockerTestNet implements TestNet {
   /** The host pid of the node's main process (its container's init, with `init: true`). */
   async pid(name: string): Promise<number> {
     const pid = Number((await this.#docker(['inspect', '-f', '{{.State.Pid}}', this.#id(name)])).trim())
-    if (!(pid > 0)) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+    if (!(pid > 0)) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} is not running`)
     return pid
   }
 
@@ -187,7 +187,7 @@ export class DockerTestNet implements TestNet {
     return Promise.all(
       names.map(async (name) => {
         const s = this.#services.get(name)
-        if (s === undefined) throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name}`)
+        if (s === undefined) throw new TestnetError('CLI_ERR_TESTNET_UNKNOWN_NODE', `no node ${name}`)
         let st: NodeStatus
         if (s.metricsPort === undefined) {
           // The Rust node: its status is what its events (the container's whole log) said.
@@ -328,7 +328,7 @@ export class DockerTestNet implements TestNet {
   /** The node's p2p address on the net's network, as the host reaches it. */
   async p2pAddress(name: string): Promise<string> {
     const ip = (await this.addresses(name)).get(this.networkName())
-    if (ip === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not on ${this.networkName()}`)
+    if (ip === undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} is not on ${this.networkName()}`)
     return `/ip4/${ip}/tcp/${this.#services.get(name)!.p2pPort}`
   }
 

@@ -1,7 +1,7 @@
 import { CliError, type CliErrorCode } from '../errors.js'
 
 /** What failed in the test-net driver; callers branch on it. */
-export type TestnetErrorCode = Extract<CliErrorCode, `ERR_TESTNET_${string}`>
+export type TestnetErrorCode = Extract<CliErrorCode, `CLI_ERR_TESTNET_${string}`>
 
 /** A test-net failure: one line for the user, a stable `code` for programs (a {@link CliError}, exit 1). */
 export class TestnetError extends CliError {

@@ -74,7 +74,7 @@ function composeFile(given: string | undefined): string {
   if (existsSync(here)) return here
   const repo = fileURLToPath(new URL('../../../../docker-compose.yml', import.meta.url))
   if (existsSync(repo)) return repo
-  throw new TestnetError('ERR_TESTNET_COMPOSE', 'no docker-compose.yml here; name one with --file')
+  throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', 'no docker-compose.yml here; name one with --file')
 }
 
 const int = (name: string, v: string | undefined, def: number): number => {
@@ -230,7 +230,7 @@ async function upLocal(
       )
     } catch (err) {
       if (stop.signal.aborted) return 0
-      if (err instanceof TestnetError && err.code === 'ERR_TESTNET_TIMEOUT') {
+      if (err instanceof TestnetError && err.code === 'CLI_ERR_TESTNET_TIMEOUT') {
         process.stderr.write(`tentacle testnet: ${err.message}\n`)
         if (o.once) return 1
       } else throw err
@@ -279,7 +279,7 @@ async function upDocker(net: DockerTestNet, once: boolean, timeoutMs: number): P
     process.stdout.write(`\n${renderTable(rows)}\nfull mesh: ${rows.length} nodes\n`)
     return 0
   } catch (err) {
-    if (err instanceof TestnetError && err.code === 'ERR_TESTNET_TIMEOUT') {
+    if (err instanceof TestnetError && err.code === 'CLI_ERR_TESTNET_TIMEOUT') {
       process.stderr.write(`tentacle testnet: ${err.message}\n`)
       return 1
     }

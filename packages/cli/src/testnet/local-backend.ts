@@ -74,13 +74,14 @@ export class LocalTestNet implements TestNet {
     this.spec = spec
     const prefix = opts.loopbackPrefix ?? '127.0.0'
     if (!/^127\.\d{1,3}\.\d{1,3}$/.test(prefix)) {
-      throw new TestnetError('ERR_TESTNET_USAGE', `loopback prefix must be 127.X.Y, got ${prefix}`)
+      throw new TestnetError('CLI_ERR_TESTNET_USAGE', `loopback prefix must be 127.X.Y, got ${prefix}`)
     }
     const services = spec.services.filter((s) =>
       opts.only === undefined ? s.profiles.length === 0 : opts.only.includes(s.name),
     )
-    if (services.length === 0) throw new TestnetError('ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
-    if (services.length > 240) throw new TestnetError('ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
+    if (services.length === 0) throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', `${spec.file}: no services to run`)
+    if (services.length > 240)
+      throw new TestnetError('CLI_ERR_TESTNET_COMPOSE', 'at most 240 nodes on one loopback /24')
     this.#runDir = join(tmpdir(), `tentacle-testnet-${process.pid}-${randomBytes(4).toString('hex')}`)
     const places = new Map(services.map((s, i) => [s.name, { host: `${prefix}.${11 + i}`, offset: i }]))
     this.#places = places
@@ -152,8 +153,8 @@ export class LocalTestNet implements TestNet {
   }
 
   async #start(n: LocalNode): Promise<void> {
-    if (this.#closed) throw new TestnetError('ERR_TESTNET_STATE', 'the test net is down')
-    if (n.child !== undefined) throw new TestnetError('ERR_TESTNET_STATE', `${n.spec.name} is already running`)
+    if (this.#closed) throw new TestnetError('CLI_ERR_TESTNET_STATE', 'the test net is down')
+    if (n.child !== undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${n.spec.name} is already running`)
     this.#makeRunDir()
     const log = (n.log ??= createWriteStream(this.#logFile(n), { flags: 'a' }))
     const [cmd, ...cmdArgs] =
@@ -178,7 +179,7 @@ export class LocalTestNet implements TestNet {
       const timer = setTimeout(() => {
         reject(
           new TestnetError(
-            'ERR_TESTNET_NODE_START',
+            'CLI_ERR_TESTNET_NODE_START',
             `${n.spec.name}: no ready line within ${this.#readyTimeoutMs} ms (log: ${this.#logFile(n)})`,
           ),
         )
@@ -195,7 +196,7 @@ export class LocalTestNet implements TestNet {
         clearTimeout(timer)
         reject(
           new TestnetError(
-            'ERR_TESTNET_NODE_START',
+            'CLI_ERR_TESTNET_NODE_START',
             `${n.spec.name} exited (${signal ?? code}) before it was ready: ${tail(this.#logFile(n))}`,
           ),
         )
@@ -251,7 +252,7 @@ export class LocalTestNet implements TestNet {
 
   async kill(name: string): Promise<void> {
     const n = this.#node(name)
-    if (n.child === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+    if (n.child === undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} is not running`)
     n.child.kill('SIGKILL')
     await n.exited
   }
@@ -277,24 +278,24 @@ export class LocalTestNet implements TestNet {
   cut(): Promise<void> {
     return Promise.reject(
       new TestnetError(
-        'ERR_TESTNET_USAGE',
+        'CLI_ERR_TESTNET_USAGE',
         'cut needs the docker back end (the local nodes share the loopback interface)',
       ),
     )
   }
 
   heal(): Promise<void> {
-    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'heal needs the docker back end'))
+    return Promise.reject(new TestnetError('CLI_ERR_TESTNET_USAGE', 'heal needs the docker back end'))
   }
 
   slow(): Promise<void> {
     return Promise.reject(
-      new TestnetError('ERR_TESTNET_USAGE', 'slow needs the docker back end (tc on a container interface)'),
+      new TestnetError('CLI_ERR_TESTNET_USAGE', 'slow needs the docker back end (tc on a container interface)'),
     )
   }
 
   unslow(): Promise<void> {
-    return Promise.reject(new TestnetError('ERR_TESTNET_USAGE', 'unslow needs the docker back end'))
+    return Promise.reject(new TestnetError('CLI_ERR_TESTNET_USAGE', 'unslow needs the docker back end'))
   }
 
   async p2pAddress(name: string): Promise<string> {
@@ -315,13 +316,13 @@ export class LocalTestNet implements TestNet {
   #node(name: string): LocalNode {
     const n = this.#byName.get(name)
     if (n === undefined)
-      throw new TestnetError('ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
+      throw new TestnetError('CLI_ERR_TESTNET_UNKNOWN_NODE', `no node ${name} (nodes: ${this.nodes.join(', ')})`)
     return n
   }
 
   #running(name: string): LocalNode {
     const n = this.#node(name)
-    if (n.child === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+    if (n.child === undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} is not running`)
     return n
   }
 }

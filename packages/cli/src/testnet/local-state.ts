@@ -45,7 +45,7 @@ export function readLocalState(prefix: string | undefined): LocalState {
     state = JSON.parse(readFileSync(file, 'utf8')) as LocalState
   } catch {
     throw new TestnetError(
-      'ERR_TESTNET_STATE',
+      'CLI_ERR_TESTNET_STATE',
       `no local test net is running (no ${file}); start one with 'tentacle testnet up'`,
     )
   }
@@ -53,7 +53,7 @@ export function readLocalState(prefix: string | undefined): LocalState {
     process.kill(state.upPid, 0)
   } catch {
     throw new TestnetError(
-      'ERR_TESTNET_STATE',
+      'CLI_ERR_TESTNET_STATE',
       `the local test net's 'up' (pid ${state.upPid}) is gone; ${file} is stale`,
     )
   }
@@ -84,13 +84,13 @@ export function signalLocal(state: LocalState, name: string, signal: NodeJS.Sign
   const n = state.nodes.find((x) => x.name === name)
   if (n === undefined)
     throw new TestnetError(
-      'ERR_TESTNET_UNKNOWN_NODE',
+      'CLI_ERR_TESTNET_UNKNOWN_NODE',
       `no node ${name} (nodes: ${state.nodes.map((x) => x.name).join(', ')})`,
     )
-  if (n.pid === undefined) throw new TestnetError('ERR_TESTNET_STATE', `${name} is not running`)
+  if (n.pid === undefined) throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} is not running`)
   try {
     process.kill(n.pid, signal)
   } catch (err) {
-    throw new TestnetError('ERR_TESTNET_STATE', `${name} (pid ${n.pid}): ${(err as NodeJS.ErrnoException).code}`)
+    throw new TestnetError('CLI_ERR_TESTNET_STATE', `${name} (pid ${n.pid}): ${(err as NodeJS.ErrnoException).code}`)
   }
 }

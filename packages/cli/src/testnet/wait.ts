@@ -18,7 +18,7 @@ export interface WaitOptions {
 /**
  * Reads the nodes' status until `done(rows)` holds; resolves with those rows.
  * The nodes publish no change events over HTTP, so this reads at an interval,
- * bounded by `timeoutMs`; a timeout is `ERR_TESTNET_TIMEOUT` with what each node saw.
+ * bounded by `timeoutMs`; a timeout is `CLI_ERR_TESTNET_TIMEOUT` with what each node saw.
  */
 export async function waitForStatus(
   net: TestNet,
@@ -37,7 +37,7 @@ export async function waitForStatus(
     if (Date.now() >= deadline) break
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250))
   }
-  throw new TestnetError('ERR_TESTNET_TIMEOUT', `${what}: not within ${timeoutMs} ms (${meshReport(rows)})`)
+  throw new TestnetError('CLI_ERR_TESTNET_TIMEOUT', `${what}: not within ${timeoutMs} ms (${meshReport(rows)})`)
 }
 
 /** Waits until `names` (default all) form a full mesh: each node has a session with every other. */

@@ -57,8 +57,8 @@ const DEFAULT_CONVERSION: ProtobufConversionOptions = {
  *
  * `encode` accepts what `decode` returns (and protobufjs's looser forms: enum
  * numbers, longs as numbers); a value protobufjs cannot convert is a
- * CodecError `ERR_MESSAGE_ENCODE`. `decode` throws only CodecError
- * `ERR_MESSAGE_DECODE` — for truncated bytes, a bad wire type, a missing
+ * CodecError `CODEC_ERR_MESSAGE_ENCODE`. `decode` throws only CodecError
+ * `CODEC_ERR_MESSAGE_DECODE` — for truncated bytes, a bad wire type, a missing
  * proto2 `required` field, too deep nesting — with protobufjs's error as the
  * cause. Unknown fields are skipped, as protobuf requires.
  */
@@ -73,14 +73,18 @@ export function protobufCodec<T extends object>(
       try {
         return type.encode(type.fromObject(msg as { [k: string]: unknown })).finish()
       } catch (err) {
-        throw new CodecError('ERR_MESSAGE_ENCODE', `${name}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+        throw new CodecError('CODEC_ERR_MESSAGE_ENCODE', `${name}: ${(err as Error)?.message ?? String(err)}`, {
+          cause: err,
+        })
       }
     },
     decode(bytes: Uint8Array): T {
       try {
         return type.toObject(type.decode(bytes), conversion) as T
       } catch (err) {
-        throw new CodecError('ERR_MESSAGE_DECODE', `${name}: ${(err as Error)?.message ?? String(err)}`, { cause: err })
+        throw new CodecError('CODEC_ERR_MESSAGE_DECODE', `${name}: ${(err as Error)?.message ?? String(err)}`, {
+          cause: err,
+        })
       }
     },
   }
@@ -91,7 +95,7 @@ export function protobufCodec<T extends object>(
  * this package: install it to use this) and returns the codec of the message
  * type `typeName` (fully qualified, e.g. `chat.Line`). A missing file, a
  * syntax error or an unknown type name rejects with CodecError
- * `ERR_INVALID_OPTION` (`field` is `protoFiles` or `typeName`; none when
+ * `CODEC_ERR_INVALID_OPTION` (`field` is `protoFiles` or `typeName`; none when
  * protobufjs itself is missing).
  */
 export async function loadProtobufCodec<T extends object>(
@@ -104,14 +108,14 @@ export async function loadProtobufCodec<T extends object>(
     protobuf = (await import('protobufjs')).default
   } catch (err) {
     throw new CodecError(
-      'ERR_INVALID_OPTION',
+      'CODEC_ERR_INVALID_OPTION',
       'loadProtobufCodec needs the protobufjs package (npm install protobufjs)',
       { cause: err },
     )
   }
   const cannot = (field: string, err: unknown): CodecError =>
     new CodecError(
-      'ERR_INVALID_OPTION',
+      'CODEC_ERR_INVALID_OPTION',
       `cannot load ${typeName} from ${String(protoFiles)}: ${(err as Error)?.message ?? String(err)}`,
       { cause: err, field },
     )

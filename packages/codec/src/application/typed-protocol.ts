@@ -113,9 +113,9 @@ export interface TypedProtocol<T, Ctx extends SessionContextLike = SessionContex
   readonly codec: MessageCodec<T>
   /** Register this with `ServiceBuilder#protocol(chat.spec)`. */
   readonly spec: TypedProtocolSpec<Ctx>
-  /** Encodes one message; throws CodecError `ERR_MESSAGE_ENCODE`. For `control.broadcast(target, id, chat.encode(msg))`. */
+  /** Encodes one message; throws CodecError `CODEC_ERR_MESSAGE_ENCODE`. For `control.broadcast(target, id, chat.encode(msg))`. */
   encode(msg: T): Uint8Array
-  /** Sends on the handler context's session. Throws CodecError `ERR_MESSAGE_ENCODE` for a message the codec refuses. */
+  /** Sends on the handler context's session. Throws CodecError `CODEC_ERR_MESSAGE_ENCODE` for a message the codec refuses. */
   send<O>(ctx: SessionSender<O>, msg: T, opts?: O): void
   /** Sends to session `session` through a Service or `ctx.control`. */
   send<O>(control: ControlSender<O>, session: number, msg: T, opts?: O): void
@@ -130,10 +130,10 @@ export interface TypedProtocol<T, Ctx extends SessionContextLike = SessionContex
  *
  * Received frames are decoded as they come off the stream, before they are
  * queued for the handler, so `received` only ever sees whole `T`s. A frame
- * that does not decode is a CodecError `ERR_MESSAGE_DECODE`; tentacle then
+ * that does not decode is a CodecError `CODEC_ERR_MESSAGE_DECODE`; tentacle then
  * does what Rust tentacle does for a codec error on a substream: it resets
  * this protocol's stream on that session only and reports a `protocol-error`
- * (TentacleError `ERR_PROTOCOL_CODEC` whose `cause` is the CodecError) to the
+ * (TentacleError `TENTACLE_ERR_PROTOCOL_CODEC` whose `cause` is the CodecError) to the
  * service's `handleError`; `disconnected` runs for that session. The session,
  * its other protocols and every other session go on. An application that
  * wants stricter decides there (CKB bans the peer's IP for 5 minutes on any

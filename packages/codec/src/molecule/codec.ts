@@ -23,7 +23,7 @@ export interface Codec<T> {
   readonly name: string
   /** Byte size of every value for fixed-size types (byte, array, struct); undefined otherwise. */
   readonly fixedSize: number | undefined
-  /** Encodes `value`; throws MoleculeError ERR_MOLECULE_ENCODE for a value that does not fit the schema. */
+  /** Encodes `value`; throws MoleculeError CODEC_ERR_MOLECULE_ENCODE for a value that does not fit the schema. */
   encode(value: T): Uint8Array
   /** Verifies and decodes exactly `bytes`; throws MoleculeError for anything malformed. */
   decode(bytes: Uint8Array, opts?: DecodeOptions): T
@@ -41,7 +41,7 @@ abstract class BaseCodec<T> implements Codec<T> {
   abstract read(bytes: Uint8Array, compatible: boolean, path: string): T
   decode(bytes: Uint8Array, opts?: DecodeOptions): T {
     if (!(bytes instanceof Uint8Array))
-      throw new MoleculeError('ERR_MOLECULE_HEADER', this.name, 'input is not a Uint8Array')
+      throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', this.name, 'input is not a Uint8Array')
     return this.read(bytes, opts?.compatible ?? true, this.name)
   }
 }
@@ -63,7 +63,7 @@ export function writeU32LE(bytes: Uint8Array, offset: number, value: number): vo
 
 function checkU32(value: number, path: string, what: string): void {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new MoleculeError('ERR_MOLECULE_ENCODE', path, `${what} ${value} does not fit in u32`)
+    throw new MoleculeError('CODEC_ERR_MOLECULE_ENCODE', path, `${what} ${value} does not fit in u32`)
   }
 }
 
@@ -99,29 +99,37 @@ export function readOffsets(
 ): Uint8Array[] {
   const len = bytes.length
   if (len < NUMBER_SIZE)
-    throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE}`)
+    throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE}`)
   const total = readU32LE(bytes, 0)
   if (total !== len)
-    throw new MoleculeError('ERR_MOLECULE_TOTAL_SIZE', path, `total size ${total} != slice length ${len}`)
+    throw new MoleculeError('CODEC_ERR_MOLECULE_TOTAL_SIZE', path, `total size ${total} != slice length ${len}`)
   if (expected === 0 || (expected === undefined && len === NUMBER_SIZE)) {
     // A table without fields (or an empty dynvec) is only its total size; extra
     // fields are accepted in compatible mode without looking at them (molecule does the same).
     if (len === NUMBER_SIZE || (expected === 0 && compatible)) return []
-    throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `expected 0 fields, got a ${len}-byte body`)
+    throw new MoleculeError('CODEC_ERR_MOLECULE_FIELD_COUNT', path, `expected 0 fields, got a ${len}-byte body`)
   }
   if (len < NUMBER_SIZE * 2)
-    throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE * 2}`)
+    throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${NUMBER_SIZE * 2}`)
   const first = readU32LE(bytes, NUMBER_SIZE)
   if (first % NUMBER_SIZE !== 0 || first < NUMBER_SIZE * 2) {
-    throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `first offset ${first} is not a multiple of 4 that is >= 8`)
+    throw new MoleculeError(
+      'CODEC_ERR_MOLECULE_OFFSETS',
+      path,
+      `first offset ${first} is not a multiple of 4 that is >= 8`,
+    )
   }
-  if (len < first) throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${first}`)
+  if (len < first) throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${len} bytes, header needs ${first}`)
   const count = first / NUMBER_SIZE - 1
   if (expected !== undefined) {
     if (count < expected)
-      throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected}`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected}`)
     if (!compatible && count > expected) {
-      throw new MoleculeError('ERR_MOLECULE_FIELD_COUNT', path, `${count} fields, schema has ${expected} (strict mode)`)
+      throw new MoleculeError(
+        'CODEC_ERR_MOLECULE_FIELD_COUNT',
+        path,
+        `${count} fields, schema has ${expected} (strict mode)`,
+      )
     }
   }
   const n = expected ?? count
@@ -130,7 +138,7 @@ export function readOffsets(
   for (let i = 0; i < count; i++) {
     const end = i + 1 < count ? readU32LE(bytes, NUMBER_SIZE * (2 + i)) : total
     if (end < start || end > total)
-      throw new MoleculeError('ERR_MOLECULE_OFFSETS', path, `offset ${end} out of order or bounds`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_OFFSETS', path, `offset ${end} out of order or bounds`)
     if (i < n) items[i] = bytes.subarray(start, end)
     start = end
   }
@@ -148,13 +156,17 @@ class ArrayCodec extends BaseCodec<Uint8Array> {
   }
   encode(value: Uint8Array): Uint8Array {
     if (value.length !== this.fixedSize) {
-      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `${value.length} bytes, array is ${this.fixedSize}`)
+      throw new MoleculeError(
+        'CODEC_ERR_MOLECULE_ENCODE',
+        this.name,
+        `${value.length} bytes, array is ${this.fixedSize}`,
+      )
     }
     return Uint8Array.from(value)
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): Uint8Array {
     if (bytes.length !== this.fixedSize) {
-      throw new MoleculeError('ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, array is ${this.fixedSize}`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, array is ${this.fixedSize}`)
     }
     return bytes
   }
@@ -170,7 +182,11 @@ class UintCodec extends BaseCodec<number> {
   encode(value: number): Uint8Array {
     const max = 2 ** (8 * this.fixedSize) - 1
     if (!Number.isInteger(value) || value < 0 || value > max) {
-      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `${value} does not fit in ${this.fixedSize} bytes`)
+      throw new MoleculeError(
+        'CODEC_ERR_MOLECULE_ENCODE',
+        this.name,
+        `${value} does not fit in ${this.fixedSize} bytes`,
+      )
     }
     const out = new Uint8Array(this.fixedSize)
     for (let i = 0, v = value; i < this.fixedSize; i++, v = Math.floor(v / 256)) out[i] = v & 0xff
@@ -178,7 +194,7 @@ class UintCodec extends BaseCodec<number> {
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): number {
     if (bytes.length !== this.fixedSize) {
-      throw new MoleculeError('ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, expected ${this.fixedSize}`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, expected ${this.fixedSize}`)
     }
     let v = 0
     for (let i = this.fixedSize - 1; i >= 0; i--) v = v * 256 + bytes[i]!
@@ -193,14 +209,15 @@ class Uint64Codec extends BaseCodec<bigint> {
   }
   encode(value: bigint): Uint8Array {
     if (typeof value !== 'bigint' || value < 0n || value > 0xffffffffffffffffn) {
-      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `${String(value)} does not fit in u64`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_ENCODE', this.name, `${String(value)} does not fit in u64`)
     }
     const out = new Uint8Array(8)
     new DataView(out.buffer).setBigUint64(0, value, true)
     return out
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): bigint {
-    if (bytes.length !== 8) throw new MoleculeError('ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, expected 8`)
+    if (bytes.length !== 8)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, expected 8`)
     return new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true)
   }
 }
@@ -221,11 +238,11 @@ class BytesCodec extends BaseCodec<Uint8Array> {
   }
   read(bytes: Uint8Array, _compatible: boolean, path: string): Uint8Array {
     if (bytes.length < NUMBER_SIZE)
-      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count !== bytes.length) {
       throw new MoleculeError(
-        'ERR_MOLECULE_TOTAL_SIZE',
+        'CODEC_ERR_MOLECULE_TOTAL_SIZE',
         path,
         `item count ${count} does not match ${bytes.length - NUMBER_SIZE} bytes`,
       )
@@ -245,7 +262,7 @@ class StringCodec extends BaseCodec<string> {
     this.#bytes = new BytesCodec(name)
   }
   encode(value: string): Uint8Array {
-    if (typeof value !== 'string') throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, 'not a string')
+    if (typeof value !== 'string') throw new MoleculeError('CODEC_ERR_MOLECULE_ENCODE', this.name, 'not a string')
     return this.#bytes.encode(utf8Encoder.encode(value))
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): string {
@@ -253,7 +270,7 @@ class StringCodec extends BaseCodec<string> {
     try {
       return utf8Decoder.decode(raw)
     } catch {
-      throw new MoleculeError('ERR_MOLECULE_UTF8', path, 'invalid UTF-8')
+      throw new MoleculeError('CODEC_ERR_MOLECULE_UTF8', path, 'invalid UTF-8')
     }
   }
 }
@@ -279,11 +296,11 @@ class FixvecCodec<T> extends BaseCodec<T[]> {
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): T[] {
     if (bytes.length < NUMBER_SIZE)
-      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const count = readU32LE(bytes, 0)
     if (NUMBER_SIZE + count * this.#itemSize !== bytes.length) {
       throw new MoleculeError(
-        'ERR_MOLECULE_TOTAL_SIZE',
+        'CODEC_ERR_MOLECULE_TOTAL_SIZE',
         path,
         `item count ${count} does not match ${bytes.length} bytes`,
       )
@@ -337,7 +354,7 @@ class TableCodec<F extends readonly Field[]> extends BaseCodec<FieldsValue<F>> {
     const v = value as Record<string, unknown>
     return encodeOffsets(
       this.fields.map(([k, c]) => {
-        if (!(k in v)) throw new MoleculeError('ERR_MOLECULE_ENCODE', `${this.name}.${k}`, 'missing field')
+        if (!(k in v)) throw new MoleculeError('CODEC_ERR_MOLECULE_ENCODE', `${this.name}.${k}`, 'missing field')
         return (c as Codec<unknown>).encode(v[k])
       }),
       this.name,
@@ -380,7 +397,7 @@ class StructCodec<F extends readonly Field[]> extends BaseCodec<FieldsValue<F>> 
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): FieldsValue<F> {
     if (bytes.length !== this.fixedSize) {
-      throw new MoleculeError('ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, struct is ${this.fixedSize}`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_SIZE', path, `${bytes.length} bytes, struct is ${this.fixedSize}`)
     }
     const out: Record<string, unknown> = {}
     let at = 0
@@ -435,7 +452,7 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
     const v = value as { type: string; value: unknown }
     const item = this.#byKey.get(v.type)
     if (item === undefined)
-      throw new MoleculeError('ERR_MOLECULE_ENCODE', this.name, `unknown union item ${String(v.type)}`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_ENCODE', this.name, `unknown union item ${String(v.type)}`)
     const body = item.codec.encode(v.value)
     const out = new Uint8Array(NUMBER_SIZE + body.length)
     writeU32LE(out, 0, item.id)
@@ -444,10 +461,11 @@ class UnionCodec<U extends readonly UnionItem[]> extends BaseCodec<UnionValue<U>
   }
   read(bytes: Uint8Array, compatible: boolean, path: string): UnionValue<U> {
     if (bytes.length < NUMBER_SIZE)
-      throw new MoleculeError('ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_HEADER', path, `${bytes.length} bytes, header needs 4`)
     const id = readU32LE(bytes, 0)
     const item = this.#byId.get(id)
-    if (item === undefined) throw new MoleculeError('ERR_MOLECULE_UNKNOWN_ITEM', path, `unknown union item id ${id}`)
+    if (item === undefined)
+      throw new MoleculeError('CODEC_ERR_MOLECULE_UNKNOWN_ITEM', path, `unknown union item id ${id}`)
     const value = item.codec.read(bytes.subarray(NUMBER_SIZE), compatible, `${path}.${item.key}`)
     return { type: item.key, value } as UnionValue<U>
   }

@@ -126,7 +126,7 @@ function fieldCount(t: Uint8Array): number {
  * Decodes as CKB does (`form` 'tentacle': after checking and removing the inner prefix): compatible mode; GetNodes/Node with extra fields are
  * re-read as GetNodes2/Node2 for their flags (unknown flag bits dropped); an
  * announce byte other than 0/1 or any address that is not a multiaddr fails
- * the whole message. Throws ProtocolsError ERR_MALFORMED_MESSAGE.
+ * the whole message. Throws ProtocolsError PROTOCOLS_ERR_MALFORMED_MESSAGE.
  */
 export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = 'ckb'): DiscoveryMessage {
   if (form === 'tentacle') {
@@ -134,7 +134,7 @@ export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = '
       data.length >= INNER_PREFIX ? new DataView(data.buffer, data.byteOffset, INNER_PREFIX).getUint32(0, false) : -1
     if (n !== data.length - INNER_PREFIX) {
       throw new ProtocolsError(
-        'ERR_MALFORMED_MESSAGE',
+        'PROTOCOLS_ERR_MALFORMED_MESSAGE',
         `malformed DiscoveryMessage: inner length prefix ${n} does not match ${data.length - INNER_PREFIX} bytes`,
       )
     }
@@ -152,7 +152,7 @@ export function decodeDiscoveryMessage(data: Uint8Array, form: DiscoveryForm = '
     }
     const announceByte = payload.value.announce[0]
     if (announceByte !== 0 && announceByte !== 1) {
-      throw new ProtocolsError('ERR_MALFORMED_MESSAGE', `Nodes.announce is ${announceByte}, not 0 or 1`)
+      throw new ProtocolsError('PROTOCOLS_ERR_MALFORMED_MESSAGE', `Nodes.announce is ${announceByte}, not 0 or 1`)
     }
     const itemsBytes = Nodes.decode(body)
     const items: DiscoveryNode[] = []

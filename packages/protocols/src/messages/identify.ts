@@ -53,7 +53,7 @@ export function encodeIdentifyMessage(msg: {
 /**
  * Decodes an IdentifyMessage as CKB does (compatible mode): an observed
  * address that is not a multiaddr fails the message; a listen address that is
- * not one is skipped and counted. Throws ProtocolsError ERR_MALFORMED_MESSAGE.
+ * not one is skipped and counted. Throws ProtocolsError PROTOCOLS_ERR_MALFORMED_MESSAGE.
  */
 export function decodeIdentifyMessage(data: Uint8Array): IdentifyMessage {
   try {
@@ -89,7 +89,7 @@ export function encodeIdentifyBlob(blob: IdentifyBlob): Uint8Array {
 /**
  * Decodes CKB's Identify blob in STRICT mode (CKB uses `IdentifyReader::from_slice`,
  * so extra fields are refused); name and client version must be UTF-8.
- * Throws ProtocolsError ERR_MALFORMED_MESSAGE.
+ * Throws ProtocolsError PROTOCOLS_ERR_MALFORMED_MESSAGE.
  */
 export function decodeIdentifyBlob(data: Uint8Array): IdentifyBlob {
   try {

@@ -23,7 +23,7 @@ export function encodePingMessage(msg: PingMessage): Uint8Array {
   })
 }
 
-/** Decodes a ping message in compatible mode (as CKB); throws ProtocolsError ERR_MALFORMED_MESSAGE. */
+/** Decodes a ping message in compatible mode (as CKB); throws ProtocolsError PROTOCOLS_ERR_MALFORMED_MESSAGE. */
 export function decodePingMessage(bytes: Uint8Array): PingMessage {
   try {
     const { payload } = PingMessageCodec.decode(bytes)

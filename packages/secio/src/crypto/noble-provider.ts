@@ -52,7 +52,7 @@ class NobleAead implements Aead {
     try {
       return this.#make(this.#key, this.#nonce).decrypt(payload)
     } catch (cause) {
-      throw new SecioError('ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
+      throw new SecioError('SECIO_ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
     }
   }
 }

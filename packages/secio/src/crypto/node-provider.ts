@@ -85,7 +85,7 @@ class NodeOpener implements AeadOpener {
     try {
       this.d.final()
     } catch (cause) {
-      throw new SecioError('ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
+      throw new SecioError('SECIO_ERR_DECRYPT_FAILED', 'frame failed to authenticate', { cause })
     }
   }
 }
@@ -108,7 +108,7 @@ class EcEphemeral implements EphemeralKey {
   }
   deriveSecret(remote: Uint8Array): Uint8Array {
     const ecdh = this.#ecdh
-    if (ecdh === null) throw new SecioError('ERR_UNSUPPORTED', 'ephemeral key already used')
+    if (ecdh === null) throw new SecioError('SECIO_ERR_UNSUPPORTED', 'ephemeral key already used')
     // One use only: the object goes back to the pool and gets a new key before its next use.
     this.#ecdh = null
     const pool = ecdhPool[this.agreement]
@@ -245,7 +245,7 @@ class NodeSigner implements Signer {
 export interface NodeCryptoProviderOptions {
   /**
    * secp256k1 backend: 'auto' (default: libsecp256k1 when the optional `secp256k1`
-   * addon loads, else OpenSSL), 'libsecp256k1' (throws ERR_UNSUPPORTED if missing) or 'openssl'.
+   * addon loads, else OpenSSL), 'libsecp256k1' (throws SECIO_ERR_UNSUPPORTED if missing) or 'openssl'.
    */
   secp256k1?: 'auto' | 'libsecp256k1' | 'openssl'
   /**
@@ -274,7 +274,7 @@ class NodeCryptoProvider implements CryptoProvider {
     this.#lib = choice === 'openssl' ? null : loadLibsecp256k1()
     if (choice === 'libsecp256k1' && this.#lib === null) {
       throw new SecioError(
-        'ERR_UNSUPPORTED',
+        'SECIO_ERR_UNSUPPORTED',
         'the optional `secp256k1` addon (libsecp256k1) is not installed or cannot load',
       )
     }

@@ -10,7 +10,7 @@ export function hasSecp256k1Prefix(raw: Uint8Array): boolean {
 }
 
 export function invalidEphemeral(cause?: unknown): SecioError {
-  return new SecioError('ERR_INVALID_EPHEMERAL_KEY', 'invalid ephemeral public key from peer', { cause })
+  return new SecioError('SECIO_ERR_INVALID_EPHEMERAL_KEY', 'invalid ephemeral public key from peer', { cause })
 }
 
 /** An all-zero X25519 output means a small-order point (§3.8, §16): never use it. */

@@ -14,7 +14,7 @@ export interface EphemeralKey {
   /**
    * The shared secret with the peer's ephemeral public key: the x-coordinate for
    * P-256/P-384, the RFC 7748 output for X25519. Throws SecioError
-   * ERR_INVALID_EPHEMERAL_KEY for a bad point or an all-zero X25519 result.
+   * SECIO_ERR_INVALID_EPHEMERAL_KEY for a bad point or an all-zero X25519 result.
    */
   deriveSecret(remotePublicKey: Uint8Array): Uint8Array
 }
@@ -32,7 +32,7 @@ export interface Aead {
   seal(chunks: readonly Uint8Array[], length: number): Uint8Array[]
   /**
    * Decrypts one frame payload (ciphertext ‖ 16-byte tag; the caller checked the length ≥ 16).
-   * Throws SecioError ERR_DECRYPT_FAILED when the tag does not authenticate.
+   * Throws SecioError SECIO_ERR_DECRYPT_FAILED when the tag does not authenticate.
    */
   open(payload: Uint8Array): Uint8Array
   /**
@@ -46,7 +46,7 @@ export interface Aead {
 /** One frame being decrypted piece by piece. */
 export interface AeadOpener {
   update(ciphertext: Uint8Array): Uint8Array
-  /** Checks the 16-byte tag; throws SecioError ERR_DECRYPT_FAILED if the frame does not authenticate. */
+  /** Checks the 16-byte tag; throws SecioError SECIO_ERR_DECRYPT_FAILED if the frame does not authenticate. */
   finish(tag: Uint8Array): void
 }
 
