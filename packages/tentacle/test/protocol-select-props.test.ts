@@ -8,19 +8,26 @@
 // - readOneFrame over a real yamux stream, fed arbitrary bytes in arbitrary chunks,
 //   yields exactly the frames an independent parse finds, then rejects with the typed
 //   code, and never hangs (every wait is bounded; a hang fails the test);
-// - a whole selection (clientSelect against the listener's steps) agrees with selectVersion.
+// - a whole selection (clientSelect against the listener's steps) agrees with selectVersion;
+// - a listening Service fed arbitrary selection bytes answers as §9.4 says (the name echoed
+//   with no version, then RST; or RST alone), reports one typed error each, and stays up.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import net from 'node:net'
 import fc from 'fast-check'
 import { encodeFrame, isCodecError, LengthDelimitedDecoder } from '@tentacle-ts/codec'
-import type { Session, Stream } from '@tentacle-ts/yamux'
+import { Session, type Stream } from '@tentacle-ts/yamux'
 import { sessionPair, within } from '../../yamux/test/helpers.ts'
 import { TentacleError, type TentacleErrorCode } from '../src/errors.js'
 import { decodeProtocolInfo, encodeProtocolInfo, type ProtocolInfo } from '../src/protocol-info.js'
 import { clientSelect, MAX_SELECT_FRAME, readOneFrame } from '../src/protocol-select.js'
 import { selectVersion } from '../src/select-version.js'
+import { Service } from '../src/service.js'
 
 const SELECT: TentacleErrorCode = 'TENTACLE_ERR_PROTOCOL_SELECT'
+/** Bounds every wait for the other side: a hang fails the test (generous: the machine may be loaded). */
+const BOUND_MS = 10_000
 
 // ------------------------------------------------------------ reference molecule encoding (§6)
 
@@ -212,7 +219,7 @@ after(async () => {
 async function streamPair(): Promise<[Stream, Stream]> {
   const accepted = pair.server.accept()
   const w = await pair.client.openStream()
-  const r = await within(accepted, 2000, 'accept')
+  const r = await within(accepted, BOUND_MS, 'accept')
   assert.ok(r !== null)
   return [w, r]
 }
@@ -242,10 +249,10 @@ function parseFrames(bytes: Buffer, max: number): Parsed {
   }
 }
 
-/** A readOneFrame that may not hang: it must settle within `ms`. */
+/** A readOneFrame that may not hang: it must settle within BOUND_MS. */
 async function readOne(s: Stream, d: LengthDelimitedDecoder, signal: AbortSignal): Promise<Buffer | TentacleError> {
   try {
-    return Buffer.from(await within(readOneFrame(s, d, signal), 3000, 'readOneFrame settles'))
+    return Buffer.from(await within(readOneFrame(s, d, signal), BOUND_MS, 'readOneFrame settles'))
   } catch (err) {
     if (err instanceof TentacleError) return err
     throw err
@@ -327,7 +334,7 @@ test('the deadline (abort) ends a read that gets nothing, resets the stream, and
   const got = await reading
   assert.ok(got instanceof TentacleError && got.code === SELECT)
   assert.equal(r.recvState, 'reset')
-  assert.equal(await within(peerSeesReset, 2000, 'the RST reaches the peer'), 'YAMUX_ERR_STREAM_RESET')
+  assert.equal(await within(peerSeesReset, BOUND_MS, 'the RST reaches the peer'), 'YAMUX_ERR_STREAM_RESET')
   // Already aborted before the call: rejects at once.
   const [w2, r2] = await streamPair()
   const got2 = await readOne(r2, new LengthDelimitedDecoder(MAX_SELECT_FRAME), AbortSignal.abort())
@@ -352,7 +359,7 @@ test('property: a whole selection over yamux agrees with selectVersion and keeps
           // message goes out in the same write as the answer.
           const serverSide = (async () => {
             const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-            const remote = decodeProtocolInfo(await within(readOneFrame(r, d, signal), 3000, 'server reads'))
+            const remote = decodeProtocolInfo(await within(readOneFrame(r, d, signal), BOUND_MS, 'server reads'))
             const version =
               remote.name === serverName ? selectVersion(serverVersions, remote.supportVersions) : undefined
             const answer = encodeFrame(
@@ -362,13 +369,13 @@ test('property: a whole selection over yamux agrees with selectVersion and keeps
             return remote
           })()
           const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-          const reply = await within(clientSelect(w, clientInfo, d, signal), 3000, 'clientSelect')
+          const reply = await within(clientSelect(w, clientInfo, d, signal), BOUND_MS, 'clientSelect')
           assert.deepEqual(await serverSide, clientInfo)
           assert.equal(reply.name, clientInfo.name)
           const want = known ? selectVersion(serverVersions, clientInfo.supportVersions) : undefined
           assert.equal(reply.version, want)
           // §9.2 step 4: the bytes after the answer are the protocol's first bytes, kept by the decoder.
-          const next = await within(readOneFrame(w, d, signal), 3000, 'first protocol message')
+          const next = await within(readOneFrame(w, d, signal), BOUND_MS, 'first protocol message')
           assert.deepEqual(Buffer.from(next), Buffer.from(firstMessage))
         } finally {
           w.reset()
@@ -378,4 +385,114 @@ test('property: a whole selection over yamux agrees with selectVersion and keeps
     ),
     { numRuns: 150 },
   )
+})
+
+// ------------------------------------------------------------ a listening service fed arbitrary selections
+
+test('property: a listening service answers arbitrary selection bytes per §9.4 (answer then RST, or RST), reports each, and stays up', async () => {
+  const errors: Array<{ protoName: string | undefined; code: string }> = []
+  let wake = (): void => {}
+  const service = new Service({
+    protocols: [{ id: 1, name: '/known/1', versions: ['1', '2'] }],
+    handler: {
+      handleError: (e) => {
+        if (e.type === 'protocol-select-error') errors.push({ protoName: e.protoName, code: e.error.code })
+        wake()
+      },
+    },
+  })
+  const addr = await service.listen('/ip4/127.0.0.1/tcp/0')
+  const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
+  await once(socket, 'connect')
+  const mux = new Session(socket, { role: 'client', enableKeepalive: false })
+  const nextError = (): Promise<{ protoName: string | undefined; code: string }> =>
+    within(
+      new Promise((resolve) => {
+        wake = () => {
+          const e = errors.shift()
+          if (e === undefined) return
+          wake = () => {}
+          resolve(e)
+        }
+        wake()
+      }),
+      BOUND_MS,
+      'protocol-select-error',
+    )
+  /** Everything the service sends on a stream until its RST: the frames, then the reset's code. */
+  const untilReset = async (s: Stream): Promise<{ frames: Buffer[]; end: string | undefined }> => {
+    const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
+    const frames: Buffer[] = []
+    for (;;) {
+      try {
+        const chunk = await within(s.read(), BOUND_MS, 'the service answers or resets')
+        if (chunk === null) return { frames, end: 'EOF' }
+        d.push(chunk)
+        for (let f = d.next(); f !== null; f = d.next()) frames.push(Buffer.from(f))
+      } catch (err) {
+        return { frames, end: (err as { code?: string }).code }
+      }
+    }
+  }
+  const unknownInfo = infoArb.filter((i) => i.name !== '/known/1')
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          unknownInfo.map((i) => ({ info: i, bytes: Buffer.from(encodeFrame(encodeProtocolInfo(i))) })),
+          fc
+            .array(fc.string({ unit: fc.constantFrom('1', '2', '3') }), { maxLength: 3 })
+            .map((versions) => ({ name: '/known/1', supportVersions: versions }))
+            .filter((i) => selectVersion(['1', '2'], i.supportVersions) === undefined)
+            .map((i) => ({ info: i, bytes: Buffer.from(encodeFrame(encodeProtocolInfo(i))) })),
+          fc.array(segmentArb, { maxLength: 3 }).map((segs) => ({ info: undefined, bytes: Buffer.concat(segs) })),
+        ),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        async ({ bytes }, cuts) => {
+          const s = await mux.openStream()
+          const writing = writePieces(s, bytes, cuts)
+            .then(() => s.close())
+            .catch(() => {}) // the service may reset first
+          const got = await untilReset(s)
+          await writing
+          // What the service must have read: the first frame, if there is one and it is a ProtocolInfo.
+          const first = parseFrames(bytes, MAX_SELECT_FRAME).frames[0]
+          let info: ProtocolInfo | undefined
+          if (first !== undefined) {
+            const r = tryDecode(first)
+            if (!(r instanceof TentacleError)) info = r
+          }
+          assert.equal(got.end, 'YAMUX_ERR_STREAM_RESET', 'the stream ends with the service reset (§9.4)')
+          if (info === undefined) {
+            assert.deepEqual(got.frames, [], 'no answer to what is not a selection')
+          } else {
+            // §9.2/§9.4: the requested name echoed with an empty list, then the RST.
+            assert.deepEqual(got.frames, [Buffer.from(encodeProtocolInfo({ name: info.name, supportVersions: [] }))])
+          }
+          const e = await nextError()
+          assert.equal(e.code, SELECT)
+          assert.equal(e.protoName, info?.name)
+        },
+      ),
+      { numRuns: 100 },
+    )
+    // The session is still up and selects the protocol it knows.
+    const s = await mux.openStream()
+    const reply = await within(
+      clientSelect(
+        s,
+        { name: '/known/1', supportVersions: ['1', '2', '3'] },
+        new LengthDelimitedDecoder(MAX_SELECT_FRAME),
+        new AbortController().signal,
+      ),
+      BOUND_MS,
+      'a good selection after the bad ones',
+    )
+    assert.deepEqual(reply, { name: '/known/1', version: '2' })
+    assert.equal(errors.length, 0, 'one error per bad selection, no more')
+  } finally {
+    mux.destroy()
+    await mux.closed
+    await service.shutdown()
+  }
 })

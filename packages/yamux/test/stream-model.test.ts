@@ -58,7 +58,7 @@ const GO_AWAY: YamuxErrorCode = 'YAMUX_ERR_GO_AWAY'
 
 const U32_MAX = 0xffffffff
 /** Bounds every wait: a hang fails the run instead of the test timing out. */
-const WAIT_MS = 5000
+const WAIT_MS = 10_000
 
 // Stream bytes are a known pattern (byte k of a direction is k mod 251), so every byte
 // delivered can be checked against its position. Writes are views of one buffer.
