@@ -256,6 +256,25 @@ async function setupRate(
 }
 
 /**
+ * Runs the tentacle-ts setup path (both peer processes, one lane then 16) for
+ * `ms` each before anything is measured. A session runs each of its functions
+ * once or twice, so at a few hundred sessions/s V8 optimizes them only after
+ * thousands of sessions: without this, the first rounds measure code that is
+ * still being compiled (2-3x the CPU per session of a warm process, README
+ * "Session setup: where the time goes"). A node runs for days; the Rust peer
+ * has no JIT to warm.
+ */
+async function warmSetup(p: Peers, ms: number): Promise<void> {
+  for (const lanes of [1, 16]) {
+    const s = await setupRate(p, 'ts', true, lanes, ms)
+    if (process.env.BENCH_VERBOSE)
+      console.error(
+        `setup warm-up, ${lanes} lane(s): ${s.rate.toFixed(0)} sessions/s, listener ${s.listenCpu.toFixed(3)} ms CPU/session`,
+      )
+  }
+}
+
+/**
  * `BENCH_SETUP_PHASES=1` (`=only`: nothing else): sequential session setups with the tentacle-ts ends'
  * sockets tapped (bench/rust/phases.ts), TS<-TS, then each TS end against a Rust
  * peer (TCP_NODELAY): per step, the TS side's CPU and the time. A TS end's
@@ -323,18 +342,11 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const rounds = opts.quick ? 3 : 5
   const total = (opts.quick ? 64 : 256) * MiB
   const setupMs = opts.quick ? 1000 : 4000
+  const setupWarmMs = opts.quick ? 3000 : 8000
   const peers: Peers = { tsListen: await TsPeer.start(), tsDial: await TsPeer.start() }
   try {
     if (process.env.BENCH_SETUP_PHASES === 'only') {
-      // Fresh peer processes: run their setup code hot before it is tapped.
-      for (const [l, d] of [
-        ['ts', 'ts'],
-        ['rust', 'ts'],
-        ['ts', 'rust'],
-      ] as const) {
-        const s = await setupRate(peers, l, true, 1, setupMs, d)
-        console.error(`warm-up (not tapped), ${d} dialer -> ${l} listener: ${s.rate.toFixed(0)} sessions/s`)
-      }
+      await warmSetup(peers, setupWarmMs)
       return await setupPhases(peers, setupMs)
     }
     // Warm up every code path once.
@@ -377,6 +389,7 @@ export async function run(opts: { quick: boolean }): Promise<void> {
     fig('rust.secio.throughput.aes-128-gcm.receiver-cpu', sec.ts.recvCpu, sec.rust.recvCpu, 'cpu-ms/MiB')
     fig('rust.secio.throughput.aes-128-gcm.sender-cpu', sec.ts.sendCpu, sec.rust.sendCpu, 'cpu-ms/MiB')
 
+    await warmSetup(peers, setupWarmMs)
     if (process.env.BENCH_SETUP_PHASES) await setupPhases(peers, setupMs)
 
     const setups = { ts: ['ts', true], rust: ['rust', true], 'rust-as-shipped': ['rust', false] } as const
