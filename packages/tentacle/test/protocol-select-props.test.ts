@@ -10,7 +10,9 @@
 //   code, and never hangs (every wait is bounded; a hang fails the test);
 // - a whole selection (clientSelect against the listener's steps) agrees with selectVersion;
 // - a listening Service fed arbitrary selection bytes answers as §9.4 says (the name echoed
-//   with no version, then RST; or RST alone), reports one typed error each, and stays up.
+//   with no version, then RST; or RST alone), reports one typed error each, and stays up;
+// - a dialing Service given arbitrary answers opens the answer's last version, reports the
+//   typed error, or closes the session when the answer names another protocol.
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
@@ -26,6 +28,7 @@ import { selectVersion } from '../src/select-version.js'
 import { Service } from '../src/service.js'
 
 const SELECT: TentacleErrorCode = 'TENTACLE_ERR_PROTOCOL_SELECT'
+const UNKNOWN_NAME: TentacleErrorCode = 'TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME'
 /** Bounds every wait for the other side: a hang fails the test (generous: the machine may be loaded). */
 const BOUND_MS = 10_000
 
@@ -494,5 +497,117 @@ test('property: a listening service answers arbitrary selection bytes per §9.4 
     mux.destroy()
     await mux.closed
     await service.shutdown()
+  }
+})
+
+// ------------------------------------------------------------ a dialing service given arbitrary answers
+
+test('property: a dialing service given arbitrary answers opens the last version, or reports the typed error; an answer naming another protocol closes the session (§9.2)', async () => {
+  // The listener: plain yamux (the service has no key, so no secio), answering each stream with the
+  // bytes queued for it, then FIN.
+  const answers: Buffer[] = []
+  const server = net.createServer((socket) => {
+    const mux = new Session(socket, { role: 'server', enableKeepalive: false })
+    void (async () => {
+      for (let s = await mux.accept(); s !== null; s = await mux.accept()) {
+        const stream = s
+        const answer = answers.shift() ?? Buffer.alloc(0)
+        const d = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
+        readOneFrame(stream, d, new AbortController().signal)
+          .then(() => stream.write(answer))
+          .then(() => stream.close())
+          .catch(() => stream.reset())
+      }
+    })()
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  const port = (server.address() as net.AddressInfo).port
+
+  type Seen = { opened?: string; error?: { protoName: string | undefined; code: string }; closed?: boolean }
+  const seen = new Map<number, Seen>()
+  let wake = (): void => {}
+  const at = (id: number): Seen => seen.get(id) ?? (seen.set(id, {}), seen.get(id)!)
+  const service = new Service({
+    protocols: [
+      {
+        id: 1,
+        name: '/known/1',
+        versions: ['1', '2'],
+        handler: {
+          connected: (ctx, version) => {
+            at(ctx.session.id).opened = version
+            wake()
+          },
+        },
+      },
+    ],
+    handler: {
+      handleEvent: (e) => {
+        if (e.type === 'session-close') at(e.session.id).closed = true
+        wake()
+      },
+      handleError: (e) => {
+        if (e.type === 'protocol-select-error') at(e.session.id).error = { protoName: e.protoName, code: e.error.code }
+        wake()
+      },
+    },
+  })
+  const until = (pred: () => boolean, what: string): Promise<void> =>
+    within(
+      new Promise<void>((resolve) => {
+        wake = () => {
+          if (!pred()) return
+          wake = () => {}
+          resolve()
+        }
+        wake()
+      }),
+      BOUND_MS,
+      what,
+    )
+  const answerArb = fc.oneof(
+    { weight: 2, arbitrary: infoArb },
+    { weight: 3, arbitrary: infoArb.map((i) => ({ ...i, name: '/known/1' })) },
+  )
+  try {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          { weight: 3, arbitrary: answerArb.map((i) => Buffer.from(encodeFrame(encodeProtocolInfo(i)))) },
+          fc.array(segmentArb, { maxLength: 3 }).map((segs) => Buffer.concat(segs)),
+        ),
+        async (answer) => {
+          answers.push(answer)
+          const info = await within(service.dial(`/ip4/127.0.0.1/tcp/${port}`), BOUND_MS, 'dial')
+          const s = (): Seen => at(info.id)
+          await until(() => s().opened !== undefined || s().error !== undefined, 'the protocol opens or fails')
+          const first = parseFrames(answer, MAX_SELECT_FRAME).frames[0]
+          const decoded = first === undefined ? undefined : tryDecode(first)
+          const reply = decoded instanceof TentacleError ? undefined : decoded
+          if (reply === undefined) {
+            assert.deepEqual(s().error, { protoName: undefined, code: SELECT }, 'no answer: the typed error, no name')
+            assert.equal(s().opened, undefined)
+          } else if (reply.name !== '/known/1') {
+            // §9.2 step 3: only a malicious server answers with another name; the session is closed.
+            assert.deepEqual(s().error, { protoName: undefined, code: UNKNOWN_NAME })
+            await until(() => s().closed === true, 'the session closes')
+          } else if (reply.supportVersions.length === 0) {
+            assert.deepEqual(s().error, { protoName: '/known/1', code: SELECT })
+          } else {
+            // The opener takes the last entry without further checks (§9.2 step 3), as Rust does.
+            assert.equal(s().opened, reply.supportVersions.at(-1))
+            assert.equal(s().error, undefined)
+          }
+          service.disconnect(info.id)
+          await until(() => s().closed === true, 'session closed')
+        },
+      ),
+      { numRuns: 60 },
+    )
+  } finally {
+    await service.shutdown()
+    server.close()
+    await within(once(server, 'close'), BOUND_MS, 'every connection of the raw listener ends')
   }
 })
