@@ -1,3 +1,4 @@
+import type { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import { isSecioError } from '@tentacle-ts/secio'
 import type { Session as MuxSession } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
@@ -15,6 +16,20 @@ const SECIO_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
   'SECIO_ERR_FRAME_TOO_SHORT',
   'SECIO_ERR_FRAME_TOO_LARGE',
 ])
+
+/**
+ * True when a closed protocol's decoder holds part of a message (§10.1). Whole
+ * messages it still holds (a slow handler had paused reading) are taken out
+ * first: a closed protocol drops them anyway, and they are not a cut message.
+ */
+export function holdsPartialFrame(decoder: LengthDelimitedDecoder): boolean {
+  try {
+    while (decoder.next() !== null);
+  } catch {
+    return false // over the max, or failed before: a codec error, reported as such
+  }
+  return decoder.hasPartialFrame
+}
 
 /** The error and its causes, outermost first (bounded: a cause cycle must not hang). */
 function causes(err: unknown): unknown[] {

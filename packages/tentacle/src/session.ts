@@ -2,7 +2,7 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
-import { remoteEnd, type SessionEnd } from './close-reason.js'
+import { holdsPartialFrame, remoteEnd, type SessionEnd } from './close-reason.js'
 import { NotifyTimers } from './notify-timers.js'
 import { ProtocolStream, type ProtocolStreamHost } from './protocol-stream.js'
 import { clientSelect, MAX_SELECT_FRAME, readOneFrame, writeProtocolInfo } from './protocol-select.js'
@@ -258,7 +258,7 @@ export class TentacleSession implements ProtocolStreamHost {
     this.#open.delete(ps.protoId)
     this.#openIds.delete(ps.protoId)
     // Closed by the end of the connection with part of a message held: the peer stopped mid-send.
-    if (this.mux.state === 'ended' && p.decoder.hasPartialFrame) this.#truncated = true
+    if (this.mux.state === 'ended' && holdsPartialFrame(p.decoder)) this.#truncated = true
     if (error !== undefined) {
       this.#host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
@@ -455,7 +455,7 @@ export class TentacleSession implements ProtocolStreamHost {
     }
     // Every protocol still open is disconnected, then the session closes (§10.4).
     for (const p of [...this.#open.values()]) {
-      if (p.decoder.hasPartialFrame) this.#truncated = true
+      if (holdsPartialFrame(p.decoder)) this.#truncated = true
       p.ps.reset()
     }
     const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)

@@ -263,3 +263,59 @@ test('crossing dials (§12.2): the session given up says replaced, and nothing e
   }
   assert.ok(reasons.has('replaced'), 'in 20 rounds, both connections came up at least once')
 })
+
+test('whole messages still queued for a slow handler when the peer leaves are not a truncated message: connection-eof', async () => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let received = 0
+  const closes: { reason: SessionCloseReason; code: TentacleErrorCode | undefined }[] = []
+  let woke: (() => void) | undefined
+  const service = new Service({
+    config: { channelSize: 1 },
+    protocols: [
+      {
+        id: 1,
+        // The first message holds the handler queue: the session stops taking frames from the decoder.
+        handler: { received: () => (received++ === 0 ? gate : undefined) },
+      },
+    ],
+    handler: {
+      handleEvent: (e) => {
+        if (e.type === 'session-close') closes.push({ reason: e.reason, code: e.error?.code })
+        woke?.()
+      },
+    },
+  })
+  const addr = await service.listen('/ip4/127.0.0.1/tcp/0')
+  const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
+  socket.on('error', () => {})
+  try {
+    await once(socket, 'connect')
+    const info = encodeProtocolInfo({ name: '/p2p/1', supportVersions: ['0.0.1'] })
+    const select = Buffer.concat([Buffer.alloc(4), info])
+    select.writeUInt32BE(info.length, 0)
+    // Five whole 10-byte messages (§10.1) in one Data frame after the selection, then FIN.
+    const msgs = Buffer.concat(Array.from({ length: 5 }, () => Buffer.from([0, 0, 0, 10, ...new Array(10).fill(3)])))
+    socket.write(Buffer.concat([header(1, 1, 1, 0), header(0, 0, 1, select.length), select]))
+    socket.write(Buffer.concat([header(0, 0, 1, msgs.length), msgs]))
+    socket.end()
+    socket.resume()
+    // Our side answered and ended: the session is over.
+    await once(socket, 'end', { signal: AbortSignal.timeout(5_000) })
+    release()
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no session-close; ${JSON.stringify(closes)}`)), 5_000)
+      woke = () => {
+        if (closes.length > 0) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      woke()
+    })
+    assert.deepEqual(closes, [{ reason: 'connection-eof', code: 'TENTACLE_ERR_CONNECTION_LOST' }])
+  } finally {
+    socket.destroy()
+    await service.shutdown()
+  }
+})
