@@ -228,6 +228,9 @@ async function captureCkb(): Promise<void> {
     discoveryLocalAddress: true,
   })
   const got = new Map<number, Uint8Array[]>()
+  const enough = (): boolean => (got.get(0)?.length ?? 0) >= 2 && got.has(2)
+  let gotEnough!: () => void
+  const enoughReceived = new Promise<void>((resolve) => (gotEnough = resolve))
   const names = ['/ckb/ping', '/ckb/discovery', '/ckb/identify']
   const service = new Service({
     key: SecioKeyPair.generate(),
@@ -264,6 +267,7 @@ async function captureCkb(): Promise<void> {
         },
         received: (ctx, data) => {
           got.set(id, [...(got.get(id) ?? []), Uint8Array.from(data)])
+          if (enough()) gotEnough()
           if (id === 0) {
             const m = decodePingMessage(data)
             if (m.type === 'ping') ctx.send(encodePingMessage({ type: 'pong', nonce: m.nonce }))
@@ -274,9 +278,10 @@ async function captureCkb(): Promise<void> {
   })
   try {
     await service.dial(ckb.dialAddress)
-    const t0 = Date.now()
-    while (((got.get(0)?.length ?? 0) < 2 || !got.has(2)) && Date.now() - t0 < 15_000)
-      await new Promise((r) => setTimeout(r, 100))
+    // Until two ping messages and a discovery one arrived (each received() re-checks), at most 15 s.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([enoughReceived, new Promise((r) => (timer = setTimeout(r, 15_000)))])
+    clearTimeout(timer)
   } finally {
     await service.shutdown()
     await ckb.kill()
