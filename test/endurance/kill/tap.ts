@@ -191,6 +191,8 @@ export class KillTap {
 
   #accepted(accepted: net.Socket): void {
     this.#track(accepted)
+    // Errors are seen through 'close' (and, once wired, the reset flag): never an unhandled 'error'.
+    accepted.on('error', () => {})
     if (this.#used) {
       accepted.resetAndDestroy()
       return
@@ -204,7 +206,7 @@ export class KillTap {
       this.#wire(peer, survivor)
       accepted.resume()
     })
-    connected.once('error', () => accepted.resetAndDestroy())
+    connected.on('error', () => accepted.resetAndDestroy())
   }
 
   #wire(peer: net.Socket, survivor: net.Socket): void {
