@@ -15,6 +15,7 @@
 // afterwards.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { readdirSync, readFileSync } from 'node:fs'
 import { TentacleError, type SessionCloseReason } from '@tentacle-ts/tentacle'
 import { TentaclePeer } from '../../interop/lib/index.js'
 import { LOST, PROMPT_MS, Survivor, handles } from './survivor.js'
@@ -37,6 +38,24 @@ const PHASES: readonly { phase: Phase; secio: boolean; label: string }[] = [
 ]
 
 const MESSAGE = new Uint8Array(1000).fill(0x5a)
+
+/**
+ * Resolves once every thread of `pid` is stopped (state T in /proc): a signal is delivered
+ * asynchronously, and a thread still running could read what we send next. Looks again once
+ * per event-loop turn, at most 2000 turns.
+ */
+async function stopped(pid: number): Promise<void> {
+  const states = (): string[] =>
+    readdirSync(`/proc/${pid}/task`).map((t) => {
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8')
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+    })
+  for (let turn = 0; turn < 2000; turn++) {
+    if (states().every((st) => st === 'T' || st === 't')) return
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  throw new Error(`process ${pid} not stopped: thread states ${states().join('')}`)
+}
 
 /** The reasons a cell may end with, once a session was open. */
 function allowedReasons(phase: Phase, peerClosed: 'fin' | 'reset' | undefined): readonly SessionCloseReason[] {
@@ -108,6 +127,7 @@ for (const weAre of ['dialer', 'listener'] as const) {
             await rust.waitEvent('protocol_open', { proto: 1 })
             if (phase === 'frozen') {
               process.kill(rust.process.pid!, 'SIGSTOP')
+              await stopped(rust.process.pid!)
               const handedOver = tap.nextToPeer()
               s.service.send(s.service.sessions()[0]!.id, 1, MESSAGE)
               await handedOver
