@@ -8,14 +8,17 @@
  * address is recorded as live and the dialer opens the other protocols (or
  * only feeler, for a feeler connection), or drops a peer whose flags miss
  * `requiredFlags`; more than 10 listen addresses is misbehaviour, the global
- * ones go to the address book; the observed address is remembered. Nothing
- * received within the timeout (8 s, checked every second) is misbehaviour.
+ * ones go to the address book; a reachable observed address (with our /p2p/)
+ * is kept for the session and announced in later IdentifyMessages after our
+ * public addresses. Nothing received within the timeout (8 s, checked every
+ * second) is misbehaviour.
  */
 import type { ProtocolContext, ProtocolSessionContext, ServiceProtocolHandler } from '@tentacle-ts/tentacle'
 import { addressPeerId } from './address-book.js'
 import { isGlobalListenAddr, withPeer } from './address-filter.js'
 import type { Core } from './core.js'
 import { requiredFlagsFilter } from './flags.js'
+import type { ObservedAddresses } from './observed-addresses.js'
 import {
   decodeIdentifyBlob,
   decodeIdentifyMessage,
@@ -33,23 +36,36 @@ const CHECK_TIMEOUT_TOKEN = 100
 /** Token of the outbound tick, run on identify's queue (the service owns the timer). */
 export const OUTBOUND_TOKEN = 101
 
-export function identifyHandler(core: Core): ServiceProtocolHandler {
+/**
+ * `observed`: the addresses peers observed for us, per session; the owner
+ * forgets a session's entry when it drops the session.
+ */
+export function identifyHandler(core: Core, observed: ObservedAddresses): ServiceProtocolHandler {
   const { opts } = core
   const name = opts.names.identify
   const blob = encodeIdentifyBlob({ flag: opts.flags, name: opts.networkName, clientVersion: opts.clientVersion })
 
-  /** CKB `local_listen_addrs`: public addresses, then observed ones, global only, at most 10. */
+  /**
+   * CKB `local_listen_addrs`: our public addresses, then observed ones, reachable only, at most 10, each once.
+   * Costs O(public addresses + returned ones): observed addresses were filtered when recorded.
+   */
   const localListenAddrs = (): string[] => {
     const out: string[] = []
     const seen = new Set<string>()
-    const push = (a: string): void => {
-      if (out.length < MAX_IDENTIFY_ADDRS && !seen.has(a) && isGlobalListenAddr(a)) {
+    for (const a of core.publicAddrs()) {
+      if (out.length >= MAX_IDENTIFY_ADDRS) return out
+      if (!seen.has(a) && isGlobalListenAddr(a)) {
         seen.add(a)
         out.push(a)
       }
     }
-    for (const a of core.publicAddrs()) push(a)
-    for (const s of core.sessions()) if (s.observedAddr !== undefined) push(s.observedAddr)
+    for (const a of observed.values()) {
+      if (out.length >= MAX_IDENTIFY_ADDRS) break
+      if (!seen.has(a)) {
+        seen.add(a)
+        out.push(a)
+      }
+    }
     return out
   }
 
@@ -158,8 +174,12 @@ export function identifyHandler(core: Core): ServiceProtocolHandler {
       if (added.length > 0) core.emit('discovered', { sessionId: s.info.id, addresses: added })
     }
 
-    const self = core.localPeerId()
-    s.observedAddr = self === undefined ? msg.observedAddr : withPeer(msg.observedAddr, self)
+    // CKB `add_observed_addr` (both directions, once the message passed the checks above): our /p2p/ appended
+    // when missing, kept per session until it is dropped. Only what CKB would send on is kept (global_ip_only).
+    if (s.dropReason === undefined && isGlobalListenAddr(msg.observedAddr)) {
+      const self = core.localPeerId()
+      observed.set(s.info.id, self === undefined ? msg.observedAddr : withPeer(msg.observedAddr, self))
+    }
     core.emit('identified', {
       sessionId: s.info.id,
       peerId: s.info.remotePeerId,

@@ -27,6 +27,7 @@ import { DEFAULT_REQUIRED_FLAGS, Flags } from './flags.js'
 import { identifyHandler, OUTBOUND_TOKEN } from './identify-handler.js'
 import { ProtocolsMetrics } from './metrics.js'
 import { canonicalMultiaddr } from './multiaddr-binary.js'
+import { ObservedAddresses } from './observed-addresses.js'
 import { pingHandler } from './ping-handler.js'
 import { PRESETS } from './presets.js'
 import type { SessionState } from './session-state.js'
@@ -161,6 +162,8 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   readonly protocols: ProtocolSpec[]
   readonly #sessions = new Map<SessionId, SessionState>()
   readonly #listen = new Set<string>()
+  /** Our addresses as each session's peer observed them (identify); forgotten when the session is dropped. */
+  readonly #observed = new ObservedAddresses()
   /** Peer ids being dialed → whether as a feeler. */
   readonly #dialing = new Map<string, boolean>()
   /** Peer ids of feeler dials until their session closes. */
@@ -193,7 +196,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
     this.protocols = [
       spec('ping', pingHandler(this)),
       spec('discovery', discoveryHandler(this)),
-      spec('identify', identifyHandler(this)),
+      spec('identify', identifyHandler(this, this.#observed)),
       spec('feeler', feelerHandler(this)),
       spec('disconnectMessage', disconnectMessageHandler(this)),
     ]
@@ -248,7 +251,6 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
         ping: undefined,
         pingRttMs: undefined,
         discovery: undefined,
-        observedAddr: undefined,
         dropReason: undefined,
       }
       this.#sessions.set(info.id, s)
@@ -299,6 +301,7 @@ class NetworkProtocolsImpl extends EventEmitter implements NetworkProtocols, Cor
   drop(s: SessionState, reason: PeerDropReason): void {
     if (s.dropReason !== undefined) return
     s.dropReason = reason
+    this.#observed.delete(s.info.id)
     this.emit('peer-dropped', { sessionId: s.info.id, peerId: s.info.remotePeerId, address: s.address, reason })
   }
 

@@ -51,8 +51,6 @@ export interface SessionState {
   ping: { processing: boolean; sentAt: number; sentAtHr: number; nonce: number; timeoutReported: boolean } | undefined
   pingRttMs: number | undefined
   discovery: DiscoveryState | undefined
-  /** The address the peer sees us at (identify), with our /p2p/. */
-  observedAddr: string | undefined
   /** Why we dropped it (set once, when we decided to close it or it closed). */
   dropReason: PeerDropReason | undefined
 }
