@@ -162,15 +162,7 @@ for (const killed of ['dialer', 'listener'] as const) {
           }
           await peer.exited
           assert.equal(peer.child.signalCode, 'SIGKILL', 'the peer died by SIGKILL at its phase')
-          const ms = await s.until(
-            () => s.errors.length > 0 || s.closes.length > 0,
-            'a typed error or a session-close after the kill',
-          )
-          // Whatever else the death causes comes with it: wait for the end of the story.
-          await s.until(
-            () => s.service.connectionCount === 0 && (!s.events.includes('session-open') || s.closes.length > 0),
-            'the connection gone and reported',
-          )
+          const ms = await s.reported()
           check(s, killed, phase, dialError)
           await s.freed(base)
           t.diagnostic(

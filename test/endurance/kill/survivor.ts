@@ -97,6 +97,24 @@ export class Survivor {
   }
 
   /**
+   * Waits (bounded) for the report of a dead peer — a typed error or a
+   * session-close — and then for the end of the story: no connection
+   * counted, and a session that opened also closed. Resolves with the ms the
+   * first report took from this call.
+   */
+  async reported(): Promise<number> {
+    const ms = await this.until(
+      () => this.errors.length > 0 || this.closes.length > 0,
+      'a typed error or a session-close after the kill',
+    )
+    await this.until(
+      () => this.service.connectionCount === 0 && (!this.events.includes('session-open') || this.closes.length > 0),
+      'the connection gone and reported',
+    )
+    return ms
+  }
+
+  /**
    * Asserts that the survivor holds nothing for the dead peer: no connection
    * counted (sessions, handshakes, dials), no session, no handshake in the
    * metrics, and no socket, server or timer beyond `base`. A destroyed socket
