@@ -121,6 +121,8 @@ interface Model {
   bytesOut: number
   finDue: boolean
   rstDue: boolean
+  /** RSTs refusing a SYN after our GoAway (§8.3): on the wire for this id, not a reset of the stream. */
+  refusals: number
   ops: OpRecord[]
 
   // Receive side.
@@ -340,10 +342,10 @@ function checkState(m: Model, r: Real): void {
   // The wire.
   assert.equal(r.seen.dataBytes, m.bytesOut, 'data bytes the peer received')
   assert.equal(r.seen.fin, m.finDue ? 1 : 0, 'FIN frames')
-  assert.equal(r.seen.rst, m.rstDue ? 1 : 0, 'RST frames')
+  assert.equal(r.seen.rst, (m.rstDue ? 1 : 0) + m.refusals, 'RST frames')
   if (m.removed) {
-    if (m.framesAtRemoval === undefined) m.framesAtRemoval = r.seen.frames
-    assert.equal(r.seen.frames, m.framesAtRemoval, 'no frame for a stream that is gone (js-libp2p #2505)')
+    if (m.framesAtRemoval === undefined) m.framesAtRemoval = r.seen.frames - m.refusals
+    assert.equal(r.seen.frames - m.refusals, m.framesAtRemoval, 'no frame for a stream that is gone (js-libp2p #2505)')
   }
   // Receive window (§8.4), while the peer may still send.
   if (m.recv === 'open' && m.session !== 'ended') {
@@ -586,11 +588,15 @@ class RemoteWindowUpdate implements Cmd {
 /** A SYN for the stream's id while it is open (§8.2), on a WindowUpdate or on Data: GoAway(ProtocolError). */
 class RemoteDuplicateSyn implements Cmd {
   constructor(readonly onData: boolean) {}
-  check = (m: Readonly<Model>): boolean => m.session === 'open' && !m.removed
+  // (A SYN for a gone id while open would be a new stream, outside this model.)
+  check = (m: Readonly<Model>): boolean => m.session === 'closing' || (m.session === 'open' && !m.removed)
   async run(m: Model, r: Real): Promise<void> {
     if (this.onData) r.peer.send(TYPE_DATA, FLAG_SYN, r.id, 4, pattern(0, 4))
     else r.peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, r.id, 0)
-    protocolError(m, DUPLICATE_STREAM)
+    // After our GoAway any SYN is refused with RST and goes no further, as in tokio-yamux
+    // (even for an id that is open here); before it, an open id is a protocol error.
+    if (m.session === 'closing') m.refusals++
+    else protocolError(m, DUPLICATE_STREAM)
     await barrier(m, r)
   }
   toString = (): string => `remoteDuplicateSyn(${this.onData ? 'data' : 'window update'})`
@@ -796,6 +802,7 @@ async function setup(cfg: Setup): Promise<{ model: Model; real: Real }> {
     bytesOut: 0,
     finDue: false,
     rstDue: false,
+    refusals: 0,
     ops: [],
     peerCredit: cfg.max,
     buffered: 0,
@@ -853,5 +860,23 @@ test("a RST on a Data frame after the peer's FIN resets the stream, as a RST on 
     } finally {
       await teardown(real)
     }
+  }
+})
+
+test('after our GoAway a SYN is refused with RST, even for the id of an open stream, which goes on (tokio-yamux)', async () => {
+  const { model, real } = await setup({ inbound: true, max: INITIAL_STREAM_WINDOW, initialDelta: 0 })
+  try {
+    const cmds = [
+      new SessionClose(),
+      new RemoteDuplicateSyn(false),
+      new RemoteData({ bytes: 5 }, 0),
+      new Read(Infinity),
+    ]
+    await fc.asyncModelRun(() => ({ model, real }), cmds)
+    assert.equal(model.refusals, 1)
+    assert.equal(real.stream.recvState, 'open')
+    assert.equal(model.consumed, 5, 'the stream still delivers')
+  } finally {
+    await teardown(real)
   }
 })
