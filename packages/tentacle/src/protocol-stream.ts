@@ -130,24 +130,39 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   /**
-   * Local close (§10.4): queued messages are sent, then FIN. The protocol
-   * counts as closed at once; the stream keeps draining the peer's bytes
-   * until its FIN, discarding them.
+   * Local close (§10.4): queued messages are sent, then FIN. Whole messages
+   * that had already arrived (waiting for a busy handler) are delivered
+   * first; the protocol then counts as closed at once, and the stream keeps
+   * draining the peer's bytes until its FIN, discarding them.
    */
   close(): void {
     if (this.#state !== 'open') return
+    if (!this.#deliverArrived()) return
+    if (this.#state !== 'open') return // a handler run inline closed it meanwhile
     this.#state = 'closing'
     this.#finish(undefined)
     if (!this.#writing) this.#pumpWrites()
   }
 
-  /** Abort: RST the stream and drop everything queued (session teardown, codec failure). */
+  /** Abort: RST the stream and drop everything queued (codec failure). */
   reset(error?: TentacleError): void {
     if (this.#state === 'closed') return
     this.#dropQueues()
     this.#state = 'closed'
     this.#stream.reset()
     this.#finish(error)
+  }
+
+  /**
+   * The connection under the session is over (however it ended): whole
+   * messages already in memory are delivered in order, then the protocol
+   * closes and its send queues are dropped. A partial message stays in the
+   * decoder (the session reports it as `truncated`).
+   */
+  connectionEnded(): void {
+    if (this.#state === 'closed') return
+    if (this.#state === 'open' && !this.#deliverArrived()) return
+    this.reset()
   }
 
   // ------------------------------------------------------------------ writing
@@ -207,7 +222,9 @@ export class ProtocolStream implements TaskDoneListener {
       for (const cb of cbs) cb(err === undefined)
     }
     if (err !== undefined) {
-      // The stream is reset or the session is over: nothing queued can go out.
+      // The stream is reset or the session is over: nothing queued can go out;
+      // what already arrived whole still goes to the handler, then the protocol closes.
+      if (this.#state === 'open' && !this.#deliverArrived()) return
       this.#dropQueues()
       this.#state = 'closed'
       this.#finish(undefined)
@@ -321,10 +338,37 @@ export class ProtocolStream implements TaskDoneListener {
     }
   }
 
-  /** Hands complete frames to the handler; false when the stream failed. */
-  #deliverFrames(): boolean {
+  /**
+   * Every whole message already in memory (the decoder's, then the bytes the
+   * yamux stream holds unread), in order, to the handler whatever its backlog:
+   * the protocol is ending and nothing more will be read, so this is bounded
+   * by the stream's receive window and the decoder. False when the stream failed.
+   */
+  #deliverArrived(): boolean {
     for (;;) {
-      if (this.#pendingMessages >= this.#opts.maxPendingMessages || this.#pendingBytes >= this.#opts.maxPendingBytes) {
+      if (!this.#deliverFrames(true)) return false
+      if (this.#state !== 'open') return true
+      let chunk: Uint8Array | null | undefined
+      try {
+        chunk = this.#stream.readNow()
+      } catch {
+        return true // reset or session over, and nothing left unread
+      }
+      if (chunk === undefined || chunk === null) return true
+      this.#decoder.push(chunk)
+    }
+  }
+
+  /**
+   * Hands complete frames to the handler; false when the stream failed.
+   * Stops (pausing reads) at the handler's backlog limits unless `all`.
+   */
+  #deliverFrames(all = false): boolean {
+    for (;;) {
+      if (
+        !all &&
+        (this.#pendingMessages >= this.#opts.maxPendingMessages || this.#pendingBytes >= this.#opts.maxPendingBytes)
+      ) {
         this.#readPaused = true
         return true
       }
@@ -395,6 +439,7 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   #remoteGone(): void {
+    if (this.#state === 'open' && !this.#deliverArrived()) return
     this.#dropQueues()
     this.#state = 'closed'
     this.#finish(undefined)

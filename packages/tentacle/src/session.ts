@@ -453,10 +453,11 @@ export class TentacleSession implements ProtocolStreamHost {
         error: new TentacleError('TENTACLE_ERR_MUXER', err.message, { cause: err }),
       })
     }
-    // Every protocol still open is disconnected, then the session closes (§10.4).
+    // Every protocol still open gets the whole messages that already arrived,
+    // then is disconnected; then the session closes (§10.4).
     for (const p of [...this.#open.values()]) {
+      p.ps.connectionEnded()
       if (holdsPartialFrame(p.decoder)) this.#truncated = true
-      p.ps.reset()
     }
     const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
     this.#endedPromise = Promise.all(this.#disconnecting).then(() => this.#host.sessionEnded(this, end))

@@ -1,0 +1,259 @@
+// Issue 12, data integrity: a message that arrived whole is delivered, not
+// dropped, when the session ends. A handler that is behind (its queue held,
+// `channelSize` reached) leaves whole messages in the protocol's decoder and
+// in the yamux stream's buffer; however the session then ends (peer FIN,
+// GoAway, RST, our disconnect or shutdown), those messages reach `received`
+// in order, and only then `disconnected` runs. Raw peers speak plaintext
+// yamux (§8.1) to a service without a key, so the session opens at connect.
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import net from 'node:net'
+import { once } from 'node:events'
+import { encodeProtocolInfo, Service, type SessionCloseReason, type TentacleErrorCode } from '../src/index.js'
+import { sessionsForTest } from '../src/service.js'
+
+/** A yamux frame header (§8.1): version 0, type, flags, stream id, length. */
+function header(type: number, flags: number, streamId: number, length: number): Buffer {
+  const b = Buffer.alloc(12)
+  b[1] = type
+  b.writeUInt16BE(flags, 2)
+  b.writeUInt32BE(streamId, 4)
+  b.writeUInt32BE(length, 8)
+  return b
+}
+
+/** One Data frame on stream 1 carrying protocol message `seq` (§10.1: u32be length, then 10 bytes of `seq`). */
+function message(seq: number): Buffer {
+  const body = Buffer.concat([Buffer.from([0, 0, 0, 10]), Buffer.alloc(10, seq)])
+  return Buffer.concat([header(0, 0, 1, body.length), body])
+}
+
+interface Node {
+  service: Service
+  /** What the handler saw, in order: message numbers, then 'disconnected'. */
+  calls: (number | 'disconnected')[]
+  /** Resolves when the first message reached the handler (the handler is then held). */
+  first: Promise<void>
+  /** Lets the held handler go on. */
+  release(): void
+  /** Resolves with session-close's reason and code (bounded). */
+  closed(): Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>
+}
+
+/** A service whose protocol 1 handler holds its queue on the first message until released (channelSize 1). */
+function node(): Node {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let firstSeen!: () => void
+  const first = new Promise<void>((resolve) => (firstSeen = resolve))
+  let closeSeen!: (v: { reason: SessionCloseReason; code: TentacleErrorCode | undefined }) => void
+  const closeEvent = new Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>(
+    (resolve) => (closeSeen = resolve),
+  )
+  const calls: (number | 'disconnected')[] = []
+  const service = new Service({
+    config: { channelSize: 1 },
+    protocols: [
+      {
+        id: 1,
+        handler: {
+          received: (_ctx, data) => {
+            calls.push(data[0]!)
+            if (calls.length === 1) {
+              firstSeen()
+              return gate
+            }
+            return undefined
+          },
+          disconnected: () => void calls.push('disconnected'),
+        },
+      },
+    ],
+    handler: {
+      handleEvent: (e) => {
+        if (e.type === 'session-close') closeSeen({ reason: e.reason, code: e.error?.code })
+      },
+    },
+  })
+  return {
+    service,
+    calls,
+    first: bounded(first, 'the first message'),
+    release,
+    closed: () => bounded(closeEvent, 'session-close'),
+  }
+}
+
+function bounded<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  return Promise.race([
+    p,
+    new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms)
+    }),
+  ]).finally(() => clearTimeout(timer))
+}
+
+/** Connects a raw yamux peer and opens protocol 1 on stream 1 (§9.2 selection, the reply is not awaited). */
+async function rawPeer(n: Node): Promise<net.Socket> {
+  const addr = await n.service.listen('/ip4/127.0.0.1/tcp/0')
+  const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  const seen: Buffer[] = []
+  socket.on('data', (b: Buffer) => {
+    seen.push(b)
+    socket.emit('seen', Buffer.concat(seen))
+  })
+  const info = encodeProtocolInfo({ name: '/p2p/1', supportVersions: ['0.0.1'] })
+  const select = Buffer.concat([Buffer.alloc(4), info])
+  select.writeUInt32BE(info.length, 0)
+  socket.write(Buffer.concat([header(1, 1, 1, 0), header(0, 0, 1, select.length), select]))
+  return socket
+}
+
+/**
+ * Message 1 first (the handler takes it and holds), then 2..5 in one Data frame
+ * each: with channelSize 1 they wait, in the decoder and in the yamux stream.
+ */
+async function fiveBehindAHeldHandler(n: Node, socket: net.Socket): Promise<void> {
+  socket.write(message(1))
+  await n.first
+  for (let seq = 2; seq <= 5; seq++) socket.write(message(seq))
+}
+
+/** Sends a yamux ping (§8.5) and waits for its answer: everything written before it was read by the service. */
+async function pingRoundTrip(socket: net.Socket): Promise<void> {
+  const answer = header(2, 2, 0, 7)
+  const got = new Promise<void>((resolve) => {
+    const check = (all: Buffer): void => {
+      if (all.includes(answer)) {
+        socket.off('seen', check)
+        resolve()
+      }
+    }
+    socket.on('seen', check)
+  })
+  socket.write(header(2, 1, 0, 7))
+  await bounded(got, 'the ping answer')
+}
+
+/**
+ * Resolves once the session's connection is over and the session saw it
+ * (its own reaction to the yamux end was registered first, so it ran before this).
+ */
+function connectionEnded(n: Node): Promise<void> {
+  const [session] = sessionsForTest(n.service).values()
+  assert.ok(session !== undefined, 'a session')
+  return bounded(session.mux.closed, 'the end of the connection')
+}
+
+const ALL_FIVE = [1, 2, 3, 4, 5, 'disconnected']
+
+test('peer sends five messages and closes (FIN, no GoAway) while the handler is busy: all five delivered before disconnected', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    socket.end()
+    // The session is over under the held handler.
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'connection-eof', code: 'TENTACLE_ERR_CONNECTION_LOST' })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('peer sends five messages and closes the session cleanly (GoAway(0)) while the handler is busy: all five delivered before disconnected', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    socket.end(header(3, 0, 0, 0))
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'remote-close', code: undefined })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('peer sends five messages and resets the connection (RST) while the handler is busy: the five that arrived whole are delivered before disconnected', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    // The messages must be in the service's process before the RST, not in its kernel buffer
+    // (a RST discards what the kernel holds): one ping round trip (§8.5) after them proves it.
+    await pingRoundTrip(socket)
+    socket.resetAndDestroy()
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'connection-reset', code: 'TENTACLE_ERR_CONNECTION_LOST' })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('a stream that ends inside message 6: the five whole ones are delivered, the partial one is not, and the session says truncated', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    const part = Buffer.from([0, 0, 0, 10, 6, 6, 6])
+    socket.end(Buffer.concat([header(0, 0, 1, part.length), part]))
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'truncated', code: 'TENTACLE_ERR_CONNECTION_LOST' })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('we disconnect while five messages wait for the busy handler: the five are delivered before disconnected (local-close)', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    await pingRoundTrip(socket)
+    const [session] = n.service.sessions()
+    assert.ok(session !== undefined)
+    n.service.disconnect(session.id)
+    // Our GoAway went out; the peer leaves too, and the connection ends under the held handler.
+    socket.end()
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'local-close', code: undefined })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('we shut down while five messages wait for the busy handler: the five are delivered before disconnected (local-shutdown)', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    await pingRoundTrip(socket)
+    const down = n.service.shutdown()
+    await connectionEnded(n)
+    n.release()
+    await bounded(down, 'shutdown')
+    assert.deepEqual(await n.closed(), { reason: 'local-shutdown', code: undefined })
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
