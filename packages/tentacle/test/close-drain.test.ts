@@ -36,6 +36,8 @@ interface Node {
   first: Promise<void>
   /** Lets the held handler go on. */
   release(): void
+  /** Resolves when `disconnected` ran (bounded). */
+  disconnected(): Promise<void>
   /** Resolves with session-close's reason and code (bounded). */
   closed(): Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>
 }
@@ -50,6 +52,8 @@ function node(): Node {
   const closeEvent = new Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>(
     (resolve) => (closeSeen = resolve),
   )
+  let disconnectedSeen!: () => void
+  const disconnected = new Promise<void>((resolve) => (disconnectedSeen = resolve))
   const calls: (number | 'disconnected')[] = []
   const service = new Service({
     config: { channelSize: 1 },
@@ -65,7 +69,10 @@ function node(): Node {
             }
             return undefined
           },
-          disconnected: () => void calls.push('disconnected'),
+          disconnected: () => {
+            calls.push('disconnected')
+            disconnectedSeen()
+          },
         },
       },
     ],
@@ -80,6 +87,7 @@ function node(): Node {
     calls,
     first: bounded(first, 'the first message'),
     release,
+    disconnected: () => bounded(disconnected, 'disconnected'),
     closed: () => bounded(closeEvent, 'session-close'),
   }
 }
@@ -95,7 +103,7 @@ function bounded<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
 }
 
 /** Connects a raw yamux peer and opens protocol 1 on stream 1 (§9.2 selection, the reply is not awaited). */
-async function rawPeer(n: Node): Promise<net.Socket> {
+async function rawPeer(n: Pick<Node, 'service'>): Promise<net.Socket> {
   const addr = await n.service.listen('/ip4/127.0.0.1/tcp/0')
   const socket = net.connect(Number(addr.toString().split('/')[4]), '127.0.0.1')
   socket.on('error', () => {})
@@ -142,7 +150,7 @@ async function pingRoundTrip(socket: net.Socket): Promise<void> {
  * Resolves once the session's connection is over and the session saw it
  * (its own reaction to the yamux end was registered first, so it ran before this).
  */
-function connectionEnded(n: Node): Promise<void> {
+function connectionEnded(n: Pick<Node, 'service'>): Promise<void> {
   const [session] = sessionsForTest(n.service).values()
   assert.ok(session !== undefined, 'a session')
   return bounded(session.mux.closed, 'the end of the connection')
@@ -255,5 +263,96 @@ test('we shut down while five messages wait for the busy handler: the five are d
   } finally {
     socket.destroy()
     await n.service.shutdown()
+  }
+})
+
+test('we close the protocol while five messages wait for the busy handler: the five are delivered before disconnected, the session stays', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    await pingRoundTrip(socket)
+    const [session] = n.service.sessions()
+    assert.ok(session !== undefined)
+    n.service.closeProtocol(session.id, 1)
+    n.release()
+    await n.disconnected()
+    assert.deepEqual(n.calls, ALL_FIVE)
+    assert.equal(session.closed, false)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('peer resets the protocol stream (RST, session up) after five messages while the handler is busy: all five delivered before disconnected', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    socket.write(header(1, 8, 1, 0))
+    await pingRoundTrip(socket)
+    n.release()
+    socket.end()
+    await n.closed()
+    assert.deepEqual(n.calls, ALL_FIVE)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
+  }
+})
+
+test('peer fills the stream window with 150 messages of mixed sizes behind the busy handler, then FIN: each one delivered whole and in order', async () => {
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  const got: Buffer[] = []
+  let disconnectedSeen!: () => void
+  const disconnected = new Promise<void>((resolve) => (disconnectedSeen = resolve))
+  const service = new Service({
+    config: { channelSize: 1 },
+    protocols: [
+      {
+        id: 1,
+        handler: {
+          received: (_ctx, data) => {
+            got.push(Buffer.from(data))
+            return got.length === 1 ? gate : undefined
+          },
+          disconnected: () => disconnectedSeen(),
+        },
+      },
+    ],
+  })
+  const n = { service }
+  const socket = await rawPeer(n)
+  try {
+    // Sizes 0..1299 bytes, about 100 KiB in all: under the 256 KiB window a paused stream grants (§8.4),
+    // so all of it is in the service's memory when the connection ends.
+    let seed = 7
+    const sent: Buffer[] = []
+    for (let i = 0; i < 150; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      const body = Buffer.alloc(seed % 1300, i)
+      sent.push(body)
+      const framed = Buffer.concat([Buffer.alloc(4), body])
+      framed.writeUInt32BE(body.length, 0)
+      // Some Data frames carry one message, some split one across two frames.
+      if (i % 3 === 2 && framed.length > 2) {
+        socket.write(Buffer.concat([header(0, 0, 1, 2), framed.subarray(0, 2)]))
+        socket.write(Buffer.concat([header(0, 0, 1, framed.length - 2), framed.subarray(2)]))
+      } else {
+        socket.write(Buffer.concat([header(0, 0, 1, framed.length), framed]))
+      }
+    }
+    socket.end()
+    await connectionEnded(n)
+    assert.ok(got.length < sent.length, `the handler was behind when the connection ended (${got.length} taken)`)
+    release()
+    await bounded(disconnected, 'disconnected')
+    assert.equal(got.length, sent.length)
+    for (let i = 0; i < sent.length; i++) assert.ok(got[i]!.equals(sent[i]!), `message ${i}`)
+  } finally {
+    socket.destroy()
+    await service.shutdown()
   }
 })
