@@ -8,6 +8,8 @@ import type { SessionCloseReason } from './types.js'
 export interface SessionEnd {
   reason: SessionCloseReason
   error?: TentacleError
+  /** Whole messages discarded because they arrived after this side closed their protocol. */
+  droppedMessages?: number
 }
 
 /** secio failures that mean the peer sent bytes that are not a valid secure stream (§3.12). */

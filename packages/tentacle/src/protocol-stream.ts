@@ -18,6 +18,8 @@ export interface ProtocolStreamHost {
   closed(ps: ProtocolStream, error: TentacleError | undefined): void
   /** Queued-but-unsent bytes changed by `delta` (session send-buffer accounting, §12.2). */
   pendingChanged(delta: number): void
+  /** A whole message arrived after this side closed the protocol: read and discarded (§10.4). */
+  discarded(ps: ProtocolStream): void
 }
 
 export interface ProtocolStreamOptions {
@@ -76,6 +78,8 @@ export class ProtocolStream implements TaskDoneListener {
   #pendingBytes = 0
   #readPaused = false
   #reading = false
+  /** After a local close the peer's bytes stopped decoding: they are discarded uncounted. */
+  #stopCounting = false
   readonly #pumpReadsBound: () => void
   /** The one write callback (no closure per write); see pumpWrites. */
   readonly #writeDoneBound: (err?: Error) => void
@@ -133,7 +137,8 @@ export class ProtocolStream implements TaskDoneListener {
    * Local close (§10.4): queued messages are sent, then FIN. Whole messages
    * that had already arrived (waiting for a busy handler) are delivered
    * first; the protocol then counts as closed at once, and the stream keeps
-   * draining the peer's bytes until its FIN, discarding them.
+   * draining the peer's bytes until its FIN, without pausing for the handler,
+   * discarding them (each whole message told to the host as discarded).
    */
   close(): void {
     if (this.#state !== 'open') return
@@ -142,6 +147,10 @@ export class ProtocolStream implements TaskDoneListener {
     this.#state = 'closing'
     this.#finish(undefined)
     if (!this.#writing) this.#pumpWrites()
+    if (this.#readPaused) {
+      this.#readPaused = false
+      queueMicrotask(this.#pumpReadsBound)
+    }
   }
 
   /** Abort: RST the stream and drop everything queued (codec failure). */
@@ -330,8 +339,8 @@ export class ProtocolStream implements TaskDoneListener {
           this.#remoteFin()
           return
         }
-        if (this.#state === 'closed' || this.#state === 'closing') continue // draining after local close
-        this.#decoder.push(chunk)
+        // After a local close the bytes still go through the decoder, only to count the messages discarded.
+        if (!this.#stopCounting) this.#decoder.push(chunk)
       }
     } finally {
       this.#reading = false
@@ -367,6 +376,7 @@ export class ProtocolStream implements TaskDoneListener {
     for (;;) {
       if (
         !all &&
+        this.#state === 'open' &&
         (this.#pendingMessages >= this.#opts.maxPendingMessages || this.#pendingBytes >= this.#opts.maxPendingBytes)
       ) {
         this.#readPaused = true
@@ -376,6 +386,11 @@ export class ProtocolStream implements TaskDoneListener {
       try {
         frame = this.#decoder.next()
       } catch (err) {
+        if (this.#state !== 'open') {
+          // Closed here already: what the peer sends now is discarded, valid or not (§10.4).
+          this.#stopCounting = true
+          return true
+        }
         const code = isCodecError(err, 'CODEC_ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
         this.reset(
           new TentacleError('TENTACLE_ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, {
@@ -385,7 +400,10 @@ export class ProtocolStream implements TaskDoneListener {
         return false
       }
       if (frame === null) return true
-      if (this.#state !== 'open') continue
+      if (this.#state !== 'open') {
+        this.#host.discarded(this)
+        continue
+      }
       let data: Uint8Array = frame
       if (this.#opts.beforeReceive) {
         try {

@@ -83,6 +83,8 @@ export class TentacleSession implements ProtocolStreamHost {
   #localEnd: SessionEnd | undefined
   /** A protocol held part of a message when the connection ended. */
   #truncated = false
+  /** Whole messages the peer sent on protocols after this side closed them (session-close's droppedMessages). */
+  #droppedMessages = 0
   /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
   readonly #disconnecting = new Set<Promise<void>>()
 
@@ -270,6 +272,10 @@ export class TentacleSession implements ProtocolStreamHost {
       // A per-session handler's queue has nothing more to run.
       if (p.sessionHandler !== undefined) p.queue.close()
     })
+  }
+
+  discarded(): void {
+    this.#droppedMessages++
   }
 
   /** Bytes queued on this session's protocols and not yet handed to yamux. */
@@ -460,6 +466,11 @@ export class TentacleSession implements ProtocolStreamHost {
       if (holdsPartialFrame(p.decoder)) this.#truncated = true
     }
     const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
-    this.#endedPromise = Promise.all(this.#disconnecting).then(() => this.#host.sessionEnded(this, end))
+    this.#endedPromise = Promise.all(this.#disconnecting).then(() =>
+      this.#host.sessionEnded(
+        this,
+        this.#droppedMessages > 0 ? { ...end, droppedMessages: this.#droppedMessages } : end,
+      ),
+    )
   }
 }

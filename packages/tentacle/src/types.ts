@@ -199,6 +199,13 @@ export type ServiceEvent =
        * code of the error event reported with it.
        */
       error?: TentacleError
+      /**
+       * Whole messages the peer sent on a protocol after this side had closed
+       * it (`closeProtocol`, `disconnect`, `close`): read and discarded
+       * (§10.4), counted here. Absent when none was. Messages that arrived
+       * before a protocol closed, however it closed, are delivered, not counted.
+       */
+      droppedMessages?: number
     }
   | { type: 'listen-started'; address: Multiaddr }
   | { type: 'listen-close'; address: Multiaddr }

@@ -38,6 +38,8 @@ interface Node {
   release(): void
   /** Resolves when `disconnected` ran (bounded). */
   disconnected(): Promise<void>
+  /** session-close's droppedMessages, once it came. */
+  dropped: number | undefined
   /** Resolves with session-close's reason and code (bounded). */
   closed(): Promise<{ reason: SessionCloseReason; code: TentacleErrorCode | undefined }>
 }
@@ -78,18 +80,23 @@ function node(): Node {
     ],
     handler: {
       handleEvent: (e) => {
-        if (e.type === 'session-close') closeSeen({ reason: e.reason, code: e.error?.code })
+        if (e.type === 'session-close') {
+          result.dropped = e.droppedMessages
+          closeSeen({ reason: e.reason, code: e.error?.code })
+        }
       },
     },
   })
-  return {
+  const result: Node = {
     service,
     calls,
+    dropped: undefined,
     first: bounded(first, 'the first message'),
     release,
     disconnected: () => bounded(disconnected, 'disconnected'),
     closed: () => bounded(closeEvent, 'session-close'),
   }
+  return result
 }
 
 function bounded<T>(p: Promise<T>, what: string, ms = 5_000): Promise<T> {
@@ -169,6 +176,7 @@ test('peer sends five messages and closes (FIN, no GoAway) while the handler is 
     n.release()
     assert.deepEqual(await n.closed(), { reason: 'connection-eof', code: 'TENTACLE_ERR_CONNECTION_LOST' })
     assert.deepEqual(n.calls, ALL_FIVE)
+    assert.equal(n.dropped, undefined, 'nothing was dropped')
   } finally {
     socket.destroy()
     await n.service.shutdown()
@@ -242,6 +250,7 @@ test('we disconnect while five messages wait for the busy handler: the five are 
     n.release()
     assert.deepEqual(await n.closed(), { reason: 'local-close', code: undefined })
     assert.deepEqual(n.calls, ALL_FIVE)
+    assert.equal(n.dropped, undefined, 'nothing was dropped')
   } finally {
     socket.destroy()
     await n.service.shutdown()
@@ -354,5 +363,31 @@ test('peer fills the stream window with 150 messages of mixed sizes behind the b
   } finally {
     socket.destroy()
     await service.shutdown()
+  }
+})
+
+test('messages the peer sends after we closed the protocol are discarded (§10.4) and counted: session-close says droppedMessages', async () => {
+  const n = node()
+  const socket = await rawPeer(n)
+  try {
+    await fiveBehindAHeldHandler(n, socket)
+    await pingRoundTrip(socket)
+    const [session] = n.service.sessions()
+    assert.ok(session !== undefined)
+    n.service.closeProtocol(session.id, 1)
+    // Sent after our close (the handler is still held): three whole ones, and the start of a fourth.
+    for (let seq = 6; seq <= 8; seq++) socket.write(message(seq))
+    const part = Buffer.from([0, 0, 0, 10, 9])
+    socket.write(Buffer.concat([header(0, 0, 1, part.length), part]))
+    await pingRoundTrip(socket)
+    socket.end(header(3, 0, 0, 0))
+    await connectionEnded(n)
+    n.release()
+    assert.deepEqual(await n.closed(), { reason: 'remote-close', code: undefined })
+    assert.deepEqual(n.calls, ALL_FIVE)
+    assert.equal(n.dropped, 3)
+  } finally {
+    socket.destroy()
+    await n.service.shutdown()
   }
 })
