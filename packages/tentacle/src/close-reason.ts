@@ -20,9 +20,10 @@ const SECIO_PROTOCOL_ERRORS: ReadonlySet<string> = new Set([
 ])
 
 /**
- * True when a closed protocol's decoder holds part of a message (§10.1). Whole
- * messages it still holds (a slow handler had paused reading) are taken out
- * first: a closed protocol drops them anyway, and they are not a cut message.
+ * True when a closed protocol's decoder holds part of a message (§10.1). A
+ * protocol ended by the connection has handed its whole messages to the
+ * handler already (ProtocolStream.connectionEnded); any whole message still
+ * here is taken out first all the same: it is not a cut message.
  */
 export function holdsPartialFrame(decoder: LengthDelimitedDecoder): boolean {
   try {
