@@ -80,6 +80,11 @@ export class ProtocolStream implements TaskDoneListener {
   #reading = false
   /** After a local close the peer's bytes stopped decoding: they are discarded uncounted. */
   #stopCounting = false
+  /**
+   * The protocol ended (local close, the connection's end, a failed write) with
+   * whole messages possibly still to deliver: the host is told it closed once they went out.
+   */
+  #finishPending = false
   readonly #pumpReadsBound: () => void
   /** The one write callback (no closure per write); see pumpWrites. */
   readonly #writeDoneBound: (err?: Error) => void
@@ -134,23 +139,20 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   /**
-   * Local close (§10.4): queued messages are sent, then FIN. Whole messages
-   * that had already arrived (waiting for a busy handler) are delivered
-   * first; the protocol then counts as closed at once, and the stream keeps
-   * draining the peer's bytes until its FIN, without pausing for the handler,
-   * discarding them (each whole message told to the host as discarded).
+   * Local close (§10.4): queued messages are sent, then FIN; nothing more can
+   * be sent. Whole messages that had already arrived (waiting for a busy
+   * handler) are still delivered, at the handler's pace, and then the host
+   * is told the protocol closed; the stream keeps draining the peer's bytes
+   * until its FIN, discarding what arrives after the close (each whole
+   * message told to the host as discarded).
    */
   close(): void {
     if (this.#state !== 'open') return
-    if (!this.#deliverArrived()) return
-    if (this.#state !== 'open') return // a handler run inline closed it meanwhile
+    this.#takeArrived()
     this.#state = 'closing'
-    this.#finish(undefined)
+    this.#finishPending = true
     if (!this.#writing) this.#pumpWrites()
-    if (this.#readPaused) {
-      this.#readPaused = false
-      queueMicrotask(this.#pumpReadsBound)
-    }
+    this.#pumpReads()
   }
 
   /** Abort: RST the stream and drop everything queued (codec failure). */
@@ -163,15 +165,20 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   /**
-   * The connection under the session is over (however it ended): whole
-   * messages already in memory are delivered in order, then the protocol
-   * closes and its send queues are dropped. A partial message stays in the
-   * decoder (the session reports it as `truncated`).
+   * The connection under the session is over (however it ended): nothing
+   * more can be sent (queues dropped); whole messages already in memory are
+   * delivered in order, at the handler's pace, then the host is told the
+   * protocol closed. A partial message stays in the decoder (the session
+   * reports it as `truncated`).
    */
   connectionEnded(): void {
-    if (this.#state === 'closed') return
-    if (this.#state === 'open' && !this.#deliverArrived()) return
-    this.reset()
+    this.#dropQueues()
+    if (this.#state === 'open') {
+      this.#takeArrived()
+      this.#finishPending = true
+    }
+    this.#state = 'closed'
+    this.#pumpReads()
   }
 
   // ------------------------------------------------------------------ writing
@@ -233,10 +240,14 @@ export class ProtocolStream implements TaskDoneListener {
     if (err !== undefined) {
       // The stream is reset or the session is over: nothing queued can go out;
       // what already arrived whole still goes to the handler, then the protocol closes.
-      if (this.#state === 'open' && !this.#deliverArrived()) return
       this.#dropQueues()
+      if (this.#state === 'open') {
+        this.#takeArrived()
+        this.#finishPending = true
+      }
       this.#state = 'closed'
-      this.#finish(undefined)
+      if (this.#finishPending) this.#pumpReads()
+      else this.#finish(undefined)
     }
   }
 
@@ -348,35 +359,51 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   /**
-   * Every whole message already in memory (the decoder's, then the bytes the
-   * yamux stream holds unread), in order, to the handler whatever its backlog:
-   * the protocol is ending and nothing more will be read, so this is bounded
-   * by the stream's receive window and the decoder. False when the stream failed.
+   * Moves the bytes the yamux stream holds unread into the decoder (the
+   * chunks themselves, no copy): they arrived before the protocol ended, so
+   * their whole messages are delivered before the host hears it closed.
    */
-  #deliverArrived(): boolean {
+  #takeArrived(): void {
     for (;;) {
-      if (!this.#deliverFrames(true)) return false
-      if (this.#state !== 'open') return true
       let chunk: Uint8Array | null | undefined
       try {
         chunk = this.#stream.readNow()
       } catch {
-        return true // reset or session over, and nothing left unread
+        return // reset or session over, and nothing left unread
       }
-      if (chunk === undefined || chunk === null) return true
+      if (chunk === undefined || chunk === null) return
       this.#decoder.push(chunk)
     }
   }
 
+  /** Delivering: the protocol is open, or it ended and the messages that arrived before are still going out. */
+  get #delivering(): boolean {
+    return this.#state === 'open' || this.#finishPending
+  }
+
   /**
-   * Hands complete frames to the handler; false when the stream failed.
-   * Stops (pausing reads) at the handler's backlog limits unless `all`.
+   * The peer's bytes do not decode, or beforeReceive rejected them: an open
+   * protocol is reset with `error`; one that ended with messages still to
+   * deliver stops there and closes with `error`. False when the stream was reset.
    */
-  #deliverFrames(all = false): boolean {
+  #receiveFailed(error: TentacleError): boolean {
+    if (this.#state === 'open') {
+      this.reset(error)
+      return false
+    }
+    this.#stopCounting = true
+    if (this.#finishPending) {
+      this.#finishPending = false
+      this.#finish(error)
+    }
+    return true
+  }
+
+  /** Hands complete frames to the handler (at most its backlog limits); false when the stream failed. */
+  #deliverFrames(): boolean {
     for (;;) {
       if (
-        !all &&
-        this.#state === 'open' &&
+        this.#delivering &&
         (this.#pendingMessages >= this.#opts.maxPendingMessages || this.#pendingBytes >= this.#opts.maxPendingBytes)
       ) {
         this.#readPaused = true
@@ -386,21 +413,27 @@ export class ProtocolStream implements TaskDoneListener {
       try {
         frame = this.#decoder.next()
       } catch (err) {
-        if (this.#state !== 'open') {
-          // Closed here already: what the peer sends now is discarded, valid or not (§10.4).
+        // After the close, what the peer sends is discarded, valid or not (§10.4): stop counting.
+        if (!this.#delivering) {
           this.#stopCounting = true
           return true
         }
         const code = isCodecError(err, 'CODEC_ERR_FRAME_TOO_LARGE') ? 'over the max frame length' : String(err)
-        this.reset(
+        return this.#receiveFailed(
           new TentacleError('TENTACLE_ERR_PROTOCOL_CODEC', `${this.name}: ${code} (${(err as Error).message})`, {
             cause: err,
           }),
         )
-        return false
       }
-      if (frame === null) return true
-      if (this.#state !== 'open') {
+      if (frame === null) {
+        if (this.#finishPending) {
+          // Every whole message that arrived before the end went out: now the protocol is closed.
+          this.#finishPending = false
+          this.#finish(undefined)
+        }
+        return true
+      }
+      if (!this.#delivering) {
         this.#host.discarded(this)
         continue
       }
@@ -409,14 +442,18 @@ export class ProtocolStream implements TaskDoneListener {
         try {
           data = this.#opts.beforeReceive(frame)
         } catch (err) {
-          this.reset(
-            new TentacleError(
-              'TENTACLE_ERR_PROTOCOL_CODEC',
-              `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`,
-              { cause: err },
-            ),
-          )
-          return false
+          if (
+            !this.#receiveFailed(
+              new TentacleError(
+                'TENTACLE_ERR_PROTOCOL_CODEC',
+                `${this.name}: beforeReceive rejected a message: ${(err as Error).message}`,
+                { cause: err },
+              ),
+            )
+          ) {
+            return false
+          }
+          continue
         }
       }
       this.#pendingMessages++
@@ -457,7 +494,6 @@ export class ProtocolStream implements TaskDoneListener {
   }
 
   #remoteGone(): void {
-    if (this.#state === 'open' && !this.#deliverArrived()) return
     this.#dropQueues()
     this.#state = 'closed'
     this.#finish(undefined)

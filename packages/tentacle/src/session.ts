@@ -83,6 +83,8 @@ export class TentacleSession implements ProtocolStreamHost {
   #localEnd: SessionEnd | undefined
   /** A protocol held part of a message when the connection ended. */
   #truncated = false
+  /** Called once the connection ended and the last open protocol closed. */
+  #allClosed: (() => void) | undefined
   /** Whole messages the peer sent on protocols after this side closed them (session-close's droppedMessages). */
   #droppedMessages = 0
   /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
@@ -259,6 +261,7 @@ export class TentacleSession implements ProtocolStreamHost {
     if (p?.ps !== ps) return
     this.#open.delete(ps.protoId)
     this.#openIds.delete(ps.protoId)
+    if (this.#open.size === 0) this.#allClosed?.()
     // Closed by the end of the connection with part of a message held: the peer stopped mid-send.
     if (this.mux.state === 'ended' && holdsPartialFrame(p.decoder)) this.#truncated = true
     if (error !== undefined) {
@@ -459,18 +462,18 @@ export class TentacleSession implements ProtocolStreamHost {
         error: new TentacleError('TENTACLE_ERR_MUXER', err.message, { cause: err }),
       })
     }
-    // Every protocol still open gets the whole messages that already arrived,
-    // then is disconnected; then the session closes (§10.4).
-    for (const p of [...this.#open.values()]) {
-      p.ps.connectionEnded()
-      if (holdsPartialFrame(p.decoder)) this.#truncated = true
-    }
-    const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
-    this.#endedPromise = Promise.all(this.#disconnecting).then(() =>
-      this.#host.sessionEnded(
-        this,
-        this.#droppedMessages > 0 ? { ...end, droppedMessages: this.#droppedMessages } : end,
-      ),
-    )
+    // Every protocol still open first gets the whole messages that already
+    // arrived (at its handler's pace), then is disconnected; then the session
+    // closes (§10.4). Whether one held part of a message is known as it closes.
+    for (const p of [...this.#open.values()]) p.ps.connectionEnded()
+    const allClosed =
+      this.#open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#allClosed = resolve))
+    this.#endedPromise = allClosed
+      .then(() => Promise.all(this.#disconnecting))
+      .then(() => {
+        const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
+        const dropped = this.#droppedMessages
+        this.#host.sessionEnded(this, dropped > 0 ? { ...end, droppedMessages: dropped } : end)
+      })
   }
 }

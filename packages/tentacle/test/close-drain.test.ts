@@ -9,6 +9,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import net from 'node:net'
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { encodeProtocolInfo, Service, type SessionCloseReason, type TentacleErrorCode } from '../src/index.js'
 import { sessionsForTest } from '../src/service.js'
 
@@ -389,5 +391,51 @@ test('messages the peer sends after we closed the protocol are discarded (§10.4
   } finally {
     socket.destroy()
     await n.service.shutdown()
+  }
+})
+
+test('60 000 empty messages behind the busy handler when the connection ends go out at the handler pace (channelSize), not all queued at once', async () => {
+  // Queued all at once, each would cost a handler task and a view object on the heap (~10 MB for
+  // the 240 KB that arrived); delivered at the handler's pace they stay bytes in the decoder.
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  setFlagsFromString('--no-expose-gc')
+  const COUNT = 60_000
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => (release = resolve))
+  let received = 0
+  let disconnectedSeen!: () => void
+  const disconnected = new Promise<void>((resolve) => (disconnectedSeen = resolve))
+  const service = new Service({
+    config: { channelSize: 1 },
+    protocols: [
+      {
+        id: 1,
+        handler: {
+          received: () => (++received === 1 ? gate : undefined),
+          disconnected: () => disconnectedSeen(),
+        },
+      },
+    ],
+  })
+  const n = { service }
+  const socket = await rawPeer(n)
+  try {
+    socket.write(message(1))
+    await pingRoundTrip(socket)
+    gc()
+    const before = process.memoryUsage().heapUsed
+    const body = Buffer.alloc(4 * COUNT) // COUNT zero-length messages (§10.1), one Data frame, under the window
+    socket.end(Buffer.concat([header(0, 0, 1, body.length), body]))
+    await connectionEnded(n)
+    gc()
+    const grown = process.memoryUsage().heapUsed - before
+    assert.ok(grown < 3_000_000, `heap grew ${grown} bytes while ${COUNT} messages waited`)
+    release()
+    await bounded(disconnected, 'disconnected')
+    assert.equal(received, COUNT + 1)
+  } finally {
+    socket.destroy()
+    await service.shutdown()
   }
 })
