@@ -9,19 +9,24 @@ import { createRequire } from 'node:module'
 import { join, relative, sep } from 'node:path'
 
 /**
- * Floors in percent, 3 points under the floor of the figures of a full default run (2026-11-29,
- * `npm run test:coverage` on main at 2e5326b, 618 tests; lines / branches): cli 79.5 / 81.9,
- * codec 97.6 / 92.3, protocols 97.4 / 89.8, secio 96.4 / 90.0, tentacle 91.8 / 81.6,
- * yamux 91.3 / 85.7. Raise a floor when coverage grows; lowering one is a decision its commit
- * message states.
+ * Floors in percent under the lower figures of two full default runs (2026-11-29,
+ * `npm run test:coverage` on main at 83306ba and 10 minutes later, 663 and 674 tests, all
+ * passing; only tentacle's sources changed in between; lines / branches):
+ *   cli 80.0 / 80.5 and 79.7 / 80.2       codec 99.5 / 94.7 twice
+ *   protocols 97.7 / 90.0 and 97.8 / 90.3  secio 97.1 / 87.8 and 97.1 / 86.6
+ *   tentacle 96.9 / 87.9 and 94.5 / 86.3   yamux 99.2 / 97.5 and 99.3 / 94.9
+ * Lines: 3 points under. Branches: 4 points under, as they moved by up to 2.6 points between
+ * the two runs where the code had not changed (yamux; V8 reports the block ranges that ran,
+ * so even their number varies).
+ * Raise a floor when coverage grows; lowering one is a decision its commit message states.
  */
 export const FLOORS = {
-  cli: { lines: 76, branches: 78 },
-  codec: { lines: 94, branches: 89 },
+  cli: { lines: 76, branches: 76 },
+  codec: { lines: 96, branches: 90 },
   protocols: { lines: 94, branches: 86 },
-  secio: { lines: 93, branches: 87 },
-  tentacle: { lines: 88, branches: 78 },
-  yamux: { lines: 88, branches: 82 },
+  secio: { lines: 94, branches: 82 },
+  tentacle: { lines: 91, branches: 82 },
+  yamux: { lines: 96, branches: 90 },
 }
 
 /**
