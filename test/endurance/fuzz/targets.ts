@@ -14,7 +14,7 @@ import { Duplex } from 'node:stream'
 import { isDeepStrictEqual } from 'node:util'
 import {
   LengthDelimitedDecoder,
-  MoleculeError,
+  isMoleculeError,
   array,
   byte,
   bytes,
@@ -36,7 +36,7 @@ import {
   DECODED_HEADER,
   NEED_MORE,
   Session,
-  YamuxError,
+  isYamuxError,
   YamuxFrameDecoder,
   encodeHeader,
   type Stream,
@@ -46,20 +46,20 @@ import {
   PeerId,
   ProposeCodec,
   PublicKeyCodec,
-  SecioError,
+  isSecioError,
   SecioKeyPair,
   handshake,
   nodeCryptoProvider,
 } from '@tentacle-ts/secio'
 import {
   MAX_SELECT_FRAME,
-  TentacleError,
+  isTentacleError,
   decodeProtocolInfo,
   encodeProtocolInfo,
   selectVersion,
 } from '@tentacle-ts/tentacle'
 import {
-  ProtocolsError,
+  isProtocolsError,
   decodeDiscoveryMessage,
   decodeIdentifyMessage,
   decodeMultiaddr,
@@ -145,7 +145,7 @@ export const MOLECULE_SCHEMAS: readonly Codec<unknown>[] = [
 export const moleculeTarget: FuzzTarget = {
   name: 'molecule',
   maxLen: 1024,
-  expected: (err) => err instanceof MoleculeError,
+  expected: (err) => isMoleculeError(err),
   run(input) {
     if (input.length === 0) return
     const codec = MOLECULE_SCHEMAS[input[0]! % MOLECULE_SCHEMAS.length]!
@@ -159,7 +159,7 @@ export const moleculeTarget: FuzzTarget = {
     try {
       strict = codec.decode(x, { compatible: false })
     } catch (err) {
-      if (!(err instanceof MoleculeError)) throw err
+      if (!isMoleculeError(err)) throw err
       assert.equal(
         err.code,
         'CODEC_ERR_MOLECULE_FIELD_COUNT',
@@ -278,7 +278,7 @@ function referenceYamux(stream: Uint8Array, max: number): { frames: RefFrame[]; 
 export const yamuxFrameTarget: FuzzTarget = {
   name: 'yamux-frame',
   maxLen: 2048,
-  expected: (err) => err instanceof YamuxError,
+  expected: (err) => isYamuxError(err),
   run(input) {
     if (input.length < 2) return
     const max = YAMUX_MAX[input[0]! % YAMUX_MAX.length]!
@@ -311,11 +311,11 @@ export const yamuxFrameTarget: FuzzTarget = {
         }
       }
     } catch (err) {
-      if (!(err instanceof YamuxError)) throw err
+      if (!isYamuxError(err)) throw err
       error = err.code
       assert.throws(
         () => dec.next(),
-        (e: unknown) => e instanceof YamuxError && e.code === error,
+        (e: unknown) => isYamuxError(e) && e.code === error,
         'a failed decoder must stay failed',
       )
       assert.equal(dec.bufferedBytes, 0, 'a failed decoder still holds bytes')
@@ -366,7 +366,7 @@ function drain(stream: Stream, resetAfter: number | undefined): void {
       try {
         chunk = stream.readNow()
       } catch (err) {
-        if (!(err instanceof YamuxError)) throw err
+        if (!isYamuxError(err)) throw err
         return
       }
       if (chunk === undefined) {
@@ -387,7 +387,7 @@ function drain(stream: Stream, resetAfter: number | undefined): void {
 export const yamuxSessionTarget: FuzzTarget = {
   name: 'yamux-session',
   maxLen: 4096,
-  expected: (err) => err instanceof YamuxError,
+  expected: (err) => isYamuxError(err),
   async run(input) {
     if (input.length < 2) return
     const conn = fakeConnection()
@@ -408,7 +408,7 @@ export const yamuxSessionTarget: FuzzTarget = {
     if (session.state !== 'ended') conn.push(null)
     await session.closed
     await accepting
-    if (session.error !== undefined) assert.ok(session.error instanceof YamuxError, 'session error is not a YamuxError')
+    if (session.error !== undefined) assert.ok(isYamuxError(session.error), 'session error is not a YamuxError')
     assert.equal(session.streamCount, 0, 'streams still counted after the session ended')
     assert.equal(session.pendingAcceptCount, 0, 'streams still waiting for accept after the session ended')
   },
@@ -421,7 +421,7 @@ const SECIO_KEY = SecioKeyPair.fromSecret(new Uint8Array(32).fill(7))
 export const secioHandshakeTarget: FuzzTarget = {
   name: 'secio-handshake',
   maxLen: 2048,
-  expected: (err) => err instanceof SecioError,
+  expected: (err) => isSecioError(err),
   async run(input) {
     if (input.length < 1) return
     const chunks = chunksOf(input.subarray(1), input[0]!)
@@ -444,8 +444,7 @@ export const secioHandshakeTarget: FuzzTarget = {
       stream.destroy()
       throw new assert.AssertionError({ message: 'a handshake completed with a fuzzed peer' })
     } catch (err) {
-      if (err instanceof SecioError)
-        assert.ok(socket.destroyed, 'the socket was not destroyed after a failed handshake')
+      if (isSecioError(err)) assert.ok(socket.destroyed, 'the socket was not destroyed after a failed handshake')
       throw err
     }
   },
@@ -467,7 +466,7 @@ const PEER = PeerId.fromPublicKey(SECIO_KEY.publicKey)
 export const secioFramesTarget: FuzzTarget = {
   name: 'secio-frames',
   maxLen: 4096,
-  expected: (err) => err instanceof SecioError,
+  expected: (err) => isSecioError(err),
   async run(input) {
     const encryptor = nodeCryptoProvider.createAead('AES-128-GCM', FRAME_KEY)
     const wire: Uint8Array[] = []
@@ -514,13 +513,13 @@ export const secioFramesTarget: FuzzTarget = {
     socket.push(null)
     const err = await ended
     stream.destroy()
-    if (err !== undefined && !(err instanceof SecioError)) throw err
+    if (err !== undefined && !isSecioError(err)) throw err
     const out = Buffer.concat(got)
     const expected = Buffer.concat(want)
     assert.ok(expected.subarray(0, out.length).equals(out), 'plaintext out is not a prefix of the valid frames sent')
     if (bad)
       assert.ok(
-        err instanceof SecioError || out.length === expected.length,
+        isSecioError(err) || out.length === expected.length,
         'a bad frame did not end the stream with a SecioError',
       )
     if (err === undefined) assert.equal(out.length, expected.length, 'a clean end lost plaintext')
@@ -535,7 +534,7 @@ const LOCAL_VERSIONS = ['0.0.1', '0.0.2', '1.0']
 export const protocolSelectTarget: FuzzTarget = {
   name: 'protocol-select',
   maxLen: 1024,
-  expected: (err) => err instanceof TentacleError || isCodecError(err),
+  expected: (err) => isTentacleError(err) || isCodecError(err),
   run(input) {
     if (input.length < 1) return
     const dec = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
@@ -570,7 +569,7 @@ const PROTOCOL_DECODERS: readonly [string, (b: Uint8Array) => unknown, (v: never
 export const protocolMessagesTarget: FuzzTarget = {
   name: 'protocol-messages',
   maxLen: 2048,
-  expected: (err) => err instanceof ProtocolsError,
+  expected: (err) => isProtocolsError(err),
   run(input) {
     if (input.length < 1) return
     const [name, decode, encode] = PROTOCOL_DECODERS[input[0]! % PROTOCOL_DECODERS.length]!
