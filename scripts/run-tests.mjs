@@ -28,7 +28,8 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const args = process.argv.slice(2)
 const interop = args.includes('--interop')
 const docker = args.includes('--docker')
-const coverage = args.includes('--coverage')
+// TEST_COVERAGE=1 does the same as --coverage, so that `TEST_COVERAGE=1 npm test` (what .ci/run runs) is npm test with coverage.
+const coverage = args.includes('--coverage') || ['1', 'true'].includes((process.env.TEST_COVERAGE ?? '').toLowerCase())
 const explicit = args.filter((a) => !a.startsWith('--'))
 
 const ci = process.env.CI !== undefined && !['', '0', 'false'].includes(process.env.CI.toLowerCase())
