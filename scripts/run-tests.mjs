@@ -124,6 +124,8 @@ process.exit(status)
 function testEnv() {
   const env = { ...process.env, TENTACLE_TS_ROOT: root }
   delete env.NODE_TEST_CONTEXT
+  // Coverage is this run's (NODE_V8_COVERAGE below); a run started by a test file must not report its own.
+  delete env.TEST_COVERAGE
   if (v8Dir) env.NODE_V8_COVERAGE = v8Dir
   return env
 }
