@@ -223,13 +223,65 @@ export function multiaddrText(components: readonly MultiaddrComponent[]): string
   return text
 }
 
+const utf8Encoder = new TextEncoder()
+/** Protocols of §5.3 whose text form has no value. */
+const NO_VALUE = new Set(['ws', 'wss', 'quic-v1'])
+
+function varintBytes(n: number): number[] {
+  const out: number[] = []
+  while (n >= 0x80) {
+    out.push((n & 0x7f) | 0x80)
+    n = Math.floor(n / 0x80)
+  }
+  out.push(n)
+  return out
+}
+
+/**
+ * Text to bytes through `@multiformats/multiaddr`, except `/tls/<name>`: that
+ * library knows /tls as a protocol without a value, while tentacle's carries a
+ * server name (§5.3). The text is walked component by component (a dns4 name
+ * may itself be "tls"); each /tls component is encoded here and the runs of
+ * other components by the library. Throws on text neither accepts.
+ */
+function textToBytes(text: string): Uint8Array {
+  if (!text.includes('/tls/')) return multiaddr(text).bytes
+  const tokens = text.split('/')
+  if (tokens[0] !== '') throw new Error('a multiaddr starts with "/"')
+  const parts: Uint8Array[] = []
+  let runStart = 1
+  const flush = (end: number): void => {
+    if (end > runStart) parts.push(multiaddr('/' + tokens.slice(runStart, end).join('/')).bytes)
+  }
+  let i = 1
+  while (i < tokens.length) {
+    const name = tokens[i]!
+    if (name === 'tls') {
+      flush(i)
+      const value = utf8Encoder.encode(tokens[i + 1] ?? '')
+      if (value.length === 0) throw new Error('tls has an empty name')
+      parts.push(Uint8Array.from([...varintBytes(MA.TLS), ...varintBytes(value.length)]), value)
+      i += 2
+      runStart = i
+    } else i += NO_VALUE.has(name) ? 1 : 2
+  }
+  flush(tokens.length)
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.length
+  }
+  return out
+}
+
 /** Encodes a multiaddr text (§5.3); throws ProtocolsError PROTOCOLS_ERR_INVALID_MULTIADDR for text the decoder would not accept back. */
 export function encodeMultiaddr(text: string): Uint8Array {
   const hit = parsedCache.get(text)
   if (hit) return hit.bytes
   let bytes: Uint8Array
   try {
-    bytes = multiaddr(text).bytes
+    bytes = textToBytes(text)
   } catch (err) {
     throw new ProtocolsError(
       'PROTOCOLS_ERR_INVALID_MULTIADDR',
@@ -275,7 +327,7 @@ export function parseMultiaddr(text: string): DecodedMultiaddr | undefined {
   }
   let value: { decoded: DecodedMultiaddr; bytes: Uint8Array } | null
   try {
-    const bytes = multiaddr(text).bytes
+    const bytes = textToBytes(text)
     value = { decoded: decodeMultiaddr(bytes), bytes }
   } catch {
     value = null

@@ -64,3 +64,38 @@ test('fuzz protocol-messages: an identify listen address with an unknown protoco
   assert.deepEqual(m.listenAddrs, [])
   assert.equal(m.invalidListenAddrs, 1)
 })
+
+// Found 2026-11-29 by a 15-minute run of the "protocol-messages" target, input
+// 03 de03 de03 c003 01 03 (selector 03 = the multiaddr decoder): /wss/wss/tls/
+// with a one-byte name decodes, but its text did not encode again, because
+// @multiformats/multiaddr knows /tls as a protocol without a value while
+// tentacle's /tls carries a server name (§5.3). Any address with a TLS name
+// could be read from a peer and then not be stored or announced once it had
+// left the parsed-address cache.
+test('fuzz protocol-messages: an address with a /tls/<name> decodes and encodes back to the same bytes', () => {
+  for (const bytes of [
+    hex('de03de03c0030103'),
+    Buffer.concat([
+      hex('3606'),
+      Buffer.from('x.test'),
+      hex('060050c003'),
+      Buffer.from([11]),
+      Buffer.from('example.com'),
+    ]),
+    Buffer.concat([hex('c00301'), Buffer.from('a'), hex('de03')]),
+  ]) {
+    const decoded = decodeMultiaddr(bytes)
+    assert.deepEqual([...encodeMultiaddr(decoded.text)], [...bytes], decoded.text)
+  }
+  for (const text of [
+    '/dns4/x.test/tcp/80/tls/example.com',
+    '/dns4/tls/tcp/80/tls/tls',
+    '/dns4/tls/tcp/80',
+    '/tls/a/wss',
+  ])
+    assert.equal(decodeMultiaddr(encodeMultiaddr(text)).text, text)
+  assert.throws(
+    () => encodeMultiaddr('/ip4/1.2.3.4/tcp/1/tls'),
+    (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
+  )
+})
