@@ -238,14 +238,16 @@ function varintBytes(n: number): number[] {
 }
 
 /**
- * Text to bytes through `@multiformats/multiaddr`, except `/tls/<name>`: that
- * library knows /tls as a protocol without a value, while tentacle's carries a
- * server name (§5.3). The text is walked component by component (a dns4 name
- * may itself be "tls"); each /tls component is encoded here and the runs of
- * other components by the library. Throws on text neither accepts.
+ * Text to bytes through `@multiformats/multiaddr`, except two components whose
+ * form in tentacle differs from that library's (§5.3): `/tls/<name>` (the
+ * library knows /tls as a protocol without a value, tentacle's carries a
+ * server name) and `/memory/<u64>` (tentacle: 8 bytes big-endian). The text is
+ * walked component by component (a dns4 name may itself be "tls"); those two
+ * are encoded here and the runs of other components by the library. Throws on
+ * text neither accepts. Both were found by fuzzing (decode, then encode).
  */
 function textToBytes(text: string): Uint8Array {
-  if (!text.includes('/tls/')) return multiaddr(text).bytes
+  if (!text.includes('/tls/') && !text.includes('/memory/')) return multiaddr(text).bytes
   const tokens = text.split('/')
   if (tokens[0] !== '') throw new Error('a multiaddr starts with "/"')
   const parts: Uint8Array[] = []
@@ -261,6 +263,15 @@ function textToBytes(text: string): Uint8Array {
       const value = utf8Encoder.encode(tokens[i + 1] ?? '')
       if (value.length === 0) throw new Error('tls has an empty name')
       parts.push(Uint8Array.from([...varintBytes(MA.TLS), ...varintBytes(value.length)]), value)
+      i += 2
+      runStart = i
+    } else if (name === 'memory') {
+      flush(i)
+      const text = tokens[i + 1] ?? ''
+      if (!/^[0-9]+$/.test(text) || BigInt(text) > 0xffffffffffffffffn) throw new Error(`memory ${text} is not a u64`)
+      const value = new Uint8Array(8)
+      new DataView(value.buffer).setBigUint64(0, BigInt(text), false)
+      parts.push(Uint8Array.from(varintBytes(MA.MEMORY)), value)
       i += 2
       runStart = i
     } else i += NO_VALUE.has(name) ? 1 : 2

@@ -99,3 +99,23 @@ test('fuzz protocol-messages: an address with a /tls/<name> decodes and encodes 
     (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
   )
 })
+
+// Found 2026-11-29 by the run after the /tls fix, input 03 8906 0000008000080000:
+// /memory/549756338176 decodes (tentacle: 8 bytes big-endian) but
+// @multiformats/multiaddr encodes /memory differently, so the text did not
+// encode back (or encoded to other bytes).
+test('fuzz protocol-messages: a /memory/<u64> address decodes and encodes back to the same bytes', () => {
+  for (const bytes of [
+    hex('89060000008000080000'),
+    hex('8906ffffffffffffffff'),
+    hex('04010203048906000000000000000106001e'),
+  ]) {
+    const decoded = decodeMultiaddr(bytes)
+    assert.deepEqual([...encodeMultiaddr(decoded.text)], [...bytes], decoded.text)
+  }
+  for (const text of ['/memory/18446744073709551616', '/memory/-1', '/memory/x'])
+    assert.throws(
+      () => encodeMultiaddr(text),
+      (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
+    )
+})
