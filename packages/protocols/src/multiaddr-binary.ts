@@ -193,7 +193,10 @@ export function decodeMultiaddr(bytes: Uint8Array): DecodedMultiaddr {
       }
       case MA.ONION3: {
         const p = take(bytes, at, 37, 'onion3')
-        value = `${base32(p.subarray(0, 35))}:${(p[35]! << 8) | p[36]!}`
+        const port = (p[35]! << 8) | p[36]!
+        // Port 0 has no text form that parses back (found by fuzzing: decode, then encode).
+        if (port === 0) throw bad('onion3 port 0')
+        value = `${base32(p.subarray(0, 35))}:${port}`
         at += 37
         break
       }

@@ -119,3 +119,19 @@ test('fuzz protocol-messages: a /memory/<u64> address decodes and encodes back t
       (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
     )
 })
+
+// Found 2026-11-29 by the run after the /memory fix: an onion3 address with
+// port 0 decoded to "/onion3/<56 chars>:0", a text no multiaddr parser accepts
+// (the port must be 1-65535), so it could not be stored or announced again.
+test('fuzz protocol-messages: an onion3 address with port 0 is PROTOCOLS_ERR_INVALID_MULTIADDR; other ports decode and encode back', () => {
+  const host = new Uint8Array(35).fill(7)
+  const onion = (port: number): Uint8Array => Uint8Array.from([0xbd, 0x03, ...host, port >> 8, port & 0xff]) // 0x01bd as varint: bd 03
+  assert.throws(
+    () => decodeMultiaddr(onion(0)),
+    (e: unknown) => isProtocolsError(e, 'PROTOCOLS_ERR_INVALID_MULTIADDR'),
+  )
+  for (const port of [1, 8115, 65535]) {
+    const decoded = decodeMultiaddr(onion(port))
+    assert.deepEqual([...encodeMultiaddr(decoded.text)], [...onion(port)], decoded.text)
+  }
+})
