@@ -13,29 +13,14 @@
  * service handler lists all peers at every session-open.
  */
 import assert from 'node:assert/strict'
-import { Session as Inspector } from 'node:inspector/promises'
+import { median, startBlockCounting } from '../../../test/lib/work-count.js'
 import type { ProtocolSessionContext, ServiceControl, SessionInfo } from '@tentacle-ts/tentacle'
 
-// Coverage must start before the code under test is compiled: functions compiled earlier have no block counters.
-const inspector = new Inspector()
-inspector.connect()
-await inspector.post('Profiler.enable')
-await inspector.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true })
+const blocks = await startBlockCounting('/packages/protocols/src/')
+/** Block executions in packages/protocols/src since the last call. */
+const protocolsWork = (): Promise<number> => blocks.take()
 const { createNetworkProtocols, decodeIdentifyMessage, encodeIdentifyBlob, encodeIdentifyMessage } =
   await import('../src/index.js')
-
-/** Block executions in packages/protocols/src since the last call (takePreciseCoverage resets the counters). */
-async function protocolsWork(): Promise<number> {
-  const { result } = await inspector.post('Profiler.takePreciseCoverage')
-  let n = 0
-  for (const script of result) {
-    if (!script.url.includes('/packages/protocols/src/')) continue
-    for (const fn of script.functions) for (const r of fn.ranges) n += r.count
-  }
-  return n
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
 const SMALL = 10
 const LARGE = 210
@@ -105,6 +90,5 @@ assert.equal(net.peers().length, LARGE + MEASURED)
 assert.equal(announced.length, 10)
 assert.ok(small > 50, `only ${small} block executions counted for a session`)
 console.log(JSON.stringify({ small, large, smallHeld: SMALL, largeHeld: LARGE }))
-await inspector.post('Profiler.stopPreciseCoverage')
-inspector.disconnect()
+await blocks.stop()
 await net.close()

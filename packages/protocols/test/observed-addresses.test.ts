@@ -3,9 +3,9 @@
 // IdentifyMessage we send lists our public addresses, then those observed addresses, each once, at most 10;
 // an address leaves the list when the last session that observed it ends. The peers are plain tentacle-ts
 // services speaking CKB's identify with scripted messages, so that they can claim public IPs on loopback.
+import { runWorkProgram } from '../../../test/lib/work-count.js'
 import { describe, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { SecioKeyPair } from '@tentacle-ts/secio'
 import type { Service } from '@tentacle-ts/tentacle'
@@ -189,26 +189,7 @@ function identifyWork(
   mode: 'real' | 'planted',
   signal: AbortSignal,
 ): Promise<{ small: number; large: number; smallHeld: number; largeHeld: number }> {
-  const program = fileURLToPath(new URL('./identify-work.ts', import.meta.url))
-  // Node copies its own NODE_V8_COVERAGE into a child's env that has none; an empty value turns it off.
-  const env = { ...process.env, NODE_V8_COVERAGE: '' }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', program, mode], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-      killSignal: 'SIGKILL',
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`identify-work ${mode} exited ${code}: ${err}`))
-      resolve(JSON.parse(out.trim().split('\n').pop()!))
-    })
-  })
+  return runWorkProgram(fileURLToPath(new URL('./identify-work.ts', import.meta.url)), mode, signal)
 }
 
 describe('work per session', () => {

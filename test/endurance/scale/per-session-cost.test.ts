@@ -7,9 +7,9 @@
 // sessions held and at 10 must be within
 // a quarter of a loop's growth, for sessions the node accepts and for sessions it dials. A planted loop
 // (the handler listing all sessions at each session-open) must be seen.
+import { runWorkProgram } from '../../lib/work-count.js'
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
 const PROGRAM = fileURLToPath(new URL('./session-work.ts', import.meta.url))
@@ -23,25 +23,7 @@ interface Work {
 
 /** Runs session-work.ts without NODE_V8_COVERAGE; its JSON result. */
 function sessionWork(mode: string, signal: AbortSignal): Promise<Work> {
-  // Node copies its own NODE_V8_COVERAGE into a child's env that has none; an empty value turns it off.
-  const env = { ...process.env, NODE_V8_COVERAGE: '' }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', PROGRAM, mode], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-      killSignal: 'SIGKILL',
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`session-work ${mode} exited ${code}: ${err}`))
-      resolve(JSON.parse(out.trim().split('\n').pop()!) as Work)
-    })
-  })
+  return runWorkProgram<Work>(PROGRAM, mode, signal)
 }
 
 for (const direction of ['inbound', 'outbound'] as const) {

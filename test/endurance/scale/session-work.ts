@@ -9,29 +9,14 @@
  * packages/tentacle/src per new session with `smallHeld` and with `largeHeld` sessions held.
  */
 import assert from 'node:assert/strict'
-import { Session as Inspector } from 'node:inspector/promises'
+import { median, startBlockCounting } from '../../lib/work-count.js'
 
-// Coverage must start before the code under test is compiled: functions compiled earlier have no block counters.
-const inspector = new Inspector()
-inspector.connect()
-await inspector.post('Profiler.enable')
-await inspector.post('Profiler.startPreciseCoverage', { callCount: true, detailed: true })
+const blocks = await startBlockCounting('/packages/tentacle/src/')
+/** Block executions in packages/tentacle/src since the last call. */
+const tentacleWork = (): Promise<number> => blocks.take()
 const { Service } = await import('@tentacle-ts/tentacle')
 const { SecioKeyPair } = await import('@tentacle-ts/secio')
 const { dialOne, listenPeers } = await import('./dial-one.js')
-
-/** Block executions in packages/tentacle/src since the last call (takePreciseCoverage resets the counters). */
-async function tentacleWork(): Promise<number> {
-  const { result } = await inspector.post('Profiler.takePreciseCoverage')
-  let n = 0
-  for (const script of result) {
-    if (!script.url.includes('/packages/tentacle/src/')) continue
-    for (const fn of script.functions) for (const r of fn.ranges) n += r.count
-  }
-  return n
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
 const SMALL = 10
 const LARGE = 110
@@ -92,5 +77,4 @@ async function workPerSession(mode: 'inbound' | 'outbound' | 'planted'): Promise
 const mode = process.argv[2]
 if (mode !== 'inbound' && mode !== 'outbound' && mode !== 'planted') throw new Error(`mode: ${mode}`)
 console.log(JSON.stringify({ ...(await workPerSession(mode)), smallHeld: SMALL, largeHeld: LARGE }))
-await inspector.post('Profiler.stopPreciseCoverage')
-inspector.disconnect()
+await blocks.stop()
