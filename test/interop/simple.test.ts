@@ -92,40 +92,31 @@ async function assertConversation(rust: PeerProcess, ts: PeerProcess): Promise<v
   assert.ok(!ts.stdout.some((l) => tsLines.open(2).test(l)), 'protocol 2 never opens on the TS side')
 }
 
-test(
-  'Rust simple server <-> TS simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways',
-  { timeout: 30_000 },
-  async () => {
-    await assertPortFree()
-    let rust: PeerProcess | undefined
-    let ts: PeerProcess | undefined
-    try {
-      rust = await rustSimple('server')
-      await rust.waitFor(rustLines.listening, WAIT_MS)
-      ts = await tsSimple('client')
-      await assertConversation(rust, ts)
-    } finally {
-      await killAll(ts, rust)
-    }
-    assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
-  },
-)
-
-test(
-  'TS simple server <-> Rust simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways',
-  { timeout: 30_000 },
-  async () => {
-    await assertPortFree()
-    let rust: PeerProcess | undefined
-    let ts: PeerProcess | undefined
-    try {
-      ts = await tsSimple('server')
-      await ts.waitFor(tsLines.listening, WAIT_MS)
-      rust = await rustSimple('client')
-      await assertConversation(rust, ts)
-    } finally {
-      await killAll(rust, ts)
-    }
-    assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
-  },
-)
+for (const server of ['rust', 'ts'] as const) {
+  const [serverName, clientName] = server === 'rust' ? ['Rust', 'TS'] : ['TS', 'Rust']
+  test(
+    `${serverName} simple server <-> ${clientName} simple client: protocols 0 and 1 open, 2 fails selection, delayed messages both ways`,
+    { timeout: 30_000 },
+    async () => {
+      await assertPortFree()
+      let rust: PeerProcess | undefined
+      let ts: PeerProcess | undefined
+      try {
+        if (server === 'rust') {
+          rust = await rustSimple('server')
+          await rust.waitFor(rustLines.listening, WAIT_MS)
+          ts = await tsSimple('client')
+        } else {
+          ts = await tsSimple('server')
+          await ts.waitFor(tsLines.listening, WAIT_MS)
+          rust = await rustSimple('client')
+        }
+        await assertConversation(rust, ts)
+      } finally {
+        // The client first, then the server.
+        await (server === 'rust' ? killAll(ts, rust) : killAll(rust, ts))
+      }
+      assert.ok(rust?.exit !== undefined && ts?.exit !== undefined, 'both processes reaped')
+    },
+  )
+}
