@@ -127,7 +127,13 @@ class TsPeer {
 
   static async start(): Promise<TsPeer> {
     const child = fork(fileURLToPath(new URL('./rust/ts-peer.ts', import.meta.url)), ['--bench-rust-ts-peer'], {
-      execArgv: ['--conditions=source', '--import', 'tsx'],
+      // BENCH_TS_V8='--trace-gc …': Node/V8 flags for the tentacle-ts peers (NODE_OPTIONS refuses most).
+      execArgv: [
+        '--conditions=source',
+        '--import',
+        'tsx',
+        ...(process.env.BENCH_TS_V8?.split(' ').filter(Boolean) ?? []),
+      ],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     })
     await new Promise<void>((resolve, reject) => {
