@@ -11,8 +11,8 @@
 //   cpu          {}                      -> {cpu}
 //   phases       {on}                    -> {phases: true} (on: start tapping sockets) or
 //                                           {phases: PhaseSummary} (off: stop, summarize; bench/rust/phases.ts)
-// cpu = process.cpuUsage() user+system in microseconds (all threads); sinks also
-// report gc = major GCs of the process so far (the Rust peer has none).
+// cpu = process.cpuUsage() user+system in microseconds (all threads); sinks and
+// senders also report gc = major GCs of the process so far (the Rust peer has none).
 import net from 'node:net'
 import { once } from 'node:events'
 import { constants, PerformanceObserver } from 'node:perf_hooks'
@@ -109,7 +109,7 @@ async function serviceSend(c: Command, emit: Emit): Promise<void> {
   try {
     await service.dial(c.dial!, { kind: 'single', id: 1 })
     const ctx = await opened
-    emit({ start: cpu() })
+    emit({ start: cpu(), gc: majorGcs })
     const t0 = performance.now()
     // Backpressure: each message waits until the previous one was handed to yamux.
     for (let sent = 0; sent < total; sent += MSG) {
@@ -117,7 +117,7 @@ async function serviceSend(c: Command, emit: Emit): Promise<void> {
     }
     await ack
     const ms = performance.now() - t0
-    emit({ done: ms, cpu: cpu() })
+    emit({ done: ms, cpu: cpu(), gc: majorGcs })
   } finally {
     await service.shutdown()
   }
