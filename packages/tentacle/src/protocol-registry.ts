@@ -1,5 +1,6 @@
 import { DEFAULT_MAX_FRAME_LENGTH } from '@tentacle-ts/codec'
 import { TentacleError } from './errors.js'
+import { SelectMessages } from './protocol-select.js'
 import type { ProtocolId, ProtocolSpec, ServiceProtocolHandler, SessionProtocolHandler } from './types.js'
 
 /** A protocol with tentacle's defaults filled in (§10.2, §12.4 MetaBuilder). */
@@ -13,6 +14,8 @@ export interface ResolvedProtocol {
   sessionHandler?: () => SessionProtocolHandler
   beforeSend?: (data: Uint8Array) => Uint8Array
   beforeReceive?: (data: Uint8Array) => Uint8Array
+  /** Its selection messages, encoded once (§9.2). */
+  select: SelectMessages
 }
 
 export const DEFAULT_PROTOCOL_VERSIONS = ['0.0.1'] // §10.2
@@ -48,16 +51,18 @@ export function resolveProtocol(spec: ProtocolSpec): ResolvedProtocol {
       { field: 'protocol.sessionHandler' },
     )
   }
+  const ownVersions = [...versions]
   return {
     id: spec.id,
     name,
-    versions: [...versions],
+    versions: ownVersions,
     maxFrameLength,
     selectVersion: spec.selectVersion,
     handler: spec.handler,
     sessionHandler: spec.sessionHandler,
     beforeSend: spec.beforeSend,
     beforeReceive: spec.beforeReceive,
+    select: new SelectMessages(name, ownVersions),
   }
 }
 

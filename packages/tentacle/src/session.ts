@@ -1,13 +1,11 @@
 import type { Multiaddr } from '@multiformats/multiaddr'
-import { LengthDelimitedDecoder } from '@tentacle-ts/codec'
+import type { LengthDelimitedDecoder } from '@tentacle-ts/codec'
 import type { Session as MuxSession, Stream } from '@tentacle-ts/yamux'
 import { TentacleError } from './errors.js'
 import { holdsPartialFrame, remoteEnd, type SessionEnd } from './close-reason.js'
 import { NotifyTimers } from './notify-timers.js'
 import { ProtocolStream, type ProtocolStreamHost } from './protocol-stream.js'
-import { clientSelect, MAX_SELECT_FRAME, readOneFrame, writeProtocolInfo } from './protocol-select.js'
-import { decodeProtocolInfo } from './protocol-info.js'
-import { selectVersion } from './select-version.js'
+import { SelectionSet, type Selection, type SelectionHost } from './protocol-select.js'
 import type { ResolvedProtocol } from './protocol-registry.js'
 import type { SerialQueue } from './serial-queue.js'
 import type {
@@ -61,7 +59,7 @@ type State = 'handshaken' | 'open' | 'closing' | 'closed'
  * `session-open`, and calls `start()` once that event was handled (§10.3),
  * so no protocol runs before the user saw the session.
  */
-export class TentacleSession implements ProtocolStreamHost {
+export class TentacleSession implements ProtocolStreamHost, SelectionHost<ResolvedProtocol> {
   readonly id: SessionId
   readonly info: SessionInfo
   readonly mux: MuxSession
@@ -74,8 +72,8 @@ export class TentacleSession implements ProtocolStreamHost {
   readonly #openBeforeStart = new Set<ProtocolId>()
   readonly #notifyTimers = new NotifyTimers()
   #sessionTimer: NodeJS.Timeout | undefined
-  /** Protocol selections in progress, aborted when the session ends. */
-  readonly #selections = new Set<AbortController>()
+  /** Protocol selections in progress, under the service timeout; expired when the session ends. */
+  readonly #selections: SelectionSet<ResolvedProtocol>
   /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
   #pendingBytes = 0
   #endedPromise: Promise<void> | undefined
@@ -106,6 +104,7 @@ export class TentacleSession implements ProtocolStreamHost {
     this.id = id
     this.#host = host
     this.mux = mux
+    this.#selections = new SelectionSet(this, host.timeoutMs)
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the info object's getters read the live session
     const self = this
     this.info = {
@@ -195,7 +194,7 @@ export class TentacleSession implements ProtocolStreamHost {
     const proto = this.#host.protocol(id)
     if (proto === undefined) return
     this.#opening.add(id)
-    void this.#runClientSelect(proto).finally(() => this.#opening.delete(id))
+    this.#runClientSelect(proto)
   }
 
   closeProtocol(id: ProtocolId): void {
@@ -313,89 +312,55 @@ export class TentacleSession implements ProtocolStreamHost {
     }
   }
 
-  /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list. */
-  async #runServerSelect(stream: Stream): Promise<void> {
-    const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-    const deadline = this.#selectionDeadline()
-    const timeout = deadline.signal
-    let name: string | undefined
-    try {
-      const remote = decodeProtocolInfo(await readOneFrame(stream, decoder, timeout))
-      name = remote.name
-      const proto = this.#host.protocolByName(remote.name)
-      const version =
-        proto === undefined
-          ? undefined
-          : proto.selectVersion
-            ? proto.selectVersion(proto.versions, remote.supportVersions)
-            : selectVersion(proto.versions, remote.supportVersions)
-      await writeProtocolInfo(stream, { name: remote.name, supportVersions: version === undefined ? [] : [version] })
-      if (proto === undefined || version === undefined) {
-        // §9.4: reply first, then drop the stream (RST).
-        stream.reset()
-        this.#selectError(name, `no common protocol/version for "${remote.name}"`)
-        return
-      }
-      this.#protocolSelected(stream, decoder, proto, version)
-    } catch (err) {
-      stream.reset()
-      this.#selectError(undefined, (err as Error).message, err)
-    } finally {
-      deadline.done()
-    }
+  /** Listener side of §9.2: read the peer's info, answer with the chosen version or an empty list (protocol-select.ts). */
+  #runServerSelect(stream: Stream): void {
+    this.#selections.start(stream, undefined)
   }
 
   /** Dialer side of §9.2. */
-  async #runClientSelect(proto: ResolvedProtocol): Promise<void> {
+  #runClientSelect(proto: ResolvedProtocol): void {
     let stream: Stream
     try {
       stream = this.mux.openStreamSync()
     } catch (err) {
+      this.#opening.delete(proto.id)
       this.#selectError(undefined, `cannot open a stream: ${(err as Error).message}`, err)
       return
     }
-    const decoder = new LengthDelimitedDecoder(MAX_SELECT_FRAME)
-    const deadline = this.#selectionDeadline()
-    const timeout = deadline.signal
-    try {
-      const reply = await clientSelect(stream, { name: proto.name, supportVersions: proto.versions }, decoder, timeout)
-      if (reply.name !== proto.name) {
-        // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
-        stream.reset()
-        const error = new TentacleError(
-          'TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
-          `asked for "${proto.name}", the peer answered "${reply.name}"`,
-        )
-        this.#host.emitError({ type: 'protocol-select-error', session: this.info, protoName: undefined, error })
-        this.destroy('protocol-error', error)
-        return
-      }
-      if (reply.version === undefined) {
-        stream.reset()
-        this.#selectError(proto.name, `the peer does not support "${proto.name}" ${JSON.stringify(proto.versions)}`)
-        return
-      }
-      this.#protocolSelected(stream, decoder, proto, reply.version)
-    } catch (err) {
-      stream.reset()
-      this.#selectError(undefined, (err as Error).message, err)
-    } finally {
-      deadline.done()
-    }
+    this.#selections.start(stream, proto)
   }
 
-  /** §9.4: each selection runs under the service timeout; the session's end aborts it too. */
-  #selectionDeadline(): { signal: AbortSignal; done: () => void } {
-    const ac = new AbortController()
-    const timer = setTimeout(() => ac.abort(), this.#host.timeoutMs)
-    this.#selections.add(ac)
-    return {
-      signal: ac.signal,
-      done: () => {
-        clearTimeout(timer)
-        this.#selections.delete(ac)
-      },
-    }
+  // SelectionHost: how selections end.
+
+  protocolByName(name: string): ResolvedProtocol | undefined {
+    return this.#host.protocolByName(name)
+  }
+
+  selected(sel: Selection<ResolvedProtocol>, proto: ResolvedProtocol, version: string): void {
+    if (sel.proto !== undefined) this.#opening.delete(sel.proto.id)
+    this.#protocolSelected(sel.stream, sel.decoder, proto, version)
+  }
+
+  selectFailed(
+    sel: Selection<ResolvedProtocol>,
+    protoName: string | undefined,
+    message: string,
+    cause?: unknown,
+  ): void {
+    if (sel.proto !== undefined) this.#opening.delete(sel.proto.id)
+    this.#selectError(protoName, message, cause)
+  }
+
+  selectWrongName(sel: Selection<ResolvedProtocol>, answered: string): void {
+    const asked = sel.proto?.name
+    if (sel.proto !== undefined) this.#opening.delete(sel.proto.id)
+    // §9.2 step 3: a reply naming another protocol is a malicious server: close the session.
+    const error = new TentacleError(
+      'TENTACLE_ERR_PROTOCOL_SELECT_UNKNOWN_NAME',
+      `asked for "${asked}", the peer answered "${answered}"`,
+    )
+    this.#host.emitError({ type: 'protocol-select-error', session: this.info, protoName: undefined, error })
+    this.destroy('protocol-error', error)
   }
 
   #selectError(protoName: string | undefined, message: string, cause?: unknown): void {
@@ -450,7 +415,7 @@ export class TentacleSession implements ProtocolStreamHost {
   #onMuxEnded(): void {
     if (this.#endedPromise !== undefined) return
     this.#state = 'closed'
-    for (const ac of this.#selections) ac.abort()
+    this.#selections.expireAll()
     if (this.#sessionTimer) clearTimeout(this.#sessionTimer)
     this.#notifyTimers.clear()
     const err = this.mux.error
