@@ -18,7 +18,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import net from 'node:net'
 import fc from 'fast-check'
-import { encodeFrame, isCodecError, LengthDelimitedDecoder } from '@tentacle-ts/codec'
+import { dynvec, encodeFrame, isCodecError, LengthDelimitedDecoder, string, table } from '@tentacle-ts/codec'
 import { Session, type Stream } from '@tentacle-ts/yamux'
 import { sessionPair, within } from '../../yamux/test/helpers.ts'
 import { TentacleError, type TentacleErrorCode } from '../src/errors.js'
@@ -164,6 +164,52 @@ test('property: a name or version that is not UTF-8 is rejected (Rust: String::f
   // Not "invalid": a BOM and U+FFFD are ordinary characters and are kept.
   const kept = { name: '\ufeff/p', supportVersions: ['\ufffd'] }
   assert.deepEqual(decodeProtocolInfo(encodeProtocolInfo(kept)), kept)
+})
+
+test('property: decodeProtocolInfo (with its reader of the common shape) gives exactly what the generic molecule codec gives', () => {
+  // The schema of §9.1 through the generic codec, as decodeProtocolInfo used it alone before.
+  const generic = table('ProtocolInfo', [
+    ['name', string('String')],
+    ['supportVersions', dynvec('StringVec', string('String'))],
+  ] as const)
+  const outcome = (f: () => unknown): unknown => {
+    try {
+      return { ok: f() }
+    } catch (err) {
+      const e = err as { code?: string; message?: string; cause?: { message?: string } }
+      return { code: e.code, message: e.message, cause: e.cause?.message }
+    }
+  }
+  const asciiInfo = fc.record(
+    {
+      name: fc.string({ unit: fc.integer({ min: 0, max: 0x7f }).map((c) => String.fromCharCode(c)), maxLength: 20 }),
+      supportVersions: fc.array(fc.string({ maxLength: 14 }), { maxLength: 4 }),
+    },
+    { noNullPrototype: true },
+  )
+  const mutated = fc
+    .tuple(asciiInfo, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }), fc.nat(6))
+    .map(([info, edits, cut]) => {
+      const b = Buffer.from(encodeProtocolInfo(info))
+      for (const [at, v] of edits) b[at % b.length] = v
+      return b.subarray(0, b.length - (cut % 2 === 0 ? 0 : cut))
+    })
+  fc.assert(
+    fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b))), (bytes) => {
+      const ours = outcome(() => decodeProtocolInfo(bytes))
+      const theirs = outcome(() => {
+        const v = generic.decode(bytes)
+        return { name: v.name, supportVersions: v.supportVersions }
+      })
+      if (typeof ours === 'object' && ours !== null && 'ok' in ours) assert.deepEqual(ours, theirs)
+      else {
+        assert.equal((ours as { code?: string }).code, SELECT)
+        assert.ok(!(typeof theirs === 'object' && theirs !== null && 'ok' in theirs), 'both reject')
+        assert.equal((ours as { cause?: string }).cause, (theirs as { message?: string }).message, 'the same failure')
+      }
+    }),
+    { numRuns: 3000 },
+  )
 })
 
 test('property: arbitrary and mutated bytes give a ProtocolInfo or the typed error; what is accepted re-encodes to itself', () => {
