@@ -1,5 +1,4 @@
 import net from 'node:net'
-import { setMaxListeners } from 'node:events'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { pino, type Logger } from 'pino'
 import { PeerId, type SecioKeyPair } from '@tentacle-ts/secio'
@@ -82,12 +81,13 @@ export class Service implements ServiceControl {
    * crossing-dial checks (§12.2). Usually one per peer; two while a crossing dial replaces a session.
    */
   readonly #sessionsByPeer = new Map<string, TentacleSession[]>()
-  /** When each session came up (crossing-dial window, §12.2). */
-  readonly #sessionUpAt = new WeakMap<TentacleSession, number>()
   /** Sockets from accept (or connect) until their session exists: tracked so close() can destroy them (js-libp2p #2995). */
   readonly #upgrading = new Set<net.Socket>()
-  /** Sockets of dials from connect() until the upgrade starts (one per dial, however many dedup keys it has). */
-  readonly #dials = new Set<net.Socket>()
+  /**
+   * Sockets of dials from connect() until the upgrade starts (one per dial, however many dedup keys
+   * it has), each with what fails its connect() when close() stops it (undefined once connected).
+   */
+  readonly #dials = new Map<net.Socket, ((err: TentacleError) => void) | undefined>()
   /** The same dials by dedup key (§5.2): the address, and the peer id when the address has one. */
   readonly #dialing = new Map<string, net.Socket>()
   #nextSessionId = 1
@@ -95,14 +95,8 @@ export class Service implements ServiceControl {
   readonly #events: SerialQueue
   readonly #protoQueues = new Map<ProtocolId, SerialQueue>()
   readonly #serviceNotify = new NotifyTimers()
-  /**
-   * Aborted by close(): every connect and handshake in flight listens to it
-   * (and removes its listener when done), so it may have many listeners.
-   */
-  readonly #closeAbort = new AbortController()
 
   constructor(opts: ServiceOptions) {
-    setMaxListeners(0, this.#closeAbort.signal)
     this.config = resolveConfig(opts.config)
     this.key = opts.key
     this.#handler = opts.handler ?? {}
@@ -250,7 +244,7 @@ export class Service implements ServiceControl {
         noDelay: true,
         ...(localAddress ? { localAddress } : {}),
       })
-      this.#dials.add(socket)
+      this.#dials.set(socket, undefined)
       for (const k of keys) this.#dialing.set(k, socket)
       let up: Upgraded
       try {
@@ -288,7 +282,7 @@ export class Service implements ServiceControl {
     return undefined
   }
 
-  /** TCP connect under the service timeout (§12.4). */
+  /** TCP connect under the service timeout (§12.4); close() fails it (SERVICE_CLOSED) through #dials. */
   #connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -302,12 +296,11 @@ export class Service implements ServiceControl {
           ),
         this.config.timeoutMs,
       )
-      const onAbort = (): void => fail(new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed'))
       const cleanup = (): void => {
         clearTimeout(timer)
         socket.off('connect', onConnect)
         socket.off('error', onError)
-        this.#closeAbort.signal.removeEventListener('abort', onAbort)
+        if (this.#dials.has(socket)) this.#dials.set(socket, undefined)
       }
       const fail = (err: TentacleError): void => {
         cleanup()
@@ -331,7 +324,7 @@ export class Service implements ServiceControl {
         )
       socket.once('connect', onConnect)
       socket.once('error', onError)
-      this.#closeAbort.signal.addEventListener('abort', onAbort, { once: true })
+      this.#dials.set(socket, fail)
     })
   }
 
@@ -427,14 +420,16 @@ export class Service implements ServiceControl {
 
   #beginClose(): void {
     this.#state = 'closing'
-    this.#closeAbort.abort()
     for (const [key, { listener, address }] of this.#listeners) {
       void listener.close()
       this.#listeners.delete(key)
       this.#emitEvent({ type: 'listen-close', address })
     }
     for (const socket of this.#upgrading) socket.destroy()
-    for (const socket of this.#dials) socket.destroy()
+    for (const [socket, failConnect] of this.#dials) {
+      if (failConnect !== undefined) failConnect(new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service closed'))
+      else socket.destroy()
+    }
     this.#serviceNotify.clear()
   }
 
@@ -473,10 +468,11 @@ export class Service implements ServiceControl {
     this.#upgradeTracked(socket, 'inbound', undefined)
       .then(
         (up) => {
-          // Built once, with the peer id, for the common case (IPv4, secio): one parse per session, not three.
+          // The common case (IPv4, secio) is parsed once, with the peer id, and only when
+          // something reads it (session.address): most sessions never do.
           const withId = up.remotePeerId !== undefined && net.isIPv4(remoteAddress)
           const address = withId
-            ? multiaddr(`/ip4/${remoteAddress}/tcp/${remotePort}/p2p/${up.remotePeerId}`)
+            ? () => multiaddr(`/ip4/${remoteAddress}/tcp/${remotePort}/p2p/${up.remotePeerId}`)
             : socketMultiaddr(remoteAddress, remotePort)
           return this.#sessionUp(up, address, 'inbound', undefined, withId)
         },
@@ -528,7 +524,8 @@ export class Service implements ServiceControl {
   /** Service checks after the handshake (§12.2), then the session, then `session-open` (§10.3). */
   #sessionUp(
     up: Upgraded,
-    address: Multiaddr,
+    /** The remote address, or (with `hasPeerId`) what makes it when first read. */
+    address: Multiaddr | (() => Multiaddr),
     direction: Direction,
     target: TargetProtocol | undefined,
     /** `address` already ends in the remote peer's /p2p/ id. */
@@ -558,14 +555,18 @@ export class Service implements ServiceControl {
           `already connected to ${up.remotePeerId} as session ${s.id}`,
         )
         if (direction === 'inbound') {
-          const listen = [...this.#listeners.values()][0]?.address ?? address
+          const listen =
+            [...this.#listeners.values()][0]?.address ?? (typeof address === 'function' ? address() : address)
           this.#emitError({ type: 'listen-error', address: listen, error })
         }
         return Promise.reject(error)
       }
     }
     const id = this.#allocSessionId()
-    const sessionAddress = up.remotePeerId !== undefined && !hasPeerId ? withPeerId(address, up.remotePeerId) : address
+    const sessionAddress =
+      up.remotePeerId !== undefined && !hasPeerId && typeof address !== 'function'
+        ? withPeerId(address, up.remotePeerId)
+        : address
     const session = new TentacleSession(id, this.#host, up.mux, {
       address: sessionAddress,
       direction,
@@ -580,11 +581,14 @@ export class Service implements ServiceControl {
       if (list === undefined) this.#sessionsByPeer.set(up.remotePeerId, [session])
       else list.push(session)
     }
-    this.#sessionUpAt.set(session, performance.now())
+    session.upAt = performance.now()
     this.metrics.sessionsTotal.inc({ direction })
     // Guarded: the arguments (the address as text) cost even when the level is off.
     if (this.logger.isLevelEnabled('debug'))
-      this.logger.debug({ session: id, address: sessionAddress.toString(), direction, suite: up.suite }, 'session up')
+      this.logger.debug(
+        { session: id, address: session.info.address.toString(), direction, suite: up.suite },
+        'session up',
+      )
     // §10.3: session-open is handled before any protocol runs.
     this.#events.push(
       () => this.#handler.handleEvent?.({ type: 'session-open', session: session.info }, this),
@@ -603,8 +607,7 @@ export class Service implements ServiceControl {
   #winsCrossing(s: TentacleSession, direction: Direction, remotePeerId: string | undefined): boolean {
     const self = this.peerId
     if (s.isClosed || s.info.direction === direction || self === undefined || remotePeerId === undefined) return false
-    const upAt = this.#sessionUpAt.get(s)
-    if (upAt === undefined || performance.now() - upAt > this.config.timeoutMs) return false
+    if (performance.now() - s.upAt > this.config.timeoutMs) return false
     const newDialer = direction === 'outbound' ? self : remotePeerId
     const oldDialer = direction === 'outbound' ? remotePeerId : self
     return newDialer < oldDialer

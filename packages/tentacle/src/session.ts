@@ -63,37 +63,47 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
   readonly id: SessionId
   readonly info: SessionInfo
   readonly mux: MuxSession
+  /** When the service put this session up (performance.now(); crossing-dial window, §12.2). */
+  upAt = 0
   readonly #host: SessionHost
   #state: State = 'handshaken'
   readonly #open = new Map<ProtocolId, OpenProtocol>()
   readonly #openIds = new Set<ProtocolId>()
   readonly #opening = new Set<ProtocolId>()
-  /** Opens asked for before start() (e.g. from the session-open handler); run at start. */
-  readonly #openBeforeStart = new Set<ProtocolId>()
-  readonly #notifyTimers = new NotifyTimers()
+  /** Opens asked for before start() (e.g. from the session-open handler); run at start. Made when first needed. */
+  #openBeforeStart: Set<ProtocolId> | undefined
+  /** Session notify timers (§12.3), made on the first setNotify. */
+  #notifyTimers: NotifyTimers | undefined
   #sessionTimer: NodeJS.Timeout | undefined
   /** Protocol selections in progress, under the service timeout; expired when the session ends. */
   readonly #selections: SelectionSet<ResolvedProtocol>
   /** Bytes queued on this session's protocols and not yet handed to yamux (§12.2 SessionBlocked). */
   #pendingBytes = 0
+  /** The connection ended (#onMuxEnded ran); session-close follows once every protocol closed and was disconnected. */
+  #muxEnded = false
+  /** session-close was reported. */
+  #reported = false
+  /** A microtask will report session-close if the session is still over by then. */
+  #reportQueued = false
+  /** ended()'s promise, made only when someone asks before the end was reported. */
   #endedPromise: Promise<void> | undefined
+  #resolveEnded: (() => void) | undefined
   /** Why this side ended the session, set by the first local cause (session-close's reason). */
   #localEnd: SessionEnd | undefined
   /** A protocol held part of a message when the connection ended. */
   #truncated = false
-  /** Called once the connection ended and the last open protocol closed. */
-  #allClosed: (() => void) | undefined
   /** Whole messages the peer sent on protocols after this side closed them (session-close's droppedMessages). */
   #droppedMessages = 0
   /** `disconnected` calls queued and not yet run; the session-close event waits for them. */
-  readonly #disconnecting = new Set<Promise<void>>()
+  #disconnecting = 0
 
   constructor(
     id: SessionId,
     host: SessionHost,
     mux: MuxSession,
     init: {
-      address: Multiaddr
+      /** The remote address, or what makes it when first read (most sessions never read it). */
+      address: Multiaddr | (() => Multiaddr)
       direction: Direction
       remotePublicKey?: Uint8Array
       remotePeerId?: string
@@ -104,12 +114,15 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
     this.id = id
     this.#host = host
     this.mux = mux
+    this.#address = init.address
     this.#selections = new SelectionSet(this, host.timeoutMs)
     // eslint-disable-next-line @typescript-eslint/no-this-alias -- the info object's getters read the live session
     const self = this
     this.info = {
       id,
-      address: init.address,
+      get address() {
+        return self.#remoteAddress()
+      },
       direction: init.direction,
       remotePublicKey: init.remotePublicKey,
       remotePeerId: init.remotePeerId,
@@ -122,6 +135,16 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
     }
     // The session ends when yamux does, whoever ended it (§10.4).
     void mux.closed.then(() => this.#onMuxEnded())
+  }
+
+  #address: Multiaddr | (() => Multiaddr)
+
+  #remoteAddress(): Multiaddr {
+    const a = this.#address
+    if (typeof a !== 'function') return a
+    const made = a()
+    this.#address = made
+    return made
   }
 
   get isClosed(): boolean {
@@ -150,8 +173,9 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
     }, this.#host.timeoutMs)
     void this.#acceptLoop()
     if (target !== undefined) this.openProtocols(target)
-    for (const id of this.#openBeforeStart) this.openProtocol(id)
-    this.#openBeforeStart.clear()
+    const early = this.#openBeforeStart
+    this.#openBeforeStart = undefined
+    if (early !== undefined) for (const id of early) this.openProtocol(id)
   }
 
   // ------------------------------------------------------------ control
@@ -187,7 +211,7 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
   /** Opens a protocol by id; opening an open (or opening) protocol is a no-op (§10.3). */
   openProtocol(id: ProtocolId): void {
     if (this.#state === 'handshaken') {
-      this.#openBeforeStart.add(id)
+      ;(this.#openBeforeStart ??= new Set()).add(id)
       return
     }
     if (this.#state !== 'open' || this.#open.has(id) || this.#opening.has(id)) return
@@ -204,7 +228,7 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
   setNotify(proto: ProtocolId, intervalMs: number, token: number): void {
     if (this.isClosed) return
     // Looked up on every tick: the protocol may close and reopen with a new handler.
-    this.#notifyTimers.set(proto, token, intervalMs, () => {
+    ;(this.#notifyTimers ??= new NotifyTimers()).set(proto, token, intervalMs, () => {
       const p = this.#open.get(proto)
       const h = p?.sessionHandler
       if (p === undefined || h?.notify === undefined) return undefined
@@ -213,7 +237,7 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
   }
 
   removeNotify(proto: ProtocolId, token: number): void {
-    this.#notifyTimers.remove(proto, token)
+    this.#notifyTimers?.remove(proto, token)
   }
 
   /**
@@ -240,7 +264,9 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
 
   /** Settles once the session is over and reported. */
   ended(): Promise<void> {
-    return this.#endedPromise ?? this.mux.closed.then(() => this.#endedPromise)
+    if (this.#reported) return Promise.resolve()
+    this.#endedPromise ??= new Promise<void>((resolve) => (this.#resolveEnded = resolve))
+    return this.#endedPromise
   }
 
   // ------------------------------------------------------------ ProtocolStreamHost
@@ -260,20 +286,26 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
     if (p?.ps !== ps) return
     this.#open.delete(ps.protoId)
     this.#openIds.delete(ps.protoId)
-    if (this.#open.size === 0) this.#allClosed?.()
     // Closed by the end of the connection with part of a message held: the peer stopped mid-send.
     if (this.mux.state === 'ended' && holdsPartialFrame(p.decoder)) this.#truncated = true
     if (error !== undefined) {
       this.#host.emitError({ type: 'protocol-error', session: this.info, protoId: ps.protoId, error })
     }
     const h = p.sessionHandler ?? this.#host.protocol(ps.protoId)?.handler
-    const done = new Promise<void>((resolve) => p.queue.push(() => h?.disconnected?.(p.ctx), resolve))
-    this.#disconnecting.add(done)
-    void done.then(() => {
-      this.#disconnecting.delete(done)
-      // A per-session handler's queue has nothing more to run.
-      if (p.sessionHandler !== undefined) p.queue.close()
-    })
+    this.#disconnecting++
+    // `after` runs once disconnected is over however it ended (or was dropped), maybe at once.
+    p.queue.push(
+      () => h?.disconnected?.(p.ctx),
+      () => this.#disconnectedRan(p),
+    )
+    this.#reportIfOver()
+  }
+
+  #disconnectedRan(p: OpenProtocol): void {
+    this.#disconnecting--
+    // A per-session handler's queue has nothing more to run.
+    if (p.sessionHandler !== undefined) p.queue.close()
+    this.#reportIfOver()
   }
 
   discarded(): void {
@@ -413,11 +445,12 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
   // ------------------------------------------------------------ end
 
   #onMuxEnded(): void {
-    if (this.#endedPromise !== undefined) return
+    if (this.#muxEnded) return
+    this.#muxEnded = true
     this.#state = 'closed'
     this.#selections.expireAll()
     if (this.#sessionTimer) clearTimeout(this.#sessionTimer)
-    this.#notifyTimers.clear()
+    this.#notifyTimers?.clear()
     const err = this.mux.error
     // EOF-like ends are quiet (§12.2 MuxerError is "other than EOF-like").
     if (err !== undefined && err.code !== 'YAMUX_ERR_CONNECTION_CLOSED' && err.code !== 'YAMUX_ERR_SESSION_CLOSED') {
@@ -430,15 +463,35 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
     // Every protocol still open first gets the whole messages that already
     // arrived (at its handler's pace), then is disconnected; then the session
     // closes (§10.4). Whether one held part of a message is known as it closes.
-    for (const p of [...this.#open.values()]) p.ps.connectionEnded()
-    const allClosed =
-      this.#open.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => (this.#allClosed = resolve))
-    this.#endedPromise = allClosed
-      .then(() => Promise.all(this.#disconnecting))
-      .then(() => {
-        const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
-        const dropped = this.#droppedMessages
-        this.#host.sessionEnded(this, dropped > 0 ? { ...end, droppedMessages: dropped } : end)
-      })
+    if (this.#open.size > 0) for (const p of [...this.#open.values()]) p.ps.connectionEnded()
+    this.#reportIfOver()
+  }
+
+  /**
+   * Reports session-close once the connection ended and every protocol closed and was
+   * disconnected. Checked again in a microtask: the code that closed the last protocol
+   * may still be running (a protocol stream counts the messages it discards after it
+   * told us it closed).
+   */
+  #reportIfOver(): void {
+    if (this.#reportQueued || !this.#overNow()) return
+    this.#reportQueued = true
+    queueMicrotask(() => {
+      this.#reportQueued = false
+      if (this.#overNow()) this.#report()
+    })
+  }
+
+  #overNow(): boolean {
+    return this.#muxEnded && !this.#reported && this.#open.size === 0 && this.#disconnecting === 0
+  }
+
+  /** The one place session-close is reported. */
+  #report(): void {
+    this.#reported = true
+    const end = this.#localEnd ?? remoteEnd(this.mux, this.#truncated)
+    const dropped = this.#droppedMessages
+    this.#host.sessionEnded(this, dropped > 0 ? { ...end, droppedMessages: dropped } : end)
+    this.#resolveEnded?.()
   }
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash, randomBytes } from 'node:crypto'
 import type { ProtocolSessionContext } from '../src/index.js'
-import { Node, deferred, isType, within } from './service-helpers.js'
+import { Node, deferred, isType, within, type SessionInfo } from './service-helpers.js'
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex')
 
@@ -60,7 +60,11 @@ test('dialer opens every protocol, messages flow both ways (small and 1 MiB), di
     const big = randomBytes(1024 * 1024)
     client.service.send(info.id, 1, new TextEncoder().encode('small'))
     client.service.send(info.id, 2, big)
-    const serverSession = (await server.waitFor(isType('session-open'))) as { session: { id: number } }
+    const serverSession = (await server.waitFor(isType('session-open'))) as { session: SessionInfo }
+    // The inbound session's address (made when first read) names the dialer's peer id (§5.2), once.
+    const remote = serverSession.session.address
+    assert.match(remote.toString(), new RegExp(`^/ip4/127\\.0\\.0\\.1/tcp/\\d+/p2p/${client.service.peerId}$`))
+    assert.equal(serverSession.session.address, remote)
     server.service.send(serverSession.session.id, 2, big)
     await until(() => (serverGot.get(1)?.length ?? 0) >= 1 && (serverGot.get(2)?.length ?? 0) >= 1, 'server got both')
     await until(

@@ -15,6 +15,12 @@ import { HEADER_SIZE, INITIAL_STREAM_WINDOW, TYPE_DATA, writeHeader, writeU32 } 
 
 const SLAB_SIZE = 16 * 1024
 /**
+ * A session's first slab: most sessions write a few dozen headers in their life, so they
+ * start with a slice of Node's shared buffer pool (no allocation of their own) and take a
+ * SLAB_SIZE slab only once they outgrow it.
+ */
+const FIRST_SLAB_SIZE = 1024
+/**
  * Largest Data frame built by merging writes: 256 KiB, which every tokio-yamux peer accepts
  * (its decoder limit is its max window, ≥ 256 KiB, §8.1).
  */
@@ -40,7 +46,7 @@ export class FrameWriter {
   /** Of `pendingBytes`, how many belong to control frames (headers without payload). */
   #controlBytes = 0
 
-  #slab: Buffer = Buffer.allocUnsafe(SLAB_SIZE)
+  #slab: Buffer = Buffer.allocUnsafe(FIRST_SLAB_SIZE)
   #slabPos = 0
   #runStart = 0
 
@@ -175,7 +181,7 @@ export class FrameWriter {
   }
 
   #putHeader(type: number, flags: number, streamId: number, length: number): void {
-    if (this.#slabPos + HEADER_SIZE > SLAB_SIZE) {
+    if (this.#slabPos + HEADER_SIZE > this.#slab.length) {
       // The old slab stays alive only while queued subarrays still point into it.
       if (this.#slabPos > this.#runStart) this.#chunks.push(this.#slab.subarray(this.#runStart, this.#slabPos))
       this.#slab = Buffer.allocUnsafe(SLAB_SIZE)
