@@ -8,7 +8,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { isSecioError, SecioKeyPair } from '@tentacle-ts/secio'
 import { isTentacleError, TentacleError, type TentacleErrorCode } from '../src/index.js'
-import { Node } from './service-helpers.js'
+import { Node, within } from './service-helpers.js'
 
 const code = (c: TentacleErrorCode) => (e: unknown) => {
   assert.ok(e instanceof TentacleError, String(e))
@@ -245,6 +245,24 @@ describe('dial and listen failures', () => {
     await assert.rejects(a.service.dial('/ip4/127.0.0.1/tcp/1'), code('TENTACLE_ERR_SERVICE_CLOSED'))
     await assert.rejects(a.service.listen('/ip4/127.0.0.1/tcp/0'), code('TENTACLE_ERR_SERVICE_CLOSED'))
     assert.equal(a.errors().length, before)
+  })
+
+  test('close() during a TCP connect: the dial rejects with TENTACLE_ERR_SERVICE_CLOSED at once, no dial-error, no connection left', async () => {
+    const b = new Node({ protocols: [{ id: 1, handler: {} }] })
+    const a = new Node({ protocols: [{ id: 1, handler: {} }], config: { timeoutMs: 60_000 } })
+    try {
+      const addr = await b.service.listen('/ip4/127.0.0.1/tcp/0')
+      const before = a.errors().length
+      // connect() completes on a later turn of the event loop: close() finds it in flight.
+      const dial = a.service.dial(addr)
+      const closed = a.service.close()
+      await assert.rejects(within(dial, 5000, 'the dial settles'), code('TENTACLE_ERR_SERVICE_CLOSED'))
+      await closed
+      assert.equal(a.service.connectionCount, 0)
+      assert.equal(a.errors().length, before)
+    } finally {
+      await Promise.all([a.service.close(), b.service.close()])
+    }
   })
 })
 
