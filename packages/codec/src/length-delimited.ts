@@ -40,13 +40,13 @@ export class LengthDelimitedDecoder {
   readonly #queue = new Fifo<Buffer>()
   #offset = 0
   #queued = 0
-  /** Length prefix being collected when it spans chunks. */
-  readonly #header = Buffer.alloc(FRAME_HEADER_SIZE)
+  /** Length prefix being collected (big-endian, as a number: no buffer per decoder). */
+  #header = 0
   #headerFill = 0
   /** Body length of the frame being collected (state 'body'). */
   #need = 0
-  /** Pieces of a body that spans chunks (whole-frame mode, {@link next}). */
-  #parts: Buffer[] = []
+  /** Pieces of a body that spans chunks (whole-frame mode, {@link next}); made when first needed. */
+  #parts: Buffer[] | undefined
   #partsLength = 0
   /** Body bytes already handed out in piece mode ({@link nextPiece}). */
   #delivered = 0
@@ -121,8 +121,9 @@ export class LengthDelimitedDecoder {
     this.frameLength = this.#need
     if (this.#partsLength > 0) {
       // Bytes collected by next() before piece mode took over.
-      piece = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#partsLength)
-      this.#parts = []
+      const parts = this.#parts!
+      piece = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsLength)
+      this.#parts = undefined
       this.#partsLength = 0
     } else {
       const head = this.#queue.peek()
@@ -160,6 +161,7 @@ export class LengthDelimitedDecoder {
   /** Drops everything held (used when the connection is torn down). */
   reset(): void {
     this.#drop()
+    this.#header = 0
     this.#headerFill = 0
     this.#delivered = 0
     if (this.state !== 'failed') this.state = 'header'
@@ -169,7 +171,7 @@ export class LengthDelimitedDecoder {
     this.#queue.clear()
     this.#offset = 0
     this.#queued = 0
-    this.#parts = []
+    this.#parts = undefined
     this.#partsLength = 0
   }
 
@@ -188,7 +190,8 @@ export class LengthDelimitedDecoder {
   #takeHeader(): number | null {
     if (this.state === 'failed') throw this.#tooLarge(this.#need)
     if (!this.#readHeader()) return null
-    const length = this.#header.readUInt32BE(0)
+    const length = this.#header
+    this.#header = 0
     this.#headerFill = 0
     if (length > this.maxFrameLength) {
       this.state = 'failed'
@@ -207,14 +210,14 @@ export class LengthDelimitedDecoder {
       if (head === undefined) return false
       const available = head.length - this.#offset
       const take = Math.min(available, FRAME_HEADER_SIZE - this.#headerFill)
+      const at = this.#offset
       if (take === FRAME_HEADER_SIZE) {
         // Fast path: the whole header is in one chunk.
-        this.#header[0] = head[this.#offset]!
-        this.#header[1] = head[this.#offset + 1]!
-        this.#header[2] = head[this.#offset + 2]!
-        this.#header[3] = head[this.#offset + 3]!
+        this.#header = head[at]! * 0x1000000 + ((head[at + 1]! << 16) | (head[at + 2]! << 8) | head[at + 3]!)
       } else {
-        head.copy(this.#header, this.#headerFill, this.#offset, this.#offset + take)
+        let h = this.#header
+        for (let i = 0; i < take; i++) h = h * 256 + head[at + i]!
+        this.#header = h
       }
       this.#headerFill += take
       this.#advance(take, available)
@@ -234,12 +237,13 @@ export class LengthDelimitedDecoder {
         return frame
       }
       const take = Math.min(available, missing)
-      this.#parts.push(head.subarray(this.#offset, this.#offset + take))
+      const parts = (this.#parts ??= [])
+      parts.push(head.subarray(this.#offset, this.#offset + take))
       this.#partsLength += take
       this.#advance(take, available)
       if (this.#partsLength === this.#need) {
-        const frame = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts, this.#need)
-        this.#parts = []
+        const frame = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#need)
+        this.#parts = undefined
         this.#partsLength = 0
         return frame
       }

@@ -91,6 +91,29 @@ describe('LengthDelimitedDecoder', () => {
     )
   })
 
+  test('reset() in the middle of a length prefix: the next prefix, split again, is read from its own bytes', () => {
+    const d = new LengthDelimitedDecoder(1024)
+    d.push(Buffer.from([0x12, 0x34]))
+    assert.equal(d.next(), null)
+    d.reset()
+    assert.equal(d.bufferedBytes, 0)
+    for (const b of [0, 0, 0, 2, 0x61]) d.push(Buffer.from([b]))
+    assert.equal(d.next(), null)
+    d.push(Buffer.from([0x62, 0, 0]))
+    assert.deepEqual(drain(d), [Buffer.from('ab')])
+    d.push(Buffer.from([0, 1, 0x63]))
+    assert.deepEqual(drain(d), [Buffer.from([0x63])])
+    // The largest length a prefix can say, split byte by byte, is read exactly (no 32-bit overflow).
+    const e = new LengthDelimitedDecoder(0xffffffff)
+    for (const b of [0xff, 0xff, 0xff, 0xfe]) e.push(Buffer.from([b]))
+    assert.equal(e.next(), null)
+    assert.equal(e.state, 'body')
+    const f = new LengthDelimitedDecoder(0xfffffffd)
+    f.push(Buffer.from([0xff, 0xff]))
+    f.push(Buffer.from([0xff, 0xfe]))
+    assert.throws(() => f.next(), /4294967294 bytes exceeds the max frame length 4294967293/)
+  })
+
   test('hasPartialFrame tells a clean boundary from a truncated frame', () => {
     const d = new LengthDelimitedDecoder(100)
     d.push(Buffer.from([0, 0, 0, 5, 1, 2]))

@@ -61,13 +61,13 @@ export class ProtocolStream implements TaskDoneListener {
   /** host.closed() was called. */
   #finished = false
 
-  /** High-priority messages go out before any normal one still queued (§12.3). */
-  readonly #high = new SendQueue()
+  /** High-priority messages go out before any normal one still queued (§12.3); made on the first one. */
+  #high: SendQueue | undefined
   readonly #normal = new SendQueue()
   /** Callback of the one message in the write yamux holds now (a large message, or a batch of one). */
   #inFlightCb: SentCallback | undefined = undefined
-  /** Callbacks of the messages of a batch in the write yamux holds now (more than one). */
-  #inFlightCbs: SentCallback[] = []
+  /** Callbacks of the messages of a batch in the write yamux holds now (more than one); made when needed. */
+  #inFlightCbs: SentCallback[] | undefined
   /** The data of the write {@link #takeBatch} prepared. */
   #batchData: Uint8Array = EMPTY
   /** Bytes queued here and not yet handed to yamux (prefixes included). */
@@ -130,7 +130,7 @@ export class ProtocolStream implements TaskDoneListener {
         `message of ${msg.length} bytes exceeds ${this.name}'s max frame length ${this.#opts.maxFrameLength}`,
       )
     }
-    ;(high ? this.#high : this.#normal).push(msg, onSent)
+    ;(high ? (this.#high ??= new SendQueue()) : this.#normal).push(msg, onSent)
     const n = msg.length + FRAME_HEADER_SIZE
     this.queuedBytes += n
     this.#host.pendingChanged(n)
@@ -232,9 +232,9 @@ export class ProtocolStream implements TaskDoneListener {
       this.#inFlightCb = undefined
       one(err === undefined)
     }
-    if (this.#inFlightCbs.length > 0) {
-      const cbs = this.#inFlightCbs
-      this.#inFlightCbs = []
+    const cbs = this.#inFlightCbs
+    if (cbs !== undefined && cbs.length > 0) {
+      this.#inFlightCbs = undefined
       for (const cb of cbs) cb(err === undefined)
     }
     if (err !== undefined) {
@@ -288,7 +288,7 @@ export class ProtocolStream implements TaskDoneListener {
       const cb = this.#takenCb
       if (cb !== undefined) {
         if (count === 1) this.#inFlightCb = cb
-        else this.#inFlightCbs.push(cb)
+        else (this.#inFlightCbs ??= []).push(cb)
       }
       buf.writeUInt32BE(m.length, off)
       buf.set(m, off + FRAME_HEADER_SIZE)
@@ -300,13 +300,13 @@ export class ProtocolStream implements TaskDoneListener {
 
   /** The i-th message in send order (high first). */
   #peekAt(i: number): Uint8Array | undefined {
-    const h = this.#high.length
-    return i < h ? this.#high.peek(i) : this.#normal.peek(i - h)
+    const h = this.#high === undefined ? 0 : this.#high.length
+    return i < h ? this.#high!.peek(i) : this.#normal.peek(i - h)
   }
 
   /** Takes the next message in send order; its sent-callback, if any, is left in {@link #takenCb}. */
   #shift(): Uint8Array | undefined {
-    const q = this.#high.length > 0 ? this.#high : this.#normal
+    const q = this.#high !== undefined && this.#high.length > 0 ? this.#high : this.#normal
     const m = q.shift()
     this.#takenCb = q.takenCb
     return m
@@ -317,12 +317,15 @@ export class ProtocolStream implements TaskDoneListener {
 
   #dropQueues(): void {
     const dropped = this.queuedBytes - this.#inFlight
-    const cbs: SentCallback[] = []
-    this.#high.drain(cbs)
-    this.#normal.drain(cbs)
+    let cbs: SentCallback[] | undefined
+    if (this.#normal.length > 0 || (this.#high !== undefined && this.#high.length > 0)) {
+      cbs = []
+      this.#high?.drain(cbs)
+      this.#normal.drain(cbs)
+    }
     this.queuedBytes = this.#inFlight
     if (dropped !== 0) this.#host.pendingChanged(-dropped)
-    for (const cb of cbs) cb(false)
+    if (cbs !== undefined) for (const cb of cbs) cb(false)
   }
 
   // ------------------------------------------------------------------ reading

@@ -3,36 +3,43 @@ import { Fifo } from '@tentacle-ts/codec'
 /** Told whether a queued message was handed to yamux (true) or dropped (false). */
 export type SentCallback = (sent: boolean) => void
 
-/** A FIFO of outgoing messages, each with an optional sent-callback (two Fifos kept in step). */
+/**
+ * A FIFO of outgoing messages, each with an optional sent-callback: one Fifo
+ * holding each message and then its callback (two slots per message, one
+ * queue object per SendQueue).
+ */
 export class SendQueue {
-  readonly #items = new Fifo<Uint8Array>()
-  readonly #cbs = new Fifo<SentCallback | undefined>()
+  readonly #slots = new Fifo<Uint8Array | SentCallback | undefined>()
   /** The callback of the message the last {@link shift} took (undefined if none). */
   takenCb: SentCallback | undefined = undefined
 
   get length(): number {
-    return this.#items.length
+    return this.#slots.length >>> 1
   }
 
   push(msg: Uint8Array, cb: SentCallback | undefined): void {
-    this.#items.push(msg)
-    this.#cbs.push(cb)
+    this.#slots.push(msg)
+    this.#slots.push(cb)
   }
 
   /** The i-th waiting message (0 = head), or undefined. */
   peek(i = 0): Uint8Array | undefined {
-    return this.#items.at(i)
+    return this.#slots.at(2 * i) as Uint8Array | undefined
   }
 
   /** Takes the head message; its callback, if any, is left in {@link takenCb}. */
   shift(): Uint8Array | undefined {
-    this.takenCb = this.#cbs.shift()
-    return this.#items.shift()
+    const msg = this.#slots.shift() as Uint8Array | undefined
+    this.takenCb = this.#slots.shift() as SentCallback | undefined
+    return msg
   }
 
   /** Empties the queue; the callbacks of the dropped messages are appended to `cbs`. */
   drain(cbs: SentCallback[]): void {
-    for (const cb of this.#cbs.takeAll()) if (cb !== undefined) cbs.push(cb)
-    this.#items.clear()
+    const all = this.#slots.takeAll()
+    for (let i = 1; i < all.length; i += 2) {
+      const cb = all[i] as SentCallback | undefined
+      if (cb !== undefined) cbs.push(cb)
+    }
   }
 }

@@ -83,13 +83,17 @@ export class Stream {
   bufferedBytes = 0
   #finPending = false // FIN/RST seen on a Data frame whose body is still arriving
   #rstPending = false
-  readonly #readers = new Fifo<ReadOp>()
+  /** Promise readers ({@link read}); made on the first read() that has to wait. */
+  #readers: Fifo<ReadOp> | undefined
   #readWaiter: (() => void) | null = null
 
   // Send side (§8.4).
   #sendCredit = INITIAL_STREAM_WINDOW
-  /** Writes waiting for window or queue space, in order; only the head one is partly sent. */
-  readonly #writes = new Fifo<WriteOp>()
+  /**
+   * Writes waiting for window or queue space, in order; only the head one is partly sent.
+   * Made on the first write that has to wait (most streams never wait).
+   */
+  #writes: Fifo<WriteOp> | undefined
   #closeWaiters: WriteCallback[] | null = null
   #duplex: Duplex | undefined
 
@@ -131,7 +135,7 @@ export class Stream {
    */
   read(max = Infinity): Promise<Uint8Array | null> {
     if (!(max >= 1)) return Promise.reject(new RangeError(`read(max): max must be ≥ 1, got ${max}`))
-    if (this.#readers.length === 0) {
+    if (this.#readers === undefined || this.#readers.length === 0) {
       try {
         const r = this.readNow(max)
         if (r !== undefined) return Promise.resolve(r)
@@ -140,7 +144,7 @@ export class Stream {
       }
     }
     return new Promise((resolve, reject) => {
-      this.#readers.push({ max, resolve, reject })
+      ;(this.#readers ??= new Fifo<ReadOp>()).push({ max, resolve, reject })
     })
   }
 
@@ -194,18 +198,19 @@ export class Stream {
   }
 
   #wakeReaders(): void {
-    while (this.#readers.length > 0) {
+    const readers = this.#readers
+    while (readers !== undefined && readers.length > 0) {
       let r: Uint8Array | null | undefined
-      const op = this.#readers.peek() as ReadOp
+      const op = readers.peek() as ReadOp
       try {
         r = this.readNow(op.max)
       } catch (err) {
-        this.#readers.shift()
+        readers.shift()
         op.reject(err as YamuxError)
         continue
       }
       if (r === undefined) break
-      this.#readers.shift()
+      readers.shift()
       op.resolve(r)
     }
     const w = this.#readWaiter
@@ -253,13 +258,14 @@ export class Stream {
   #writeNow(data: Uint8Array): number | YamuxError {
     const refusal = this.#writeRefusal()
     if (refusal !== undefined) return refusal
-    return this.#writes.length === 0 ? this.#writeSome(data, 0) : 0
+    return this.#writes === undefined || this.#writes.length === 0 ? this.#writeSome(data, 0) : 0
   }
 
   #enqueueWrite(data: Uint8Array, offset: number, cb: WriteCallback): void {
-    this.#writes.push({ data, offset, cb })
+    const writes = (this.#writes ??= new Fifo<WriteOp>())
+    writes.push({ data, offset, cb })
     // Only the head write waits on an event; later ones follow it in order.
-    if (this.#writes.length === 1) this.#blockedOn()
+    if (writes.length === 1) this.#blockedOn()
   }
 
   /** Sends as much of `data` from `offset` as window and queue allow; returns the new offset. */
@@ -285,8 +291,9 @@ export class Stream {
 
   /** @internal Continues queued writes (window grew or queue has space). */
   pumpWrites(): void {
+    const writes = this.#writes
     for (;;) {
-      const op = this.#writes.peek()
+      const op = writes?.peek()
       if (op === undefined) break
       const refusal = this.#queuedWriteRefusal()
       if (refusal !== undefined) return this.#failWrites(refusal)
@@ -295,14 +302,14 @@ export class Stream {
         this.#blockedOn()
         return
       }
-      this.#writes.shift()
+      writes!.shift()
       op.cb()
     }
     if (this.#closeWaiters !== null) this.#finishClose()
   }
 
   #failWrites(err: YamuxError): void {
-    for (const op of this.#writes.takeAll()) op.cb(err)
+    if (this.#writes !== undefined && this.#writes.length > 0) for (const op of this.#writes.takeAll()) op.cb(err)
     const waiters = this.#closeWaiters
     this.#closeWaiters = null
     if (waiters !== null) for (const w of waiters) w(err)
@@ -348,7 +355,7 @@ export class Stream {
       return
     }
     this.#closeWaiters = [cb]
-    if (this.#writes.length === 0) this.#finishClose()
+    if (this.#writes === undefined || this.#writes.length === 0) this.#finishClose()
   }
 
   #finishClose(): void {
@@ -411,7 +418,7 @@ export class Stream {
         return
       }
       this.#sendCredit = w
-      if (this.#writes.length > 0 || this.#closeWaiters !== null) this.pumpWrites()
+      if ((this.#writes !== undefined && this.#writes.length > 0) || this.#closeWaiters !== null) this.pumpWrites()
     }
   }
 
