@@ -11,7 +11,7 @@ import { ProtocolRegistry } from './protocol-registry.js'
 import { SerialQueue } from './serial-queue.js'
 import { TentacleSession, type SessionHost } from './session.js'
 import type { SessionEnd } from './close-reason.js'
-import { socketMultiaddr, tcpTarget, toMultiaddr, withPeerId } from './address.js'
+import { socketMultiaddr, tcpTarget, toMultiaddr, withPeerId, type TcpTarget } from './address.js'
 import { upgrade, type Upgraded } from './upgrade.js'
 import type {
   Direction,
@@ -39,6 +39,16 @@ export interface ServiceOptions {
   logger?: Logger
   /** Where metrics are registered (prom-client); default: a registry of the service's own, served by nothing. */
   metrics?: MetricsOptions
+}
+
+/** A dial address taken apart (#parseDial). */
+interface ParsedDial {
+  /** The text it was parsed from (undefined for a Multiaddr argument). */
+  readonly text: string | undefined
+  readonly ma: Multiaddr
+  readonly t: TcpTarget
+  readonly expected: PeerId | undefined
+  readonly keys: readonly string[]
 }
 
 interface ListenEntry {
@@ -90,6 +100,8 @@ export class Service implements ServiceControl {
   readonly #dials = new Map<net.Socket, ((err: TentacleError) => void) | undefined>()
   /** The same dials by dedup key (§5.2): the address, and the peer id when the address has one. */
   readonly #dialing = new Map<string, net.Socket>()
+  /** The last text address dialed, parsed (see #parseDial). */
+  #lastDial: ParsedDial | undefined
   #nextSessionId = 1
   /** Service events and errors, delivered one at a time, in order (§12.1). */
   readonly #events: SerialQueue
@@ -207,26 +219,10 @@ export class Service implements ServiceControl {
     let ma: Multiaddr | string = address
     try {
       this.#assertRunning()
-      ma = toMultiaddr(address)
-      const t = tcpTarget(ma)
-      let expected: PeerId | undefined
-      if (t.peerId !== undefined) {
-        // Without a key there is no handshake to check the id (plaintext yamux):
-        // accepting the session would claim an identity nobody verified.
-        if (this.key === undefined) {
-          throw new TentacleError(
-            'TENTACLE_ERR_UNVERIFIABLE_PEER_ID',
-            `${ma.toString()} names a peer id, which a service without a key cannot verify`,
-          )
-        }
-        try {
-          expected = PeerId.parse(t.peerId)
-        } catch (err) {
-          throw new TentacleError('TENTACLE_ERR_INVALID_MULTIADDR', `bad /p2p/ id in ${ma.toString()}`, { cause: err })
-        }
-      }
+      const parsed = this.#parseDial(address)
+      ma = parsed.ma
+      const { t, expected, keys } = parsed
       // §5.2: skip a dial to an address, or a peer id, already being dialed.
-      const keys = [`${t.host}:${t.port}`, ...(t.peerId ? [`p2p:${t.peerId}`] : [])]
       if (keys.some((k) => this.#dialing.has(k))) {
         throw new TentacleError('TENTACLE_ERR_ALREADY_DIALING', `${ma.toString()} is already being dialed`)
       }
@@ -264,6 +260,39 @@ export class Service implements ServiceControl {
       if (error.code !== 'TENTACLE_ERR_SERVICE_CLOSED') this.#emitError({ type: 'dial-error', address: ma, error })
       throw error
     }
+  }
+
+  /**
+   * The parts of a dial address. The last text address is kept parsed: a node redials the
+   * same peers (and Multiaddr, its TCP target and PeerId are immutable), so a reconnect costs
+   * no multiaddr parse, base58 decode or key strings.
+   */
+  #parseDial(address: string | Multiaddr): ParsedDial {
+    const last = this.#lastDial
+    if (last !== undefined && last.text === address) return last
+    const ma = toMultiaddr(address)
+    const t = tcpTarget(ma)
+    let expected: PeerId | undefined
+    if (t.peerId !== undefined) {
+      // Without a key there is no handshake to check the id (plaintext yamux):
+      // accepting the session would claim an identity nobody verified.
+      if (this.key === undefined) {
+        throw new TentacleError(
+          'TENTACLE_ERR_UNVERIFIABLE_PEER_ID',
+          `${ma.toString()} names a peer id, which a service without a key cannot verify`,
+        )
+      }
+      try {
+        expected = PeerId.parse(t.peerId)
+      } catch (err) {
+        throw new TentacleError('TENTACLE_ERR_INVALID_MULTIADDR', `bad /p2p/ id in ${ma.toString()}`, { cause: err })
+      }
+    }
+    // The dedup keys (§5.2): the address, and the peer id when the address has one.
+    const keys = [`${t.host}:${t.port}`, ...(t.peerId ? [`p2p:${t.peerId}`] : [])]
+    const parsed = { text: typeof address === 'string' ? address : undefined, ma, t, expected, keys }
+    if (parsed.text !== undefined) this.#lastDial = parsed
+    return parsed
   }
 
   /**
