@@ -337,11 +337,16 @@ export class ProtocolStream implements TaskDoneListener {
       for (;;) {
         if (!this.#deliverFrames()) return
         if (this.#readPaused) return
+        const stream = this.#stream
         let chunk: Uint8Array | null | undefined
+        // RST or session over: a quiet close (§8.3 "Receive RST"); seen without a throw when nothing is left to read.
+        if (stream.bufferedBytes === 0 && stream.readError !== undefined) {
+          this.#remoteGone()
+          return
+        }
         try {
-          chunk = this.#stream.readNow()
+          chunk = stream.readNow()
         } catch {
-          // RST or session over: a quiet close (§8.3 "Receive RST").
           this.#remoteGone()
           return
         }
@@ -367,10 +372,12 @@ export class ProtocolStream implements TaskDoneListener {
    * their whole messages are delivered before the host hears it closed.
    */
   #takeArrived(): void {
+    const stream = this.#stream
     for (;;) {
+      if (stream.bufferedBytes === 0) return // nothing unread (and no throw at a reset or the session's end)
       let chunk: Uint8Array | null | undefined
       try {
-        chunk = this.#stream.readNow()
+        chunk = stream.readNow()
       } catch {
         return // reset or session over, and nothing left unread
       }

@@ -175,6 +175,19 @@ export class Stream {
   }
 
   /**
+   * The error {@link Stream.readNow} throws once the data buffered now is read:
+   * YAMUX_ERR_STREAM_RESET after a reset, the session's error when it ended
+   * before the peer's FIN; undefined while reads still give data or EOF. A
+   * reader pumping many streams sees the end here without a throw per stream
+   * (`bufferedBytes === 0 && readError !== undefined`: the stream is over).
+   */
+  get readError(): YamuxError | undefined {
+    if (this.#recvDir === 'reset') return new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
+    if (this.#recvDir === 'closed') return undefined
+    return this.#sessionError
+  }
+
+  /**
    * Registers the one callback to run at the next read event (data, EOF, reset
    * or the session's end); it replaces any earlier one and runs once. See
    * {@link Stream.readNow}.

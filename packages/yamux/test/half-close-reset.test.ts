@@ -86,6 +86,55 @@ test('data buffered before a RST is still readable, then the reset is reported (
   }
 })
 
+test('readError says, without a throw, what readNow will throw once the buffered data is read: nothing while open or after FIN, the reset, the session end', async () => {
+  const { client, server, cleanup } = await sessionPair('memory')
+  /** readNow until it has nothing more: the error it throws, or undefined (no data yet / EOF). */
+  const drain = (st: Stream): { code?: string } | undefined => {
+    try {
+      while (st.readNow() != null);
+      return undefined
+    } catch (err) {
+      return err as { code?: string }
+    }
+  }
+  try {
+    // Open, then FIN: reads give data, then EOF; nothing to throw.
+    const a = await client.openStream()
+    await a.write(Buffer.from('x'))
+    const sa = (await server.accept())!
+    assert.equal(sa.readError, undefined)
+    await a.close()
+    await roundTrip(client, server)
+    assert.equal(sa.bufferedBytes, 1)
+    assert.equal(sa.readError, undefined)
+    assert.equal(drain(sa), undefined)
+    assert.equal(sa.readNow(), null)
+    // The peer resets: the data before the RST is still there; readError tells what comes after it.
+    const b = await client.openStream()
+    await b.write(Buffer.from('before-reset'))
+    const sb = (await server.accept())!
+    b.reset()
+    await roundTrip(client, server)
+    assert.equal(sb.readError?.code, 'YAMUX_ERR_STREAM_RESET')
+    assert.equal(sb.bufferedBytes, 12)
+    assert.equal(drain(sb)?.code, 'YAMUX_ERR_STREAM_RESET')
+    assert.equal(sb.readError?.code, 'YAMUX_ERR_STREAM_RESET')
+    // The session ends before the peer's FIN: the session's error, the very one readNow throws.
+    const c = await client.openStream()
+    await c.write(Buffer.from('y'))
+    const sc = (await server.accept())!
+    assert.equal(sc.readError, undefined)
+    client.destroy()
+    await server.closed
+    const err = sc.readError
+    assert.ok(err !== undefined)
+    assert.equal(sc.bufferedBytes, 1, 'the data that arrived is still readable')
+    assert.equal(drain(sc), err)
+  } finally {
+    await cleanup()
+  }
+})
+
 test('a local reset fails our own pending read and write with YAMUX_ERR_STREAM_RESET', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   try {
