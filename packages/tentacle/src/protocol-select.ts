@@ -373,7 +373,7 @@ export class SelectionSet<P extends SelectableProtocol> {
       clearTimeout(this.#timer)
       this.#timer = undefined
     }
-    for (const sel of [...this.#live]) sel.expire()
+    if (this.#live.size > 0) for (const sel of [...this.#live]) sel.expire()
   }
 
   /** @internal The timer fired. */

@@ -206,7 +206,7 @@ export class ProtocolStream implements TaskDoneListener {
     // Queue empty: a closing protocol now sends its FIN (§10.4).
     if (this.#state === 'closing') {
       this.#state = 'closed'
-      this.#stream.closeCb(() => {})
+      this.#stream.closeCb(noop)
     }
   }
 

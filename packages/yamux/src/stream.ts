@@ -367,19 +367,27 @@ export class Stream {
       this.#closeWaiters.push(cb)
       return
     }
+    if (this.#writes === undefined || this.#writes.length === 0) {
+      // Nothing queued (the common case): FIN now, no waiter list.
+      this.#sendFin()
+      return cb()
+    }
     this.#closeWaiters = [cb]
-    if (this.#writes === undefined || this.#writes.length === 0) this.#finishClose()
   }
 
   #finishClose(): void {
     const waiters = this.#closeWaiters ?? []
     this.#closeWaiters = null
+    this.#sendFin()
+    for (const w of waiters) w()
+  }
+
+  #sendFin(): void {
     if (this.#sendDir === 'open') {
       this.#sendDir = 'closed'
       this.#host.writer.control(TYPE_WINDOW_UPDATE, this.#takeFlags() | FLAG_FIN, this.id, 0)
       this.#transition()
     }
-    for (const w of waiters) w()
   }
 
   /**
