@@ -55,8 +55,8 @@ export class YamuxFrameDecoder {
   #offset = 0
   #queued = 0
 
-  // A header split across chunks is gathered here.
-  readonly #hdr = new Uint8Array(HEADER_SIZE)
+  // A header split across chunks is gathered here (made the first time one is: most sessions never split one).
+  #hdr: Uint8Array | undefined
   #hdrFill = 0
 
   /** @param maxDataLength Data frames longer than this are invalid (§8.1: the receiver's max window). */
@@ -105,16 +105,17 @@ export class YamuxFrameDecoder {
       this.#consume(HEADER_SIZE)
     } else {
       // Slow path: gather the header from as many chunks as it takes.
+      const hdr = (this.#hdr ??= new Uint8Array(HEADER_SIZE))
       while (this.#hdrFill < HEADER_SIZE) {
         const c = this.#current()
         if (c === undefined) return NEED_MORE
         const n = Math.min(HEADER_SIZE - this.#hdrFill, c.length - this.#offset)
-        this.#hdr.set(c.subarray(this.#offset, this.#offset + n), this.#hdrFill)
+        hdr.set(c.subarray(this.#offset, this.#offset + n), this.#hdrFill)
         this.#hdrFill += n
         this.#consume(n)
       }
       this.#hdrFill = 0
-      b = this.#hdr
+      b = hdr
       o = 0
     }
     const version = b[o]
