@@ -497,11 +497,10 @@ export class Service implements ServiceControl {
     this.#upgradeTracked(socket, 'inbound', undefined)
       .then(
         (up) => {
-          // The common case (IPv4, secio) is parsed once, with the peer id, and only when
-          // something reads it (session.address): most sessions never do.
+          // Built once, with the peer id, for the common case (IPv4, secio): one parse per session, not three.
           const withId = up.remotePeerId !== undefined && net.isIPv4(remoteAddress)
           const address = withId
-            ? () => multiaddr(`/ip4/${remoteAddress}/tcp/${remotePort}/p2p/${up.remotePeerId}`)
+            ? multiaddr(`/ip4/${remoteAddress}/tcp/${remotePort}/p2p/${up.remotePeerId}`)
             : socketMultiaddr(remoteAddress, remotePort)
           return this.#sessionUp(up, address, 'inbound', undefined, withId)
         },
@@ -553,8 +552,7 @@ export class Service implements ServiceControl {
   /** Service checks after the handshake (§12.2), then the session, then `session-open` (§10.3). */
   #sessionUp(
     up: Upgraded,
-    /** The remote address, or (with `hasPeerId`) what makes it when first read. */
-    address: Multiaddr | (() => Multiaddr),
+    address: Multiaddr,
     direction: Direction,
     target: TargetProtocol | undefined,
     /** `address` already ends in the remote peer's /p2p/ id. */
@@ -584,18 +582,14 @@ export class Service implements ServiceControl {
           `already connected to ${up.remotePeerId} as session ${s.id}`,
         )
         if (direction === 'inbound') {
-          const listen =
-            [...this.#listeners.values()][0]?.address ?? (typeof address === 'function' ? address() : address)
+          const listen = [...this.#listeners.values()][0]?.address ?? address
           this.#emitError({ type: 'listen-error', address: listen, error })
         }
         return Promise.reject(error)
       }
     }
     const id = this.#allocSessionId()
-    const sessionAddress =
-      up.remotePeerId !== undefined && !hasPeerId && typeof address !== 'function'
-        ? withPeerId(address, up.remotePeerId)
-        : address
+    const sessionAddress = up.remotePeerId !== undefined && !hasPeerId ? withPeerId(address, up.remotePeerId) : address
     const session = new TentacleSession(id, this.#host, up.mux, {
       address: sessionAddress,
       direction,

@@ -77,9 +77,14 @@ test('dialer opens every protocol, messages flow both ways (small and 1 MiB), di
     assert.equal(sha(clientGot.get(2)![1]), sha(big))
     assert.deepEqual([...info.openProtocols].sort(), [1, 2])
 
+    // info.closed: false while open, true from disconnect() on (closing), and on the other side once it ended.
+    assert.equal(info.closed, false)
+    assert.equal(serverSession.session.closed, false)
     client.service.disconnect(info.id)
+    assert.equal(info.closed, true)
     await client.waitFor(isType('session-close'))
     await server.waitFor(isType('session-close'))
+    assert.equal(serverSession.session.closed, true)
     assert.equal(client.service.sessions().length, 0)
     assert.equal(server.service.sessions().length, 0)
     assert.deepEqual(client.errors(), [])
