@@ -195,19 +195,25 @@ test('property: decodeProtocolInfo (with its reader of the common shape) gives e
       return b.subarray(0, b.length - (cut % 2 === 0 ? 0 : cut))
     })
   fc.assert(
-    fc.property(fc.oneof(mutated, fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b))), (bytes) => {
-      const ours = outcome(() => decodeProtocolInfo(bytes))
-      const theirs = outcome(() => {
-        const v = generic.decode(bytes)
-        return { name: v.name, supportVersions: v.supportVersions }
-      })
-      if (typeof ours === 'object' && ours !== null && 'ok' in ours) assert.deepEqual(ours, theirs)
-      else {
-        assert.equal((ours as { code?: string }).code, SELECT)
-        assert.ok(!(typeof theirs === 'object' && theirs !== null && 'ok' in theirs), 'both reject')
-        assert.equal((ours as { cause?: string }).cause, (theirs as { message?: string }).message, 'the same failure')
-      }
-    }),
+    fc.property(
+      fc.oneof(
+        mutated,
+        fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+      ),
+      (bytes) => {
+        const ours = outcome(() => decodeProtocolInfo(bytes))
+        const theirs = outcome(() => {
+          const v = generic.decode(bytes)
+          return { name: v.name, supportVersions: v.supportVersions }
+        })
+        if (typeof ours === 'object' && ours !== null && 'ok' in ours) assert.deepEqual(ours, theirs)
+        else {
+          assert.equal((ours as { code?: string }).code, SELECT)
+          assert.ok(!(typeof theirs === 'object' && theirs !== null && 'ok' in theirs), 'both reject')
+          assert.equal((ours as { cause?: string }).cause, (theirs as { message?: string }).message, 'the same failure')
+        }
+      },
+    ),
     { numRuns: 3000 },
   )
 })
