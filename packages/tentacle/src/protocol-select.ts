@@ -330,11 +330,14 @@ export class Selection<P extends SelectableProtocol> {
 }
 
 /**
- * A session's selections in progress, under one deadline timer for all of
- * them (§9.4: each selection has the service timeout). Every selection gets
- * the same timeout, so deadlines come in start order: the timer is armed for
- * the oldest, and on firing expires every selection due and re-arms for the
- * next. {@link expireAll} (the session's end) expires the rest.
+ * A session's selections in progress, under one deadline for all of them
+ * (§9.4: each selection has the service timeout). Every selection gets the
+ * same timeout, so deadlines come in start order. The session's own timer
+ * (its SessionTimeout, armed when it starts, before any selection) calls
+ * {@link tick} when it fires, at or before the first deadline: most sessions
+ * select in time and no timer is made here at all. A tick expires every
+ * selection due and arms this set's timer for the next one, if any.
+ * {@link expireAll} (the session's end) expires the rest.
  */
 export class SelectionSet<P extends SelectableProtocol> {
   readonly #timeoutMs: number
@@ -342,6 +345,8 @@ export class SelectionSet<P extends SelectableProtocol> {
   /** In start order (a Set iterates in insertion order). */
   readonly #live = new Set<Selection<P>>()
   #timer: NodeJS.Timeout | undefined
+  /** The owner's timer will call {@link tick} (see {@link tickComing}). */
+  #tickComing = false
 
   constructor(host: SelectionHost<P>, timeoutMs: number) {
     this.#host = host
@@ -352,12 +357,21 @@ export class SelectionSet<P extends SelectableProtocol> {
     return this.#live.size
   }
 
+  /**
+   * The owner armed a timer of this set's timeout that will call {@link tick}:
+   * selections started from now on are due no earlier than it fires.
+   */
+  tickComing(): void {
+    this.#tickComing = true
+  }
+
   /** Starts a selection (the session is open): the dialer's for `proto`, or (proto undefined) the listener's. */
   start(stream: Stream, proto: P | undefined): Selection<P> {
     const sel = new Selection(this, this.#host, stream, proto, performance.now() + this.#timeoutMs)
     this.#live.add(sel)
-    // The timer stays armed while the session lives (a timer per selection costs more than an idle one).
-    this.#timer ??= setTimeout(onDeadline, this.#timeoutMs, this)
+    // Without the owner's tick, one timer for the set, left armed while the session lives
+    // (a timer per selection costs more than an idle one).
+    if (!this.#tickComing) this.#timer ??= setTimeout(onDeadline, this.#timeoutMs, this)
     sel.start()
     return sel
   }
@@ -369,6 +383,7 @@ export class SelectionSet<P extends SelectableProtocol> {
 
   /** The session ended: every selection in progress fails (stream reset); no timer is left. */
   expireAll(): void {
+    this.#tickComing = false
     if (this.#timer !== undefined) {
       clearTimeout(this.#timer)
       this.#timer = undefined
@@ -376,9 +391,19 @@ export class SelectionSet<P extends SelectableProtocol> {
     if (this.#live.size > 0) for (const sel of [...this.#live]) sel.expire()
   }
 
-  /** @internal The timer fired. */
+  /** The owner's timer fired: expire what is due; this set's own timer takes over the rest. */
+  tick(): void {
+    this.#tickComing = false
+    this.onDeadline()
+  }
+
+  /** @internal A deadline passed (this set's timer fired, or the owner's tick). */
   onDeadline(): void {
-    this.#timer = undefined
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer)
+      this.#timer = undefined
+    }
+    if (this.#live.size === 0) return
     const now = performance.now()
     for (const sel of [...this.#live]) {
       // Node timers may fire up to a millisecond before performance.now() says they are due.

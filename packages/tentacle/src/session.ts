@@ -162,7 +162,10 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
         this.#localEnd ??= { reason: 'session-timeout', error }
         this.disconnect()
       }
+      // The same timer is the selections' first deadline (§9.4; protocol-select.ts SelectionSet).
+      this.#selections.tick()
     }, this.#host.timeoutMs)
+    this.#selections.tickComing()
     void this.#acceptLoop()
     if (target !== undefined) this.openProtocols(target)
     const early = this.#openBeforeStart
