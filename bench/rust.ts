@@ -365,9 +365,9 @@ export async function run(opts: { quick: boolean }): Promise<void> {
   const rounds = opts.quick ? 3 : 5
   const total = (opts.quick ? 64 : 256) * MiB
   const setupMs = opts.quick ? 1000 : 4000
-  // Warm-up per lane count: rounds of 1 s (quick) / 2 s until flat, within 6 s / 30 s.
+  // Warm-up per lane count: rounds of 1 s (quick) / 2 s until flat, within 12 s / 30 s.
   const warmRoundMs = opts.quick ? 1000 : 2000
-  const warmBudgetMs = opts.quick ? 6000 : 30000
+  const warmBudgetMs = opts.quick ? 12000 : 30000
   const peers: Peers = { tsListen: await TsPeer.start(), tsDial: await TsPeer.start() }
   try {
     if (process.env.BENCH_SETUP_PHASES === 'only') {
