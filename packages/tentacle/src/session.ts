@@ -166,7 +166,7 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
       this.#selections.tick()
     }, this.#host.timeoutMs)
     this.#selections.tickComing()
-    void this.#acceptLoop()
+    this.mux.acceptCb(this.#onAccepted)
     if (target !== undefined) this.openProtocols(target)
     const early = this.#openBeforeStart
     this.#openBeforeStart = undefined
@@ -327,15 +327,31 @@ export class TentacleSession implements ProtocolStreamHost, SelectionHost<Resolv
 
   // ------------------------------------------------------------ selection
 
-  async #acceptLoop(): Promise<void> {
-    for (;;) {
-      const stream = await this.mux.accept()
-      if (stream === null) return
-      if (this.#state !== 'open') {
-        stream.reset()
-        continue
+  /** Takes the peer's streams one at a time (acceptCb: no promise per stream). */
+  readonly #onAccepted = this.#accepted.bind(this)
+
+  /** Set while #accepted runs: a stream acceptCb hands over at once waits here (a loop, not recursion). */
+  #acceptLooping = false
+  #acceptedNow: Stream | null | undefined
+
+  #accepted(stream: Stream | null): void {
+    if (this.#acceptLooping) {
+      this.#acceptedNow = stream
+      return
+    }
+    this.#acceptLooping = true
+    try {
+      let s: Stream | null | undefined = stream
+      while (s != null) {
+        if (this.#state !== 'open') s.reset()
+        else this.#runServerSelect(s)
+        this.#acceptedNow = undefined
+        this.mux.acceptCb(this.#onAccepted)
+        s = this.#acceptedNow
       }
-      void this.#runServerSelect(stream)
+    } finally {
+      this.#acceptedNow = undefined
+      this.#acceptLooping = false
     }
   }
 

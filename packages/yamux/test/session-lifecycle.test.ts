@@ -10,11 +10,13 @@ import {
   GO_AWAY_NORMAL,
   GO_AWAY_PROTOCOL_ERROR,
   INITIAL_STREAM_WINDOW,
+  TYPE_DATA,
   TYPE_GO_AWAY,
   TYPE_PING,
   TYPE_WINDOW_UPDATE,
 } from '../src/index.js'
 import { setNextStreamIdForTest } from '../src/session.js'
+import type { Stream } from '../src/stream.js'
 import {
   duplexPair,
   RawPeer,
@@ -358,4 +360,36 @@ test('write-stall: a slow reader that keeps making progress is not a stall (the 
   } finally {
     await cleanup()
   }
+})
+
+// ------------------------------------------------------------------ acceptCb
+
+test('acceptCb: streams in order, a waiting one at once, a new one while its SYN is decoded (before its data), null at the end', async () => {
+  const { session, peer } = rawSetup('server')
+  const got: Array<{ id: number | null; buffered: unknown }> = []
+  const record = (s: Stream | null): void => {
+    // What the stream holds when it is handed over: nothing yet for a stream opened by a SYN with data.
+    got.push({ id: s === null ? null : s.id, buffered: s?.readNow() })
+  }
+  session.acceptCb(record)
+  assert.deepEqual(got, [], 'nothing to accept yet: cb waits')
+  peer.send(TYPE_DATA, FLAG_SYN, 1, 2, Buffer.from('hi'))
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 3, 0)
+  peer.send(TYPE_WINDOW_UPDATE, FLAG_SYN, 5, 0)
+  await peer.ping()
+  assert.deepEqual(got, [{ id: 1, buffered: undefined }], 'handed over while its SYN was decoded, before the data')
+  assert.equal(session.pendingAcceptCount, 2)
+  session.acceptCb(record)
+  assert.deepEqual(got[1], { id: 3, buffered: undefined }, 'a waiting stream: cb runs before acceptCb returns')
+  session.acceptCb(record)
+  assert.equal(got[2]?.id, 5)
+  assert.equal(session.pendingAcceptCount, 0)
+  session.acceptCb(record)
+  assert.equal(got.length, 3)
+  session.destroy()
+  await session.closed
+  assert.deepEqual(got[3], { id: null, buffered: undefined }, 'the waiting cb gets null at the end')
+  session.acceptCb(record)
+  assert.deepEqual(got[4], { id: null, buffered: undefined }, 'after the end: null at once')
+  assert.equal(got.length, 5)
 })
