@@ -340,7 +340,7 @@ export class ProtocolStream implements TaskDoneListener {
         const stream = this.#stream
         let chunk: Uint8Array | null | undefined
         // RST or session over: a quiet close (§8.3 "Receive RST"); seen without a throw when nothing is left to read.
-        if (stream.bufferedBytes === 0 && stream.readError !== undefined) {
+        if (stream.bufferedBytes === 0 && stream.readFailed) {
           this.#remoteGone()
           return
         }

@@ -7,7 +7,7 @@
 // Outbound: every frame goes through one FrameWriter (coalesced, bounded).
 import type { Duplex } from 'node:stream'
 import { Fifo } from '@tentacle-ts/codec'
-import { resolveConfig, type YamuxConfig } from './config.js'
+import { DEFAULT_CONFIG, resolveConfig, type YamuxConfig } from './config.js'
 import { YamuxError } from './errors.js'
 import { DECODED_HEADER, YamuxFrameDecoder, NEED_MORE } from './frame-decoder.js'
 import { FrameWriter } from './frame-writer.js'
@@ -116,7 +116,7 @@ export class Session {
       throw new YamuxError('YAMUX_ERR_INVALID_OPTION', `role must be 'client' or 'server'`, { field: 'role' })
     }
     this.role = options.role
-    this.config = Object.freeze(resolveConfig(options))
+    this.config = configFor(options)
     this.maxStreamWindowSize = this.config.maxStreamWindowSize
     this.#conn = conn
     this.#nextStreamId = this.role === 'client' ? 1 : 2
@@ -588,8 +588,6 @@ export class Session {
     this.#bodyStream = null
     this.#blockedWriters.clear()
     this.#settleAcceptWaiters()
-    if (this.#streams.size === 0 && this.#acceptQueue.length === 0) return // (most normal ends)
-    const endErr = this.#sessionClosedError()
     const streams = [...this.#streams.values()]
     this.#streams.clear()
     // Streams that arrived but were not accepted yet stay acceptable: their data (and FIN)
@@ -601,7 +599,7 @@ export class Session {
     let thrown: { error: unknown } | undefined
     for (const s of streams) {
       try {
-        s.onSessionEnd(endErr)
+        s.onSessionEnd()
       } catch (error) {
         thrown ??= { error }
       }
@@ -692,3 +690,22 @@ export class Session {
 }
 
 function noop(): void {}
+
+const CONFIG_KEYS = Object.keys(DEFAULT_CONFIG) as (keyof YamuxConfig)[]
+// The options of the last session made, and their resolved (frozen) config: a service makes
+// every session from the same options, so each one skips the merge and validation.
+let lastOptions: unknown[] | undefined
+let lastConfig: Readonly<YamuxConfig> = DEFAULT_CONFIG
+
+function configFor(options: Partial<YamuxConfig>): Readonly<YamuxConfig> {
+  const last = lastOptions
+  if (last !== undefined) {
+    let i = 0
+    while (i < CONFIG_KEYS.length && options[CONFIG_KEYS[i]!] === last[i]) i++
+    if (i === CONFIG_KEYS.length) return lastConfig
+  }
+  const config = Object.freeze(resolveConfig(options))
+  lastOptions = CONFIG_KEYS.map((k) => options[k])
+  lastConfig = config
+  return config
+}

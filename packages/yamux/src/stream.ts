@@ -68,7 +68,8 @@ export class Stream {
   // Read-only from outside through the getters below; only this class moves them.
   #sendDir: DirectionState = 'open'
   #recvDir: DirectionState = 'open'
-  #sessionError: YamuxError | undefined
+  /** The session is over (its end error is made when first needed: most streams never need it). */
+  #sessionEnded = false
   #removed = false
 
   // Receive side (§8.4).
@@ -170,7 +171,7 @@ export class Stream {
     }
     if (this.#recvDir === 'closed') return null
     if (this.#recvDir === 'reset') throw new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
-    if (this.#sessionError !== undefined) throw this.#sessionError
+    if (this.#sessionEnded) throw this.#sessionEndError()
     return undefined
   }
 
@@ -184,7 +185,16 @@ export class Stream {
   get readError(): YamuxError | undefined {
     if (this.#recvDir === 'reset') return new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
     if (this.#recvDir === 'closed') return undefined
-    return this.#sessionError
+    return this.#sessionEnded ? this.#sessionEndError() : undefined
+  }
+
+  /**
+   * Whether {@link Stream.readError} is set (readNow will throw once the data buffered
+   * now is read), without making the error: a reader that only needs to know the
+   * stream is over checks this.
+   */
+  get readFailed(): boolean {
+    return this.#recvDir === 'reset' || (this.#recvDir !== 'closed' && this.#sessionEnded)
   }
 
   /**
@@ -198,7 +208,7 @@ export class Stream {
 
   /** §8.4: after the application consumed data, grant the peer more window (Rust's threshold rule). */
   #consumed(): void {
-    if (this.#recvDir !== 'open' || this.#sessionError !== undefined) return
+    if (this.#recvDir !== 'open' || this.#sessionEnded) return
     this.#sendWindowUpdate()
   }
 
@@ -341,7 +351,7 @@ export class Stream {
     if (this.#sendDir === 'reset') return new YamuxError('YAMUX_ERR_STREAM_RESET', `stream ${this.id} was reset`)
     if (this.#sendDir === 'closed')
       return new YamuxError('YAMUX_ERR_STREAM_CLOSED', `stream ${this.id} is closed for writing`)
-    if (this.#sessionError !== undefined) return this.#sessionError
+    if (this.#sessionEnded) return this.#sessionEndError()
     return this.#host.writeRefusal()
   }
 
@@ -362,7 +372,7 @@ export class Stream {
   /** Callback flavour of {@link Stream.close}; `cb` may run before closeCb returns. */
   closeCb(cb: WriteCallback): void {
     if (this.#sendDir !== 'open') return cb()
-    if (this.#sessionError !== undefined) return cb(this.#sessionError)
+    if (this.#sessionEnded) return cb(this.#sessionEndError())
     if (this.#closeWaiters !== null) {
       this.#closeWaiters.push(cb)
       return
@@ -514,13 +524,19 @@ export class Stream {
   }
 
   /** @internal The session is over: settle every waiter. */
-  onSessionEnd(err: YamuxError): void {
-    if (this.#sessionError !== undefined) return
-    this.#sessionError = err
+  onSessionEnd(): void {
+    if (this.#sessionEnded) return
+    this.#sessionEnded = true
     this.#removed = true
     this.#pendingBody = 0
-    this.#failWrites(err)
+    if ((this.#writes !== undefined && this.#writes.length > 0) || this.#closeWaiters !== null)
+      this.#failWrites(this.#sessionEndError())
     this.#wakeReaders()
+  }
+
+  /** The session's end error (the session makes it once, when first asked). */
+  #sessionEndError(): YamuxError {
+    return this.#host.writeRefusal() ?? new YamuxError('YAMUX_ERR_SESSION_CLOSED', 'session closed')
   }
 
   /** The one place that decides a stream is finished (LESSONS #8, tentacle #458). */

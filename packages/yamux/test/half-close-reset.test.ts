@@ -86,7 +86,7 @@ test('data buffered before a RST is still readable, then the reset is reported (
   }
 })
 
-test('readError says, without a throw, what readNow will throw once the buffered data is read: nothing while open or after FIN, the reset, the session end', async () => {
+test('readError (and readFailed) say, without a throw, what readNow will throw once the buffered data is read: nothing while open or after FIN, the reset, the session end', async () => {
   const { client, server, cleanup } = await sessionPair('memory')
   /** readNow until it has nothing more: the error it throws, or undefined (no data yet / EOF). */
   const drain = (st: Stream): { code?: string } | undefined => {
@@ -103,10 +103,12 @@ test('readError says, without a throw, what readNow will throw once the buffered
     await a.write(Buffer.from('x'))
     const sa = (await server.accept())!
     assert.equal(sa.readError, undefined)
+    assert.equal(sa.readFailed, false)
     await a.close()
     await roundTrip(client, server)
     assert.equal(sa.bufferedBytes, 1)
     assert.equal(sa.readError, undefined)
+    assert.equal(sa.readFailed, false)
     assert.equal(drain(sa), undefined)
     assert.equal(sa.readNow(), null)
     // The peer resets: the data before the RST is still there; readError tells what comes after it.
@@ -116,20 +118,26 @@ test('readError says, without a throw, what readNow will throw once the buffered
     b.reset()
     await roundTrip(client, server)
     assert.equal(sb.readError?.code, 'YAMUX_ERR_STREAM_RESET')
+    assert.equal(sb.readFailed, true)
     assert.equal(sb.bufferedBytes, 12)
     assert.equal(drain(sb)?.code, 'YAMUX_ERR_STREAM_RESET')
     assert.equal(sb.readError?.code, 'YAMUX_ERR_STREAM_RESET')
+    assert.equal(sb.readFailed, true)
     // The session ends before the peer's FIN: the session's error, the very one readNow throws.
     const c = await client.openStream()
     await c.write(Buffer.from('y'))
     const sc = (await server.accept())!
     assert.equal(sc.readError, undefined)
+    assert.equal(sc.readFailed, false)
     client.destroy()
     await server.closed
     const err = sc.readError
     assert.ok(err !== undefined)
+    assert.equal(sc.readFailed, true)
     assert.equal(sc.bufferedBytes, 1, 'the data that arrived is still readable')
     assert.equal(drain(sc), err)
+    assert.equal(sc.readError, err, 'the same error each time (made once per session)')
+    assert.equal(sc.readFailed, true)
   } finally {
     await cleanup()
   }

@@ -393,3 +393,19 @@ test('acceptCb: streams in order, a waiting one at once, a new one while its SYN
   assert.deepEqual(got[4], { id: null, buffered: undefined }, 'after the end: null at once')
   assert.equal(got.length, 5)
 })
+
+test('sessions made in a row each get their own options: the last resolved config is reused only for the same values', () => {
+  const make = (opts: Record<string, unknown>) => rawSetup('client', opts).session
+  const a = make({ acceptBacklog: 7 })
+  const b = make({ acceptBacklog: 7 })
+  assert.equal(b.config.acceptBacklog, 7)
+  assert.equal(b.config, a.config, 'same values: the same frozen config')
+  const c = make({ acceptBacklog: 9 })
+  assert.equal(c.config.acceptBacklog, 9)
+  const d = make({})
+  assert.equal(d.config.acceptBacklog, 256)
+  assert.throws(() => make({ acceptBacklog: 0 }), { code: 'YAMUX_ERR_INVALID_OPTION' })
+  assert.throws(() => make({ acceptBacklog: 0 }), { code: 'YAMUX_ERR_INVALID_OPTION' }, 'a bad value is never cached')
+  assert.ok(Object.isFrozen(c.config))
+  for (const s of [a, b, c, d]) s.destroy()
+})
