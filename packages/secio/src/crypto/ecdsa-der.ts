@@ -85,16 +85,63 @@ export function parseDer(sig: Uint8Array): { r: bigint; s: bigint } | undefined 
   return { r, s }
 }
 
+const N_BYTES = to32(SECP256K1_N)
+const HALF_N_BYTES = to32(HALF_N)
+
+/** Compares out[at, at+32) with a 32-byte big-endian number. */
+function compare32(out: Uint8Array, at: number, b: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = out[at + i]! - b[i]!
+    if (d !== 0) return d
+  }
+  return 0
+}
+
+function isZero32(out: Uint8Array, at: number): boolean {
+  for (let i = at; i < at + 32; i++) if (out[i] !== 0) return false
+  return true
+}
+
+/**
+ * {@link readInteger} without bigints: writes the value big-endian into out[at, at+32)
+ * (left as zeros for a negative or overflowing value). False for bad DER.
+ */
+function readIntegerInto(sig: Uint8Array, pos: { at: number }, out: Uint8Array, at: number): boolean {
+  if (pos.at >= sig.length || sig[pos.at] !== 0x02) return false
+  pos.at++
+  let len = readLength(sig, pos)
+  if (len <= 0 || len > sig.length - pos.at) return false
+  const first = sig[pos.at]!
+  if (first === 0x00 && len > 1 && (sig[pos.at + 1]! & 0x80) === 0) return false // excessive 0x00 padding
+  if (first === 0xff && len > 1 && (sig[pos.at + 1]! & 0x80) === 0x80) return false // excessive 0xff padding
+  let overflow = (first & 0x80) === 0x80 // negative
+  if (first === 0) {
+    len--
+    pos.at++
+  }
+  if (len > 32) overflow = true
+  if (!overflow) {
+    out.set(sig.subarray(pos.at, pos.at + len), at + 32 - len)
+    if (compare32(out, at, N_BYTES) >= 0) out.fill(0, at, at + 32)
+  }
+  pos.at += len
+  return true
+}
+
 /**
  * Turns a DER signature into the 64-byte r‖s form when libsecp256k1 could accept
  * it: strict DER, 0 < r,s < n and low-S. Returns undefined otherwise.
+ * Same result as {@link parseDer} and the checks on its bigints, without bigints (once per handshake).
  */
 export function derToCompactLowS(sig: Uint8Array): Uint8Array | undefined {
-  const p = parseDer(sig)
-  if (p === undefined || p.r === 0n || p.s === 0n || p.s > HALF_N) return undefined
+  if (sig.length === 0 || sig[0] !== 0x30) return undefined
+  const pos = { at: 1 }
+  const len = readLength(sig, pos)
+  if (len < 0 || len !== sig.length - pos.at) return undefined
   const out = new Uint8Array(64)
-  out.set(to32(p.r), 0)
-  out.set(to32(p.s), 32)
+  if (!readIntegerInto(sig, pos, out, 0) || !readIntegerInto(sig, pos, out, 32)) return undefined
+  if (pos.at !== sig.length) return undefined
+  if (isZero32(out, 0) || isZero32(out, 32) || compare32(out, 32, HALF_N_BYTES) > 0) return undefined
   return out
 }
 

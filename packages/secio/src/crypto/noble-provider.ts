@@ -106,9 +106,12 @@ class NobleSigner implements Signer {
     this.#secret = Uint8Array.from(secret)
   }
   sign(message: Uint8Array): Promise<Uint8Array> {
+    return Promise.resolve(this.signSync(message))
+  }
+  signSync(message: Uint8Array): Uint8Array {
     // The digest is computed here and signed as is: noble v2 must not hash again (prehash: false).
     const digest = sha256(message)
-    return Promise.resolve(secp256k1.sign(digest, this.#secret, { prehash: false, lowS: true, format: 'der' }))
+    return secp256k1.sign(digest, this.#secret, { prehash: false, lowS: true, format: 'der' })
   }
 }
 
@@ -148,13 +151,20 @@ class NobleCryptoProvider implements CryptoProvider {
   }
 
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    const compact = derToCompactLowS(signature)
-    if (compact === undefined || !this.isValidPublicKey(publicKey)) return Promise.resolve(false)
-    try {
-      return Promise.resolve(secp256k1.verify(compact, sha256(message), publicKey, { prehash: false, lowS: true }))
-    } catch {
-      return Promise.resolve(false)
-    }
+    return Promise.resolve(verifyNoble(publicKey, message, signature))
+  }
+
+  readonly verifySync = verifyNoble
+}
+
+function verifyNoble(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  const compact = derToCompactLowS(signature)
+  if (compact === undefined || !(hasSecp256k1Prefix(publicKey) && secp256k1.utils.isValidPublicKey(publicKey)))
+    return false
+  try {
+    return secp256k1.verify(compact, sha256(message), publicKey, { prehash: false, lowS: true })
+  } catch {
+    return false
   }
 }
 

@@ -217,25 +217,34 @@ class LibsecpSigner implements Signer {
     this.#secret = Uint8Array.from(secret)
   }
   sign(message: Uint8Array): Promise<Uint8Array> {
+    return Promise.resolve(this.signSync(message))
+  }
+  signSync(message: Uint8Array): Uint8Array {
     // libsecp256k1 signs the digest as is, RFC 6979, always low-S; export is strict DER.
     const { signature } = this.lib.ecdsaSign(sha256(message), this.#secret)
-    return Promise.resolve(this.lib.signatureExport(signature))
+    return this.lib.signatureExport(signature)
   }
 }
 
 class NodeSigner implements Signer {
   readonly #key: nc.KeyObject
   readonly #async: boolean
+  /** Present only when signing on the event loop (not `asyncSignatures`). */
+  readonly signSync: ((message: Uint8Array) => Uint8Array) | undefined
   constructor(secret: Uint8Array, async: boolean) {
     const der = Buffer.concat([SECP256K1_SEC1_HEAD, asBuffer(secret), SECP256K1_SEC1_TAIL])
     this.#key = nc.createPrivateKey({ key: der, format: 'der', type: 'sec1' })
     this.#async = async
+    this.signSync = async ? undefined : this.#signNow.bind(this)
   }
-  sign(message: Uint8Array): Promise<Uint8Array> {
+  #signNow(message: Uint8Array): Uint8Array {
     // node hashes `message` with SHA-256 and signs that digest: exactly the
     // digest tentacle signs (§3.9), without hashing twice.
+    return compactToDerLowS(nc.sign('sha256', message, { key: this.#key, dsaEncoding: 'ieee-p1363' }))
+  }
+  sign(message: Uint8Array): Promise<Uint8Array> {
+    if (!this.#async) return Promise.resolve(this.#signNow(message))
     const key = { key: this.#key, dsaEncoding: 'ieee-p1363' as const }
-    if (!this.#async) return Promise.resolve(compactToDerLowS(nc.sign('sha256', message, key)))
     return new Promise((resolve, reject) => {
       nc.sign('sha256', message, key, (err, sig) => (err ? reject(err) : resolve(compactToDerLowS(sig))))
     })
@@ -279,6 +288,7 @@ class NodeCryptoProvider implements CryptoProvider {
       )
     }
     this.secp256k1Backend = this.#lib === null ? 'openssl' : 'libsecp256k1'
+    this.verifySync = this.#lib === null && this.#async ? undefined : this.#verifyNow.bind(this)
   }
 
   randomBytes(length: number): Uint8Array {
@@ -318,29 +328,38 @@ class NodeCryptoProvider implements CryptoProvider {
   }
 
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
-    // Strict DER and low-S are checked here for both backends, exactly as libsecp256k1 parses.
+    if (this.verifySync !== undefined) return Promise.resolve(this.verifySync(publicKey, message, signature))
     const compact = derToCompactLowS(signature)
-    if (this.#lib !== null) {
-      if (compact === undefined || !hasSecp256k1Prefix(publicKey)) return Promise.resolve(false)
-      try {
-        return Promise.resolve(this.#lib.ecdsaVerify(compact, sha256(message), publicKey))
-      } catch {
-        return Promise.resolve(false)
-      }
-    }
     const key = compact === undefined ? null : this.#publicKey(publicKey)
     if (compact === undefined || key === null) return Promise.resolve(false)
     const k = { key, dsaEncoding: 'ieee-p1363' as const }
-    if (!this.#async) {
-      try {
-        return Promise.resolve(nc.verify('sha256', message, k, compact))
-      } catch {
-        return Promise.resolve(false)
-      }
-    }
     return new Promise((resolve) => {
       nc.verify('sha256', message, k, compact, (err, ok) => resolve(!err && ok))
     })
+  }
+
+  /** Synchronous verify: libsecp256k1, or OpenSSL on the event loop; undefined with `asyncSignatures` on OpenSSL. */
+  readonly verifySync: ((publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean) | undefined
+
+  #verifyNow(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+    // Strict DER and low-S are checked here for both backends, exactly as libsecp256k1 parses.
+    const compact = derToCompactLowS(signature)
+    if (compact === undefined) return false
+    if (this.#lib !== null) {
+      if (!hasSecp256k1Prefix(publicKey)) return false
+      try {
+        return this.#lib.ecdsaVerify(compact, sha256(message), publicKey)
+      } catch {
+        return false
+      }
+    }
+    const key = this.#publicKey(publicKey)
+    if (key === null) return false
+    try {
+      return nc.verify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, compact)
+    } catch {
+      return false
+    }
   }
 
   #publicKey(raw: Uint8Array): nc.KeyObject | null {

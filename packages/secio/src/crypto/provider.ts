@@ -57,6 +57,12 @@ export interface Signer {
    * returns a strict-DER, low-S signature, as libsecp256k1 would.
    */
   sign(message: Uint8Array): Promise<Uint8Array>
+  /**
+   * Optional synchronous {@link Signer.sign} (same result, or throws what `sign` rejects with).
+   * When present the handshake signs without a promise and writes the message that
+   * follows in the same turn as the one before it (one socket write, not two).
+   */
+  signSync?(message: Uint8Array): Uint8Array
 }
 
 export interface CryptoProvider {
@@ -77,4 +83,6 @@ export interface CryptoProvider {
    * strict DER, low-S only. Never throws for bad input; resolves false.
    */
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>
+  /** Optional synchronous {@link CryptoProvider.verify} (same result); the handshake prefers it. */
+  readonly verifySync?: (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => boolean
 }
