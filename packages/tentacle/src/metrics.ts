@@ -1,5 +1,8 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import { Counter, Gauge, Registry } from 'prom-client'
+import type { Direction } from './types.js'
+
+const DIRECTIONS: readonly Direction[] = ['inbound', 'outbound']
 
 /** Where the metrics read live values from. */
 export interface MetricsSource {
@@ -41,6 +44,15 @@ export class ServiceMetrics {
    */
   readonly #bytesBound = new Map<number, { protocol: string; in: number; out: number }>()
   readonly sessionsTotal: Counter<'direction'>
+  /**
+   * Successful handshakes and opened sessions per direction, counted as plain numbers and
+   * added to `handshakes` / `sessionsTotal` at scrape time (a labelled inc() hashes its
+   * labels: ~1 µs per session and side).
+   */
+  readonly #perSession = {
+    inbound: { ok: 0, okReported: 0, opened: 0, openedReported: 0 },
+    outbound: { ok: 0, okReported: 0, opened: 0, openedReported: 0 },
+  }
   readonly #loopDelay: IntervalHistogram
 
   constructor(source: MetricsSource, opts: MetricsOptions = {}) {
@@ -93,17 +105,32 @@ export class ServiceMetrics {
       labelNames: ['reason'],
       registers,
     })
+    const perSession = this.#perSession
     this.handshakes = new Counter({
       name: `${prefix}handshakes_total`,
       help: 'Upgrades (TCP -> secio -> yamux) by outcome and, for failures, the phase they were in',
       labelNames: ['direction', 'outcome', 'phase'],
       registers,
+      collect() {
+        for (const direction of DIRECTIONS) {
+          const c = perSession[direction]
+          if (c.ok > c.okReported) this.inc({ direction, outcome: 'ok', phase: '' }, c.ok - c.okReported)
+          c.okReported = c.ok
+        }
+      },
     })
     this.sessionsTotal = new Counter({
       name: `${prefix}sessions_opened_total`,
       help: 'Sessions opened',
       labelNames: ['direction'],
       registers,
+      collect() {
+        for (const direction of DIRECTIONS) {
+          const c = perSession[direction]
+          if (c.opened > c.openedReported) this.inc({ direction }, c.opened - c.openedReported)
+          c.openedReported = c.opened
+        }
+      },
     })
     const bytesBound = this.#bytesBound
     this.bytes = new Counter({
@@ -145,6 +172,16 @@ export class ServiceMetrics {
       this.#bytesBound.set(id, b)
     }
     b[dir] += n
+  }
+
+  /** Counts one successful handshake (`handshakes_total{outcome="ok"}`). */
+  handshakeOk(direction: Direction): void {
+    this.#perSession[direction].ok++
+  }
+
+  /** Counts one opened session (`sessions_opened_total`). */
+  sessionOpened(direction: Direction): void {
+    this.#perSession[direction].opened++
   }
 
   /** Prometheus text exposition of every metric. */

@@ -532,7 +532,7 @@ export class Service implements ServiceControl {
         expectedPeerId,
         // No abort signal: close() destroys every socket in #upgrading, which ends its handshake.
       })
-      this.metrics.handshakes.inc({ direction, outcome: 'ok', phase: '' })
+      this.metrics.handshakeOk(direction)
       return up
     } catch (err) {
       const e = err as TentacleError
@@ -605,7 +605,7 @@ export class Service implements ServiceControl {
       else list.push(session)
     }
     session.upAt = performance.now()
-    this.metrics.sessionsTotal.inc({ direction })
+    this.metrics.sessionOpened(direction)
     // Guarded: the arguments (the address as text) cost even when the level is off.
     if (this.logger.isLevelEnabled('debug'))
       this.logger.debug(

@@ -47,6 +47,28 @@ test('metrics: message bytes are counted by direction and protocol name', async 
     const inn = await server.metrics.text()
     assert.match(inn, /^tentacle_message_bytes_total\{direction="in",protocol="\/test\/alpha"\} 100$/m)
     assert.match(inn, /^tentacle_message_bytes_total\{direction="in",protocol="\/test\/beta"\} 7$/m)
+    // Sessions opened and successful handshakes: counted per direction, added at each scrape once.
+    const ok = (dir: string) =>
+      new RegExp(`^tentacle_handshakes_total\\{direction="${dir}",outcome="ok",phase=""\\} 1$`, 'm')
+    const opened1 = (dir: string) => new RegExp(`^tentacle_sessions_opened_total\\{direction="${dir}"\\} 1$`, 'm')
+    for (const text of [out, await client.metrics.text()]) {
+      assert.match(text, ok('outbound'))
+      assert.match(text, opened1('outbound'))
+      assert.doesNotMatch(text, /direction="inbound"/)
+    }
+    assert.match(inn, ok('inbound'))
+    assert.match(inn, opened1('inbound'))
+    // A second dial to the same peer: its handshake succeeds, the session is refused.
+    await assert.rejects(client.dial(addr), { code: 'TENTACLE_ERR_REPEATED_CONNECTION' })
+    await client.metrics.text() // counted once, however often scraped
+    const after = await client.metrics.text()
+    assert.match(after, /^tentacle_sessions_opened_total\{direction="outbound"\} 1$/m)
+    assert.match(after, /^tentacle_handshakes_total\{direction="outbound",outcome="ok",phase=""\} 2$/m)
+    const viaGet = (await client.metrics.handshakes.get()).values
+    assert.deepEqual(
+      viaGet.map((v) => [v.labels.direction, v.labels.outcome, v.value]),
+      [['outbound', 'ok', 2]],
+    )
   } finally {
     await client.close()
     await server.close()
