@@ -140,6 +140,8 @@ interface Config {
   digests: string
   maxFrameLength: number
   timeoutMs: number
+  /** The three propositions joined: the key of our cached Propose template. */
+  proposeId: string
 }
 
 const DEFAULT_PROPOSITIONS = {
@@ -147,6 +149,7 @@ const DEFAULT_PROPOSITIONS = {
   ciphers: DEFAULT_CIPHERS.join(','),
   digests: DEFAULT_DIGESTS.join(','),
 }
+const DEFAULT_PROPOSE_ID = `${DEFAULT_PROPOSITIONS.agreements}|${DEFAULT_PROPOSITIONS.ciphers}|${DEFAULT_PROPOSITIONS.digests}`
 
 function resolveConfig(opts: HandshakeOptions): Config {
   if (opts === null || typeof opts !== 'object' || opts.key === undefined) {
@@ -168,7 +171,10 @@ function resolveConfig(opts: HandshakeOptions): Config {
   }
   // Checked now, not when the stream is built after the nonce echo.
   maxSendPlaintext(opts.maxSendFrameLength, maxFrameLength)
-  return {
+  if (opts.agreements === undefined && opts.ciphers === undefined && opts.digests === undefined) {
+    return { ...DEFAULT_PROPOSITIONS, maxFrameLength, timeoutMs, proposeId: DEFAULT_PROPOSE_ID }
+  }
+  const config = {
     agreements:
       opts.agreements === undefined
         ? DEFAULT_PROPOSITIONS.agreements
@@ -183,7 +189,10 @@ function resolveConfig(opts: HandshakeOptions): Config {
         : propositionString('digest', opts.digests, DIGESTS, DEFAULT_DIGESTS),
     maxFrameLength,
     timeoutMs,
+    proposeId: '',
   }
+  config.proposeId = `${config.agreements}|${config.ciphers}|${config.digests}`
+  return config
 }
 
 /**
@@ -206,7 +215,7 @@ function encodePropose(key: SecioKeyPair, config: Config, nonce: Uint8Array): Ui
   }
   let perKey = proposeTemplates.get(key)
   if (perKey === undefined) proposeTemplates.set(key, (perKey = new Map()))
-  const id = `${config.agreements}|${config.ciphers}|${config.digests}`
+  const id = config.proposeId
   let template = perKey.get(id)
   if (template === undefined) {
     template = ProposeCodec.encode({

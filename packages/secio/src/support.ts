@@ -82,6 +82,8 @@ export function propositionString<T extends string>(
   return names.join(',')
 }
 
+const sameListChoice = new WeakMap<readonly string[], Map<string, string | undefined>>()
+
 /**
  * Picks the first known name common to both propositions (§3.7): with ordering
  * Greater walk ours, otherwise (Less or Equal) walk theirs. Returns undefined
@@ -93,6 +95,16 @@ export function selectBest<T extends string>(
   theirs: string,
   known: readonly T[],
 ): T | undefined {
+  // The usual case, both sides on the same propositions: whatever the ordering, the
+  // first known name of the list (kept per list; one Map per known-name table).
+  if (ours === theirs) {
+    let perList = sameListChoice.get(known)
+    if (perList === undefined) sameListChoice.set(known, (perList = new Map()))
+    if (perList.has(ours)) return perList.get(ours) as T | undefined
+    const choice = ours.split(',').find((x) => (known as readonly string[]).includes(x)) as T | undefined
+    if (perList.size < 16) perList.set(ours, choice)
+    return choice
+  }
   const [a, b] = ordering === 1 ? [ours, theirs] : [theirs, ours]
   const other = b.split(',')
   for (const x of a.split(',')) {

@@ -314,46 +314,8 @@ export class Service implements ServiceControl {
   /** TCP connect under the service timeout (§12.4); close() fails it (SERVICE_CLOSED) through #dials. */
   #connect(socket: net.Socket, ma: Multiaddr): Promise<void> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(
-        () =>
-          fail(
-            new TentacleError(
-              'TENTACLE_ERR_DIAL_FAILED',
-              `connect to ${ma.toString()} timed out after ${this.config.timeoutMs} ms`,
-              { phase: 'connecting' },
-            ),
-          ),
-        this.config.timeoutMs,
-      )
-      const cleanup = (): void => {
-        clearTimeout(timer)
-        socket.off('connect', onConnect)
-        socket.off('error', onError)
-        if (this.#dials.has(socket)) this.#dials.set(socket, undefined)
-      }
-      const fail = (err: TentacleError): void => {
-        cleanup()
-        socket.destroy()
-        reject(err)
-      }
-      const onConnect = (): void => {
-        cleanup()
-        resolve()
-      }
-      const onError = (err: NodeJS.ErrnoException): void =>
-        fail(
-          new TentacleError(
-            'TENTACLE_ERR_DIAL_FAILED',
-            `connect to ${ma.toString()} failed: ${err.code ?? err.message}`,
-            {
-              cause: err,
-              phase: 'connecting',
-            },
-          ),
-        )
-      socket.once('connect', onConnect)
-      socket.once('error', onError)
-      this.#dials.set(socket, fail)
+      const wait = new ConnectWait(socket, ma, this.#dials, resolve, reject, this.config.timeoutMs)
+      this.#dials.set(socket, wait.fail)
     })
   }
 
@@ -733,6 +695,71 @@ export class Service implements ServiceControl {
 
   #assertRunning(): void {
     if (this.#state !== 'running') throw new TentacleError('TENTACLE_ERR_SERVICE_CLOSED', 'the service is closed')
+  }
+}
+
+/**
+ * One TCP connect being waited for (#connect): its timer, its two socket listeners and the
+ * fail hook close() calls through `dials`. A class with bound methods rather than closures:
+ * run from source through tsx, esbuild's keepNames names each named closure at run time, per dial.
+ */
+class ConnectWait {
+  /** Fails the connect (destroys the socket, rejects); what close() calls through `dials`. */
+  readonly fail = this.#fail.bind(this)
+  readonly #onConnect = this.#connected.bind(this)
+  readonly #onError = this.#errored.bind(this)
+  readonly #timer: NodeJS.Timeout
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly ma: Multiaddr,
+    readonly dials: Map<net.Socket, ((err: TentacleError) => void) | undefined>,
+    readonly resolve: () => void,
+    readonly reject: (err: TentacleError) => void,
+    timeoutMs: number,
+  ) {
+    this.#timer = setTimeout(ConnectWait.#timedOut, timeoutMs, this, timeoutMs)
+    socket.on('connect', this.#onConnect)
+    socket.on('error', this.#onError)
+  }
+
+  static #timedOut(this: void, w: ConnectWait, timeoutMs: number): void {
+    w.#fail(
+      new TentacleError('TENTACLE_ERR_DIAL_FAILED', `connect to ${w.ma.toString()} timed out after ${timeoutMs} ms`, {
+        phase: 'connecting',
+      }),
+    )
+  }
+
+  #cleanup(): void {
+    clearTimeout(this.#timer)
+    this.socket.off('connect', this.#onConnect)
+    this.socket.off('error', this.#onError)
+    if (this.dials.has(this.socket)) this.dials.set(this.socket, undefined)
+  }
+
+  #fail(err: TentacleError): void {
+    this.#cleanup()
+    this.socket.destroy()
+    this.reject(err)
+  }
+
+  #connected(): void {
+    this.#cleanup()
+    this.resolve()
+  }
+
+  #errored(err: NodeJS.ErrnoException): void {
+    this.#fail(
+      new TentacleError(
+        'TENTACLE_ERR_DIAL_FAILED',
+        `connect to ${this.ma.toString()} failed: ${err.code ?? err.message}`,
+        {
+          cause: err,
+          phase: 'connecting',
+        },
+      ),
+    )
   }
 }
 
