@@ -41,13 +41,17 @@ function asBuffer(u: Uint8Array): Buffer {
 
 class NodeAead implements Aead {
   readonly #alg: string
-  readonly #key: nc.KeyObject
+  /**
+   * The raw key (a copy), not a KeyObject: createCipheriv costs the same with either
+   * (2.73 vs 2.77 µs per frame here), and createSecretKey cost ~1 µs per direction and session.
+   */
+  readonly #key: Buffer
   /** Reused counter nonce; createCipheriv copies it. */
   readonly #nonce = Buffer.alloc(NONCE_SIZE)
 
   constructor(cipher: CipherName, key: Uint8Array) {
     this.#alg = CIPHER_ALG[cipher]
-    this.#key = nc.createSecretKey(asBuffer(key))
+    this.#key = Buffer.from(key)
   }
 
   seal(chunks: readonly Uint8Array[], _length: number): Uint8Array[] {
