@@ -26,7 +26,7 @@ import type { Aead, CryptoProvider, EphemeralKey, Signer } from './crypto/provid
 import { DEFAULT_MAX_FRAME_LENGTH, LengthDelimitedDecoder, isMoleculeError } from '@tentacle-ts/codec'
 import { fromCodecError, SecioError, type HandshakePhase } from './errors.js'
 import type { SecioKeyPair } from './key-pair.js'
-import { decodePublicKey, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
+import { decodePublicKey, encodeExchange, encodePublicKey, ExchangeCodec, ProposeCodec } from './messages.js'
 import { PeerId } from './peer-id.js'
 import { maxSendPlaintext, SecureStream } from './secure-stream.js'
 import { deriveSessionKeys } from './stretch.js'
@@ -634,7 +634,7 @@ class Handshake {
   }
 
   #sendExchange(signature: Uint8Array): void {
-    this.#send([ExchangeCodec.encode({ epubkey: this.#ephemeral.publicKey, signature })])
+    this.#send([encodeExchange(this.#ephemeral.publicKey, signature)])
     this.#phase = 'awaiting-exchange'
     this.#phaseDone('awaiting-propose')
   }

@@ -37,3 +37,23 @@ export function encodePublicKey(raw: Uint8Array): Uint8Array {
 export function decodePublicKey(encoded: Uint8Array): Uint8Array {
   return PublicKeyCodec.decode(encoded).value
 }
+
+/**
+ * The Exchange table, encoded directly (the handshake sends one per session): the same
+ * bytes as {@link ExchangeCodec}.encode — total size, two offsets, then each field as a
+ * 4-byte little-endian length and its bytes (§3.1).
+ */
+export function encodeExchange(epubkey: Uint8Array, signature: Uint8Array): Uint8Array {
+  const first = 12
+  const second = first + 4 + epubkey.length
+  const total = second + 4 + signature.length
+  const out = Buffer.allocUnsafe(total)
+  out.writeUInt32LE(total, 0)
+  out.writeUInt32LE(first, 4)
+  out.writeUInt32LE(second, 8)
+  out.writeUInt32LE(epubkey.length, first)
+  out.set(epubkey, first + 4)
+  out.writeUInt32LE(signature.length, second)
+  out.set(signature, second + 4)
+  return out
+}

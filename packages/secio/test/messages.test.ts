@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { MoleculeError, type Codec } from '@tentacle-ts/codec'
 import { ExchangeCodec, ProposeCodec, PublicKeyCodec, decodePublicKey, encodePublicKey } from '../src/index.js'
+import { encodeExchange } from '../src/messages.js'
 import { hex, toHex } from './helpers.js'
 
 describe('handshake messages', () => {
@@ -48,4 +49,16 @@ describe('properties', () => {
       )
     })
   }
+  test('encodeExchange: the same bytes as ExchangeCodec.encode, and decodes back', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.uint8Array({ maxLength: 200 }), (epubkey, signature) => {
+        const direct = encodeExchange(epubkey, signature)
+        assert.deepEqual(Buffer.from(direct), Buffer.from(ExchangeCodec.encode({ epubkey, signature })))
+        const back = ExchangeCodec.decode(direct)
+        assert.deepEqual(Buffer.from(back.epubkey), Buffer.from(epubkey))
+        assert.deepEqual(Buffer.from(back.signature), Buffer.from(signature))
+      }),
+      { numRuns: 2000 },
+    )
+  })
 })
