@@ -241,33 +241,6 @@ function encodePropose(key: SecioKeyPair, config: Config, nonce: Uint8Array): Ui
   return out
 }
 
-/**
- * Peers reconnect: the PeerId (and its text) of a key this provider has validated is kept,
- * so a known peer's key is not checked, hashed and base58-encoded again (bounded, FIFO).
- */
-const KNOWN_PEERS_MAX = 1024
-const knownPeers = new WeakMap<CryptoProvider, Map<string, PeerId>>()
-
-/** The PeerId of a valid peer key; throws SECIO_ERR_INVALID_PUBLIC_KEY for a key that is not a secp256k1 point. */
-function knownPeerId(crypto: CryptoProvider, key: Uint8Array): PeerId {
-  let peers = knownPeers.get(crypto)
-  if (peers === undefined) knownPeers.set(crypto, (peers = new Map()))
-  const id = Buffer.from(key.buffer, key.byteOffset, key.length).toString('latin1')
-  let peerId = peers.get(id)
-  if (peerId === undefined) {
-    if (!crypto.isValidPublicKey(key)) {
-      throw new SecioError(
-        'SECIO_ERR_INVALID_PUBLIC_KEY',
-        `the peer's public key is not a secp256k1 point (${key.length} bytes)`,
-      )
-    }
-    peerId = PeerId.fromPublicKey(key)
-    if (peers.size >= KNOWN_PEERS_MAX) peers.delete(peers.keys().next().value!)
-    peers.set(id, peerId)
-  }
-  return peerId
-}
-
 class Handshake {
   readonly promise: Promise<HandshakeResult>
   #resolve!: (r: HandshakeResult) => void
@@ -580,8 +553,14 @@ class Handshake {
     const local = this.#opts.key.publicKey
     if (compareBytes(remoteKey, local) === 0)
       throw new SecioError('SECIO_ERR_CONNECT_SELF', 'the peer has our own public key')
+    if (!this.#crypto.isValidPublicKey(remoteKey)) {
+      throw new SecioError(
+        'SECIO_ERR_INVALID_PUBLIC_KEY',
+        `the peer's public key is not a secp256k1 point (${remoteKey.length} bytes)`,
+      )
+    }
     this.#remotePublicKey = Uint8Array.from(remoteKey)
-    this.#remotePeerId = knownPeerId(this.#crypto, this.#remotePublicKey)
+    this.#remotePeerId = PeerId.fromPublicKey(this.#remotePublicKey)
     const expected = this.#opts.expectedPeerId
     if (expected !== undefined && !expected.equals(this.#remotePeerId)) {
       throw new SecioError(
