@@ -107,10 +107,19 @@ test(
       )
 
     // Freeze the child: every other node drops it with ping-timeout, within interval + timeout + check interval (+ slack).
+    // The sessions to wait for are the ones open at the freeze: an earlier session with the child (a feeler,
+    // or one of two crossing dials, §12.2) may have been dropped already, as 'closed', before it.
+    const live = nodes.map((n) =>
+      n.net
+        .peers()
+        .filter((p) => p.peerId === child.peerId && !p.feeler)
+        .map((p) => p.sessionId),
+    )
+    for (const [i, ids] of live.entries()) assert.ok(ids.length > 0, `node ${i} has a session with the child`)
     const frozenAt = Date.now()
     child.kill('SIGSTOP')
     const drops = await Promise.all(
-      nodes.map((n) => n.waitFor('peer-dropped', (p) => p.peerId === child.peerId && p.reason !== 'feeler', 20_000)),
+      nodes.flatMap((n, i) => live[i]!.map((id) => n.waitFor('peer-dropped', (p) => p.sessionId === id, 20_000))),
     )
     const bound = OPTS.pingIntervalMs + OPTS.pingTimeoutMs + OPTS.pingCheckIntervalMs + 1500
     for (const d of drops) assert.equal(d.reason, 'ping-timeout')
