@@ -167,120 +167,102 @@ function connectionEnded(n: Pick<Node, 'service'>): Promise<void> {
 
 const ALL_FIVE = [1, 2, 3, 4, 5, 'disconnected']
 
-test('peer sends five messages and closes (FIN, no GoAway) while the handler is busy: all five delivered before disconnected', async () => {
+/** A test node with a raw peer connected to it; both are closed however `body` ends. */
+async function withPeer(body: (n: Node, socket: net.Socket) => Promise<void>): Promise<void> {
   const n = node()
   const socket = await rawPeer(n)
   try {
-    await fiveBehindAHeldHandler(n, socket)
-    socket.end()
-    // The session is over under the held handler.
-    await connectionEnded(n)
-    n.release()
-    assert.deepEqual(await n.closed(), { reason: 'connection-eof', code: 'TENTACLE_ERR_CONNECTION_LOST' })
-    assert.deepEqual(n.calls, ALL_FIVE)
-    assert.equal(n.dropped, undefined, 'nothing was dropped')
+    await body(n, socket)
   } finally {
     socket.destroy()
     await n.service.shutdown()
   }
-})
+}
 
-test('peer sends five messages and closes the session cleanly (GoAway(0)) while the handler is busy: all five delivered before disconnected', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
-    await fiveBehindAHeldHandler(n, socket)
-    socket.end(header(3, 0, 0, 0))
-    await connectionEnded(n)
-    n.release()
-    assert.deepEqual(await n.closed(), { reason: 'remote-close', code: undefined })
-    assert.deepEqual(n.calls, ALL_FIVE)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
+/**
+ * The session ends while five messages wait behind the held handler: `end` ends it (and may
+ * return `{ after }`, a promise to await once the handler is released); the connection ends under the held
+ * handler, then the five are delivered before disconnected and session-close says `closed`.
+ */
+const endsUnderHeldHandler: Array<{
+  name: string
+  end: (n: Node, socket: net.Socket) => Promise<{ after: Promise<unknown> } | void>
+  closed: Awaited<ReturnType<Node['closed']>>
+  /** Also assert that nothing was dropped. */
+  noneDropped?: boolean
+}> = [
+  {
+    name: 'peer sends five messages and closes (FIN, no GoAway) while the handler is busy: all five delivered before disconnected',
+    end: async (_n, socket) => void socket.end(),
+    closed: { reason: 'connection-eof', code: 'TENTACLE_ERR_CONNECTION_LOST' },
+    noneDropped: true,
+  },
+  {
+    name: 'peer sends five messages and closes the session cleanly (GoAway(0)) while the handler is busy: all five delivered before disconnected',
+    end: async (_n, socket) => void socket.end(header(3, 0, 0, 0)),
+    closed: { reason: 'remote-close', code: undefined },
+  },
+  {
+    name: 'peer sends five messages and resets the connection (RST) while the handler is busy: the five that arrived whole are delivered before disconnected',
+    end: async (_n, socket) => {
+      // The messages must be in the service's process before the RST, not in its kernel buffer
+      // (a RST discards what the kernel holds): one ping round trip (§8.5) after them proves it.
+      await pingRoundTrip(socket)
+      socket.resetAndDestroy()
+    },
+    closed: { reason: 'connection-reset', code: 'TENTACLE_ERR_CONNECTION_LOST' },
+  },
+  {
+    name: 'a stream that ends inside message 6: the five whole ones are delivered, the partial one is not, and the session says truncated',
+    end: async (_n, socket) => {
+      const part = Buffer.from([0, 0, 0, 10, 6, 6, 6])
+      socket.end(Buffer.concat([header(0, 0, 1, part.length), part]))
+    },
+    closed: { reason: 'truncated', code: 'TENTACLE_ERR_CONNECTION_LOST' },
+  },
+  {
+    name: 'we disconnect while five messages wait for the busy handler: the five are delivered before disconnected (local-close)',
+    end: async (n, socket) => {
+      await pingRoundTrip(socket)
+      const [session] = n.service.sessions()
+      assert.ok(session !== undefined)
+      n.service.disconnect(session.id)
+      // Our GoAway went out; the peer leaves too, and the connection ends under the held handler.
+      socket.end()
+    },
+    closed: { reason: 'local-close', code: undefined },
+    noneDropped: true,
+  },
+  {
+    name: 'we shut down while five messages wait for the busy handler: the five are delivered before disconnected (local-shutdown)',
+    end: async (n, socket) => {
+      await pingRoundTrip(socket)
+      const down = n.service.shutdown()
+      // Wrapped: an async function returning the promise itself would wait for it here.
+      return { after: bounded(down, 'shutdown') }
+    },
+    closed: { reason: 'local-shutdown', code: undefined },
+  },
+]
 
-test('peer sends five messages and resets the connection (RST) while the handler is busy: the five that arrived whole are delivered before disconnected', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
-    await fiveBehindAHeldHandler(n, socket)
-    // The messages must be in the service's process before the RST, not in its kernel buffer
-    // (a RST discards what the kernel holds): one ping round trip (§8.5) after them proves it.
-    await pingRoundTrip(socket)
-    socket.resetAndDestroy()
-    await connectionEnded(n)
-    n.release()
-    assert.deepEqual(await n.closed(), { reason: 'connection-reset', code: 'TENTACLE_ERR_CONNECTION_LOST' })
-    assert.deepEqual(n.calls, ALL_FIVE)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
+for (const c of endsUnderHeldHandler) {
+  test(c.name, () =>
+    withPeer(async (n, socket) => {
+      await fiveBehindAHeldHandler(n, socket)
+      const after = await c.end(n, socket)
+      // The session is over under the held handler.
+      await connectionEnded(n)
+      n.release()
+      await after?.after
+      assert.deepEqual(await n.closed(), c.closed)
+      assert.deepEqual(n.calls, ALL_FIVE)
+      if (c.noneDropped) assert.equal(n.dropped, undefined, 'nothing was dropped')
+    }),
+  )
+}
 
-test('a stream that ends inside message 6: the five whole ones are delivered, the partial one is not, and the session says truncated', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
-    await fiveBehindAHeldHandler(n, socket)
-    const part = Buffer.from([0, 0, 0, 10, 6, 6, 6])
-    socket.end(Buffer.concat([header(0, 0, 1, part.length), part]))
-    await connectionEnded(n)
-    n.release()
-    assert.deepEqual(await n.closed(), { reason: 'truncated', code: 'TENTACLE_ERR_CONNECTION_LOST' })
-    assert.deepEqual(n.calls, ALL_FIVE)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
-
-test('we disconnect while five messages wait for the busy handler: the five are delivered before disconnected (local-close)', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
-    await fiveBehindAHeldHandler(n, socket)
-    await pingRoundTrip(socket)
-    const [session] = n.service.sessions()
-    assert.ok(session !== undefined)
-    n.service.disconnect(session.id)
-    // Our GoAway went out; the peer leaves too, and the connection ends under the held handler.
-    socket.end()
-    await connectionEnded(n)
-    n.release()
-    assert.deepEqual(await n.closed(), { reason: 'local-close', code: undefined })
-    assert.deepEqual(n.calls, ALL_FIVE)
-    assert.equal(n.dropped, undefined, 'nothing was dropped')
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
-
-test('we shut down while five messages wait for the busy handler: the five are delivered before disconnected (local-shutdown)', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
-    await fiveBehindAHeldHandler(n, socket)
-    await pingRoundTrip(socket)
-    const down = n.service.shutdown()
-    await connectionEnded(n)
-    n.release()
-    await bounded(down, 'shutdown')
-    assert.deepEqual(await n.closed(), { reason: 'local-shutdown', code: undefined })
-    assert.deepEqual(n.calls, ALL_FIVE)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
-
-test('we close the protocol while five messages wait for the busy handler: the five are delivered before disconnected, the session stays', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
+test('we close the protocol while five messages wait for the busy handler: the five are delivered before disconnected, the session stays', () =>
+  withPeer(async (n, socket) => {
     await fiveBehindAHeldHandler(n, socket)
     await pingRoundTrip(socket)
     const [session] = n.service.sessions()
@@ -290,16 +272,10 @@ test('we close the protocol while five messages wait for the busy handler: the f
     await n.disconnected()
     assert.deepEqual(n.calls, ALL_FIVE)
     assert.equal(session.closed, false)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
+  }))
 
-test('peer resets the protocol stream (RST, session up) after five messages while the handler is busy: all five delivered before disconnected', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
+test('peer resets the protocol stream (RST, session up) after five messages while the handler is busy: all five delivered before disconnected', () =>
+  withPeer(async (n, socket) => {
     await fiveBehindAHeldHandler(n, socket)
     socket.write(header(1, 8, 1, 0))
     await pingRoundTrip(socket)
@@ -307,11 +283,7 @@ test('peer resets the protocol stream (RST, session up) after five messages whil
     socket.end()
     await n.closed()
     assert.deepEqual(n.calls, ALL_FIVE)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
+  }))
 
 test('peer fills the stream window with 150 messages of mixed sizes behind the busy handler, then FIN: each one delivered whole and in order', async () => {
   let release!: () => void
@@ -368,10 +340,8 @@ test('peer fills the stream window with 150 messages of mixed sizes behind the b
   }
 })
 
-test('messages the peer sends after we closed the protocol are discarded (§10.4) and counted: session-close says droppedMessages', async () => {
-  const n = node()
-  const socket = await rawPeer(n)
-  try {
+test('messages the peer sends after we closed the protocol are discarded (§10.4) and counted: session-close says droppedMessages', () =>
+  withPeer(async (n, socket) => {
     await fiveBehindAHeldHandler(n, socket)
     await pingRoundTrip(socket)
     const [session] = n.service.sessions()
@@ -388,11 +358,7 @@ test('messages the peer sends after we closed the protocol are discarded (§10.4
     assert.deepEqual(await n.closed(), { reason: 'remote-close', code: undefined })
     assert.deepEqual(n.calls, ALL_FIVE)
     assert.equal(n.dropped, 3)
-  } finally {
-    socket.destroy()
-    await n.service.shutdown()
-  }
-})
+  }))
 
 test('60 000 empty messages behind the busy handler when the connection ends go out at the handler pace (channelSize), not all queued at once', async () => {
   // Queued all at once, each would cost a handler task and a view object on the heap (~10 MB for
