@@ -2,9 +2,54 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
-import { derToCompactLowS, parseDer, SECP256K1_N } from '../src/crypto/ecdsa-der.js'
+import { derToCompactLowS, readLength, SECP256K1_N, toBigInt } from '../src/crypto/ecdsa-der.js'
 
 const HALF_N = SECP256K1_N >> 1n
+
+// The bigint parse that was on the verify path before derToCompactLowS, kept as its oracle.
+/**
+ * Reads one INTEGER as `secp256k1_der_parse_integer`: returns its value, 0n for a
+ * negative or overflowing value (which then fails verification), undefined for bad DER.
+ */
+function readInteger(sig: Uint8Array, pos: { at: number }): bigint | undefined {
+  if (pos.at >= sig.length || sig[pos.at] !== 0x02) return undefined
+  pos.at++
+  let len = readLength(sig, pos)
+  if (len <= 0 || len > sig.length - pos.at) return undefined
+  const first = sig[pos.at]!
+  if (first === 0x00 && len > 1 && (sig[pos.at + 1]! & 0x80) === 0) return undefined // excessive 0x00 padding
+  if (first === 0xff && len > 1 && (sig[pos.at + 1]! & 0x80) === 0x80) return undefined // excessive 0xff padding
+  let overflow = (first & 0x80) === 0x80 // negative
+  if (first === 0) {
+    len--
+    pos.at++
+  }
+  if (len > 32) overflow = true
+  let v = 0n
+  if (!overflow) {
+    v = toBigInt(sig.subarray(pos.at, pos.at + len))
+    if (v >= SECP256K1_N) overflow = true
+  }
+  pos.at += len
+  return overflow ? 0n : v
+}
+
+/**
+ * Parses a signature with libsecp256k1's strict DER rules (`secp256k1_ecdsa_signature_parse_der`).
+ * Returns undefined for malformed DER. r or s may be 0n (negative/overflowing input).
+ */
+function parseDer(sig: Uint8Array): { r: bigint; s: bigint } | undefined {
+  const pos = { at: 0 }
+  if (sig.length === 0 || sig[pos.at++] !== 0x30) return undefined
+  const len = readLength(sig, pos)
+  if (len < 0 || len !== sig.length - pos.at) return undefined
+  const r = readInteger(sig, pos)
+  if (r === undefined) return undefined
+  const s = readInteger(sig, pos)
+  if (s === undefined) return undefined
+  if (pos.at !== sig.length) return undefined
+  return { r, s }
+}
 
 /** The reference: libsecp256k1's strict DER parse as bigints, then 0 < r, s and low-S. */
 function reference(sig: Uint8Array): Uint8Array | undefined {

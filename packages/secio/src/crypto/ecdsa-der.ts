@@ -8,7 +8,7 @@
 export const SECP256K1_N = 0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141n
 const HALF_N = SECP256K1_N >> 1n
 
-function toBigInt(b: Uint8Array): bigint {
+export function toBigInt(b: Uint8Array): bigint {
   let v = 0n
   for (let i = 0; i < b.length; i++) v = (v << 8n) | BigInt(b[i]!)
   return v
@@ -24,7 +24,7 @@ function to32(v: bigint): Uint8Array {
 }
 
 /** Reads a DER length as libsecp256k1's `secp256k1_der_read_len` does; -1 on failure. */
-function readLength(sig: Uint8Array, pos: { at: number }): number {
+export function readLength(sig: Uint8Array, pos: { at: number }): number {
   if (pos.at >= sig.length) return -1
   const b1 = sig[pos.at++]!
   if (b1 === 0xff) return -1
@@ -39,50 +39,6 @@ function readLength(sig: Uint8Array, pos: { at: number }): number {
   if (len > sig.length - pos.at) return -1
   if (len < 128) return -1 // not the shortest length encoding
   return len
-}
-
-/**
- * Reads one INTEGER as `secp256k1_der_parse_integer`: returns its value, 0n for a
- * negative or overflowing value (which then fails verification), undefined for bad DER.
- */
-function readInteger(sig: Uint8Array, pos: { at: number }): bigint | undefined {
-  if (pos.at >= sig.length || sig[pos.at] !== 0x02) return undefined
-  pos.at++
-  let len = readLength(sig, pos)
-  if (len <= 0 || len > sig.length - pos.at) return undefined
-  const first = sig[pos.at]!
-  if (first === 0x00 && len > 1 && (sig[pos.at + 1]! & 0x80) === 0) return undefined // excessive 0x00 padding
-  if (first === 0xff && len > 1 && (sig[pos.at + 1]! & 0x80) === 0x80) return undefined // excessive 0xff padding
-  let overflow = (first & 0x80) === 0x80 // negative
-  if (first === 0) {
-    len--
-    pos.at++
-  }
-  if (len > 32) overflow = true
-  let v = 0n
-  if (!overflow) {
-    v = toBigInt(sig.subarray(pos.at, pos.at + len))
-    if (v >= SECP256K1_N) overflow = true
-  }
-  pos.at += len
-  return overflow ? 0n : v
-}
-
-/**
- * Parses a signature with libsecp256k1's strict DER rules (`secp256k1_ecdsa_signature_parse_der`).
- * Returns undefined for malformed DER. r or s may be 0n (negative/overflowing input).
- */
-export function parseDer(sig: Uint8Array): { r: bigint; s: bigint } | undefined {
-  const pos = { at: 0 }
-  if (sig.length === 0 || sig[pos.at++] !== 0x30) return undefined
-  const len = readLength(sig, pos)
-  if (len < 0 || len !== sig.length - pos.at) return undefined
-  const r = readInteger(sig, pos)
-  if (r === undefined) return undefined
-  const s = readInteger(sig, pos)
-  if (s === undefined) return undefined
-  if (pos.at !== sig.length) return undefined
-  return { r, s }
 }
 
 const N_BYTES = to32(SECP256K1_N)
@@ -103,8 +59,9 @@ function isZero32(out: Uint8Array, at: number): boolean {
 }
 
 /**
- * {@link readInteger} without bigints: writes the value big-endian into out[at, at+32)
- * (left as zeros for a negative or overflowing value). False for bad DER.
+ * Reads one INTEGER as `secp256k1_der_parse_integer`: writes the value big-endian into
+ * out[at, at+32) (left as zeros for a negative or overflowing value, which then fails
+ * verification). False for bad DER.
  */
 function readIntegerInto(sig: Uint8Array, pos: { at: number }, out: Uint8Array, at: number): boolean {
   if (pos.at >= sig.length || sig[pos.at] !== 0x02) return false
@@ -131,7 +88,7 @@ function readIntegerInto(sig: Uint8Array, pos: { at: number }, out: Uint8Array, 
 /**
  * Turns a DER signature into the 64-byte r‖s form when libsecp256k1 could accept
  * it: strict DER, 0 < r,s < n and low-S. Returns undefined otherwise.
- * Same result as {@link parseDer} and the checks on its bigints, without bigints (once per handshake).
+ * (The tests check it against a bigint parse of the same rules.)
  */
 export function derToCompactLowS(sig: Uint8Array): Uint8Array | undefined {
   if (sig.length === 0 || sig[0] !== 0x30) return undefined
