@@ -5,7 +5,7 @@
 // `npm run soak -- --quick` / `npm run soak`.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { runTsx } from '../lib/run-tsx.js'
 import { fileURLToPath } from 'node:url'
 
 const SOAK = fileURLToPath(new URL('./soak/run.ts', import.meta.url))
@@ -17,31 +17,18 @@ interface Figure {
 }
 
 /** Runs the soak; the test's own signal kills it if the test times out (its churn peer then sees stdin close and exits). */
-function soak(
+async function soak(
   args: string[],
   signal: AbortSignal,
 ): Promise<{ code: number | null; figures: Map<string, Figure>; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', SOAK, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-      killSignal: 'SIGKILL',
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', (err) => (err.name === 'AbortError' ? undefined : reject(err)))
-    child.on('exit', (code) => {
-      const figures = new Map<string, Figure>()
-      for (const line of out.split('\n')) {
-        if (!line.startsWith('{')) continue
-        const f = JSON.parse(line) as Figure
-        figures.set(f.bench, f)
-      }
-      resolve({ code, figures, stderr: err })
-    })
-  })
+  const { code, out, err } = await runTsx(SOAK, args, { signal })
+  const figures = new Map<string, Figure>()
+  for (const line of out.split('\n')) {
+    if (!line.startsWith('{')) continue
+    const f = JSON.parse(line) as Figure
+    figures.set(f.bench, f)
+  }
+  return { code, figures, stderr: err }
 }
 
 const SECONDS = process.env.SOAK_TEST_SECONDS ?? '20'

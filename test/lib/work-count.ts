@@ -9,7 +9,7 @@
  * code under test, and runs in its own process ({@link runWorkProgram}), so
  * that its counters are not those of the test runner's own coverage.
  */
-import { spawn } from 'node:child_process'
+import { runTsx } from './run-tsx.js'
 import { Session as Inspector } from 'node:inspector/promises'
 
 /** What {@link startBlockCounting} returns. */
@@ -50,24 +50,9 @@ export async function startBlockCounting(sourcePath: string): Promise<BlockCount
 export const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
 
 /** Runs a measuring program (through tsx) with `mode` as its argument; the last line it prints, parsed as JSON. */
-export function runWorkProgram<T>(program: string, mode: string, signal: AbortSignal): Promise<T> {
+export async function runWorkProgram<T>(program: string, mode: string, signal: AbortSignal): Promise<T> {
   // Node copies its own NODE_V8_COVERAGE into a child's env that has none; an empty value turns it off.
-  const env = { ...process.env, NODE_V8_COVERAGE: '' }
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', program, mode], {
-      env,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      signal,
-      killSignal: 'SIGKILL',
-    })
-    let out = ''
-    let err = ''
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-    child.on('error', reject)
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`${program} ${mode} exited ${code}: ${err}`))
-      resolve(JSON.parse(out.trim().split('\n').pop()!) as T)
-    })
-  })
+  const { code, out, err } = await runTsx(program, [mode], { signal, env: { ...process.env, NODE_V8_COVERAGE: '' } })
+  if (code !== 0) throw new Error(`${program} ${mode} exited ${code}: ${err}`)
+  return JSON.parse(out.trim().split('\n').pop()!) as T
 }
